@@ -1,0 +1,60 @@
+"""The state seam: one async interface, several backends with the same contract tests.
+
+Two kinds of state:
+
+* **records**: durable documents in named collections (clients, signing keys, later upstream
+  servers). ``collection`` + ``record_id`` -> JSON text. Listing a collection is cheap because
+  collections are small.
+* **ephemeral keys**: single-use and expiring facts (assertion ``jti`` replay, the revocation
+  deny-list, authorization codes). ``add`` is add-if-absent with a TTL, ``take`` is a single-use
+  read-and-delete.
+
+The store knows nothing of OAuth. When a backend cannot answer it raises
+:class:`StoreUnavailable` quickly; callers fail closed on it.
+"""
+
+from __future__ import annotations
+
+from typing import Protocol
+
+
+class StoreUnavailable(Exception):
+    """The backend did not answer (connection refused, timeout, locked database)."""
+
+
+class Store(Protocol):
+    # -- durable records ---------------------------------------------------------------------
+    async def get_record(self, collection: str, record_id: str) -> str | None: ...
+
+    async def put_record(self, collection: str, record_id: str, value: str) -> None: ...
+
+    async def delete_record(self, collection: str, record_id: str) -> bool:
+        """True when a record was deleted."""
+        ...
+
+    async def list_records(self, collection: str) -> dict[str, str]: ...
+
+    # -- ephemeral keys ----------------------------------------------------------------------
+    async def add(self, key: str, value: str, ttl: float) -> bool:
+        """Set ``key`` only if absent (or expired); True when this call set it."""
+        ...
+
+    async def get(self, key: str) -> str | None: ...
+
+    async def put(self, key: str, value: str, ttl: float) -> None: ...
+
+    async def take(self, key: str) -> str | None:
+        """Read and delete in one step: of many concurrent callers, at most one gets the value."""
+        ...
+
+    async def delete(self, key: str) -> None: ...
+
+    # -- lifecycle ---------------------------------------------------------------------------
+    async def ping(self) -> None:
+        """Raise :class:`StoreUnavailable` when the backend cannot answer."""
+        ...
+
+    async def close(self) -> None: ...
+
+
+__all__ = ["Store", "StoreUnavailable"]

@@ -1,0 +1,60 @@
+"""In-process store for unit tests. Never what a user runs: nothing survives a restart and
+replicas cannot share it."""
+
+from __future__ import annotations
+
+import time
+
+
+class MemoryStore:
+    def __init__(self) -> None:
+        self._records: dict[str, dict[str, str]] = {}
+        self._keys: dict[str, tuple[str, float]] = {}
+
+    async def get_record(self, collection: str, record_id: str) -> str | None:
+        return self._records.get(collection, {}).get(record_id)
+
+    async def put_record(self, collection: str, record_id: str, value: str) -> None:
+        self._records.setdefault(collection, {})[record_id] = value
+
+    async def delete_record(self, collection: str, record_id: str) -> bool:
+        return self._records.get(collection, {}).pop(record_id, None) is not None
+
+    async def list_records(self, collection: str) -> dict[str, str]:
+        return dict(self._records.get(collection, {}))
+
+    def _live(self, key: str) -> str | None:
+        entry = self._keys.get(key)
+        if entry is None:
+            return None
+        value, expires_at = entry
+        if expires_at <= time.monotonic():
+            del self._keys[key]
+            return None
+        return value
+
+    async def add(self, key: str, value: str, ttl: float) -> bool:
+        if self._live(key) is not None:
+            return False
+        self._keys[key] = (value, time.monotonic() + ttl)
+        return True
+
+    async def get(self, key: str) -> str | None:
+        return self._live(key)
+
+    async def put(self, key: str, value: str, ttl: float) -> None:
+        self._keys[key] = (value, time.monotonic() + ttl)
+
+    async def take(self, key: str) -> str | None:
+        value = self._live(key)
+        self._keys.pop(key, None)
+        return value
+
+    async def delete(self, key: str) -> None:
+        self._keys.pop(key, None)
+
+    async def ping(self) -> None:
+        return None
+
+    async def close(self) -> None:
+        return None
