@@ -1,0 +1,176 @@
+"""Composition: build every part from the settings and a store, and route HTTP to them.
+
+Nothing here decides anything; each concern lives in the module its name points to.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import logging
+from collections.abc import AsyncIterator
+from dataclasses import dataclass
+from urllib.parse import urlsplit
+
+from starlette.applications import Starlette
+from starlette.requests import Request
+from starlette.responses import JSONResponse, Response
+from starlette.routing import Route
+
+from gateway.audit import AuditLog
+from gateway.clock import Clock, SystemClock
+from gateway.config import Settings
+from gateway.errors import OAuthError, TemporarilyUnavailable, render_oauth_error
+from gateway.keys import KeyManager, KeyRing
+from gateway.oauth import clients as client_model
+from gateway.oauth.assertions import AssertionVerifier, ClientKeys
+from gateway.oauth.client_auth import ClientAuthenticator
+from gateway.oauth.clients import ClientRegistry
+from gateway.oauth.fetch import DocumentFetcher, FetchPolicy
+from gateway.oauth.grants.client_credentials import ClientCredentialsGrant
+from gateway.oauth.introspection import IntrospectionEndpoints
+from gateway.oauth.metadata import authorization_server_metadata
+from gateway.oauth.targets import Targets
+from gateway.oauth.token_endpoint import TokenEndpoint
+from gateway.oauth.tokens import AccessTokenIssuer, AccessTokenVerifier, RevocationList
+from gateway.store import Store, StoreUnavailable
+
+logger = logging.getLogger("mcp_gateway")
+
+PATHS = {
+    "token": "/token",
+    "jwks": "/jwks.json",
+    "introspect": "/introspect",
+    "revoke": "/revoke",
+}
+
+
+@dataclass(frozen=True)
+class Gateway:
+    """The parts, wired; tests and the CLI reach them through this one object."""
+
+    settings: Settings
+    store: Store
+    clock: Clock
+    keys: KeyManager
+    keyring: KeyRing
+    clients: ClientRegistry
+    issuer: AccessTokenIssuer
+    verifier: AccessTokenVerifier
+    revocations: RevocationList
+    fetcher: DocumentFetcher
+    audit: AuditLog
+
+
+def build_gateway(
+    settings: Settings, store: Store, clock: Clock | None = None, fetcher: DocumentFetcher | None = None
+) -> Gateway:
+    clock = clock or SystemClock()
+    keys = KeyManager(
+        store, clock, publish_lead=settings.key_publish_lead, retire_after=settings.access_token_ttl + 60
+    )
+    keyring = KeyRing(keys, clock, refresh_interval=settings.key_refresh_interval)
+    fetcher = fetcher or DocumentFetcher(FetchPolicy(allowed_private_hosts=frozenset(settings.fetch_allowed_private_hosts)))
+    configured = tuple(client_model.from_config(entry) for entry in settings.clients)
+    return Gateway(
+        settings=settings,
+        store=store,
+        clock=clock,
+        keys=keys,
+        keyring=keyring,
+        clients=ClientRegistry(store, configured),
+        issuer=AccessTokenIssuer(keyring, settings.issuer_id, clock),
+        verifier=AccessTokenVerifier(keyring, settings.issuer_id, clock, leeway=0),
+        revocations=RevocationList(store, clock),
+        fetcher=fetcher,
+        audit=AuditLog(),
+    )
+
+
+def _well_known_paths(name: str, issuer: str) -> list[str]:
+    """RFC 8414 §3.1: the well-known segment goes between the host and the issuer's path."""
+    path = urlsplit(issuer).path.rstrip("/")
+    return [f"/.well-known/{name}"] + ([f"/.well-known/{name}{path}"] if path else [])
+
+
+def create_app(gateway: Gateway) -> Starlette:
+    settings = gateway.settings
+    assertions = AssertionVerifier(
+        issuer=settings.issuer_id,
+        token_endpoint=settings.endpoint(PATHS["token"]),
+        accept_token_endpoint_audience=settings.accept_token_endpoint_audience,
+        max_lifetime=settings.assertion_max_lifetime,
+        leeway=settings.clock_leeway,
+        clients=gateway.clients,
+        keys=ClientKeys(gateway.fetcher),
+        store=gateway.store,
+        clock=gateway.clock,
+    )
+    authenticator = ClientAuthenticator(gateway.clients, assertions)
+    targets = Targets(settings.mcp_resource, settings.resources)
+    token_endpoint = TokenEndpoint(
+        authenticator,
+        [ClientCredentialsGrant(gateway.issuer, targets, settings.access_token_ttl, gateway.audit)],
+        settings.max_body_bytes,
+        gateway.audit,
+    )
+    introspection = IntrospectionEndpoints(
+        authenticator, gateway.verifier, gateway.revocations, settings.max_body_bytes, gateway.audit
+    )
+    metadata = authorization_server_metadata(
+        issuer=settings.issuer_id,
+        endpoint={name: settings.endpoint(path) for name, path in PATHS.items()},
+        grant_types=token_endpoint.grant_types,
+    )
+
+    async def serve_metadata(request: Request) -> Response:
+        return JSONResponse(metadata, headers={"Cache-Control": "public, max-age=300"})
+
+    async def serve_jwks(request: Request) -> Response:
+        keys = await gateway.keyring.current()
+        return JSONResponse(keys.jwks, headers={"Cache-Control": "public, max-age=60"})
+
+    routes = [
+        *(Route(p, serve_metadata, methods=["GET"]) for p in _well_known_paths("oauth-authorization-server", settings.issuer_id)),
+        *(Route(p, serve_metadata, methods=["GET"]) for p in _well_known_paths("openid-configuration", settings.issuer_id)),
+        Route(PATHS["jwks"], serve_jwks, methods=["GET"]),
+        Route(PATHS["token"], token_endpoint, methods=["POST"]),
+        Route(PATHS["introspect"], introspection.introspect, methods=["POST"]),
+        Route(PATHS["revoke"], introspection.revoke, methods=["POST"]),
+    ]
+
+    @contextlib.asynccontextmanager
+    async def lifespan(app: Starlette) -> AsyncIterator[None]:
+        try:
+            await gateway.keys.ensure_key()
+        except StoreUnavailable:
+            logger.warning("the store is unavailable at start-up; requests get 503 until it is back")
+        try:
+            yield
+        finally:
+            await gateway.fetcher.aclose()
+            await gateway.store.close()
+
+    return Starlette(
+        routes=routes,
+        lifespan=lifespan,
+        exception_handlers={
+            OAuthError: _oauth_error,
+            StoreUnavailable: _store_unavailable,
+            Exception: _unexpected,
+        },
+    )
+
+
+async def _oauth_error(request: Request, exc: Exception) -> Response:
+    assert isinstance(exc, OAuthError)
+    return render_oauth_error(exc)
+
+
+async def _store_unavailable(request: Request, exc: Exception) -> Response:
+    logger.warning("store unavailable: %s", exc)
+    return render_oauth_error(TemporarilyUnavailable("the state store is unavailable; retry shortly"))
+
+
+async def _unexpected(request: Request, exc: Exception) -> Response:
+    logger.error("unexpected error on %s %s: %s", request.method, request.url.path, type(exc).__name__)
+    return JSONResponse({"error": "server_error"}, status_code=500, headers={"Cache-Control": "no-store"})

@@ -1,0 +1,223 @@
+"""Configuration: built-in defaults < TOML file < ``MCP_GATEWAY_*`` environment < command line.
+
+The file is named by ``--config`` or ``MCP_GATEWAY_CONFIG``. Every scalar setting ``name`` can be
+overridden by the environment variable ``MCP_GATEWAY_<NAME>`` (lists: comma-separated). Clients
+and resources with structure (``[[clients]]``) come from the file only.
+
+    issuer = "https://gateway.example"          # kept byte-exact: no slash is added or removed
+    store = "redis://127.0.0.1:6379/0"
+    access_token_ttl = 300
+
+Bad configuration raises :class:`ConfigError`; the CLI prints its one line and exits with 2.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import json
+import os
+import tomllib
+from collections.abc import Mapping
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+from urllib.parse import urlsplit
+
+ENV_PREFIX = "MCP_GATEWAY_"
+LOOPBACK_HOSTS = frozenset({"127.0.0.1", "::1", "localhost", "[::1]"})
+
+
+class ConfigError(Exception):
+    """One line that tells the operator what is wrong and where."""
+
+
+@dataclass(frozen=True)
+class ClientConfig:
+    """A client pre-registered by the security team in the config file.
+
+    Secrets in the file are stored hashed (``secret_hash = "sha256:…"``), never in clear.
+    """
+
+    client_id: str
+    name: str = ""
+    auth_method: str = "private_key_jwt"
+    scopes: tuple[str, ...] = ()
+    audiences: tuple[str, ...] = ()
+    jwks: Mapping[str, Any] | None = None
+    jwks_uri: str | None = None
+    secret_hash: str | None = None
+
+
+@dataclass(frozen=True)
+class Settings:
+    host: str = "127.0.0.1"
+    port: int = 8000
+    public_url: str = ""
+    """Where agents reach the gateway; defaults to ``http://<host>:<port>``."""
+    issuer: str = ""
+    """The authorization server's issuer identifier; defaults to ``public_url``. Byte-exact."""
+    store: str = "sqlite:///var/mcp-gateway.sqlite3"
+    mcp_path: str = "/mcp"
+    access_token_ttl: int = 300
+    assertion_max_lifetime: int = 300
+    clock_leeway: int = 30
+    accept_token_endpoint_audience: bool = False
+    """Legacy clients put the token endpoint URL in an assertion's ``aud``; off by default (CA-3)."""
+    key_publish_lead: int = 600
+    """Seconds a rotated key is published in the JWKS before it signs anything."""
+    key_refresh_interval: int = 15
+    fetch_allowed_private_hosts: tuple[str, ...] = ()
+    """Hosts that may resolve to loopback/private addresses when fetching ``jwks_uri`` (off)."""
+    resources: tuple[str, ...] = ()
+    """Audiences, besides the gateway's own MCP endpoint, that tokens may be minted for."""
+    max_body_bytes: int = 64 * 1024
+    log_level: str = "info"
+    clients: tuple[ClientConfig, ...] = field(default=())
+
+    @property
+    def base_url(self) -> str:
+        return self.public_url or f"http://{_url_host(self.host)}:{self.port}"
+
+    @property
+    def issuer_id(self) -> str:
+        return self.issuer or self.base_url
+
+    @property
+    def mcp_resource(self) -> str:
+        return self.base_url.rstrip("/") + self.mcp_path
+
+    def endpoint(self, path: str) -> str:
+        return self.base_url.rstrip("/") + path
+
+
+def _url_host(host: str) -> str:
+    return f"[{host}]" if ":" in host and not host.startswith("[") else host
+
+
+_SCALARS = {f.name: f for f in dataclasses.fields(Settings) if f.name != "clients"}
+_CLIENT_FIELDS = {f.name for f in dataclasses.fields(ClientConfig)}
+
+
+def load_settings(
+    config_path: str | None = None,
+    environ: Mapping[str, str] | None = None,
+    overrides: Mapping[str, Any] | None = None,
+) -> Settings:
+    """Merge the layers in their documented order and validate the result."""
+    env = os.environ if environ is None else environ
+    path = config_path or env.get(ENV_PREFIX + "CONFIG")
+    values: dict[str, Any] = {}
+    if path:
+        values.update(_read_file(Path(path)))
+    for name in _SCALARS:
+        raw = env.get(ENV_PREFIX + name.upper())
+        if raw is not None:
+            values[name] = _from_env(name, raw)
+    values.update({k: v for k, v in (overrides or {}).items() if v is not None})
+    settings = _build(values, source=path or "environment")
+    _validate(settings)
+    return settings
+
+
+def _read_file(path: Path) -> dict[str, Any]:
+    try:
+        with path.open("rb") as handle:
+            return tomllib.load(handle)
+    except FileNotFoundError:
+        raise ConfigError(f"config file {path} does not exist") from None
+    except tomllib.TOMLDecodeError as exc:
+        raise ConfigError(f"config file {path} is not valid TOML: {exc}") from None
+    except OSError as exc:
+        raise ConfigError(f"config file {path} cannot be read: {exc.strerror}") from None
+
+
+def _from_env(name: str, raw: str) -> Any:
+    kind = _SCALARS[name].type
+    if "tuple" in str(kind):
+        return [item.strip() for item in raw.split(",") if item.strip()]
+    if kind in ("bool", bool):
+        if raw.lower() in ("1", "true", "yes", "on"):
+            return True
+        if raw.lower() in ("0", "false", "no", "off"):
+            return False
+        raise ConfigError(f"{ENV_PREFIX}{name.upper()} must be true or false, got {raw!r}")
+    if kind in ("int", int):
+        try:
+            return int(raw)
+        except ValueError:
+            raise ConfigError(f"{ENV_PREFIX}{name.upper()} must be a whole number, got {raw!r}") from None
+    return raw
+
+
+def _build(values: dict[str, Any], source: str) -> Settings:
+    unknown = sorted(set(values) - set(_SCALARS) - {"clients"})
+    if unknown:
+        raise ConfigError(f"{source}: unknown setting {unknown[0]!r}")
+    kwargs: dict[str, Any] = {}
+    for name, value in values.items():
+        if name == "clients":
+            kwargs["clients"] = tuple(_client(entry, source) for entry in _list_of_tables(value, source))
+            continue
+        kwargs[name] = _coerce(name, value, source)
+    return Settings(**kwargs)
+
+
+def _list_of_tables(value: Any, source: str) -> list[Mapping[str, Any]]:
+    if not isinstance(value, list) or not all(isinstance(v, Mapping) for v in value):
+        raise ConfigError(f"{source}: 'clients' must be a list of tables ([[clients]])")
+    return value
+
+
+def _coerce(name: str, value: Any, source: str) -> Any:
+    kind = str(_SCALARS[name].type)
+    if "tuple" in kind:
+        if not isinstance(value, list | tuple) or not all(isinstance(v, str) for v in value):
+            raise ConfigError(f"{source}: {name!r} must be a list of strings")
+        return tuple(value)
+    expected: type = {"bool": bool, "int": int}.get(kind, str)
+    if type(value) is not expected:
+        raise ConfigError(f"{source}: {name!r} must be a {expected.__name__}, got {value!r}")
+    return value
+
+
+def _client(entry: Mapping[str, Any], source: str) -> ClientConfig:
+    unknown = sorted(set(entry) - _CLIENT_FIELDS)
+    if unknown:
+        raise ConfigError(f"{source}: unknown client setting {unknown[0]!r}")
+    if not isinstance(entry.get("client_id"), str) or not entry["client_id"]:
+        raise ConfigError(f"{source}: every [[clients]] entry needs a client_id")
+    values = dict(entry)
+    for name in ("scopes", "audiences"):
+        if name in values:
+            values[name] = tuple(values[name])
+    if isinstance(values.get("jwks"), str):
+        try:
+            values["jwks"] = json.loads(values["jwks"])
+        except ValueError:
+            raise ConfigError(f"{source}: client {entry['client_id']!r} has a jwks that is not JSON") from None
+    return ClientConfig(**values)
+
+
+def _validate(settings: Settings) -> None:
+    for name, url in (("issuer", settings.issuer_id), ("public_url", settings.base_url)):
+        parts = urlsplit(url)
+        if parts.scheme not in ("http", "https") or not parts.hostname:
+            raise ConfigError(f"{name} must be an http(s) URL, got {url!r}")
+        if parts.query or parts.fragment:
+            raise ConfigError(f"{name} must have no query or fragment, got {url!r}")
+        if parts.scheme == "http" and parts.hostname not in LOOPBACK_HOSTS:
+            raise ConfigError(f"{name} must use https unless it is a loopback address, got {url!r}")
+    if not settings.mcp_path.startswith("/"):
+        raise ConfigError(f"mcp_path must start with '/', got {settings.mcp_path!r}")
+    if not 0 < settings.port < 65536:
+        raise ConfigError(f"port must be between 1 and 65535, got {settings.port}")
+    for name in ("access_token_ttl", "assertion_max_lifetime", "key_publish_lead", "key_refresh_interval"):
+        if getattr(settings, name) <= 0:
+            raise ConfigError(f"{name} must be positive, got {getattr(settings, name)}")
+    if settings.access_token_ttl > 3600:
+        raise ConfigError("access_token_ttl must be at most 3600 seconds (short-lived tokens)")
+    seen: set[str] = set()
+    for client in settings.clients:
+        if client.client_id in seen:
+            raise ConfigError(f"client {client.client_id!r} is defined twice")
+        seen.add(client.client_id)

@@ -1,0 +1,63 @@
+"""RFC 8725 checks every JWT passes before any signature work: size, shape, duplicate members.
+
+pyjwt parses JSON with ``json.loads``, which keeps the last of two equal members; a token with
+duplicate claims or header members is refused here instead, so two readers can never see two
+different tokens in the same bytes.
+"""
+
+from __future__ import annotations
+
+import base64
+import binascii
+import json
+from dataclasses import dataclass
+from typing import Any
+
+
+class MalformedJWT(ValueError):
+    """The token is not a well-formed compact JWS; the message says why (never the token)."""
+
+
+@dataclass(frozen=True)
+class UnverifiedJWT:
+    header: dict[str, Any]
+    claims: dict[str, Any]
+
+
+def _no_duplicates(pairs: list[tuple[str, Any]]) -> dict[str, Any]:
+    result: dict[str, Any] = {}
+    for name, value in pairs:
+        if name in result:
+            raise MalformedJWT(f"duplicate member {name!r}")
+        result[name] = value
+    return result
+
+
+def _segment(data: str, what: str) -> dict[str, Any]:
+    try:
+        raw = base64.urlsafe_b64decode(data + "=" * (-len(data) % 4))
+        value = json.loads(raw, object_pairs_hook=_no_duplicates)
+    except (binascii.Error, ValueError, UnicodeDecodeError) as exc:
+        if isinstance(exc, MalformedJWT):
+            raise
+        raise MalformedJWT(f"{what} is not base64url JSON") from None
+    if not isinstance(value, dict):
+        raise MalformedJWT(f"{what} is not a JSON object")
+    return value
+
+
+def inspect_jwt(token: str, max_bytes: int) -> UnverifiedJWT:
+    """Parse a compact JWS without trusting it. Signature verification is the caller's next step."""
+    if len(token) > max_bytes:
+        raise MalformedJWT(f"token longer than {max_bytes} bytes")
+    parts = token.split(".")
+    if len(parts) != 3:
+        raise MalformedJWT("not a compact JWS (three segments expected)")
+    if not parts[2]:
+        raise MalformedJWT("empty signature")
+    header = _segment(parts[0], "header")
+    if "crit" in header:
+        raise MalformedJWT("unsupported critical header parameter")
+    if not isinstance(header.get("alg"), str):
+        raise MalformedJWT("header has no alg")
+    return UnverifiedJWT(header, _segment(parts[1], "payload"))

@@ -1,0 +1,1 @@
+"""The authorization server: metadata, JWKS, /token, introspection, revocation."""

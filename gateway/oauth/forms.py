@@ -1,0 +1,62 @@
+"""Reading ``application/x-www-form-urlencoded`` bodies of the OAuth endpoints (AS-2).
+
+A body over the size limit is refused before it is read in full; a parameter sent twice is
+refused (RFC 6749 §3.2) unless the grant defines it as repeatable (``resource``, ``audience``).
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from urllib.parse import parse_qsl
+
+from starlette.requests import Request
+
+from gateway.errors import InvalidRequest
+
+REPEATABLE = frozenset({"resource", "audience"})
+
+
+@dataclass(frozen=True)
+class Form:
+    single: dict[str, str]
+    repeated: dict[str, tuple[str, ...]]
+
+    def get(self, name: str) -> str | None:
+        return self.single.get(name)
+
+    def require(self, name: str) -> str:
+        value = self.single.get(name)
+        if not value:
+            raise InvalidRequest(f"the {name} parameter is required")
+        return value
+
+    def all(self, name: str) -> tuple[str, ...]:
+        return self.repeated.get(name, ())
+
+
+async def read_form(request: Request, max_bytes: int) -> Form:
+    content_type = request.headers.get("content-type", "").split(";")[0].strip().lower()
+    if content_type != "application/x-www-form-urlencoded":
+        raise InvalidRequest("the body must be application/x-www-form-urlencoded")
+    declared = request.headers.get("content-length")
+    if declared is not None and (not declared.isdigit() or int(declared) > max_bytes):
+        raise InvalidRequest(f"the request body is larger than {max_bytes} bytes")
+    body = bytearray()
+    async for chunk in request.stream():
+        body += chunk
+        if len(body) > max_bytes:
+            raise InvalidRequest(f"the request body is larger than {max_bytes} bytes")
+    try:
+        pairs = parse_qsl(body.decode("utf-8"), keep_blank_values=True, strict_parsing=False)
+    except UnicodeDecodeError:
+        raise InvalidRequest("the request body is not UTF-8") from None
+    single: dict[str, str] = {}
+    repeated: dict[str, list[str]] = {}
+    for name, value in pairs:
+        if name in REPEATABLE:
+            repeated.setdefault(name, []).append(value)
+        elif name in single:
+            raise InvalidRequest(f"the {name} parameter is repeated")
+        else:
+            single[name] = value
+    return Form(single, {name: tuple(values) for name, values in repeated.items()})

@@ -1,0 +1,71 @@
+"""``POST /introspect`` (RFC 7662) and ``POST /revoke`` (RFC 7009), both for authenticated clients.
+
+Introspection answers exactly ``{"active": false}`` for anything the caller may not learn about:
+a token that is malformed, foreign, expired or revoked, and a live token that was neither issued
+to the caller nor minted for one of the caller's audiences (so introspection is not an oracle).
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+from starlette.requests import Request
+from starlette.responses import JSONResponse, Response
+
+from gateway.audit import AuditLog
+from gateway.errors import NO_STORE
+from gateway.oauth.client_auth import ClientAuthenticator
+from gateway.oauth.clients import Client
+from gateway.oauth.forms import read_form
+from gateway.oauth.resources import canonical_resource
+from gateway.oauth.tokens import AccessTokenVerifier, InvalidToken, RevocationList
+
+INACTIVE: dict[str, Any] = {"active": False}
+_REPORTED_CLAIMS = ("scope", "client_id", "sub", "aud", "iss", "exp", "iat", "nbf", "jti", "act")
+
+
+def _may_see(client: Client, claims: dict[str, Any]) -> bool:
+    if claims.get("client_id") == client.client_id:
+        return True
+    audiences = claims["aud"] if isinstance(claims["aud"], list) else [claims["aud"]]
+    return bool({canonical_resource(a) for a in client.audiences} & set(audiences))
+
+
+class IntrospectionEndpoints:
+    def __init__(
+        self,
+        authenticator: ClientAuthenticator,
+        verifier: AccessTokenVerifier,
+        revocations: RevocationList,
+        max_body_bytes: int,
+        audit: AuditLog,
+    ) -> None:
+        self._authenticator = authenticator
+        self._verifier = verifier
+        self._revocations = revocations
+        self._max_body_bytes = max_body_bytes
+        self._audit = audit
+
+    async def _caller_and_claims(self, request: Request) -> tuple[Client, dict[str, Any] | None]:
+        form = await read_form(request, self._max_body_bytes)
+        client = await self._authenticator.authenticate(request.headers.get("authorization"), form)
+        token = form.require("token")
+        try:
+            return client, await self._verifier.verify(token)
+        except InvalidToken:
+            return client, None
+
+    async def introspect(self, request: Request) -> Response:
+        client, claims = await self._caller_and_claims(request)
+        if claims is None or not _may_see(client, claims) or await self._revocations.is_revoked(claims["jti"]):
+            return JSONResponse(INACTIVE, headers=NO_STORE)
+        body = {"active": True, "token_type": "Bearer"}
+        body.update({name: claims[name] for name in _REPORTED_CLAIMS if name in claims})
+        return JSONResponse(body, headers=NO_STORE)
+
+    async def revoke(self, request: Request) -> Response:
+        client, claims = await self._caller_and_claims(request)
+        if claims is not None and claims.get("client_id") == client.client_id:
+            await self._revocations.revoke(claims["jti"], float(claims["exp"]))
+            self._audit.record("token_revoked", outcome="revoked", client_id=client.client_id, jti=claims["jti"])
+        return Response(status_code=200, headers=NO_STORE)

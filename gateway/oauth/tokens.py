@@ -1,0 +1,143 @@
+"""Access tokens: JWT per RFC 9068 (``typ: at+jwt``), ES256, short-lived, revocable by ``jti``.
+
+Minting and verifying live together so the two can never disagree on the format.
+"""
+
+from __future__ import annotations
+
+import secrets
+from collections.abc import Mapping
+from dataclasses import dataclass
+from typing import Any
+
+import jwt
+
+from gateway.clock import Clock
+from gateway.jwt_hygiene import MalformedJWT, inspect_jwt
+from gateway.keys import ALGORITHM, KeyRing
+from gateway.store import Store
+
+ACCESS_TOKEN_TYP = "at+jwt"
+MAX_TOKEN_BYTES = 8 * 1024
+_REVOKED = "revoked:"
+
+
+class InvalidToken(Exception):
+    """A token that must not be honoured; the message is safe to log (it never holds the token)."""
+
+
+@dataclass(frozen=True)
+class IssuedToken:
+    token: str
+    claims: Mapping[str, Any]
+
+    @property
+    def expires_in(self) -> int:
+        return int(self.claims["exp"]) - int(self.claims["iat"])
+
+
+class AccessTokenIssuer:
+    def __init__(self, keyring: KeyRing, issuer: str, clock: Clock) -> None:
+        self._keyring = keyring
+        self._issuer = issuer
+        self._clock = clock
+
+    async def issue(
+        self,
+        *,
+        subject: str,
+        client_id: str,
+        audience: str,
+        scopes: tuple[str, ...],
+        lifetime: int,
+        extra: Mapping[str, Any] | None = None,
+    ) -> IssuedToken:
+        keys = await self._keyring.current()
+        now = int(self._clock.now())
+        claims: dict[str, Any] = {
+            "iss": self._issuer,
+            "sub": subject,
+            "aud": audience,
+            "client_id": client_id,
+            "scope": " ".join(scopes),
+            "jti": secrets.token_urlsafe(18),
+            "iat": now,
+            "exp": now + lifetime,
+            **(extra or {}),
+        }
+        token = jwt.encode(
+            claims,
+            keys.signing_key,
+            algorithm=ALGORITHM,
+            headers={"kid": keys.signing_kid, "typ": ACCESS_TOKEN_TYP},
+        )
+        return IssuedToken(token, claims)
+
+
+class AccessTokenVerifier:
+    """Checks signature, ``typ``, ``iss``, ``exp``/``nbf`` and (when given) ``aud``.
+
+    Revocation is a separate question asked of :class:`RevocationList`, because it must be
+    asked on every request while a verified signature can be cached.
+    """
+
+    def __init__(self, keyring: KeyRing, issuer: str, clock: Clock, leeway: int = 0) -> None:
+        self._keyring = keyring
+        self._issuer = issuer
+        self._clock = clock
+        self._leeway = leeway
+
+    async def verify(self, token: str, audience: str | None = None) -> dict[str, Any]:
+        try:
+            unverified = inspect_jwt(token, MAX_TOKEN_BYTES)
+        except MalformedJWT as exc:
+            raise InvalidToken(str(exc)) from None
+        header = unverified.header
+        if str(header.get("typ", "")).lower() not in (ACCESS_TOKEN_TYP, "application/" + ACCESS_TOKEN_TYP):
+            raise InvalidToken("not an access token (typ)")
+        if header["alg"] != ALGORITHM:
+            raise InvalidToken("unexpected alg")
+        keys = await self._keyring.current()
+        key = keys.verification_keys.get(str(header.get("kid", "")))
+        if key is None:
+            raise InvalidToken("unknown signing key")
+        try:
+            claims: dict[str, Any] = jwt.decode(
+                token,
+                key,
+                algorithms=[ALGORITHM],
+                issuer=self._issuer,
+                audience=audience,
+                leeway=self._leeway,
+                options={
+                    "require": ["exp", "iat", "jti", "sub", "iss", "aud"],
+                    "verify_aud": audience is not None,
+                    "verify_exp": False,
+                    "verify_iat": False,
+                    "verify_nbf": False,
+                },
+            )
+        except jwt.PyJWTError as exc:
+            raise InvalidToken(f"token rejected: {type(exc).__name__}") from None
+        now = self._clock.now()
+        if int(claims["exp"]) <= now - self._leeway:
+            raise InvalidToken("token expired")
+        if "nbf" in claims and float(claims["nbf"]) > now + self._leeway:
+            raise InvalidToken("token not yet valid")
+        return claims
+
+
+class RevocationList:
+    """The ``jti`` deny-list shared by the authorization server and the resource side."""
+
+    def __init__(self, store: Store, clock: Clock) -> None:
+        self._store = store
+        self._clock = clock
+
+    async def revoke(self, jti: str, expires_at: float) -> None:
+        """Remember the revocation until the token would have expired anyway."""
+        ttl = max(expires_at - self._clock.now(), 0) + 60
+        await self._store.put(_REVOKED + jti, "1", ttl)
+
+    async def is_revoked(self, jti: str) -> bool:
+        return await self._store.get(_REVOKED + jti) is not None
