@@ -69,7 +69,9 @@ def build_gateway(
         store, clock, publish_lead=settings.key_publish_lead, retire_after=settings.access_token_ttl + 60
     )
     keyring = KeyRing(keys, clock, refresh_interval=settings.key_refresh_interval)
-    fetcher = fetcher or DocumentFetcher(FetchPolicy(allowed_private_hosts=frozenset(settings.fetch_allowed_private_hosts)))
+    fetcher = fetcher or DocumentFetcher(
+        FetchPolicy(allowed_private_hosts=frozenset(settings.fetch_allowed_private_hosts))
+    )
     configured = tuple(client_model.from_config(entry) for entry in settings.clients)
     return Gateway(
         settings=settings,
@@ -130,8 +132,14 @@ def create_app(gateway: Gateway) -> Starlette:
         return JSONResponse(keys.jwks, headers={"Cache-Control": "public, max-age=60"})
 
     routes = [
-        *(Route(p, serve_metadata, methods=["GET"]) for p in _well_known_paths("oauth-authorization-server", settings.issuer_id)),
-        *(Route(p, serve_metadata, methods=["GET"]) for p in _well_known_paths("openid-configuration", settings.issuer_id)),
+        *(
+            Route(p, serve_metadata, methods=["GET"])
+            for p in _well_known_paths("oauth-authorization-server", settings.issuer_id)
+        ),
+        *(
+            Route(p, serve_metadata, methods=["GET"])
+            for p in _well_known_paths("openid-configuration", settings.issuer_id)
+        ),
         Route(PATHS["jwks"], serve_jwks, methods=["GET"]),
         Route(PATHS["token"], token_endpoint, methods=["POST"]),
         Route(PATHS["introspect"], introspection.introspect, methods=["POST"]),

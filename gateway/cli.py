@@ -48,7 +48,9 @@ def _parser() -> argparse.ArgumentParser:
         sub = clients.add_parser(name, help=f"{name} registered clients")
         if name != "list":
             sub.add_argument("client_id")
-    keys = commands.add_parser("keys", help="manage signing keys").add_subparsers(dest="action", required=True)
+    keys = commands.add_parser("keys", help="manage signing keys").add_subparsers(
+        dest="action", required=True
+    )
     keys.add_parser("list", help="the signing keys and their states")
     keys.add_parser("rotate", help="publish a new key now; it signs after key_publish_lead seconds")
     for sub_parsers in (clients, keys):
@@ -133,7 +135,7 @@ async def _clients_add(gateway: Any, args: argparse.Namespace) -> int:
 
 
 async def _clients_list(gateway: Any, args: argparse.Namespace) -> int:
-    clients = await gateway.clients.list()
+    clients = await gateway.clients.list_clients()
     rows = [f"{c.client_id}\t{c.auth_method}\t{' '.join(c.scopes)}\t({c.source})" for c in clients]
     _emit(args, [c.public_view() for c in clients], "\n".join(rows) or "no clients registered")
     return 0
@@ -159,7 +161,7 @@ async def _clients_remove(gateway: Any, args: argparse.Namespace) -> int:
 
 async def _keys_list(gateway: Any, args: argparse.Namespace) -> int:
     await gateway.keys.ensure_key()
-    infos = [info.as_dict() for info in await gateway.keys.list()]
+    infos = [info.as_dict() for info in await gateway.keys.list_keys()]
     rows = [f"{i['kid']}\t{i['state']}\tsigns from {i['activates_at']}" for i in infos]
     _emit(args, infos, "\n".join(rows))
     return 0

@@ -194,7 +194,9 @@ def _client(entry: Mapping[str, Any], source: str) -> ClientConfig:
         try:
             values["jwks"] = json.loads(values["jwks"])
         except ValueError:
-            raise ConfigError(f"{source}: client {entry['client_id']!r} has a jwks that is not JSON") from None
+            raise ConfigError(
+                f"{source}: client {entry['client_id']!r} has a jwks that is not JSON"
+            ) from None
     return ClientConfig(**values)
 
 

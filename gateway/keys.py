@@ -114,7 +114,7 @@ class KeyManager:
         created = await self._create(activates_at=max(now + self._publish_lead, latest + 1))
         return next(i for i in self._describe([*existing, created], now) if i.kid == created.kid)
 
-    async def list(self) -> list[KeyInfo]:
+    async def list_keys(self) -> list[KeyInfo]:
         return self._describe(await self._load(), self._clock.now())
 
     async def snapshot(self) -> KeySet:
@@ -131,7 +131,8 @@ class KeyManager:
         public = {k.kid: k.private_key.public_key() for k in published}
         jwks = {
             "keys": [
-                {**_public_jwk(pub), "kid": kid, "use": "sig", "alg": ALGORITHM} for kid, pub in public.items()
+                {**_public_jwk(pub), "kid": kid, "use": "sig", "alg": ALGORITHM}
+                for kid, pub in public.items()
             ]
         }
         return KeySet(signing[-1].kid, signing[-1].private_key, public, jwks)

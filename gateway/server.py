@@ -12,7 +12,9 @@ from gateway.store.factory import open_store
 
 
 def serve(settings: Settings) -> None:
-    logging.basicConfig(level=settings.log_level.upper(), format="%(asctime)s %(name)s %(levelname)s %(message)s")
+    logging.basicConfig(
+        level=settings.log_level.upper(), format="%(asctime)s %(name)s %(levelname)s %(message)s"
+    )
     app = create_app(build_gateway(settings, open_store(settings.store)))
     uvicorn.run(
         app,

@@ -125,7 +125,9 @@ class AssertionVerifier:
         await self._remember_jti(client.client_id, verified, now)
         return client
 
-    async def _verify_signature(self, assertion: str, header: dict[str, Any], client: Client) -> dict[str, Any]:
+    async def _verify_signature(
+        self, assertion: str, header: dict[str, Any], client: Client
+    ) -> dict[str, Any]:
         kid = header.get("kid")
         candidates = [
             key

@@ -31,11 +31,15 @@ class ClientAuthenticator:
             assert authorization is not None
             return await self._basic(authorization[6:].strip(), form.get("client_id"))
         if post:
-            return await self._secret(form.require("client_id"), form.require("client_secret"), "client_secret_post")
+            return await self._secret(
+                form.require("client_id"), form.require("client_secret"), "client_secret_post"
+            )
         if assertion:
             if form.get("client_assertion_type") != JWT_BEARER:
                 raise InvalidClient(f"client_assertion_type must be {JWT_BEARER}")
-            return await self._assertions.authenticate(form.require("client_assertion"), form.get("client_id"))
+            return await self._assertions.authenticate(
+                form.require("client_assertion"), form.get("client_id")
+            )
         raise InvalidClient("client authentication is required")
 
     async def _basic(self, credentials: str, body_client_id: str | None) -> Client:

@@ -22,7 +22,18 @@ from gateway.store import Store
 
 AuthMethod = Literal["private_key_jwt", "client_secret_basic", "client_secret_post"]
 AUTH_METHODS: tuple[AuthMethod, ...] = ("private_key_jwt", "client_secret_basic", "client_secret_post")
-ASSERTION_ALGORITHMS = ("ES256", "ES384", "ES512", "PS256", "PS384", "PS512", "RS256", "RS384", "RS512", "EdDSA")
+ASSERTION_ALGORITHMS = (
+    "ES256",
+    "ES384",
+    "ES512",
+    "PS256",
+    "PS384",
+    "PS512",
+    "RS256",
+    "RS384",
+    "RS512",
+    "EdDSA",
+)
 COLLECTION = "clients"
 _PRIVATE_JWK_MEMBERS = frozenset({"d", "p", "q", "dp", "dq", "qi", "oth", "k"})
 
@@ -148,7 +159,7 @@ class ClientRegistry:
         value = await self._store.get_record(COLLECTION, client_id)
         return _from_json(value) if value is not None else None
 
-    async def list(self) -> list[Client]:
+    async def list_clients(self) -> list[Client]:
         stored = [_from_json(v) for v in (await self._store.list_records(COLLECTION)).values()]
         return sorted([*self._configured.values(), *stored], key=lambda c: c.client_id)
 

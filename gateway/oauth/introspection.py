@@ -1,8 +1,9 @@
 """``POST /introspect`` (RFC 7662) and ``POST /revoke`` (RFC 7009), both for authenticated clients.
 
 Introspection answers exactly ``{"active": false}`` for anything the caller may not learn about:
-a token that is malformed, foreign, expired or revoked, and a live token that was neither issued
-to the caller nor minted for one of the caller's audiences (so introspection is not an oracle).
+a token that is malformed, foreign, expired or revoked, and a live token issued to another client
+(so introspection is no oracle for scanning other agents' tokens). Resource servers behind the
+gateway verify tokens locally against the JWKS.
 """
 
 from __future__ import annotations
@@ -17,7 +18,6 @@ from gateway.errors import NO_STORE
 from gateway.oauth.client_auth import ClientAuthenticator
 from gateway.oauth.clients import Client
 from gateway.oauth.forms import read_form
-from gateway.oauth.resources import canonical_resource
 from gateway.oauth.tokens import AccessTokenVerifier, InvalidToken, RevocationList
 
 INACTIVE: dict[str, Any] = {"active": False}
@@ -25,10 +25,7 @@ _REPORTED_CLAIMS = ("scope", "client_id", "sub", "aud", "iss", "exp", "iat", "nb
 
 
 def _may_see(client: Client, claims: dict[str, Any]) -> bool:
-    if claims.get("client_id") == client.client_id:
-        return True
-    audiences = claims["aud"] if isinstance(claims["aud"], list) else [claims["aud"]]
-    return bool({canonical_resource(a) for a in client.audiences} & set(audiences))
+    return bool(claims.get("client_id") == client.client_id)
 
 
 class IntrospectionEndpoints:
@@ -57,7 +54,11 @@ class IntrospectionEndpoints:
 
     async def introspect(self, request: Request) -> Response:
         client, claims = await self._caller_and_claims(request)
-        if claims is None or not _may_see(client, claims) or await self._revocations.is_revoked(claims["jti"]):
+        if (
+            claims is None
+            or not _may_see(client, claims)
+            or await self._revocations.is_revoked(claims["jti"])
+        ):
             return JSONResponse(INACTIVE, headers=NO_STORE)
         body = {"active": True, "token_type": "Bearer"}
         body.update({name: claims[name] for name in _REPORTED_CLAIMS if name in claims})
@@ -67,5 +68,7 @@ class IntrospectionEndpoints:
         client, claims = await self._caller_and_claims(request)
         if claims is not None and claims.get("client_id") == client.client_id:
             await self._revocations.revoke(claims["jti"], float(claims["exp"]))
-            self._audit.record("token_revoked", outcome="revoked", client_id=client.client_id, jti=claims["jti"])
+            self._audit.record(
+                "token_revoked", outcome="revoked", client_id=client.client_id, jti=claims["jti"]
+            )
         return Response(status_code=200, headers=NO_STORE)

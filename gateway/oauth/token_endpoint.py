@@ -16,7 +16,11 @@ from gateway.oauth.grants import Grant
 
 class TokenEndpoint:
     def __init__(
-        self, authenticator: ClientAuthenticator, grants: Iterable[Grant], max_body_bytes: int, audit: AuditLog
+        self,
+        authenticator: ClientAuthenticator,
+        grants: Iterable[Grant],
+        max_body_bytes: int,
+        audit: AuditLog,
     ) -> None:
         self._authenticator = authenticator
         self._grants = {grant.grant_type: grant for grant in grants}
@@ -39,7 +43,8 @@ class TokenEndpoint:
                 raise UnauthorizedClient(f"this client may not use the {grant_type} grant")
             body = await grant(client, form)
         except OAuthError as exc:
-            self._audit.record("token_refused", outcome="refused", grant=grant_type, error=exc.error,
-                               reason=exc.description)
+            self._audit.record(
+                "token_refused", outcome="refused", grant=grant_type, error=exc.error, reason=exc.description
+            )
             raise
         return JSONResponse(body, headers=NO_STORE)

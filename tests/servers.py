@@ -1,0 +1,99 @@
+"""The gateway under a real uvicorn on a free loopback port, for tests that use real clients.
+
+The server runs in a thread with its own event loop; its store is opened inside that thread
+(sqlite3 connections belong to the thread that made them), exactly as ``mcp-gateway serve`` does.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import dataclasses
+import socket
+import threading
+from collections.abc import Callable, Iterator
+from typing import Any
+
+import uvicorn
+
+from gateway.app import Gateway, build_gateway, create_app
+from gateway.config import Settings
+from gateway.store.factory import open_store
+
+
+def bound_socket(host: str = "127.0.0.1") -> socket.socket:
+    sock = socket.socket(socket.AF_INET, socket.SOCK_STREAM)
+    sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
+    sock.bind((host, 0))
+    sock.listen(512)
+    return sock
+
+
+@dataclasses.dataclass
+class RunningGateway:
+    settings: Settings
+    gateway: Gateway | None = None
+
+    @property
+    def url(self) -> str:
+        return self.settings.base_url
+
+    @property
+    def issuer(self) -> str:
+        return self.settings.issuer_id
+
+    def endpoint(self, path: str) -> str:
+        return self.settings.endpoint(path)
+
+
+@contextlib.contextmanager
+def running_gateway(
+    make_settings: Callable[[int], Settings],
+    build: Callable[[Settings], Gateway] | None = None,
+    **uvicorn_options: Any,
+) -> Iterator[RunningGateway]:
+    """Start the gateway; ``make_settings`` receives the port the socket was bound to."""
+    sock = bound_socket()
+    port = sock.getsockname()[1]
+    settings = make_settings(port)
+    running = RunningGateway(settings)
+    started = threading.Event()
+    server_box: list[uvicorn.Server] = []
+    failure: list[BaseException] = []
+
+    def run() -> None:
+        try:
+            gateway = (build or (lambda s: build_gateway(s, open_store(s.store))))(settings)
+            running.gateway = gateway
+            config = uvicorn.Config(
+                create_app(gateway), log_level="warning", lifespan="on", **uvicorn_options
+            )
+            server = uvicorn.Server(config)
+            server_box.append(server)
+            loop = asyncio.new_event_loop()
+
+            async def serve() -> None:
+                task = asyncio.ensure_future(server.serve(sockets=[sock]))
+                while not server.started and not task.done():
+                    await asyncio.sleep(0.01)
+                started.set()
+                await task
+
+            loop.run_until_complete(serve())
+            loop.close()
+        except BaseException as exc:  # reported to the test thread
+            failure.append(exc)
+            started.set()
+
+    thread = threading.Thread(target=run, daemon=True)
+    thread.start()
+    started.wait(30)
+    if failure:
+        raise failure[0]
+    try:
+        yield running
+    finally:
+        if server_box:
+            server_box[0].should_exit = True
+        thread.join(10)
+        sock.close()
