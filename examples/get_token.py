@@ -1,6 +1,6 @@
 """An example agent: obtain an access token with client_credentials + private_key_jwt.
 
-    python examples/get_token.py --issuer http://127.0.0.1:8000 --client-id demo-agent --key var/demo-agent.pem
+    python examples/get_token.py --client-id demo-agent --key var/demo-agent.pem
 
 It signs a client assertion (RFC 7523) with its private key, posts it to the token endpoint
 found in the gateway's RFC 8414 metadata, and prints the token's claims (never the token).
@@ -31,13 +31,23 @@ def main() -> None:
     metadata = httpx.get(f"{args.issuer}/.well-known/oauth-authorization-server").json()
     now = int(time.time())
     assertion = jwt.encode(
-        {"iss": args.client_id, "sub": args.client_id, "aud": metadata["issuer"], "iat": now, "exp": now + 60,
-         "jti": str(uuid.uuid4())},
+        {
+            "iss": args.client_id,
+            "sub": args.client_id,
+            "aud": metadata["issuer"],
+            "iat": now,
+            "exp": now + 60,
+            "jti": str(uuid.uuid4()),
+        },
         Path(args.key).read_text(),
         algorithm="ES256",
         headers={"typ": "client-authentication+jwt"},
     )
-    form = {"grant_type": "client_credentials", "client_assertion_type": JWT_BEARER, "client_assertion": assertion}
+    form = {
+        "grant_type": "client_credentials",
+        "client_assertion_type": JWT_BEARER,
+        "client_assertion": assertion,
+    }
     if args.scope:
         form["scope"] = args.scope
     response = httpx.post(metadata["token_endpoint"], data=form)

@@ -23,16 +23,20 @@ AGENT = "demo-agent"
 
 
 def cli(*args: str, check: bool = True) -> subprocess.CompletedProcess[str]:
-    return subprocess.run([sys.executable, "-m", "gateway", *args], cwd=ROOT, text=True, capture_output=True,
-                          check=check)
+    return subprocess.run(
+        [sys.executable, "-m", "gateway", *args], cwd=ROOT, text=True, capture_output=True, check=check
+    )
 
 
 def provision_agent() -> Path:
     key_path = VAR / f"{AGENT}.pem"
     if not key_path.exists():
         key = ec.generate_private_key(ec.SECP256R1())
-        key_path.write_bytes(key.private_bytes(serialization.Encoding.PEM, serialization.PrivateFormat.PKCS8,
-                                               serialization.NoEncryption()))
+        key_path.write_bytes(
+            key.private_bytes(
+                serialization.Encoding.PEM, serialization.PrivateFormat.PKCS8, serialization.NoEncryption()
+            )
+        )
         key_path.chmod(0o600)
         cli("clients", "remove", AGENT, check=False)
     if cli("clients", "show", AGENT, check=False).returncode != 0:
@@ -40,8 +44,19 @@ def provision_agent() -> Path:
         assert isinstance(private_key, ec.EllipticCurvePrivateKey)
         jwk = json.loads(ECAlgorithm.to_jwk(private_key.public_key()))
         jwk.update({"alg": "ES256", "use": "sig", "kid": "demo-agent-1"})
-        cli("clients", "add", AGENT, "--name", "Demo agent", "--scope", "tools:read", "--scope", "tools:call",
-            "--jwks", json.dumps({"keys": [jwk]}))
+        cli(
+            "clients",
+            "add",
+            AGENT,
+            "--name",
+            "Demo agent",
+            "--scope",
+            "tools:read",
+            "--scope",
+            "tools:call",
+            "--jwks",
+            json.dumps({"keys": [jwk]}),
+        )
     return key_path
 
 

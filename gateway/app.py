@@ -141,7 +141,7 @@ def create_app(gateway: Gateway) -> Starlette:
             for p in _well_known_paths("openid-configuration", settings.issuer_id)
         ),
         Route(PATHS["jwks"], serve_jwks, methods=["GET"]),
-        Route(PATHS["token"], token_endpoint, methods=["POST"]),
+        Route(PATHS["token"], token_endpoint.handle, methods=["POST"]),
         Route(PATHS["introspect"], introspection.introspect, methods=["POST"]),
         Route(PATHS["revoke"], introspection.revoke, methods=["POST"]),
     ]

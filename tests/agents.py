@@ -20,7 +20,9 @@ JWT_BEARER = "urn:ietf:params:oauth:client-assertion-type:jwt-bearer"
 
 @dataclass
 class AgentKey:
-    private_key: ec.EllipticCurvePrivateKey = field(default_factory=lambda: ec.generate_private_key(ec.SECP256R1()))
+    private_key: ec.EllipticCurvePrivateKey = field(
+        default_factory=lambda: ec.generate_private_key(ec.SECP256R1())
+    )
 
     @property
     def public_jwk(self) -> dict[str, Any]:
@@ -59,7 +61,9 @@ class AgentKey:
         }
         body.update(claims)
         body = {k: v for k, v in body.items() if v is not None}
-        return jwt.encode(body, self.private_key, algorithm="ES256", headers={"kid": self.kid, **(headers or {})})
+        return jwt.encode(
+            body, self.private_key, algorithm="ES256", headers={"kid": self.kid, **(headers or {})}
+        )
 
 
 def assertion_form(assertion: str, **extra: str) -> dict[str, str]:

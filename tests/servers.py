@@ -15,6 +15,8 @@ from collections.abc import Callable, Iterator
 from typing import Any
 
 import uvicorn
+from starlette.applications import Starlette
+from starlette.types import ASGIApp
 
 from gateway.app import Gateway, build_gateway, create_app
 from gateway.config import Settings
@@ -50,9 +52,14 @@ class RunningGateway:
 def running_gateway(
     make_settings: Callable[[int], Settings],
     build: Callable[[Settings], Gateway] | None = None,
+    wrap: Callable[[Starlette, Gateway], ASGIApp] | None = None,
     **uvicorn_options: Any,
 ) -> Iterator[RunningGateway]:
-    """Start the gateway; ``make_settings`` receives the port the socket was bound to."""
+    """Start the gateway; ``make_settings`` receives the port the socket was bound to.
+
+    ``wrap`` builds the ASGI app actually served from the gateway's app (e.g. a test resource
+    mounted beside it); it must keep running the gateway app's lifespan.
+    """
     sock = bound_socket()
     port = sock.getsockname()[1]
     settings = make_settings(port)
@@ -65,8 +72,9 @@ def running_gateway(
         try:
             gateway = (build or (lambda s: build_gateway(s, open_store(s.store))))(settings)
             running.gateway = gateway
+            app = create_app(gateway)
             config = uvicorn.Config(
-                create_app(gateway), log_level="warning", lifespan="on", **uvicorn_options
+                wrap(app, gateway) if wrap else app, log_level="warning", lifespan="on", **uvicorn_options
             )
             server = uvicorn.Server(config)
             server_box.append(server)

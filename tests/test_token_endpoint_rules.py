@@ -73,9 +73,15 @@ def http(gateway: RunningGateway) -> Iterator[httpx.Client]:
         yield client
 
 
-def post_token(http: httpx.Client, form: dict[str, str] | list[tuple[str, str]], **kwargs: Any) -> httpx.Response:
-    return http.post("/token", data=form if isinstance(form, dict) else None,
-                     content=None if isinstance(form, dict) else _encode(form), **kwargs)
+def post_token(
+    http: httpx.Client, form: dict[str, str] | list[tuple[str, str]], **kwargs: Any
+) -> httpx.Response:
+    return http.post(
+        "/token",
+        data=form if isinstance(form, dict) else None,
+        content=None if isinstance(form, dict) else _encode(form),
+        **kwargs,
+    )
 
 
 def _encode(pairs: list[tuple[str, str]]) -> bytes:
@@ -90,7 +96,9 @@ def error_of(response: httpx.Response) -> str:
     return str(body["error"])
 
 
-def test_a_valid_assertion_gets_a_short_lived_at_jwt(http: httpx.Client, gateway: RunningGateway, agent_key: AgentKey) -> None:
+def test_a_valid_assertion_gets_a_short_lived_at_jwt(
+    http: httpx.Client, gateway: RunningGateway, agent_key: AgentKey
+) -> None:
     response = post_token(http, assertion_form(agent_key.assertion(AGENT, gateway.issuer)))
     assert response.status_code == 200, response.text
     assert response.headers["cache-control"] == "no-store"
@@ -104,7 +112,9 @@ def test_a_valid_assertion_gets_a_short_lived_at_jwt(http: httpx.Client, gateway
     assert claims["scope"] == "tools:read tools:call"
 
 
-def test_a_replayed_assertion_jti_is_rejected(http: httpx.Client, gateway: RunningGateway, agent_key: AgentKey) -> None:
+def test_a_replayed_assertion_jti_is_rejected(
+    http: httpx.Client, gateway: RunningGateway, agent_key: AgentKey
+) -> None:
     assertion = agent_key.assertion(AGENT, gateway.issuer)
     assert post_token(http, assertion_form(assertion)).status_code == 200
     replay = post_token(http, assertion_form(assertion))
@@ -133,7 +143,9 @@ def test_an_assertion_expiring_too_far_ahead_is_rejected(
     assert response.status_code == 401 and error_of(response) == "invalid_client"
 
 
-def test_an_assertion_without_exp_is_rejected(http: httpx.Client, gateway: RunningGateway, agent_key: AgentKey) -> None:
+def test_an_assertion_without_exp_is_rejected(
+    http: httpx.Client, gateway: RunningGateway, agent_key: AgentKey
+) -> None:
     response = post_token(http, assertion_form(agent_key.assertion(AGENT, gateway.issuer, exp=None)))
     assert response.status_code == 401 and error_of(response) == "invalid_client"
 
@@ -155,7 +167,9 @@ def test_an_assertion_issued_long_ago_is_rejected_as_stale(
     assert response.status_code == 401 and error_of(response) == "invalid_client"
 
 
-def test_an_expired_assertion_is_rejected(http: httpx.Client, gateway: RunningGateway, agent_key: AgentKey) -> None:
+def test_an_expired_assertion_is_rejected(
+    http: httpx.Client, gateway: RunningGateway, agent_key: AgentKey
+) -> None:
     past = int(time.time()) - 120
     response = post_token(
         http, assertion_form(agent_key.assertion(AGENT, gateway.issuer, iat=past - 60, exp=past))
@@ -168,14 +182,19 @@ def _b64(data: bytes) -> str:
 
 
 def _compact(header: dict[str, Any], claims: dict[str, Any], signature: bytes) -> str:
-    return ".".join(
-        [_b64(json.dumps(header).encode()), _b64(json.dumps(claims).encode()), _b64(signature)]
-    )
+    return ".".join([_b64(json.dumps(header).encode()), _b64(json.dumps(claims).encode()), _b64(signature)])
 
 
 def _claims(gateway: RunningGateway) -> dict[str, Any]:
     now = int(time.time())
-    return {"iss": AGENT, "sub": AGENT, "aud": gateway.issuer, "iat": now, "exp": now + 60, "jti": str(now) + "x"}
+    return {
+        "iss": AGENT,
+        "sub": AGENT,
+        "aud": gateway.issuer,
+        "iat": now,
+        "exp": now + 60,
+        "jti": str(now) + "x",
+    }
 
 
 def test_an_unsigned_alg_none_assertion_is_rejected(http: httpx.Client, gateway: RunningGateway) -> None:
@@ -197,7 +216,9 @@ def test_an_hs256_assertion_keyed_with_the_client_public_key_is_rejected(
     assert response.status_code == 401 and error_of(response) == "invalid_client"
 
 
-def test_an_alg_with_changed_case_is_rejected(http: httpx.Client, gateway: RunningGateway, agent_key: AgentKey) -> None:
+def test_an_alg_with_changed_case_is_rejected(
+    http: httpx.Client, gateway: RunningGateway, agent_key: AgentKey
+) -> None:
     token = agent_key.assertion(AGENT, gateway.issuer)
     header = json.loads(base64.urlsafe_b64decode(token.split(".")[0] + "=="))
     header["alg"] = "es256"
@@ -279,7 +300,9 @@ def test_a_kid_with_path_or_sql_characters_is_only_a_lookup_key(
 def test_an_assertion_whose_iss_differs_from_sub_is_rejected(
     http: httpx.Client, gateway: RunningGateway, agent_key: AgentKey
 ) -> None:
-    response = post_token(http, assertion_form(agent_key.assertion(AGENT, gateway.issuer, sub="someone-else")))
+    response = post_token(
+        http, assertion_form(agent_key.assertion(AGENT, gateway.issuer, sub="someone-else"))
+    )
     assert response.status_code == 401 and error_of(response) == "invalid_client"
 
 
@@ -291,7 +314,9 @@ def test_a_client_id_that_differs_from_the_assertion_is_rejected(
     assert response.status_code == 401 and error_of(response) == "invalid_client"
 
 
-def test_an_unknown_client_is_rejected(http: httpx.Client, gateway: RunningGateway, agent_key: AgentKey) -> None:
+def test_an_unknown_client_is_rejected(
+    http: httpx.Client, gateway: RunningGateway, agent_key: AgentKey
+) -> None:
     response = post_token(http, assertion_form(agent_key.assertion("nobody", gateway.issuer)))
     assert response.status_code == 401 and error_of(response) == "invalid_client"
 
@@ -346,7 +371,9 @@ def test_two_client_authentication_methods_at_once_are_rejected(
     assert response.status_code == 400 and error_of(response) == "invalid_request"
 
 
-def test_a_repeated_parameter_is_rejected(http: httpx.Client, gateway: RunningGateway, agent_key: AgentKey) -> None:
+def test_a_repeated_parameter_is_rejected(
+    http: httpx.Client, gateway: RunningGateway, agent_key: AgentKey
+) -> None:
     pairs = list(assertion_form(agent_key.assertion(AGENT, gateway.issuer)).items())
     pairs.append(("grant_type", "client_credentials"))
     response = post_token(http, pairs, headers={"content-type": "application/x-www-form-urlencoded"})
@@ -371,7 +398,9 @@ def test_an_oversized_assertion_is_refused_before_any_parsing(
     assert response.status_code == 401 and error_of(response) == "invalid_client"
 
 
-def test_an_unknown_resource_is_invalid_target(http: httpx.Client, gateway: RunningGateway, agent_key: AgentKey) -> None:
+def test_an_unknown_resource_is_invalid_target(
+    http: httpx.Client, gateway: RunningGateway, agent_key: AgentKey
+) -> None:
     form = assertion_form(agent_key.assertion(AGENT, gateway.issuer), resource="https://evil.example/mcp")
     response = post_token(http, form)
     assert response.status_code == 400 and error_of(response) == "invalid_target"
@@ -385,8 +414,12 @@ def test_a_resource_with_a_fragment_is_invalid_target(
     assert response.status_code == 400 and error_of(response) == "invalid_target"
 
 
-def test_the_resource_is_canonicalised_into_aud(http: httpx.Client, gateway: RunningGateway, agent_key: AgentKey) -> None:
-    form = assertion_form(agent_key.assertion(AGENT, gateway.issuer), resource="HTTPS://Tools.Example:443/weather")
+def test_the_resource_is_canonicalised_into_aud(
+    http: httpx.Client, gateway: RunningGateway, agent_key: AgentKey
+) -> None:
+    form = assertion_form(
+        agent_key.assertion(AGENT, gateway.issuer), resource="HTTPS://Tools.Example:443/weather"
+    )
     response = post_token(http, form)
     assert response.status_code == 200, response.text
     claims = jwt.decode(response.json()["access_token"], options={"verify_signature": False})
@@ -409,7 +442,9 @@ def test_a_request_for_only_forbidden_scopes_is_invalid_scope(
     assert response.status_code == 400 and error_of(response) == "invalid_scope"
 
 
-def test_a_wrong_assertion_type_is_rejected(http: httpx.Client, gateway: RunningGateway, agent_key: AgentKey) -> None:
+def test_a_wrong_assertion_type_is_rejected(
+    http: httpx.Client, gateway: RunningGateway, agent_key: AgentKey
+) -> None:
     form = assertion_form(agent_key.assertion(AGENT, gateway.issuer))
     form["client_assertion_type"] = JWT_BEARER + "-x"
     response = post_token(http, form)
@@ -424,11 +459,15 @@ def test_a_body_that_is_not_a_form_is_invalid_request(http: httpx.Client) -> Non
 def test_issued_tokens_verify_against_the_published_jwks(
     http: httpx.Client, gateway: RunningGateway, agent_key: AgentKey
 ) -> None:
-    token = post_token(http, assertion_form(agent_key.assertion(AGENT, gateway.issuer))).json()["access_token"]
+    token = post_token(http, assertion_form(agent_key.assertion(AGENT, gateway.issuer))).json()[
+        "access_token"
+    ]
     jwks = http.get("/jwks.json").json()
     kid = jwt.get_unverified_header(token)["kid"]
     key = jwt.PyJWK(next(k for k in jwks["keys"] if k["kid"] == kid))
-    claims = jwt.decode(token, key.key, algorithms=["ES256"], audience=f"{gateway.url}/mcp", issuer=gateway.issuer)
+    claims = jwt.decode(
+        token, key.key, algorithms=["ES256"], audience=f"{gateway.url}/mcp", issuer=gateway.issuer
+    )
     assert claims["client_id"] == AGENT
 
 
@@ -437,7 +476,9 @@ def _token(http: httpx.Client, gateway: RunningGateway, agent_key: AgentKey) -> 
     return str(response.json()["access_token"])
 
 
-def _introspect(http: httpx.Client, gateway: RunningGateway, agent_key: AgentKey, token: str) -> httpx.Response:
+def _introspect(
+    http: httpx.Client, gateway: RunningGateway, agent_key: AgentKey, token: str
+) -> httpx.Response:
     form = {
         "token": token,
         "client_assertion_type": JWT_BEARER,
@@ -453,7 +494,9 @@ def test_introspection_of_a_live_token_reports_its_claims(
     assert body["active"] is True and body["client_id"] == AGENT and body["scope"] == "tools:read tools:call"
 
 
-def test_introspection_requires_client_authentication(http: httpx.Client, gateway: RunningGateway, agent_key: AgentKey) -> None:
+def test_introspection_requires_client_authentication(
+    http: httpx.Client, gateway: RunningGateway, agent_key: AgentKey
+) -> None:
     response = http.post("/introspect", data={"token": _token(http, gateway, agent_key)})
     assert response.status_code == 401 and error_of(response) == "invalid_client"
 
@@ -464,7 +507,11 @@ def test_introspection_of_a_revoked_token_is_exactly_inactive(
     token = _token(http, gateway, agent_key)
     revoke = http.post("/revoke", data={"token": token}, auth=None, headers={})
     assert revoke.status_code == 401  # revocation needs client authentication too
-    form = {"token": token, "client_assertion_type": JWT_BEARER, "client_assertion": agent_key.assertion(AGENT, gateway.issuer)}
+    form = {
+        "token": token,
+        "client_assertion_type": JWT_BEARER,
+        "client_assertion": agent_key.assertion(AGENT, gateway.issuer),
+    }
     assert http.post("/revoke", data=form).status_code == 200
     assert _introspect(http, gateway, agent_key, token).json() == {"active": False}
 
@@ -495,8 +542,16 @@ def test_introspection_of_a_foreign_token_is_exactly_inactive(
 ) -> None:
     now = int(time.time())
     foreign = jwt.encode(
-        {"iss": gateway.issuer, "sub": AGENT, "aud": f"{gateway.url}/mcp", "client_id": AGENT, "scope": "tools:read",
-         "jti": "foreign", "iat": now, "exp": now + 60},
+        {
+            "iss": gateway.issuer,
+            "sub": AGENT,
+            "aud": f"{gateway.url}/mcp",
+            "client_id": AGENT,
+            "scope": "tools:read",
+            "jti": "foreign",
+            "iat": now,
+            "exp": now + 60,
+        },
         ec.generate_private_key(ec.SECP256R1()),
         algorithm="ES256",
         headers={"typ": "at+jwt", "kid": "not-ours"},
@@ -531,6 +586,17 @@ def _signed_by_gateway(gateway: RunningGateway, overrides: dict[str, Any]) -> st
 
     keys = anyio.run(snapshot)
     now = int(time.time())
-    claims = {"iss": gateway.issuer, "sub": AGENT, "aud": f"{gateway.url}/mcp", "client_id": AGENT,
-              "scope": "tools:read", "jti": f"j{now}", "iat": now - 600, "exp": now + 60, **overrides}
-    return jwt.encode(claims, keys.signing_key, algorithm="ES256", headers={"typ": "at+jwt", "kid": keys.signing_kid})
+    claims = {
+        "iss": gateway.issuer,
+        "sub": AGENT,
+        "aud": f"{gateway.url}/mcp",
+        "client_id": AGENT,
+        "scope": "tools:read",
+        "jti": f"j{now}",
+        "iat": now - 600,
+        "exp": now + 60,
+        **overrides,
+    }
+    return jwt.encode(
+        claims, keys.signing_key, algorithm="ES256", headers={"typ": "at+jwt", "kid": keys.signing_kid}
+    )

@@ -31,7 +31,7 @@ class TokenEndpoint:
     def grant_types(self) -> list[str]:
         return list(self._grants)
 
-    async def __call__(self, request: Request) -> Response:
+    async def handle(self, request: Request) -> Response:
         form = await read_form(request, self._max_body_bytes)
         grant_type = form.require("grant_type")
         grant = self._grants.get(grant_type)

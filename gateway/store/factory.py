@@ -1,0 +1,43 @@
+"""Open the configured store from one URL, so the server and the CLI agree on where state lives.
+
+* ``sqlite:///relative/path.db`` or ``sqlite:////absolute/path.db`` - the embedded default;
+* ``redis://``, ``rediss://``, ``redis+sentinel://``, ``redis+cluster://`` - shared state for
+  several replicas (see :mod:`gateway.store.redis`);
+* ``memory://`` - tests only: nothing survives the process.
+
+Backends are imported on demand so a SQLite deployment never imports redis.
+"""
+
+from __future__ import annotations
+
+from urllib.parse import unquote, urlsplit
+
+from gateway.store import Store
+
+_REDIS_SCHEMES = ("redis", "rediss", "redis+sentinel", "redis+cluster")
+
+
+def open_store(url: str) -> Store:
+    scheme = urlsplit(url).scheme
+    if scheme == "sqlite":
+        from gateway.store.sqlite import SQLiteStore
+
+        # sqlite:///x.db -> "x.db" (relative); sqlite:////abs/x.db -> "/abs/x.db".
+        path = unquote(url.removeprefix("sqlite:").removeprefix("//").removeprefix("/"))
+        if not path:
+            raise ValueError(f"store URL {url!r} has no file path; e.g. sqlite:///gateway.db")
+        return SQLiteStore(path)
+    if scheme in _REDIS_SCHEMES:
+        from gateway.store.redis import RedisStore
+
+        return RedisStore(url)
+    if scheme == "memory":
+        from gateway.store.memory import MemoryStore
+
+        return MemoryStore()
+    # The URL itself is not echoed: it may hold a password.
+    what = f"scheme {scheme}://" if scheme else "a URL without a scheme"
+    raise ValueError(
+        f"store URL: {what} is not supported; use sqlite:///path, redis://, rediss://, "
+        "redis+sentinel://, redis+cluster:// or memory://"
+    )

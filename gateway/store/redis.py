@@ -1,0 +1,279 @@
+"""Redis store: what several gateway replicas share.
+
+One URL picks the deployment shape:
+
+* ``redis://`` / ``rediss://`` - one server (redis-py's own URL syntax and query options);
+* ``redis+sentinel://[[user]:password@]host:port[,host:port...]/service_name[/db]`` - the
+  master that the Sentinels name, rediscovered on every new connection so a failover is
+  followed. The password is the master's; ``?sentinel_password=`` authenticates to Sentinels;
+* ``redis+cluster://[[user]:password@]host:port[,host:port...]`` - Redis Cluster, the hosts
+  being startup nodes.
+
+Every URL accepts ``?key_prefix=`` (default ``mcpgw:``) so several gateways can share a server.
+
+Layout: a collection of records is one hash (``<prefix>rec:<collection>``); an ephemeral key is
+one string (``<prefix>eph:<key>``) with a millisecond TTL. ``SET NX PX`` makes ``add`` atomic
+and ``GETDEL`` makes ``take`` single-use, on every shape (each is a single-key command).
+
+Fail closed, fast: socket timeouts are short (0.25 s), redis-py's retries are off (its default
+of 10 retries with backoff would hold a request for seconds; Cluster keeps two immediate ones),
+and each call has one overall deadline (0.4 s) covering the wait for a free slot, connecting, and
+the reply. When Redis is down or frozen every call raises :class:`StoreUnavailable` by then;
+connections are re-established by later calls, so the same object works again when Redis is
+back. No retry loop hides an outage: callers answer 503 and the next request tries again.
+
+Concurrency is bounded (64 commands in flight per store by default, and as many pooled
+connections per server): extra callers wait for a free slot instead of failing, until the
+deadline.
+
+A retried or timed-out ``add``/``take`` may have taken effect on the server without us seeing
+the reply; the caller then sees "already used" / "no value", which fails closed.
+"""
+
+from __future__ import annotations
+
+import asyncio
+from collections.abc import Awaitable, Callable
+from typing import Any, TypeVar
+from urllib.parse import parse_qs, unquote, urlencode, urlsplit, urlunsplit
+
+from redis.asyncio import BlockingConnectionPool, Redis
+from redis.asyncio.cluster import ClusterNode, RedisCluster
+from redis.asyncio.retry import Retry
+from redis.asyncio.sentinel import Sentinel
+from redis.backoff import NoBackoff
+from redis.maint_notifications import MaintNotificationsConfig
+
+from gateway.store import StoreUnavailable
+
+T = TypeVar("T")
+
+DEFAULT_PREFIX = "mcpgw:"
+
+
+def _retry(attempts: int) -> Retry:
+    return Retry(NoBackoff(), attempts)
+
+
+def _text(value: bytes | str | None) -> str | None:
+    return value.decode() if isinstance(value, bytes) else value
+
+
+def _hosts(hostlist: str, default_port: int) -> list[tuple[str, int]]:
+    """``host:port[,host:port...]``; IPv6 hosts in brackets."""
+    hosts = []
+    for item in hostlist.split(","):
+        if item.startswith("["):
+            host, _, rest = item[1:].partition("]")
+            port = rest.removeprefix(":")
+        else:
+            host, _, port = item.rpartition(":") if ":" in item else (item, "", "")
+        if not host:
+            raise ValueError(f"redis URL: bad host {item!r}")
+        try:
+            hosts.append((host, int(port) if port else default_port))
+        except ValueError:
+            raise ValueError(f"redis URL: bad port in {item!r}") from None
+    return hosts
+
+
+def _credentials(userinfo: str) -> dict[str, Any]:
+    if not userinfo:
+        return {}
+    user, has_password, password = userinfo.partition(":")
+    creds: dict[str, Any] = {}
+    if user:
+        creds["username"] = unquote(user)
+    if has_password:
+        creds["password"] = unquote(password)
+    return creds
+
+
+def _options(query: dict[str, list[str]], allowed: set[str]) -> dict[str, str]:
+    unknown = set(query) - allowed
+    if unknown:
+        raise ValueError(f"redis URL: unsupported option(s) {', '.join(sorted(unknown))}")
+    return {name: values[-1] for name, values in query.items()}
+
+
+def _standalone(url: str, options: dict[str, Any], max_connections: int, wait: float) -> Redis:
+    # The blocking pool makes a caller wait for a free connection (up to ``wait``) where the
+    # default pool would raise once ``max_connections`` are in use.
+    pool = BlockingConnectionPool.from_url(url, max_connections=max_connections, timeout=wait, **options)
+    return Redis.from_pool(pool)
+
+
+def _sentinel(
+    netloc: str, path: str, query: dict[str, list[str]], options: dict[str, Any], max_connections: int
+) -> tuple[Redis, Sentinel]:
+    userinfo, _, hostlist = netloc.rpartition("@")
+    extra = _options(query, {"sentinel_password"})
+    service, _, db = path.strip("/").partition("/")
+    if not service:
+        raise ValueError("redis+sentinel URL: missing /service_name")
+    if db and not db.isdigit():
+        raise ValueError(f"redis+sentinel URL: bad db {db!r}")
+    # Sentinels get the same timeouts and no-retry policy, never the master's password.
+    sentinel_options = {k: v for k, v in options.items() if k != "client_name"}
+    if "sentinel_password" in extra:
+        sentinel_options["password"] = extra["sentinel_password"]
+    sentinel = Sentinel(  # type: ignore[no-untyped-call]
+        _hosts(hostlist, 26379), sentinel_kwargs=sentinel_options, **options, **_credentials(userinfo)
+    )
+    master = sentinel.master_for(service, max_connections=max_connections, db=int(db or 0))
+    return master, sentinel
+
+
+def _cluster(
+    netloc: str, query: dict[str, list[str]], options: dict[str, Any], max_connections: int
+) -> RedisCluster:
+    userinfo, _, hostlist = netloc.rpartition("@")
+    _options(query, set())
+    # The cluster client refreshes its topology inside its retry loop, and a refresh recycles
+    # connections under concurrent commands (seen with redis-py 8.1: "Connection closed by
+    # server" on a healthy cluster). Two immediate retries absorb that; the deadline still bounds
+    # the call. Recycled connections still count against a node's pool for a moment, hence the
+    # headroom: the store's own limit is what bounds concurrency.
+    return RedisCluster(
+        startup_nodes=[ClusterNode(host, port) for host, port in _hosts(hostlist, 6379)],
+        max_connections=2 * max_connections,
+        **(options | {"retry": _retry(2)}),
+        **_credentials(userinfo),
+    )
+
+
+class RedisStore:
+    """The :class:`~gateway.store.Store` protocol on Redis (standalone, Sentinel or Cluster)."""
+
+    def __init__(
+        self,
+        url: str,
+        *,
+        key_prefix: str = DEFAULT_PREFIX,
+        socket_timeout: float = 0.25,
+        deadline: float = 0.4,
+        max_connections: int = 64,
+    ) -> None:
+        options: dict[str, Any] = {
+            "socket_timeout": socket_timeout,
+            "socket_connect_timeout": socket_timeout,
+            "retry": _retry(0),
+            "decode_responses": True,
+            "client_name": "mcp-gateway",
+            # redis-py 8 turns these on by default with RESP3, which also turns off the pool's
+            # check for stale connections: the first calls after a Redis restart would fail.
+            "maint_notifications_config": MaintNotificationsConfig(enabled=False),
+        }
+        parts = urlsplit(url)
+        query = parse_qs(parts.query)
+        key_prefix = query.pop("key_prefix", [key_prefix])[-1]
+        self._sentinel: Sentinel | None = None
+        self._client: Redis | RedisCluster
+        if parts.scheme in ("redis", "rediss"):
+            plain_url = urlunsplit(parts._replace(query=urlencode(query, doseq=True)))
+            self._client = _standalone(plain_url, options, max_connections, deadline)
+        elif parts.scheme == "redis+sentinel":
+            self._client, self._sentinel = _sentinel(
+                parts.netloc, parts.path, query, options, max_connections
+            )
+        elif parts.scheme == "redis+cluster":
+            self._client = _cluster(parts.netloc, query, options, max_connections)
+        else:
+            raise ValueError(f"not a redis URL: {parts.scheme}://")
+        self._records = f"{key_prefix}rec:"
+        self._keys = f"{key_prefix}eph:"
+        self._deadline = deadline
+        self._slots = asyncio.Semaphore(max_connections)
+        self._in_flight: set[asyncio.Future[Any]] = set()
+
+    async def _call(self, operation: Callable[[], Awaitable[T]]) -> T:
+        """Run one Redis command under the deadline; any failure becomes StoreUnavailable.
+
+        The command runs in its own task and the caller stops waiting at the deadline. A
+        cooperative timeout around the command is not enough: on Python 3.11, redis-py's inner
+        ``asyncio.wait_for`` can swallow the cancellation, and the call then runs into a further
+        socket timeout. An abandoned command is cancelled and keeps its slot until it ends.
+        """
+        task = asyncio.ensure_future(self._in_slot(operation))
+        self._in_flight.add(task)
+        task.add_done_callback(self._finished)
+        try:
+            done, _ = await asyncio.wait((task,), timeout=self._deadline)
+        except BaseException:  # the caller was cancelled: so is its command
+            task.cancel()
+            raise
+        if not done:
+            task.cancel()
+            raise StoreUnavailable(f"redis: no answer within {self._deadline} s")
+        try:
+            return task.result()
+        except Exception as exc:
+            # Mostly ConnectionError, TimeoutError, ClusterDownError; but redis-py's cluster
+            # client can also fail with e.g. AttributeError when a topology refresh closes a
+            # connection under a concurrent command. Whatever it is, Redis did not answer.
+            raise StoreUnavailable(f"redis: {type(exc).__name__}: {exc}") from exc
+
+    async def _in_slot(self, operation: Callable[[], Awaitable[T]]) -> T:
+        async with self._slots:
+            return await operation()
+
+    def _finished(self, task: asyncio.Future[Any]) -> None:
+        self._in_flight.discard(task)
+        if not task.cancelled():
+            task.exception()  # retrieved: an abandoned command's error is not worth a log line
+
+    # -- durable records -----------------------------------------------------------------------
+    async def get_record(self, collection: str, record_id: str) -> str | None:
+        key = self._records + collection
+        return _text(await self._call(lambda: self._client.hget(key, record_id)))
+
+    async def put_record(self, collection: str, record_id: str, value: str) -> None:
+        key = self._records + collection
+        await self._call(lambda: self._client.hset(key, record_id, value))
+
+    async def delete_record(self, collection: str, record_id: str) -> bool:
+        key = self._records + collection
+        return await self._call(lambda: self._client.hdel(key, record_id)) > 0
+
+    async def list_records(self, collection: str) -> dict[str, str]:
+        key = self._records + collection
+        found = await self._call(lambda: self._client.hgetall(key))
+        return {str(_text(k)): str(_text(v)) for k, v in found.items()}
+
+    # -- ephemeral keys ------------------------------------------------------------------------
+    @staticmethod
+    def _ms(ttl: float) -> int:
+        return max(1, round(ttl * 1000))
+
+    async def add(self, key: str, value: str, ttl: float) -> bool:
+        name, ms = self._keys + key, self._ms(ttl)
+        return bool(await self._call(lambda: self._client.set(name, value, nx=True, px=ms)))
+
+    async def get(self, key: str) -> str | None:
+        name = self._keys + key
+        return _text(await self._call(lambda: self._client.get(name)))
+
+    async def put(self, key: str, value: str, ttl: float) -> None:
+        name, ms = self._keys + key, self._ms(ttl)
+        await self._call(lambda: self._client.set(name, value, px=ms))
+
+    async def take(self, key: str) -> str | None:
+        name = self._keys + key
+        return _text(await self._call(lambda: self._client.getdel(name)))
+
+    async def delete(self, key: str) -> None:
+        name = self._keys + key
+        await self._call(lambda: self._client.delete(name))
+
+    # -- lifecycle -----------------------------------------------------------------------------
+    async def ping(self) -> None:
+        await self._call(lambda: self._client.ping())
+
+    async def close(self) -> None:
+        for task in self._in_flight:
+            task.cancel()
+        if self._in_flight:
+            await asyncio.wait(self._in_flight, timeout=self._deadline)
+        await self._client.aclose()
+        if self._sentinel is not None:
+            await self._sentinel.aclose()

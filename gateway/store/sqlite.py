@@ -1,0 +1,185 @@
+"""SQLite store: the embedded default.
+
+One file holds everything a single-host gateway needs to survive a restart (clients, signing
+keys, replay and revocation facts). The server and the CLI open the same file at the same time,
+so every guarantee here holds across processes:
+
+* WAL mode lets readers and one writer proceed together; ``synchronous=NORMAL`` skips the fsync
+  per commit (a power cut can lose the last commits, never corrupt the file).
+* Every write is one autocommit statement, so ``add`` (upsert guarded by "only if expired") and
+  ``take`` (``DELETE ... RETURNING``) are atomic against other connections and other processes.
+* TTLs are wall-clock (``time.time()``): a monotonic clock means nothing to another process.
+* ``busy_timeout`` is short (250 ms) because callers run on the event loop and fail closed: a
+  database locked for longer is reported as :class:`StoreUnavailable`, not waited for.
+
+Signing keys live in the file, so it (and the ``-wal``/``-shm`` files, which SQLite creates with
+the main file's mode, and any parent directory created here) is owner-only.
+"""
+
+from __future__ import annotations
+
+import os
+import sqlite3
+import time
+from pathlib import Path
+from typing import Any
+
+from gateway.store import StoreUnavailable
+
+_BUSY_TIMEOUT_MS = 250
+# Expired ephemeral keys are deleted lazily, once every this many ephemeral writes.
+_PURGE_EVERY = 256
+
+_SCHEMA = """
+CREATE TABLE IF NOT EXISTS records (
+    collection TEXT NOT NULL,
+    record_id  TEXT NOT NULL,
+    value      TEXT NOT NULL,
+    PRIMARY KEY (collection, record_id)
+) WITHOUT ROWID;
+CREATE TABLE IF NOT EXISTS ephemeral (
+    key        TEXT PRIMARY KEY,
+    value      TEXT NOT NULL,
+    expires_at REAL NOT NULL
+) WITHOUT ROWID;
+CREATE INDEX IF NOT EXISTS ephemeral_expires_at ON ephemeral (expires_at);
+"""
+
+_ADD = """
+INSERT INTO ephemeral (key, value, expires_at) VALUES (?, ?, ?)
+ON CONFLICT (key) DO UPDATE SET value = excluded.value, expires_at = excluded.expires_at
+WHERE ephemeral.expires_at <= ?
+"""
+_PUT = """
+INSERT INTO ephemeral (key, value, expires_at) VALUES (?, ?, ?)
+ON CONFLICT (key) DO UPDATE SET value = excluded.value, expires_at = excluded.expires_at
+"""
+_PUT_RECORD = """
+INSERT INTO records (collection, record_id, value) VALUES (?, ?, ?)
+ON CONFLICT (collection, record_id) DO UPDATE SET value = excluded.value
+"""
+
+
+def _create_owner_only(path: Path) -> None:
+    """Create the parent directory (0700) and the empty file (0600) unless they exist.
+
+    Creating the file ourselves, before SQLite does, is what fixes its mode: SQLite would use
+    0644 minus the umask. Existing files and directories are left as their owner set them.
+    """
+    missing = [d for d in (path.parent, *path.parent.parents) if not d.exists()]
+    for directory in reversed(missing):
+        directory.mkdir(mode=0o700, exist_ok=True)
+        os.chmod(directory, 0o700)  # mkdir's mode is filtered by the umask
+    try:
+        fd = os.open(path, os.O_RDWR | os.O_CREAT | os.O_EXCL, 0o600)
+    except FileExistsError:
+        return
+    try:
+        os.fchmod(fd, 0o600)
+    finally:
+        os.close(fd)
+
+
+class SQLiteStore:
+    """The :class:`~gateway.store.Store` protocol on one SQLite file.
+
+    Calls run synchronously on the caller's thread (sub-millisecond local I/O; a thread hop
+    would cost more than the query). One object holds one connection and is meant for one
+    event loop; open another object (or process) for concurrent access.
+    """
+
+    def __init__(self, path: str) -> None:
+        self.path = path
+        self._writes = 0
+        try:
+            if path != ":memory:":
+                _create_owner_only(Path(path))
+            self._db = sqlite3.connect(
+                path,
+                timeout=_BUSY_TIMEOUT_MS / 1000,
+                isolation_level=None,  # autocommit: each statement is its own transaction
+                check_same_thread=False,
+            )
+        except (OSError, sqlite3.Error) as exc:
+            raise StoreUnavailable(f"cannot open SQLite store {path!r}: {exc}") from exc
+        try:
+            self._db.execute(f"PRAGMA busy_timeout = {_BUSY_TIMEOUT_MS}")
+            self._db.execute("PRAGMA journal_mode = WAL")
+            self._db.execute("PRAGMA synchronous = NORMAL")
+            self._db.executescript(_SCHEMA)
+        except sqlite3.Error as exc:
+            self._db.close()
+            raise StoreUnavailable(f"cannot open SQLite store {path!r}: {exc}") from exc
+
+    # -- plumbing ------------------------------------------------------------------------------
+    def _rows(self, sql: str, params: tuple[Any, ...] = ()) -> list[Any]:
+        try:
+            return self._db.execute(sql, params).fetchall()
+        except sqlite3.Error as exc:
+            raise StoreUnavailable(f"SQLite store {self.path!r}: {exc}") from exc
+
+    def _write(self, sql: str, params: tuple[Any, ...]) -> int:
+        """Run one write statement; return how many rows it changed."""
+        try:
+            return self._db.execute(sql, params).rowcount
+        except sqlite3.Error as exc:
+            raise StoreUnavailable(f"SQLite store {self.path!r}: {exc}") from exc
+
+    def _wrote_ephemeral(self, now: float) -> None:
+        self._writes += 1
+        if self._writes % _PURGE_EVERY == 0:
+            self._write("DELETE FROM ephemeral WHERE expires_at <= ?", (now,))
+
+    # -- durable records -----------------------------------------------------------------------
+    async def get_record(self, collection: str, record_id: str) -> str | None:
+        rows = self._rows(
+            "SELECT value FROM records WHERE collection = ? AND record_id = ?", (collection, record_id)
+        )
+        return rows[0][0] if rows else None
+
+    async def put_record(self, collection: str, record_id: str, value: str) -> None:
+        self._write(_PUT_RECORD, (collection, record_id, value))
+
+    async def delete_record(self, collection: str, record_id: str) -> bool:
+        return (
+            self._write("DELETE FROM records WHERE collection = ? AND record_id = ?", (collection, record_id))
+            > 0
+        )
+
+    async def list_records(self, collection: str) -> dict[str, str]:
+        rows = self._rows("SELECT record_id, value FROM records WHERE collection = ?", (collection,))
+        return {record_id: value for record_id, value in rows}
+
+    # -- ephemeral keys ------------------------------------------------------------------------
+    async def add(self, key: str, value: str, ttl: float) -> bool:
+        now = time.time()
+        inserted = self._write(_ADD, (key, value, now + ttl, now)) == 1
+        self._wrote_ephemeral(now)
+        return inserted
+
+    async def get(self, key: str) -> str | None:
+        rows = self._rows("SELECT value FROM ephemeral WHERE key = ? AND expires_at > ?", (key, time.time()))
+        return rows[0][0] if rows else None
+
+    async def put(self, key: str, value: str, ttl: float) -> None:
+        now = time.time()
+        self._write(_PUT, (key, value, now + ttl))
+        self._wrote_ephemeral(now)
+
+    async def take(self, key: str) -> str | None:
+        # fetchall() runs the statement to completion, which is what commits it.
+        rows = self._rows("DELETE FROM ephemeral WHERE key = ? RETURNING value, expires_at", (key,))
+        if not rows:
+            return None
+        value, expires_at = rows[0]
+        return value if expires_at > time.time() else None
+
+    async def delete(self, key: str) -> None:
+        self._write("DELETE FROM ephemeral WHERE key = ?", (key,))
+
+    # -- lifecycle -----------------------------------------------------------------------------
+    async def ping(self) -> None:
+        self._rows("SELECT 1 FROM ephemeral LIMIT 1")
+
+    async def close(self) -> None:
+        self._db.close()
