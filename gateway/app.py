@@ -23,20 +23,28 @@ from gateway.errors import OAuthError, TemporarilyUnavailable, render_oauth_erro
 from gateway.keys import KeyManager, KeyRing
 from gateway.oauth import clients as client_model
 from gateway.oauth.assertions import AssertionVerifier, ClientKeys
+from gateway.oauth.authorize import CONSENT_PATH, LOGIN_PATH, AuthorizationEndpoint
 from gateway.oauth.client_auth import ClientAuthenticator
 from gateway.oauth.clients import ClientRegistry
+from gateway.oauth.codes import AuthorizationCodes
 from gateway.oauth.fetch import DocumentFetcher, FetchPolicy
+from gateway.oauth.grants.authorization_code import AuthorizationCodeGrant
 from gateway.oauth.grants.client_credentials import ClientCredentialsGrant
+from gateway.oauth.grants.refresh_token import RefreshTokenGrant
 from gateway.oauth.introspection import IntrospectionEndpoints
 from gateway.oauth.metadata import authorization_server_metadata
+from gateway.oauth.refresh import RefreshTokens
+from gateway.oauth.signin import BrowserState, Cookies
 from gateway.oauth.targets import Targets
 from gateway.oauth.token_endpoint import TokenEndpoint
 from gateway.oauth.tokens import AccessTokenIssuer, AccessTokenVerifier, RevocationList
+from gateway.oauth.users import UserDirectory
 from gateway.store import Store, StoreUnavailable
 
 logger = logging.getLogger("mcp_gateway")
 
 PATHS = {
+    "authorize": "/authorize",
     "token": "/token",
     "jwks": "/jwks.json",
     "introspect": "/introspect",
@@ -59,6 +67,9 @@ class Gateway:
     revocations: RevocationList
     fetcher: DocumentFetcher
     audit: AuditLog
+    users: UserDirectory
+    codes: AuthorizationCodes
+    refresh_tokens: RefreshTokens
 
 
 def build_gateway(
@@ -73,6 +84,7 @@ def build_gateway(
         FetchPolicy(allowed_private_hosts=frozenset(settings.fetch_allowed_private_hosts))
     )
     configured = tuple(client_model.from_config(entry) for entry in settings.clients)
+    revocations = RevocationList(store, clock)
     return Gateway(
         settings=settings,
         store=store,
@@ -82,9 +94,14 @@ def build_gateway(
         clients=ClientRegistry(store, configured),
         issuer=AccessTokenIssuer(keyring, settings.issuer_id, clock),
         verifier=AccessTokenVerifier(keyring, settings.issuer_id, clock, leeway=0),
-        revocations=RevocationList(store, clock),
+        revocations=revocations,
         fetcher=fetcher,
         audit=AuditLog(),
+        users=UserDirectory(store),
+        codes=AuthorizationCodes(store, settings.authorization_code_ttl),
+        refresh_tokens=RefreshTokens(
+            store, revocations, clock, settings.refresh_token_idle_ttl, settings.refresh_token_absolute_ttl
+        ),
     )
 
 
@@ -109,14 +126,41 @@ def create_app(gateway: Gateway) -> Starlette:
     )
     authenticator = ClientAuthenticator(gateway.clients, assertions)
     targets = Targets(settings.mcp_resource, settings.resources)
+    ttl, audit = settings.access_token_ttl, gateway.audit
     token_endpoint = TokenEndpoint(
         authenticator,
-        [ClientCredentialsGrant(gateway.issuer, targets, settings.access_token_ttl, gateway.audit)],
+        [
+            ClientCredentialsGrant(gateway.issuer, targets, ttl, audit),
+            AuthorizationCodeGrant(
+                gateway.codes, gateway.issuer, gateway.refresh_tokens, gateway.revocations, ttl, audit
+            ),
+            RefreshTokenGrant(gateway.refresh_tokens, gateway.issuer, ttl, audit),
+        ],
         settings.max_body_bytes,
-        gateway.audit,
+        audit,
     )
     introspection = IntrospectionEndpoints(
-        authenticator, gateway.verifier, gateway.revocations, settings.max_body_bytes, gateway.audit
+        authenticator,
+        gateway.verifier,
+        gateway.revocations,
+        gateway.refresh_tokens,
+        settings.max_body_bytes,
+        audit,
+    )
+    authorization = AuthorizationEndpoint(
+        issuer=settings.issuer_id,
+        clients=gateway.clients,
+        users=gateway.users,
+        browser=BrowserState(
+            gateway.store,
+            Cookies(secure=settings.issuer_id.startswith("https://")),
+            session_lifetime=settings.sign_in_session_ttl,
+            request_lifetime=600,
+        ),
+        codes=gateway.codes,
+        targets=targets,
+        scope_descriptions=settings.scope_descriptions,
+        audit=audit,
     )
     metadata = authorization_server_metadata(
         issuer=settings.issuer_id,
@@ -141,6 +185,10 @@ def create_app(gateway: Gateway) -> Starlette:
             for p in _well_known_paths("openid-configuration", settings.issuer_id)
         ),
         Route(PATHS["jwks"], serve_jwks, methods=["GET"]),
+        Route(PATHS["authorize"], authorization.authorize, methods=["GET"]),
+        Route(LOGIN_PATH, authorization.login, methods=["POST"]),
+        Route(CONSENT_PATH, authorization.consent_form, methods=["GET"]),
+        Route(CONSENT_PATH, authorization.consent, methods=["POST"]),
         Route(PATHS["token"], token_endpoint.handle, methods=["POST"]),
         Route(PATHS["introspect"], introspection.introspect, methods=["POST"]),
         Route(PATHS["revoke"], introspection.revoke, methods=["POST"]),

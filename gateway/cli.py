@@ -8,6 +8,7 @@ Exit codes: 0 done, 1 the store or the object was not there, 2 bad configuration
 from __future__ import annotations
 
 import argparse
+import getpass
 import json
 import sys
 import time
@@ -18,7 +19,8 @@ from typing import Any
 import anyio
 
 from gateway.config import ConfigError, Settings, load_settings
-from gateway.oauth.clients import AUTH_METHODS, Client, ClientError, hash_secret, new_secret
+from gateway.oauth.clients import AUTH_METHODS, GRANT_TYPES, Client, ClientError, hash_secret, new_secret
+from gateway.oauth.users import UserError
 from gateway.store import StoreUnavailable
 from gateway.store.factory import open_store
 
@@ -44,16 +46,29 @@ def _parser() -> argparse.ArgumentParser:
     add.add_argument("--audience", action="append", default=[], help="an allowed resource (repeatable)")
     add.add_argument("--jwks", help="a JWKS as JSON, or @file")
     add.add_argument("--jwks-uri", help="where the client publishes its JWKS (https)")
+    add.add_argument("--grant-type", action="append", choices=GRANT_TYPES, help="default: client_credentials")
+    add.add_argument(
+        "--redirect-uri", action="append", default=[], help="for authorization_code (repeatable)"
+    )
     for name in ("list", "show", "remove"):
         sub = clients.add_parser(name, help=f"{name} registered clients")
         if name != "list":
             sub.add_argument("client_id")
+    users = commands.add_parser("users", help="manage built-in sign-in users").add_subparsers(
+        dest="action", required=True
+    )
+    add_user = users.add_parser("add", help="add a user (password read from stdin or asked for)")
+    add_user.add_argument("username")
+    add_user.add_argument("--display-name", default="")
+    add_user.add_argument("--password-stdin", action="store_true", help="read the password from stdin")
+    users.add_parser("list", help="list users")
+    users.add_parser("remove", help="remove a user").add_argument("username")
     keys = commands.add_parser("keys", help="manage signing keys").add_subparsers(
         dest="action", required=True
     )
     keys.add_parser("list", help="the signing keys and their states")
     keys.add_parser("rotate", help="publish a new key now; it signs after key_publish_lead seconds")
-    for sub_parsers in (clients, keys):
+    for sub_parsers in (clients, users, keys):
         for sub in sub_parsers.choices.values():
             sub.add_argument("--json", action="store_true", help="machine-readable output")
     return parser
@@ -73,7 +88,7 @@ def main(argv: Sequence[str] | None = None) -> int:
             return 0
         handler = _HANDLERS[(args.command, args.action)]
         return anyio.run(_with_gateway, settings, args, handler)
-    except (ConfigError, ClientError, ValueError) as exc:
+    except (ConfigError, ClientError, UserError, ValueError) as exc:
         print(f"mcp-gateway: {exc}", file=sys.stderr)
         return 2
     except StoreUnavailable as exc:
@@ -102,7 +117,10 @@ def _emit(args: argparse.Namespace, data: Any, text: str) -> None:
 def _read_jwks(value: str | None) -> dict[str, Any] | None:
     if value is None:
         return None
-    raw = Path(value[1:]).read_text() if value.startswith("@") else value
+    try:
+        raw = Path(value[1:]).read_text() if value.startswith("@") else value
+    except OSError as exc:
+        raise ClientError(f"--jwks file {value[1:]} cannot be read: {exc.strerror}") from None
     try:
         parsed = json.loads(raw)
     except ValueError:
@@ -113,13 +131,15 @@ def _read_jwks(value: str | None) -> dict[str, Any] | None:
 
 
 async def _clients_add(gateway: Any, args: argparse.Namespace) -> int:
-    secret = None if args.auth_method == "private_key_jwt" else new_secret()
+    secret = None if args.auth_method in ("private_key_jwt", "none") else new_secret()
     client = Client(
         client_id=args.client_id,
         auth_method=args.auth_method,
         name=args.name or args.client_id,
         scopes=tuple(args.scope),
         audiences=tuple(args.audience),
+        grant_types=tuple(args.grant_type or ["client_credentials"]),
+        redirect_uris=tuple(args.redirect_uri),
         jwks=_read_jwks(args.jwks),
         jwks_uri=args.jwks_uri,
         secret_hash=hash_secret(secret) if secret else None,
@@ -159,6 +179,35 @@ async def _clients_remove(gateway: Any, args: argparse.Namespace) -> int:
     return 0
 
 
+def _read_password(args: argparse.Namespace) -> str:
+    if args.password_stdin:
+        return sys.stdin.readline().rstrip("\n")
+    password = getpass.getpass("password: ")
+    if password != getpass.getpass("again: "):
+        raise UserError("the passwords differ")
+    return password
+
+
+async def _users_add(gateway: Any, args: argparse.Namespace) -> int:
+    user = await gateway.users.add(args.username, _read_password(args), args.display_name)
+    _emit(args, user.public_view(), f"added user {user.username}")
+    return 0
+
+
+async def _users_list(gateway: Any, args: argparse.Namespace) -> int:
+    users = [u.public_view() for u in await gateway.users.list_users()]
+    _emit(args, users, "\n".join(u["username"] for u in users) or "no users")
+    return 0
+
+
+async def _users_remove(gateway: Any, args: argparse.Namespace) -> int:
+    if not await gateway.users.remove(args.username):
+        print(f"mcp-gateway: no user {args.username!r}", file=sys.stderr)
+        return 1
+    _emit(args, {"removed": args.username}, f"removed user {args.username}")
+    return 0
+
+
 async def _keys_list(gateway: Any, args: argparse.Namespace) -> int:
     await gateway.keys.ensure_key()
     infos = [info.as_dict() for info in await gateway.keys.list_keys()]
@@ -179,6 +228,9 @@ _HANDLERS: dict[tuple[str, str], Handler] = {
     ("clients", "list"): _clients_list,
     ("clients", "show"): _clients_show,
     ("clients", "remove"): _clients_remove,
+    ("users", "add"): _users_add,
+    ("users", "list"): _users_list,
+    ("users", "remove"): _users_remove,
     ("keys", "list"): _keys_list,
     ("keys", "rotate"): _keys_rotate,
 }

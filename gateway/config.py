@@ -43,6 +43,8 @@ class ClientConfig:
     auth_method: str = "private_key_jwt"
     scopes: tuple[str, ...] = ()
     audiences: tuple[str, ...] = ()
+    grant_types: tuple[str, ...] = ("client_credentials",)
+    redirect_uris: tuple[str, ...] = ()
     jwks: Mapping[str, Any] | None = None
     jwks_uri: str | None = None
     secret_hash: str | None = None
@@ -70,9 +72,15 @@ class Settings:
     """Hosts that may resolve to loopback/private addresses when fetching ``jwks_uri`` (off)."""
     resources: tuple[str, ...] = ()
     """Audiences, besides the gateway's own MCP endpoint, that tokens may be minted for."""
+    authorization_code_ttl: int = 120
+    refresh_token_idle_ttl: int = 7 * 24 * 3600
+    refresh_token_absolute_ttl: int = 30 * 24 * 3600
+    sign_in_session_ttl: int = 3600
     max_body_bytes: int = 64 * 1024
     log_level: str = "info"
     clients: tuple[ClientConfig, ...] = field(default=())
+    scope_descriptions: Mapping[str, str] = field(default_factory=dict)
+    """What each scope lets an agent do, shown on the consent page (``[scope_descriptions]``)."""
 
     @property
     def base_url(self) -> str:
@@ -94,7 +102,8 @@ def _url_host(host: str) -> str:
     return f"[{host}]" if ":" in host and not host.startswith("[") else host
 
 
-_SCALARS = {f.name: f for f in dataclasses.fields(Settings) if f.name != "clients"}
+_TABLES = ("clients", "scope_descriptions")
+_SCALARS = {f.name: f for f in dataclasses.fields(Settings) if f.name not in _TABLES}
 _CLIENT_FIELDS = {f.name for f in dataclasses.fields(ClientConfig)}
 
 
@@ -150,13 +159,18 @@ def _from_env(name: str, raw: str) -> Any:
 
 
 def _build(values: dict[str, Any], source: str) -> Settings:
-    unknown = sorted(set(values) - set(_SCALARS) - {"clients"})
+    unknown = sorted(set(values) - set(_SCALARS) - set(_TABLES))
     if unknown:
         raise ConfigError(f"{source}: unknown setting {unknown[0]!r}")
     kwargs: dict[str, Any] = {}
     for name, value in values.items():
         if name == "clients":
             kwargs["clients"] = tuple(_client(entry, source) for entry in _list_of_tables(value, source))
+            continue
+        if name == "scope_descriptions":
+            if not isinstance(value, Mapping) or not all(isinstance(v, str) for v in value.values()):
+                raise ConfigError(f"{source}: [scope_descriptions] must map scope names to text")
+            kwargs[name] = dict(value)
             continue
         kwargs[name] = _coerce(name, value, source)
     return Settings(**kwargs)
@@ -187,7 +201,7 @@ def _client(entry: Mapping[str, Any], source: str) -> ClientConfig:
     if not isinstance(entry.get("client_id"), str) or not entry["client_id"]:
         raise ConfigError(f"{source}: every [[clients]] entry needs a client_id")
     values = dict(entry)
-    for name in ("scopes", "audiences"):
+    for name in ("scopes", "audiences", "grant_types", "redirect_uris"):
         if name in values:
             values[name] = tuple(values[name])
     if isinstance(values.get("jwks"), str):
@@ -213,11 +227,22 @@ def _validate(settings: Settings) -> None:
         raise ConfigError(f"mcp_path must start with '/', got {settings.mcp_path!r}")
     if not 0 < settings.port < 65536:
         raise ConfigError(f"port must be between 1 and 65535, got {settings.port}")
-    for name in ("access_token_ttl", "assertion_max_lifetime", "key_publish_lead", "key_refresh_interval"):
+    for name in (
+        "access_token_ttl",
+        "assertion_max_lifetime",
+        "key_publish_lead",
+        "key_refresh_interval",
+        "authorization_code_ttl",
+        "refresh_token_idle_ttl",
+        "refresh_token_absolute_ttl",
+        "sign_in_session_ttl",
+    ):
         if getattr(settings, name) <= 0:
             raise ConfigError(f"{name} must be positive, got {getattr(settings, name)}")
     if settings.access_token_ttl > 3600:
         raise ConfigError("access_token_ttl must be at most 3600 seconds (short-lived tokens)")
+    if settings.authorization_code_ttl > 600:
+        raise ConfigError("authorization_code_ttl must be at most 600 seconds (CO-3)")
     seen: set[str] = set()
     for client in settings.clients:
         if client.client_id in seen:

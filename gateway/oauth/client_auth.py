@@ -1,7 +1,8 @@
 """Who is calling the token, introspection and revocation endpoints (RFC 6749 §2.3, RFC 7523).
 
 Exactly one method per request (AS-2): HTTP Basic, ``client_secret`` in the body, or a
-``client_assertion``. Two at once is ``invalid_request``; any failure is ``invalid_client``.
+``client_assertion``; a public client (``none``) sends only its ``client_id``. Two methods at
+once is ``invalid_request``; any failure is ``invalid_client``.
 """
 
 from __future__ import annotations
@@ -40,7 +41,14 @@ class ClientAuthenticator:
             return await self._assertions.authenticate(
                 form.require("client_assertion"), form.get("client_id")
             )
-        raise InvalidClient("client authentication is required")
+        return await self._public(form.get("client_id"))
+
+    async def _public(self, client_id: str | None) -> Client:
+        """A public client (``none``) names itself; PKCE is what binds its codes (SPEC-NOTES issue 5.6)."""
+        client = await self._clients.get(client_id) if client_id else None
+        if client is None or client.auth_method != "none":
+            raise InvalidClient("client authentication is required")
+        return client
 
     async def _basic(self, credentials: str, body_client_id: str | None) -> Client:
         try:

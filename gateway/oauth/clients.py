@@ -18,10 +18,17 @@ from typing import Any, Literal, cast
 from urllib.parse import urlsplit
 
 from gateway.config import ClientConfig
+from gateway.oauth.redirects import RedirectError, check_redirect_uri
 from gateway.store import Store
 
-AuthMethod = Literal["private_key_jwt", "client_secret_basic", "client_secret_post"]
-AUTH_METHODS: tuple[AuthMethod, ...] = ("private_key_jwt", "client_secret_basic", "client_secret_post")
+AuthMethod = Literal["private_key_jwt", "client_secret_basic", "client_secret_post", "none"]
+AUTH_METHODS: tuple[AuthMethod, ...] = (
+    "private_key_jwt",
+    "client_secret_basic",
+    "client_secret_post",
+    "none",
+)
+GRANT_TYPES = ("client_credentials", "authorization_code", "refresh_token")
 ASSERTION_ALGORITHMS = (
     "ES256",
     "ES384",
@@ -42,6 +49,13 @@ class ClientError(ValueError):
     """A client definition that cannot be accepted; the message says which field and why."""
 
 
+def _redirect_error_as_client_error(uri: str) -> None:
+    try:
+        check_redirect_uri(uri)
+    except RedirectError as exc:
+        raise ClientError(str(exc)) from None
+
+
 @dataclass(frozen=True)
 class Client:
     client_id: str
@@ -50,6 +64,7 @@ class Client:
     scopes: tuple[str, ...] = ()
     audiences: tuple[str, ...] = ()
     grant_types: tuple[str, ...] = ("client_credentials",)
+    redirect_uris: tuple[str, ...] = ()
     jwks: Mapping[str, Any] | None = None
     jwks_uri: str | None = None
     secret_hash: str | None = None
@@ -92,7 +107,17 @@ def validate(client: Client) -> Client:
         parts = urlsplit(audience)
         if parts.scheme not in ("http", "https") or not parts.netloc or parts.fragment:
             raise ClientError(f"audience {audience!r} must be an absolute http(s) URL without fragment")
-    if client.auth_method == "private_key_jwt":
+    for grant in client.grant_types:
+        if grant not in GRANT_TYPES:
+            raise ClientError(f"grant type {grant!r} is not supported")
+    for uri in client.redirect_uris:
+        _redirect_error_as_client_error(uri)
+    if "authorization_code" in client.grant_types and not client.redirect_uris:
+        raise ClientError("a client using authorization_code needs at least one redirect URI")
+    if client.auth_method == "none":
+        if "client_credentials" in client.grant_types:
+            raise ClientError("a public client (auth_method none) cannot use client_credentials")
+    elif client.auth_method == "private_key_jwt":
         if (client.jwks is None) == (client.jwks_uri is None):
             raise ClientError("a private_key_jwt client needs exactly one of jwks or jwks_uri")
         if client.jwks is not None:
@@ -125,6 +150,8 @@ def from_config(entry: ClientConfig) -> Client:
             name=entry.name or entry.client_id,
             scopes=entry.scopes,
             audiences=entry.audiences,
+            grant_types=entry.grant_types,
+            redirect_uris=entry.redirect_uris,
             jwks=entry.jwks,
             jwks_uri=entry.jwks_uri,
             secret_hash=entry.secret_hash,
@@ -141,7 +168,7 @@ def _to_json(client: Client) -> str:
 
 def _from_json(value: str) -> Client:
     data = json.loads(value)
-    for name in ("scopes", "audiences", "grant_types"):
+    for name in ("scopes", "audiences", "grant_types", "redirect_uris"):
         data[name] = tuple(data.get(name) or ())
     return Client(**data, source="store")
 

@@ -18,6 +18,7 @@ from gateway.errors import NO_STORE
 from gateway.oauth.client_auth import ClientAuthenticator
 from gateway.oauth.clients import Client
 from gateway.oauth.forms import read_form
+from gateway.oauth.refresh import RefreshTokens
 from gateway.oauth.tokens import AccessTokenVerifier, InvalidToken, RevocationList
 
 INACTIVE: dict[str, Any] = {"active": False}
@@ -34,26 +35,28 @@ class IntrospectionEndpoints:
         authenticator: ClientAuthenticator,
         verifier: AccessTokenVerifier,
         revocations: RevocationList,
+        refresh_tokens: RefreshTokens,
         max_body_bytes: int,
         audit: AuditLog,
     ) -> None:
         self._authenticator = authenticator
         self._verifier = verifier
         self._revocations = revocations
+        self._refresh_tokens = refresh_tokens
         self._max_body_bytes = max_body_bytes
         self._audit = audit
 
-    async def _caller_and_claims(self, request: Request) -> tuple[Client, dict[str, Any] | None]:
+    async def _caller_token_claims(self, request: Request) -> tuple[Client, str, dict[str, Any] | None]:
         form = await read_form(request, self._max_body_bytes)
         client = await self._authenticator.authenticate(request.headers.get("authorization"), form)
         token = form.require("token")
         try:
-            return client, await self._verifier.verify(token)
+            return client, token, await self._verifier.verify(token)
         except InvalidToken:
-            return client, None
+            return client, token, None
 
     async def introspect(self, request: Request) -> Response:
-        client, claims = await self._caller_and_claims(request)
+        client, _, claims = await self._caller_token_claims(request)
         if (
             claims is None
             or not _may_see(client, claims)
@@ -65,10 +68,16 @@ class IntrospectionEndpoints:
         return JSONResponse(body, headers=NO_STORE)
 
     async def revoke(self, request: Request) -> Response:
-        client, claims = await self._caller_and_claims(request)
+        """Access tokens go on the jti deny-list; a refresh token takes its whole family with it."""
+        client, token, claims = await self._caller_token_claims(request)
         if claims is not None and claims.get("client_id") == client.client_id:
             await self._revocations.revoke(claims["jti"], float(claims["exp"]))
             self._audit.record(
                 "token_revoked", outcome="revoked", client_id=client.client_id, jti=claims["jti"]
             )
+        elif claims is None:
+            owner = await self._refresh_tokens.owner(token)
+            if owner is not None and owner[1] == client.client_id:
+                await self._refresh_tokens.revoke_family(owner[0])
+                self._audit.record("refresh_revoked", outcome="revoked", client_id=client.client_id)
         return Response(status_code=200, headers=NO_STORE)

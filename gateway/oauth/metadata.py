@@ -7,6 +7,7 @@ from typing import Any
 from gateway.oauth.clients import ASSERTION_ALGORITHMS
 
 AUTH_METHODS = ["private_key_jwt", "client_secret_basic", "client_secret_post"]
+TOKEN_AUTH_METHODS = [*AUTH_METHODS, "none"]
 
 
 def authorization_server_metadata(
@@ -15,13 +16,16 @@ def authorization_server_metadata(
     """The document served byte-for-byte at both well-known paths; ``issuer`` is never rewritten."""
     return {
         "issuer": issuer,
+        "authorization_endpoint": endpoint["authorize"],
         "token_endpoint": endpoint["token"],
         "jwks_uri": endpoint["jwks"],
         "introspection_endpoint": endpoint["introspect"],
         "revocation_endpoint": endpoint["revoke"],
         "grant_types_supported": grant_types,
-        "response_types_supported": [],
-        "token_endpoint_auth_methods_supported": AUTH_METHODS,
+        "response_types_supported": ["code"],
+        "response_modes_supported": ["query"],
+        "authorization_response_iss_parameter_supported": True,
+        "token_endpoint_auth_methods_supported": TOKEN_AUTH_METHODS,
         "token_endpoint_auth_signing_alg_values_supported": list(ASSERTION_ALGORITHMS),
         "introspection_endpoint_auth_methods_supported": AUTH_METHODS,
         "introspection_endpoint_auth_signing_alg_values_supported": list(ASSERTION_ALGORITHMS),

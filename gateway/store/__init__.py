@@ -49,6 +49,10 @@ class Store(Protocol):
 
     async def delete(self, key: str) -> None: ...
 
+    async def swap(self, key: str, expected: str, value: str, ttl: float) -> bool:
+        """Compare-and-set: replace ``key`` with ``value`` only while it still holds ``expected``."""
+        ...
+
     # -- lifecycle ---------------------------------------------------------------------------
     async def ping(self) -> None:
         """Raise :class:`StoreUnavailable` when the backend cannot answer."""

@@ -53,6 +53,12 @@ class MemoryStore:
     async def delete(self, key: str) -> None:
         self._keys.pop(key, None)
 
+    async def swap(self, key: str, expected: str, value: str, ttl: float) -> bool:
+        if self._live(key) != expected:
+            return False
+        self._keys[key] = (value, time.monotonic() + ttl)
+        return True
+
     async def ping(self) -> None:
         return None
 

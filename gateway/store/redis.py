@@ -13,7 +13,8 @@ Every URL accepts ``?key_prefix=`` (default ``mcpgw:``) so several gateways can 
 
 Layout: a collection of records is one hash (``<prefix>rec:<collection>``); an ephemeral key is
 one string (``<prefix>eph:<key>``) with a millisecond TTL. ``SET NX PX`` makes ``add`` atomic
-and ``GETDEL`` makes ``take`` single-use, on every shape (each is a single-key command).
+and ``GETDEL`` makes ``take`` single-use, and a small Lua script makes ``swap`` a compare-and-set,
+on every shape (each touches a single key).
 
 Fail closed, fast: socket timeouts are short (0.25 s), redis-py's retries are off (its default
 of 10 retries with backoff would hold a request for seconds; Cluster keeps two immediate ones),
@@ -26,8 +27,9 @@ Concurrency is bounded (64 commands in flight per store by default, and as many 
 connections per server): extra callers wait for a free slot instead of failing, until the
 deadline.
 
-A retried or timed-out ``add``/``take`` may have taken effect on the server without us seeing
-the reply; the caller then sees "already used" / "no value", which fails closed.
+A command whose reply is lost (timeout, dropped connection, a Cluster retry) may still have taken
+effect: a later ``add`` of that key then answers False and a later ``take`` None. A lost reply
+can cost a legitimate request; it never lets a replay through.
 """
 
 from __future__ import annotations
@@ -49,6 +51,15 @@ from gateway.store import StoreUnavailable
 T = TypeVar("T")
 
 DEFAULT_PREFIX = "mcpgw:"
+
+# Compare-and-set in one step: Redis runs a script atomically, and one key keeps it on one slot.
+_SWAP = """
+if redis.call('GET', KEYS[1]) == ARGV[1] then
+    redis.call('SET', KEYS[1], ARGV[2], 'PX', ARGV[3])
+    return 1
+end
+return 0
+"""
 
 
 def _retry(attempts: int) -> Retry:
@@ -113,8 +124,8 @@ def _sentinel(
         raise ValueError("redis+sentinel URL: missing /service_name")
     if db and not db.isdigit():
         raise ValueError(f"redis+sentinel URL: bad db {db!r}")
-    # Sentinels get the same timeouts and no-retry policy, never the master's password.
-    sentinel_options = {k: v for k, v in options.items() if k != "client_name"}
+    # Sentinels get the same timeouts and no-retry policy, never the master's credentials.
+    sentinel_options = dict(options)
     if "sentinel_password" in extra:
         sentinel_options["password"] = extra["sentinel_password"]
     sentinel = Sentinel(  # type: ignore[no-untyped-call]
@@ -143,7 +154,12 @@ def _cluster(
 
 
 class RedisStore:
-    """The :class:`~gateway.store.Store` protocol on Redis (standalone, Sentinel or Cluster)."""
+    """The :class:`~gateway.store.Store` protocol on Redis (standalone, Sentinel or Cluster).
+
+    Connecting is lazy; call :meth:`ping` at startup. It fails fast on a wrong URL and, for
+    Cluster, loads the slot map before the first burst of requests: redis-py 8.1 loading it
+    under many concurrent first commands fails some of them.
+    """
 
     def __init__(
         self,
@@ -205,6 +221,8 @@ class RedisStore:
         if not done:
             task.cancel()
             raise StoreUnavailable(f"redis: no answer within {self._deadline} s")
+        if task.cancelled():  # by close()
+            raise StoreUnavailable("redis: the store was closed")
         try:
             return task.result()
         except Exception as exc:
@@ -264,6 +282,10 @@ class RedisStore:
     async def delete(self, key: str) -> None:
         name = self._keys + key
         await self._call(lambda: self._client.delete(name))
+
+    async def swap(self, key: str, expected: str, value: str, ttl: float) -> bool:
+        name, ms = self._keys + key, self._ms(ttl)
+        return bool(await self._call(lambda: self._client.eval(_SWAP, 1, name, expected, value, ms)))
 
     # -- lifecycle -----------------------------------------------------------------------------
     async def ping(self) -> None:

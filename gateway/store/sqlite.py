@@ -6,8 +6,9 @@ so every guarantee here holds across processes:
 
 * WAL mode lets readers and one writer proceed together; ``synchronous=NORMAL`` skips the fsync
   per commit (a power cut can lose the last commits, never corrupt the file).
-* Every write is one autocommit statement, so ``add`` (upsert guarded by "only if expired") and
-  ``take`` (``DELETE ... RETURNING``) are atomic against other connections and other processes.
+* Every write is one autocommit statement, so ``add`` (upsert guarded by "only if expired"),
+  ``take`` (``DELETE ... RETURNING``) and ``swap`` (``UPDATE ... WHERE value = expected``) are
+  atomic against other connections and other processes.
 * TTLs are wall-clock (``time.time()``): a monotonic clock means nothing to another process.
 * ``busy_timeout`` is short (250 ms) because callers run on the event loop and fail closed: a
   database locked for longer is reported as :class:`StoreUnavailable`, not waited for.
@@ -53,6 +54,10 @@ WHERE ephemeral.expires_at <= ?
 _PUT = """
 INSERT INTO ephemeral (key, value, expires_at) VALUES (?, ?, ?)
 ON CONFLICT (key) DO UPDATE SET value = excluded.value, expires_at = excluded.expires_at
+"""
+_SWAP = """
+UPDATE ephemeral SET value = ?, expires_at = ?
+WHERE key = ? AND value = ? AND expires_at > ?
 """
 _PUT_RECORD = """
 INSERT INTO records (collection, record_id, value) VALUES (?, ?, ?)
@@ -176,6 +181,10 @@ class SQLiteStore:
 
     async def delete(self, key: str) -> None:
         self._write("DELETE FROM ephemeral WHERE key = ?", (key,))
+
+    async def swap(self, key: str, expected: str, value: str, ttl: float) -> bool:
+        now = time.time()
+        return self._write(_SWAP, (value, now + ttl, key, expected, now)) == 1
 
     # -- lifecycle -----------------------------------------------------------------------------
     async def ping(self) -> None:

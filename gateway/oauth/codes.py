@@ -1,0 +1,79 @@
+"""Authorization codes (SPEC-NOTES CO-3): single-use, short-lived, bound to everything asked for.
+
+A code is kept under the SHA-256 of its value. Redeeming it is check-then-take: a wrong verifier
+does not consume the code, and of many concurrent valid redemptions exactly one wins the
+``take``. The winner leaves a tombstone naming what it issued, so a later *valid* replay
+(the code leaked and the legitimate client already used it) revokes those tokens, while an
+invalid replay is simply refused.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import secrets
+from dataclasses import asdict, dataclass
+
+from gateway.store import Store
+
+_CODE = "code:"
+_USED = "code-used:"
+
+
+@dataclass(frozen=True)
+class CodeGrant:
+    client_id: str
+    redirect_uri: str
+    code_challenge: str
+    resource: str
+    scopes: tuple[str, ...]
+    subject: str
+
+
+@dataclass(frozen=True)
+class IssuedFromCode:
+    """What the first redemption issued: revoked if the code is ever validly replayed."""
+
+    jti: str
+    exp: float
+    family: str | None
+
+
+def _key(code: str) -> str:
+    return hashlib.sha256(code.encode()).hexdigest()
+
+
+def _decode(value: str) -> CodeGrant:
+    data = json.loads(value)
+    data["scopes"] = tuple(data["scopes"])
+    return CodeGrant(**data)
+
+
+class AuthorizationCodes:
+    def __init__(self, store: Store, lifetime: int) -> None:
+        self._store = store
+        self.lifetime = lifetime
+
+    async def issue(self, grant: CodeGrant) -> str:
+        code = secrets.token_urlsafe(32)
+        await self._store.put(_CODE + _key(code), json.dumps(asdict(grant)), self.lifetime)
+        return code
+
+    async def peek(self, code: str) -> CodeGrant | None:
+        value = await self._store.get(_CODE + _key(code))
+        return _decode(value) if value is not None else None
+
+    async def take(self, code: str) -> CodeGrant | None:
+        value = await self._store.take(_CODE + _key(code))
+        return _decode(value) if value is not None else None
+
+    async def mark_used(self, code: str, grant: CodeGrant, issued: IssuedFromCode, ttl: float) -> None:
+        record = {"grant": asdict(grant), "issued": asdict(issued)}
+        await self._store.put(_USED + _key(code), json.dumps(record), ttl)
+
+    async def used(self, code: str) -> tuple[CodeGrant, IssuedFromCode] | None:
+        value = await self._store.get(_USED + _key(code))
+        if value is None:
+            return None
+        record = json.loads(value)
+        return _decode(json.dumps(record["grant"])), IssuedFromCode(**record["issued"])

@@ -1,0 +1,107 @@
+"""Server-rendered pages of the authorization flow: sign-in, consent, error.
+
+Plain HTML that needs no JavaScript: labelled controls, one ``h1`` per page, ``lang`` set, so a
+screen reader reads it as it reads the screen. Every value is escaped. Every page carries the
+anti-framing and no-referrer headers (SPEC-NOTES CO-7) and is never cached.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping, Sequence
+from html import escape
+
+from starlette.responses import HTMLResponse
+
+_STYLE = (
+    "body{font-family:system-ui,sans-serif;max-width:34rem;margin:3rem auto;padding:0 1rem;line-height:1.5}"
+    "fieldset{border:1px solid #999;padding:1rem}label{display:block;margin:.25rem 0}"
+    "input[type=text],input[type=password]{width:100%;padding:.5rem;font-size:1rem}"
+    "button{font-size:1rem;padding:.5rem 1.25rem;margin:1rem .5rem 0 0}.error{color:#a00}"
+    ".scope{margin:.5rem 0}.scope label{display:inline}code{background:#eee;padding:0 .25rem}"
+)
+
+
+def page_headers(form_targets: Sequence[str] = ()) -> dict[str, str]:
+    form_action = " ".join(["'self'", *form_targets])
+    return {
+        "Cache-Control": "no-store",
+        "X-Frame-Options": "DENY",
+        "Content-Security-Policy": (
+            f"default-src 'none'; style-src 'unsafe-inline'; form-action {form_action}; "
+            "frame-ancestors 'none'; base-uri 'none'"
+        ),
+        "Referrer-Policy": "no-referrer",
+        "X-Content-Type-Options": "nosniff",
+    }
+
+
+def _page(title: str, body: str, status: int, form_targets: Sequence[str] = ()) -> HTMLResponse:
+    html = (
+        '<!doctype html><html lang="en"><head><meta charset="utf-8">'
+        '<meta name="viewport" content="width=device-width, initial-scale=1">'
+        f"<title>{escape(title)}</title><style>{_STYLE}</style></head>"
+        f"<body><main>{body}</main></body></html>"
+    )
+    return HTMLResponse(html, status_code=status, headers=page_headers(form_targets))
+
+
+def _hidden(fields: Mapping[str, str]) -> str:
+    return "".join(f'<input type="hidden" name="{escape(k)}" value="{escape(v)}">' for k, v in fields.items())
+
+
+def error_page(message: str, status: int = 400) -> HTMLResponse:
+    body = f'<h1>This request cannot be completed</h1><p class="error" role="alert">{escape(message)}</p>'
+    return _page("Authorization error", body, status)
+
+
+def login_page(
+    *,
+    action: str,
+    hidden: Mapping[str, str],
+    client_name: str,
+    error: str | None,
+    form_targets: Sequence[str],
+) -> HTMLResponse:
+    alert = f'<p class="error" role="alert">{escape(error)}</p>' if error else ""
+    body = (
+        f"<h1>Sign in</h1><p>Sign in to continue to <strong>{escape(client_name)}</strong>.</p>{alert}"
+        f'<form method="post" action="{escape(action)}">{_hidden(hidden)}'
+        '<label for="username">Username</label>'
+        '<input type="text" id="username" name="username" autocomplete="username" required autofocus>'
+        '<label for="password">Password</label>'
+        '<input type="password" id="password" name="password" autocomplete="current-password" required>'
+        '<button type="submit">Sign in</button></form>'
+    )
+    return _page("Sign in", body, 401 if error else 200, form_targets)
+
+
+def consent_page(
+    *,
+    action: str,
+    hidden: Mapping[str, str],
+    client_name: str,
+    client_id: str,
+    redirect_host: str,
+    user: str,
+    scopes: Sequence[tuple[str, str]],
+    form_targets: Sequence[str],
+) -> HTMLResponse:
+    items = "".join(
+        f'<div class="scope"><input type="checkbox" id="scope-{i}" name="scope" value="{escape(name)}"'
+        f' checked> <label for="scope-{i}"><code>{escape(name)}</code>'
+        f"{' — ' + escape(text) if text else ''}</label></div>"
+        for i, (name, text) in enumerate(scopes)
+    )
+    body = (
+        f"<h1>Allow {escape(client_name)} to act for you?</h1>"
+        f"<p>Signed in as <strong>{escape(user)}</strong>. The application "
+        f"<strong>{escape(client_name)}</strong> (client id <code>{escape(client_id)}</code>) asks for the "
+        "permissions below. After you decide, you will be sent to "
+        f"<strong>{escape(redirect_host)}</strong>.</p>"
+        f'<form method="post" action="{escape(action)}">{_hidden(hidden)}'
+        "<fieldset><legend>Permissions requested (untick any you do not want to grant)</legend>"
+        f"{items}</fieldset>"
+        '<button type="submit" name="decision" value="allow">Allow</button>'
+        '<button type="submit" name="decision" value="deny">Deny</button></form>'
+    )
+    return _page(f"Allow {client_name}?", body, 200, form_targets)

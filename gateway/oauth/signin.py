@@ -1,0 +1,123 @@
+"""Browser state of the authorization flow: who is signed in, pending requests, remembered consent.
+
+Cookies carry only random 256-bit handles; what they stand for lives in the store under the
+handle's SHA-256 (a stolen store dump yields no usable cookie). On https the cookie names carry
+the ``__Host-`` prefix with ``Secure``; on a loopback http issuer (development) browsers would
+drop ``Secure`` cookies, so the plain names are used. Always ``HttpOnly``, ``SameSite=Lax``,
+``Path=/``.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import secrets
+from dataclasses import asdict, dataclass
+
+from starlette.requests import Request
+from starlette.responses import Response
+
+from gateway.store import Store
+
+_SESSION = "browser-session:"
+_PENDING = "authz-request:"
+CONSENTS = "consents"
+
+
+def _digest(value: str) -> str:
+    return hashlib.sha256(value.encode()).hexdigest()
+
+
+@dataclass(frozen=True)
+class PendingRequest:
+    """An authorization request waiting for sign-in and consent, bound to one browser."""
+
+    client_id: str
+    redirect_uri: str
+    scopes: tuple[str, ...]
+    state: str | None
+    code_challenge: str
+    resource: str
+    binder_digest: str
+    csrf: str
+
+
+class Cookies:
+    def __init__(self, secure: bool) -> None:
+        self.secure = secure
+        prefix = "__Host-" if secure else ""
+        self.session = f"{prefix}mcpgw-session"
+        self.binder = f"{prefix}mcpgw-authz"
+
+    def set(self, response: Response, name: str, value: str, max_age: int) -> None:
+        response.set_cookie(
+            name, value, max_age=max_age, path="/", secure=self.secure, httponly=True, samesite="lax"
+        )
+
+
+class BrowserState:
+    def __init__(self, store: Store, cookies: Cookies, session_lifetime: int, request_lifetime: int) -> None:
+        self._store = store
+        self.cookies = cookies
+        self._session_lifetime = session_lifetime
+        self._request_lifetime = request_lifetime
+
+    # -- signed-in users -------------------------------------------------------------------
+    async def signed_in_user(self, request: Request) -> str | None:
+        handle = request.cookies.get(self.cookies.session)
+        if not handle:
+            return None
+        return await self._store.get(_SESSION + _digest(handle))
+
+    async def sign_in(self, response: Response, username: str) -> None:
+        handle = secrets.token_urlsafe(32)
+        await self._store.put(_SESSION + _digest(handle), username, self._session_lifetime)
+        self.cookies.set(response, self.cookies.session, handle, self._session_lifetime)
+
+    # -- pending authorization requests ----------------------------------------------------
+    def binder(self, request: Request) -> tuple[str, bool]:
+        """This browser's binder value, and whether it is new (then it must be set as a cookie)."""
+        existing = request.cookies.get(self.cookies.binder)
+        if existing and 32 <= len(existing) <= 64:
+            return existing, False
+        return secrets.token_urlsafe(32), True
+
+    async def save_pending(self, pending: PendingRequest) -> str:
+        request_id = secrets.token_urlsafe(24)
+        await self._store.put(_PENDING + request_id, json.dumps(asdict(pending)), self._request_lifetime)
+        return request_id
+
+    async def load_pending(
+        self, request: Request, request_id: str, csrf: str | None
+    ) -> PendingRequest | None:
+        """The pending request, only for the browser it was made in and (on POST) with its CSRF token."""
+        value = await self._store.get(_PENDING + request_id) if request_id else None
+        if value is None:
+            return None
+        data = json.loads(value)
+        data["scopes"] = tuple(data["scopes"])
+        pending = PendingRequest(**data)
+        binder = request.cookies.get(self.cookies.binder, "")
+        if not secrets.compare_digest(_digest(binder), pending.binder_digest):
+            return None
+        if csrf is not None and not secrets.compare_digest(csrf, pending.csrf):
+            return None
+        return pending
+
+    async def finish_pending(self, request_id: str) -> bool:
+        """Single use: True only for the one caller that ends the request."""
+        return await self._store.take(_PENDING + request_id) is not None
+
+    def new_pending(self, binder: str, **fields: object) -> PendingRequest:
+        return PendingRequest(binder_digest=_digest(binder), csrf=secrets.token_urlsafe(24), **fields)  # type: ignore[arg-type]
+
+    # -- remembered consent (per user, client and scope set) --------------------------------
+    async def remembered_scopes(self, username: str, client_id: str) -> set[str]:
+        value = await self._store.get_record(CONSENTS, _digest(f"{username}\x00{client_id}"))
+        return set(json.loads(value)) if value else set()
+
+    async def remember_consent(self, username: str, client_id: str, scopes: tuple[str, ...]) -> None:
+        granted = await self.remembered_scopes(username, client_id) | set(scopes)
+        await self._store.put_record(
+            CONSENTS, _digest(f"{username}\x00{client_id}"), json.dumps(sorted(granted))
+        )

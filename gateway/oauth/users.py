@@ -1,0 +1,102 @@
+"""Built-in users for small deployments: who may sign in at ``/authorize``.
+
+Passwords are hashed with scrypt (stdlib, RFC 7914; n=2**15, r=8, p=1: ~64 MiB and tens of
+milliseconds per check), each with its own 16-byte salt. A failed sign-in for an unknown user
+spends the same work as for a known one, so the answer time does not tell which names exist.
+"""
+
+from __future__ import annotations
+
+import base64
+import functools
+import hashlib
+import hmac
+import json
+import secrets
+from dataclasses import asdict, dataclass
+
+import anyio.to_thread
+
+from gateway.store import Store
+
+COLLECTION = "users"
+_N, _R, _P = 2**15, 8, 1
+_MAXMEM = 128 * 1024 * 1024
+
+
+class UserError(ValueError):
+    """A user definition that cannot be accepted."""
+
+
+@dataclass(frozen=True)
+class User:
+    username: str
+    password_hash: str
+    display_name: str = ""
+
+    def public_view(self) -> dict[str, str]:
+        return {"username": self.username, "display_name": self.display_name or self.username}
+
+
+def hash_password(password: str, salt: bytes | None = None) -> str:
+    salt = salt or secrets.token_bytes(16)
+    digest = hashlib.scrypt(password.encode(), salt=salt, n=_N, r=_R, p=_P, maxmem=_MAXMEM, dklen=32)
+    encode = base64.urlsafe_b64encode
+    return f"scrypt${_N}${_R}${_P}${encode(salt).decode()}${encode(digest).decode()}"
+
+
+def verify_password(password: str, stored: str) -> bool:
+    try:
+        _, n, r, p, salt, digest = stored.split("$")
+        expected = base64.urlsafe_b64decode(digest)
+        actual = hashlib.scrypt(
+            password.encode(),
+            salt=base64.urlsafe_b64decode(salt),
+            n=int(n),
+            r=int(r),
+            p=int(p),
+            maxmem=_MAXMEM,
+            dklen=len(expected),
+        )
+    except ValueError:
+        return False
+    return hmac.compare_digest(actual, expected)
+
+
+@functools.cache
+def _dummy_hash() -> str:
+    return hash_password(secrets.token_urlsafe(16))
+
+
+class UserDirectory:
+    def __init__(self, store: Store) -> None:
+        self._store = store
+
+    async def add(self, username: str, password: str, display_name: str = "") -> User:
+        if not username or len(username) > 128 or not username.isprintable() or " " in username:
+            raise UserError("username must be 1-128 printable characters without spaces")
+        if len(password) < 12:
+            raise UserError("password must be at least 12 characters")
+        if await self._store.get_record(COLLECTION, username) is not None:
+            raise UserError(f"user {username!r} already exists")
+        user = User(username, await anyio.to_thread.run_sync(hash_password, password), display_name)
+        await self._store.put_record(COLLECTION, username, json.dumps(asdict(user)))
+        return user
+
+    async def get(self, username: str) -> User | None:
+        value = await self._store.get_record(COLLECTION, username)
+        return User(**json.loads(value)) if value is not None else None
+
+    async def list_users(self) -> list[User]:
+        records = await self._store.list_records(COLLECTION)
+        return sorted((User(**json.loads(v)) for v in records.values()), key=lambda u: u.username)
+
+    async def remove(self, username: str) -> bool:
+        return await self._store.delete_record(COLLECTION, username)
+
+    async def authenticate(self, username: str, password: str) -> User | None:
+        """The user when the password is right; the KDF runs off the event loop."""
+        user = await self.get(username) if username else None
+        stored = user.password_hash if user is not None else _dummy_hash()
+        matches = await anyio.to_thread.run_sync(verify_password, password, stored)
+        return user if matches and user is not None else None

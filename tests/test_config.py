@@ -1,0 +1,238 @@
+"""Configuration: the precedence of its layers, the byte-exact issuer (AS-1), and how bad
+configuration is reported by the CLI (one line on stderr, exit status 2, never a traceback)."""
+
+from __future__ import annotations
+
+import os
+import subprocess
+import sys
+from collections.abc import Callable, Iterator
+from pathlib import Path
+
+import pytest
+from starlette.testclient import TestClient
+
+from gateway.app import build_gateway, create_app
+from gateway.config import ConfigError, Settings, load_settings
+from gateway.store.factory import open_store
+
+REPO = Path(__file__).resolve().parent.parent
+METADATA_PATHS = ("/.well-known/oauth-authorization-server", "/.well-known/openid-configuration")
+
+
+def write(path: Path, text: str) -> str:
+    path.write_text(text)
+    return str(path)
+
+
+# --- precedence: defaults < TOML file < MCP_GATEWAY_* environment < overrides ----------------------
+
+
+def test_each_layer_overrides_the_one_below_it(tmp_path: Path) -> None:
+    config = write(
+        tmp_path / "gw.toml",
+        'access_token_ttl = 120\nport = 9001\nlog_level = "debug"\nissuer = "https://file.example"\n',
+    )
+    environ = {
+        "MCP_GATEWAY_PORT": "9002",
+        "MCP_GATEWAY_LOG_LEVEL": "warning",
+        "MCP_GATEWAY_ISSUER": "https://env.example",
+    }
+    settings = load_settings(config, environ=environ, overrides={"issuer": "https://override.example"})
+
+    assert settings.clock_leeway == Settings().clock_leeway == 30  # default: nobody set it
+    assert settings.access_token_ttl == 120  # file over default
+    assert settings.port == 9002  # environment over file
+    assert settings.log_level == "warning"  # environment over file
+    assert settings.issuer == "https://override.example"  # override over environment and file
+
+
+def test_a_none_override_leaves_the_lower_layers_alone(tmp_path: Path) -> None:
+    config = write(tmp_path / "gw.toml", "port = 9001\n")
+    settings = load_settings(
+        config, environ={"MCP_GATEWAY_STORE": "memory://"}, overrides={"port": None, "store": None}
+    )
+    assert settings.port == 9001
+    assert settings.store == "memory://"
+
+
+def test_an_override_beats_the_environment_even_for_the_store(tmp_path: Path) -> None:
+    settings = load_settings(
+        None,
+        environ={"MCP_GATEWAY_STORE": "sqlite:///env.db"},
+        overrides={"store": "memory://"},
+    )
+    assert settings.store == "memory://"
+
+
+def test_the_environment_names_the_file_unless_a_path_is_given(tmp_path: Path) -> None:
+    from_env = write(tmp_path / "env.toml", "port = 9101\n")
+    explicit = write(tmp_path / "explicit.toml", "port = 9202\n")
+    environ = {"MCP_GATEWAY_CONFIG": from_env}
+    assert load_settings(None, environ=environ).port == 9101
+    assert load_settings(explicit, environ=environ).port == 9202
+
+
+def test_environment_values_are_typed(tmp_path: Path) -> None:
+    settings = load_settings(
+        None,
+        environ={
+            "MCP_GATEWAY_ACCEPT_TOKEN_ENDPOINT_AUDIENCE": "true",
+            "MCP_GATEWAY_KEY_PUBLISH_LEAD": "45",
+            "MCP_GATEWAY_RESOURCES": "https://a.example/x, https://b.example/y",
+        },
+    )
+    assert settings.accept_token_endpoint_audience is True
+    assert settings.key_publish_lead == 45
+    assert settings.resources == ("https://a.example/x", "https://b.example/y")
+
+
+def test_the_process_environment_is_not_read_when_an_environ_is_given(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    monkeypatch.setenv("MCP_GATEWAY_PORT", "9999")
+    assert load_settings(None, environ={}).port == Settings().port
+    assert load_settings(None).port == 9999
+
+
+# --- the issuer is byte-exact (AS-1) -------------------------------------------------------------
+
+
+@pytest.mark.parametrize("issuer", ["https://gw.example/", "https://gw.example", "https://gw.example/t/"])
+def test_the_issuer_is_kept_byte_exact(tmp_path: Path, issuer: str) -> None:
+    from_file = load_settings(write(tmp_path / "gw.toml", f'issuer = "{issuer}"\n'), environ={})
+    from_env = load_settings(None, environ={"MCP_GATEWAY_ISSUER": issuer})
+    from_override = load_settings(None, environ={}, overrides={"issuer": issuer})
+    for settings in (from_file, from_env, from_override):
+        assert settings.issuer == issuer
+        assert settings.issuer_id == issuer
+
+
+@pytest.fixture
+def serve_metadata() -> Iterator[Callable[[str], TestClient]]:
+    clients: list[TestClient] = []
+
+    def make(issuer: str) -> TestClient:
+        settings = load_settings(None, environ={}, overrides={"issuer": issuer, "store": "memory://"})
+        client = TestClient(create_app(build_gateway(settings, open_store(settings.store))))
+        client.__enter__()  # runs the lifespan (the signing key is made there)
+        clients.append(client)
+        return client
+
+    yield make
+    for client in clients:
+        client.__exit__(None, None, None)
+
+
+@pytest.mark.parametrize("issuer", ["https://gw.example/", "https://gw.example"])
+@pytest.mark.parametrize("path", METADATA_PATHS)
+def test_the_issuer_is_served_byte_exact_in_both_metadata_documents(
+    serve_metadata: Callable[[str], TestClient], issuer: str, path: str
+) -> None:
+    client = serve_metadata(issuer)
+    response = client.get(path)
+    assert response.status_code == 200
+    assert response.json()["issuer"] == issuer
+    # Byte-exact on the wire, too: the exact JSON string, with or without its slash, and no other.
+    assert f'"issuer":"{issuer}"'.encode() in response.content
+    other = issuer.rstrip("/") if issuer.endswith("/") else issuer + "/"
+    assert f'"issuer":"{other}"'.encode() not in response.content
+
+
+@pytest.mark.parametrize("path", METADATA_PATHS)
+def test_an_issuer_with_a_path_is_served_at_the_rfc8414_path_too(
+    serve_metadata: Callable[[str], TestClient], path: str
+) -> None:
+    issuer = "https://gw.example/tenant"
+    client = serve_metadata(issuer)
+    for url in (path, path + "/tenant"):
+        response = client.get(url)
+        assert response.status_code == 200, url
+        assert response.json()["issuer"] == issuer
+
+
+# --- bad configuration: one line, exit 2, no traceback --------------------------------------------
+
+BAD_CONFIGS: dict[str, tuple[str | None, dict[str, str]]] = {
+    "unknown setting": ("bogus_setting = 1\n", {}),
+    "wrong type": ('port = "eighty"\n', {}),
+    "wrong list type": ("resources = [1, 2]\n", {}),
+    "non-loopback http issuer": ('issuer = "http://gw.example"\n', {}),
+    "issuer with a fragment": ('issuer = "https://gw.example/#x"\n', {}),
+    "bad TOML": ('issuer = "https://gw.example\n', {}),
+    "missing file": (None, {}),
+    "duplicate client": (
+        '[[clients]]\nclient_id = "a"\njwks_uri = "https://a.example/jwks"\n'
+        '[[clients]]\nclient_id = "a"\njwks_uri = "https://a.example/jwks"\n',
+        {},
+    ),
+    "unknown client setting": ('[[clients]]\nclient_id = "a"\ncolour = "blue"\n', {}),
+    "invalid client": ('[[clients]]\nclient_id = "a"\n', {}),  # private_key_jwt without keys
+    "bad env int": ("", {"MCP_GATEWAY_PORT": "eighty"}),
+    "bad env bool": ("", {"MCP_GATEWAY_ACCEPT_TOKEN_ENDPOINT_AUDIENCE": "maybe"}),
+    "negative ttl": ("access_token_ttl = -5\n", {}),
+    "bad store url": ("", {"MCP_GATEWAY_STORE": "postgres://user:pw@db/gw"}),
+}
+
+
+def clean_environ(tmp_path: Path, extra: dict[str, str]) -> dict[str, str]:
+    env = {k: v for k, v in os.environ.items() if not k.startswith("MCP_GATEWAY_")}
+    env["MCP_GATEWAY_STORE"] = f"sqlite:///{tmp_path}/gw.sqlite3"
+    env["PYTHONPATH"] = str(REPO)
+    env.update(extra)
+    return env
+
+
+@pytest.mark.parametrize("case", sorted(BAD_CONFIGS))
+def test_bad_configuration_is_one_line_on_stderr_and_exit_2(tmp_path: Path, case: str) -> None:
+    text, extra_env = BAD_CONFIGS[case]
+    config = tmp_path / "gw.toml"
+    if text is not None:
+        config.write_text(text)
+    result = subprocess.run(
+        [sys.executable, "-m", "gateway", "--config", str(config), "clients", "list"],
+        cwd=tmp_path,
+        env=clean_environ(tmp_path, extra_env),
+        capture_output=True,
+        text=True,
+        timeout=60,
+    )
+    assert result.returncode == 2, (result.returncode, result.stderr)
+    lines = result.stderr.splitlines()
+    assert len(lines) == 1, result.stderr
+    assert lines[0].startswith("mcp-gateway: "), lines[0]
+    assert "Traceback" not in result.stderr
+    assert result.stdout == ""
+    # a password in the store URL is never echoed back
+    assert "pw@" not in result.stderr
+
+
+def test_a_good_configuration_lists_its_clients_and_exits_0(tmp_path: Path) -> None:
+    config = write(
+        tmp_path / "gw.toml",
+        '[[clients]]\nclient_id = "cfg-agent"\njwks_uri = "https://a.example/jwks"\n',
+    )
+    result = subprocess.run(
+        [sys.executable, "-m", "gateway", "--config", config, "clients", "list"],
+        cwd=tmp_path,
+        env=clean_environ(tmp_path, {}),
+        capture_output=True,
+        text=True,
+        timeout=60,
+    )
+    assert result.returncode == 0, result.stderr
+    assert result.stderr == ""
+    assert "cfg-agent" in result.stdout
+
+
+def test_config_error_is_raised_in_process_for_the_same_cases(tmp_path: Path) -> None:
+    with pytest.raises(ConfigError, match="unknown setting 'bogus'"):
+        load_settings(write(tmp_path / "a.toml", "bogus = 1\n"), environ={})
+    with pytest.raises(ConfigError, match="https"):
+        load_settings(None, environ={"MCP_GATEWAY_ISSUER": "http://gw.example"})
+    with pytest.raises(ConfigError, match="does not exist"):
+        load_settings(str(tmp_path / "missing.toml"), environ={})
+    # loopback http is allowed (local development)
+    assert load_settings(None, environ={"MCP_GATEWAY_ISSUER": "http://127.0.0.1:8000"}).issuer_id == (
+        "http://127.0.0.1:8000"
+    )
