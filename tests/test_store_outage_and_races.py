@@ -1,0 +1,121 @@
+"""The token endpoint under the two things stores do to services: races and outages.
+
+* 200 concurrent requests carrying one assertion: exactly one token (CA-5 on SQLite and Redis);
+* Redis stopped (or frozen) while requests flow: ``503 temporarily_unavailable``, never a token
+  the gateway could not record, and tokens again once Redis is back, without a restart.
+"""
+
+from __future__ import annotations
+
+import time
+from collections.abc import Iterator
+
+import anyio
+import httpx2
+import pytest
+
+from gateway.config import ClientConfig, Settings
+from tests import redis_servers
+from tests.agents import AgentKey, assertion_form
+from tests.servers import RunningGateway, running_gateway
+
+AGENT = "racer"
+
+
+def _settings(store: str, key: AgentKey) -> object:
+    def make(port: int) -> Settings:
+        return Settings(
+            port=port,
+            store=store,
+            clients=(ClientConfig(client_id=AGENT, scopes=("tools:read",), jwks=key.jwks),),
+        )
+
+    return make
+
+
+@pytest.fixture(params=["sqlite", pytest.param("redis", marks=pytest.mark.redis)])
+def store_url(request: pytest.FixtureRequest, tmp_path_factory: pytest.TempPathFactory) -> str:
+    if request.param == "sqlite":
+        return f"sqlite:///{tmp_path_factory.mktemp('race') / 'gw.sqlite3'}"
+    server: redis_servers.RedisServer = request.getfixturevalue("redis_server")
+    return server.url
+
+
+@pytest.mark.anyio
+async def test_of_200_concurrent_requests_with_one_assertion_exactly_one_gets_a_token(store_url: str) -> None:
+    key = AgentKey()
+    with running_gateway(_settings(store_url, key)) as gateway:  # type: ignore[arg-type]
+        form = assertion_form(key.assertion(AGENT, gateway.issuer))
+        statuses: list[int] = []
+        limits = httpx2.Limits(max_connections=200, max_keepalive_connections=200)
+        async with httpx2.AsyncClient(base_url=gateway.url, timeout=30, limits=limits) as http:
+
+            async def attempt() -> None:
+                statuses.append((await http.post("/token", data=form)).status_code)
+
+            async with anyio.create_task_group() as group:
+                for _ in range(200):
+                    group.start_soon(attempt)
+    assert statuses.count(200) == 1
+    assert statuses.count(401) == 199
+
+
+@pytest.fixture
+def own_redis() -> Iterator[redis_servers.RedisServer]:
+    """A Redis of this test's own, because the test stops it."""
+    redis_servers.require_redis_server()
+    with redis_servers.redis_server() as server:
+        yield server
+
+
+def _token_request(http: httpx2.Client, gateway: RunningGateway, key: AgentKey) -> httpx2.Response:
+    return http.post("/token", data=assertion_form(key.assertion(AGENT, gateway.issuer)))
+
+
+@pytest.mark.redis
+def test_with_redis_stopped_the_token_endpoint_fails_closed_and_recovers_by_itself(
+    own_redis: redis_servers.RedisServer,
+) -> None:
+    key = AgentKey()
+    with (
+        running_gateway(_settings(own_redis.url, key)) as gateway,  # type: ignore[arg-type]
+        httpx2.Client(base_url=gateway.url, timeout=10) as http,
+    ):
+        assert _token_request(http, gateway, key).status_code == 200
+        own_redis.stop()
+        for _ in range(5):
+            refused = _token_request(http, gateway, key)
+            assert refused.status_code == 503
+            assert refused.json()["error"] == "temporarily_unavailable"
+            assert "access_token" not in refused.text
+        own_redis.start()
+        deadline = time.monotonic() + 10
+        while (
+            response := _token_request(http, gateway, key)
+        ).status_code != 200 and time.monotonic() < deadline:
+            time.sleep(0.1)
+        assert response.status_code == 200, response.text
+
+
+@pytest.mark.redis
+def test_with_redis_frozen_the_token_endpoint_answers_503_instead_of_hanging(
+    own_redis: redis_servers.RedisServer,
+) -> None:
+    key = AgentKey()
+    with (
+        running_gateway(_settings(own_redis.url, key)) as gateway,  # type: ignore[arg-type]
+        httpx2.Client(base_url=gateway.url, timeout=10) as http,
+    ):
+        assert _token_request(http, gateway, key).status_code == 200
+        own_redis.pause()
+        try:
+            refused = _token_request(http, gateway, key)
+        finally:
+            own_redis.resume()
+        assert refused.status_code == 503 and refused.json()["error"] == "temporarily_unavailable"
+        deadline = time.monotonic() + 10
+        while (
+            response := _token_request(http, gateway, key)
+        ).status_code != 200 and time.monotonic() < deadline:
+            time.sleep(0.1)
+        assert response.status_code == 200, response.text
