@@ -2,7 +2,9 @@
 
 pyjwt parses JSON with ``json.loads``, which keeps the last of two equal members; a token with
 duplicate claims or header members is refused here instead, so two readers can never see two
-different tokens in the same bytes.
+different tokens in the same bytes. The token is parsed here once; the signature is then checked
+over the exact signing input with pyjwt's algorithm object for the one key that may verify it
+(:func:`verify_signature`), so the bytes that were checked are the bytes that were read.
 """
 
 from __future__ import annotations
@@ -10,8 +12,13 @@ from __future__ import annotations
 import base64
 import binascii
 import json
+import re
 from dataclasses import dataclass
 from typing import Any
+
+from jwt.algorithms import Algorithm
+
+_BASE64URL = re.compile(r"[A-Za-z0-9_-]*")
 
 
 class MalformedJWT(ValueError):
@@ -22,6 +29,16 @@ class MalformedJWT(ValueError):
 class UnverifiedJWT:
     header: dict[str, Any]
     claims: dict[str, Any]
+    signing_input: bytes
+    signature: bytes
+
+
+def verify_signature(token: UnverifiedJWT, algorithm: Algorithm, key: Any) -> bool:
+    """The signature check alone; ``algorithm`` must be the one algorithm ``key`` is bound to."""
+    try:
+        return bool(algorithm.verify(token.signing_input, key, token.signature))
+    except (ValueError, TypeError):
+        return False
 
 
 def _no_duplicates(pairs: list[tuple[str, Any]]) -> dict[str, Any]:
@@ -33,10 +50,16 @@ def _no_duplicates(pairs: list[tuple[str, Any]]) -> dict[str, Any]:
     return result
 
 
+def _bytes(data: str, what: str) -> bytes:
+    """Strict base64url: the alphabet only (a lenient decoder would skip stray characters)."""
+    if _BASE64URL.fullmatch(data) is None or len(data) % 4 == 1:
+        raise MalformedJWT(f"{what} is not base64url")
+    return base64.urlsafe_b64decode(data + "=" * (-len(data) % 4))
+
+
 def _segment(data: str, what: str) -> dict[str, Any]:
     try:
-        raw = base64.urlsafe_b64decode(data + "=" * (-len(data) % 4))
-        value = json.loads(raw, object_pairs_hook=_no_duplicates)
+        value = json.loads(_bytes(data, what), object_pairs_hook=_no_duplicates)
     except (binascii.Error, ValueError, UnicodeDecodeError) as exc:
         if isinstance(exc, MalformedJWT):
             raise
@@ -60,4 +83,6 @@ def inspect_jwt(token: str, max_bytes: int) -> UnverifiedJWT:
         raise MalformedJWT("unsupported critical header parameter")
     if not isinstance(header.get("alg"), str):
         raise MalformedJWT("header has no alg")
-    return UnverifiedJWT(header, _segment(parts[1], "payload"))
+    claims = _segment(parts[1], "payload")
+    signing_input = f"{parts[0]}.{parts[1]}".encode()
+    return UnverifiedJWT(header, claims, signing_input, _bytes(parts[2], "signature"))

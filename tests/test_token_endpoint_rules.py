@@ -600,3 +600,24 @@ def _signed_by_gateway(gateway: RunningGateway, overrides: dict[str, Any]) -> st
     return jwt.encode(
         claims, keys.signing_key, algorithm="ES256", headers={"typ": "at+jwt", "kid": keys.signing_kid}
     )
+
+
+def test_a_truncated_signature_is_rejected(
+    http: httpx.Client, gateway: RunningGateway, agent_key: AgentKey
+) -> None:
+    token = agent_key.assertion(AGENT, gateway.issuer)
+    response = post_token(http, assertion_form(token[:-10]))
+    assert response.status_code == 401 and error_of(response) == "invalid_client"
+
+
+def test_stray_characters_inside_base64url_segments_are_rejected(
+    http: httpx.Client, gateway: RunningGateway, agent_key: AgentKey
+) -> None:
+    """A lenient decoder skips characters outside the alphabet: two strings, one token."""
+    header, payload, signature = agent_key.assertion(AGENT, gateway.issuer).split(".")
+    for forged in (
+        f"{header}.{payload[:5]}!{payload[5:]}.{signature}",
+        f"{header}.{payload}.{signature[:5]}+{signature[5:]}",
+    ):
+        response = post_token(http, assertion_form(forged))
+        assert response.status_code == 401 and error_of(response) == "invalid_client"

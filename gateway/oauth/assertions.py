@@ -24,7 +24,7 @@ import jwt
 
 from gateway.clock import Clock
 from gateway.errors import InvalidClient
-from gateway.jwt_hygiene import MalformedJWT, inspect_jwt
+from gateway.jwt_hygiene import MalformedJWT, UnverifiedJWT, inspect_jwt, verify_signature
 from gateway.oauth.clients import ASSERTION_ALGORITHMS, Client, ClientRegistry
 from gateway.oauth.fetch import DocumentFetcher, FetchError
 from gateway.store import Store
@@ -119,41 +119,27 @@ class AssertionVerifier:
         client = await self._clients.get(issuer)
         if client is None or client.auth_method != "private_key_jwt":
             raise InvalidClient("unknown client or client not registered for private_key_jwt")
-        verified = await self._verify_signature(assertion, header, client)
+        verified = await self._verify_signature(unverified, client)
         now = self._clock.now()
         self._check_times(verified, now)
         await self._remember_jti(client.client_id, verified, now)
         return client
 
-    async def _verify_signature(
-        self, assertion: str, header: dict[str, Any], client: Client
-    ) -> dict[str, Any]:
-        kid = header.get("kid")
-        candidates = [
-            key
-            for key in await self._keys.keys_for(client)
-            if key.algorithm_name == header["alg"] and (kid is None or key.key_id == kid)
-        ]
-        for key in candidates:
-            try:
-                claims: dict[str, Any] = jwt.decode(
-                    assertion,
-                    key.key,
-                    algorithms=[header["alg"]],
-                    options={
-                        "verify_aud": False,
-                        "verify_exp": False,
-                        "verify_iat": False,
-                        "verify_nbf": False,
-                        "require": ["iss", "sub", "aud", "exp", "jti"],
-                    },
-                )
-                return claims
-            except jwt.InvalidSignatureError:
+    async def _verify_signature(self, token: UnverifiedJWT, client: Client) -> dict[str, Any]:
+        kid = token.header.get("kid")
+        for key in await self._keys.keys_for(client):
+            if key.algorithm_name != token.header["alg"] or (kid is not None and key.key_id != kid):
                 continue
-            except jwt.PyJWTError as exc:
-                raise InvalidClient(f"client assertion rejected: {type(exc).__name__}") from None
+            if verify_signature(token, key.Algorithm, key.key):
+                return self._required(token.claims)
         raise InvalidClient("client assertion signature does not verify with the client's registered keys")
+
+    @staticmethod
+    def _required(claims: dict[str, Any]) -> dict[str, Any]:
+        missing = [name for name in ("iss", "sub", "aud", "exp", "jti") if name not in claims]
+        if missing:
+            raise InvalidClient(f"client assertion lacks the {missing[0]} claim")
+        return claims
 
     def _check_times(self, claims: dict[str, Any], now: float) -> None:
         if not isinstance(claims["aud"], str) or claims["aud"] not in self._audiences:
