@@ -27,10 +27,12 @@ from gateway.oauth.authorize import CONSENT_PATH, LOGIN_PATH, AuthorizationEndpo
 from gateway.oauth.client_auth import ClientAuthenticator
 from gateway.oauth.clients import ClientRegistry
 from gateway.oauth.codes import AuthorizationCodes
+from gateway.oauth.exchange import ExchangePolicy, TokenExchanger
 from gateway.oauth.fetch import DocumentFetcher, FetchPolicy
 from gateway.oauth.grants.authorization_code import AuthorizationCodeGrant
 from gateway.oauth.grants.client_credentials import ClientCredentialsGrant
 from gateway.oauth.grants.refresh_token import RefreshTokenGrant
+from gateway.oauth.grants.token_exchange import TokenExchangeGrant
 from gateway.oauth.introspection import IntrospectionEndpoints
 from gateway.oauth.metadata import authorization_server_metadata
 from gateway.oauth.refresh import RefreshTokens
@@ -40,6 +42,7 @@ from gateway.oauth.token_endpoint import TokenEndpoint
 from gateway.oauth.tokens import AccessTokenIssuer, AccessTokenVerifier, RevocationList
 from gateway.oauth.users import UserDirectory
 from gateway.store import Store, StoreUnavailable
+from gateway.upstream.downstream_tokens import DownstreamTokens
 
 logger = logging.getLogger("mcp_gateway")
 
@@ -70,6 +73,9 @@ class Gateway:
     users: UserDirectory
     codes: AuthorizationCodes
     refresh_tokens: RefreshTokens
+    targets: Targets
+    exchanger: TokenExchanger
+    downstream_tokens: DownstreamTokens
 
 
 def build_gateway(
@@ -85,6 +91,17 @@ def build_gateway(
     )
     configured = tuple(client_model.from_config(entry) for entry in settings.clients)
     revocations = RevocationList(store, clock)
+    issuer = AccessTokenIssuer(keyring, settings.issuer_id, clock)
+    targets = Targets(
+        settings.mcp_resource, settings.resources, ((t.audience, t.scopes) for t in settings.targets)
+    )
+    exchanger = TokenExchanger(
+        issuer,
+        targets,
+        revocations,
+        clock,
+        ExchangePolicy(settings.exchange_max_ttl, settings.max_delegation_depth),
+    )
     return Gateway(
         settings=settings,
         store=store,
@@ -92,7 +109,7 @@ def build_gateway(
         keys=keys,
         keyring=keyring,
         clients=ClientRegistry(store, configured),
-        issuer=AccessTokenIssuer(keyring, settings.issuer_id, clock),
+        issuer=issuer,
         verifier=AccessTokenVerifier(keyring, settings.issuer_id, clock, leeway=0),
         revocations=revocations,
         fetcher=fetcher,
@@ -102,6 +119,9 @@ def build_gateway(
         refresh_tokens=RefreshTokens(
             store, revocations, clock, settings.refresh_token_idle_ttl, settings.refresh_token_absolute_ttl
         ),
+        targets=targets,
+        exchanger=exchanger,
+        downstream_tokens=DownstreamTokens(exchanger, clock),
     )
 
 
@@ -125,7 +145,7 @@ def create_app(gateway: Gateway) -> Starlette:
         clock=gateway.clock,
     )
     authenticator = ClientAuthenticator(gateway.clients, assertions)
-    targets = Targets(settings.mcp_resource, settings.resources)
+    targets = gateway.targets
     ttl, audit = settings.access_token_ttl, gateway.audit
     token_endpoint = TokenEndpoint(
         authenticator,
@@ -135,6 +155,14 @@ def create_app(gateway: Gateway) -> Starlette:
                 gateway.codes, gateway.issuer, gateway.refresh_tokens, gateway.revocations, ttl, audit
             ),
             RefreshTokenGrant(gateway.refresh_tokens, gateway.issuer, ttl, audit),
+            TokenExchangeGrant(
+                gateway.exchanger,
+                gateway.verifier,
+                gateway.revocations,
+                targets,
+                frozenset({targets.gateway_resource, settings.issuer_id}),
+                audit,
+            ),
         ],
         settings.max_body_bytes,
         audit,

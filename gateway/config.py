@@ -45,9 +45,19 @@ class ClientConfig:
     audiences: tuple[str, ...] = ()
     grant_types: tuple[str, ...] = ("client_credentials",)
     redirect_uris: tuple[str, ...] = ()
+    may_impersonate: bool = False
     jwks: Mapping[str, Any] | None = None
     jwks_uri: str | None = None
     secret_hash: str | None = None
+
+
+@dataclass(frozen=True)
+class TargetConfig:
+    """A downstream audience tokens may be exchanged for, and the scopes it accepts."""
+
+    audience: str
+    scopes: tuple[str, ...] = ()
+    description: str = ""
 
 
 @dataclass(frozen=True)
@@ -79,6 +89,10 @@ class Settings:
     max_body_bytes: int = 64 * 1024
     log_level: str = "info"
     clients: tuple[ClientConfig, ...] = field(default=())
+    targets: tuple[TargetConfig, ...] = field(default=())
+    """``[[targets]]``: audiences for token exchange with the scopes each accepts (TE-3, TE-4)."""
+    exchange_max_ttl: int = 300
+    max_delegation_depth: int = 4
     scope_descriptions: Mapping[str, str] = field(default_factory=dict)
     """What each scope lets an agent do, shown on the consent page (``[scope_descriptions]``)."""
 
@@ -102,7 +116,7 @@ def _url_host(host: str) -> str:
     return f"[{host}]" if ":" in host and not host.startswith("[") else host
 
 
-_TABLES = ("clients", "scope_descriptions")
+_TABLES = ("clients", "scope_descriptions", "targets")
 _SCALARS = {f.name: f for f in dataclasses.fields(Settings) if f.name not in _TABLES}
 _CLIENT_FIELDS = {f.name for f in dataclasses.fields(ClientConfig)}
 
@@ -165,7 +179,14 @@ def _build(values: dict[str, Any], source: str) -> Settings:
     kwargs: dict[str, Any] = {}
     for name, value in values.items():
         if name == "clients":
-            kwargs["clients"] = tuple(_client(entry, source) for entry in _list_of_tables(value, source))
+            kwargs["clients"] = tuple(
+                _client(entry, source) for entry in _list_of_tables(value, source, name)
+            )
+            continue
+        if name == "targets":
+            kwargs["targets"] = tuple(
+                _target(entry, source) for entry in _list_of_tables(value, source, name)
+            )
             continue
         if name == "scope_descriptions":
             if not isinstance(value, Mapping) or not all(isinstance(v, str) for v in value.values()):
@@ -176,10 +197,22 @@ def _build(values: dict[str, Any], source: str) -> Settings:
     return Settings(**kwargs)
 
 
-def _list_of_tables(value: Any, source: str) -> list[Mapping[str, Any]]:
+def _list_of_tables(value: Any, source: str, name: str) -> list[Mapping[str, Any]]:
     if not isinstance(value, list) or not all(isinstance(v, Mapping) for v in value):
-        raise ConfigError(f"{source}: 'clients' must be a list of tables ([[clients]])")
+        raise ConfigError(f"{source}: {name!r} must be a list of tables ([[{name}]])")
     return value
+
+
+def _target(entry: Mapping[str, Any], source: str) -> TargetConfig:
+    unknown = sorted(set(entry) - {"audience", "scopes", "description"})
+    if unknown:
+        raise ConfigError(f"{source}: unknown target setting {unknown[0]!r}")
+    audience, scopes = entry.get("audience"), entry.get("scopes", [])
+    if not isinstance(audience, str) or not audience:
+        raise ConfigError(f"{source}: every [[targets]] entry needs an audience")
+    if not isinstance(scopes, list) or not all(isinstance(s, str) for s in scopes):
+        raise ConfigError(f"{source}: target {audience!r} scopes must be a list of strings")
+    return TargetConfig(audience, tuple(scopes), str(entry.get("description", "")))
 
 
 def _coerce(name: str, value: Any, source: str) -> Any:
@@ -236,6 +269,8 @@ def _validate(settings: Settings) -> None:
         "refresh_token_idle_ttl",
         "refresh_token_absolute_ttl",
         "sign_in_session_ttl",
+        "exchange_max_ttl",
+        "max_delegation_depth",
     ):
         if getattr(settings, name) <= 0:
             raise ConfigError(f"{name} must be positive, got {getattr(settings, name)}")

@@ -28,7 +28,12 @@ AUTH_METHODS: tuple[AuthMethod, ...] = (
     "client_secret_post",
     "none",
 )
-GRANT_TYPES = ("client_credentials", "authorization_code", "refresh_token")
+GRANT_TYPES = (
+    "client_credentials",
+    "authorization_code",
+    "refresh_token",
+    "urn:ietf:params:oauth:grant-type:token-exchange",
+)
 ASSERTION_ALGORITHMS = (
     "ES256",
     "ES384",
@@ -65,6 +70,8 @@ class Client:
     audiences: tuple[str, ...] = ()
     grant_types: tuple[str, ...] = ("client_credentials",)
     redirect_uris: tuple[str, ...] = ()
+    may_impersonate: bool = False
+    """Token exchange without an actor token issues a token with no new ``act`` (TE-6)."""
     jwks: Mapping[str, Any] | None = None
     jwks_uri: str | None = None
     secret_hash: str | None = None
@@ -152,6 +159,7 @@ def from_config(entry: ClientConfig) -> Client:
             audiences=entry.audiences,
             grant_types=entry.grant_types,
             redirect_uris=entry.redirect_uris,
+            may_impersonate=entry.may_impersonate,
             jwks=entry.jwks,
             jwks_uri=entry.jwks_uri,
             secret_hash=entry.secret_hash,

@@ -1,4 +1,10 @@
-"""Which audiences tokens may be minted for, and which of them a client may ask for."""
+"""Which audiences tokens may be minted for, which scopes each accepts, and who may ask.
+
+Targets are the gateway's own MCP endpoint, the ``resources`` and ``[[targets]]`` of the
+configuration, and (registered at run time) the upstream servers of ``tools_registry``. A target
+without a scope list accepts any scope; one with a list accepts only those (TE-4).
+A client with no ``audiences`` may ask only for the gateway's MCP endpoint.
+"""
 
 from __future__ import annotations
 
@@ -10,23 +16,45 @@ from gateway.oauth.resources import canonical_resource
 
 
 class Targets:
-    """The gateway's own MCP endpoint plus the resources named in the configuration.
-
-    A client with no ``audiences`` may ask only for the gateway's MCP endpoint.
-    """
-
-    def __init__(self, gateway_resource: str, others: Iterable[str] = ()) -> None:
+    def __init__(
+        self,
+        gateway_resource: str,
+        others: Iterable[str] = (),
+        scoped: Iterable[tuple[str, Iterable[str]]] = (),
+    ) -> None:
         self.gateway_resource = canonical_resource(gateway_resource)
-        self._known = {self.gateway_resource, *(canonical_resource(r) for r in others)}
+        self._accepted: dict[str, frozenset[str] | None] = {self.gateway_resource: None}
+        for resource in others:
+            self._accepted[canonical_resource(resource)] = None
+        for resource, scopes in scoped:
+            self.register(resource, scopes)
+
+    def register(self, resource: str, scopes: Iterable[str]) -> str:
+        """Add (or replace) a target that accepts exactly ``scopes``; returns its canonical form."""
+        audience = canonical_resource(resource)
+        self._accepted[audience] = frozenset(scopes)
+        return audience
+
+    def known(self, requested: str) -> str:
+        """The canonical audience, or ``invalid_target`` when no such target exists."""
+        audience = canonical_resource(requested)
+        if audience not in self._accepted:
+            raise InvalidTarget("the requested resource is not known to this authorization server")
+        return audience
+
+    def accepts(self, audience: str, scope: str) -> bool:
+        accepted = self._accepted.get(audience)
+        return accepted is None or scope in accepted
+
+    def allowed_for(self, client: Client, audience: str) -> None:
+        allowed = {canonical_resource(a) for a in client.audiences} or {self.gateway_resource}
+        if audience not in allowed:
+            raise InvalidTarget("this client may not obtain tokens for the requested resource")
 
     def choose(self, client: Client, requested: tuple[str, ...]) -> str:
         """The one audience of the token: the requested resource, or the gateway by default."""
         if len(requested) > 1:
             raise InvalidTarget("ask for one resource per token")
-        audience = canonical_resource(requested[0]) if requested else self.gateway_resource
-        if audience not in self._known:
-            raise InvalidTarget("the requested resource is not known to this authorization server")
-        allowed = {canonical_resource(a) for a in client.audiences} or {self.gateway_resource}
-        if audience not in allowed:
-            raise InvalidTarget("this client may not obtain tokens for the requested resource")
+        audience = self.known(requested[0]) if requested else self.gateway_resource
+        self.allowed_for(client, audience)
         return audience

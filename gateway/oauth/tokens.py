@@ -5,6 +5,7 @@ Minting and verifying live together so the two can never disagree on the format.
 
 from __future__ import annotations
 
+import json
 import secrets
 from collections.abc import Mapping
 from dataclasses import dataclass
@@ -16,12 +17,13 @@ from jwt.algorithms import ECAlgorithm
 from gateway.clock import Clock
 from gateway.jwt_hygiene import MalformedJWT, inspect_jwt, verify_signature
 from gateway.keys import ALGORITHM, KeyRing
-from gateway.store import Store
+from gateway.store import Store, StoreUnavailable
 
 ACCESS_TOKEN_TYP = "at+jwt"
 _ES256 = ECAlgorithm(ECAlgorithm.SHA256)
 MAX_TOKEN_BYTES = 8 * 1024
 _REVOKED = "revoked:"
+_CHILDREN = "exchanged-from:"
 
 
 class InvalidToken(Exception):
@@ -49,11 +51,13 @@ class AccessTokenIssuer:
         *,
         subject: str,
         client_id: str,
-        audience: str,
+        audience: str | list[str],
         scopes: tuple[str, ...],
         lifetime: int,
         extra: Mapping[str, Any] | None = None,
+        not_after: int | None = None,
     ) -> IssuedToken:
+        """Sign a token living ``lifetime`` seconds, and never past ``not_after`` when given."""
         keys = await self._keyring.current()
         now = int(self._clock.now())
         claims: dict[str, Any] = {
@@ -64,7 +68,7 @@ class AccessTokenIssuer:
             "scope": " ".join(scopes),
             "jti": secrets.token_urlsafe(18),
             "iat": now,
-            "exp": now + lifetime,
+            "exp": now + lifetime if not_after is None else min(now + lifetime, not_after),
             **(extra or {}),
         }
         token = jwt.encode(
@@ -127,16 +131,50 @@ class AccessTokenVerifier:
 
 
 class RevocationList:
-    """The ``jti`` deny-list shared by the authorization server and the resource side."""
+    """The ``jti`` deny-list shared by the authorization server and the resource side.
+
+    Revocation cascades: every token exchanged from a revoked token (and from those, down the
+    delegation chain) is revoked with it. The parent -> children index is written at exchange
+    time with a compare-and-swap, so revoking stays one walk and checking stays one read.
+    """
+
+    _MAX_CASCADE_DEPTH = 16
 
     def __init__(self, store: Store, clock: Clock) -> None:
         self._store = store
         self._clock = clock
 
-    async def revoke(self, jti: str, expires_at: float) -> None:
+    async def revoke(self, jti: str, expires_at: float, _depth: int = 0) -> None:
         """Remember the revocation until the token would have expired anyway."""
         ttl = max(expires_at - self._clock.now(), 0) + 60
         await self._store.put(_REVOKED + jti, "1", ttl)
+        if _depth >= self._MAX_CASCADE_DEPTH:
+            return
+        children = await self._store.get(_CHILDREN + jti)
+        for child_jti, child_exp in json.loads(children) if children else []:
+            await self.revoke(child_jti, child_exp, _depth + 1)
 
     async def is_revoked(self, jti: str) -> bool:
         return await self._store.get(_REVOKED + jti) is not None
+
+    async def record_exchange(self, parent_jti: str, child_jti: str, child_exp: float) -> None:
+        """Index a token exchanged from ``parent_jti`` so that revoking the parent reaches it."""
+        key = _CHILDREN + parent_jti
+        now = self._clock.now()
+        for _ in range(16):
+            current = await self._store.get(key)
+            children = [c for c in (json.loads(current) if current else []) if c[1] > now]
+            children.append([child_jti, child_exp])
+            value = json.dumps(children, separators=(",", ":"))
+            ttl = max(c[1] for c in children) - now + 60
+            stored = (
+                await self._store.add(key, value, ttl)
+                if current is None
+                else await self._store.swap(key, current, value, ttl)
+            )
+            if stored:
+                break
+        else:
+            raise StoreUnavailable("the exchange index is too contended to update; retry")
+        if await self.is_revoked(parent_jti):  # revoked while we were exchanging
+            await self.revoke(child_jti, child_exp)
