@@ -10,6 +10,10 @@
         ├── InvalidScope             400 invalid_scope
         ├── InvalidTarget            400 invalid_target (RFC 8707)
         ├── UnsupportedTokenType     400 unsupported_token_type (RFC 7009)
+        ├── InvalidClientMetadata    400 invalid_client_metadata (RFC 7591 §3.2.2)
+        ├── InvalidRedirectUri       400 invalid_redirect_uri (RFC 7591 §3.2.2)
+        ├── InvalidBearerToken       401 invalid_token + WWW-Authenticate: Bearer (RFC 6750 §3.1)
+        ├── RateLimited              429 temporarily_unavailable + Retry-After
         └── TemporarilyUnavailable   503 temporarily_unavailable (a store or upstream is down)
 
 Every error leaves the process through :func:`render_oauth_error`, so a description never carries
@@ -72,6 +76,34 @@ class UnsupportedTokenType(OAuthError):
     error = "unsupported_token_type"
 
 
+class InvalidClientMetadata(OAuthError):
+    error = "invalid_client_metadata"
+
+
+class InvalidRedirectUri(OAuthError):
+    error = "invalid_redirect_uri"
+
+
+class InvalidBearerToken(OAuthError):
+    """A missing or wrong bearer token at an endpoint the gateway guards itself (RFC 7592 §3)."""
+
+    error = "invalid_token"
+    status_code = 401
+
+    def __init__(self, description: str = "", *, token_sent: bool = True) -> None:
+        super().__init__(description)
+        self.token_sent = token_sent
+
+
+class RateLimited(OAuthError):
+    error = "temporarily_unavailable"
+    status_code = 429
+
+    def __init__(self, description: str = "", *, retry_after: int = 1) -> None:
+        super().__init__(description)
+        self.retry_after = max(1, retry_after)
+
+
 class TemporarilyUnavailable(OAuthError):
     error = "temporarily_unavailable"
     status_code = 503
@@ -87,4 +119,52 @@ def render_oauth_error(exc: OAuthError) -> JSONResponse:
         headers["WWW-Authenticate"] = 'Basic realm="mcp-gateway"'
     if isinstance(exc, TemporarilyUnavailable):
         headers["Retry-After"] = "1"
+    if isinstance(exc, RateLimited):
+        headers["Retry-After"] = str(exc.retry_after)
+    if isinstance(exc, InvalidBearerToken):
+        headers["WWW-Authenticate"] = 'Bearer error="invalid_token"' if exc.token_sent else "Bearer"
     return JSONResponse(body, status_code=exc.status_code, headers=headers)
+
+
+def bearer_challenge(
+    *, resource_metadata: str, scope: str = "", error: str | None = None, description: str = ""
+) -> str:
+    """``WWW-Authenticate: Bearer …`` (RFC 6750 §3, RFC 9728 §5.1; SPEC-NOTES PR-2).
+
+    No ``error`` when no token was sent; ``invalid_token`` for a bad one; ``insufficient_scope``
+    with every scope the operation needs.
+    """
+    params = []
+    if error:
+        params.append(f'error="{error}"')
+        if description:
+            params.append(f'error_description="{description}"')
+    params.append(f'resource_metadata="{resource_metadata}"')
+    if scope:
+        params.append(f'scope="{scope}"')
+    return "Bearer " + ", ".join(params)
+
+
+class JSONRPCError(GatewayError):
+    """A JSON-RPC error answer of the MCP endpoint (``status`` is the HTTP status to send)."""
+
+    def __init__(
+        self, code: int, message: str, *, request_id: object = None, status: int = 200, data: object = None
+    ) -> None:
+        super().__init__(message)
+        self.code = code
+        self.message = message
+        self.request_id = request_id
+        self.status = status
+        self.data = data
+        self.headers: dict[str, str] = {}
+
+    def body(self) -> dict[str, object]:
+        error: dict[str, object] = {"code": self.code, "message": self.message}
+        if self.data is not None:
+            error["data"] = self.data
+        return {"jsonrpc": "2.0", "id": self.request_id, "error": error}
+
+
+def render_jsonrpc_error(exc: JSONRPCError) -> JSONResponse:
+    return JSONResponse(exc.body(), status_code=exc.status, headers=exc.headers)

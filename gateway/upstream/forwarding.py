@@ -1,0 +1,79 @@
+"""One tool call, carried upstream with a token made for that upstream and that tool.
+
+The agent's token never leaves the gateway (PR-5): the upstream gets a downstream token from
+token exchange (``aud`` = the upstream's audience, ``scope`` = the tool's scopes, ``act.sub`` =
+the agent, ``exp`` ≤ the agent token's). Every upstream failure becomes one JSON-RPC error
+within the upstream's timeout, naming the upstream and never carrying a token.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from typing import Any, Protocol
+
+from mcp_types.jsonrpc import INTERNAL_ERROR
+
+from gateway.errors import JSONRPCError
+from gateway.resource.sessions import principal_of
+from gateway.upstream.downstream_tokens import DownstreamTokens
+from gateway.upstream.hop import UpstreamFailure
+from gateway.upstream.mcp_client import UpstreamClient
+
+
+class UpstreamTarget(Protocol):
+    """What forwarding needs to know of an upstream server (``tools_registry`` provides it)."""
+
+    @property
+    def id(self) -> str: ...
+    @property
+    def url(self) -> str: ...
+    @property
+    def audience(self) -> str: ...
+    @property
+    def timeout(self) -> float: ...
+
+
+class ToolForwarder:
+    def __init__(self, downstream_tokens: DownstreamTokens, client: UpstreamClient) -> None:
+        self._downstream_tokens = downstream_tokens
+        self._client = client
+
+    async def call(
+        self,
+        claims: Mapping[str, Any],
+        server: UpstreamTarget,
+        upstream_name: str,
+        scopes: tuple[str, ...],
+        params: Mapping[str, Any],
+        request_id: object,
+    ) -> dict[str, Any]:
+        """The upstream's JSON-RPC ``result`` (or its JSON-RPC ``error``, re-raised as ours)."""
+        token = await self._downstream_tokens.token_for(claims, server.audience, scopes)
+        forwarded = {key: value for key, value in params.items() if key != "_meta"}
+        forwarded["name"] = upstream_name
+        try:
+            answer = await self._client.request(
+                server.id,
+                server.url,
+                server.timeout,
+                token,
+                principal_of(claims),
+                "tools/call",
+                forwarded,
+                name=upstream_name,
+            )
+        except UpstreamFailure as exc:
+            self._client.forget(server.id)
+            raise JSONRPCError(
+                INTERNAL_ERROR, str(exc), request_id=request_id, data={"upstream": server.id}
+            ) from None
+        if "error" in answer:
+            error = answer["error"]
+            raise JSONRPCError(
+                int(error.get("code", INTERNAL_ERROR)),
+                str(error.get("message", "upstream error")),
+                request_id=request_id,
+                data=error.get("data"),
+            )
+        result: dict[str, Any] = answer["result"]
+        return result

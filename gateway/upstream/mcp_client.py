@@ -1,0 +1,186 @@
+"""Speaking MCP to an upstream server: either protocol era, JSON or SSE answers.
+
+The era is probed once per upstream (``server/discover`` first, as the SDK clients do, then the
+``initialize`` handshake). A handshake-era upstream that hands out session ids gets one session
+per agent principal, opened lazily, because an upstream may bind a session to the token that
+opened it. Every answer is checked to be one JSON-RPC response before it is used.
+"""
+
+from __future__ import annotations
+
+import itertools
+import json
+from dataclasses import dataclass
+from typing import Any
+
+from mcp_types import CLIENT_CAPABILITIES_META_KEY, PROTOCOL_VERSION_META_KEY
+from mcp_types.version import LATEST_HANDSHAKE_VERSION, LATEST_MODERN_VERSION
+
+from gateway.upstream.hop import UpstreamFailure, UpstreamHop, UpstreamReply
+
+CLIENT_INFO = {"name": "mcp-gateway", "version": "0.1.0"}
+
+
+@dataclass
+class _Upstream:
+    modern: bool
+    version: str
+    stateful: bool
+
+
+def parse_reply(name: str, reply: UpstreamReply, request_id: object) -> dict[str, Any]:
+    """The JSON-RPC response for ``request_id`` in a JSON or SSE answer, or UpstreamFailure."""
+    if reply.status in (401, 403):
+        raise UpstreamFailure(f"upstream {name} refused the gateway's credentials (HTTP {reply.status})")
+    if reply.status >= 500:
+        raise UpstreamFailure(f"upstream {name} failed (HTTP {reply.status})")
+    messages: list[Any] = []
+    try:
+        if reply.content_type == "text/event-stream":
+            for event in reply.body.decode("utf-8").replace("\r\n", "\n").split("\n\n"):
+                data = "\n".join(line[5:].lstrip() for line in event.split("\n") if line.startswith("data:"))
+                if data:
+                    messages.append(json.loads(data))
+        else:
+            messages.append(json.loads(reply.body))
+    except (ValueError, UnicodeDecodeError):
+        raise UpstreamFailure(f"upstream {name} answered with invalid JSON-RPC") from None
+    for message in messages:
+        if (
+            isinstance(message, dict)
+            and message.get("jsonrpc") == "2.0"
+            and message.get("id") == request_id
+            and (isinstance(message.get("result"), dict) or isinstance(message.get("error"), dict))
+        ):
+            return message
+    raise UpstreamFailure(f"upstream {name} answered with invalid JSON-RPC (HTTP {reply.status})")
+
+
+class UpstreamClient:
+    def __init__(self, hop: UpstreamHop) -> None:
+        self._hop = hop
+        self._upstreams: dict[str, _Upstream] = {}
+        self._sessions: dict[tuple[str, str], str] = {}
+        self._ids = itertools.count(1)
+
+    def _headers(
+        self, upstream: _Upstream | None, token: str, method: str, name: str | None
+    ) -> dict[str, str]:
+        headers = {
+            "Authorization": f"Bearer {token}",
+            "Content-Type": "application/json",
+            "Accept": "application/json, text/event-stream",
+        }
+        if upstream is not None:
+            headers["MCP-Protocol-Version"] = upstream.version
+            if upstream.modern:
+                headers["Mcp-Method"] = method
+                if name is not None:
+                    headers["Mcp-Name"] = name
+        return headers
+
+    @staticmethod
+    def _params(upstream: _Upstream, params: dict[str, Any]) -> dict[str, Any]:
+        if not upstream.modern:
+            return params
+        meta = {PROTOCOL_VERSION_META_KEY: upstream.version, CLIENT_CAPABILITIES_META_KEY: {}}
+        return {**params, "_meta": {**params.get("_meta", {}), **meta}}
+
+    async def _post(
+        self, server_id: str, url: str, time_limit: float, payload: dict[str, Any], headers: dict[str, str]
+    ) -> tuple[dict[str, Any], UpstreamReply]:
+        reply = await self._hop.post(server_id, url, json.dumps(payload).encode(), headers, time_limit)
+        return parse_reply(server_id, reply, payload.get("id")), reply
+
+    async def probe(self, server_id: str, url: str, time_limit: float, token: str) -> None:
+        """Learn the upstream's era: ``server/discover`` first, then the ``initialize`` handshake."""
+        modern = _Upstream(True, LATEST_MODERN_VERSION, False)
+        request = {
+            "jsonrpc": "2.0",
+            "id": next(self._ids),
+            "method": "server/discover",
+            "params": self._params(modern, {}),
+        }
+        try:
+            answer, _ = await self._post(
+                server_id, url, time_limit, request, self._headers(modern, token, "server/discover", None)
+            )
+            if "result" in answer:
+                self._upstreams[server_id] = modern
+                return
+        except UpstreamFailure:
+            pass
+        version, session = await self._initialize(server_id, url, time_limit, token)
+        self._upstreams[server_id] = _Upstream(False, version, session is not None)
+
+    async def _initialize(
+        self, server_id: str, url: str, time_limit: float, token: str
+    ) -> tuple[str, str | None]:
+        request = {
+            "jsonrpc": "2.0",
+            "id": next(self._ids),
+            "method": "initialize",
+            "params": {
+                "protocolVersion": LATEST_HANDSHAKE_VERSION,
+                "capabilities": {},
+                "clientInfo": CLIENT_INFO,
+            },
+        }
+        answer, reply = await self._post(
+            server_id, url, time_limit, request, self._headers(None, token, "initialize", None)
+        )
+        result = answer.get("result")
+        if not isinstance(result, dict) or not isinstance(result.get("protocolVersion"), str):
+            raise UpstreamFailure(f"upstream {server_id} did not complete the initialize handshake")
+        version = str(result["protocolVersion"])
+        headers = self._headers(_Upstream(False, version, False), token, "", None)
+        if reply.session_id:
+            headers["Mcp-Session-Id"] = reply.session_id
+        notification = {"jsonrpc": "2.0", "method": "notifications/initialized"}
+        await self._hop.post(server_id, url, json.dumps(notification).encode(), headers, time_limit)
+        return version, reply.session_id
+
+    async def request(
+        self,
+        server_id: str,
+        url: str,
+        time_limit: float,
+        token: str,
+        principal: str,
+        method: str,
+        params: dict[str, Any],
+        name: str | None = None,
+        retry_session: bool = True,
+    ) -> dict[str, Any]:
+        """One request to the upstream; the JSON-RPC response (``result`` or ``error``)."""
+        upstream = self._upstreams.get(server_id)
+        if upstream is None:
+            await self.probe(server_id, url, time_limit, token)
+            upstream = self._upstreams[server_id]
+        headers = self._headers(upstream, token, method, name)
+        if upstream.stateful:
+            session_key = (server_id, principal)
+            session = self._sessions.get(session_key)
+            if session is None:
+                session = (await self._initialize(server_id, url, time_limit, token))[1] or ""
+                self._sessions[session_key] = session
+            headers["Mcp-Session-Id"] = session
+        payload = {
+            "jsonrpc": "2.0",
+            "id": next(self._ids),
+            "method": method,
+            "params": self._params(upstream, params),
+        }
+        reply = await self._hop.post(server_id, url, json.dumps(payload).encode(), headers, time_limit)
+        if reply.status == 404 and upstream.stateful and retry_session:  # session ended upstream: reopen once
+            self._sessions.pop((server_id, principal), None)
+            return await self.request(
+                server_id, url, time_limit, token, principal, method, params, name, False
+            )
+        return parse_reply(server_id, reply, payload["id"])
+
+    def forget(self, server_id: str) -> None:
+        """Probe again next time (after a failure, the upstream may have been replaced)."""
+        self._upstreams.pop(server_id, None)
+        for key in [k for k in self._sessions if k[0] == server_id]:
+            del self._sessions[key]
