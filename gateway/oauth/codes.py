@@ -1,10 +1,12 @@
 """Authorization codes (SPEC-NOTES CO-3): single-use, short-lived, bound to everything asked for.
 
-A code is kept under the SHA-256 of its value. Redeeming it is check-then-take: a wrong verifier
-does not consume the code, and of many concurrent valid redemptions exactly one wins the
-``take``. The winner leaves a tombstone naming what it issued, so a later *valid* replay
-(the code leaked and the legitimate client already used it) revokes those tokens, while an
-invalid replay is simply refused.
+A code is kept under the SHA-256 of its value. Redeeming it is check-then-claim: a wrong verifier
+does not consume the code. A valid redemption claims the code by adding, atomically and only if
+absent, a tombstone naming the ``jti`` and refresh family it is *about* to issue; of many
+concurrent valid redemptions exactly one adds it. Every other valid redemption, concurrent or
+later (the code leaked and the legitimate client already used it), finds the tombstone and
+revokes what it names — even before those tokens exist, since revocation is by id. An invalid
+replay is simply refused.
 """
 
 from __future__ import annotations
@@ -63,13 +65,13 @@ class AuthorizationCodes:
         value = await self._store.get(_CODE + _key(code))
         return _decode(value) if value is not None else None
 
-    async def take(self, code: str) -> CodeGrant | None:
-        value = await self._store.take(_CODE + _key(code))
-        return _decode(value) if value is not None else None
-
-    async def mark_used(self, code: str, grant: CodeGrant, issued: IssuedFromCode, ttl: float) -> None:
+    async def claim(self, code: str, grant: CodeGrant, issued: IssuedFromCode, ttl: float) -> bool:
+        """True for the one redemption that wins the code; the code is then gone."""
         record = {"grant": asdict(grant), "issued": asdict(issued)}
-        await self._store.put(_USED + _key(code), json.dumps(record), ttl)
+        if not await self._store.add(_USED + _key(code), json.dumps(record), ttl):
+            return False
+        await self._store.delete(_CODE + _key(code))
+        return True
 
     async def used(self, code: str) -> tuple[CodeGrant, IssuedFromCode] | None:
         value = await self._store.get(_USED + _key(code))

@@ -30,6 +30,10 @@ def _revoked_key(family: str) -> str:
     return f"refresh-revoked:{{{family}}}"
 
 
+def new_family_id() -> str:
+    return secrets.token_urlsafe(16)
+
+
 def _digest(token: str) -> str:
     return hashlib.sha256(token.encode()).hexdigest()
 
@@ -88,14 +92,15 @@ class RefreshTokens:
     async def start_family(
         self,
         *,
+        family_id: str,
         client_id: str,
         subject: str,
         scopes: tuple[str, ...],
         resource: str,
         access_jti: str,
         access_exp: float,
-    ) -> tuple[str, str]:
-        family_id = secrets.token_urlsafe(16)
+    ) -> str:
+        """The first refresh token of a family whose id the caller chose with :func:`new_family_id`."""
         token = self._new_token(family_id)
         family = Family(
             client_id,
@@ -107,7 +112,7 @@ class RefreshTokens:
             access=((access_jti, access_exp),),
         )
         await self._store.put(_family_key(family_id), family.to_json(), self._idle)
-        return token, family_id
+        return token
 
     async def begin_rotation(self, client_id: str, presented: str) -> Rotation:
         """Check a presented refresh token; reuse of a rotated one revokes the whole family (RT-1)."""

@@ -26,6 +26,10 @@ _REVOKED = "revoked:"
 _CHILDREN = "exchanged-from:"
 
 
+def new_jti() -> str:
+    return secrets.token_urlsafe(18)
+
+
 class InvalidToken(Exception):
     """A token that must not be honoured; the message is safe to log (it never holds the token)."""
 
@@ -56,6 +60,7 @@ class AccessTokenIssuer:
         lifetime: int,
         extra: Mapping[str, Any] | None = None,
         not_after: int | None = None,
+        jti: str | None = None,
     ) -> IssuedToken:
         """Sign a token living ``lifetime`` seconds, and never past ``not_after`` when given."""
         keys = await self._keyring.current()
@@ -66,7 +71,7 @@ class AccessTokenIssuer:
             "aud": audience,
             "client_id": client_id,
             "scope": " ".join(scopes),
-            "jti": secrets.token_urlsafe(18),
+            "jti": jti or new_jti(),
             "iat": now,
             "exp": now + lifetime if not_after is None else min(now + lifetime, not_after),
             **(extra or {}),

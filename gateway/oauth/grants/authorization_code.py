@@ -10,9 +10,10 @@ from gateway.oauth.clients import Client
 from gateway.oauth.codes import AuthorizationCodes, IssuedFromCode
 from gateway.oauth.forms import Form
 from gateway.oauth.pkce import verifier_matches
-from gateway.oauth.refresh import RefreshTokens
+from gateway.clock import Clock
+from gateway.oauth.refresh import RefreshTokens, new_family_id
 from gateway.oauth.resources import canonical_resource
-from gateway.oauth.tokens import AccessTokenIssuer, RevocationList
+from gateway.oauth.tokens import AccessTokenIssuer, RevocationList, new_jti
 
 _REFUSED = "the authorization code is invalid, expired, already used, or was issued to another client"
 
@@ -28,7 +29,9 @@ class AuthorizationCodeGrant:
         revocations: RevocationList,
         lifetime: int,
         audit: AuditLog,
+        clock: Clock,
     ) -> None:
+        self._clock = clock
         self._codes = codes
         self._issuer = issuer
         self._refresh = refresh_tokens
@@ -51,7 +54,10 @@ class AuthorizationCodeGrant:
         resources = form.all("resource")
         if resources and (len(resources) > 1 or canonical_resource(resources[0]) != grant.resource):
             raise InvalidTarget("the resource must be the one the code was issued for")
-        if await self._codes.take(code) is None:  # another redemption won the race
+        family = new_family_id() if "refresh_token" in client.grant_types else None
+        about_to_issue = IssuedFromCode(new_jti(), self._clock.now() + self._lifetime + 1, family)
+        if not await self._codes.claim(code, grant, about_to_issue, ttl=self._lifetime + 600):
+            await self._revoke_on_valid_replay(client, code, redirect_uri, verifier)
             raise InvalidGrant(_REFUSED)
         issued = await self._issuer.issue(
             subject=grant.subject,
@@ -59,6 +65,7 @@ class AuthorizationCodeGrant:
             audience=grant.resource,
             scopes=grant.scopes,
             lifetime=self._lifetime,
+            jti=about_to_issue.jti,
         )
         body: dict[str, Any] = {
             "access_token": issued.token,
@@ -66,9 +73,9 @@ class AuthorizationCodeGrant:
             "expires_in": issued.expires_in,
             "scope": " ".join(grant.scopes),
         }
-        family = None
-        if "refresh_token" in client.grant_types:
-            refresh_token, family = await self._refresh.start_family(
+        if family is not None:
+            body["refresh_token"] = await self._refresh.start_family(
+                family_id=family,
                 client_id=client.client_id,
                 subject=grant.subject,
                 scopes=grant.scopes,
@@ -76,9 +83,6 @@ class AuthorizationCodeGrant:
                 access_jti=str(issued.claims["jti"]),
                 access_exp=float(issued.claims["exp"]),
             )
-            body["refresh_token"] = refresh_token
-        issued_from_code = IssuedFromCode(str(issued.claims["jti"]), float(issued.claims["exp"]), family)
-        await self._codes.mark_used(code, grant, issued_from_code, ttl=self._lifetime + 600)
         self._audit.record(
             "token_issued",
             outcome="granted",
