@@ -152,7 +152,7 @@ def create_app(gateway: Gateway) -> Starlette:
         [
             ClientCredentialsGrant(gateway.issuer, targets, ttl, audit),
             AuthorizationCodeGrant(
-                gateway.codes, gateway.issuer, gateway.refresh_tokens, gateway.revocations, ttl, audit
+                gateway.codes, gateway.issuer, gateway.refresh_tokens, gateway.revocations, ttl, audit, gateway.clock
             ),
             RefreshTokenGrant(gateway.refresh_tokens, gateway.issuer, ttl, audit),
             TokenExchangeGrant(
