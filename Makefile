@@ -5,8 +5,10 @@ BIN := $(VENV)/bin
 STAMP := $(VENV)/.installed
 NODE_DIR := .node
 NODE_STAMP := $(NODE_DIR)/.installed
+IDP_STAMP := $(NODE_DIR)/idp/.installed
+CHROMIUM := /usr/bin/chromium
 
-.PHONY: run test lint typecheck unit conformance-deps bench clean
+.PHONY: run test lint typecheck unit conformance-deps idp-deps chromium bench clean
 
 $(STAMP): pyproject.toml
 	$(PYTHON) -m venv $(VENV)
@@ -26,6 +28,26 @@ $(NODE_STAMP):
 
 conformance-deps: $(NODE_STAMP)
 
+# The federation tests run panva's oidc-provider (npm) under the Node 22 above; its own prefix,
+# since a second `npm install --no-save` into .node would prune what the first one installed.
+$(IDP_STAMP):
+	mkdir -p $(NODE_DIR)/idp
+	cd $(NODE_DIR)/idp && npm install --prefix . --silent --no-audit --no-fund --no-save oidc-provider@9.13.3
+	test -f $(NODE_DIR)/idp/node_modules/oidc-provider/lib/index.js
+	touch $(IDP_STAMP)
+
+idp-deps: $(IDP_STAMP)
+
+# The consent-page test drives Debian's Chromium through playwright (never `playwright install`).
+$(CHROMIUM):
+	@if [ "$$(id -u)" = 0 ]; then \
+		apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq chromium; \
+	else \
+		echo "Chromium is missing: run 'sudo apt-get install -y chromium' (Debian/Ubuntu)" >&2; exit 1; \
+	fi
+
+chromium: $(CHROMIUM)
+
 run: $(STAMP)
 	$(BIN)/python examples/run_demo.py
 
@@ -36,7 +58,7 @@ lint: $(STAMP)
 typecheck: $(STAMP)
 	$(BIN)/mypy
 
-unit: $(STAMP) $(NODE_STAMP)
+unit: $(STAMP) $(NODE_STAMP) $(IDP_STAMP) $(CHROMIUM)
 	$(BIN)/pytest
 
 test: lint typecheck unit

@@ -1,16 +1,22 @@
-"""``make run``: the gateway on the embedded SQLite store, with an example agent provisioned.
+"""``make run``: the gateway on the embedded SQLite store, an example upstream, an example agent.
 
-Creates ``var/`` (git-ignored) with the store and the demo agent's private key, registers the agent
-with the CLI (idempotent), prints the command that runs the example agent, and serves on
-http://127.0.0.1:8000 until Ctrl-C.
+Creates ``var/`` (git-ignored) with the store, the demo config and the demo agent's private key;
+starts the example "weather" tool server (``examples/upstream_server.py``) on 127.0.0.1:8001;
+registers it with the gateway through the config file (``var/demo.toml``, ``[[servers]]``);
+registers the agent with the CLI (idempotent, scope ``weather``); prints the command that runs the
+example agent; and serves the gateway on http://127.0.0.1:8000 until Ctrl-C, then stops the
+upstream too.
 """
 
 from __future__ import annotations
 
 import json
 import os
+import signal
+import socket
 import subprocess
 import sys
+import time
 from pathlib import Path
 
 from cryptography.hazmat.primitives import serialization
@@ -20,12 +26,33 @@ from jwt.algorithms import ECAlgorithm
 ROOT = Path(__file__).resolve().parent.parent
 VAR = ROOT / "var"
 AGENT = "demo-agent"
+AGENT_SCOPES = ("weather",)
+GATEWAY = "http://127.0.0.1:8000"
+UPSTREAM_HOST, UPSTREAM_PORT = "127.0.0.1", 8001
+UPSTREAM_URL = f"http://{UPSTREAM_HOST}:{UPSTREAM_PORT}/mcp"
+
+DEMO_CONFIG = f"""\
+# Written by examples/run_demo.py (make run); rewritten on every run.
+
+[[servers]]
+id = "weather"
+url = "{UPSTREAM_URL}"
+audience = "{UPSTREAM_URL}"
+
+[servers.tool_scopes]
+get_forecast = ["weather:get_forecast"]
+list_alerts = ["weather:list_alerts"]
+echo = ["weather:echo"]
+"""
 
 
 def cli(*args: str, check: bool = True) -> subprocess.CompletedProcess[str]:
-    return subprocess.run(
-        [sys.executable, "-m", "gateway", *args], cwd=ROOT, text=True, capture_output=True, check=check
+    result = subprocess.run(
+        [sys.executable, "-m", "gateway", *args], cwd=ROOT, text=True, capture_output=True, check=False
     )
+    if check and result.returncode != 0:
+        raise SystemExit(result.stderr.strip() or f"mcp-gateway {' '.join(args)} failed")
+    return result
 
 
 def provision_agent() -> Path:
@@ -39,35 +66,100 @@ def provision_agent() -> Path:
         )
         key_path.chmod(0o600)
         cli("clients", "remove", AGENT, check=False)
-    if cli("clients", "show", AGENT, check=False).returncode != 0:
+    shown = cli("clients", "show", AGENT, "--json", check=False)
+    registered = json.loads(shown.stdout) if shown.returncode == 0 else None
+    if registered is not None and tuple(registered.get("scopes", ())) != AGENT_SCOPES:
+        cli("clients", "remove", AGENT)  # registered by an older demo, with other scopes
+        registered = None
+    if registered is None:
         private_key = serialization.load_pem_private_key(key_path.read_bytes(), password=None)
         assert isinstance(private_key, ec.EllipticCurvePrivateKey)
         jwk = json.loads(ECAlgorithm.to_jwk(private_key.public_key()))
         jwk.update({"alg": "ES256", "use": "sig", "kid": "demo-agent-1"})
-        cli(
-            "clients",
-            "add",
-            AGENT,
-            "--name",
-            "Demo agent",
-            "--scope",
-            "tools:read",
-            "--scope",
-            "tools:call",
-            "--jwks",
-            json.dumps({"keys": [jwk]}),
-        )
+        scopes = [arg for scope in AGENT_SCOPES for arg in ("--scope", scope)]
+        cli("clients", "add", AGENT, "--name", "Demo agent", *scopes, "--jwks", json.dumps({"keys": [jwk]}))
     return key_path
+
+
+def listening(host: str, port: int) -> bool:
+    try:
+        socket.create_connection((host, port), timeout=0.5).close()
+    except OSError:
+        return False
+    return True
+
+
+def start_upstream() -> subprocess.Popen[bytes]:
+    if listening(UPSTREAM_HOST, UPSTREAM_PORT):
+        raise SystemExit(
+            f"{UPSTREAM_HOST}:{UPSTREAM_PORT} is in use: stop what runs there (another make run?)"
+        )
+    upstream = subprocess.Popen(
+        [
+            sys.executable,
+            str(ROOT / "examples" / "upstream_server.py"),
+            "--issuer",
+            GATEWAY,
+            "--host",
+            UPSTREAM_HOST,
+            "--port",
+            str(UPSTREAM_PORT),
+            "--audience",
+            UPSTREAM_URL,
+        ],
+        cwd=ROOT,
+    )
+    deadline = time.monotonic() + 15
+    while time.monotonic() < deadline:
+        if upstream.poll() is not None:
+            raise SystemExit(f"the example upstream exited with code {upstream.returncode}")
+        if listening(UPSTREAM_HOST, UPSTREAM_PORT):
+            return upstream
+        time.sleep(0.1)
+    stop(upstream)
+    raise SystemExit(f"the example upstream did not listen on {UPSTREAM_HOST}:{UPSTREAM_PORT}")
+
+
+def stop(process: subprocess.Popen[bytes]) -> None:
+    if process.poll() is None:
+        process.terminate()
+        try:
+            process.wait(10)
+        except subprocess.TimeoutExpired:
+            process.kill()
+            process.wait()
 
 
 def main() -> None:
     VAR.mkdir(mode=0o700, exist_ok=True)
+    config_path = VAR / "demo.toml"
+    config_path.write_text(DEMO_CONFIG)
+    os.environ["MCP_GATEWAY_CONFIG"] = str(config_path)
     os.environ.setdefault("MCP_GATEWAY_STORE", f"sqlite:///{VAR / 'mcp-gateway.sqlite3'}")
     key_path = provision_agent()
-    print("mcp-gateway: serving on http://127.0.0.1:8000 (Ctrl-C to stop)")
-    print("In another terminal, run the example agent:")
-    print(f"  .venv/bin/python examples/get_token.py --client-id {AGENT} --key {key_path.relative_to(ROOT)}")
-    os.execv(sys.executable, [sys.executable, "-m", "gateway", "serve"])
+    # Stopped by a supervisor rather than Ctrl-C: still stop both servers (the finally below).
+    signal.signal(signal.SIGTERM, lambda signum, frame: sys.exit(128 + signum))
+    upstream = start_upstream()
+    gateway: subprocess.Popen[bytes] | None = None
+    try:
+        print(f'example upstream "weather": {UPSTREAM_URL} (accepts only the gateway\'s tokens for it)')
+        print(f"mcp-gateway: serving on {GATEWAY} (Ctrl-C to stop)")
+        print("In another terminal, run the example agent:")
+        print(
+            f"  .venv/bin/python examples/agent.py --gateway {GATEWAY} --client-id {AGENT}"
+            f" --key {key_path.relative_to(ROOT)} --tool weather.get_forecast"
+            """ --arguments '{"city": "Paris"}'""",
+            flush=True,
+        )
+        gateway = subprocess.Popen([sys.executable, "-m", "gateway", "serve"], cwd=ROOT)
+        code = gateway.wait()
+    except KeyboardInterrupt:
+        code = 0  # the gateway got the same Ctrl-C and shuts down by itself
+    finally:
+        if gateway is not None:
+            stop(gateway)
+        stop(upstream)
+    raise SystemExit(code)
 
 
 if __name__ == "__main__":

@@ -5,6 +5,7 @@ Nothing here decides anything; each concern lives in the module its name points 
 
 from __future__ import annotations
 
+import asyncio
 import contextlib
 import logging
 from collections.abc import AsyncIterator
@@ -15,6 +16,7 @@ from starlette.applications import Starlette
 from starlette.requests import Request
 from starlette.responses import JSONResponse, Response
 from starlette.routing import Route
+from starlette.types import ASGIApp, Receive, Scope, Send
 
 from gateway.audit import AuditLog
 from gateway.clock import Clock, SystemClock
@@ -24,10 +26,12 @@ from gateway.keys import KeyManager, KeyRing
 from gateway.oauth import clients as client_model
 from gateway.oauth.assertions import AssertionVerifier, ClientKeys
 from gateway.oauth.authorize import CONSENT_PATH, LOGIN_PATH, AuthorizationEndpoint
+from gateway.oauth.cimd import resolver_for
 from gateway.oauth.client_auth import ClientAuthenticator
 from gateway.oauth.clients import ClientRegistry
 from gateway.oauth.codes import AuthorizationCodes
 from gateway.oauth.exchange import ExchangePolicy, TokenExchanger
+from gateway.oauth.federation import FederatedSignIn, FederationConfig
 from gateway.oauth.fetch import DocumentFetcher, FetchPolicy
 from gateway.oauth.grants.authorization_code import AuthorizationCodeGrant
 from gateway.oauth.grants.client_credentials import ClientCredentialsGrant
@@ -36,13 +40,26 @@ from gateway.oauth.grants.token_exchange import TokenExchangeGrant
 from gateway.oauth.introspection import IntrospectionEndpoints
 from gateway.oauth.metadata import authorization_server_metadata
 from gateway.oauth.refresh import RefreshTokens
+from gateway.oauth.registration import REGISTER_PATH, registration_routes
 from gateway.oauth.signin import BrowserState, Cookies
 from gateway.oauth.targets import Targets
 from gateway.oauth.token_endpoint import TokenEndpoint
 from gateway.oauth.tokens import AccessTokenIssuer, AccessTokenVerifier, RevocationList
 from gateway.oauth.users import UserDirectory
+from gateway.resource.bearer import BearerAuth, VerifiedTokenCache
+from gateway.resource.mcp_endpoint import McpEndpoint
+from gateway.resource.metadata import PRM_ROOT, metadata_path, protected_resource_metadata
+from gateway.resource.origin import OriginGuard
+from gateway.resource.sessions import SessionStore
+from gateway.resource.tool_directory import CatalogDirectory
 from gateway.store import Store, StoreUnavailable
+from gateway.upstream.discovery import Discovery, Refresher
 from gateway.upstream.downstream_tokens import DownstreamTokens
+from gateway.upstream.forwarding import ToolForwarder
+from gateway.upstream.hop import UpstreamHop
+from gateway.upstream.mcp_client import UpstreamClient
+from tools_registry.catalog import Catalog
+from tools_registry.servers import ServerRegistry, configured_servers
 
 logger = logging.getLogger("mcp_gateway")
 
@@ -76,6 +93,11 @@ class Gateway:
     targets: Targets
     exchanger: TokenExchanger
     downstream_tokens: DownstreamTokens
+    servers: ServerRegistry
+    catalog: Catalog
+    hop: UpstreamHop
+    upstream: UpstreamClient
+    discovery: Discovery
 
 
 def build_gateway(
@@ -102,13 +124,16 @@ def build_gateway(
         clock,
         ExchangePolicy(settings.exchange_max_ttl, settings.max_delegation_depth),
     )
+    catalog = Catalog()
+    hop = UpstreamHop()
+    upstream = UpstreamClient(hop)
     return Gateway(
         settings=settings,
         store=store,
         clock=clock,
         keys=keys,
         keyring=keyring,
-        clients=ClientRegistry(store, configured),
+        clients=ClientRegistry(store, configured, resolver_for(settings, fetcher)),
         issuer=issuer,
         verifier=AccessTokenVerifier(keyring, settings.issuer_id, clock, leeway=0),
         revocations=revocations,
@@ -122,6 +147,11 @@ def build_gateway(
         targets=targets,
         exchanger=exchanger,
         downstream_tokens=DownstreamTokens(exchanger, clock),
+        servers=ServerRegistry(store, configured_servers(settings.servers)),
+        catalog=catalog,
+        hop=hop,
+        upstream=upstream,
+        discovery=Discovery(upstream, issuer, catalog, targets),
     )
 
 
@@ -152,7 +182,13 @@ def create_app(gateway: Gateway) -> Starlette:
         [
             ClientCredentialsGrant(gateway.issuer, targets, ttl, audit),
             AuthorizationCodeGrant(
-                gateway.codes, gateway.issuer, gateway.refresh_tokens, gateway.revocations, ttl, audit, gateway.clock
+                gateway.codes,
+                gateway.issuer,
+                gateway.refresh_tokens,
+                gateway.revocations,
+                ttl,
+                audit,
+                gateway.clock,
             ),
             RefreshTokenGrant(gateway.refresh_tokens, gateway.issuer, ttl, audit),
             TokenExchangeGrant(
@@ -175,16 +211,30 @@ def create_app(gateway: Gateway) -> Starlette:
         settings.max_body_bytes,
         audit,
     )
+    browser = BrowserState(
+        gateway.store,
+        Cookies(secure=settings.issuer_id.startswith("https://")),
+        session_lifetime=settings.sign_in_session_ttl,
+        request_lifetime=600,
+    )
+    federation = (
+        FederatedSignIn(
+            FederationConfig.from_settings(settings),
+            browser=browser,
+            clients=gateway.clients,
+            users=gateway.users,
+            store=gateway.store,
+            audit=audit,
+        )
+        if settings.oidc_issuer
+        else None
+    )
     authorization = AuthorizationEndpoint(
         issuer=settings.issuer_id,
         clients=gateway.clients,
         users=gateway.users,
-        browser=BrowserState(
-            gateway.store,
-            Cookies(secure=settings.issuer_id.startswith("https://")),
-            session_lifetime=settings.sign_in_session_ttl,
-            request_lifetime=600,
-        ),
+        browser=browser,
+        federation=federation,
         codes=gateway.codes,
         targets=targets,
         scope_descriptions=settings.scope_descriptions,
@@ -194,6 +244,8 @@ def create_app(gateway: Gateway) -> Starlette:
         issuer=settings.issuer_id,
         endpoint={name: settings.endpoint(path) for name, path in PATHS.items()},
         grant_types=token_endpoint.grant_types,
+        registration_endpoint=settings.endpoint(REGISTER_PATH) if settings.dcr_enabled else None,
+        client_id_metadata_document_supported=settings.cimd_enabled,
     )
 
     async def serve_metadata(request: Request) -> Response:
@@ -203,7 +255,23 @@ def create_app(gateway: Gateway) -> Starlette:
         keys = await gateway.keyring.current()
         return JSONResponse(keys.jwks, headers={"Cache-Control": "public, max-age=60"})
 
+    mcp_app = _mcp_app(gateway)
+    resource_metadata = protected_resource_metadata(
+        resource=settings.mcp_resource,
+        issuer=settings.issuer_id,
+        scopes=settings.resource_scopes,
+        jwks_uri=settings.endpoint(PATHS["jwks"]),
+    )
+
+    async def serve_resource_metadata(request: Request) -> Response:
+        return JSONResponse(resource_metadata, headers={"Cache-Control": "public, max-age=300"})
+
     routes = [
+        Route(settings.mcp_path, mcp_app, methods=["GET", "POST", "DELETE"]),
+        *(
+            Route(p, serve_resource_metadata, methods=["GET"])
+            for p in dict.fromkeys((metadata_path(settings.mcp_resource), PRM_ROOT))
+        ),
         *(
             Route(p, serve_metadata, methods=["GET"])
             for p in _well_known_paths("oauth-authorization-server", settings.issuer_id)
@@ -217,9 +285,11 @@ def create_app(gateway: Gateway) -> Starlette:
         Route(LOGIN_PATH, authorization.login, methods=["POST"]),
         Route(CONSENT_PATH, authorization.consent_form, methods=["GET"]),
         Route(CONSENT_PATH, authorization.consent, methods=["POST"]),
+        *(federation.routes() if federation else []),
         Route(PATHS["token"], token_endpoint.handle, methods=["POST"]),
         Route(PATHS["introspect"], introspection.introspect, methods=["POST"]),
         Route(PATHS["revoke"], introspection.revoke, methods=["POST"]),
+        *registration_routes(settings, gateway.clients, gateway.store, gateway.clock, audit),
     ]
 
     @contextlib.asynccontextmanager
@@ -228,9 +298,15 @@ def create_app(gateway: Gateway) -> Starlette:
             await gateway.keys.ensure_key()
         except StoreUnavailable:
             logger.warning("the store is unavailable at start-up; requests get 503 until it is back")
+        refresher = Refresher(gateway.discovery, gateway.servers, gateway.catalog, gateway.store)
+        refreshing = asyncio.create_task(refresher.run())
         try:
             yield
         finally:
+            refreshing.cancel()
+            with contextlib.suppress(asyncio.CancelledError):
+                await refreshing
+            await gateway.hop.aclose()
             await gateway.fetcher.aclose()
             await gateway.store.close()
 
@@ -243,6 +319,45 @@ def create_app(gateway: Gateway) -> Starlette:
             Exception: _unexpected,
         },
     )
+
+
+def _mcp_app(gateway: Gateway) -> ASGIApp:
+    """``/mcp``: Host and Origin checks, then the bearer check, then the endpoint."""
+    settings = gateway.settings
+    endpoint = McpEndpoint(
+        directory=CatalogDirectory(gateway.catalog),
+        forwarder=ToolForwarder(gateway.downstream_tokens, gateway.upstream),
+        sessions=SessionStore(gateway.store, settings.mcp_session_ttl),
+        resource_metadata_url=settings.endpoint(metadata_path(settings.mcp_resource)),
+        max_body_bytes=settings.mcp_max_body_bytes,
+    )
+
+    async def serve(scope: Scope, receive: Receive, send: Send) -> None:
+        response = await endpoint.handle(Request(scope, receive))
+        await response(scope, receive, send)
+
+    bearer = BearerAuth(
+        serve,
+        verifier=gateway.verifier,
+        revocations=gateway.revocations,
+        resource=gateway.targets.gateway_resource,
+        resource_metadata_url=settings.endpoint(metadata_path(settings.mcp_resource)),
+        scopes=settings.resource_scopes,
+        cache=VerifiedTokenCache(gateway.clock),
+    )
+    return OriginGuard(
+        bearer,
+        public_url=settings.base_url,
+        allowed_origins=settings.allowed_origins,
+        allowed_hosts=(*settings.allowed_hosts, *_loopback_hosts(settings)),
+    )
+
+
+def _loopback_hosts(settings: Settings) -> tuple[str, ...]:
+    """On a loopback bind, the other names of loopback reach the same socket legitimately."""
+    if settings.host not in ("127.0.0.1", "::1", "localhost"):
+        return ()
+    return tuple(f"{name}:{settings.port}" for name in ("127.0.0.1", "localhost", "[::1]"))
 
 
 async def _oauth_error(request: Request, exc: Exception) -> Response:

@@ -1,4 +1,4 @@
-"""``mcp-gateway``: serve, and manage clients and keys on the configured store.
+"""``mcp-gateway``: serve, and manage clients, upstream tools and keys on the configured store.
 
 Every management command works on the same store as a running server, so a client added here is
 usable at once without a restart. ``--json`` prints machine-readable output for scripts.
@@ -18,6 +18,7 @@ from typing import Any
 
 import anyio
 
+from gateway import cli_tools
 from gateway.config import ConfigError, Settings, load_settings
 from gateway.oauth.clients import AUTH_METHODS, GRANT_TYPES, Client, ClientError, hash_secret, new_secret
 from gateway.oauth.users import UserError
@@ -68,6 +69,7 @@ def _parser() -> argparse.ArgumentParser:
     )
     keys.add_parser("list", help="the signing keys and their states")
     keys.add_parser("rotate", help="publish a new key now; it signs after key_publish_lead seconds")
+    cli_tools.add_parser(commands)
     for sub_parsers in (clients, users, keys):
         for sub in sub_parsers.choices.values():
             sub.add_argument("--json", action="store_true", help="machine-readable output")
@@ -233,6 +235,7 @@ _HANDLERS: dict[tuple[str, str], Handler] = {
     ("users", "remove"): _users_remove,
     ("keys", "list"): _keys_list,
     ("keys", "rotate"): _keys_rotate,
+    **cli_tools.HANDLERS,
 }
 
 

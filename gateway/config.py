@@ -23,6 +23,8 @@ from pathlib import Path
 from typing import Any
 from urllib.parse import urlsplit
 
+from tools_registry.servers import RegistryError, configured_servers
+
 ENV_PREFIX = "MCP_GATEWAY_"
 LOOPBACK_HOSTS = frozenset({"127.0.0.1", "::1", "localhost", "[::1]"})
 
@@ -87,14 +89,43 @@ class Settings:
     refresh_token_absolute_ttl: int = 30 * 24 * 3600
     sign_in_session_ttl: int = 3600
     max_body_bytes: int = 64 * 1024
+    mcp_max_body_bytes: int = 1024 * 1024
+    """Largest JSON-RPC request the MCP endpoint reads; larger ones get 413."""
+    mcp_session_ttl: int = 12 * 3600
+    resource_scopes: tuple[str, ...] = ()
+    """Scopes named in the MCP 401 challenge and ``scopes_supported`` (minimal; none by default)."""
+    allowed_origins: tuple[str, ...] = ()
+    """Browser origins, besides the gateway's own, allowed to call the MCP endpoint."""
+    allowed_hosts: tuple[str, ...] = ()
+    """Host headers, besides the public URL's (and loopback names on a loopback bind), accepted."""
     log_level: str = "info"
+    dcr_enabled: bool = True
+    """Dynamic client registration (RFC 7591) at ``/register``, managed per RFC 7592."""
+    dcr_allowed_scopes: tuple[str, ...] = ()
+    """Scopes a registered (DCR) or CIMD client may hold; empty: the keys of ``scope_descriptions``."""
+    dcr_rate_limit_per_minute: int = 20
+    """Registrations accepted per client IP address per minute."""
+    dcr_allow_client_credentials: bool = False
+    """Whether a dynamically registered confidential client may use ``client_credentials`` (off)."""
+    cimd_enabled: bool = True
+    """Client ID Metadata Documents: an https ``client_id`` with a path names its own metadata."""
     clients: tuple[ClientConfig, ...] = field(default=())
     targets: tuple[TargetConfig, ...] = field(default=())
     """``[[targets]]``: audiences for token exchange with the scopes each accepts (TE-3, TE-4)."""
+    servers: tuple[Mapping[str, Any], ...] = field(default=())
+    """``[[servers]]``: upstream MCP servers, validated by ``tools_registry.servers`` at load time."""
     exchange_max_ttl: int = 300
     max_delegation_depth: int = 4
     scope_descriptions: Mapping[str, str] = field(default_factory=dict)
     """What each scope lets an agent do, shown on the consent page (``[scope_descriptions]``)."""
+    oidc_issuer: str = ""
+    """Federated sign-in: the upstream OpenID provider's issuer URL (empty: off)."""
+    oidc_client_id: str = ""
+    oidc_client_secret: str = ""
+    """Prefer ``MCP_GATEWAY_OIDC_CLIENT_SECRET`` to the file."""
+    oidc_scopes: tuple[str, ...] = ("openid",)
+    oidc_provider_name: str = ""
+    """The name on the "Sign in with …" button; defaults to the issuer's host."""
 
     @property
     def base_url(self) -> str:
@@ -116,7 +147,7 @@ def _url_host(host: str) -> str:
     return f"[{host}]" if ":" in host and not host.startswith("[") else host
 
 
-_TABLES = ("clients", "scope_descriptions", "targets")
+_TABLES = ("clients", "scope_descriptions", "targets", "servers")
 _SCALARS = {f.name: f for f in dataclasses.fields(Settings) if f.name not in _TABLES}
 _CLIENT_FIELDS = {f.name for f in dataclasses.fields(ClientConfig)}
 
@@ -188,6 +219,9 @@ def _build(values: dict[str, Any], source: str) -> Settings:
                 _target(entry, source) for entry in _list_of_tables(value, source, name)
             )
             continue
+        if name == "servers":
+            kwargs["servers"] = _servers(_list_of_tables(value, source, name), source)
+            continue
         if name == "scope_descriptions":
             if not isinstance(value, Mapping) or not all(isinstance(v, str) for v in value.values()):
                 raise ConfigError(f"{source}: [scope_descriptions] must map scope names to text")
@@ -213,6 +247,14 @@ def _target(entry: Mapping[str, Any], source: str) -> TargetConfig:
     if not isinstance(scopes, list) or not all(isinstance(s, str) for s in scopes):
         raise ConfigError(f"{source}: target {audience!r} scopes must be a list of strings")
     return TargetConfig(audience, tuple(scopes), str(entry.get("description", "")))
+
+
+def _servers(tables: list[Mapping[str, Any]], source: str) -> tuple[Mapping[str, Any], ...]:
+    try:
+        configured_servers(tables)
+    except RegistryError as exc:
+        raise ConfigError(f"{source}: {exc}") from None
+    return tuple(tables)
 
 
 def _coerce(name: str, value: Any, source: str) -> Any:
@@ -269,6 +311,7 @@ def _validate(settings: Settings) -> None:
         "refresh_token_idle_ttl",
         "refresh_token_absolute_ttl",
         "sign_in_session_ttl",
+        "dcr_rate_limit_per_minute",
         "exchange_max_ttl",
         "max_delegation_depth",
     ):
@@ -283,3 +326,17 @@ def _validate(settings: Settings) -> None:
         if client.client_id in seen:
             raise ConfigError(f"client {client.client_id!r} is defined twice")
         seen.add(client.client_id)
+    if settings.oidc_issuer:
+        _validate_oidc(settings)
+
+
+def _validate_oidc(settings: Settings) -> None:
+    parts = urlsplit(settings.oidc_issuer)
+    if parts.scheme not in ("http", "https") or not parts.hostname or parts.query or parts.fragment:
+        raise ConfigError(f"oidc_issuer must be an http(s) URL without query, got {settings.oidc_issuer!r}")
+    if parts.scheme == "http" and parts.hostname not in LOOPBACK_HOSTS:
+        raise ConfigError(f"oidc_issuer must use https unless it is a loopback address, got {parts.netloc!r}")
+    if not settings.oidc_client_id:
+        raise ConfigError("oidc_issuer is set, so oidc_client_id is required")
+    if "openid" not in settings.oidc_scopes:
+        raise ConfigError("oidc_scopes must include 'openid'")

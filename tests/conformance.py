@@ -13,14 +13,19 @@ from, the printed output is kept for failure messages.
 
 from __future__ import annotations
 
+import contextlib
 import json
 import os
+import queue
 import re
 import subprocess
 import tempfile
+import threading
+import time
+from collections.abc import Iterator
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any
+from typing import IO, Any
 
 REPO = Path(__file__).resolve().parent.parent
 NODE_DIR = REPO / ".node"
@@ -129,14 +134,19 @@ def locate() -> tuple[Path, Path]:
     return NODE_BIN, SUITE_ENTRY
 
 
-def run_suite(args: list[str], timeout: float = DEFAULT_TIMEOUT) -> SuiteRun:
-    """``node <suite>/dist/index.js <args>``; raises :class:`ConformanceSuiteError` on a timeout."""
-    node, entry = locate()
+def _suite_env() -> dict[str, str]:
     env = dict(os.environ)
     env["NO_COLOR"] = "1"
     # The suite talks to the gateway on loopback; never through a proxy from the environment.
     no_proxy = ",".join(filter(None, [env.get("NO_PROXY"), "127.0.0.1,localhost,::1"]))
     env["NO_PROXY"] = env["no_proxy"] = no_proxy
+    return env
+
+
+def run_suite(args: list[str], timeout: float = DEFAULT_TIMEOUT) -> SuiteRun:
+    """``node <suite>/dist/index.js <args>``; raises :class:`ConformanceSuiteError` on a timeout."""
+    node, entry = locate()
+    env = _suite_env()
     try:
         done = subprocess.run(
             [str(node), str(entry), *args],
@@ -177,6 +187,146 @@ def run_authorization_scenario(
     if not isinstance(checks, list):
         raise ConformanceSuiteError(f"checks.json of {scenario!r} is not a list\n{run.output}")
     return ScenarioResult(scenario, run, checks)
+
+
+def read_authorization_results(out: Path, run: SuiteRun) -> dict[str, ScenarioResult]:
+    """Every scenario's checks.json under ``out`` (written by ``authorization --output-dir out``)."""
+    results: dict[str, ScenarioResult] = {}
+    for saved in sorted(out.glob("authorization-server-*/checks.json")):
+        checks = json.loads(saved.read_text())
+        if not isinstance(checks, list):
+            raise ConformanceSuiteError(f"{saved} is not a list\n{run.output}")
+        # authorization-server-<scenario>-<ISO timestamp with : and . as ->
+        match = re.fullmatch(r"authorization-server-(.+)-\d{4}-\d{2}-\d{2}T[\d-]+Z", saved.parent.name)
+        if match is None:
+            raise ConformanceSuiteError(f"unexpected result folder {saved.parent.name}\n{run.output}")
+        if match.group(1) in results:
+            raise ConformanceSuiteError(f"scenario {match.group(1)!r} saved twice\n{run.output}")
+        results[match.group(1)] = ScenarioResult(match.group(1), run, checks)
+    return results
+
+
+class RunningSuite:
+    """A suite process whose output is read line by line while it runs."""
+
+    def __init__(self, args: list[str]) -> None:
+        node, entry = locate()
+        self.args = tuple(args)
+        self._process = subprocess.Popen(
+            [str(node), str(entry), *args],
+            cwd=REPO,
+            env=_suite_env(),
+            stdin=subprocess.DEVNULL,
+            stdout=subprocess.PIPE,
+            stderr=subprocess.PIPE,
+            text=True,
+        )
+        self._stdout: list[str] = []
+        self._stderr: list[str] = []
+        self._lines: queue.Queue[str | None] = queue.Queue()
+        assert self._process.stdout is not None and self._process.stderr is not None
+        self._readers = [
+            threading.Thread(target=self._read, args=(self._process.stdout, self._stdout, True), daemon=True),
+            threading.Thread(
+                target=self._read, args=(self._process.stderr, self._stderr, False), daemon=True
+            ),
+        ]
+        for reader in self._readers:
+            reader.start()
+
+    def _read(self, stream: IO[str], into: list[str], announce: bool) -> None:
+        for line in stream:
+            into.append(line)
+            if announce:
+                self._lines.put(_ANSI.sub("", line.rstrip("\n")))
+        if announce:
+            self._lines.put(None)
+
+    def output_so_far(self) -> str:
+        return _ANSI.sub("", "".join(self._stdout) + "".join(self._stderr))
+
+    def next_line_matching(self, pattern: str, timeout: float = 30.0) -> re.Match[str]:
+        """The next line of stdout that ``pattern`` matches in full (lines before it are skipped)."""
+        deadline = time.monotonic() + timeout
+        while True:
+            remaining = deadline - time.monotonic()
+            try:
+                line = self._lines.get(timeout=max(remaining, 0.0)) if remaining > 0 else None
+            except queue.Empty:
+                line = None
+            if line is None:
+                ended = "exited" if self._process.poll() is not None else f"printed nothing in {timeout:g}s"
+                raise ConformanceSuiteError(
+                    f"the suite {ended} before printing a line matching {pattern!r}\n{self.output_so_far()}"
+                )
+            match = re.fullmatch(pattern, line)
+            if match is not None:
+                return match
+
+    def wait(self, timeout: float = DEFAULT_TIMEOUT) -> SuiteRun:
+        try:
+            exit_code = self._process.wait(timeout)
+        except subprocess.TimeoutExpired:
+            self.kill()
+            raise ConformanceSuiteError(
+                f"the conformance suite did not finish within {timeout:g}s\n{self.output_so_far()}"
+            ) from None
+        self._close_pipes()
+        return SuiteRun(self.args, exit_code, "".join(self._stdout), "".join(self._stderr))
+
+    def kill(self) -> None:
+        if self._process.poll() is None:
+            self._process.kill()
+            self._process.wait(10)
+        self._close_pipes()
+
+    def _close_pipes(self) -> None:
+        """After the process ended: the readers reach end of file, then the pipes are closed."""
+        for reader in self._readers:
+            reader.join(10)
+        for stream in (self._process.stdout, self._process.stderr):
+            if stream is not None and not stream.closed:
+                stream.close()
+
+
+@dataclass
+class AuthorizationSuite:
+    """``authorization --url <issuer>`` running every scenario (:func:`start_authorization_suite`)."""
+
+    suite: RunningSuite
+    out: Path
+    port: int
+
+    @property
+    def callback(self) -> str:
+        return f"http://127.0.0.1:{self.port}/callback"
+
+    def authorize_url(self, timeout: float = 60.0) -> str:
+        """The URL the code-grant scenario asks a person to open, once its callback is listening."""
+        self.suite.next_line_matching(r"Access the following URL in your browser.*", timeout)
+        url = self.suite.next_line_matching(r"(https?://\S+)", 5.0).group(1)
+        self.suite.next_line_matching(rf"Callback server started: http://127\.0\.0\.1:{self.port}", 10.0)
+        return url
+
+    def results(self, timeout: float = DEFAULT_TIMEOUT) -> tuple[SuiteRun, dict[str, ScenarioResult]]:
+        run = self.suite.wait(timeout)
+        return run, read_authorization_results(self.out, run)
+
+
+@contextlib.contextmanager
+def start_authorization_suite(
+    issuer: str, client_id: str, port: int, *extra_args: str
+) -> Iterator[AuthorizationSuite]:
+    """Start every authorization-server scenario against ``issuer``; the code-grant scenario
+    redirects to ``http://127.0.0.1:<port>/callback``. The process is killed if still running
+    when the block ends."""
+    with tempfile.TemporaryDirectory(prefix="conformance-") as out:
+        args = ["authorization", "--url", issuer, "--client-id", client_id, "--port", str(port)]
+        suite = RunningSuite([*args, "--output-dir", out, *extra_args])
+        try:
+            yield AuthorizationSuite(suite, Path(out), port)
+        finally:
+            suite.kill()
 
 
 def _text(value: str | bytes | None) -> str:

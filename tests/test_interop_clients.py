@@ -124,9 +124,7 @@ def with_protected_resource(gateway_app: Starlette, gateway: Gateway) -> ASGIApp
 
 
 @contextlib.contextmanager
-def gateway_for(
-    store_url: str, agent_key: AgentKey, **overrides: Any
-) -> Iterator[RunningGateway]:
+def gateway_for(store_url: str, agent_key: AgentKey, **overrides: Any) -> Iterator[RunningGateway]:
     def settings(port: int) -> Settings:
         return Settings(
             port=port,

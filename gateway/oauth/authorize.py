@@ -13,13 +13,14 @@ with ``state`` and ``iss`` (RFC 9207), errors included.
 from __future__ import annotations
 
 from collections.abc import Mapping
+from typing import TYPE_CHECKING
 from urllib.parse import parse_qsl, urlencode, urlsplit
 
 from starlette.requests import Request
 from starlette.responses import RedirectResponse, Response
 
 from gateway.audit import AuditLog
-from gateway.errors import InvalidScope, InvalidTarget, OAuthError
+from gateway.errors import InvalidClient, InvalidScope, InvalidTarget, OAuthError
 from gateway.oauth import pages
 from gateway.oauth.clients import Client, ClientRegistry
 from gateway.oauth.codes import AuthorizationCodes, CodeGrant
@@ -29,6 +30,9 @@ from gateway.oauth.resources import narrow_scopes, parse_scope
 from gateway.oauth.signin import BrowserState, PendingRequest
 from gateway.oauth.targets import Targets
 from gateway.oauth.users import UserDirectory
+
+if TYPE_CHECKING:
+    from gateway.oauth.federation import FederatedSignIn
 
 LOGIN_PATH = "/authorize/login"
 CONSENT_PATH = "/authorize/consent"
@@ -61,7 +65,9 @@ class AuthorizationEndpoint:
         targets: Targets,
         scope_descriptions: Mapping[str, str],
         audit: AuditLog,
+        federation: FederatedSignIn | None = None,
     ) -> None:
+        self._federation = federation
         self._issuer = issuer
         self._clients = clients
         self._users = users
@@ -82,7 +88,10 @@ class AuthorizationEndpoint:
         pairs = parse_qsl(request.url.query, keep_blank_values=True)
         params = dict(pairs)
         client_id, redirect_uri = params.get("client_id", ""), params.get("redirect_uri", "")
-        client = await self._clients.get(client_id) if client_id else None
+        try:
+            client = await self._clients.get(client_id) if client_id else None
+        except InvalidClient as exc:  # a client metadata document that cannot be used (RG-2)
+            return pages.error_page(f"This client cannot be used: {exc.description}")
         if client is None or "authorization_code" not in client.grant_types:
             return pages.error_page("Unknown client, or this client may not use the authorization code flow.")
         if not redirect_uri or not any(redirect_matches(r, redirect_uri) for r in client.redirect_uris):
@@ -149,12 +158,14 @@ class AuthorizationEndpoint:
         targets = [_origin(pending.redirect_uri)]
         hidden = {"request_id": request_id, "csrf": pending.csrf}
         if user is None:
+            federation = self._federation
             return pages.login_page(
                 action=LOGIN_PATH,
                 hidden=hidden,
                 client_name=client.name or client.client_id,
                 error=error,
-                form_targets=targets,
+                form_targets=targets + (await federation.form_targets() if federation else []),
+                federated=federation.button if federation else None,
             )
         if set(pending.scopes) <= await self._browser.remembered_scopes(user, client.client_id):
             return await self._issue_code(request_id, pending, user, pending.scopes)
@@ -210,10 +221,17 @@ class AuthorizationEndpoint:
     ) -> tuple[str, PendingRequest, Client] | None:
         request_id = (form.get("request_id") or [""])[0]
         pending = await self._browser.load_pending(request, request_id, (form.get("csrf") or [""])[0])
-        client = await self._clients.get(pending.client_id) if pending is not None else None
+        client = await self._known_client(pending.client_id) if pending is not None else None
         if pending is None or client is None:
             return None
         return request_id, pending, client
+
+    async def _known_client(self, client_id: str) -> Client | None:
+        """The client of a pending request; None if it is gone or its metadata document went bad."""
+        try:
+            return await self._clients.get(client_id)
+        except InvalidClient:
+            return None
 
     # -- POST /authorize/login ---------------------------------------------------------------
     async def login(self, request: Request) -> Response:
@@ -240,7 +258,7 @@ class AuthorizationEndpoint:
     async def consent_form(self, request: Request) -> Response:
         request_id = request.query_params.get("request_id", "")
         pending = await self._browser.load_pending(request, request_id, None)
-        client = await self._clients.get(pending.client_id) if pending is not None else None
+        client = await self._known_client(pending.client_id) if pending is not None else None
         if pending is None or client is None:
             return pages.error_page(
                 "This authorization request has expired or was not made in this browser.", 403

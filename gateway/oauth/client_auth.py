@@ -62,7 +62,10 @@ class ClientAuthenticator:
         return await self._secret(client_id, secret, "client_secret_basic")
 
     async def _secret(self, client_id: str, secret: str, method: str) -> Client:
-        client = await self._clients.get(client_id)
+        try:
+            client = await self._clients.get(client_id)
+        except InvalidClient as exc:  # e.g. an unusable client metadata document (RG-2)
+            raise InvalidClient(exc.description, basic_auth_used=method == "client_secret_basic") from None
         if client is None or client.auth_method != method or not client.verify_secret(secret):
             raise InvalidClient(
                 "unknown client, wrong secret or wrong authentication method",

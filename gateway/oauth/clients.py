@@ -14,7 +14,7 @@ import json
 import secrets
 from collections.abc import Mapping
 from dataclasses import asdict, dataclass, field
-from typing import Any, Literal, cast
+from typing import Any, Literal, Protocol, cast
 from urllib.parse import urlsplit
 
 from gateway.config import ClientConfig
@@ -181,14 +181,33 @@ def _from_json(value: str) -> Client:
     return Client(**data, source="store")
 
 
-class ClientRegistry:
-    """Looks clients up in the config first, then in the store."""
+class ClientResolver(Protocol):
+    """Clients that describe themselves (a Client ID Metadata Document, RG-2), asked last."""
 
-    def __init__(self, store: Store, configured: tuple[Client, ...] = ()) -> None:
+    def handles(self, client_id: str) -> bool: ...
+
+    async def resolve(self, client_id: str) -> Client:
+        """The client, or an exception saying why it cannot be used."""
+        ...
+
+
+class ClientRegistry:
+    """Looks clients up in the config first, then in the store, then asks the resolver (CIMD)."""
+
+    def __init__(
+        self, store: Store, configured: tuple[Client, ...] = (), resolver: ClientResolver | None = None
+    ) -> None:
         self._store = store
         self._configured = {client.client_id: client for client in configured}
+        self._resolver = resolver
 
     async def get(self, client_id: str) -> Client | None:
+        client = await self._local(client_id)
+        if client is None and self._resolver is not None and self._resolver.handles(client_id):
+            return await self._resolver.resolve(client_id)
+        return client
+
+    async def _local(self, client_id: str) -> Client | None:
         if client_id in self._configured:
             return self._configured[client_id]
         value = await self._store.get_record(COLLECTION, client_id)
@@ -200,8 +219,15 @@ class ClientRegistry:
 
     async def add(self, client: Client) -> None:
         validate(client)
-        if await self.get(client.client_id) is not None:
+        if await self._local(client.client_id) is not None:
             raise ClientError(f"client {client.client_id!r} already exists")
+        await self._store.put_record(COLLECTION, client.client_id, _to_json(client))
+
+    async def replace(self, client: Client) -> None:
+        """Overwrite a stored client (RFC 7592 update); a config-file client is never replaced."""
+        validate(client)
+        if client.client_id in self._configured:
+            raise ClientError(f"client {client.client_id!r} is defined in the config file")
         await self._store.put_record(COLLECTION, client.client_id, _to_json(client))
 
     async def remove(self, client_id: str) -> bool:

@@ -23,6 +23,7 @@ from gateway.clock import Clock
 from gateway.errors import InvalidRequest, InvalidScope
 from gateway.oauth.targets import Targets
 from gateway.oauth.tokens import AccessTokenIssuer, IssuedToken, RevocationList
+from tools_registry.scopes import covers
 
 GRANT_TYPE = "urn:ietf:params:oauth:grant-type:token-exchange"
 ACCESS_TOKEN_TYPE = "urn:ietf:params:oauth:token-type:access_token"
@@ -66,16 +67,23 @@ class TokenExchanger:
         requested: tuple[str, ...],
         client_scopes: Collection[str] | None,
     ) -> tuple[str, ...]:
-        """TE-4: requested ⊆ subject ∩ client ∩ target; nothing requested = all of that ceiling."""
+        """TE-4: requested ⊆ subject ∩ client ∩ target; nothing requested = all of that ceiling.
+
+        "⊆" honours the scope hierarchy of ``tools_registry.scopes``: a held ``weather`` lets the
+        narrower ``weather:get_forecast`` be issued, never the other way round.
+        """
         held = str(subject.get("scope", "")).split()
-        ceiling = tuple(
-            scope
-            for scope in held
-            if (client_scopes is None or scope in client_scopes)
-            and all(self._targets.accepts(audience, scope) for audience in audiences)
-        )
+
+        def allowed(scope: str) -> bool:
+            return (
+                covers(held, scope)
+                and (client_scopes is None or covers(client_scopes, scope))
+                and all(self._targets.accepts(audience, scope) for audience in audiences)
+            )
+
+        ceiling = tuple(scope for scope in held if allowed(scope))
         if requested:
-            wider = [scope for scope in requested if scope not in ceiling]
+            wider = [scope for scope in requested if not allowed(scope)]
             if wider:
                 raise InvalidScope(
                     f"scope {wider[0]!r} is not held by the subject token, the client or the target"

@@ -11,10 +11,15 @@ TOKEN_AUTH_METHODS = [*AUTH_METHODS, "none"]
 
 
 def authorization_server_metadata(
-    *, issuer: str, endpoint: dict[str, str], grant_types: list[str]
+    *,
+    issuer: str,
+    endpoint: dict[str, str],
+    grant_types: list[str],
+    registration_endpoint: str | None = None,
+    client_id_metadata_document_supported: bool = False,
 ) -> dict[str, Any]:
     """The document served byte-for-byte at both well-known paths; ``issuer`` is never rewritten."""
-    return {
+    document: dict[str, Any] = {
         "issuer": issuer,
         "authorization_endpoint": endpoint["authorize"],
         "token_endpoint": endpoint["token"],
@@ -35,3 +40,8 @@ def authorization_server_metadata(
         "subject_types_supported": ["public"],
         "id_token_signing_alg_values_supported": ["ES256"],
     }
+    if registration_endpoint is not None:
+        document["registration_endpoint"] = registration_endpoint  # RFC 7591
+    if client_id_metadata_document_supported:
+        document["client_id_metadata_document_supported"] = True  # RG-2, AS-1
+    return document

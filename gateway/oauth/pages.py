@@ -61,8 +61,16 @@ def login_page(
     client_name: str,
     error: str | None,
     form_targets: Sequence[str],
+    federated: tuple[str, str] | None = None,
 ) -> HTMLResponse:
+    """``federated``: (action, provider name) of a "Sign in with …" button posting the same fields."""
     alert = f'<p class="error" role="alert">{escape(error)}</p>' if error else ""
+    other = (
+        f'<form method="post" action="{escape(federated[0])}">{_hidden(hidden)}'
+        f'<button type="submit">Sign in with {escape(federated[1])}</button></form>'
+        if federated
+        else ""
+    )
     body = (
         f"<h1>Sign in</h1><p>Sign in to continue to <strong>{escape(client_name)}</strong>.</p>{alert}"
         f'<form method="post" action="{escape(action)}">{_hidden(hidden)}'
@@ -70,7 +78,7 @@ def login_page(
         '<input type="text" id="username" name="username" autocomplete="username" required autofocus>'
         '<label for="password">Password</label>'
         '<input type="password" id="password" name="password" autocomplete="current-password" required>'
-        '<button type="submit">Sign in</button></form>'
+        f'<button type="submit">Sign in</button></form>{other}'
     )
     return _page("Sign in", body, 401 if error else 200, form_targets)
 

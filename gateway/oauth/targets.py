@@ -13,6 +13,7 @@ from collections.abc import Iterable
 from gateway.errors import InvalidTarget
 from gateway.oauth.clients import Client
 from gateway.oauth.resources import canonical_resource
+from tools_registry.scopes import covers
 
 
 class Targets:
@@ -43,8 +44,10 @@ class Targets:
         return audience
 
     def accepts(self, audience: str, scope: str) -> bool:
+        """Whether ``scope`` means something to the target: it is, covers or is covered by one of
+        the target's scopes (``tools_registry.scopes`` hierarchy)."""
         accepted = self._accepted.get(audience)
-        return accepted is None or scope in accepted
+        return accepted is None or covers(accepted, scope) or any(covers((scope,), a) for a in accepted)
 
     def allowed_for(self, client: Client, audience: str) -> None:
         allowed = {canonical_resource(a) for a in client.audiences} or {self.gateway_resource}

@@ -24,7 +24,7 @@ from mcp.shared.inbound import (
     classify_inbound_request,
     find_duplicated_routing_header,
 )
-from mcp_types.jsonrpc import INVALID_PARAMS, INVALID_REQUEST, METHOD_NOT_FOUND, PARSE_ERROR
+from mcp_types.jsonrpc import INTERNAL_ERROR, INVALID_PARAMS, INVALID_REQUEST, METHOD_NOT_FOUND, PARSE_ERROR
 from mcp_types.version import HANDSHAKE_PROTOCOL_VERSIONS, LATEST_HANDSHAKE_VERSION, MODERN_PROTOCOL_VERSIONS
 from starlette.requests import Request
 from starlette.responses import JSONResponse, Response
@@ -47,7 +47,8 @@ class CatalogEntry(Protocol):
     def upstream_name(self) -> str: ...
     @property
     def scopes(self) -> tuple[str, ...]: ...
-    def listing(self) -> dict[str, Any]: ...
+    @property
+    def server(self) -> UpstreamTarget: ...
 
 
 class ToolDirectory(Protocol):
@@ -57,7 +58,7 @@ class ToolDirectory(Protocol):
         self, granted: tuple[str, ...], cursor: str | None
     ) -> tuple[list[dict[str, Any]], str | None]: ...
     def lookup(self, name: str) -> CatalogEntry | None: ...
-    def server(self, server_id: str) -> UpstreamTarget | None: ...
+    def unavailable(self, name: str) -> str | None: ...
     def missing_scopes(self, granted: tuple[str, ...], required: tuple[str, ...]) -> tuple[str, ...]: ...
     @property
     def ttl_ms(self) -> int: ...
@@ -263,8 +264,10 @@ class McpEndpoint:
                 INVALID_PARAMS, "tools/call needs a name and an arguments object", request_id=request_id
             )
         tool = self._directory.lookup(name)
-        server = self._directory.server(tool.server_id) if tool is not None else None
-        if tool is None or server is None:
+        if tool is None:
+            reason = self._directory.unavailable(name)
+            if reason is not None:
+                raise JSONRPCError(INTERNAL_ERROR, reason, request_id=request_id)
             raise JSONRPCError(INVALID_PARAMS, f"Unknown tool: {name[:128]}", request_id=request_id)
         if self._directory.missing_scopes(_granted(claims), tool.scopes):
             error = JSONRPCError(
@@ -281,4 +284,6 @@ class McpEndpoint:
                 description=f"the tool {name} needs these scopes",
             )
             raise error
-        return await self._forwarder.call(claims, server, tool.upstream_name, tool.scopes, params, request_id)
+        return await self._forwarder.call(
+            claims, tool.server, tool.upstream_name, tool.scopes, params, request_id
+        )

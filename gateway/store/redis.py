@@ -200,6 +200,8 @@ class RedisStore:
         self._keys = f"{key_prefix}eph:"
         self._deadline = deadline
         self._slots = asyncio.Semaphore(max_connections)
+        self._queue_limit = 5 * deadline
+        self._unresponsive_until = 0.0
         self._in_flight: set[asyncio.Future[Any]] = set()
 
     async def _call(self, operation: Callable[[], Awaitable[T]]) -> T:
@@ -210,7 +212,8 @@ class RedisStore:
         ``asyncio.wait_for`` can swallow the cancellation, and the call then runs into a further
         socket timeout. An abandoned command is cancelled and keeps its slot until it ends.
         """
-        task = asyncio.ensure_future(self._in_slot(operation))
+        await self._acquire_slot()
+        task = asyncio.ensure_future(operation())
         self._in_flight.add(task)
         task.add_done_callback(self._finished)
         try:
@@ -220,6 +223,7 @@ class RedisStore:
             raise
         if not done:
             task.cancel()
+            self._unresponsive_until = asyncio.get_running_loop().time() + self._deadline
             raise StoreUnavailable(f"redis: no answer within {self._deadline} s")
         if task.cancelled():  # by close()
             raise StoreUnavailable("redis: the store was closed")
@@ -231,11 +235,20 @@ class RedisStore:
             # connection under a concurrent command. Whatever it is, Redis did not answer.
             raise StoreUnavailable(f"redis: {type(exc).__name__}: {exc}") from exc
 
-    async def _in_slot(self, operation: Callable[[], Awaitable[T]]) -> T:
-        async with self._slots:
-            return await operation()
+    async def _acquire_slot(self) -> None:
+        """Wait for one of the bounded connections. The deadline is for Redis to answer, not for
+        this queue: a burst of healthy requests waits its turn. But while Redis has just failed to
+        answer, a caller that would have to queue is refused at once instead of piling up."""
+        loop = asyncio.get_running_loop()
+        if self._slots.locked() and loop.time() < self._unresponsive_until:
+            raise StoreUnavailable("redis: not answering; refused without queueing")
+        try:
+            await asyncio.wait_for(self._slots.acquire(), timeout=self._queue_limit)
+        except TimeoutError:
+            raise StoreUnavailable(f"redis: no free connection within {self._queue_limit} s") from None
 
     def _finished(self, task: asyncio.Future[Any]) -> None:
+        self._slots.release()
         self._in_flight.discard(task)
         if not task.cancelled():
             task.exception()  # retrieved: an abandoned command's error is not worth a log line

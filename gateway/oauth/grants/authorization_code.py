@@ -5,12 +5,12 @@ from __future__ import annotations
 from typing import Any
 
 from gateway.audit import AuditLog
+from gateway.clock import Clock
 from gateway.errors import InvalidGrant, InvalidTarget
 from gateway.oauth.clients import Client
 from gateway.oauth.codes import AuthorizationCodes, IssuedFromCode
 from gateway.oauth.forms import Form
 from gateway.oauth.pkce import verifier_matches
-from gateway.clock import Clock
 from gateway.oauth.refresh import RefreshTokens, new_family_id
 from gateway.oauth.resources import canonical_resource
 from gateway.oauth.tokens import AccessTokenIssuer, RevocationList, new_jti

@@ -1,0 +1,167 @@
+"""Discovering each upstream's tools: ``tools/list`` (all pages) with a token minted for discovery.
+
+The discovery token names the gateway itself as subject and client, is made for the upstream's
+audience only, carries no scope and lives one minute. An upstream that fails or answers garbage
+is marked unhealthy and logged; the rest of the catalogue keeps serving. ``Refresher`` repeats
+discovery on each server's interval.
+"""
+
+from __future__ import annotations
+
+import logging
+from collections.abc import Mapping
+from typing import Any, Protocol
+
+import anyio
+
+from gateway.oauth.targets import Targets
+from gateway.oauth.tokens import AccessTokenIssuer
+from gateway.upstream.hop import UpstreamFailure
+from gateway.upstream.mcp_client import UpstreamClient
+
+logger = logging.getLogger("mcp_gateway.discovery")
+DISCOVERY_SUBJECT = "mcp-gateway"
+MAX_PAGES = 100
+
+
+class DiscoverableServer(Protocol):
+    @property
+    def id(self) -> str: ...
+    @property
+    def url(self) -> str: ...
+    @property
+    def audience(self) -> str: ...
+    @property
+    def timeout(self) -> float: ...
+    @property
+    def refresh_interval(self) -> float: ...
+    def scopes_for(self, tool: str) -> tuple[str, ...]: ...
+
+
+class CatalogSink(Protocol):
+    def replace(self, server: Any, raw_tools: list[Any]) -> list[str]: ...
+    def mark_unhealthy(self, server_id: str, reason: str) -> None: ...
+    def health(self) -> Mapping[str, Any]: ...
+
+
+class Discovery:
+    def __init__(
+        self, client: UpstreamClient, issuer: AccessTokenIssuer, catalog: CatalogSink, targets: Targets
+    ) -> None:
+        self._client = client
+        self._issuer = issuer
+        self._catalog = catalog
+        self._targets = targets
+
+    async def list_tools(self, server: DiscoverableServer) -> list[Any]:
+        token = await self._issuer.issue(
+            subject=DISCOVERY_SUBJECT,
+            client_id=DISCOVERY_SUBJECT,
+            audience=server.audience,
+            scopes=(),
+            lifetime=60,
+        )
+        tools: list[Any] = []
+        cursor: str | None = None
+        for _ in range(MAX_PAGES):
+            params = {"cursor": cursor} if cursor else {}
+            answer = await self._client.request(
+                server.id, server.url, server.timeout, token.token, DISCOVERY_SUBJECT, "tools/list", params
+            )
+            result = answer.get("result")
+            if not isinstance(result, dict) or not isinstance(result.get("tools"), list):
+                raise UpstreamFailure(f"upstream {server.id} answered tools/list without a tools array")
+            tools.extend(result["tools"])
+            cursor = result.get("nextCursor")
+            if not isinstance(cursor, str) or not cursor:
+                return tools
+        raise UpstreamFailure(f"upstream {server.id} paginated tools/list past {MAX_PAGES} pages")
+
+    async def refresh(self, server: DiscoverableServer) -> dict[str, Any]:
+        """Discover one server; a summary for logs and the CLI (never raises for upstream faults)."""
+        try:
+            raw = await self.list_tools(server)
+        except UpstreamFailure as exc:
+            self._client.forget(server.id)
+            self._catalog.mark_unhealthy(server.id, str(exc))
+            logger.warning("discovery of %s failed: %s", server.id, exc)
+            return {"server": server.id, "healthy": False, "reason": str(exc)}
+        problems = self._catalog.replace(server, raw)
+        tool_scopes = {
+            scope
+            for tool in raw
+            if isinstance(tool, dict)
+            for scope in server.scopes_for(str(tool.get("name")))
+        }
+        self._targets.register(server.audience, {server.id, *tool_scopes})
+        health = self._catalog.health().get(server.id)
+        return {
+            "server": server.id,
+            "healthy": bool(health and health.healthy),
+            "tools": len(raw) - len(problems),
+            "skipped": problems,
+        }
+
+
+class Refresher:
+    """Re-discovers every server on its ``refresh_interval``, at once when ``tools refresh`` asks,
+    and drops the tools of servers that were removed; runs until cancelled."""
+
+    def __init__(
+        self, discovery: Discovery, servers: Any, catalog: Any, store: Any, tick: float = 1.0
+    ) -> None:
+        self._discovery = discovery
+        self._servers = servers
+        self._catalog = catalog
+        self._store = store
+        self._tick = tick
+
+    async def run(self) -> None:
+        due: dict[str, float] = {}
+        last_request: str | None = None
+        while True:
+            try:
+                request = await self._store.get(REFRESH_REQUESTED)
+                if request != last_request:
+                    due.clear()
+                    last_request = request
+                servers = await self._servers.list_servers()
+            except Exception as exc:  # the store is down: keep serving what is known
+                logger.warning("tool catalogue refresh skipped: %s", type(exc).__name__)
+                await anyio.sleep(self._tick)
+                continue
+            now = anyio.current_time()
+            for gone in set(due) - {server.id for server in servers}:
+                self._catalog.remove(gone)
+                del due[gone]
+            for server in servers:
+                if due.get(server.id, 0.0) <= now:
+                    await self._discovery.refresh(server)
+                    due[server.id] = now + server.refresh_interval
+            await anyio.sleep(self._tick)
+
+
+REFRESH_REQUESTED = "tools-refresh-requested"
+
+
+class Refreshable(Protocol):
+    """What ``refresh_tools`` needs of the wired gateway (``gateway.app.Gateway``)."""
+
+    @property
+    def servers(self) -> Any: ...
+    @property
+    def discovery(self) -> Discovery: ...
+    @property
+    def store(self) -> Any: ...
+
+
+async def refresh_tools(gateway: Refreshable, server_id: str | None) -> dict[str, Any]:
+    """``mcp-gateway tools refresh``: discover now, and ask every running replica to do the same."""
+    if server_id is not None:
+        found = await gateway.servers.get(server_id)
+        servers = [found] if found is not None else []
+    else:
+        servers = await gateway.servers.list_servers()
+    results = [await gateway.discovery.refresh(server) for server in servers]
+    await gateway.store.put(REFRESH_REQUESTED, str(anyio.current_time()) + ":" + (server_id or "*"), 3600)
+    return {"servers": results}

@@ -1,0 +1,262 @@
+"""The sign-in and consent pages in a real browser: Debian's Chromium, headless, driven by playwright.
+
+A built-in user signs in, reads the consent page (client, redirect host, every scope with its
+description), unticks one scope, allows, and Chromium lands on the client's redirect URI (a tiny
+loopback server started here) with a code that redeems for the ticked scope only. Along the way:
+accessibility basics as the browser computes them (every checkbox and button has an accessible
+name, one ``h1``, ``lang``), and the page cannot be framed (the headers, and Chromium refusing an
+actual frame). A screenshot is saved to ``test-artifacts/consent.png``.
+
+Chromium comes from apt (``make chromium``, run by ``make test``); playwright never downloads a
+browser here. A missing Chromium fails the test, it is not skipped.
+"""
+
+from __future__ import annotations
+
+import base64
+import contextlib
+import hashlib
+import http.server
+import re
+import secrets
+import threading
+from collections.abc import Iterator
+from html import escape
+from pathlib import Path
+from urllib.parse import parse_qs, urlencode, urlsplit
+
+import anyio
+import httpx2
+import jwt
+import pytest
+from playwright.sync_api import Browser, Page, expect
+
+from gateway.config import ClientConfig, Settings
+from gateway.oauth.users import UserDirectory
+from gateway.store.factory import open_store
+from tests.chromium import chromium_browser
+from tests.servers import RunningGateway, running_gateway
+
+ARTIFACTS = Path(__file__).resolve().parent.parent / "test-artifacts"
+CLIENT_ID = "desk"
+CLIENT_NAME = "Desk Assistant"
+DESCRIPTIONS = {
+    "tools:read": "See which tools exist & read what they return",
+    "tools:call": "Run tools on your behalf",
+}
+USERNAME = "dana"
+PASSWORD = "correct horse battery staple"
+
+
+# -- the client's redirect target and a page that tries to frame the consent page ------------------
+
+
+class _Target(http.server.BaseHTTPRequestHandler):
+    frame_src = ""
+
+    def do_GET(self) -> None:
+        if self.path.startswith("/frame"):
+            frame = f'<iframe src="{escape(self.frame_src)}"></iframe>'
+            body = f'<!doctype html><html lang="en"><title>framer</title>{frame}'
+        else:
+            body = '<!doctype html><html lang="en"><title>client</title><h1>Back at the client</h1>'
+        data = body.encode()
+        self.send_response(200)
+        self.send_header("Content-Type", "text/html; charset=utf-8")
+        self.send_header("Content-Length", str(len(data)))
+        self.end_headers()
+        self.wfile.write(data)
+
+    def log_message(self, format: str, *args: object) -> None:
+        pass
+
+
+@contextlib.contextmanager
+def redirect_target() -> Iterator[tuple[str, type[_Target]]]:
+    """A loopback HTTP server playing the client's redirect URI; (its base URL, its handler class)."""
+    handler = type("Target", (_Target,), {})
+    server = http.server.ThreadingHTTPServer(("127.0.0.1", 0), handler)
+    thread = threading.Thread(target=server.serve_forever, daemon=True)
+    thread.start()
+    try:
+        yield f"http://127.0.0.1:{server.server_address[1]}", handler
+    finally:
+        server.shutdown()
+        server.server_close()
+        thread.join(5)
+
+
+# -- the gateway, the user, the browser --------------------------------------------------------------
+
+
+@pytest.fixture(scope="module")
+def chromium() -> Iterator[Browser]:
+    with chromium_browser() as browser:
+        yield browser
+
+
+@pytest.fixture(scope="module")
+def deployment(
+    tmp_path_factory: pytest.TempPathFactory,
+) -> Iterator[tuple[RunningGateway, str, type[_Target]]]:
+    store_url = f"sqlite:///{tmp_path_factory.mktemp('chromium') / 'gw.sqlite3'}"
+    with redirect_target() as (target, handler):
+
+        def make(port: int) -> Settings:
+            return Settings(
+                port=port,
+                store=store_url,
+                scope_descriptions=DESCRIPTIONS,
+                clients=(
+                    ClientConfig(
+                        client_id=CLIENT_ID,
+                        name=CLIENT_NAME,
+                        auth_method="none",
+                        scopes=tuple(DESCRIPTIONS),
+                        grant_types=("authorization_code", "refresh_token"),
+                        redirect_uris=(target + "/cb",),
+                    ),
+                ),
+            )
+
+        with running_gateway(make) as gateway:
+
+            async def add_user() -> None:
+                store = open_store(store_url)
+                try:
+                    await UserDirectory(store).add(USERNAME, PASSWORD, "Dana Scully")
+                finally:
+                    await store.close()
+
+            # playwright's sync API keeps an event loop in this thread: the store gets its own.
+            worker = threading.Thread(target=anyio.run, args=(add_user,))
+            worker.start()
+            worker.join(60)
+            yield gateway, target, handler
+
+
+def s256(verifier: str) -> str:
+    return base64.urlsafe_b64encode(hashlib.sha256(verifier.encode()).digest()).rstrip(b"=").decode()
+
+
+def authorize_url(gw: RunningGateway, target: str, verifier: str) -> str:
+    query = {
+        "response_type": "code",
+        "client_id": CLIENT_ID,
+        "redirect_uri": target + "/cb",
+        "scope": " ".join(DESCRIPTIONS),
+        "state": "st-chromium",
+        "code_challenge": s256(verifier),
+        "code_challenge_method": "S256",
+    }
+    return gw.endpoint("/authorize") + "?" + urlencode(query)
+
+
+def sign_in(page: Page, url: str) -> dict[str, str]:
+    """Open /authorize, sign in through the form; the consent page's response headers."""
+    page.goto(url)
+    expect(page.get_by_role("heading", level=1)).to_have_text("Sign in")
+    page.get_by_label("Username").fill(USERNAME)
+    page.get_by_label("Password").fill(PASSWORD)
+    with page.expect_response(lambda r: urlsplit(r.url).path == "/authorize/consent") as consent:
+        page.get_by_role("button", name="Sign in").click()
+    page.wait_for_load_state()
+    return consent.value.headers
+
+
+# -- the test ------------------------------------------------------------------------------------------
+
+
+def test_a_person_reads_the_consent_page_unticks_a_scope_and_allows_in_chromium(
+    chromium: Browser, deployment: tuple[RunningGateway, str, type[_Target]]
+) -> None:
+    gw, target, _ = deployment
+    verifier = secrets.token_urlsafe(48)
+    context = chromium.new_context()
+    try:
+        page = context.new_page()
+        headers = sign_in(page, authorize_url(gw, target, verifier))
+
+        # Not frameable, no referrer, not cached (CO-7), as the browser received it.
+        assert headers["x-frame-options"] == "DENY"
+        assert "frame-ancestors 'none'" in headers["content-security-policy"]
+        assert headers["referrer-policy"] == "no-referrer"
+        assert headers["cache-control"] == "no-store"
+
+        # It names the client, the redirect host and every scope with its description (CO-8).
+        heading = page.get_by_role("heading", level=1)
+        expect(heading).to_have_count(1)
+        expect(heading).to_have_text(f"Allow {CLIENT_NAME} to act for you?")
+        main = page.get_by_role("main")
+        expect(main).to_contain_text(f"client id {CLIENT_ID}")
+        expect(main).to_contain_text(f"sent to {urlsplit(target).netloc}")
+        expect(main).to_contain_text(f"Signed in as {USERNAME}")
+
+        # Accessibility basics, as Chromium computes them.
+        assert page.locator("html").get_attribute("lang") == "en"
+        expect(page.get_by_role("group", name=re.compile("Permissions requested"))).to_be_visible()
+        expect(page.get_by_role("checkbox")).to_have_count(len(DESCRIPTIONS))
+        for scope, description in DESCRIPTIONS.items():
+            box = page.get_by_label(scope)
+            expect(box).to_be_checked()
+            expect(page.get_by_role("checkbox", name=f"{scope} — {description}")).to_have_count(1)
+        buttons = page.get_by_role("button")
+        expect(buttons).to_have_count(2)
+        for index in range(buttons.count()):
+            assert buttons.nth(index).inner_text().strip(), "a button without a name"
+        expect(page.get_by_role("button", name="Allow")).to_be_visible()
+        expect(page.get_by_role("button", name="Deny")).to_be_visible()
+
+        ARTIFACTS.mkdir(exist_ok=True)
+        page.screenshot(path=str(ARTIFACTS / "consent.png"), full_page=True)
+
+        # Untick one scope, allow, land on the client's redirect URI with a code.
+        page.get_by_label("tools:call").uncheck()
+        page.get_by_role("button", name="Allow").click()
+        page.wait_for_url(target + "/cb?*")
+        expect(page.get_by_role("heading", level=1)).to_have_text("Back at the client")
+        params = {k: v[0] for k, v in parse_qs(urlsplit(page.url).query).items()}
+        assert params["state"] == "st-chromium" and params["iss"] == gw.issuer
+
+        token = httpx2.post(
+            gw.endpoint("/token"),
+            data={
+                "grant_type": "authorization_code",
+                "code": params["code"],
+                "client_id": CLIENT_ID,
+                "redirect_uri": target + "/cb",
+                "code_verifier": verifier,
+            },
+            timeout=30,
+        )
+        assert token.status_code == 200, token.text
+        claims = jwt.decode(token.json()["access_token"], options={"verify_signature": False})
+        assert claims["sub"] == USERNAME and claims["scope"] == "tools:read"
+    finally:
+        context.close()
+
+
+def test_chromium_refuses_to_show_the_consent_page_in_a_frame(
+    chromium: Browser, deployment: tuple[RunningGateway, str, type[_Target]]
+) -> None:
+    gw, target, handler = deployment
+    context = chromium.new_context()
+    try:
+        page = context.new_page()
+        sign_in(page, authorize_url(gw, target, secrets.token_urlsafe(48)))
+        consent_url = page.url
+        assert "/authorize/consent?request_id=" in consent_url
+        handler.frame_src = consent_url
+        console: list[str] = []
+        page.on("console", lambda message: console.append(message.text))
+        requested: list[str] = []
+        page.on("response", lambda response: requested.append(response.url))
+        page.goto(target + "/frame")
+        page.wait_for_load_state("load")
+        assert consent_url in requested, "Chromium never requested the framed page"
+        (frame,) = (f for f in page.frames if f is not page.main_frame)
+        # The consent page never renders inside the frame: Chromium puts its own error page there.
+        assert frame.url.startswith("chrome-error://")
+        assert any("frame-ancestors 'none'" in line and "blocked" in line for line in console), console
+    finally:
+        context.close()

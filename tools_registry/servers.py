@@ -1,0 +1,312 @@
+"""Upstream MCP servers registered by tool authors: the model, its validation, and where it is kept.
+
+Servers come from two places: ``[[servers]]`` tables in the config file (read-only at run time)
+and the store (``mcp-gateway tools add``, collection ``upstream_servers``). An id is unique across
+both. A server's id is also its namespace: its tool ``get_forecast`` is exposed as
+``weather.get_forecast``.
+
+    [[servers]]
+    id = "weather"
+    url = "https://weather.example/mcp"       # http only for loopback hosts
+    audience = "https://weather.example/mcp"  # default: the url, canonical
+    default_scopes = ["weather:read"]         # default: each tool t needs "weather:t"
+    timeout = 10                              # seconds, 0 < timeout <= 120
+    refresh_interval = 300                    # seconds between tools/list refreshes
+    [servers.tool_scopes]
+    set_alert = ["weather:write"]
+    [servers.descriptions]
+    get_forecast = "Forecast for a city, by day."
+"""
+
+from __future__ import annotations
+
+import json
+import logging
+import re
+from collections.abc import Iterable, Mapping
+from dataclasses import dataclass, field
+from types import MappingProxyType
+from typing import Any, Literal, Protocol
+from urllib.parse import urlsplit, urlunsplit
+
+logger = logging.getLogger("tools_registry")
+
+COLLECTION = "upstream_servers"
+LOOPBACK_HOSTS = frozenset({"127.0.0.1", "::1", "localhost"})
+MAX_TIMEOUT = 120.0
+MAX_REFRESH_INTERVAL = 86400.0
+SERVER_ID = re.compile(r"[A-Za-z0-9_-]{1,32}")
+TOOL_NAME = re.compile(r"[A-Za-z0-9_.-]{1,128}")
+"""SEP-986: tool names are 1-128 characters of ``[A-Za-z0-9_.-]``, case-sensitive."""
+_FORBIDDEN = frozenset(' "\\')
+_DEFAULT_PORTS = {"http": 80, "https": 443}
+_CONFIG_KEYS = frozenset(
+    {"id", "url", "audience", "tool_scopes", "default_scopes", "descriptions", "timeout", "refresh_interval"}
+)
+
+Source = Literal["config", "store"]
+
+
+class RegistryError(ValueError):
+    """A server definition that cannot be accepted; the message names the field and says why."""
+
+
+class RecordStore(Protocol):
+    """The part of the gateway's store this package uses: durable JSON records by collection."""
+
+    async def get_record(self, collection: str, record_id: str) -> str | None: ...
+
+    async def put_record(self, collection: str, record_id: str, value: str) -> None: ...
+
+    async def delete_record(self, collection: str, record_id: str) -> bool: ...
+
+    async def list_records(self, collection: str) -> dict[str, str]: ...
+
+
+@dataclass(frozen=True)
+class UpstreamServer:
+    """One upstream MCP server and what its tools need.
+
+    >>> UpstreamServer("weather", "https://Weather.example:443/mcp").audience
+    'https://weather.example/mcp'
+    >>> UpstreamServer("weather", "https://weather.example/mcp").scopes_for("get_forecast")
+    ('weather:get_forecast',)
+
+    Construction validates; a bad field raises :class:`RegistryError` naming it.
+    """
+
+    id: str
+    url: str
+    audience: str = ""
+    """The ``aud`` of the downstream tokens this server accepts (kept canonical); empty: the url."""
+    tool_scopes: Mapping[str, tuple[str, ...]] = field(default_factory=dict)
+    """Scopes per upstream tool name; a tool needs all of its scopes."""
+    default_scopes: tuple[str, ...] | None = None
+    """Scopes of the tools not in ``tool_scopes``; None: tool ``t`` needs the one scope ``<id>:t``."""
+    descriptions: Mapping[str, str] = field(default_factory=dict)
+    """Description overrides per upstream tool name; they win over what the server says."""
+    timeout: float = 10.0
+    refresh_interval: float = 300.0
+    source: Source = "store"
+
+    def __post_init__(self) -> None:
+        _check_id(self.id)
+        _check_url("url", self.url, loopback_http=True)
+        audience = self.audience or self.url
+        _check_url("audience", audience, loopback_http=False)
+        object.__setattr__(self, "audience", canonical_url(audience))
+        object.__setattr__(self, "tool_scopes", _frozen_tool_scopes(self.tool_scopes))
+        if self.default_scopes is not None:
+            object.__setattr__(self, "default_scopes", _scopes("default_scopes", self.default_scopes))
+        object.__setattr__(self, "descriptions", _frozen_descriptions(self.descriptions))
+        object.__setattr__(self, "timeout", _seconds("timeout", self.timeout, MAX_TIMEOUT))
+        interval = _seconds("refresh_interval", self.refresh_interval, MAX_REFRESH_INTERVAL)
+        object.__setattr__(self, "refresh_interval", interval)
+        if self.source not in ("config", "store"):
+            raise RegistryError(f"source must be 'config' or 'store', got {self.source!r}")
+
+    def scopes_for(self, tool: str) -> tuple[str, ...]:
+        """The scopes an agent's token must cover to see and call upstream tool ``tool``."""
+        explicit = self.tool_scopes.get(tool)
+        if explicit is not None:
+            return explicit
+        return self.default_scopes if self.default_scopes is not None else (f"{self.id}:{tool}",)
+
+    def as_dict(self) -> dict[str, Any]:
+        """JSON-ready, as ``tools show --json`` prints it."""
+        return {
+            "id": self.id,
+            "url": self.url,
+            "audience": self.audience,
+            "tool_scopes": {tool: list(scopes) for tool, scopes in self.tool_scopes.items()},
+            "default_scopes": list(self.default_scopes) if self.default_scopes is not None else None,
+            "descriptions": dict(self.descriptions),
+            "timeout": self.timeout,
+            "refresh_interval": self.refresh_interval,
+            "source": self.source,
+        }
+
+
+def canonical_url(value: str) -> str:
+    """Lowercase scheme and host, no default port, no lone ``/`` path (the RFC 8707 form the
+    gateway compares audiences in).
+
+    >>> canonical_url("HTTPS://Weather.Example:443/")
+    'https://weather.example'
+    """
+    parts = urlsplit(value)
+    scheme, host = parts.scheme.lower(), (parts.hostname or "").lower()
+    if ":" in host:
+        host = f"[{host}]"
+    port = parts.port
+    netloc = host if port is None or port == _DEFAULT_PORTS.get(scheme) else f"{host}:{port}"
+    return urlunsplit((scheme, netloc, "" if parts.path == "/" else parts.path, parts.query, ""))
+
+
+def _check_id(value: object) -> None:
+    if not isinstance(value, str) or not SERVER_ID.fullmatch(value):
+        raise RegistryError(f"id must be 1-32 characters of [A-Za-z0-9_-], got {value!r}")
+
+
+def _check_url(name: str, value: object, *, loopback_http: bool) -> None:
+    if not isinstance(value, str):
+        raise RegistryError(f"{name} must be a string, got {value!r}")
+    try:
+        parts = urlsplit(value)
+        _ = parts.port  # a port that is not a number raises ValueError
+    except ValueError:
+        raise RegistryError(f"{name} is not a valid URL: {value!r}") from None
+    scheme = parts.scheme.lower()
+    if scheme not in ("http", "https") or not parts.hostname:
+        raise RegistryError(f"{name} must be an absolute http(s) URL, got {value!r}")
+    if "#" in value or parts.username is not None or parts.password is not None:
+        raise RegistryError(f"{name} must have no fragment and no user:password, got {value!r}")
+    if loopback_http and scheme == "http" and parts.hostname.lower() not in LOOPBACK_HOSTS:
+        raise RegistryError(f"{name} must use https unless the host is loopback, got {value!r}")
+
+
+def _check_tool(name: str, tool: object) -> str:
+    if not isinstance(tool, str) or not TOOL_NAME.fullmatch(tool):
+        raise RegistryError(f"{name} names tool {tool!r}: tool names are 1-128 chars of [A-Za-z0-9_.-]")
+    return tool
+
+
+def _scopes(name: str, value: object) -> tuple[str, ...]:
+    if not isinstance(value, list | tuple):
+        raise RegistryError(f"{name} must be a list of scopes, got {value!r}")
+    scopes = tuple(value)
+    if not scopes:
+        raise RegistryError(f"{name} must list at least one scope (an empty list would open the tool)")
+    for scope in scopes:
+        if not isinstance(scope, str) or not scope.isprintable() or not scope or _FORBIDDEN & set(scope):
+            raise RegistryError(f"{name} has {scope!r}, which is not a valid OAuth scope token")
+    return tuple(dict.fromkeys(scopes))
+
+
+def _frozen_tool_scopes(value: object) -> Mapping[str, tuple[str, ...]]:
+    if not isinstance(value, Mapping):
+        raise RegistryError("tool_scopes must map tool names to lists of scopes")
+    frozen = {_check_tool("tool_scopes", t): _scopes(f"tool_scopes.{t}", s) for t, s in value.items()}
+    return MappingProxyType(frozen)
+
+
+def _frozen_descriptions(value: object) -> Mapping[str, str]:
+    if not isinstance(value, Mapping):
+        raise RegistryError("descriptions must map tool names to text")
+    for tool, text in value.items():
+        _check_tool("descriptions", tool)
+        if not isinstance(text, str) or not text.strip():
+            raise RegistryError(f"descriptions.{tool} must be non-empty text")
+    return MappingProxyType(dict(value))
+
+
+def _seconds(name: str, value: object, maximum: float) -> float:
+    if isinstance(value, bool) or not isinstance(value, int | float) or not 0 < value <= maximum:
+        raise RegistryError(f"{name} must be a number of seconds, 0 < {name} <= {maximum:g}, got {value!r}")
+    return float(value)
+
+
+def from_config(raw: Mapping[str, Any]) -> UpstreamServer:
+    """One ``[[servers]]`` table of the config file, validated."""
+    unknown = sorted(set(raw) - _CONFIG_KEYS)
+    if unknown:
+        raise RegistryError(f"unknown server setting {unknown[0]!r}")
+    if "id" not in raw or "url" not in raw:
+        raise RegistryError("every [[servers]] entry needs an id and a url")
+    return _build(raw, source="config")
+
+
+def configured_servers(tables: Iterable[Mapping[str, Any]]) -> tuple[UpstreamServer, ...]:
+    """Every ``[[servers]]`` table, validated; an id defined twice is an error."""
+    servers: dict[str, UpstreamServer] = {}
+    for position, raw in enumerate(tables, start=1):
+        try:
+            server = from_config(raw)
+        except RegistryError as exc:
+            label = raw.get("id") if isinstance(raw.get("id"), str) else f"#{position}"
+            raise RegistryError(f"[[servers]] {label}: {exc}") from None
+        if server.id in servers:
+            raise RegistryError(f"[[servers]] {server.id}: the id is defined twice")
+        servers[server.id] = server
+    return tuple(servers.values())
+
+
+def _build(raw: Mapping[str, Any], source: Source) -> UpstreamServer:
+    defaults = raw.get("default_scopes")
+    if defaults is not None and not isinstance(defaults, list | tuple):
+        raise RegistryError(f"default_scopes must be a list of scopes, got {defaults!r}")
+    return UpstreamServer(
+        id=raw["id"],
+        url=raw["url"],
+        audience=raw.get("audience") or "",
+        tool_scopes=raw.get("tool_scopes", {}),
+        default_scopes=tuple(defaults) if defaults is not None else None,
+        descriptions=raw.get("descriptions", {}),
+        timeout=raw.get("timeout", 10.0),
+        refresh_interval=raw.get("refresh_interval", 300.0),
+        source=source,
+    )
+
+
+def _to_json(server: UpstreamServer) -> str:
+    data = server.as_dict()
+    data.pop("source")
+    return json.dumps(data, separators=(",", ":"), sort_keys=True)
+
+
+def _from_json(value: str) -> UpstreamServer:
+    return _build(json.loads(value), source="store")
+
+
+class ServerRegistry:
+    """Looks servers up in the config first, then in the store. Config entries are read-only."""
+
+    def __init__(self, store: RecordStore, configured: Iterable[UpstreamServer] = ()) -> None:
+        self._store = store
+        self._configured = {server.id: server for server in configured}
+
+    async def get(self, server_id: str) -> UpstreamServer | None:
+        if server_id in self._configured:
+            return self._configured[server_id]
+        value = await self._store.get_record(COLLECTION, server_id)
+        return _from_json(value) if value is not None else None
+
+    async def list_servers(self) -> list[UpstreamServer]:
+        """Every server, sorted by id. A stored record that no longer validates is logged and
+        left out, so one bad record never hides the rest of the catalogue."""
+        stored: list[UpstreamServer] = []
+        for server_id, value in (await self._store.list_records(COLLECTION)).items():
+            if server_id in self._configured:
+                continue
+            try:
+                stored.append(_from_json(value))
+            except (ValueError, KeyError, TypeError) as exc:
+                logger.warning("stored upstream server %r is skipped: %s", server_id, exc)
+        return sorted([*self._configured.values(), *stored], key=lambda s: s.id)
+
+    async def add(self, server: UpstreamServer) -> UpstreamServer:
+        """Keep a new server in the store; its id must be new. Returns it as stored."""
+        if server.id in self._configured:
+            raise RegistryError(f"server {server.id!r} is defined in the config file")
+        if await self._store.get_record(COLLECTION, server.id) is not None:
+            raise RegistryError(f"server {server.id!r} already exists")
+        await self._store.put_record(COLLECTION, server.id, _to_json(server))
+        return _from_json(_to_json(server))
+
+    async def remove(self, server_id: str) -> bool:
+        """True when a stored server was removed; a config-file server raises RegistryError."""
+        if server_id in self._configured:
+            raise RegistryError(f"server {server_id!r} is defined in the config file; remove it there")
+        return await self._store.delete_record(COLLECTION, server_id)
+
+
+__all__ = [
+    "COLLECTION",
+    "RecordStore",
+    "RegistryError",
+    "ServerRegistry",
+    "UpstreamServer",
+    "canonical_url",
+    "configured_servers",
+    "from_config",
+]
