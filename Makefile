@@ -63,8 +63,19 @@ unit: $(STAMP) $(NODE_STAMP) $(IDP_STAMP) $(CHROMIUM)
 
 test: lint typecheck unit
 
-bench: $(STAMP)
+# wrk (Debian package) is the load generator of the proxy benchmark.
+/usr/bin/wrk:
+	@if [ "$$(id -u)" = 0 ]; then \
+		apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq wrk; \
+	else \
+		echo "wrk is missing: run 'sudo apt-get install -y wrk'" >&2; exit 1; \
+	fi
+
+bench: $(STAMP) /usr/bin/wrk
 	$(BIN)/python bench/token_throughput.py
+	$(BIN)/python bench/exchange_throughput.py
+	$(BIN)/python bench/proxy_overhead.py
+	$(BIN)/python bench/tools_list.py
 
 clean:
 	rm -rf $(VENV) $(NODE_DIR) .mypy_cache .ruff_cache .pytest_cache

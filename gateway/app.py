@@ -13,15 +13,22 @@ from dataclasses import dataclass
 from urllib.parse import urlsplit
 
 from starlette.applications import Starlette
+from starlette.middleware import Middleware
 from starlette.requests import Request
 from starlette.responses import JSONResponse, Response
 from starlette.routing import Route
-from starlette.types import ASGIApp, Receive, Scope, Send
+from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
 from gateway.audit import AuditLog
 from gateway.clock import Clock, SystemClock
 from gateway.config import Settings
-from gateway.errors import OAuthError, TemporarilyUnavailable, render_oauth_error
+from gateway.errors import (
+    JSONRPCError,
+    OAuthError,
+    TemporarilyUnavailable,
+    render_jsonrpc_error,
+    render_oauth_error,
+)
 from gateway.keys import KeyManager, KeyRing
 from gateway.oauth import clients as client_model
 from gateway.oauth.assertions import AssertionVerifier, ClientKeys
@@ -267,7 +274,6 @@ def create_app(gateway: Gateway) -> Starlette:
         return JSONResponse(resource_metadata, headers={"Cache-Control": "public, max-age=300"})
 
     routes = [
-        Route(settings.mcp_path, mcp_app, methods=["GET", "POST", "DELETE"]),
         *(
             Route(p, serve_resource_metadata, methods=["GET"])
             for p in dict.fromkeys((metadata_path(settings.mcp_resource), PRM_ROOT))
@@ -313,12 +319,49 @@ def create_app(gateway: Gateway) -> Starlette:
     return Starlette(
         routes=routes,
         lifespan=lifespan,
+        middleware=[Middleware(McpRoute, path=settings.mcp_path, mcp_app=mcp_app)],
         exception_handlers={
             OAuthError: _oauth_error,
             StoreUnavailable: _store_unavailable,
             Exception: _unexpected,
         },
     )
+
+
+class McpRoute:
+    """Sends ``/mcp`` straight to its own ASGI stack, ahead of the router and the exception
+    middleware: the hot path of every tool call pays for neither. Its failures are rendered
+    here, as JSON-RPC errors: 503 when the store cannot answer, 500 (no details) otherwise."""
+
+    def __init__(self, app: ASGIApp, *, path: str, mcp_app: ASGIApp) -> None:
+        self._app = app
+        self._path = path
+        self._mcp_app = mcp_app
+
+    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        if scope["type"] != "http" or scope["path"] != self._path:
+            await self._app(scope, receive, send)
+            return
+        started = False
+
+        async def tracking_send(message: Message) -> None:
+            nonlocal started
+            started = started or message["type"] == "http.response.start"
+            await send(message)
+
+        try:
+            await self._mcp_app(scope, receive, tracking_send)
+        except StoreUnavailable as exc:
+            logger.warning("store unavailable: %s", exc)
+            if not started:
+                error = JSONRPCError(-32603, "the state store is unavailable; retry shortly", status=503)
+                await render_jsonrpc_error(error)(scope, receive, send)
+        except Exception as exc:
+            logger.error("unexpected error on %s: %s", self._path, type(exc).__name__)
+            if not started:
+                await render_jsonrpc_error(JSONRPCError(-32603, "internal error", status=500))(
+                    scope, receive, send
+                )
 
 
 def _mcp_app(gateway: Gateway) -> ASGIApp:

@@ -60,7 +60,7 @@ class UpstreamHop:
                 return UpstreamReply(
                     response.status,
                     response.headers.get("Content-Type", "").split(";")[0].strip().lower(),
-                    content,
+                    bytes(content),
                     response.headers.get("Mcp-Session-Id"),
                 )
         except TimeoutError:
