@@ -138,11 +138,18 @@ def bearer_challenge(
     if error:
         params.append(f'error="{error}"')
         if description:
-            params.append(f'error_description="{description}"')
+            params.append(f'error_description="{_challenge_text(description)}"')
     params.append(f'resource_metadata="{resource_metadata}"')
     if scope:
         params.append(f'scope="{scope}"')
     return "Bearer " + ", ".join(params)
+
+
+def _challenge_text(text: str) -> str:
+    """RFC 6750 §3: ``error_description`` holds only %x20-21 / %x23-5B / %x5D-7E. A description
+    can quote a token's content (a duplicated member name): anything else becomes ``?``, so a
+    crafted token can neither break the challenge's quoting nor make the header unencodable."""
+    return "".join(c if " " <= c <= "~" and c not in '"\\' else "?" for c in text)
 
 
 class JSONRPCError(GatewayError):

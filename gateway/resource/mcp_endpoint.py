@@ -7,8 +7,9 @@
         later requests carry ``Mcp-Session-Id`` (missing 400, unknown or not yours 404); DELETE
         ends it; notifications are answered 202.
 
-The era is chosen by the ``MCP-Protocol-Version`` header: a modern revision routes to the modern
-path; anything else is the handshake era. Answers are buffered JSON. GET offers no stream (405).
+The era is chosen by the ``MCP-Protocol-Version`` header: a handshake revision, or no header, is
+the handshake era; anything else routes to the modern path (an unknown revision gets -32022).
+Answers are buffered JSON. GET offers no stream (405).
 Bearer checks happen before this endpoint (``bearer.py``): ``scope["state"]["claims"]``.
 """
 
@@ -23,6 +24,7 @@ from mcp.shared.inbound import (
     InboundLadderRejection,
     classify_inbound_request,
     find_duplicated_routing_header,
+    unsupported_protocol_version_rejection,
 )
 from mcp_types.jsonrpc import INTERNAL_ERROR, INVALID_PARAMS, INVALID_REQUEST, METHOD_NOT_FOUND, PARSE_ERROR
 from mcp_types.version import HANDSHAKE_PROTOCOL_VERSIONS, LATEST_HANDSHAKE_VERSION, MODERN_PROTOCOL_VERSIONS
@@ -34,6 +36,9 @@ from gateway.resource.sessions import SessionStore, principal_of
 from gateway.upstream.forwarding import ToolForwarder, UpstreamTarget
 
 SERVER_INFO = {"name": "mcp-gateway", "version": "0.1.0"}
+SERVER_INFO_META_KEY = "io.modelcontextprotocol/serverInfo"
+OWS = " \t"
+"""RFC 9110 §5.5: a field value excludes leading and trailing whitespace."""
 DEFAULT_ASSUMED_VERSION = "2025-03-26"
 INSUFFICIENT_SCOPE = -32003
 
@@ -130,9 +135,13 @@ class McpEndpoint:
         body = await self._body(request)
         claims: dict[str, Any] = request.scope["state"]["claims"]
         version = request.headers.get("mcp-protocol-version")
-        if version in MODERN_PROTOCOL_VERSIONS:
-            return await self._modern(request, body, claims)
-        return await self._handshake(request, body, claims, version)
+        version = version.strip(OWS) if version is not None else None
+        # Only the handshake revisions (or no header: 2025-03-26) take the handshake path; any
+        # other value goes to the modern ladder, which answers an unknown one -32022 naming the
+        # supported revisions (as the SDK's session manager routes).
+        if version is not None and version not in HANDSHAKE_PROTOCOL_VERSIONS:
+            return await self._modern(request, body, claims, version)
+        return await self._handshake(request, body, claims)
 
     async def _delete(self, request: Request) -> Response:
         claims = request.scope["state"]["claims"]
@@ -145,9 +154,14 @@ class McpEndpoint:
         return Response(status_code=204)
 
     # -- 2026-07-28 --------------------------------------------------------------------------
-    async def _modern(self, request: Request, body: dict[str, Any], claims: dict[str, Any]) -> Response:
+    async def _modern(
+        self, request: Request, body: dict[str, Any], claims: dict[str, Any], version: str
+    ) -> Response:
         request_id = body.get("id")
         if "id" not in body:
+            unsupported = unsupported_protocol_version_rejection(version)
+            if unsupported is not None:
+                self._reject(unsupported, None)
             return Response(status_code=202)
         duplicated = find_duplicated_routing_header(
             [(k.decode("latin-1"), "") for k, _ in request.scope["headers"]]
@@ -156,7 +170,8 @@ class McpEndpoint:
             self._reject(
                 InboundLadderRejection(-32020, f"{duplicated} header appears more than once"), request_id
             )
-        verdict = classify_inbound_request(body, headers=dict(request.headers))
+        headers = {name: value.strip(OWS) for name, value in request.headers.items()}
+        verdict = classify_inbound_request(body, headers=headers)
         if isinstance(verdict, InboundLadderRejection):
             self._reject(verdict, request_id)
         result = await self._dispatch(body, claims, modern=True)
@@ -174,17 +189,8 @@ class McpEndpoint:
         )
 
     # -- 2025-03-26 … 2025-11-25 -----------------------------------------------------------------
-    async def _handshake(
-        self, request: Request, body: dict[str, Any], claims: dict[str, Any], version: str | None
-    ) -> Response:
+    async def _handshake(self, request: Request, body: dict[str, Any], claims: dict[str, Any]) -> Response:
         request_id = body.get("id")
-        if version is not None and version not in HANDSHAKE_PROTOCOL_VERSIONS:
-            raise JSONRPCError(
-                INVALID_REQUEST,
-                f"unsupported MCP-Protocol-Version {version[:40]!r}",
-                request_id=request_id,
-                status=400,
-            )
         principal = principal_of(claims)
         if body["method"] == "initialize":
             return await self._initialize(body, principal)
@@ -219,7 +225,7 @@ class McpEndpoint:
     async def _dispatch(self, body: dict[str, Any], claims: dict[str, Any], modern: bool) -> dict[str, Any]:
         method, request_id = body["method"], body.get("id")
         params: dict[str, Any] = body.get("params") or {}
-        if method == "ping":
+        if method == "ping" and not modern:  # 2026-07-28 removed ping
             return {}
         if method == "tools/list":
             cursor = params.get("cursor")
@@ -246,6 +252,9 @@ class McpEndpoint:
                 "supportedVersions": list(MODERN_PROTOCOL_VERSIONS),
                 "capabilities": {"tools": {"listChanged": False}},
                 "serverInfo": SERVER_INFO,
+                "ttlMs": self._directory.ttl_ms,
+                "cacheScope": "private",
+                "_meta": {SERVER_INFO_META_KEY: dict(SERVER_INFO)},
             }
         raise JSONRPCError(
             METHOD_NOT_FOUND,

@@ -19,6 +19,8 @@ from gateway.upstream.downstream_tokens import DownstreamTokens
 from gateway.upstream.hop import UpstreamFailure
 from gateway.upstream.mcp_client import UpstreamClient
 
+_SERVER_INFO = "io.modelcontextprotocol/serverInfo"
+
 
 class UpstreamTarget(Protocol):
     """What forwarding needs to know of an upstream server (``tools_registry`` provides it)."""
@@ -76,4 +78,9 @@ class ToolForwarder:
                 data=error.get("data"),
             )
         result: dict[str, Any] = answer["result"]
+        meta = result.get("_meta")
+        if (
+            isinstance(meta, dict) and _SERVER_INFO in meta
+        ):  # the agent talks to the gateway, not the upstream
+            result["_meta"] = {key: value for key, value in meta.items() if key != _SERVER_INFO}
         return result

@@ -1,0 +1,257 @@
+"""The official MCP conformance suite's ``server`` command against the gateway's ``/mcp``.
+
+The gateway runs in front of the example upstream (``examples/upstream_server.py``, tools
+``weather.get_forecast``, ``weather.list_alerts``, ``weather.echo``). The suite sends no token, so
+it talks to :mod:`tests.token_proxy`, which adds a real access token (client_credentials with
+``private_key_jwt``, scope ``weather``) and passes everything else through untouched — the product
+has no unauthenticated path. The gateway is configured to be served under the proxy's address
+(``allowed_hosts`` / ``allowed_origins``), as behind any reverse proxy.
+
+Needs ``make conformance-deps`` (``make test`` runs it); without it these tests fail, never skip.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import json
+import socket
+import tempfile
+import time
+from collections.abc import Iterator, Sequence
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+import httpx2
+import pytest
+
+from examples.upstream_server import build_app
+from gateway.config import ClientConfig, Settings
+from tests.agents import AgentKey, assertion_form
+from tests.conformance import ConformanceSuiteError, ScenarioResult, run_suite
+from tests.servers import RunningGateway, bound_socket, running_gateway
+from tests.token_proxy import TokenInjectingProxy, serving
+
+pytestmark = pytest.mark.conformance
+
+AGENT = "conformance-agent"
+HANDSHAKE, MODERN = "2025-11-25", "2026-07-28"
+WEATHER_TOOLS = {"weather.get_forecast", "weather.list_alerts", "weather.echo"}
+DISCOVERY_WITHIN = 30.0
+
+SCENARIOS = [
+    ("server-initialize", HANDSHAKE),
+    ("tools-list", HANDSHAKE),
+    ("tools-list", MODERN),
+    ("server-session-lifecycle", HANDSHAKE),
+    ("server-stateless", MODERN),
+    ("http-header-validation", MODERN),
+    ("dns-rebinding-protection", HANDSHAKE),
+    ("dns-rebinding-protection", MODERN),
+]
+"""Each scenario at every revision of the two it is defined for (``dist/index.js list``)."""
+
+
+UNTESTABLE_THROUGH_A_GATEWAY = {
+    "server-stateless": {
+        "sep-2575-server-rejects-undeclared-capability": "test_missing_capability",
+        "sep-2575-missing-capability-http-400": "test_missing_capability",
+        "sep-2575-http-server-no-independent-requests-on-stream": "test_streaming_elicitation",
+        "sep-2575-server-no-log-without-loglevel": "test_logging_tool",
+    },
+}
+"""Checks the suite itself reports "Not testable" (``details.untestable``) unless the server lists
+a diagnostic tool of that exact name. The gateway only lists an upstream's tools under the
+upstream's id (``weather.echo``), so no upstream can supply one; and it never sends a request to
+the client (no sampling, no elicitation, no log notifications), which is what these tools probe.
+They are handed to the suite as its ``--expected-failures`` baseline: the run fails if any other
+check fails, or if one of these stops failing (a stale baseline)."""
+
+
+@dataclass(frozen=True)
+class Target:
+    """What the suite is pointed at, and what stands behind it."""
+
+    url: str
+    gateway: RunningGateway
+    token: str
+
+
+def run_server_scenario(
+    url: str,
+    scenario: str,
+    spec_version: str,
+    expected_failures: Sequence[str] = (),
+) -> ScenarioResult:
+    """``server --url <url> --scenario <scenario> --spec-version <v>``; checks from checks.json.
+
+    The suite exits 1 when a check is ``FAILURE`` that its ``--expected-failures`` baseline does
+    not name, and writes ``<out>/server-<scenario>-<time>/checks.json``."""
+    with tempfile.TemporaryDirectory(prefix="conformance-") as out:
+        args = ["server", "--url", url, "--scenario", scenario, "--spec-version", spec_version]
+        if expected_failures:
+            baseline = Path(out) / "expected-failures.yml"
+            baseline.write_text("server:\n" + "".join(f"  - {scenario}:{c}\n" for c in expected_failures))
+            args += ["--expected-failures", str(baseline)]
+        run = run_suite([*args, "--output-dir", out])
+        saved = sorted(Path(out).glob(f"server-{scenario}-*/checks.json"))
+        if len(saved) != 1:
+            raise ConformanceSuiteError(
+                f"expected one checks.json from scenario {scenario!r}, found {len(saved)}\n{run.output}"
+            )
+        checks = json.loads(saved[0].read_text())
+    if not isinstance(checks, list):
+        raise ConformanceSuiteError(f"checks.json of {scenario!r} is not a list\n{run.output}")
+    return ScenarioResult(scenario, run, checks)
+
+
+async def agent_token(gateway: RunningGateway, key: AgentKey) -> str:
+    """A gateway access token for the agent: client_credentials, ``private_key_jwt``."""
+    form = assertion_form(
+        key.assertion(AGENT, gateway.issuer), resource=gateway.settings.mcp_resource, scope="weather"
+    )
+    async with httpx2.AsyncClient(trust_env=False, timeout=10) as http:
+        response = await http.post(gateway.endpoint("/token"), data=form)
+    assert response.status_code == 200, response.text
+    token: str = response.json()["access_token"]
+    return token
+
+
+def modern_headers(method: str, token: str | None = None) -> dict[str, str]:
+    headers = {
+        "Accept": "application/json, text/event-stream",
+        "MCP-Protocol-Version": MODERN,
+        "Mcp-Method": method,
+    }
+    return headers | ({"Authorization": f"Bearer {token}"} if token else {})
+
+
+def modern_body(method: str, **params: Any) -> dict[str, Any]:
+    meta = {
+        "io.modelcontextprotocol/protocolVersion": MODERN,
+        "io.modelcontextprotocol/clientCapabilities": {},
+    }
+    return {"jsonrpc": "2.0", "id": 1, "method": method, "params": {**params, "_meta": meta}}
+
+
+async def wait_for_tools(gateway: RunningGateway, token: str) -> list[str]:
+    """Poll ``tools/list`` (2026-07-28) until the gateway has discovered the upstream's tools."""
+    url = gateway.endpoint(gateway.settings.mcp_path)
+    deadline = time.monotonic() + DISCOVERY_WITHIN
+    names: list[str] = []
+    async with httpx2.AsyncClient(trust_env=False, timeout=10) as http:
+        while time.monotonic() < deadline:
+            response = await http.post(
+                url, json=modern_body("tools/list"), headers=modern_headers("tools/list", token)
+            )
+            assert response.status_code == 200, response.text
+            names = [tool["name"] for tool in response.json()["result"]["tools"]]
+            if set(names) >= WEATHER_TOOLS:
+                return names
+            await asyncio.sleep(0.2)
+    raise AssertionError(
+        f"the gateway did not list the upstream's tools within {DISCOVERY_WITHIN:g}s: {names}"
+    )
+
+
+@pytest.fixture(scope="module")
+def target() -> Iterator[Target]:
+    """Upstream, gateway and token proxy, each on a free loopback port, for the whole module.
+
+    The proxy's socket is bound first so the gateway can be told the name it is served under."""
+    key = AgentKey()
+    upstream_sock, proxy_sock = bound_socket(), bound_socket()
+    upstream_url = f"http://127.0.0.1:{upstream_sock.getsockname()[1]}/mcp"
+    proxy_host = f"127.0.0.1:{proxy_sock.getsockname()[1]}"
+
+    def settings(port: int) -> Settings:
+        return Settings(
+            port=port,
+            store="memory://",
+            access_token_ttl=3600,
+            servers=({"id": "weather", "url": upstream_url},),
+            clients=(ClientConfig(client_id=AGENT, scopes=("weather",), jwks=key.jwks),),
+            allowed_hosts=(proxy_host,),
+            allowed_origins=(f"http://{proxy_host}",),
+        )
+
+    try:
+        with (
+            running_gateway(settings) as gateway,
+            serving(build_app(gateway.issuer, upstream_url), upstream_sock),
+        ):
+            token = asyncio.run(agent_token(gateway, key))
+            asyncio.run(wait_for_tools(gateway, token))
+            proxy = TokenInjectingProxy(gateway.endpoint(gateway.settings.mcp_path), token)
+            with serving(proxy, proxy_sock):
+                yield Target(f"http://{proxy_host}{gateway.settings.mcp_path}", gateway, token)
+    finally:
+        upstream_sock.close()
+        proxy_sock.close()
+
+
+def report(result: ScenarioResult) -> str:
+    failing = [c for c in result.checks if c.get("status") in ("FAILURE", "WARNING")]
+    lines = [
+        f"  [{c.get('status')}] {c.get('id')}: {c.get('errorMessage') or c.get('description')}"
+        for c in failing
+    ]
+    return f"{result.scenario}: failing checks\n" + "\n".join(lines) + "\n\n" + result.summary()
+
+
+@pytest.mark.parametrize(("scenario", "spec_version"), SCENARIOS, ids=[f"{s}@{v}" for s, v in SCENARIOS])
+def test_conformance_server_scenario_passes_through_the_gateway(
+    target: Target, scenario: str, spec_version: str
+) -> None:
+    untestable = UNTESTABLE_THROUGH_A_GATEWAY.get(scenario, {})
+    result = run_server_scenario(target.url, scenario, spec_version, sorted(untestable))
+
+    assert result.run.exit_code == 0 and result.checks, report(result)
+    failed = {str(c["id"]) for c in result.failures}
+    assert failed <= set(untestable), report(result)
+    for check in result.failures:  # the suite's own "Not testable" verdicts, nothing else
+        assert check.get("details", {}).get("untestable") is True, report(result)
+
+
+def test_a_rebinding_attempt_is_refused_by_the_gateway_not_the_proxy(target: Target) -> None:
+    """The suite's ``evil.example.com`` probe reaches the gateway's Host guard: 421, its body."""
+    result = run_server_scenario(target.url, "dns-rebinding-protection", MODERN)
+
+    refused = result.check("localhost-host-rebinding-rejected")
+    assert refused["status"] == "SUCCESS", report(result)
+    assert refused["details"]["statusCode"] == 421, report(result)
+    assert refused["details"]["body"]["error"] == "misdirected_request", report(result)
+    assert result.check("localhost-host-valid-accepted")["status"] == "SUCCESS", report(result)
+
+
+def test_the_gateway_itself_answers_the_suite_401_without_the_proxy(target: Target) -> None:
+    """No unauthenticated path exists: the same discover request straight to /mcp is refused."""
+    url = target.gateway.endpoint(target.gateway.settings.mcp_path)
+    response = httpx2.post(
+        url, json=modern_body("server/discover"), headers=modern_headers("server/discover"), trust_env=False
+    )
+
+    assert response.status_code == 401
+    assert response.headers["www-authenticate"].startswith("Bearer ")
+
+
+def test_the_gateway_trims_whitespace_around_mcp_name_without_the_proxy(target: Target) -> None:
+    """RFC 9110 §5.5 (the suite's ``sep-2243-server-accepts-whitespace-header-value``), sent
+    straight to the gateway on a raw socket: no HTTP client or proxy gets to trim it first."""
+    gateway = target.gateway
+    body = json.dumps(modern_body("tools/call", name="weather.echo", arguments={"text": "hi"})).encode()
+    head = (
+        f"POST {gateway.settings.mcp_path} HTTP/1.1\r\nHost: 127.0.0.1:{gateway.settings.port}\r\n"
+        f"Authorization: Bearer {target.token}\r\nContent-Type: application/json\r\n"
+        "Accept: application/json, text/event-stream\r\n"
+        f"MCP-Protocol-Version:  {MODERN} \r\nMcp-Method: tools/call \r\nMcp-Name:   weather.echo  \r\n"
+        f"Content-Length: {len(body)}\r\nConnection: close\r\n\r\n"
+    )
+    with socket.create_connection(("127.0.0.1", gateway.settings.port), timeout=10) as sock:
+        sock.sendall(head.encode() + body)
+        answer = b"".join(iter(lambda: sock.recv(65536), b""))
+
+    status_line, _, rest = answer.partition(b"\r\n")
+    assert status_line == b"HTTP/1.1 200 OK", answer
+    result = json.loads(rest.partition(b"\r\n\r\n")[2])["result"]
+    assert result["content"][0]["text"].startswith("hi (for "), result
