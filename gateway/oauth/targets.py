@@ -25,15 +25,21 @@ class Targets:
     ) -> None:
         self.gateway_resource = canonical_resource(gateway_resource)
         self._accepted: dict[str, frozenset[str] | None] = {self.gateway_resource: None}
+        self._owners: dict[str, dict[str, frozenset[str]]] = {}
         for resource in others:
             self._accepted[canonical_resource(resource)] = None
         for resource, scopes in scoped:
             self.register(resource, scopes)
 
-    def register(self, resource: str, scopes: Iterable[str]) -> str:
-        """Add (or replace) a target that accepts exactly ``scopes``; returns its canonical form."""
+    def register(self, resource: str, scopes: Iterable[str], owner: str = "") -> str:
+        """Add (or replace) what ``owner`` says the target accepts; returns its canonical form.
+
+        Several owners (upstream servers) may share one audience: it accepts what any of them does.
+        """
         audience = canonical_resource(resource)
-        self._accepted[audience] = frozenset(scopes)
+        owned = self._owners.setdefault(audience, {})
+        owned[owner] = frozenset(scopes)
+        self._accepted[audience] = frozenset().union(*owned.values())
         return audience
 
     def known(self, requested: str) -> str:

@@ -93,7 +93,7 @@ class Discovery:
             if isinstance(tool, dict)
             for scope in server.scopes_for(str(tool.get("name")))
         }
-        self._targets.register(server.audience, {server.id, *tool_scopes})
+        self._targets.register(server.audience, {server.id, *tool_scopes}, owner=server.id)
         health = self._catalog.health().get(server.id)
         return {
             "server": server.id,

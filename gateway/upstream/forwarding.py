@@ -13,7 +13,7 @@ from typing import Any, Protocol
 
 from mcp_types.jsonrpc import INTERNAL_ERROR
 
-from gateway.errors import JSONRPCError
+from gateway.errors import JSONRPCError, OAuthError
 from gateway.resource.sessions import principal_of
 from gateway.upstream.downstream_tokens import DownstreamTokens
 from gateway.upstream.hop import UpstreamFailure
@@ -50,7 +50,15 @@ class ToolForwarder:
         request_id: object,
     ) -> dict[str, Any]:
         """The upstream's JSON-RPC ``result`` (or its JSON-RPC ``error``, re-raised as ours)."""
-        token = await self._downstream_tokens.token_for(claims, server.audience, scopes)
+        try:
+            token = await self._downstream_tokens.token_for(claims, server.audience, scopes)
+        except OAuthError as exc:  # the exchange policy refused: say so, do not call upstream
+            raise JSONRPCError(
+                INTERNAL_ERROR,
+                f"no token for upstream {server.id}: {exc.error} ({exc.description})",
+                request_id=request_id,
+                data={"upstream": server.id},
+            ) from None
         forwarded = {key: value for key, value in params.items() if key != "_meta"}
         forwarded["name"] = upstream_name
         try:

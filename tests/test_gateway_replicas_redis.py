@@ -1,0 +1,179 @@
+"""Two gateway processes sharing one Redis serve one MCP deployment, one session, one deny-list.
+
+Replica A and replica B run on their own ports with the same store URL and the same public URL
+(A's), so both are the same issuer and the same protected resource: a token from either verifies
+on both (the signing keys live in the shared store), a session opened on one is served by the
+other, and a revocation seen by one is seen by the other at once. A load balancer in front would
+pick either replica for any request; the tests alternate on purpose.
+"""
+
+from __future__ import annotations
+
+import uuid
+from collections.abc import AsyncIterator, Iterator
+from dataclasses import dataclass
+
+import httpx2
+import jwt
+import pytest
+
+from examples.upstream_server import build_app
+from gateway.config import ClientConfig, Settings
+from tests.agents import AgentKey
+from tests.mcp_harness import (
+    Served,
+    agent_token,
+    handshake_headers,
+    in_session,
+    initialize,
+    revoke,
+    wait_for_tools,
+)
+from tests.redis_servers import RedisServer
+from tests.servers import RunningGateway, running_gateway
+
+pytestmark = [pytest.mark.anyio, pytest.mark.redis]
+
+A, B = "agent-a", "agent-b"
+WEATHER_TOOLS = ["weather.echo", "weather.get_forecast", "weather.list_alerts"]
+
+
+@dataclass
+class Replicas:
+    first: RunningGateway
+    second: RunningGateway
+    keys: dict[str, AgentKey]
+
+    @property
+    def resource(self) -> str:
+        return self.first.settings.mcp_resource
+
+    def mcp_of(self, replica: RunningGateway) -> str:
+        """Where a client reaches this replica (a load balancer would choose)."""
+        return f"http://127.0.0.1:{replica.settings.port}{replica.settings.mcp_path}"
+
+    @property
+    def both(self) -> tuple[str, str]:
+        return self.mcp_of(self.first), self.mcp_of(self.second)
+
+    async def token(self, http: httpx2.AsyncClient, client_id: str, replica: RunningGateway) -> str:
+        """A token from this replica's own ``/token`` (for the shared issuer and resource)."""
+        return await agent_token(http, _Replica(replica), self.keys[client_id], client_id)
+
+
+class _Replica:
+    """One replica's authorization endpoints: its own port, the shared issuer.
+
+    ``RunningGateway.endpoint`` builds URLs from the public URL, which is the first replica's.
+    """
+
+    def __init__(self, replica: RunningGateway) -> None:
+        self._port = replica.settings.port
+        self.issuer = replica.issuer
+
+    def endpoint(self, path: str) -> str:
+        return f"http://127.0.0.1:{self._port}{path}"
+
+
+@pytest.fixture(scope="module")
+def replicas(redis_server: RedisServer) -> Iterator[Replicas]:
+    keys = {A: AgentKey(), B: AgentKey()}
+    store = f"{redis_server.url}?key_prefix=replicas-{uuid.uuid4().hex[:12]}:"
+    with Served() as upstream:
+        audience = f"{upstream.url}/mcp"
+
+        def settings(port: int, public_url: str = "") -> Settings:
+            return Settings(
+                port=port,
+                public_url=public_url,
+                store=store,
+                servers=({"id": "weather", "url": audience},),
+                clients=tuple(
+                    ClientConfig(client_id=client_id, scopes=("weather",), jwks=key.jwks)
+                    for client_id, key in keys.items()
+                ),
+            )
+
+        with (
+            running_gateway(settings) as first,
+            running_gateway(lambda port: settings(port, public_url=first.url)) as second,
+        ):
+            assert second.issuer == first.issuer
+            assert second.settings.mcp_resource == first.settings.mcp_resource
+            upstream.start(build_app(first.issuer, audience))
+            yield Replicas(first, second, keys)
+
+
+@pytest.fixture
+async def http() -> AsyncIterator[httpx2.AsyncClient]:
+    async with httpx2.AsyncClient(timeout=20) as client:
+        yield client
+
+
+@pytest.fixture
+async def discovered(replicas: Replicas, http: httpx2.AsyncClient) -> Replicas:
+    token = await replicas.token(http, A, replicas.first)
+    for mcp in replicas.both:
+        await wait_for_tools(http, mcp, token, WEATHER_TOOLS)
+    return replicas
+
+
+async def test_two_replicas_sharing_redis_serve_one_session_alternately(
+    discovered: Replicas, http: httpx2.AsyncClient
+) -> None:
+    token = await discovered.token(http, A, discovered.second)  # issued by B, for the shared resource
+    assert jwt.decode(token, options={"verify_signature": False})["aud"] == discovered.resource
+    on_a, on_b = discovered.both
+    session_id = await initialize(http, on_a, token)
+    for request_id in range(1, 9):
+        mcp = (on_b, on_a)[request_id % 2]
+        if request_id % 4 < 2:
+            response = await in_session(http, mcp, token, session_id, "tools/list", request_id=request_id)
+            assert response.status_code == 200, (mcp, response.text)
+            assert [tool["name"] for tool in response.json()["result"]["tools"]] == WEATHER_TOOLS
+        else:
+            arguments = {"name": "weather.echo", "arguments": {"text": str(request_id)}}
+            response = await in_session(http, mcp, token, session_id, "tools/call", arguments, request_id)
+            assert response.status_code == 200, (mcp, response.text)
+            assert response.json()["result"]["content"][0]["text"] == f"{request_id} (for {A} via {A})"
+        assert response.json()["id"] == request_id
+
+
+async def test_a_session_opened_on_one_replica_is_bound_to_its_principal_on_the_other(
+    discovered: Replicas, http: httpx2.AsyncClient
+) -> None:
+    on_a, on_b = discovered.both
+    token_a = await discovered.token(http, A, discovered.first)
+    token_b = await discovered.token(http, B, discovered.second)
+    session_id = await initialize(http, on_a, token_a)
+    stolen = await in_session(http, on_b, token_b, session_id, "tools/list")
+    assert stolen.status_code == 404, stolen.text
+    assert (await in_session(http, on_b, token_a, session_id, "tools/list")).status_code == 200
+
+
+async def test_a_session_ended_on_one_replica_is_gone_on_the_other(
+    discovered: Replicas, http: httpx2.AsyncClient
+) -> None:
+    on_a, on_b = discovered.both
+    token = await discovered.token(http, A, discovered.first)
+    session_id = await initialize(http, on_b, token)
+    assert (await in_session(http, on_a, token, session_id, "tools/list")).status_code == 200
+    ended = await http.delete(on_b, headers=handshake_headers(token, session_id))
+    assert ended.status_code in (200, 204)
+    for mcp in (on_a, on_b):
+        assert (await in_session(http, mcp, token, session_id, "tools/list")).status_code == 404
+
+
+async def test_a_token_revoked_on_one_replica_is_refused_by_the_other_at_once(
+    discovered: Replicas, http: httpx2.AsyncClient
+) -> None:
+    on_a, on_b = discovered.both
+    token = await discovered.token(http, A, discovered.first)
+    session_id = await initialize(http, on_a, token)
+    for mcp in (on_a, on_b):  # verified, and cached, by both
+        assert (await in_session(http, mcp, token, session_id, "tools/list")).status_code == 200
+    await revoke(http, _Replica(discovered.second), discovered.keys[A], A, token)
+    for mcp in (on_a, on_b):
+        response = await in_session(http, mcp, token, session_id, "tools/list")
+        assert response.status_code == 401, (mcp, response.text)
+        assert 'error="invalid_token"' in response.headers["www-authenticate"]
