@@ -304,7 +304,9 @@ def create_app(gateway: Gateway) -> Starlette:
             await gateway.keys.ensure_key()
         except StoreUnavailable:
             logger.warning("the store is unavailable at start-up; requests get 503 until it is back")
-        refresher = Refresher(gateway.discovery, gateway.servers, gateway.catalog, gateway.store)
+        refresher = Refresher(
+            gateway.discovery, gateway.servers, gateway.catalog, gateway.store, gateway.upstream.list_changed
+        )
         refreshing = asyncio.create_task(refresher.run())
         try:
             yield

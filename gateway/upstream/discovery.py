@@ -104,13 +104,21 @@ class Discovery:
 
 
 class Refresher:
-    """Re-discovers every server on its ``refresh_interval``, at once when ``tools refresh`` asks,
-    and drops the tools of servers that were removed; runs until cancelled."""
+    """Re-discovers every server on its ``refresh_interval``, at once when ``tools refresh`` asks or
+    the upstream announced ``notifications/tools/list_changed``, and drops the tools of servers
+    that were removed; runs until cancelled."""
 
     def __init__(
-        self, discovery: Discovery, servers: Any, catalog: Any, store: Any, tick: float = 1.0
+        self,
+        discovery: Discovery,
+        servers: Any,
+        catalog: Any,
+        store: Any,
+        list_changed: set[str],
+        tick: float = 1.0,
     ) -> None:
         self._discovery = discovery
+        self._list_changed = list_changed
         self._servers = servers
         self._catalog = catalog
         self._store = store
@@ -131,6 +139,8 @@ class Refresher:
                 await anyio.sleep(self._tick)
                 continue
             now = anyio.current_time()
+            while self._list_changed:  # an upstream said notifications/tools/list_changed
+                due[self._list_changed.pop()] = 0.0
             for gone in set(due) - {server.id for server in servers}:
                 self._catalog.remove(gone)
                 del due[gone]

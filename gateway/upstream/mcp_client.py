@@ -28,8 +28,21 @@ class _Upstream:
     stateful: bool
 
 
-def parse_reply(name: str, reply: UpstreamReply, request_id: object) -> dict[str, Any]:
-    """The JSON-RPC response for ``request_id`` in a JSON or SSE answer, or UpstreamFailure."""
+LIST_CHANGED = "notifications/tools/list_changed"
+
+
+def _says_list_changed(messages: list[Any]) -> bool:
+    return any(isinstance(m, dict) and m.get("method") == LIST_CHANGED for m in messages)
+
+
+def parse_reply(
+    name: str, reply: UpstreamReply, request_id: object, list_changed: set[str] | None = None
+) -> dict[str, Any]:
+    """The JSON-RPC response for ``request_id`` in a JSON or SSE answer, or UpstreamFailure.
+
+    A ``notifications/tools/list_changed`` seen on an SSE answer adds ``name`` to
+    ``list_changed``, so the catalogue refresher re-discovers that upstream soon.
+    """
     if reply.status in (401, 403):
         raise UpstreamFailure(f"upstream {name} refused the gateway's credentials (HTTP {reply.status})")
     if reply.status >= 500:
@@ -45,6 +58,8 @@ def parse_reply(name: str, reply: UpstreamReply, request_id: object) -> dict[str
             messages.append(json.loads(reply.body))
     except (ValueError, UnicodeDecodeError):
         raise UpstreamFailure(f"upstream {name} answered with invalid JSON-RPC") from None
+    if list_changed is not None and _says_list_changed(messages):
+        list_changed.add(name)
     for message in messages:
         if (
             isinstance(message, dict)
@@ -59,6 +74,8 @@ def parse_reply(name: str, reply: UpstreamReply, request_id: object) -> dict[str
 class UpstreamClient:
     def __init__(self, hop: UpstreamHop) -> None:
         self._hop = hop
+        self.list_changed: set[str] = set()
+        """Upstreams that announced a changed tool list; the refresher takes them from here."""
         self._upstreams: dict[str, _Upstream] = {}
         self._sessions: dict[tuple[str, str], str] = {}
         self._ids = itertools.count(1)
@@ -90,7 +107,7 @@ class UpstreamClient:
         self, server_id: str, url: str, time_limit: float, payload: dict[str, Any], headers: dict[str, str]
     ) -> tuple[dict[str, Any], UpstreamReply]:
         reply = await self._hop.post(server_id, url, json.dumps(payload).encode(), headers, time_limit)
-        return parse_reply(server_id, reply, payload.get("id")), reply
+        return parse_reply(server_id, reply, payload.get("id"), self.list_changed), reply
 
     async def probe(self, server_id: str, url: str, time_limit: float, token: str) -> None:
         """Learn the upstream's era: ``server/discover`` first, then the ``initialize`` handshake."""
@@ -177,7 +194,7 @@ class UpstreamClient:
             return await self.request(
                 server_id, url, time_limit, token, principal, method, params, name, False
             )
-        return parse_reply(server_id, reply, payload["id"])
+        return parse_reply(server_id, reply, payload["id"], self.list_changed)
 
     def forget(self, server_id: str) -> None:
         """Probe again next time (after a failure, the upstream may have been replaced)."""

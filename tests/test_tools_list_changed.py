@@ -1,0 +1,100 @@
+"""An upstream that announces ``notifications/tools/list_changed`` is re-discovered at once.
+
+The upstream answers a ``tools/call`` as an SSE stream that carries the notification before the
+response, and starts listing one more tool. Its refresh interval is an hour, so only the
+notification can make the new tool appear in the gateway's ``tools/list``.
+"""
+
+from __future__ import annotations
+
+import json
+from collections.abc import AsyncIterator, Mapping
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+import httpx2
+import pytest
+from starlette.types import Receive, Scope, Send
+
+from gateway.config import ClientConfig, Settings
+from tests.agents import AgentKey
+from tests.mcp_harness import FakeUpstream, Served, agent_token, modern, wait_for_tools
+from tests.servers import running_gateway
+
+pytestmark = pytest.mark.anyio
+
+
+@dataclass
+class AnnouncingUpstream(FakeUpstream):
+    """Adds ``new_tool`` on its first ``tools/call`` and says so on the SSE answer."""
+
+    announced: bool = False
+
+    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        raw = b""
+        while True:
+            message = await receive()
+            raw += message.get("body", b"")
+            if not message.get("more_body"):
+                break
+        body = json.loads(raw)
+        if body.get("method") != "tools/call" or self.announced:
+            replay = [{"type": "http.request", "body": raw, "more_body": False}]
+
+            async def again() -> Mapping[str, Any]:
+                return replay.pop() if replay else {"type": "http.disconnect"}
+
+            await super().__call__(scope, again, send)  # type: ignore[arg-type]
+            return
+        self.announced = True
+        self.tool_names.append("new_tool")
+        events = [
+            {"jsonrpc": "2.0", "method": "notifications/tools/list_changed"},
+            {"jsonrpc": "2.0", "id": body["id"], "result": {"content": [{"type": "text", "text": "ok"}]}},
+        ]
+        payload = "".join(f"event: message\ndata: {json.dumps(e)}\n\n" for e in events).encode()
+        await send(
+            {
+                "type": "http.response.start",
+                "status": 200,
+                "headers": [(b"content-type", b"text/event-stream")],
+            }
+        )
+        await send({"type": "http.response.body", "body": payload})
+
+
+@pytest.fixture
+async def http() -> AsyncIterator[httpx2.AsyncClient]:
+    async with httpx2.AsyncClient(timeout=20) as client:
+        yield client
+
+
+async def test_an_upstream_announcing_list_changed_is_rediscovered_at_once(
+    tmp_path: Path, http: httpx2.AsyncClient
+) -> None:
+    key = AgentKey()
+    upstream = AnnouncingUpstream(tool_names=["first_tool"])
+    with Served(lifespan="off").start(upstream) as served:
+
+        def settings(port: int) -> Settings:
+            return Settings(
+                port=port,
+                store=f"sqlite:///{tmp_path / 'gw.sqlite3'}",
+                servers=({"id": "live", "url": f"{served.url}/mcp", "refresh_interval": 3600},),
+                clients=(ClientConfig(client_id="agent", scopes=("live",), jwks=key.jwks),),
+            )
+
+        with running_gateway(settings) as gateway:
+            token = await agent_token(http, gateway, key, "agent")
+            mcp = gateway.endpoint("/mcp")
+            assert "live.new_tool" not in await wait_for_tools(http, mcp, token, ["live.first_tool"])
+            answer = await modern(
+                http,
+                mcp,
+                token,
+                "tools/call",
+                {"name": "live.first_tool", "arguments": {}},
+            )
+            assert answer.json()["result"]["content"][0]["text"] == "ok"
+            await wait_for_tools(http, mcp, token, ["live.first_tool", "live.new_tool"], within=10)
