@@ -18,6 +18,8 @@ from typing import Any
 
 from jwt.algorithms import Algorithm
 
+from gateway.request_body import DuplicateMember, unique_members
+
 _BASE64URL = re.compile(r"[A-Za-z0-9_-]*")
 
 
@@ -41,15 +43,6 @@ def verify_signature(token: UnverifiedJWT, algorithm: Algorithm, key: Any) -> bo
         return False
 
 
-def _no_duplicates(pairs: list[tuple[str, Any]]) -> dict[str, Any]:
-    result: dict[str, Any] = {}
-    for name, value in pairs:
-        if name in result:
-            raise MalformedJWT(f"duplicate member {name!r}")
-        result[name] = value
-    return result
-
-
 def _bytes(data: str, what: str) -> bytes:
     """Strict base64url: the alphabet only (a lenient decoder would skip stray characters)."""
     if _BASE64URL.fullmatch(data) is None or len(data) % 4 == 1:
@@ -59,7 +52,9 @@ def _bytes(data: str, what: str) -> bytes:
 
 def _segment(data: str, what: str) -> dict[str, Any]:
     try:
-        value = json.loads(_bytes(data, what), object_pairs_hook=_no_duplicates)
+        value = json.loads(_bytes(data, what), object_pairs_hook=unique_members)
+    except DuplicateMember as exc:
+        raise MalformedJWT(str(exc)) from None
     except (binascii.Error, ValueError, UnicodeDecodeError) as exc:
         if isinstance(exc, MalformedJWT):
             raise

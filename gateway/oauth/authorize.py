@@ -30,6 +30,7 @@ from gateway.oauth.resources import narrow_scopes, parse_scope
 from gateway.oauth.signin import BrowserState, PendingRequest
 from gateway.oauth.targets import Targets
 from gateway.oauth.users import UserDirectory
+from gateway.request_body import BodyTooLarge, read_capped
 
 if TYPE_CHECKING:
     from gateway.oauth.federation import FederatedSignIn
@@ -206,11 +207,10 @@ class AuthorizationEndpoint:
         return self._back(pending.redirect_uri, {"code": code}, pending.state)
 
     async def _form(self, request: Request) -> dict[str, list[str]]:
-        body = b""
-        async for chunk in request.stream():
-            body += chunk
-            if len(body) > MAX_FORM_BYTES:
-                raise OAuthError("form too large")
+        try:
+            body = await read_capped(request, MAX_FORM_BYTES)
+        except BodyTooLarge as exc:
+            raise OAuthError(str(exc)) from None
         form: dict[str, list[str]] = {}
         for name, value in parse_qsl(body.decode("utf-8", "replace"), keep_blank_values=True):
             form.setdefault(name, []).append(value)

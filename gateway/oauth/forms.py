@@ -12,6 +12,7 @@ from urllib.parse import parse_qsl
 from starlette.requests import Request
 
 from gateway.errors import InvalidRequest
+from gateway.request_body import BodyTooLarge, read_capped
 
 REPEATABLE = frozenset({"resource", "audience"})
 
@@ -38,14 +39,10 @@ async def read_form(request: Request, max_bytes: int) -> Form:
     content_type = request.headers.get("content-type", "").split(";")[0].strip().lower()
     if content_type != "application/x-www-form-urlencoded":
         raise InvalidRequest("the body must be application/x-www-form-urlencoded")
-    declared = request.headers.get("content-length")
-    if declared is not None and (not declared.isdigit() or int(declared) > max_bytes):
-        raise InvalidRequest(f"the request body is larger than {max_bytes} bytes")
-    body = bytearray()
-    async for chunk in request.stream():
-        body += chunk
-        if len(body) > max_bytes:
-            raise InvalidRequest(f"the request body is larger than {max_bytes} bytes")
+    try:
+        body = await read_capped(request, max_bytes)
+    except BodyTooLarge as exc:
+        raise InvalidRequest(str(exc)) from None
     try:
         pairs = parse_qsl(body.decode("utf-8"), keep_blank_values=True, strict_parsing=False)
     except UnicodeDecodeError:

@@ -47,6 +47,7 @@ from gateway.oauth.client_metadata import (
     self_described_scopes,
 )
 from gateway.oauth.clients import Client, ClientRegistry, hash_secret, new_secret
+from gateway.request_body import BodyTooLarge, DuplicateMember, read_capped, unique_members
 from gateway.store import Store
 
 REGISTER_PATH = "/register"
@@ -92,15 +93,6 @@ class RegistrationRateLimiter:
         return max(1, math.ceil(remaining))
 
 
-def _no_duplicate_members(pairs: list[tuple[str, Any]]) -> dict[str, Any]:
-    document: dict[str, Any] = {}
-    for name, value in pairs:
-        if name in document:
-            raise InvalidClientMetadata(f"the member {name[:64]!r} appears twice")
-        document[name] = value
-    return document
-
-
 def _reject_constant(name: str) -> Any:
     raise ValueError(f"{name} is not JSON")
 
@@ -110,18 +102,16 @@ async def read_json_object(request: Request, max_bytes: int = MAX_REGISTRATION_B
     content_type = request.headers.get("content-type", "").split(";")[0].strip().lower()
     if content_type != "application/json":
         raise InvalidRequest("the body must be application/json")
-    declared = request.headers.get("content-length")
-    if declared is not None and (not declared.isdigit() or int(declared) > max_bytes):
-        raise InvalidRequest(f"the request body is larger than {max_bytes} bytes")
-    body = bytearray()
-    async for chunk in request.stream():
-        body += chunk
-        if len(body) > max_bytes:
-            raise InvalidRequest(f"the request body is larger than {max_bytes} bytes")
+    try:
+        body = await read_capped(request, max_bytes)
+    except BodyTooLarge as exc:
+        raise InvalidRequest(str(exc)) from None
     try:
         document = json.loads(
-            body.decode("utf-8"), object_pairs_hook=_no_duplicate_members, parse_constant=_reject_constant
+            body.decode("utf-8"), object_pairs_hook=unique_members, parse_constant=_reject_constant
         )
+    except DuplicateMember as exc:
+        raise InvalidClientMetadata(f"the member {exc.name[:64]!r} appears twice") from None
     except InvalidClientMetadata:
         raise
     except (UnicodeDecodeError, ValueError, RecursionError):

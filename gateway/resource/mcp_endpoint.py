@@ -32,6 +32,7 @@ from starlette.requests import Request
 from starlette.responses import JSONResponse, Response
 
 from gateway.errors import JSONRPCError, bearer_challenge, render_jsonrpc_error
+from gateway.request_body import BodyTooLarge, read_capped
 from gateway.resource.sessions import SessionStore, principal_of
 from gateway.upstream.forwarding import ToolForwarder, UpstreamTarget
 
@@ -101,16 +102,10 @@ class McpEndpoint:
             return render_jsonrpc_error(exc)
 
     async def _body(self, request: Request) -> dict[str, Any]:
-        declared = request.headers.get("content-length")
-        if declared is not None and declared.isdigit() and int(declared) > self._max_body_bytes:
-            raise JSONRPCError(INVALID_REQUEST, f"request body over {self._max_body_bytes} bytes", status=413)
-        raw = bytearray()
-        async for chunk in request.stream():
-            raw += chunk
-            if len(raw) > self._max_body_bytes:
-                raise JSONRPCError(
-                    INVALID_REQUEST, f"request body over {self._max_body_bytes} bytes", status=413
-                )
+        try:
+            raw = await read_capped(request, self._max_body_bytes)
+        except BodyTooLarge as exc:
+            raise JSONRPCError(INVALID_REQUEST, str(exc), status=413) from None
         try:
             body = json.loads(raw)
         except (ValueError, RecursionError):

@@ -16,6 +16,7 @@ import anyio
 
 from gateway.oauth.targets import Targets
 from gateway.oauth.tokens import AccessTokenIssuer
+from gateway.upstream.forwarding import UpstreamTarget
 from gateway.upstream.hop import UpstreamFailure
 from gateway.upstream.mcp_client import UpstreamClient
 
@@ -24,15 +25,7 @@ DISCOVERY_SUBJECT = "mcp-gateway"
 MAX_PAGES = 100
 
 
-class DiscoverableServer(Protocol):
-    @property
-    def id(self) -> str: ...
-    @property
-    def url(self) -> str: ...
-    @property
-    def audience(self) -> str: ...
-    @property
-    def timeout(self) -> float: ...
+class DiscoverableServer(UpstreamTarget, Protocol):
     @property
     def refresh_interval(self) -> float: ...
     def scopes_for(self, tool: str) -> tuple[str, ...]: ...
