@@ -170,6 +170,23 @@ async def test_of_200_concurrent_swaps_from_one_value_exactly_one_wins(store: St
 
 
 @pytest.mark.anyio
+async def test_appended_items_come_back_in_order_and_expire(store: Store) -> None:
+    for item in ("a", "b", "c"):
+        await store.append("list:order", item, ttl=60)
+    assert await store.items("list:order") == ["a", "b", "c"]
+    assert await store.items("list:none") == []
+    await store.append("list:short", "x", ttl=0.2)
+    await asyncio.sleep(0.3)
+    assert await store.items("list:short") == []
+
+
+@pytest.mark.anyio
+async def test_of_200_concurrent_appends_to_one_list_every_one_lands(store: Store) -> None:
+    await asyncio.gather(*(store.append("list:race", f"item-{i}", ttl=60) for i in range(200)))
+    assert sorted(await store.items("list:race")) == sorted(f"item-{i}" for i in range(200))
+
+
+@pytest.mark.anyio
 async def test_of_200_concurrent_adds_exactly_one_wins(store: Store) -> None:
     results = await asyncio.gather(*(store.add("jti:race", f"caller-{i}", ttl=60) for i in range(200)))
     assert results.count(True) == 1

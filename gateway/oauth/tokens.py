@@ -5,7 +5,6 @@ Minting and verifying live together so the two can never disagree on the format.
 
 from __future__ import annotations
 
-import json
 import secrets
 from collections.abc import Mapping
 from dataclasses import dataclass
@@ -17,7 +16,7 @@ from jwt.algorithms import ECAlgorithm
 from gateway.clock import Clock
 from gateway.jwt_hygiene import MalformedJWT, inspect_jwt, verify_signature
 from gateway.keys import ALGORITHM, KeyRing
-from gateway.store import Store, StoreUnavailable
+from gateway.store import Store
 
 ACCESS_TOKEN_TYP = "at+jwt"
 _ES256 = ECAlgorithm(ECAlgorithm.SHA256)
@@ -139,8 +138,8 @@ class RevocationList:
     """The ``jti`` deny-list shared by the authorization server and the resource side.
 
     Revocation cascades: every token exchanged from a revoked token (and from those, down the
-    delegation chain) is revoked with it. The parent -> children index is written at exchange
-    time with a compare-and-swap, so revoking stays one walk and checking stays one read.
+    delegation chain) is revoked with it. The parent -> children index is an atomic list append
+    at exchange time, so revoking stays one walk and checking stays one read.
     """
 
     _MAX_CASCADE_DEPTH = 16
@@ -155,31 +154,16 @@ class RevocationList:
         await self._store.put(_REVOKED + jti, "1", ttl)
         if _depth >= self._MAX_CASCADE_DEPTH:
             return
-        children = await self._store.get(_CHILDREN + jti)
-        for child_jti, child_exp in json.loads(children) if children else []:
-            await self.revoke(child_jti, child_exp, _depth + 1)
+        for child in await self._store.items(_CHILDREN + jti):
+            child_jti, _, child_exp = child.rpartition(" ")
+            await self.revoke(child_jti, float(child_exp), _depth + 1)
 
     async def is_revoked(self, jti: str) -> bool:
         return await self._store.get(_REVOKED + jti) is not None
 
     async def record_exchange(self, parent_jti: str, child_jti: str, child_exp: float) -> None:
         """Index a token exchanged from ``parent_jti`` so that revoking the parent reaches it."""
-        key = _CHILDREN + parent_jti
-        now = self._clock.now()
-        for _ in range(16):
-            current = await self._store.get(key)
-            children = [c for c in (json.loads(current) if current else []) if c[1] > now]
-            children.append([child_jti, child_exp])
-            value = json.dumps(children, separators=(",", ":"))
-            ttl = max(c[1] for c in children) - now + 60
-            stored = (
-                await self._store.add(key, value, ttl)
-                if current is None
-                else await self._store.swap(key, current, value, ttl)
-            )
-            if stored:
-                break
-        else:
-            raise StoreUnavailable("the exchange index is too contended to update; retry")
+        ttl = max(child_exp - self._clock.now(), 0) + 60
+        await self._store.append(_CHILDREN + parent_jti, f"{child_jti} {child_exp}", ttl)
         if await self.is_revoked(parent_jti):  # revoked while we were exchanging
             await self.revoke(child_jti, child_exp)

@@ -53,6 +53,15 @@ class Store(Protocol):
         """Compare-and-set: replace ``key`` with ``value`` only while it still holds ``expected``."""
         ...
 
+    async def append(self, key: str, item: str, ttl: float) -> None:
+        """Add ``item`` to the list at ``key`` atomically; the list lives at least ``ttl`` more
+        seconds (many concurrent appends to one key all land, with no retry loop)."""
+        ...
+
+    async def items(self, key: str) -> list[str]:
+        """The live items of the list at ``key``, in append order."""
+        ...
+
     # -- lifecycle ---------------------------------------------------------------------------
     async def ping(self) -> None:
         """Raise :class:`StoreUnavailable` when the backend cannot answer."""

@@ -10,6 +10,7 @@ class MemoryStore:
     def __init__(self) -> None:
         self._records: dict[str, dict[str, str]] = {}
         self._keys: dict[str, tuple[str, float]] = {}
+        self._lists: dict[str, tuple[list[str], float]] = {}
 
     async def get_record(self, collection: str, record_id: str) -> str | None:
         return self._records.get(collection, {}).get(record_id)
@@ -58,6 +59,16 @@ class MemoryStore:
             return False
         self._keys[key] = (value, time.monotonic() + ttl)
         return True
+
+    async def append(self, key: str, item: str, ttl: float) -> None:
+        items, expires_at = self._lists.get(key, ([], 0.0))
+        if expires_at <= time.monotonic():
+            items = []
+        self._lists[key] = ([*items, item], max(expires_at, time.monotonic() + ttl))
+
+    async def items(self, key: str) -> list[str]:
+        items, expires_at = self._lists.get(key, ([], 0.0))
+        return list(items) if expires_at > time.monotonic() else []
 
     async def ping(self) -> None:
         return None

@@ -53,6 +53,14 @@ T = TypeVar("T")
 DEFAULT_PREFIX = "mcpgw:"
 
 # Compare-and-set in one step: Redis runs a script atomically, and one key keeps it on one slot.
+_APPEND = """
+redis.call('RPUSH', KEYS[1], ARGV[1])
+if redis.call('PTTL', KEYS[1]) < tonumber(ARGV[2]) then
+    redis.call('PEXPIRE', KEYS[1], ARGV[2])
+end
+return 1
+"""
+
 _SWAP = """
 if redis.call('GET', KEYS[1]) == ARGV[1] then
     redis.call('SET', KEYS[1], ARGV[2], 'PX', ARGV[3])
@@ -299,6 +307,15 @@ class RedisStore:
     async def swap(self, key: str, expected: str, value: str, ttl: float) -> bool:
         name, ms = self._keys + key, self._ms(ttl)
         return bool(await self._call(lambda: self._client.eval(_SWAP, 1, name, expected, value, ms)))
+
+    async def append(self, key: str, item: str, ttl: float) -> None:
+        name, ms = self._keys + key, self._ms(ttl)
+        await self._call(lambda: self._client.eval(_APPEND, 1, name, item, ms))
+
+    async def items(self, key: str) -> list[str]:
+        name = self._keys + key
+        found = await self._call(lambda: self._client.lrange(name, 0, -1))
+        return [str(_text(item)) for item in found]
 
     # -- lifecycle -----------------------------------------------------------------------------
     async def ping(self) -> None:

@@ -44,6 +44,12 @@ CREATE TABLE IF NOT EXISTS ephemeral (
     expires_at REAL NOT NULL
 ) WITHOUT ROWID;
 CREATE INDEX IF NOT EXISTS ephemeral_expires_at ON ephemeral (expires_at);
+CREATE TABLE IF NOT EXISTS list_items (
+    key        TEXT NOT NULL,
+    item       TEXT NOT NULL,
+    expires_at REAL NOT NULL
+);
+CREATE INDEX IF NOT EXISTS list_items_key ON list_items (key);
 """
 
 _ADD = """
@@ -134,6 +140,7 @@ class SQLiteStore:
         self._writes += 1
         if self._writes % _PURGE_EVERY == 0:
             self._write("DELETE FROM ephemeral WHERE expires_at <= ?", (now,))
+            self._write("DELETE FROM list_items WHERE expires_at <= ?", (now,))
 
     # -- durable records -----------------------------------------------------------------------
     async def get_record(self, collection: str, record_id: str) -> str | None:
@@ -185,6 +192,15 @@ class SQLiteStore:
     async def swap(self, key: str, expected: str, value: str, ttl: float) -> bool:
         now = time.time()
         return self._write(_SWAP, (value, now + ttl, key, expected, now)) == 1
+
+    async def append(self, key: str, item: str, ttl: float) -> None:
+        now = time.time()
+        self._write("INSERT INTO list_items (key, item, expires_at) VALUES (?, ?, ?)", (key, item, now + ttl))
+        self._wrote_ephemeral(now)
+
+    async def items(self, key: str) -> list[str]:
+        sql = "SELECT item FROM list_items WHERE key = ? AND expires_at > ? ORDER BY rowid"
+        return [row[0] for row in self._rows(sql, (key, time.time()))]
 
     # -- lifecycle -----------------------------------------------------------------------------
     async def ping(self) -> None:
