@@ -125,10 +125,17 @@ def draw_step(data: st.DataObject, tokens: list[Mapping[str, Any]]) -> Step:
 
 
 def target_accepts(audience: str, scope: str) -> bool:
-    """A target with a scope list takes a scope that is, covers or is covered by one on its list;
-    the gateway's own endpoint has no list."""
+    """A target with a scope list takes a scope that is on its list or covered by one on it (never
+    a broader one); the gateway's own endpoint has no list."""
     accepted = TARGET_SCOPES.get(audience)
-    return accepted is None or covers(accepted, scope) or any(covers((scope,), a) for a in accepted)
+    return accepted is None or covers(accepted, scope)
+
+
+def narrowed(audience: str, scope: str) -> list[str]:
+    """A held scope as the target takes it: itself, or the target's scopes it covers."""
+    if target_accepts(audience, scope):
+        return [scope]
+    return sorted(a for a in TARGET_SCOPES.get(audience) or () if covers((scope,), a))
 
 
 def may_issue(
@@ -155,7 +162,12 @@ async def run_chain(
         now = int(clock.now())
         audiences = tuple(gateway.settings.mcp_resource if a == "gateway" else a for a in step.audiences)
         held = tuple(str(parent["scope"]).split())
-        ceiling = [s for s in held if may_issue(held, step.audiences, step.client_scopes, s)]
+        candidates = list(held)
+        for audience in step.audiences:
+            candidates = [narrow for scope in candidates for narrow in narrowed(audience, scope)]
+        ceiling = [
+            s for s in dict.fromkeys(candidates) if may_issue(held, step.audiences, step.client_scopes, s)
+        ]
         actor_expires_at = None if step.actor_lifetime is None else now + step.actor_lifetime
         widens = not all(may_issue(held, step.audiences, step.client_scopes, s) for s in step.requested)
         too_deep = step.actor is not None and delegation_depth(parent.get("act")) + 1 > max_depth

@@ -81,7 +81,12 @@ class TokenExchanger:
                 and all(self._targets.accepts(audience, scope) for audience in audiences)
             )
 
-        ceiling = tuple(scope for scope in held if allowed(scope))
+        candidates = list(held)
+        for audience in audiences:
+            candidates = [
+                narrow for scope in candidates for narrow in self._targets.narrowed(audience, scope)
+            ]
+        ceiling = tuple(scope for scope in dict.fromkeys(candidates) if allowed(scope))
         if requested:
             wider = [scope for scope in requested if not allowed(scope)]
             if wider:

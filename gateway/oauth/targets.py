@@ -50,10 +50,18 @@ class Targets:
         return audience
 
     def accepts(self, audience: str, scope: str) -> bool:
-        """Whether ``scope`` means something to the target: it is, covers or is covered by one of
-        the target's scopes (``tools_registry.scopes`` hierarchy)."""
-        accepted = self._accepted.get(audience)
-        return accepted is None or covers(accepted, scope) or any(covers((scope,), a) for a in accepted)
+        """Whether the target accepts ``scope``: one of its scopes is it or covers it
+        (``tools_registry.scopes`` hierarchy). An unknown audience accepts nothing."""
+        accepted = self._accepted.get(audience, frozenset())
+        return accepted is None or covers(accepted, scope)
+
+    def narrowed(self, audience: str, scope: str) -> tuple[str, ...]:
+        """``scope`` as the target can take it: itself when accepted, else the target's own scopes
+        that ``scope`` covers (a held ``weather`` becomes the ``weather:read`` a target lists)."""
+        if self.accepts(audience, scope):
+            return (scope,)
+        accepted = self._accepted.get(audience, frozenset()) or frozenset()
+        return tuple(sorted(a for a in accepted if covers((scope,), a)))
 
     def allowed_for(self, client: Client, audience: str) -> None:
         allowed = {canonical_resource(a) for a in client.audiences} or {self.gateway_resource}
