@@ -52,11 +52,13 @@ class UpstreamHop:
                 timeout=aiohttp.ClientTimeout(total=time_limit),
                 allow_redirects=False,
             ) as response:
-                content = await response.content.read(self._max_body_bytes + 1)
-                if len(content) > self._max_body_bytes:
-                    raise UpstreamFailure(
-                        f"upstream {name} answered with more than {self._max_body_bytes} bytes"
-                    )
+                content = bytearray()
+                async for chunk in response.content.iter_any():  # read() returns what has arrived
+                    content += chunk
+                    if len(content) > self._max_body_bytes:
+                        raise UpstreamFailure(
+                            f"upstream {name} answered with more than {self._max_body_bytes} bytes"
+                        )
                 return UpstreamReply(
                     response.status,
                     response.headers.get("Content-Type", "").split(";")[0].strip().lower(),
