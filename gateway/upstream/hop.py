@@ -37,7 +37,11 @@ class UpstreamHop:
         if self._session is None or self._session.closed:
             connector = aiohttp.TCPConnector(limit=self._max_connections, limit_per_host=0, ttl_dns_cache=60)
             self._session = aiohttp.ClientSession(
-                connector=connector, auto_decompress=True, trust_env=False, skip_auto_headers=("User-Agent",)
+                connector=connector,
+                auto_decompress=True,
+                trust_env=False,
+                skip_auto_headers=("User-Agent",),
+                cookie_jar=aiohttp.DummyCookieJar(),  # upstream cookies must never reach another agent
             )
         return self._session
 
