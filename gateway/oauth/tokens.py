@@ -42,6 +42,16 @@ class IssuedToken:
     def expires_in(self) -> int:
         return int(self.claims["exp"]) - int(self.claims["iat"])
 
+    def response(self, **extra: str) -> dict[str, Any]:
+        """The body of a successful token response (RFC 6749 §5.1) for this token."""
+        return {
+            "access_token": self.token,
+            "token_type": "Bearer",
+            "expires_in": self.expires_in,
+            "scope": self.claims["scope"],
+            **extra,
+        }
+
 
 class AccessTokenIssuer:
     def __init__(self, keyring: KeyRing, issuer: str, clock: Clock) -> None:

@@ -67,12 +67,7 @@ class AuthorizationCodeGrant:
             lifetime=self._lifetime,
             jti=about_to_issue.jti,
         )
-        body: dict[str, Any] = {
-            "access_token": issued.token,
-            "token_type": "Bearer",
-            "expires_in": issued.expires_in,
-            "scope": " ".join(grant.scopes),
-        }
+        body = issued.response()
         if family is not None:
             body["refresh_token"] = await self._refresh.start_family(
                 family_id=family,

@@ -40,9 +40,4 @@ class ClientCredentialsGrant:
             scope=" ".join(scopes),
             jti=issued.claims["jti"],
         )
-        return {
-            "access_token": issued.token,
-            "token_type": "Bearer",
-            "expires_in": issued.expires_in,
-            "scope": " ".join(scopes),
-        }
+        return issued.response()

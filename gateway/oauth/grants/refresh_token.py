@@ -52,10 +52,4 @@ class RefreshTokenGrant:
             scope=" ".join(scopes),
             jti=issued.claims["jti"],
         )
-        return {
-            "access_token": issued.token,
-            "token_type": "Bearer",
-            "expires_in": issued.expires_in,
-            "scope": " ".join(scopes),
-            "refresh_token": rotation.new_token,
-        }
+        return issued.response(refresh_token=rotation.new_token)

@@ -123,10 +123,4 @@ class TokenExchangeGrant:
             actor_expires_at=actor_expires_at,
         )
         audit.update(scope=issued.claims["scope"], jti=issued.claims["jti"], actor=actor)
-        return {
-            "access_token": issued.token,
-            "issued_token_type": requested_type,
-            "token_type": "Bearer",
-            "expires_in": issued.expires_in,
-            "scope": issued.claims["scope"],
-        }
+        return issued.response(issued_token_type=requested_type)
