@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import gc
 import logging
 
 import uvicorn
@@ -16,6 +17,9 @@ def serve(settings: Settings) -> None:
         level=settings.log_level.upper(), format="%(asctime)s %(name)s %(levelname)s %(message)s"
     )
     app = create_app(build_gateway(settings, open_store(settings.store)))
+    gc.collect()
+    gc.freeze()  # start-up objects never need scanning again
+    gc.set_threshold(50_000, 20, 100)  # fewer young-generation passes on the request path
     uvicorn.run(
         app,
         host=settings.host,
