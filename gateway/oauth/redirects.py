@@ -47,14 +47,13 @@ def redirect_matches(registered: str, presented: str) -> bool:
     """Exact string match, except the port of a loopback ``http`` URI (RFC 8252 §7.3)."""
     if registered == presented:
         return True
+    a, b = urlsplit(registered), urlsplit(presented)
     try:
-        a, b = urlsplit(registered), urlsplit(presented)
-        a_port, b_port = a.port, b.port
+        b.port  # noqa: B018 - a presented URI with a malformed port never matches
     except ValueError:
         return False
     if a.scheme != "http" or not _is_loopback(a.hostname) or a.hostname != b.hostname:
         return False
-    del a_port, b_port
     return (
         b.scheme == "http"
         and a.path == b.path
