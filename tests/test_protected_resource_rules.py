@@ -648,6 +648,19 @@ async def test_transport_an_unknown_method_is_method_not_found(
     assert_jsonrpc_error(discover_in_handshake, 200, METHOD_NOT_FOUND)
 
 
+async def test_transport_an_unknown_tool_is_invalid_params_with_the_status_of_its_era(
+    resource: Resource, http: httpx2.AsyncClient
+) -> None:
+    """2026-07-28 maps every JSON-RPC error code to one HTTP status (-32602 -> 400); the
+    handshake era answers JSON-RPC errors with 200."""
+    token = await resource.token(http)
+    params = {"name": "nowhere.nothing", "arguments": {}}
+    assert_jsonrpc_error(await modern(http, resource.mcp, token, "tools/call", params), 400, -32602)
+    session_id = await initialize(http, resource.mcp, token)
+    handshake = await in_session(http, resource.mcp, token, session_id, "tools/call", params)
+    assert_jsonrpc_error(handshake, 200, -32602)
+
+
 async def test_transport_modern_results_carry_result_type_and_cache_hints(
     discovered: Resource, http: httpx2.AsyncClient
 ) -> None:

@@ -169,7 +169,12 @@ class McpEndpoint:
         verdict = classify_inbound_request(body, headers=headers)
         if isinstance(verdict, InboundLadderRejection):
             self._reject(verdict, request_id)
-        result = await self._dispatch(body, claims, modern=True)
+        try:
+            result = await self._dispatch(body, claims, modern=True)
+        except JSONRPCError as exc:  # 2026-07-28: one table maps every JSON-RPC error to its HTTP status
+            if exc.status == 200:
+                exc.status = ERROR_CODE_HTTP_STATUS.get(exc.code, 200)
+            raise
         result.setdefault("resultType", "complete")
         return JSONResponse({"jsonrpc": "2.0", "id": request_id, "result": result})
 
