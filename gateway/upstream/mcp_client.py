@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import itertools
 import json
+from collections import OrderedDict
 from dataclasses import dataclass
 from typing import Any
 
@@ -18,6 +19,7 @@ from mcp_types.version import LATEST_HANDSHAKE_VERSION, LATEST_MODERN_VERSION
 
 from gateway.upstream.hop import UpstreamFailure, UpstreamHop, UpstreamReply
 
+MAX_UPSTREAM_SESSIONS = 10_000
 CLIENT_INFO = {"name": "mcp-gateway", "version": "0.1.0"}
 
 
@@ -77,7 +79,7 @@ class UpstreamClient:
         self.list_changed: set[str] = set()
         """Upstreams that announced a changed tool list; the refresher takes them from here."""
         self._upstreams: dict[str, _Upstream] = {}
-        self._sessions: dict[tuple[str, str], str] = {}
+        self._sessions: OrderedDict[tuple[str, str], str] = OrderedDict()  # LRU, bounded
         self._ids = itertools.count(1)
 
     def _headers(
@@ -181,6 +183,8 @@ class UpstreamClient:
             if session is None:
                 session = (await self._initialize(server_id, url, time_limit, token))[1] or ""
                 self._sessions[session_key] = session
+                while len(self._sessions) > MAX_UPSTREAM_SESSIONS:
+                    self._sessions.popitem(last=False)
             headers["Mcp-Session-Id"] = session
         payload = {
             "jsonrpc": "2.0",
