@@ -111,7 +111,7 @@ class UpstreamClient:
         reply = await self._hop.post(server_id, url, json.dumps(payload).encode(), headers, time_limit)
         return parse_reply(server_id, reply, payload.get("id"), self.list_changed), reply
 
-    async def probe(self, server_id: str, url: str, time_limit: float, token: str) -> None:
+    async def probe(self, server_id: str, url: str, time_limit: float, token: str, principal: str) -> None:
         """Learn the upstream's era: ``server/discover`` first, then the ``initialize`` handshake."""
         modern = _Upstream(True, LATEST_MODERN_VERSION, False)
         request = {
@@ -131,6 +131,8 @@ class UpstreamClient:
             pass
         version, session = await self._initialize(server_id, url, time_limit, token)
         self._upstreams[server_id] = _Upstream(False, version, session is not None)
+        if session is not None:  # the handshake just made is the prober's own session
+            self._sessions[(server_id, principal)] = session
 
     async def _initialize(
         self, server_id: str, url: str, time_limit: float, token: str
@@ -174,7 +176,7 @@ class UpstreamClient:
         """One request to the upstream; the JSON-RPC response (``result`` or ``error``)."""
         upstream = self._upstreams.get(server_id)
         if upstream is None:
-            await self.probe(server_id, url, time_limit, token)
+            await self.probe(server_id, url, time_limit, token, principal)
             upstream = self._upstreams[server_id]
         headers = self._headers(upstream, token, method, name)
         if upstream.stateful:

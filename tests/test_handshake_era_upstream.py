@@ -1,0 +1,121 @@
+"""An upstream that speaks only the 2025 handshake era, with sessions, behind the gateway.
+
+It refuses ``server/discover``, hands out an ``Mcp-Session-Id`` on ``initialize``, and answers
+anything else only inside a session opened by the same principal (the token's ``sub`` and
+``act``), as a strict upstream may. The gateway must probe, fall back to the handshake, and open
+one upstream session per agent principal.
+"""
+
+from __future__ import annotations
+
+import json
+import secrets
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+import httpx2
+import jwt
+import pytest
+from starlette.types import Receive, Scope, Send
+
+from gateway.config import ClientConfig, Settings
+from tests.agents import AgentKey
+from tests.mcp_harness import Served, agent_token, modern, wait_for_tools
+from tests.servers import running_gateway
+
+pytestmark = pytest.mark.anyio
+
+
+def _principal(authorization: str) -> str:
+    claims = jwt.decode(authorization.removeprefix("Bearer "), options={"verify_signature": False})
+    return f"{claims['sub']}|{(claims.get('act') or {}).get('sub', '')}"
+
+
+@dataclass
+class HandshakeOnlyUpstream:
+    sessions: dict[str, str] = field(default_factory=dict)
+    """session id -> the principal that opened it."""
+
+    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        raw = b""
+        while True:
+            message = await receive()
+            raw += message.get("body", b"")
+            if not message.get("more_body"):
+                break
+        body = json.loads(raw)
+        headers = {k.decode(): v.decode() for k, v in scope["headers"]}
+        principal = _principal(headers.get("authorization", ""))
+        method, request_id = body.get("method"), body.get("id")
+        extra: list[tuple[bytes, bytes]] = []
+        if method == "server/discover":
+            status, answer = 400, {"error": {"code": -32601, "message": "unknown method"}}
+        elif method == "initialize":
+            session_id = secrets.token_hex(16)
+            self.sessions[session_id] = principal
+            extra.append((b"mcp-session-id", session_id.encode()))
+            status, answer = (
+                200,
+                {
+                    "result": {
+                        "protocolVersion": "2025-11-25",
+                        "capabilities": {"tools": {}},
+                        "serverInfo": {"name": "legacy", "version": "1"},
+                    }
+                },
+            )
+        elif self.sessions.get(headers.get("mcp-session-id", "")) != principal:
+            status, answer = 404, {"error": {"code": -32600, "message": "no such session"}}
+        elif request_id is None:
+            status, answer = 202, {}
+        elif method == "tools/list":
+            status, answer = (
+                200,
+                {"result": {"tools": [{"name": "whoami", "inputSchema": {"type": "object"}}]}},
+            )
+        else:
+            text = f"session of {self.sessions[headers['mcp-session-id']]}"
+            status, answer = 200, {"result": {"content": [{"type": "text", "text": text}]}}
+        payload = json.dumps({"jsonrpc": "2.0", "id": request_id, **answer}).encode() if answer else b""
+        await send(
+            {
+                "type": "http.response.start",
+                "status": status,
+                "headers": [(b"content-type", b"application/json"), *extra],
+            }
+        )
+        await send({"type": "http.response.body", "body": payload})
+
+
+async def test_a_handshake_era_upstream_gets_one_session_per_agent_principal(tmp_path: Path) -> None:
+    keys = {name: AgentKey() for name in ("agent-a", "agent-b")}
+    upstream = HandshakeOnlyUpstream()
+    with Served(lifespan="off").start(upstream) as served:
+
+        def settings(port: int) -> Settings:
+            return Settings(
+                port=port,
+                store=f"sqlite:///{tmp_path / 'gw.sqlite3'}",
+                servers=({"id": "legacy", "url": f"{served.url}/mcp"},),
+                clients=tuple(
+                    ClientConfig(client_id=n, scopes=("legacy",), jwks=k.jwks) for n, k in keys.items()
+                ),
+            )
+
+        with running_gateway(settings) as gateway:
+            async with httpx2.AsyncClient(timeout=20) as http:
+                mcp = gateway.endpoint("/mcp")
+                answers: dict[str, Any] = {}
+                for name, key in keys.items():
+                    token = await agent_token(http, gateway, key, name)
+                    await wait_for_tools(http, mcp, token, ["legacy.whoami"])
+                    for _ in range(2):  # the second call reuses the agent's upstream session
+                        response = await modern(
+                            http, mcp, token, "tools/call", {"name": "legacy.whoami", "arguments": {}}
+                        )
+                        assert response.status_code == 200, response.text
+                        answers[name] = response.json()["result"]["content"][0]["text"]
+    assert answers == {"agent-a": "session of agent-a|agent-a", "agent-b": "session of agent-b|agent-b"}
+    principals = sorted(upstream.sessions.values())
+    assert principals == ["agent-a|agent-a", "agent-b|agent-b", "mcp-gateway|"]
