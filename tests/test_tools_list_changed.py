@@ -19,7 +19,7 @@ from starlette.types import Receive, Scope, Send
 
 from gateway.config import ClientConfig, Settings
 from tests.agents import AgentKey
-from tests.mcp_harness import FakeUpstream, Served, agent_token, modern, wait_for_tools
+from tests.mcp_harness import FakeUpstream, Served, agent_token, modern_body, modern_headers, wait_for_tools
 from tests.servers import running_gateway
 
 pytestmark = pytest.mark.anyio
@@ -64,6 +64,14 @@ class AnnouncingUpstream(FakeUpstream):
         await send({"type": "http.response.body", "body": payload})
 
 
+async def modern_json_only(
+    http: httpx2.AsyncClient, mcp: str, token: str, method: str, params: dict[str, Any]
+) -> httpx2.Response:
+    """A 2026-07-28 call from an agent that accepts only JSON (so the answer is not streamed)."""
+    headers = modern_headers(token, method, params.get("name")) | {"Accept": "application/json"}
+    return await http.post(mcp, json=modern_body(method, params), headers=headers)
+
+
 @pytest.fixture
 async def http() -> AsyncIterator[httpx2.AsyncClient]:
     async with httpx2.AsyncClient(timeout=20) as client:
@@ -89,7 +97,7 @@ async def test_an_upstream_announcing_list_changed_is_rediscovered_at_once(
             token = await agent_token(http, gateway, key, "agent")
             mcp = gateway.endpoint("/mcp")
             assert "live.new_tool" not in await wait_for_tools(http, mcp, token, ["live.first_tool"])
-            answer = await modern(
+            answer = await modern_json_only(
                 http,
                 mcp,
                 token,

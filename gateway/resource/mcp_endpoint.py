@@ -15,8 +15,9 @@ Bearer checks happen before this endpoint (``bearer.py``): ``scope["state"]["cla
 
 from __future__ import annotations
 
+import asyncio
 import json
-from collections.abc import Mapping
+from collections.abc import AsyncIterator, Mapping
 from typing import Any, Protocol
 
 from mcp.shared.inbound import (
@@ -29,7 +30,7 @@ from mcp.shared.inbound import (
 from mcp_types.jsonrpc import INTERNAL_ERROR, INVALID_PARAMS, INVALID_REQUEST, METHOD_NOT_FOUND, PARSE_ERROR
 from mcp_types.version import HANDSHAKE_PROTOCOL_VERSIONS, LATEST_HANDSHAKE_VERSION, MODERN_PROTOCOL_VERSIONS
 from starlette.requests import Request
-from starlette.responses import JSONResponse, Response
+from starlette.responses import JSONResponse, Response, StreamingResponse
 
 from gateway.errors import JSONRPCError, bearer_challenge, render_jsonrpc_error
 from gateway.request_body import BodyTooLarge, read_capped
@@ -68,6 +69,28 @@ class ToolDirectory(Protocol):
     def missing_scopes(self, granted: tuple[str, ...], required: tuple[str, ...]) -> tuple[str, ...]: ...
     @property
     def ttl_ms(self) -> int: ...
+
+
+def _accepts_sse(request: Request) -> bool:
+    return "text/event-stream" in request.headers.get("accept", "")
+
+
+def _sse(message: Mapping[str, Any]) -> bytes:
+    return b"event: message\r\ndata: " + json.dumps(message, separators=(",", ":")).encode() + b"\r\n\r\n"
+
+
+async def _next_notification(
+    notifications: asyncio.Queue[dict[str, Any]], call: asyncio.Future[Any]
+) -> dict[str, Any] | None:
+    """The next notification, or None once the call has ended with none waiting."""
+    if not notifications.empty():
+        return notifications.get_nowait()
+    getter = asyncio.ensure_future(notifications.get())
+    await asyncio.wait({getter, call}, return_when=asyncio.FIRST_COMPLETED)
+    if getter.done():
+        return getter.result()
+    getter.cancel()
+    return notifications.get_nowait() if not notifications.empty() else None
 
 
 def _granted(claims: Mapping[str, Any]) -> tuple[str, ...]:
@@ -170,11 +193,13 @@ class McpEndpoint:
         if isinstance(verdict, InboundLadderRejection):
             self._reject(verdict, request_id)
         try:
-            result = await self._dispatch(body, claims, modern=True)
+            result = await self._dispatch(body, claims, modern=True, streams=_accepts_sse(request))
         except JSONRPCError as exc:  # 2026-07-28: one table maps every JSON-RPC error to its HTTP status
             if exc.status == 200:
                 exc.status = ERROR_CODE_HTTP_STATUS.get(exc.code, 200)
             raise
+        if isinstance(result, Response):
+            return result
         result.setdefault("resultType", "complete")
         return JSONResponse({"jsonrpc": "2.0", "id": request_id, "result": result})
 
@@ -203,7 +228,9 @@ class McpEndpoint:
             raise JSONRPCError(INVALID_REQUEST, "session not found", request_id=request_id, status=404)
         if "id" not in body:
             return Response(status_code=202)
-        result = await self._dispatch(body, claims, modern=False)
+        result = await self._dispatch(body, claims, modern=False, streams=_accepts_sse(request))
+        if isinstance(result, Response):
+            return result
         return JSONResponse({"jsonrpc": "2.0", "id": request_id, "result": result})
 
     async def _initialize(self, body: dict[str, Any], principal: str) -> Response:
@@ -222,7 +249,9 @@ class McpEndpoint:
         )
 
     # -- methods -----------------------------------------------------------------------------
-    async def _dispatch(self, body: dict[str, Any], claims: dict[str, Any], modern: bool) -> dict[str, Any]:
+    async def _dispatch(
+        self, body: dict[str, Any], claims: dict[str, Any], modern: bool, streams: bool
+    ) -> dict[str, Any] | Response:
         method, request_id = body["method"], body.get("id")
         params: dict[str, Any] = body.get("params") or {}
         if method == "ping" and not modern:  # 2026-07-28 removed ping
@@ -246,7 +275,7 @@ class McpEndpoint:
                 result.update(ttlMs=self._directory.ttl_ms, cacheScope="private")
             return result
         if method == "tools/call":
-            return await self._call(params, claims, request_id)
+            return await self._call(params, claims, request_id, modern, streams)
         if method == "server/discover" and modern:
             return {
                 "supportedVersions": list(MODERN_PROTOCOL_VERSIONS),
@@ -264,8 +293,8 @@ class McpEndpoint:
         )
 
     async def _call(
-        self, params: dict[str, Any], claims: dict[str, Any], request_id: object
-    ) -> dict[str, Any]:
+        self, params: dict[str, Any], claims: dict[str, Any], request_id: object, modern: bool, streams: bool
+    ) -> dict[str, Any] | Response:
         name = params.get("name")
         arguments = params.get("arguments", {})
         if not isinstance(name, str) or not isinstance(arguments, dict):
@@ -293,6 +322,58 @@ class McpEndpoint:
                 description=f"the tool {name} needs these scopes",
             )
             raise error
-        return await self._forwarder.call(
-            claims, tool.server, tool.upstream_name, tool.scopes, params, request_id
+        if not streams:
+            return await self._forwarder.call(
+                claims, tool.server, tool.upstream_name, tool.scopes, params, request_id
+            )
+        return await self._streamed_call(claims, tool, params, request_id, modern)
+
+    async def _streamed_call(
+        self,
+        claims: dict[str, Any],
+        tool: CatalogEntry,
+        params: dict[str, Any],
+        request_id: object,
+        modern: bool,
+    ) -> dict[str, Any] | Response:
+        """Answer with JSON, unless the upstream sends notifications (progress, log messages) before
+        its answer: then switch to an SSE stream that relays them as they come, answer last."""
+        notifications: asyncio.Queue[dict[str, Any]] = asyncio.Queue()
+        call = asyncio.ensure_future(
+            self._forwarder.call(
+                claims,
+                tool.server,
+                tool.upstream_name,
+                tool.scopes,
+                params,
+                request_id,
+                on_notification=notifications.put,
+            )
+        )
+        first = await _next_notification(notifications, call)
+        if first is None:
+            return call.result()
+
+        async def events() -> AsyncIterator[bytes]:
+            try:
+                message: dict[str, Any] | None = first
+                while message is not None:
+                    yield _sse(message)
+                    message = await _next_notification(notifications, call)
+                while not notifications.empty():
+                    yield _sse(notifications.get_nowait())
+                try:
+                    result = call.result()
+                    if modern:
+                        result.setdefault("resultType", "complete")
+                    yield _sse({"jsonrpc": "2.0", "id": request_id, "result": result})
+                except JSONRPCError as exc:
+                    yield _sse(exc.body())
+                except Exception:
+                    yield _sse(JSONRPCError(INTERNAL_ERROR, "internal error", request_id=request_id).body())
+            finally:
+                call.cancel()
+
+        return StreamingResponse(
+            events(), media_type="text/event-stream", headers={"Cache-Control": "no-store"}
         )

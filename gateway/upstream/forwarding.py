@@ -8,7 +8,7 @@ within the upstream's timeout, naming the upstream and never carrying a token.
 
 from __future__ import annotations
 
-from collections.abc import Mapping
+from collections.abc import Awaitable, Callable, Mapping
 from typing import Any, Protocol
 
 from mcp_types.jsonrpc import INTERNAL_ERROR
@@ -48,6 +48,7 @@ class ToolForwarder:
         scopes: tuple[str, ...],
         params: Mapping[str, Any],
         request_id: object,
+        on_notification: Callable[[dict[str, Any]], Awaitable[None]] | None = None,
     ) -> dict[str, Any]:
         """The upstream's JSON-RPC ``result`` (or its JSON-RPC ``error``, re-raised as ours)."""
         try:
@@ -61,6 +62,9 @@ class ToolForwarder:
             ) from None
         forwarded = {key: value for key, value in params.items() if key != "_meta"}
         forwarded["name"] = upstream_name
+        meta = params.get("_meta")
+        if isinstance(meta, Mapping) and "progressToken" in meta:  # the agent asked for progress
+            forwarded["_meta"] = {"progressToken": meta["progressToken"]}
         try:
             answer = await self._client.request(
                 server.id,
@@ -71,6 +75,7 @@ class ToolForwarder:
                 "tools/call",
                 forwarded,
                 name=upstream_name,
+                on_notification=on_notification,
             )
         except UpstreamFailure as exc:
             self._client.forget(server.id)

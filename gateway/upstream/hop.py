@@ -9,10 +9,16 @@ the upstream and never carries a token.
 from __future__ import annotations
 
 import asyncio
-from collections.abc import Mapping
+from collections.abc import Awaitable, Callable, Mapping
 from dataclasses import dataclass
 
 import aiohttp
+
+
+def _event_end(content: bytearray, start: int) -> int:
+    """Where the first complete SSE event after ``start`` ends (0: none complete yet)."""
+    ends = [i + len(sep) for sep in (b"\n\n", b"\r\n\r\n") if (i := content.find(sep, start)) >= 0]
+    return min(ends) if ends else 0
 
 
 class UpstreamFailure(Exception):
@@ -46,8 +52,16 @@ class UpstreamHop:
         return self._session
 
     async def post(
-        self, name: str, url: str, body: bytes, headers: Mapping[str, str], time_limit: float
+        self,
+        name: str,
+        url: str,
+        body: bytes,
+        headers: Mapping[str, str],
+        time_limit: float,
+        on_event: Callable[[bytes], Awaitable[None]] | None = None,
     ) -> UpstreamReply:
+        """The whole answer. For an SSE answer, ``on_event`` also gets each complete event as it
+        arrives (the answer is still returned whole at the end)."""
         try:
             async with self._client().post(
                 url,
@@ -56,18 +70,22 @@ class UpstreamHop:
                 timeout=aiohttp.ClientTimeout(total=time_limit),
                 allow_redirects=False,
             ) as response:
+                content_type = response.headers.get("Content-Type", "").split(";")[0].strip().lower()
+                streaming = on_event is not None and content_type == "text/event-stream"
                 content = bytearray()
+                delivered = 0
                 async for chunk in response.content.iter_any():  # read() returns what has arrived
                     content += chunk
                     if len(content) > self._max_body_bytes:
                         raise UpstreamFailure(
                             f"upstream {name} answered with more than {self._max_body_bytes} bytes"
                         )
+                    while streaming and (end := _event_end(content, delivered)) > 0:
+                        assert on_event is not None
+                        await on_event(bytes(content[delivered:end]))
+                        delivered = end
                 return UpstreamReply(
-                    response.status,
-                    response.headers.get("Content-Type", "").split(";")[0].strip().lower(),
-                    bytes(content),
-                    response.headers.get("Mcp-Session-Id"),
+                    response.status, content_type, bytes(content), response.headers.get("Mcp-Session-Id")
                 )
         except TimeoutError:
             raise UpstreamFailure(f"upstream {name} did not answer within {time_limit:g} s") from None

@@ -11,6 +11,7 @@ from __future__ import annotations
 import itertools
 import json
 from collections import OrderedDict
+from collections.abc import Awaitable, Callable
 from dataclasses import dataclass
 from typing import Any
 
@@ -71,6 +72,22 @@ def parse_reply(
         ):
             return message
     raise UpstreamFailure(f"upstream {name} answered with invalid JSON-RPC (HTTP {reply.status})")
+
+
+def _notifications_to(
+    receiver: Callable[[dict[str, Any]], Awaitable[None]],
+) -> Callable[[bytes], Awaitable[None]]:
+    async def on_event(event: bytes) -> None:
+        lines = event.decode("utf-8", "replace").replace("\r\n", "\n").split("\n")
+        data = "\n".join(line[5:].lstrip() for line in lines if line.startswith("data:"))
+        try:
+            message = json.loads(data) if data else None
+        except ValueError:
+            return  # parse_reply judges the whole answer
+        if isinstance(message, dict) and "id" not in message and isinstance(message.get("method"), str):
+            await receiver(message)
+
+    return on_event
 
 
 class UpstreamClient:
@@ -172,8 +189,13 @@ class UpstreamClient:
         params: dict[str, Any],
         name: str | None = None,
         retry_session: bool = True,
+        on_notification: Callable[[dict[str, Any]], Awaitable[None]] | None = None,
     ) -> dict[str, Any]:
-        """One request to the upstream; the JSON-RPC response (``result`` or ``error``)."""
+        """One request to the upstream; the JSON-RPC response (``result`` or ``error``).
+
+        Notifications the upstream sends on an SSE answer before its response (progress, log
+        messages) reach ``on_notification`` as they arrive.
+        """
         upstream = self._upstreams.get(server_id)
         if upstream is None:
             await self.probe(server_id, url, time_limit, token, principal)
@@ -194,11 +216,14 @@ class UpstreamClient:
             "method": method,
             "params": self._params(upstream, params),
         }
-        reply = await self._hop.post(server_id, url, json.dumps(payload).encode(), headers, time_limit)
+        on_event = _notifications_to(on_notification) if on_notification is not None else None
+        reply = await self._hop.post(
+            server_id, url, json.dumps(payload).encode(), headers, time_limit, on_event=on_event
+        )
         if reply.status == 404 and upstream.stateful and retry_session:  # session ended upstream: reopen once
             self._sessions.pop((server_id, principal), None)
             return await self.request(
-                server_id, url, time_limit, token, principal, method, params, name, False
+                server_id, url, time_limit, token, principal, method, params, name, False, on_notification
             )
         return parse_reply(server_id, reply, payload["id"], self.list_changed)
 

@@ -1,0 +1,154 @@
+"""Notifications an upstream sends before its answer (progress, log messages) are streamed to the
+agent as they come, when the agent accepts SSE; the answer comes last, with the agent's own id.
+An agent that accepts only JSON gets the answer alone."""
+
+from __future__ import annotations
+
+import json
+import threading
+from collections.abc import AsyncIterator
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+import anyio
+import httpx2
+import pytest
+from starlette.types import Receive, Scope, Send
+
+from gateway.config import ClientConfig, Settings
+from tests.agents import AgentKey
+from tests.mcp_harness import FakeUpstream, Served, agent_token, modern_body, modern_headers, wait_for_tools
+from tests.servers import running_gateway
+
+pytestmark = pytest.mark.anyio
+
+
+@dataclass
+class ProgressUpstream(FakeUpstream):
+    """Answers tools/call as SSE: a progress notification (for the agent's token), a log message,
+    then the result only once the test says it has seen the notifications (``released``), so the
+    answer cannot have been there when they were relayed. No clock is involved."""
+
+    progress_tokens: list[Any] | None = None
+    released: threading.Event = field(default_factory=threading.Event)
+    released_by_agent: bool = False
+
+    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        raw = b""
+        while True:
+            message = await receive()
+            raw += message.get("body", b"")
+            if not message.get("more_body"):
+                break
+        body = json.loads(raw)
+        if body.get("method") != "tools/call":
+            replay = [{"type": "http.request", "body": raw, "more_body": False}]
+
+            async def again() -> Any:
+                return replay.pop() if replay else {"type": "http.disconnect"}
+
+            await super().__call__(scope, again, send)
+            return
+        token = (body["params"].get("_meta") or {}).get("progressToken")
+        (self.progress_tokens if self.progress_tokens is not None else []).append(token)
+        await send(
+            {
+                "type": "http.response.start",
+                "status": 200,
+                "headers": [(b"content-type", b"text/event-stream")],
+            }
+        )
+        first = [
+            {
+                "jsonrpc": "2.0",
+                "method": "notifications/progress",
+                "params": {"progressToken": token, "progress": 1, "total": 2},
+            },
+            {
+                "jsonrpc": "2.0",
+                "method": "notifications/message",
+                "params": {"level": "info", "data": "halfway"},
+            },
+        ]
+        for event in first:
+            await send(
+                {
+                    "type": "http.response.body",
+                    "body": f"data: {json.dumps(event)}\n\n".encode(),
+                    "more_body": True,
+                }
+            )
+        self.released_by_agent = await anyio.to_thread.run_sync(self.released.wait, 20)
+        final = {
+            "jsonrpc": "2.0",
+            "id": body["id"],
+            "result": {"content": [{"type": "text", "text": "done"}]},
+        }
+        await send({"type": "http.response.body", "body": f"data: {json.dumps(final)}\n\n".encode()})
+
+
+def sse_messages(text: str) -> list[dict[str, Any]]:
+    messages = []
+    for event in text.replace("\r\n", "\n").split("\n\n"):
+        data = "\n".join(line[5:].strip() for line in event.split("\n") if line.startswith("data:"))
+        if data:
+            messages.append(json.loads(data))
+    return messages
+
+
+@pytest.fixture
+async def http() -> AsyncIterator[httpx2.AsyncClient]:
+    async with httpx2.AsyncClient(timeout=20) as client:
+        yield client
+
+
+async def test_upstream_notifications_are_streamed_before_the_answer(
+    tmp_path: Path, http: httpx2.AsyncClient
+) -> None:
+    key = AgentKey()
+    upstream = ProgressUpstream(tool_names=["slow_job"], progress_tokens=[])
+    with Served(lifespan="off").start(upstream) as served:
+
+        def settings(port: int) -> Settings:
+            return Settings(
+                port=port,
+                store=f"sqlite:///{tmp_path / 'gw.sqlite3'}",
+                servers=({"id": "jobs", "url": f"{served.url}/mcp"},),
+                clients=(ClientConfig(client_id="agent", scopes=("jobs",), jwks=key.jwks),),
+            )
+
+        with running_gateway(settings) as gateway:
+            token = await agent_token(http, gateway, key, "agent")
+            mcp = gateway.endpoint("/mcp")
+            await wait_for_tools(http, mcp, token, ["jobs.slow_job"])
+            params = {"name": "jobs.slow_job", "arguments": {}, "_meta": {"progressToken": "p-1"}}
+            body = modern_body("tools/call", params, request_id=41)
+            body["params"]["_meta"]["progressToken"] = "p-1"
+            arrivals: list[dict[str, Any]] = []
+            async with http.stream(
+                "POST", mcp, json=body, headers=modern_headers(token, "tools/call", "jobs.slow_job")
+            ) as streamed:
+                assert streamed.status_code == 200
+                assert streamed.headers["content-type"].startswith("text/event-stream")
+                buffer = ""
+                async for chunk in streamed.aiter_text():
+                    buffer += chunk
+                    *complete, buffer = buffer.replace("\r\n", "\n").split("\n\n")
+                    arrivals += sse_messages("\n\n".join(complete))
+                    if len(arrivals) >= 2:
+                        upstream.released.set()  # both notifications reached the agent: let it answer
+            methods = [m.get("method") for m in arrivals]
+            assert methods == ["notifications/progress", "notifications/message", None]
+            assert upstream.released_by_agent, "the notifications were held back until the answer"
+            assert arrivals[0]["params"]["progressToken"] == "p-1"
+            assert arrivals[-1]["id"] == 41 and arrivals[-1]["result"]["content"][0]["text"] == "done"
+            assert arrivals[-1]["result"]["resultType"] == "complete"
+            assert upstream.progress_tokens == ["p-1"]
+            upstream.released.clear()
+            upstream.released.set()  # the JSON-only agent below cannot see anything before the answer
+
+            json_only = modern_headers(token, "tools/call", "jobs.slow_job") | {"Accept": "application/json"}
+            plain = await http.post(mcp, json=body, headers=json_only)
+            assert plain.headers["content-type"].startswith("application/json")
+            assert plain.json()["result"]["content"][0]["text"] == "done"
