@@ -378,7 +378,7 @@ def _mcp_app(gateway: Gateway) -> ASGIApp:
     )
 
     async def serve(scope: Scope, receive: Receive, send: Send) -> None:
-        response = await endpoint.handle(Request(scope, receive))
+        response = await endpoint.handle(Request(scope, receive), send)
         await response(scope, receive, send)
 
     bearer = BearerAuth(

@@ -15,9 +15,8 @@ Bearer checks happen before this endpoint (``bearer.py``): ``scope["state"]["cla
 
 from __future__ import annotations
 
-import asyncio
 import json
-from collections.abc import AsyncIterator, Mapping
+from collections.abc import Mapping
 from typing import Any, Protocol
 
 from mcp.shared.inbound import (
@@ -30,7 +29,8 @@ from mcp.shared.inbound import (
 from mcp_types.jsonrpc import INTERNAL_ERROR, INVALID_PARAMS, INVALID_REQUEST, METHOD_NOT_FOUND, PARSE_ERROR
 from mcp_types.version import HANDSHAKE_PROTOCOL_VERSIONS, LATEST_HANDSHAKE_VERSION, MODERN_PROTOCOL_VERSIONS
 from starlette.requests import Request
-from starlette.responses import JSONResponse, Response, StreamingResponse
+from starlette.responses import JSONResponse, Response
+from starlette.types import Receive, Scope, Send
 
 from gateway.errors import JSONRPCError, bearer_challenge, render_jsonrpc_error
 from gateway.request_body import BodyTooLarge, read_capped
@@ -71,26 +71,44 @@ class ToolDirectory(Protocol):
     def ttl_ms(self) -> int: ...
 
 
-def _accepts_sse(request: Request) -> bool:
-    return "text/event-stream" in request.headers.get("accept", "")
+def _stream_target(request: Request, send: Send) -> Send | None:
+    """Where an SSE answer may go: only to an agent that accepts ``text/event-stream``."""
+    return send if "text/event-stream" in request.headers.get("accept", "") else None
 
 
 def _sse(message: Mapping[str, Any]) -> bytes:
     return b"event: message\r\ndata: " + json.dumps(message, separators=(",", ":")).encode() + b"\r\n\r\n"
 
 
-async def _next_notification(
-    notifications: asyncio.Queue[dict[str, Any]], call: asyncio.Future[Any]
-) -> dict[str, Any] | None:
-    """The next notification, or None once the call has ended with none waiting."""
-    if not notifications.empty():
-        return notifications.get_nowait()
-    getter = asyncio.ensure_future(notifications.get())
-    await asyncio.wait({getter, call}, return_when=asyncio.FIRST_COMPLETED)
-    if getter.done():
-        return getter.result()
-    getter.cancel()
-    return notifications.get_nowait() if not notifications.empty() else None
+class _SSEReply:
+    """Turns a tool call's answer into an SSE stream the moment the upstream sends a notification
+    before its answer (progress, log messages); until then nothing is sent and the answer can
+    still go out as plain JSON. Written straight to ASGI ``send``: no task, no queue."""
+
+    def __init__(self, send: Send) -> None:
+        self._send = send
+        self.started = False
+
+    async def notification(self, message: dict[str, Any]) -> None:
+        if not self.started:
+            self.started = True
+            headers = [(b"content-type", b"text/event-stream"), (b"cache-control", b"no-store")]
+            await self._send({"type": "http.response.start", "status": 200, "headers": headers})
+        await self._send({"type": "http.response.body", "body": _sse(message), "more_body": True})
+
+    async def finish(self, message: Mapping[str, Any]) -> Response:
+        await self._send({"type": "http.response.body", "body": _sse(message), "more_body": False})
+        return _AlreadySent()
+
+
+class _AlreadySent(Response):
+    """The answer went out as a stream already; nothing is left to send."""
+
+    def __init__(self) -> None:
+        super().__init__()
+
+    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        return None
 
 
 def _granted(claims: Mapping[str, Any]) -> tuple[str, ...]:
@@ -114,10 +132,10 @@ class McpEndpoint:
         self._max_body_bytes = max_body_bytes
 
     # -- HTTP ------------------------------------------------------------------------------
-    async def handle(self, request: Request) -> Response:
+    async def handle(self, request: Request, send: Send) -> Response:
         try:
             if request.method == "POST":
-                return await self._post(request)
+                return await self._post(request, _stream_target(request, send))
             if request.method == "DELETE":
                 return await self._delete(request)
             return Response(status_code=405, headers={"Allow": "POST, DELETE"})
@@ -149,7 +167,7 @@ class McpEndpoint:
             )
         return body
 
-    async def _post(self, request: Request) -> Response:
+    async def _post(self, request: Request, stream_to: Send | None) -> Response:
         body = await self._body(request)
         claims: dict[str, Any] = request.scope["state"]["claims"]
         version = request.headers.get("mcp-protocol-version")
@@ -158,8 +176,8 @@ class McpEndpoint:
         # other value goes to the modern ladder, which answers an unknown one -32022 naming the
         # supported revisions (as the SDK's session manager routes).
         if version is not None and version not in HANDSHAKE_PROTOCOL_VERSIONS:
-            return await self._modern(request, body, claims, version)
-        return await self._handshake(request, body, claims)
+            return await self._modern(request, body, claims, version, stream_to)
+        return await self._handshake(request, body, claims, stream_to)
 
     async def _delete(self, request: Request) -> Response:
         claims = request.scope["state"]["claims"]
@@ -173,7 +191,12 @@ class McpEndpoint:
 
     # -- 2026-07-28 --------------------------------------------------------------------------
     async def _modern(
-        self, request: Request, body: dict[str, Any], claims: dict[str, Any], version: str
+        self,
+        request: Request,
+        body: dict[str, Any],
+        claims: dict[str, Any],
+        version: str,
+        stream_to: Send | None,
     ) -> Response:
         request_id = body.get("id")
         if "id" not in body:
@@ -193,7 +216,7 @@ class McpEndpoint:
         if isinstance(verdict, InboundLadderRejection):
             self._reject(verdict, request_id)
         try:
-            result = await self._dispatch(body, claims, modern=True, streams=_accepts_sse(request))
+            result = await self._dispatch(body, claims, modern=True, stream_to=stream_to)
         except JSONRPCError as exc:  # 2026-07-28: one table maps every JSON-RPC error to its HTTP status
             if exc.status == 200:
                 exc.status = ERROR_CODE_HTTP_STATUS.get(exc.code, 200)
@@ -214,7 +237,9 @@ class McpEndpoint:
         )
 
     # -- 2025-03-26 … 2025-11-25 -----------------------------------------------------------------
-    async def _handshake(self, request: Request, body: dict[str, Any], claims: dict[str, Any]) -> Response:
+    async def _handshake(
+        self, request: Request, body: dict[str, Any], claims: dict[str, Any], stream_to: Send | None
+    ) -> Response:
         request_id = body.get("id")
         principal = principal_of(claims)
         if body["method"] == "initialize":
@@ -228,7 +253,7 @@ class McpEndpoint:
             raise JSONRPCError(INVALID_REQUEST, "session not found", request_id=request_id, status=404)
         if "id" not in body:
             return Response(status_code=202)
-        result = await self._dispatch(body, claims, modern=False, streams=_accepts_sse(request))
+        result = await self._dispatch(body, claims, modern=False, stream_to=stream_to)
         if isinstance(result, Response):
             return result
         return JSONResponse({"jsonrpc": "2.0", "id": request_id, "result": result})
@@ -250,7 +275,7 @@ class McpEndpoint:
 
     # -- methods -----------------------------------------------------------------------------
     async def _dispatch(
-        self, body: dict[str, Any], claims: dict[str, Any], modern: bool, streams: bool
+        self, body: dict[str, Any], claims: dict[str, Any], modern: bool, stream_to: Send | None
     ) -> dict[str, Any] | Response:
         method, request_id = body["method"], body.get("id")
         params: dict[str, Any] = body.get("params") or {}
@@ -275,7 +300,7 @@ class McpEndpoint:
                 result.update(ttlMs=self._directory.ttl_ms, cacheScope="private")
             return result
         if method == "tools/call":
-            return await self._call(params, claims, request_id, modern, streams)
+            return await self._call(params, claims, request_id, modern, stream_to)
         if method == "server/discover" and modern:
             return {
                 "supportedVersions": list(MODERN_PROTOCOL_VERSIONS),
@@ -293,7 +318,12 @@ class McpEndpoint:
         )
 
     async def _call(
-        self, params: dict[str, Any], claims: dict[str, Any], request_id: object, modern: bool, streams: bool
+        self,
+        params: dict[str, Any],
+        claims: dict[str, Any],
+        request_id: object,
+        modern: bool,
+        stream_to: Send | None,
     ) -> dict[str, Any] | Response:
         name = params.get("name")
         arguments = params.get("arguments", {})
@@ -322,58 +352,23 @@ class McpEndpoint:
                 description=f"the tool {name} needs these scopes",
             )
             raise error
-        if not streams:
-            return await self._forwarder.call(
-                claims, tool.server, tool.upstream_name, tool.scopes, params, request_id
-            )
-        return await self._streamed_call(claims, tool, params, request_id, modern)
-
-    async def _streamed_call(
-        self,
-        claims: dict[str, Any],
-        tool: CatalogEntry,
-        params: dict[str, Any],
-        request_id: object,
-        modern: bool,
-    ) -> dict[str, Any] | Response:
-        """Answer with JSON, unless the upstream sends notifications (progress, log messages) before
-        its answer: then switch to an SSE stream that relays them as they come, answer last."""
-        notifications: asyncio.Queue[dict[str, Any]] = asyncio.Queue()
-        call = asyncio.ensure_future(
-            self._forwarder.call(
+        reply = _SSEReply(stream_to) if stream_to is not None else None
+        try:
+            result = await self._forwarder.call(
                 claims,
                 tool.server,
                 tool.upstream_name,
                 tool.scopes,
                 params,
                 request_id,
-                on_notification=notifications.put,
+                on_notification=reply.notification if reply is not None else None,
             )
-        )
-        first = await _next_notification(notifications, call)
-        if first is None:
-            return call.result()
-
-        async def events() -> AsyncIterator[bytes]:
-            try:
-                message: dict[str, Any] | None = first
-                while message is not None:
-                    yield _sse(message)
-                    message = await _next_notification(notifications, call)
-                while not notifications.empty():
-                    yield _sse(notifications.get_nowait())
-                try:
-                    result = call.result()
-                    if modern:
-                        result.setdefault("resultType", "complete")
-                    yield _sse({"jsonrpc": "2.0", "id": request_id, "result": result})
-                except JSONRPCError as exc:
-                    yield _sse(exc.body())
-                except Exception:
-                    yield _sse(JSONRPCError(INTERNAL_ERROR, "internal error", request_id=request_id).body())
-            finally:
-                call.cancel()
-
-        return StreamingResponse(
-            events(), media_type="text/event-stream", headers={"Cache-Control": "no-store"}
-        )
+        except JSONRPCError as exc:
+            if reply is not None and reply.started:
+                return await reply.finish(exc.body())
+            raise
+        if reply is not None and reply.started:
+            if modern:
+                result.setdefault("resultType", "complete")
+            return await reply.finish({"jsonrpc": "2.0", "id": request_id, "result": result})
+        return result
