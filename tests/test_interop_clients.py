@@ -34,13 +34,13 @@ from mcp.client.auth.extensions.client_credentials import (
     PrivateKeyJWTOAuthProvider,
     SignedJWTParameters,
 )
-from mcp.shared.auth import OAuthClientInformationFull, OAuthToken
 from starlette.applications import Starlette
 from starlette.requests import Request
 from starlette.responses import JSONResponse, Response
 from starlette.routing import Mount, Route
 from starlette.types import ASGIApp
 
+from examples.agent import MemoryTokenStorage
 from gateway.app import Gateway
 from gateway.config import ClientConfig, Settings
 from gateway.oauth.clients import hash_secret
@@ -189,24 +189,6 @@ async def verify_with_published_jwks(
 
 
 # -- the mcp SDK ----------------------------------------------------------------------------
-
-
-class MemoryTokenStorage(TokenStorage):
-    def __init__(self) -> None:
-        self.tokens: OAuthToken | None = None
-        self.client_info: OAuthClientInformationFull | None = None
-
-    async def get_tokens(self) -> OAuthToken | None:
-        return self.tokens
-
-    async def set_tokens(self, tokens: OAuthToken) -> None:
-        self.tokens = tokens
-
-    async def get_client_info(self) -> OAuthClientInformationFull | None:
-        return self.client_info
-
-    async def set_client_info(self, client_info: OAuthClientInformationFull) -> None:
-        self.client_info = client_info
 
 
 class RecordingTransport(httpx2.AsyncBaseTransport):

@@ -22,9 +22,9 @@ from mcp.client.auth import TokenStorage
 from mcp.client.auth.extensions.client_credentials import PrivateKeyJWTOAuthProvider, SignedJWTParameters
 from mcp.client.client import Client
 from mcp.client.streamable_http import streamable_http_client
-from mcp.shared.auth import OAuthClientInformationFull, OAuthToken
 from mcp_types import TextContent
 
+from examples.agent import MemoryTokenStorage
 from examples.upstream_server import build_app
 from gateway.config import ClientConfig, Settings
 from gateway.upstream.discovery import DISCOVERY_SUBJECT
@@ -79,24 +79,6 @@ async def discovered(deployment: Deployment) -> Deployment:
         token = await agent_token(http, deployment.gateway, deployment.key, AGENT)
         await wait_for_tools(http, deployment.mcp_url, token, WEATHER_TOOLS)
     return deployment
-
-
-class MemoryTokenStorage(TokenStorage):
-    def __init__(self) -> None:
-        self.tokens: OAuthToken | None = None
-        self.client_info: OAuthClientInformationFull | None = None
-
-    async def get_tokens(self) -> OAuthToken | None:
-        return self.tokens
-
-    async def set_tokens(self, tokens: OAuthToken) -> None:
-        self.tokens = tokens
-
-    async def get_client_info(self) -> OAuthClientInformationFull | None:
-        return self.client_info
-
-    async def set_client_info(self, client_info: OAuthClientInformationFull) -> None:
-        self.client_info = client_info
 
 
 def sdk_provider(deployment: Deployment, storage: TokenStorage) -> PrivateKeyJWTOAuthProvider:
