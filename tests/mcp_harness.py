@@ -138,6 +138,8 @@ class FakeUpstream:
         if "id" not in body:
             await _answer(send, 202, "application/json", b"")
             return
+        if body["method"] == "tools/call" and await self.answer_call(body, send):
+            return
         failing = self.answers != "ok" and (not self.calls_only or body["method"] == "tools/call")
         if failing and self.answers == "slow":
             with anyio.move_on_after(self.slow_for):
@@ -151,6 +153,10 @@ class FakeUpstream:
         await _answer(
             send, 200, "application/json", json.dumps({"jsonrpc": "2.0", "id": body["id"], **result}).encode()
         )
+
+    async def answer_call(self, body: dict[str, Any], send: Send) -> bool:
+        """A subclass's own answer to a ``tools/call`` (True when it sent one)."""
+        return False
 
     def _result(self, method: str, params: Mapping[str, Any]) -> dict[str, Any]:
         if method == "server/discover":

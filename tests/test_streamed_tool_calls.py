@@ -14,7 +14,7 @@ from typing import Any
 import anyio
 import httpx2
 import pytest
-from starlette.types import Receive, Scope, Send
+from starlette.types import Send
 
 from gateway.config import ClientConfig, Settings
 from tests.agents import AgentKey
@@ -34,22 +34,7 @@ class ProgressUpstream(FakeUpstream):
     released: threading.Event = field(default_factory=threading.Event)
     released_by_agent: bool = False
 
-    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
-        raw = b""
-        while True:
-            message = await receive()
-            raw += message.get("body", b"")
-            if not message.get("more_body"):
-                break
-        body = json.loads(raw)
-        if body.get("method") != "tools/call":
-            replay = [{"type": "http.request", "body": raw, "more_body": False}]
-
-            async def again() -> Any:
-                return replay.pop() if replay else {"type": "http.disconnect"}
-
-            await super().__call__(scope, again, send)
-            return
+    async def answer_call(self, body: dict[str, Any], send: Send) -> bool:
         token = (body["params"].get("_meta") or {}).get("progressToken")
         (self.progress_tokens if self.progress_tokens is not None else []).append(token)
         await send(
@@ -86,6 +71,7 @@ class ProgressUpstream(FakeUpstream):
             "result": {"content": [{"type": "text", "text": "done"}]},
         }
         await send({"type": "http.response.body", "body": f"data: {json.dumps(final)}\n\n".encode()})
+        return True
 
 
 def sse_messages(text: str) -> list[dict[str, Any]]:

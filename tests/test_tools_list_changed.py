@@ -8,14 +8,14 @@ notification can make the new tool appear in the gateway's ``tools/list``.
 from __future__ import annotations
 
 import json
-from collections.abc import AsyncIterator, Mapping
+from collections.abc import AsyncIterator
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
 import httpx2
 import pytest
-from starlette.types import Receive, Scope, Send
+from starlette.types import Send
 
 from gateway.config import ClientConfig, Settings
 from tests.agents import AgentKey
@@ -31,22 +31,9 @@ class AnnouncingUpstream(FakeUpstream):
 
     announced: bool = False
 
-    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
-        raw = b""
-        while True:
-            message = await receive()
-            raw += message.get("body", b"")
-            if not message.get("more_body"):
-                break
-        body = json.loads(raw)
-        if body.get("method") != "tools/call" or self.announced:
-            replay = [{"type": "http.request", "body": raw, "more_body": False}]
-
-            async def again() -> Mapping[str, Any]:
-                return replay.pop() if replay else {"type": "http.disconnect"}
-
-            await super().__call__(scope, again, send)  # type: ignore[arg-type]
-            return
+    async def answer_call(self, body: dict[str, Any], send: Send) -> bool:
+        if self.announced:
+            return False
         self.announced = True
         self.tool_names.append("new_tool")
         events = [
@@ -62,6 +49,7 @@ class AnnouncingUpstream(FakeUpstream):
             }
         )
         await send({"type": "http.response.body", "body": payload})
+        return True
 
 
 async def modern_json_only(
