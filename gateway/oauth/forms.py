@@ -35,14 +35,20 @@ class Form:
         return self.repeated.get(name, ())
 
 
-async def read_form(request: Request, max_bytes: int) -> Form:
-    content_type = request.headers.get("content-type", "").split(";")[0].strip().lower()
-    if content_type != "application/x-www-form-urlencoded":
-        raise InvalidRequest("the body must be application/x-www-form-urlencoded")
+async def read_oauth_body(request: Request, max_bytes: int, content_type: str) -> bytes:
+    """The body of an OAuth endpoint request: the one media type it takes, capped in size;
+    anything else is ``invalid_request``."""
+    sent = request.headers.get("content-type", "").split(";")[0].strip().lower()
+    if sent != content_type:
+        raise InvalidRequest(f"the body must be {content_type}")
     try:
-        body = await read_capped(request, max_bytes)
+        return await read_capped(request, max_bytes)
     except BodyTooLarge as exc:
         raise InvalidRequest(str(exc)) from None
+
+
+async def read_form(request: Request, max_bytes: int) -> Form:
+    body = await read_oauth_body(request, max_bytes, "application/x-www-form-urlencoded")
     try:
         pairs = parse_qsl(body.decode("utf-8"), keep_blank_values=True, strict_parsing=False)
     except UnicodeDecodeError:

@@ -34,7 +34,6 @@ from gateway.errors import (
     NO_STORE,
     InvalidBearerToken,
     InvalidClientMetadata,
-    InvalidRequest,
     OAuthError,
     RateLimited,
 )
@@ -47,7 +46,8 @@ from gateway.oauth.client_metadata import (
     self_described_scopes,
 )
 from gateway.oauth.clients import Client, ClientRegistry, hash_secret, new_secret
-from gateway.request_body import BodyTooLarge, DuplicateMember, read_capped, unique_members
+from gateway.oauth.forms import read_oauth_body
+from gateway.request_body import DuplicateMember, unique_members
 from gateway.store import Store
 
 REGISTER_PATH = "/register"
@@ -99,13 +99,7 @@ def _reject_constant(name: str) -> Any:
 
 async def read_json_object(request: Request, max_bytes: int = MAX_REGISTRATION_BYTES) -> dict[str, Any]:
     """The request body as one JSON object: size-capped before it is read in full, strict JSON."""
-    content_type = request.headers.get("content-type", "").split(";")[0].strip().lower()
-    if content_type != "application/json":
-        raise InvalidRequest("the body must be application/json")
-    try:
-        body = await read_capped(request, max_bytes)
-    except BodyTooLarge as exc:
-        raise InvalidRequest(str(exc)) from None
+    body = await read_oauth_body(request, max_bytes, "application/json")
     try:
         document = json.loads(
             body.decode("utf-8"), object_pairs_hook=unique_members, parse_constant=_reject_constant
