@@ -11,12 +11,11 @@ replay is simply refused.
 
 from __future__ import annotations
 
-import hashlib
 import json
 import secrets
 from dataclasses import asdict, dataclass
 
-from gateway.store import Store
+from gateway.store import Store, digest
 
 _CODE = "code:"
 _USED = "code-used:"
@@ -41,10 +40,6 @@ class IssuedFromCode:
     family: str | None
 
 
-def _key(code: str) -> str:
-    return hashlib.sha256(code.encode()).hexdigest()
-
-
 def _decode(value: str) -> CodeGrant:
     data = json.loads(value)
     data["scopes"] = tuple(data["scopes"])
@@ -58,23 +53,23 @@ class AuthorizationCodes:
 
     async def issue(self, grant: CodeGrant) -> str:
         code = secrets.token_urlsafe(32)
-        await self._store.put(_CODE + _key(code), json.dumps(asdict(grant)), self.lifetime)
+        await self._store.put(_CODE + digest(code), json.dumps(asdict(grant)), self.lifetime)
         return code
 
     async def peek(self, code: str) -> CodeGrant | None:
-        value = await self._store.get(_CODE + _key(code))
+        value = await self._store.get(_CODE + digest(code))
         return _decode(value) if value is not None else None
 
     async def claim(self, code: str, grant: CodeGrant, issued: IssuedFromCode, ttl: float) -> bool:
         """True for the one redemption that wins the code; the code is then gone."""
         record = {"grant": asdict(grant), "issued": asdict(issued)}
-        if not await self._store.add(_USED + _key(code), json.dumps(record), ttl):
+        if not await self._store.add(_USED + digest(code), json.dumps(record), ttl):
             return False
-        await self._store.delete(_CODE + _key(code))
+        await self._store.delete(_CODE + digest(code))
         return True
 
     async def used(self, code: str) -> tuple[CodeGrant, IssuedFromCode] | None:
-        value = await self._store.get(_USED + _key(code))
+        value = await self._store.get(_USED + digest(code))
         if value is None:
             return None
         record = json.loads(value)

@@ -32,7 +32,6 @@ federated sign-in is refused rather than merged with it.
 from __future__ import annotations
 
 import asyncio
-import hashlib
 import json
 import logging
 import time
@@ -58,7 +57,7 @@ from gateway.oauth.clients import ClientRegistry
 from gateway.oauth.forms import read_form
 from gateway.oauth.signin import BrowserState
 from gateway.oauth.users import UserDirectory
-from gateway.store import Store
+from gateway.store import Store, digest
 
 logger = logging.getLogger("mcp_gateway.federation")
 
@@ -121,10 +120,6 @@ class FederationConfig:
             provider_name=settings.oidc_provider_name,
             leeway=settings.clock_leeway,
         )
-
-
-def _digest(value: str) -> str:
-    return hashlib.sha256(value.encode()).hexdigest()
 
 
 def _origin(url: str) -> str:
@@ -257,7 +252,7 @@ class FederatedSignIn:
             "code_verifier": authorization["code_verifier"],
             "nonce": authorization["nonce"],
         }
-        await self._store.put(_STATE + _digest(authorization["state"]), json.dumps(record), STATE_TTL)
+        await self._store.put(_STATE + digest(authorization["state"]), json.dumps(record), STATE_TTL)
         self._audit.record("federated_sign_in", outcome="started", client_id=pending.client_id)
         return RedirectResponse(
             authorization["url"],
@@ -269,7 +264,7 @@ class FederatedSignIn:
     async def callback(self, request: Request) -> Response:
         params = request.query_params
         state = params.get("state", "")
-        taken = await self._store.take(_STATE + _digest(state)) if state else None
+        taken = await self._store.take(_STATE + digest(state)) if state else None
         if taken is None:
             self._audit.record("federated_sign_in", outcome="refused", error="unknown_state")
             return pages.error_page("This sign-in has expired or was already used.", 403)

@@ -9,7 +9,6 @@ Family keys share a ``{family}`` hash tag, so Redis Cluster keeps them on one sl
 
 from __future__ import annotations
 
-import hashlib
 import json
 import secrets
 from dataclasses import asdict, dataclass, field, replace
@@ -17,7 +16,7 @@ from dataclasses import asdict, dataclass, field, replace
 from gateway.clock import Clock
 from gateway.errors import InvalidGrant
 from gateway.oauth.tokens import RevocationList
-from gateway.store import Store
+from gateway.store import Store, digest
 
 _KEEP_PREVIOUS = 32
 
@@ -32,10 +31,6 @@ def _revoked_key(family: str) -> str:
 
 def new_family_id() -> str:
     return secrets.token_urlsafe(16)
-
-
-def _digest(token: str) -> str:
-    return hashlib.sha256(token.encode()).hexdigest()
 
 
 @dataclass(frozen=True)
@@ -108,7 +103,7 @@ class RefreshTokens:
             scopes,
             resource,
             self._clock.now(),
-            _digest(token),
+            digest(token),
             access=((access_jti, access_exp),),
         )
         await self._store.put(_family_key(family_id), family.to_json(), self._idle)
@@ -123,11 +118,11 @@ class RefreshTokens:
         family = Family.from_json(stored)
         if family.client_id != client_id:
             raise InvalidGrant("the refresh token was issued to another client")
-        digest = _digest(presented)
-        if digest in family.previous:
+        presented_digest = digest(presented)
+        if presented_digest in family.previous:
             await self.revoke_family(family_id)
             raise InvalidGrant("the refresh token was already used; the whole grant is revoked")
-        if not secrets.compare_digest(digest, family.current):
+        if not secrets.compare_digest(presented_digest, family.current):
             raise InvalidGrant("the refresh token is invalid, expired or revoked")
         if self._clock.now() > family.created_at + self._absolute:
             raise InvalidGrant("the refresh token has reached its absolute lifetime")
@@ -139,7 +134,7 @@ class RefreshTokens:
         family = rotation.family
         rotated = replace(
             family,
-            current=_digest(rotation.new_token),
+            current=digest(rotation.new_token),
             previous=(*family.previous, family.current)[-_KEEP_PREVIOUS:],
             access=(*((j, e) for j, e in family.access if e > now), (access_jti, access_exp)),
         )
@@ -166,7 +161,7 @@ class RefreshTokens:
         if stored is None:
             return None
         family = Family.from_json(stored)
-        digest = _digest(presented)
-        if digest != family.current and digest not in family.previous:
+        presented_digest = digest(presented)
+        if presented_digest != family.current and presented_digest not in family.previous:
             return None
         return family_id, family.client_id

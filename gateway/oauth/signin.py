@@ -9,7 +9,6 @@ drop ``Secure`` cookies, so the plain names are used. Always ``HttpOnly``, ``Sam
 
 from __future__ import annotations
 
-import hashlib
 import json
 import secrets
 from dataclasses import asdict, dataclass
@@ -17,15 +16,11 @@ from dataclasses import asdict, dataclass
 from starlette.requests import Request
 from starlette.responses import Response
 
-from gateway.store import Store
+from gateway.store import Store, digest
 
 _SESSION = "browser-session:"
 _PENDING = "authz-request:"
 CONSENTS = "consents"
-
-
-def _digest(value: str) -> str:
-    return hashlib.sha256(value.encode()).hexdigest()
 
 
 @dataclass(frozen=True)
@@ -67,11 +62,11 @@ class BrowserState:
         handle = request.cookies.get(self.cookies.session)
         if not handle:
             return None
-        return await self._store.get(_SESSION + _digest(handle))
+        return await self._store.get(_SESSION + digest(handle))
 
     async def sign_in(self, response: Response, username: str) -> None:
         handle = secrets.token_urlsafe(32)
-        await self._store.put(_SESSION + _digest(handle), username, self._session_lifetime)
+        await self._store.put(_SESSION + digest(handle), username, self._session_lifetime)
         self.cookies.set(response, self.cookies.session, handle, self._session_lifetime)
 
     # -- pending authorization requests ----------------------------------------------------
@@ -98,7 +93,7 @@ class BrowserState:
         data["scopes"] = tuple(data["scopes"])
         pending = PendingRequest(**data)
         binder = request.cookies.get(self.cookies.binder, "")
-        if not secrets.compare_digest(_digest(binder), pending.binder_digest):
+        if not secrets.compare_digest(digest(binder), pending.binder_digest):
             return None
         if csrf is not None and not secrets.compare_digest(csrf, pending.csrf):
             return None
@@ -109,15 +104,15 @@ class BrowserState:
         return await self._store.take(_PENDING + request_id) is not None
 
     def new_pending(self, binder: str, **fields: object) -> PendingRequest:
-        return PendingRequest(binder_digest=_digest(binder), csrf=secrets.token_urlsafe(24), **fields)  # type: ignore[arg-type]
+        return PendingRequest(binder_digest=digest(binder), csrf=secrets.token_urlsafe(24), **fields)  # type: ignore[arg-type]
 
     # -- remembered consent (per user, client and scope set) --------------------------------
     async def remembered_scopes(self, username: str, client_id: str) -> set[str]:
-        value = await self._store.get_record(CONSENTS, _digest(f"{username}\x00{client_id}"))
+        value = await self._store.get_record(CONSENTS, digest(f"{username}\x00{client_id}"))
         return set(json.loads(value)) if value else set()
 
     async def remember_consent(self, username: str, client_id: str, scopes: tuple[str, ...]) -> None:
         granted = await self.remembered_scopes(username, client_id) | set(scopes)
         await self._store.put_record(
-            CONSENTS, _digest(f"{username}\x00{client_id}"), json.dumps(sorted(granted))
+            CONSENTS, digest(f"{username}\x00{client_id}"), json.dumps(sorted(granted))
         )

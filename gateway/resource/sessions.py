@@ -8,14 +8,13 @@ principal's session is told the session does not exist (404).
 
 from __future__ import annotations
 
-import hashlib
 import json
 import secrets
 from collections.abc import Mapping
 from dataclasses import dataclass
 from typing import Any
 
-from gateway.store import Store
+from gateway.store import Store, digest
 
 _SESSION = "mcp-session:"
 
@@ -38,7 +37,7 @@ class SessionStore:
 
     @staticmethod
     def _key(session_id: str) -> str:
-        return _SESSION + hashlib.sha256(session_id.encode()).hexdigest()
+        return _SESSION + digest(session_id)
 
     async def create(self, principal: str, protocol_version: str) -> str:
         session_id = secrets.token_urlsafe(32)

@@ -15,7 +15,14 @@ The store knows nothing of OAuth. When a backend cannot answer it raises
 
 from __future__ import annotations
 
+import hashlib
 from typing import Protocol
+
+
+def digest(value: str) -> str:
+    """SHA-256 (hex) of a secret handle: such handles (codes, refresh tokens, session and state
+    ids) are kept under their digest, so a copy of the store yields no usable handle."""
+    return hashlib.sha256(value.encode()).hexdigest()
 
 
 class StoreUnavailable(Exception):
@@ -70,4 +77,4 @@ class Store(Protocol):
     async def close(self) -> None: ...
 
 
-__all__ = ["Store", "StoreUnavailable"]
+__all__ = ["Store", "StoreUnavailable", "digest"]
