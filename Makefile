@@ -1,4 +1,5 @@
-# Two commands: `make run` and `make test`. Each creates .venv and installs what it needs.
+# Two commands: `make run` and `make test`. Each creates .venv and installs what it needs,
+# at the versions constraints.txt pins (a new release upstream never changes what CI runs).
 PYTHON ?= python3
 VENV := .venv
 BIN := $(VENV)/bin
@@ -10,10 +11,10 @@ CHROMIUM := /usr/bin/chromium
 
 .PHONY: run test lint typecheck unit conformance-deps idp-deps chromium bench clean
 
-$(STAMP): pyproject.toml
+$(STAMP): pyproject.toml constraints.txt
 	$(PYTHON) -m venv $(VENV)
 	$(BIN)/pip install --quiet --upgrade pip
-	$(BIN)/pip install --quiet -e '.[dev]'
+	$(BIN)/pip install --quiet -c constraints.txt -e '.[dev]'
 	touch $(STAMP)
 
 # The official MCP conformance suite needs Node >= 22: both come from the npm registry into .node/

@@ -136,7 +136,7 @@ def _sentinel(
     sentinel_options = dict(options)
     if "sentinel_password" in extra:
         sentinel_options["password"] = extra["sentinel_password"]
-    sentinel = Sentinel(  # type: ignore[no-untyped-call]
+    sentinel = Sentinel(
         _hosts(hostlist, 26379), sentinel_kwargs=sentinel_options, **options, **_credentials(userinfo)
     )
     master = sentinel.master_for(service, max_connections=max_connections, db=int(db or 0))
