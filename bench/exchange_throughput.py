@@ -35,10 +35,10 @@ from urllib.parse import urlencode
 import aiohttp
 from token_throughput import free_port, percentile, run_server, start_redis
 
-from gateway.app import build_gateway
 from gateway.clock import SystemClock
+from gateway.composition import build_gateway
 from gateway.config import Settings, TargetConfig
-from gateway.oauth.clients import hash_secret
+from gateway.oauth.clients.model import hash_secret
 from gateway.store.factory import open_store
 from gateway.upstream.downstream_tokens import DownstreamTokens
 

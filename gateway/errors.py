@@ -22,9 +22,16 @@ a stack trace and every response carries ``Cache-Control: no-store``.
 
 from __future__ import annotations
 
+import logging
+from collections.abc import Awaitable, Callable
 from typing import ClassVar
 
-from starlette.responses import JSONResponse
+from starlette.requests import Request
+from starlette.responses import JSONResponse, Response
+
+from gateway.store import StoreUnavailable
+
+logger = logging.getLogger("mcp_gateway")
 
 NO_STORE = {"Cache-Control": "no-store", "Pragma": "no-cache"}
 
@@ -175,3 +182,27 @@ class JSONRPCError(GatewayError):
 
 def render_jsonrpc_error(exc: JSONRPCError) -> JSONResponse:
     return JSONResponse(exc.body(), status_code=exc.status, headers=exc.headers)
+
+
+# -- the application's exception handlers --------------------------------------------------------
+async def _oauth_error(request: Request, exc: Exception) -> Response:
+    assert isinstance(exc, OAuthError)
+    return render_oauth_error(exc)
+
+
+async def _store_unavailable(request: Request, exc: Exception) -> Response:
+    logger.warning("store unavailable: %s", exc)
+    return render_oauth_error(TemporarilyUnavailable("the state store is unavailable; retry shortly"))
+
+
+async def _unexpected(request: Request, exc: Exception) -> Response:
+    logger.error("unexpected error on %s %s: %s", request.method, request.url.path, type(exc).__name__)
+    return JSONResponse({"error": "server_error"}, status_code=500, headers={"Cache-Control": "no-store"})
+
+
+EXCEPTION_HANDLERS: dict[type[Exception], Callable[[Request, Exception], Awaitable[Response]]] = {
+    OAuthError: _oauth_error,
+    StoreUnavailable: _store_unavailable,
+    Exception: _unexpected,
+}
+"""Starlette's ``exception_handlers`` for every route but ``/mcp`` (which renders its own)."""

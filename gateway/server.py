@@ -7,7 +7,8 @@ import logging
 
 import uvicorn
 
-from gateway.app import build_gateway, create_app
+from gateway.app import create_app
+from gateway.composition import build_gateway
 from gateway.config import Settings
 from gateway.store.factory import open_store
 

@@ -24,7 +24,7 @@ import httpx2
 import uvicorn
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
-from gateway.app import Gateway
+from gateway.composition import Gateway
 from tests.agents import AgentKey, assertion_form
 from tests.servers import RunningGateway, bound_socket
 

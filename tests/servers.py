@@ -18,7 +18,8 @@ import uvicorn
 from starlette.applications import Starlette
 from starlette.types import ASGIApp
 
-from gateway.app import Gateway, build_gateway, create_app
+from gateway.app import create_app
+from gateway.composition import Gateway, build_gateway
 from gateway.config import Settings
 from gateway.store.factory import open_store
 

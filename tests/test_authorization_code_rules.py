@@ -27,8 +27,8 @@ import pytest
 from starlette.responses import Response
 
 from gateway.config import ClientConfig, Settings
-from gateway.oauth.signin import Cookies
-from gateway.oauth.users import UserDirectory
+from gateway.oauth.authorize.browser_state import Cookies
+from gateway.oauth.authorize.users import UserDirectory
 from gateway.store.factory import open_store
 from tests import redis_servers
 from tests.browser import Person, form_fields
@@ -890,7 +890,8 @@ def test_co8_an_https_issuer_uses_host_prefixed_secure_cookies() -> None:
     """The wiring: an https issuer gets the ``__Host-`` cookies (served in-process, no TLS needed)."""
     from starlette.testclient import TestClient
 
-    from gateway.app import build_gateway, create_app
+    from gateway.app import create_app
+    from gateway.composition import build_gateway
 
     settings = settings_for("memory://", public_url="https://gw.example")(443)
     app = create_app(build_gateway(settings, open_store(settings.store)))

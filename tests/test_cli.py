@@ -18,7 +18,7 @@ import jwt
 import pytest
 
 from gateway.config import Settings
-from gateway.oauth.clients import hash_secret
+from gateway.oauth.clients.model import hash_secret
 from tests.agents import AgentKey, assertion_form
 from tests.servers import running_gateway
 

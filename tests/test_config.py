@@ -12,7 +12,8 @@ from pathlib import Path
 import pytest
 from starlette.testclient import TestClient
 
-from gateway.app import build_gateway, create_app
+from gateway.app import create_app
+from gateway.composition import build_gateway
 from gateway.config import ConfigError, Settings, load_settings
 from gateway.store.factory import open_store
 

@@ -13,7 +13,7 @@ import httpx2
 import pytest
 
 from gateway.config import ClientConfig, Settings
-from gateway.oauth.users import UserDirectory
+from gateway.oauth.authorize.users import UserDirectory
 from gateway.store.factory import open_store
 from tests.browser import Outcome, Person
 from tests.conformance import run_authorization_scenario, start_authorization_suite

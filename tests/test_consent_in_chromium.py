@@ -32,7 +32,7 @@ import pytest
 from playwright.sync_api import Browser, Page, expect
 
 from gateway.config import ClientConfig, Settings
-from gateway.oauth.users import UserDirectory
+from gateway.oauth.authorize.users import UserDirectory
 from gateway.store.factory import open_store
 from tests.chromium import chromium_browser
 from tests.servers import RunningGateway, running_gateway

@@ -33,19 +33,18 @@ from cryptography.hazmat.primitives import serialization
 from cryptography.hazmat.primitives.asymmetric import ec
 from playwright.sync_api import expect
 
+from gateway import paths
 from gateway.audit import AuditLog
 from gateway.config import ClientConfig, ConfigError, Settings, load_settings
-from gateway.oauth.clients import ClientRegistry
-from gateway.oauth.federation import (
-    CALLBACK_PATH,
-    START_PATH,
+from gateway.oauth.authorize.browser_state import BrowserState, Cookies
+from gateway.oauth.authorize.federation import (
     FederatedSignIn,
     FederationConfig,
     FederationError,
     IdTokenRejected,
 )
-from gateway.oauth.signin import BrowserState, Cookies
-from gateway.oauth.users import UserDirectory
+from gateway.oauth.authorize.users import UserDirectory
+from gateway.oauth.clients.registry import ClientRegistry
 from gateway.store.factory import open_store
 from gateway.store.memory import MemoryStore
 from tests.browser import form_fields
@@ -86,7 +85,7 @@ def deployment(tmp_path_factory: pytest.TempPathFactory) -> Iterator[tuple[Runni
                 running_idp(
                     client_id=IDP_CLIENT,
                     client_secret=IDP_SECRET,
-                    redirect_uri=f"http://127.0.0.1:{port}{CALLBACK_PATH}",
+                    redirect_uri=f"http://127.0.0.1:{port}{paths.FEDERATED_CALLBACK}",
                     accounts=ACCOUNTS,
                 )
             )
@@ -151,9 +150,11 @@ async def press_federated_button(browser: httpx2.AsyncClient, url: str) -> tuple
     page = await browser.get(url)
     assert page.status_code == 200, page.text[:500]
     forms = {unescape(action): body for action, body in _FORMS.findall(page.text)}
-    assert START_PATH in forms, page.text
-    hidden = dict(re.findall(r'<input type="hidden" name="([^"]+)" value="([^"]*)">', forms[START_PATH]))
-    started = await browser.post(urljoin(url, START_PATH), data=hidden)
+    assert paths.FEDERATED_START in forms, page.text
+    hidden = dict(
+        re.findall(r'<input type="hidden" name="([^"]+)" value="([^"]*)">', forms[paths.FEDERATED_START])
+    )
+    started = await browser.post(urljoin(url, paths.FEDERATED_START), data=hidden)
     assert started.status_code == 303, started.text[:500]
     return page, started.headers["location"]
 
@@ -227,7 +228,7 @@ async def test_a_person_signed_in_at_the_provider_gets_a_token_for_their_provide
     upstream = query_of(to_provider)
     assert to_provider.startswith(idp.issuer + "/auth?")
     assert upstream["client_id"] == IDP_CLIENT and upstream["response_type"] == "code"
-    assert upstream["redirect_uri"] == gw.endpoint(CALLBACK_PATH)
+    assert upstream["redirect_uri"] == gw.endpoint(paths.FEDERATED_CALLBACK)
     assert upstream["scope"].split() == ["openid", "email"]
     assert upstream["code_challenge_method"] == "S256" and len(upstream["code_challenge"]) == 43
     assert len(upstream["state"]) >= 20 and len(upstream["nonce"]) >= 20
@@ -282,7 +283,7 @@ async def test_an_authorization_response_naming_another_issuer_is_refused(
     _, to_provider = await press_federated_button(browser, authorize_url(gw, secrets.token_urlsafe(48)))
     callback = await through_the_provider(browser, to_provider, gw)
     params = query_of(callback) | {"iss": "https://evil.example"}
-    mixed = await browser.get(gw.endpoint(CALLBACK_PATH) + "?" + urlencode(params))
+    mixed = await browser.get(gw.endpoint(paths.FEDERATED_CALLBACK) + "?" + urlencode(params))
     assert mixed.status_code == 403 and "issuer_mismatch" in mixed.text
     assert "set-cookie" not in mixed.headers
 
@@ -292,7 +293,9 @@ async def test_a_forged_state_is_refused(
 ) -> None:
     gw, _ = deployment
     forged = await browser.get(
-        gw.endpoint(CALLBACK_PATH) + "?" + urlencode({"code": "x", "state": secrets.token_urlsafe(24)})
+        gw.endpoint(paths.FEDERATED_CALLBACK)
+        + "?"
+        + urlencode({"code": "x", "state": secrets.token_urlsafe(24)})
     )
     assert forged.status_code == 403 and "set-cookie" not in forged.headers
 

@@ -29,8 +29,9 @@ from cryptography.hazmat.primitives import hashes, serialization
 from cryptography.hazmat.primitives.asymmetric import ec
 from cryptography.x509.oid import NameOID
 
-from gateway.oauth import fetch as fetch_module
-from gateway.oauth.fetch import DocumentFetcher, FetchError, FetchPolicy
+from gateway.fetching import addresses as address_module
+from gateway.fetching import fetcher as fetch_module
+from gateway.fetching.fetcher import DocumentFetcher, FetchError, FetchPolicy
 
 pytestmark = pytest.mark.anyio
 
@@ -512,7 +513,7 @@ async def test_localhost_through_the_system_resolver_is_refused_without_connecti
 
 @pytest.mark.anyio
 async def test_the_system_resolver_returns_ip_strings() -> None:
-    addresses = await fetch_module.SystemResolver().resolve("localhost", 443)
+    addresses = await address_module.SystemResolver().resolve("localhost", 443)
     assert addresses
     assert all(ipaddress.ip_address(address).is_loopback for address in addresses)
 
@@ -521,7 +522,7 @@ async def test_the_system_resolver_returns_ip_strings() -> None:
     "address", ["93.184.216.34", "2606:4700::1111", "::ffff:93.184.216.34", "64:ff9b::5db8:d822"]
 )
 def test_public_addresses_pass_the_address_check_even_in_mapped_or_nat64_form(address: str) -> None:
-    assert fetch_module.non_public_reason(ipaddress.ip_address(address)) is None
+    assert address_module.non_public_reason(ipaddress.ip_address(address)) is None
 
 
 @pytest.mark.anyio

@@ -41,10 +41,10 @@ from starlette.routing import Mount, Route
 from starlette.types import ASGIApp
 
 from examples.agent import MemoryTokenStorage
-from gateway.app import Gateway
+from gateway.composition import Gateway
 from gateway.config import ClientConfig, Settings
-from gateway.oauth.clients import hash_secret
-from gateway.oauth.tokens import InvalidToken
+from gateway.oauth.clients.model import hash_secret
+from gateway.oauth.tokens.access_tokens import InvalidToken
 from tests.agents import AgentKey
 from tests.servers import RunningGateway, running_gateway
 

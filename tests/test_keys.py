@@ -20,7 +20,7 @@ from jwt.algorithms import ECAlgorithm
 
 from gateway.clock import FrozenClock
 from gateway.keys import ALGORITHM, KeyManager, KeyRing, thumbprint
-from gateway.oauth.tokens import AccessTokenIssuer, AccessTokenVerifier, InvalidToken
+from gateway.oauth.tokens.access_tokens import AccessTokenIssuer, AccessTokenVerifier, InvalidToken
 from gateway.store import Store
 from gateway.store.factory import open_store
 from gateway.store.memory import MemoryStore

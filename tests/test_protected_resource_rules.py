@@ -24,9 +24,9 @@ from starlette.applications import Starlette
 from starlette.types import ASGIApp
 
 from examples.upstream_server import build_app
-from gateway.app import Gateway
+from gateway.composition import Gateway
 from gateway.config import ClientConfig, Settings
-from gateway.oauth.tokens import AccessTokenIssuer
+from gateway.oauth.tokens.access_tokens import AccessTokenIssuer
 from tests.agents import AgentKey
 from tests.mcp_harness import (
     ACCEPT,

@@ -41,13 +41,13 @@ from pydantic import AnyUrl
 from starlette.applications import Starlette
 from starlette.types import ASGIApp
 
-from gateway.app import Gateway, build_gateway
 from gateway.clock import FrozenClock
+from gateway.composition import Gateway, build_gateway
 from gateway.config import Settings
-from gateway.oauth import fetch as fetch_module
-from gateway.oauth.clients import hash_secret
-from gateway.oauth.fetch import DocumentFetcher, FetchPolicy
-from gateway.oauth.users import UserDirectory
+from gateway.fetching import fetcher as fetch_module
+from gateway.fetching.fetcher import DocumentFetcher, FetchPolicy
+from gateway.oauth.authorize.users import UserDirectory
+from gateway.oauth.clients.model import hash_secret
 from gateway.store.factory import open_store
 from tests.agents import JWT_BEARER, AgentKey
 from tests.browser import Outcome, Person

@@ -30,9 +30,9 @@ from mcp.shared.auth import OAuthClientInformationFull, OAuthClientMetadata, OAu
 from starlette.applications import Starlette
 from starlette.types import ASGIApp
 
-from gateway.app import Gateway
+from gateway.composition import Gateway
 from gateway.config import ClientConfig, Settings
-from gateway.oauth.users import UserDirectory
+from gateway.oauth.authorize.users import UserDirectory
 from gateway.store.factory import open_store
 from tests.browser import Outcome, Person
 from tests.servers import RunningGateway, running_gateway

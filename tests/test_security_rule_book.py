@@ -42,7 +42,7 @@ class Rule:
 class Book:
     rules: tuple[Rule, ...]
     malformed_headings: tuple[str, ...]
-    """Headings that start with a rule id but not in the ``### ID — title`` shape."""
+    """Headings that start with a rule id but not in the ``### ID — title`` shape (or an unclosed fence)."""
 
     @property
     def defined(self) -> frozenset[str]:
@@ -77,6 +77,8 @@ def parse_book(text: str) -> Book:
         elif current is not None:
             lines.append(line)
     close()
+    if in_fence:
+        malformed.append("a code fence (```) is never closed: every heading after it is hidden")
     return Book(tuple(rules), tuple(malformed))
 
 
@@ -86,9 +88,12 @@ def python_files(top: Iterable[str] = SCANNED_DIRS) -> list[Path]:
     return [path for path in found if path.resolve() != this_file]
 
 
+def _shown(path: Path) -> Path:
+    return path.relative_to(ROOT) if path.is_relative_to(ROOT) else path
+
+
 def _where(path: Path, line: int) -> str:
-    shown = path.relative_to(ROOT) if path.is_relative_to(ROOT) else path
-    return f"{shown}:{line}"
+    return f"{_shown(path)}:{line}"
 
 
 def cited_ids(files: Iterable[Path]) -> dict[str, list[str]]:
@@ -151,7 +156,7 @@ def _book() -> Book:
 
 def test_the_rule_book_has_entries_in_the_machine_readable_shape() -> None:
     book = _book()
-    assert book.rules, f"no '### <ID> — <title>' entries found in {BOOK.relative_to(ROOT)}"
+    assert book.rules, f"no '### <ID> — <title>' entries found in {_shown(BOOK)}"
     assert not book.malformed_headings, "headings that should read '### <ID> — <title>':\n" + "\n".join(
         book.malformed_headings
     )
@@ -171,16 +176,12 @@ def test_rule_ids_are_defined_once() -> None:
 
 def test_every_rule_id_cited_in_code_and_tests_is_defined_in_the_rule_book() -> None:
     missing = undefined(cited_ids(python_files()), _book())
-    assert not missing, (
-        f"rule ids cited in the code but not defined in {BOOK.relative_to(ROOT)}:\n{_report(missing)}"
-    )
+    assert not missing, f"rule ids cited in the code but not defined in {_shown(BOOK)}:\n{_report(missing)}"
 
 
 def test_every_test_named_after_a_rule_names_a_defined_rule() -> None:
     missing = undefined(rule_named_tests(python_files(["tests"])), _book())
-    assert not missing, (
-        f"tests named after rules not defined in {BOOK.relative_to(ROOT)}:\n{_report(missing)}"
-    )
+    assert not missing, f"tests named after rules not defined in {_shown(BOOK)}:\n{_report(missing)}"
 
 
 # -- the checks themselves, on a book written here -------------------------------------------------
@@ -210,6 +211,9 @@ Source: RFC 9700 §4.1.3.
 Source: RFC 9700 §4.14.2.
 
 ### TE-5: wrong separator
+
+```
+### TE-6 — hidden by a fence that is never closed
 """
 
 
@@ -230,7 +234,8 @@ class TestOuter:
 def test_the_checks_notice_missing_duplicated_and_incomplete_entries(tmp_path: Path) -> None:
     book = parse_book(SAMPLE)
     assert [rule.rule_id for rule in book.rules] == ["CO-3", "CO-4", "CO-4", "RT-1"]
-    assert book.malformed_headings == ("line 24: ### TE-5: wrong separator",)
+    assert book.malformed_headings[0] == "line 24: ### TE-5: wrong separator"
+    assert "never closed" in book.malformed_headings[1]
     assert duplicated(book) == ["CO-4"]
     assert without_body(book) == ["RT-1"]
     assert without_source(book) == ["CO-4"]

@@ -24,7 +24,7 @@ from cryptography.hazmat.primitives.asymmetric import ec
 from cryptography.hazmat.primitives.asymmetric.utils import decode_dss_signature
 
 from gateway.config import ClientConfig, Settings
-from gateway.oauth.clients import hash_secret
+from gateway.oauth.clients.model import hash_secret
 from tests.agents import JWT_BEARER, AgentKey, assertion_form
 from tests.servers import RunningGateway, running_gateway
 

@@ -18,7 +18,7 @@ from authlib.integrations.base_client import OAuthError
 from authlib.integrations.httpx_client import AsyncOAuth2Client
 
 from gateway.config import ClientConfig, Settings, TargetConfig
-from gateway.oauth.clients import hash_secret
+from gateway.oauth.clients.model import hash_secret
 from tests.servers import RunningGateway, running_gateway
 
 GRANT = "urn:ietf:params:oauth:grant-type:token-exchange"

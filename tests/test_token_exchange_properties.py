@@ -20,12 +20,12 @@ import pytest
 from hypothesis import HealthCheck, event, given, settings
 from hypothesis import strategies as st
 
-from gateway.app import Gateway, build_gateway
 from gateway.clock import FrozenClock
+from gateway.composition import Gateway, build_gateway
 from gateway.config import Settings, TargetConfig
 from gateway.errors import InvalidRequest, InvalidScope
-from gateway.oauth.exchange import delegation_depth
-from gateway.oauth.tokens import IssuedToken
+from gateway.oauth.exchange.rules import delegation_depth
+from gateway.oauth.tokens.access_tokens import IssuedToken
 from gateway.store.memory import MemoryStore
 from gateway.upstream.downstream_tokens import DownstreamTokens
 from tools_registry.scopes import covers

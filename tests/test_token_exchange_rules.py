@@ -27,10 +27,10 @@ import pytest
 from starlette.applications import Starlette
 from starlette.types import ASGIApp, Receive, Scope, Send
 
-from gateway.app import Gateway
+from gateway.composition import Gateway
 from gateway.config import ClientConfig, Settings, TargetConfig
-from gateway.oauth.clients import hash_secret
-from gateway.oauth.tokens import ACCESS_TOKEN_TYP, AccessTokenIssuer
+from gateway.oauth.clients.model import hash_secret
+from gateway.oauth.tokens.access_tokens import ACCESS_TOKEN_TYP, AccessTokenIssuer
 from tests.agents import AgentKey
 from tests.servers import RunningGateway, running_gateway
 

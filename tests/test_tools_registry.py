@@ -19,7 +19,7 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 
 import tools_registry
-from gateway.oauth.resources import canonical_resource
+from gateway.oauth.tokens.scope_requests import canonical_resource
 from gateway.store.memory import MemoryStore
 from gateway.store.sqlite import SQLiteStore
 from tools_registry.catalog import Catalog, CursorError, decode_cursor, encode_cursor, page

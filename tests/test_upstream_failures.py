@@ -20,7 +20,7 @@ from starlette.applications import Starlette
 from starlette.types import ASGIApp
 
 from examples.upstream_server import build_app
-from gateway.app import Gateway
+from gateway.composition import Gateway
 from gateway.config import ClientConfig, Settings
 from tests.agents import AgentKey
 from tests.mcp_harness import (

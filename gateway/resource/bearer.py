@@ -16,7 +16,8 @@ from starlette.types import ASGIApp, Receive, Scope, Send
 
 from gateway.clock import Clock
 from gateway.errors import bearer_challenge
-from gateway.oauth.tokens import AccessTokenVerifier, InvalidToken, RevocationList
+from gateway.oauth.tokens.access_tokens import AccessTokenVerifier, InvalidToken
+from gateway.oauth.tokens.revocation import RevocationList
 
 
 class VerifiedTokenCache:

@@ -14,8 +14,8 @@ from typing import Any, Protocol
 
 import anyio
 
-from gateway.oauth.targets import Targets
-from gateway.oauth.tokens import AccessTokenIssuer
+from gateway.oauth.tokens.access_tokens import AccessTokenIssuer
+from gateway.oauth.tokens.audiences import Targets
 from gateway.upstream.forwarding import UpstreamTarget
 from gateway.upstream.hop import UpstreamFailure
 from gateway.upstream.mcp_client import UpstreamClient

@@ -15,7 +15,7 @@ from collections.abc import Mapping
 from typing import Any
 
 from gateway.clock import Clock
-from gateway.oauth.exchange import TokenExchanger
+from gateway.oauth.exchange.rules import TokenExchanger
 
 
 class DownstreamTokens:

@@ -1,0 +1,183 @@
+"""The composition root: every long-lived part of the gateway is built here, once, in one order.
+
+``build_gateway`` reads :class:`~gateway.config.Settings` and hands each part only what it needs;
+nothing else in the package reads the settings. The seams (store, clock, document fetcher, the
+upstream transport) are parameters, so tests replace them without patching. The HTTP face of each
+role is built from these parts by that role's ``routes`` module, and ``gateway.app`` puts the
+routes together.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+from gateway import paths
+from gateway.audit import AuditLog
+from gateway.clock import Clock, SystemClock
+from gateway.config import Settings
+from gateway.fetching.fetcher import DocumentFetcher, FetchPolicy
+from gateway.keys import KeyManager, KeyRing
+from gateway.oauth.authorize.browser_state import BrowserState, Cookies
+from gateway.oauth.authorize.federation import FederatedSignIn, FederationConfig
+from gateway.oauth.authorize.users import UserDirectory
+from gateway.oauth.clients import model as client_model
+from gateway.oauth.clients.metadata_documents import resolver_for
+from gateway.oauth.clients.registry import ClientRegistry
+from gateway.oauth.exchange.rules import ExchangePolicy, TokenExchanger
+from gateway.oauth.token_endpoint.assertions import AssertionVerifier, ClientKeys
+from gateway.oauth.token_endpoint.client_auth import ClientAuthenticator
+from gateway.oauth.tokens.access_tokens import AccessTokenIssuer, AccessTokenVerifier
+from gateway.oauth.tokens.audiences import Targets
+from gateway.oauth.tokens.authorization_codes import AuthorizationCodes
+from gateway.oauth.tokens.refresh_families import RefreshTokens
+from gateway.oauth.tokens.revocation import RevocationList
+from gateway.resource.bearer import VerifiedTokenCache
+from gateway.resource.sessions import SessionStore
+from gateway.store import Store
+from gateway.upstream.discovery import Discovery, Refresher
+from gateway.upstream.downstream_tokens import DownstreamTokens
+from gateway.upstream.hop import UpstreamHop
+from gateway.upstream.mcp_client import UpstreamClient
+from tools_registry.catalog import Catalog
+from tools_registry.servers import ServerRegistry, configured_servers
+
+SIGN_IN_REQUEST_LIFETIME = 600
+"""Seconds a pending authorization request waits for sign-in and consent."""
+
+
+@dataclass(frozen=True)
+class Gateway:
+    """The parts, wired. Tests, the CLI and the routes reach them through this one object."""
+
+    settings: Settings
+    # -- shared -------------------------------------------------------------------------------
+    store: Store
+    clock: Clock
+    audit: AuditLog
+    fetcher: DocumentFetcher
+    # -- authorization server -----------------------------------------------------------------
+    keys: KeyManager
+    keyring: KeyRing
+    clients: ClientRegistry
+    users: UserDirectory
+    issuer: AccessTokenIssuer
+    verifier: AccessTokenVerifier
+    revocations: RevocationList
+    codes: AuthorizationCodes
+    refresh_tokens: RefreshTokens
+    targets: Targets
+    exchanger: TokenExchanger
+    authenticator: ClientAuthenticator
+    browser: BrowserState
+    federation: FederatedSignIn | None
+    # -- protected resource -------------------------------------------------------------------
+    sessions: SessionStore
+    verified_tokens: VerifiedTokenCache
+    # -- client of the upstream tools ---------------------------------------------------------
+    servers: ServerRegistry
+    catalog: Catalog
+    hop: UpstreamHop
+    upstream: UpstreamClient
+    downstream_tokens: DownstreamTokens
+    discovery: Discovery
+    refresher: Refresher
+
+
+def build_gateway(
+    settings: Settings, store: Store, clock: Clock | None = None, fetcher: DocumentFetcher | None = None
+) -> Gateway:
+    clock = clock or SystemClock()
+    audit = AuditLog()
+    fetcher = fetcher or DocumentFetcher(
+        FetchPolicy(allowed_private_hosts=frozenset(settings.fetch_allowed_private_hosts))
+    )
+
+    # -- authorization server ---------------------------------------------------------------------
+    keys = KeyManager(
+        store, clock, publish_lead=settings.key_publish_lead, retire_after=settings.access_token_ttl + 60
+    )
+    keyring = KeyRing(keys, clock, refresh_interval=settings.key_refresh_interval)
+    configured = tuple(client_model.from_config(entry) for entry in settings.clients)
+    clients = ClientRegistry(store, configured, resolver_for(settings, fetcher))
+    users = UserDirectory(store)
+    revocations = RevocationList(store, clock)
+    issuer = AccessTokenIssuer(keyring, settings.issuer_id, clock)
+    targets = Targets(
+        settings.mcp_resource, settings.resources, ((t.audience, t.scopes) for t in settings.targets)
+    )
+    exchanger = TokenExchanger(
+        issuer,
+        targets,
+        revocations,
+        clock,
+        ExchangePolicy(settings.exchange_max_ttl, settings.max_delegation_depth),
+    )
+    assertions = AssertionVerifier(
+        issuer=settings.issuer_id,
+        token_endpoint=settings.endpoint(paths.TOKEN),
+        accept_token_endpoint_audience=settings.accept_token_endpoint_audience,
+        max_lifetime=settings.assertion_max_lifetime,
+        leeway=settings.clock_leeway,
+        clients=clients,
+        keys=ClientKeys(fetcher),
+        store=store,
+        clock=clock,
+    )
+    browser = BrowserState(
+        store,
+        Cookies(secure=settings.issuer_id.startswith("https://")),
+        session_lifetime=settings.sign_in_session_ttl,
+        request_lifetime=SIGN_IN_REQUEST_LIFETIME,
+    )
+    federation = (
+        FederatedSignIn(
+            FederationConfig.from_settings(settings),
+            browser=browser,
+            clients=clients,
+            users=users,
+            store=store,
+            audit=audit,
+        )
+        if settings.oidc_issuer
+        else None
+    )
+
+    # -- client of the upstream tools -------------------------------------------------------------
+    servers = ServerRegistry(store, configured_servers(settings.servers))
+    catalog = Catalog()
+    hop = UpstreamHop()
+    upstream = UpstreamClient(hop)
+    discovery = Discovery(upstream, issuer, catalog, targets)
+
+    return Gateway(
+        settings=settings,
+        store=store,
+        clock=clock,
+        audit=audit,
+        fetcher=fetcher,
+        keys=keys,
+        keyring=keyring,
+        clients=clients,
+        users=users,
+        issuer=issuer,
+        verifier=AccessTokenVerifier(keyring, settings.issuer_id, clock, leeway=0),
+        revocations=revocations,
+        codes=AuthorizationCodes(store, settings.authorization_code_ttl),
+        refresh_tokens=RefreshTokens(
+            store, revocations, clock, settings.refresh_token_idle_ttl, settings.refresh_token_absolute_ttl
+        ),
+        targets=targets,
+        exchanger=exchanger,
+        authenticator=ClientAuthenticator(clients, assertions),
+        browser=browser,
+        federation=federation,
+        sessions=SessionStore(store, settings.mcp_session_ttl),
+        verified_tokens=VerifiedTokenCache(clock),
+        servers=servers,
+        catalog=catalog,
+        hop=hop,
+        upstream=upstream,
+        downstream_tokens=DownstreamTokens(exchanger, clock),
+        discovery=discovery,
+        refresher=Refresher(discovery, servers, catalog, store, upstream.list_changed),
+    )

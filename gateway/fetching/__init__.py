@@ -1,0 +1,1 @@
+"""Fetching documents from URLs that someone else chose, without becoming an SSRF vector."""

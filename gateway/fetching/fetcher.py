@@ -1,0 +1,269 @@
+"""The one SSRF-safe fetcher of small JSON documents (client ``jwks_uri``, later CIMD; RG-2, CA-6).
+
+Every fetch goes through the same steps, each a refusal point (:class:`FetchError`):
+
+1. the URL: ``https`` only (plain ``http`` only for an allow-listed host, when the policy says so),
+   no userinfo, no fragment;
+2. the host is resolved exactly once; if *any* address it resolves to is not a public unicast
+   address (loopback, private, link-local, CGNAT, ULA, site-local, multicast, unspecified, reserved,
+   or an IPv6 address embedding one: IPv4-mapped/-compatible, NAT64, 6to4, Teredo) the fetch is
+   refused unless the host is on the allow-list; IP-literal hosts are checked the same way;
+3. the connection goes to a resolved address itself (the request URL carries the IP), while the
+   original ``Host`` header is sent and TLS uses the original hostname for SNI and certificate
+   verification, so a DNS answer that changes between the check and the connect cannot move it;
+4. no redirects (any 3xx is an error), only 200, a JSON media type, no content coding, a body of
+   at most ``max_bytes`` (``Content-Length`` checked first, then the stream is cut off as soon as it
+   goes past the cap), all within one total deadline;
+5. successful documents are cached (LRU, bounded) for ``Cache-Control: max-age`` (minus ``Age``,
+   clamped), ``default_cache_seconds`` when there is none, and not at all for ``no-store`` /
+   ``no-cache`` / ``max-age=0``.
+
+Library choice: ``httpx2`` rather than ``aiohttp``. It is the project's declared HTTP dependency (the
+``mcp`` SDK's own client), while ``aiohttp`` is only incidentally installed and not declared. It pins
+cleanly without private hooks: the request URL names the vetted IP, the documented ``sni_hostname``
+request extension makes httpcore use the original hostname as TLS ``server_hostname`` (SNI and
+hostname verification by the ``ssl`` module), and an explicit ``Host`` header keeps virtual hosting
+working. A fresh client per fetch (fetches are rare thanks to the cache) means a pooled connection
+verified for one hostname can never be reused for another hostname on the same IP; ``trust_env`` is
+off so no proxy or ``SSL_CERT_*`` variable can redirect or weaken a fetch.
+"""
+
+from __future__ import annotations
+
+import json
+import ssl
+import time
+from collections import OrderedDict
+from dataclasses import dataclass
+from typing import Any
+
+import anyio
+import httpx2
+
+from gateway.fetching.addresses import (
+    Resolver,
+    SystemResolver,
+    non_public_reason,
+    normalise_host,
+    parse_allow_entry,
+    parse_ip,
+)
+
+__all__ = ["DocumentFetcher", "FetchError", "FetchPolicy"]
+
+MAX_CACHE_ENTRIES = 1024
+"""How many documents the cache holds; the least recently used one goes first."""
+
+_monotonic = time.monotonic  # module-level so tests can move the cache clock without touching asyncio's
+
+
+@dataclass(frozen=True)
+class FetchPolicy:
+    allowed_private_hosts: frozenset[str] = frozenset()
+    """Hostnames or IPs (optionally ``host:port``, ``[v6]:port``) that may resolve to non-public
+    addresses. Matched against the URL's host, never against what it resolves to. Empty by default."""
+    allow_http_for_allowed_hosts: bool = True
+    """Plain ``http`` only for hosts on that allow-list (tests on loopback); everything else https."""
+    max_bytes: int = 5 * 1024
+    timeout: float = 2.0
+    """One deadline for the whole fetch: resolution, connect, TLS, request and body."""
+    default_cache_seconds: float = 300.0
+    max_cache_seconds: float = 3600.0
+
+
+class FetchError(Exception):
+    """Why a document could not be used, in one line; never carries a response body."""
+
+
+def _default_ssl_context() -> ssl.SSLContext:
+    """The trust store for https fetches (the system's, as httpx2 builds it; environment ignored)."""
+    return httpx2.create_ssl_context(verify=True, trust_env=False)
+
+
+def _cache_seconds(headers: httpx2.Headers, policy: FetchPolicy) -> float:
+    directives: dict[str, str | None] = {}
+    for value in headers.get_list("cache-control"):
+        for part in value.split(","):
+            name, sep, arg = part.strip().partition("=")
+            if name:
+                directives[name.strip().lower()] = arg.strip().strip('"') if sep else None
+    if "no-store" in directives or "no-cache" in directives:
+        return 0.0
+    if "max-age" not in directives:
+        return policy.default_cache_seconds
+    max_age = directives["max-age"] or ""
+    if not max_age.isdigit():
+        return 0.0  # an invalid max-age means stale (RFC 9111 §4.2.1)
+    age = headers.get("age", "0").strip()
+    lifetime = int(max_age) - (int(age) if age.isdigit() else 0)
+    return max(0.0, min(float(lifetime), policy.max_cache_seconds))
+
+
+def _is_json_media_type(content_type: str) -> bool:
+    media_type = content_type.split(";", 1)[0].strip().lower()
+    if media_type == "application/json":
+        return True
+    top, _, subtype = media_type.partition("/")
+    return top == "application" and subtype.endswith("+json") and len(subtype) > len("+json")
+
+
+def _reject_constant(name: str) -> Any:
+    raise ValueError(f"{name} is not JSON")
+
+
+def _one_line(text: str, limit: int = 200) -> str:
+    flat = " ".join(text.split())
+    return flat if len(flat) <= limit else flat[: limit - 1] + "…"
+
+
+class DocumentFetcher:
+    """Fetches small JSON documents from client-supplied URLs without becoming an SSRF vector."""
+
+    def __init__(self, policy: FetchPolicy, resolver: Resolver | None = None) -> None:
+        self._policy = policy
+        self._resolver: Resolver = resolver if resolver is not None else SystemResolver()
+        self._allowed = frozenset(parse_allow_entry(entry) for entry in policy.allowed_private_hosts)
+        self._ssl_context = _default_ssl_context()
+        self._cache: OrderedDict[str, tuple[float, bytes]] = OrderedDict()
+        self._closed = False
+
+    async def fetch_json(self, url: str) -> dict[str, Any]:
+        """The JSON object at ``url``, from the cache when still fresh; :class:`FetchError` otherwise."""
+        if self._closed:
+            raise FetchError("the fetcher is closed")
+        cached = self._cache.get(url)
+        if cached is not None:
+            expires_at, body = cached
+            if expires_at > _monotonic():
+                self._cache.move_to_end(url)
+                return self._decode(body)
+            del self._cache[url]
+        try:
+            with anyio.fail_after(self._policy.timeout):
+                body, lifetime = await self._fetch(url)
+        except TimeoutError:
+            raise FetchError(f"no complete answer within {self._policy.timeout:g} s") from None
+        document = self._decode(body)
+        if lifetime > 0:
+            self._cache[url] = (_monotonic() + lifetime, body)
+            self._cache.move_to_end(url)
+            while len(self._cache) > MAX_CACHE_ENTRIES:
+                self._cache.popitem(last=False)
+        return document
+
+    async def aclose(self) -> None:
+        self._closed = True
+        self._cache.clear()
+
+    def _is_allowed(self, host: str, port: int) -> bool:
+        return (host, None) in self._allowed or (host, port) in self._allowed
+
+    def _check_url(self, url: str) -> tuple[httpx2.URL, str, int, bool]:
+        """The parsed URL, its host (IDNA-encoded, IPv6 unbracketed), port and allow-list verdict."""
+        if "#" in url:
+            raise FetchError("the URL must not have a fragment")
+        try:
+            parsed = httpx2.URL(url)
+        except (httpx2.InvalidURL, TypeError, ValueError):
+            raise FetchError("the URL is not a valid URL") from None
+        if parsed.scheme not in ("https", "http"):
+            raise FetchError("the URL must use https")
+        if parsed.userinfo:
+            raise FetchError("the URL must not carry userinfo")
+        host = normalise_host(parsed.raw_host.decode("ascii"))
+        if not host:
+            raise FetchError("the URL has no host")
+        port = parsed.port or (443 if parsed.scheme == "https" else 80)
+        allowed = self._is_allowed(host, port)
+        if parsed.scheme == "http" and not (allowed and self._policy.allow_http_for_allowed_hosts):
+            raise FetchError("the URL must use https")
+        return parsed, host, port, allowed
+
+    async def _addresses(self, host: str, port: int, allowed: bool) -> list[str]:
+        """The addresses to connect to: resolved once, each one vetted unless the host is allowed."""
+        literal = parse_ip(host)
+        if literal is not None:
+            candidates = [str(literal)]
+        else:
+            try:
+                candidates = list(await self._resolver.resolve(host, port))
+            except (OSError, UnicodeError):
+                raise FetchError(f"could not resolve {host}") from None
+        if not candidates:
+            raise FetchError(f"{host} resolves to no address")
+        addresses: list[str] = []
+        for candidate in candidates:
+            address = parse_ip(candidate.split("%", 1)[0])
+            if address is None:
+                raise FetchError(f"{host} resolves to something that is not an IP address")
+            reason = None if allowed else non_public_reason(address)
+            if reason is not None:
+                raise FetchError(f"{host} resolves to {address} ({reason}), which is not allowed")
+            addresses.append(candidate)
+        return addresses
+
+    async def _fetch(self, url: str) -> tuple[bytes, float]:
+        parsed, host, port, allowed = self._check_url(url)
+        addresses = await self._addresses(host, port, allowed)
+        by_name = parse_ip(host) is None
+        headers = {"Accept": "application/json", "Accept-Encoding": "identity"}
+        extensions: dict[str, Any] = {}
+        if by_name:
+            headers["Host"] = parsed.netloc.decode("ascii")
+            extensions["sni_hostname"] = host
+        last_error = "no address to connect to"
+        async with httpx2.AsyncClient(
+            verify=self._ssl_context,
+            trust_env=False,
+            follow_redirects=False,
+            timeout=self._policy.timeout,
+            limits=httpx2.Limits(max_connections=1, max_keepalive_connections=0),
+        ) as client:
+            for address in addresses:
+                target = parsed.copy_with(host=address) if by_name else parsed
+                try:
+                    async with client.stream(
+                        "GET", target, headers=headers, extensions=extensions
+                    ) as response:
+                        return await self._read(response)
+                except httpx2.ConnectError as exc:
+                    last_error = _one_line(str(exc)) or type(exc).__name__
+                    continue
+                except httpx2.TimeoutException:
+                    raise TimeoutError from None
+                except httpx2.HTTPError as exc:
+                    raise FetchError(f"the request failed: {type(exc).__name__}") from None
+        raise FetchError(f"could not connect to {host}: {last_error}")
+
+    async def _read(self, response: httpx2.Response) -> tuple[bytes, float]:
+        status = response.status_code
+        if 300 <= status < 400:
+            raise FetchError(f"redirects are not followed (HTTP {status})")
+        if status != 200:
+            raise FetchError(f"HTTP {status}")
+        content_type = response.headers.get("content-type", "")
+        if not _is_json_media_type(content_type):
+            raise FetchError(f"the content type {_one_line(content_type, 80)!r} is not JSON")
+        encoding = response.headers.get("content-encoding", "identity").strip().lower()
+        if encoding not in ("", "identity"):
+            raise FetchError("a content-encoded response is refused")
+        limit = self._policy.max_bytes
+        declared = response.headers.get("content-length", "").strip()
+        if declared.isdigit() and int(declared) > limit:
+            raise FetchError(f"the document is larger than {limit} bytes")
+        body = bytearray()
+        async for chunk in response.aiter_raw():
+            body += chunk
+            if len(body) > limit:
+                raise FetchError(f"the document is larger than {limit} bytes")
+        return bytes(body), _cache_seconds(response.headers, self._policy)
+
+    @staticmethod
+    def _decode(body: bytes) -> dict[str, Any]:
+        try:
+            document = json.loads(body, parse_constant=_reject_constant)
+        except (ValueError, RecursionError):
+            raise FetchError("the document is not valid JSON") from None
+        if not isinstance(document, dict):
+            raise FetchError("the document is not a JSON object")
+        return document

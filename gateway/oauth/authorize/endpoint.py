@@ -1,0 +1,297 @@
+"""``/authorize``: authorization code + PKCE for agents acting for a person (SPEC-NOTES CO-1 … CO-8).
+
+    GET  /authorize            validate, then sign-in page, consent page, or straight back with a code
+    POST /authorize/login      built-in users; 303 to the consent step
+    GET  /authorize/consent    the consent page (or the code, when consent is remembered)
+    POST /authorize/consent    allow (with the ticked scopes) or deny; 303 back to the client
+
+Until ``client_id`` and ``redirect_uri`` are known good, errors are an error page, never a
+redirect (no open redirector). After that, every answer goes back to the client's redirect URI
+with ``state`` and ``iss`` (RFC 9207), errors included.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from typing import TYPE_CHECKING
+from urllib.parse import parse_qsl, urlencode, urlsplit
+
+from starlette.requests import Request
+from starlette.responses import RedirectResponse, Response
+
+from gateway import paths
+from gateway.audit import AuditLog
+from gateway.errors import InvalidClient, InvalidScope, InvalidTarget, OAuthError
+from gateway.oauth.authorize import pages
+from gateway.oauth.authorize.browser_state import BrowserState, PendingRequest
+from gateway.oauth.authorize.pkce import is_valid_challenge_or_verifier
+from gateway.oauth.authorize.users import UserDirectory
+from gateway.oauth.clients.model import Client
+from gateway.oauth.clients.redirect_uris import redirect_matches
+from gateway.oauth.clients.registry import ClientRegistry
+from gateway.oauth.tokens.audiences import Targets
+from gateway.oauth.tokens.authorization_codes import AuthorizationCodes, CodeGrant
+from gateway.oauth.tokens.scope_requests import narrow_scopes, parse_scope
+from gateway.request_body import BodyTooLarge, read_capped
+
+if TYPE_CHECKING:
+    from gateway.oauth.authorize.federation import FederatedSignIn
+
+MAX_FORM_BYTES = 16 * 1024
+
+
+class _RedirectError(Exception):
+    """An error reported to the client at its (already validated) redirect URI."""
+
+    def __init__(self, error: str, description: str) -> None:
+        super().__init__(description)
+        self.error = error
+        self.description = description
+
+
+def _origin(uri: str) -> str:
+    parts = urlsplit(uri)
+    return f"{parts.scheme}://{parts.netloc}"
+
+
+class AuthorizationEndpoint:
+    def __init__(
+        self,
+        *,
+        issuer: str,
+        clients: ClientRegistry,
+        users: UserDirectory,
+        browser: BrowserState,
+        codes: AuthorizationCodes,
+        targets: Targets,
+        scope_descriptions: Mapping[str, str],
+        audit: AuditLog,
+        federation: FederatedSignIn | None = None,
+    ) -> None:
+        self._federation = federation
+        self._issuer = issuer
+        self._clients = clients
+        self._users = users
+        self._browser = browser
+        self._codes = codes
+        self._targets = targets
+        self._scope_descriptions = scope_descriptions
+        self._audit = audit
+
+    # -- the redirect back to the client ---------------------------------------------------
+    def _back(self, redirect_uri: str, params: dict[str, str], state: str | None) -> Response:
+        params = {**params, **({"state": state} if state is not None else {}), "iss": self._issuer}
+        separator = "&" if urlsplit(redirect_uri).query else "?"
+        return RedirectResponse(redirect_uri + separator + urlencode(params), status_code=303)
+
+    # -- GET /authorize --------------------------------------------------------------------
+    async def authorize(self, request: Request) -> Response:
+        pairs = parse_qsl(request.url.query, keep_blank_values=True)
+        params = dict(pairs)
+        client_id, redirect_uri = params.get("client_id", ""), params.get("redirect_uri", "")
+        try:
+            client = await self._clients.get(client_id) if client_id else None
+        except InvalidClient as exc:  # a client metadata document that cannot be used (RG-2)
+            return pages.error_page(f"This client cannot be used: {exc.description}")
+        if client is None or "authorization_code" not in client.grant_types:
+            return pages.error_page("Unknown client, or this client may not use the authorization code flow.")
+        if not redirect_uri or not any(redirect_matches(r, redirect_uri) for r in client.redirect_uris):
+            return pages.error_page("The redirect URI is not registered for this client.")
+        if len(pairs) != len(params):
+            return self._back(
+                redirect_uri,
+                {"error": "invalid_request", "error_description": "a parameter is repeated"},
+                None,
+            )
+        state = params.get("state")
+        try:
+            fields = self._validate(client, redirect_uri, params)
+        except _RedirectError as exc:
+            self._audit.record(
+                "authorize_refused", outcome="refused", client_id=client.client_id, error=exc.error
+            )
+            return self._back(redirect_uri, {"error": exc.error, "error_description": exc.description}, state)
+        binder, new_binder = self._browser.binder(request)
+        pending = self._browser.new_pending(binder, **fields)
+        request_id = await self._browser.save_pending(pending)
+        response = await self._next_step(request, client, request_id, pending)
+        if new_binder:
+            self._browser.cookies.set(response, self._browser.cookies.binder, binder, 600)
+        return response
+
+    def _validate(self, client: Client, redirect_uri: str, params: dict[str, str]) -> dict[str, object]:
+        if params.get("request") or params.get("request_uri"):
+            raise _RedirectError("request_not_supported", "request objects are not supported")
+        if params.get("response_type") != "code":
+            raise _RedirectError("unsupported_response_type", "only response_type=code is supported")
+        challenge = params.get("code_challenge", "")
+        if not challenge:
+            raise _RedirectError("invalid_request", "PKCE is required: send code_challenge")
+        if params.get("code_challenge_method") != "S256":
+            raise _RedirectError("invalid_request", "code_challenge_method must be S256")
+        if not is_valid_challenge_or_verifier(challenge):
+            raise _RedirectError("invalid_request", "code_challenge must be 43-128 unreserved characters")
+        try:
+            requested = (params["resource"],) if "resource" in params else ()
+            resource = self._targets.choose(client, requested)
+            scopes = narrow_scopes(parse_scope(params.get("scope")), client.scopes)
+        except (InvalidTarget, InvalidScope) as exc:
+            raise _RedirectError(exc.error, exc.description) from None
+        return {
+            "client_id": client.client_id,
+            "redirect_uri": redirect_uri,
+            "scopes": scopes,
+            "state": params.get("state"),
+            "code_challenge": challenge,
+            "resource": resource,
+        }
+
+    # -- the steps after validation ----------------------------------------------------------
+    async def _next_step(
+        self,
+        request: Request,
+        client: Client,
+        request_id: str,
+        pending: PendingRequest,
+        error: str | None = None,
+    ) -> Response:
+        user = await self._browser.signed_in_user(request)
+        targets = [_origin(pending.redirect_uri)]
+        hidden = {"request_id": request_id, "csrf": pending.csrf}
+        if user is None:
+            federation = self._federation
+            return pages.login_page(
+                action=paths.LOGIN,
+                hidden=hidden,
+                client_name=client.name or client.client_id,
+                error=error,
+                form_targets=targets + (await federation.form_targets() if federation else []),
+                federated=federation.button if federation else None,
+            )
+        if set(pending.scopes) <= await self._browser.remembered_scopes(user, client.client_id):
+            return await self._issue_code(request_id, pending, user, pending.scopes)
+        return pages.consent_page(
+            action=paths.CONSENT,
+            hidden=hidden,
+            client_name=client.name or client.client_id,
+            client_id=client.client_id,
+            redirect_host=urlsplit(pending.redirect_uri).netloc,
+            user=user,
+            scopes=[(s, self._scope_descriptions.get(s, "")) for s in pending.scopes],
+            form_targets=targets,
+        )
+
+    async def _issue_code(
+        self, request_id: str, pending: PendingRequest, user: str, scopes: tuple[str, ...]
+    ) -> Response:
+        if not await self._browser.finish_pending(request_id):
+            return pages.error_page("This authorization request has already been completed.")
+        code = await self._codes.issue(
+            CodeGrant(
+                client_id=pending.client_id,
+                redirect_uri=pending.redirect_uri,
+                code_challenge=pending.code_challenge,
+                resource=pending.resource,
+                scopes=scopes,
+                subject=user,
+            )
+        )
+        self._audit.record(
+            "authorize_granted",
+            outcome="granted",
+            client_id=pending.client_id,
+            sub=user,
+            scope=" ".join(scopes),
+            audience=pending.resource,
+        )
+        return self._back(pending.redirect_uri, {"code": code}, pending.state)
+
+    async def _form(self, request: Request) -> dict[str, list[str]]:
+        try:
+            body = await read_capped(request, MAX_FORM_BYTES)
+        except BodyTooLarge as exc:
+            raise OAuthError(str(exc)) from None
+        form: dict[str, list[str]] = {}
+        for name, value in parse_qsl(body.decode("utf-8", "replace"), keep_blank_values=True):
+            form.setdefault(name, []).append(value)
+        return form
+
+    async def _pending_from_form(
+        self, request: Request, form: dict[str, list[str]]
+    ) -> tuple[str, PendingRequest, Client] | None:
+        request_id = (form.get("request_id") or [""])[0]
+        pending = await self._browser.load_pending(request, request_id, (form.get("csrf") or [""])[0])
+        client = await self._known_client(pending.client_id) if pending is not None else None
+        if pending is None or client is None:
+            return None
+        return request_id, pending, client
+
+    async def _known_client(self, client_id: str) -> Client | None:
+        """The client of a pending request; None if it is gone or its metadata document went bad."""
+        try:
+            return await self._clients.get(client_id)
+        except InvalidClient:
+            return None
+
+    # -- POST /authorize/login ---------------------------------------------------------------
+    async def login(self, request: Request) -> Response:
+        form = await self._form(request)
+        found = await self._pending_from_form(request, form)
+        if found is None:
+            return pages.error_page("This sign-in form has expired or was not issued to this browser.", 403)
+        request_id, pending, client = found
+        username = (form.get("username") or [""])[0]
+        user = await self._users.authenticate(username, (form.get("password") or [""])[0])
+        if user is None:
+            self._audit.record("sign_in", outcome="refused", client_id=client.client_id)
+            return await self._next_step(
+                request, client, request_id, pending, error="Wrong username or password."
+            )
+        self._audit.record("sign_in", outcome="granted", sub=user.username, client_id=client.client_id)
+        response = RedirectResponse(
+            f"{paths.CONSENT}?{urlencode({'request_id': request_id})}", status_code=303
+        )
+        await self._browser.sign_in(response, user.username)
+        return response
+
+    # -- GET /authorize/consent --------------------------------------------------------------
+    async def consent_form(self, request: Request) -> Response:
+        request_id = request.query_params.get("request_id", "")
+        pending = await self._browser.load_pending(request, request_id, None)
+        client = await self._known_client(pending.client_id) if pending is not None else None
+        if pending is None or client is None:
+            return pages.error_page(
+                "This authorization request has expired or was not made in this browser.", 403
+            )
+        return await self._next_step(request, client, request_id, pending)
+
+    # -- POST /authorize/consent -------------------------------------------------------------
+    async def consent(self, request: Request) -> Response:
+        form = await self._form(request)
+        found = await self._pending_from_form(request, form)
+        user = await self._browser.signed_in_user(request)
+        if found is None or user is None:
+            return pages.error_page("This consent form has expired or was not issued to this browser.", 403)
+        request_id, pending, client = found
+        if (form.get("decision") or [""])[0] != "allow":
+            await self._browser.finish_pending(request_id)
+            self._audit.record("consent", outcome="denied", sub=user, client_id=client.client_id)
+            return self._back(
+                pending.redirect_uri,
+                {"error": "access_denied", "error_description": "the user denied access"},
+                pending.state,
+            )
+        ticked = set(form.get("scope", []))
+        granted = tuple(s for s in pending.scopes if s in ticked)
+        if not granted:
+            await self._browser.finish_pending(request_id)
+            return self._back(
+                pending.redirect_uri,
+                {"error": "access_denied", "error_description": "no scope was granted"},
+                pending.state,
+            )
+        await self._browser.remember_consent(user, client.client_id, granted)
+        self._audit.record(
+            "consent", outcome="granted", sub=user, client_id=client.client_id, scope=" ".join(granted)
+        )
+        return await self._issue_code(request_id, pending, user, granted)

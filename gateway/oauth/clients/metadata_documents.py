@@ -1,0 +1,133 @@
+"""Client ID Metadata Documents (SPEC-NOTES RG-2): a ``client_id`` that is an https URL with a path
+names a JSON document, published by the client, that describes it.
+
+The :class:`ClientRegistry <gateway.oauth.clients.ClientRegistry>` asks :class:`ClientMetadataDocuments`
+for any id it does not know itself, so ``/authorize``, ``/token``, introspection and revocation all
+see CIMD clients through the one lookup they already make. Resolving one:
+
+1. the URL: https (plain http only for a host on the fetch allow-list, as the fetcher decides), a
+   path other than ``/`` without dot segments, no fragment, no userinfo, at most 255 characters;
+2. the document, through the one SSRF-safe :class:`~gateway.oauth.fetch.DocumentFetcher` (address
+   resolved once and pinned, private ranges refused unless allow-listed, no redirects, 5 KB cap,
+   short deadline, JSON only, cached by its HTTP caching headers);
+3. its ``client_id`` equals the URL exactly (byte for byte), it carries no client secret;
+4. its metadata passes the same rules as a dynamic registration, with a narrower policy: only the
+   ``none`` and ``private_key_jwt`` methods (there is no way to share a secret), only the
+   ``authorization_code`` / ``refresh_token`` grants, scopes narrowed to the DCR set. An absent
+   ``token_endpoint_auth_method`` means ``none`` here (RFC 7591's ``client_secret_basic`` default
+   cannot apply to a document).
+
+Any refusal raises :class:`ClientMetadataRefused` with the reason: an ``invalid_client`` at the
+token endpoint, an error page at ``/authorize``. Nothing is stored: the document is the client.
+"""
+
+from __future__ import annotations
+
+from urllib.parse import urlsplit
+
+from gateway.audit import AuditLog
+from gateway.config import Settings
+from gateway.errors import InvalidClient, InvalidClientMetadata, InvalidRedirectUri
+from gateway.fetching.fetcher import DocumentFetcher, FetchError
+from gateway.oauth.clients.model import Client, ClientError
+from gateway.oauth.clients.self_described import (
+    CODE_GRANTS,
+    MetadataPolicy,
+    parse_client_metadata,
+    self_described_scopes,
+)
+
+MAX_CLIENT_ID_URL = 255
+CIMD_AUTH_METHODS = frozenset({"none", "private_key_jwt"})
+
+
+class ClientMetadataRefused(InvalidClient, ClientError):
+    """A client metadata document that cannot be used; the description says why."""
+
+
+def cimd_policy(allowed_scopes: tuple[str, ...]) -> MetadataPolicy:
+    return MetadataPolicy(
+        allowed_scopes=allowed_scopes,
+        auth_methods=CIMD_AUTH_METHODS,
+        grant_types=CODE_GRANTS,
+        default_auth_method="none",
+        kind="cimd",
+    )
+
+
+def resolver_for(settings: Settings, fetcher: DocumentFetcher) -> ClientMetadataDocuments | None:
+    """The CIMD resolver the client registry asks last, or None when ``cimd_enabled`` is off."""
+    if not settings.cimd_enabled:
+        return None
+    return ClientMetadataDocuments(fetcher, cimd_policy(self_described_scopes(settings)))
+
+
+def looks_like_metadata_url(client_id: str) -> bool:
+    """Whether ``client_id`` is meant as a document URL (checked strictly when it is resolved)."""
+    if not client_id.lower().startswith(("https://", "http://")):
+        return False
+    try:
+        return urlsplit(client_id).path not in ("", "/")
+    except ValueError:
+        return False
+
+
+def check_metadata_url(url: str) -> None:
+    """The shape rules of a client id URL; :class:`ClientMetadataRefused` when one is broken."""
+    if len(url) > MAX_CLIENT_ID_URL or not url.isprintable() or " " in url:
+        raise ClientMetadataRefused(
+            f"a client id URL must be at most {MAX_CLIENT_ID_URL} printable characters"
+        )
+    try:
+        parts = urlsplit(url)
+        parts.port  # noqa: B018 - raises ValueError for a bad port
+    except ValueError:
+        raise ClientMetadataRefused("the client id is not a valid URL") from None
+    if "#" in url:
+        raise ClientMetadataRefused("a client id URL must not have a fragment")
+    if parts.username is not None or parts.password is not None:
+        raise ClientMetadataRefused("a client id URL must not carry userinfo")
+    if not parts.hostname:
+        raise ClientMetadataRefused("a client id URL needs a host")
+    if parts.path in ("", "/"):
+        raise ClientMetadataRefused("a client id URL needs a path")
+    if any(segment in (".", "..") for segment in parts.path.split("/")):
+        raise ClientMetadataRefused("a client id URL must not have . or .. path segments")
+
+
+class ClientMetadataDocuments:
+    """The :class:`~gateway.oauth.clients.ClientResolver` for Client ID Metadata Documents."""
+
+    def __init__(
+        self, fetcher: DocumentFetcher, policy: MetadataPolicy, audit: AuditLog | None = None
+    ) -> None:
+        self._fetcher = fetcher
+        self._policy = policy
+        self._audit = audit or AuditLog()
+
+    def handles(self, client_id: str) -> bool:
+        return looks_like_metadata_url(client_id)
+
+    async def resolve(self, client_id: str) -> Client:
+        try:
+            return await self._resolve(client_id)
+        except ClientMetadataRefused as exc:
+            self._audit.record("client_metadata_document", outcome="refused", reason=exc.description)
+            raise
+
+    async def _resolve(self, url: str) -> Client:
+        check_metadata_url(url)
+        try:
+            document = await self._fetcher.fetch_json(url)
+        except FetchError as exc:
+            raise ClientMetadataRefused(f"the client metadata document could not be used: {exc}") from None
+        if document.get("client_id") != url:
+            raise ClientMetadataRefused("the client metadata document's client_id is not exactly its URL")
+        if "client_secret" in document or "client_secret_expires_at" in document:
+            raise ClientMetadataRefused("a client metadata document must not carry a client secret")
+        try:
+            return parse_client_metadata(document, self._policy, client_id=url)
+        except (InvalidClientMetadata, InvalidRedirectUri) as exc:
+            raise ClientMetadataRefused(
+                f"the client metadata document is not acceptable: {exc.description}"
+            ) from None

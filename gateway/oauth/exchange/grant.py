@@ -1,0 +1,122 @@
+"""``grant_type=urn:ietf:params:oauth:grant-type:token-exchange`` (RFC 8693; SPEC-NOTES TE-1 … TE-7).
+
+The HTTP side: read and check the request, verify the subject (and actor) token fully, decide
+whether this client may exchange it (TE-5), then hand over to :class:`TokenExchanger`. Every
+exchange, granted or refused, leaves one audit line: who, on whose behalf, target, scopes.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from typing import Any
+
+from gateway.audit import AuditLog
+from gateway.errors import InvalidRequest, OAuthError
+from gateway.oauth.clients.model import Client
+from gateway.oauth.exchange.rules import ACCESS_TOKEN_TYPE, GRANT_TYPE, SUBJECT_TOKEN_TYPES, TokenExchanger
+from gateway.oauth.forms import Form
+from gateway.oauth.tokens.access_tokens import AccessTokenVerifier, InvalidToken
+from gateway.oauth.tokens.audiences import Targets
+from gateway.oauth.tokens.revocation import RevocationList
+from gateway.oauth.tokens.scope_requests import parse_scope
+
+
+def may_exchange(client_id: str, subject: Mapping[str, Any]) -> bool:
+    """TE-5: the subject token's own client, its current actor, or a party named in ``may_act``."""
+    if subject.get("client_id") == client_id:
+        return True
+    act = subject.get("act")
+    if isinstance(act, Mapping) and act.get("sub") == client_id:
+        return True
+    may_act = subject.get("may_act")
+    return isinstance(may_act, Mapping) and client_id in (may_act.get("sub"), may_act.get("client_id"))
+
+
+class TokenExchangeGrant:
+    grant_type = GRANT_TYPE
+
+    def __init__(
+        self,
+        exchanger: TokenExchanger,
+        verifier: AccessTokenVerifier,
+        revocations: RevocationList,
+        targets: Targets,
+        accepted_subject_audiences: frozenset[str],
+        audit: AuditLog,
+    ) -> None:
+        self._exchanger = exchanger
+        self._verifier = verifier
+        self._revocations = revocations
+        self._targets = targets
+        self._accepted_subject_audiences = accepted_subject_audiences
+        self._audit = audit
+
+    async def _verified(self, token: str, kind: str) -> dict[str, Any]:
+        """TE-2: signature, issuer, expiry, revocation, and an audience that is this gateway."""
+        try:
+            claims = await self._verifier.verify(token)
+        except InvalidToken as exc:
+            raise InvalidRequest(f"the {kind} token is not acceptable: {exc}") from None
+        audiences = claims["aud"] if isinstance(claims["aud"], list) else [claims["aud"]]
+        if not self._accepted_subject_audiences & set(audiences):
+            raise InvalidRequest(f"the {kind} token was not issued for this gateway")
+        if await self._revocations.is_revoked(claims["jti"]):
+            raise InvalidRequest(f"the {kind} token has been revoked")
+        return claims
+
+    async def __call__(self, client: Client, form: Form) -> dict[str, Any]:
+        audit: dict[str, Any] = {"client_id": client.client_id, "scope": form.get("scope") or ""}
+        try:
+            body = await self._exchange(client, form, audit)
+        except OAuthError as exc:
+            self._audit.record(
+                "token_exchange", outcome="refused", error=exc.error, reason=exc.description, **audit
+            )
+            raise
+        self._audit.record("token_exchange", outcome="granted", **audit)
+        return body
+
+    async def _exchange(self, client: Client, form: Form, audit: dict[str, Any]) -> dict[str, Any]:
+        subject_token = form.require("subject_token")
+        if form.require("subject_token_type") not in SUBJECT_TOKEN_TYPES:
+            raise InvalidRequest("subject_token_type must be an access_token or jwt token type")
+        actor_token, actor_type = form.get("actor_token"), form.get("actor_token_type")
+        if bool(actor_token) != bool(actor_type):
+            raise InvalidRequest("actor_token_type must be sent exactly when actor_token is")
+        if actor_type is not None and actor_type not in SUBJECT_TOKEN_TYPES:
+            raise InvalidRequest("actor_token_type must be an access_token or jwt token type")
+        requested_type = form.get("requested_token_type") or ACCESS_TOKEN_TYPE
+        if requested_type not in SUBJECT_TOKEN_TYPES:
+            raise InvalidRequest("requested_token_type must be an access_token or jwt token type")
+        requested = (*form.all("audience"), *form.all("resource"))
+        if not requested:
+            raise InvalidRequest("name the target with audience or resource")
+        audiences = tuple(dict.fromkeys(self._targets.known(target) for target in requested))
+        for audience in audiences:
+            self._targets.allowed_for(client, audience)
+        audit["audience"] = list(audiences)
+
+        subject = await self._verified(subject_token, "subject")
+        audit.update(sub=subject["sub"], on_behalf_of=subject.get("client_id"))
+        if not may_exchange(client.client_id, subject):
+            raise InvalidRequest("this client may not exchange the subject token (no may_act names it)")
+        actor: str | None = client.client_id
+        actor_expires_at = None
+        if actor_token:
+            actor_claims = await self._verified(actor_token, "actor")
+            if actor_claims.get("client_id") != client.client_id:
+                raise InvalidRequest("the actor token was not issued to this client")
+            actor, actor_expires_at = str(actor_claims["sub"]), float(actor_claims["exp"])
+        elif client.may_impersonate:
+            actor = None
+        issued = await self._exchanger.exchange(
+            subject=subject,
+            requester=client.client_id,
+            audiences=audiences,
+            requested_scopes=parse_scope(form.get("scope")),
+            client_scopes=client.scopes,
+            actor=actor,
+            actor_expires_at=actor_expires_at,
+        )
+        audit.update(scope=issued.claims["scope"], jti=issued.claims["jti"], actor=actor)
+        return issued.response(issued_token_type=requested_type)

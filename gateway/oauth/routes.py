@@ -1,0 +1,130 @@
+"""The authorization server's HTTP face: its endpoints, built from the wired parts, and their routes.
+
+GET  /.well-known/oauth-authorization-server[/<issuer path>]   RFC 8414
+GET  /.well-known/openid-configuration[/<issuer path>]         the same document
+GET  /jwks.json                                                 the keys that sign tokens
+GET  /authorize, POST /authorize/login, GET|POST /authorize/consent (+ federated sign-in)
+POST /token, /introspect, /revoke
+POST /register, GET|PUT|DELETE /register/<client_id>           when dynamic registration is on
+"""
+
+from __future__ import annotations
+
+from typing import TYPE_CHECKING, Any
+
+from starlette.requests import Request
+from starlette.responses import JSONResponse, Response
+from starlette.routing import BaseRoute, Route
+
+from gateway import paths
+from gateway.oauth.authorize.endpoint import AuthorizationEndpoint
+from gateway.oauth.clients.registration import registration_routes
+from gateway.oauth.exchange.grant import TokenExchangeGrant
+from gateway.oauth.server_metadata import authorization_server_metadata
+from gateway.oauth.token_endpoint.endpoint import TokenEndpoint
+from gateway.oauth.token_endpoint.grants.authorization_code import AuthorizationCodeGrant
+from gateway.oauth.token_endpoint.grants.client_credentials import ClientCredentialsGrant
+from gateway.oauth.token_endpoint.grants.refresh_token import RefreshTokenGrant
+from gateway.oauth.token_endpoint.introspection import IntrospectionEndpoints
+
+if TYPE_CHECKING:
+    from gateway.composition import Gateway
+
+
+def _token_endpoint(gateway: Gateway) -> TokenEndpoint:
+    settings, ttl, audit = gateway.settings, gateway.settings.access_token_ttl, gateway.audit
+    targets = gateway.targets
+    return TokenEndpoint(
+        gateway.authenticator,
+        [
+            ClientCredentialsGrant(gateway.issuer, targets, ttl, audit),
+            AuthorizationCodeGrant(
+                gateway.codes,
+                gateway.issuer,
+                gateway.refresh_tokens,
+                gateway.revocations,
+                ttl,
+                audit,
+                gateway.clock,
+            ),
+            RefreshTokenGrant(gateway.refresh_tokens, gateway.issuer, ttl, audit),
+            TokenExchangeGrant(
+                gateway.exchanger,
+                gateway.verifier,
+                gateway.revocations,
+                targets,
+                frozenset({targets.gateway_resource, settings.issuer_id}),
+                audit,
+            ),
+        ],
+        settings.max_body_bytes,
+        audit,
+    )
+
+
+def _cached_json(document: dict[str, Any], max_age: int) -> JSONResponse:
+    return JSONResponse(document, headers={"Cache-Control": f"public, max-age={max_age}"})
+
+
+def authorization_server_routes(gateway: Gateway) -> list[BaseRoute]:
+    settings = gateway.settings
+    tokens = _token_endpoint(gateway)
+    introspection = IntrospectionEndpoints(
+        gateway.authenticator,
+        gateway.verifier,
+        gateway.revocations,
+        gateway.refresh_tokens,
+        settings.max_body_bytes,
+        gateway.audit,
+    )
+    authorization = AuthorizationEndpoint(
+        issuer=settings.issuer_id,
+        clients=gateway.clients,
+        users=gateway.users,
+        browser=gateway.browser,
+        federation=gateway.federation,
+        codes=gateway.codes,
+        targets=gateway.targets,
+        scope_descriptions=settings.scope_descriptions,
+        audit=gateway.audit,
+    )
+    metadata = authorization_server_metadata(
+        issuer=settings.issuer_id,
+        endpoint={
+            name: settings.endpoint(path)
+            for name, path in (
+                ("authorize", paths.AUTHORIZE),
+                ("token", paths.TOKEN),
+                ("jwks", paths.JWKS),
+                ("introspect", paths.INTROSPECT),
+                ("revoke", paths.REVOKE),
+            )
+        },
+        grant_types=tokens.grant_types,
+        registration_endpoint=settings.endpoint(paths.REGISTER) if settings.dcr_enabled else None,
+        client_id_metadata_document_supported=settings.cimd_enabled,
+    )
+
+    async def serve_metadata(request: Request) -> Response:
+        return _cached_json(metadata, 300)
+
+    async def serve_jwks(request: Request) -> Response:
+        return _cached_json(dict((await gateway.keyring.current()).jwks), 60)
+
+    well_known = [
+        *paths.well_known_paths("oauth-authorization-server", settings.issuer_id),
+        *paths.well_known_paths("openid-configuration", settings.issuer_id),
+    ]
+    return [
+        *(Route(path, serve_metadata, methods=["GET"]) for path in well_known),
+        Route(paths.JWKS, serve_jwks, methods=["GET"]),
+        Route(paths.AUTHORIZE, authorization.authorize, methods=["GET"]),
+        Route(paths.LOGIN, authorization.login, methods=["POST"]),
+        Route(paths.CONSENT, authorization.consent_form, methods=["GET"]),
+        Route(paths.CONSENT, authorization.consent, methods=["POST"]),
+        *(gateway.federation.routes() if gateway.federation else []),
+        Route(paths.TOKEN, tokens.handle, methods=["POST"]),
+        Route(paths.INTROSPECT, introspection.introspect, methods=["POST"]),
+        Route(paths.REVOKE, introspection.revoke, methods=["POST"]),
+        *registration_routes(settings, gateway.clients, gateway.store, gateway.clock, gateway.audit),
+    ]

@@ -1,0 +1,55 @@
+"""``grant_type=refresh_token`` (SPEC-NOTES RT-1, RT-2): rotate, never widen, stay with the client."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from gateway.audit import AuditLog
+from gateway.errors import InvalidScope, InvalidTarget
+from gateway.oauth.clients.model import Client
+from gateway.oauth.forms import Form
+from gateway.oauth.tokens.access_tokens import AccessTokenIssuer
+from gateway.oauth.tokens.refresh_families import RefreshTokens
+from gateway.oauth.tokens.scope_requests import canonical_resource, parse_scope
+
+
+class RefreshTokenGrant:
+    grant_type = "refresh_token"
+
+    def __init__(
+        self, refresh_tokens: RefreshTokens, issuer: AccessTokenIssuer, lifetime: int, audit: AuditLog
+    ) -> None:
+        self._refresh = refresh_tokens
+        self._issuer = issuer
+        self._lifetime = lifetime
+        self._audit = audit
+
+    async def __call__(self, client: Client, form: Form) -> dict[str, Any]:
+        rotation = await self._refresh.begin_rotation(client.client_id, form.require("refresh_token"))
+        family = rotation.family
+        requested = parse_scope(form.get("scope"))
+        if any(scope not in family.scopes for scope in requested):
+            raise InvalidScope("a refresh cannot add scopes the grant does not hold")
+        scopes = requested or family.scopes
+        resources = form.all("resource")
+        if resources and (len(resources) > 1 or canonical_resource(resources[0]) != family.resource):
+            raise InvalidTarget("a refresh cannot change the resource of the grant")
+        issued = await self._issuer.issue(
+            subject=family.subject,
+            client_id=client.client_id,
+            audience=family.resource,
+            scopes=scopes,
+            lifetime=self._lifetime,
+        )
+        await self._refresh.commit_rotation(rotation, str(issued.claims["jti"]), float(issued.claims["exp"]))
+        self._audit.record(
+            "token_issued",
+            outcome="granted",
+            grant=self.grant_type,
+            client_id=client.client_id,
+            sub=family.subject,
+            audience=family.resource,
+            scope=" ".join(scopes),
+            jti=issued.claims["jti"],
+        )
+        return issued.response(refresh_token=rotation.new_token)

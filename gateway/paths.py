@@ -1,0 +1,36 @@
+"""Every path the gateway serves, in one place, so no module imports another only for a constant.
+
+The MCP endpoint's own path is a setting (``mcp_path``, ``/mcp`` by default); the rest are fixed
+and advertised in the metadata documents, which clients follow instead of guessing.
+"""
+
+from __future__ import annotations
+
+from urllib.parse import urlsplit
+
+# -- authorization server ---------------------------------------------------------------------
+AUTHORIZE = "/authorize"
+LOGIN = "/authorize/login"
+CONSENT = "/authorize/consent"
+FEDERATED_START = "/authorize/federated"
+FEDERATED_CALLBACK = "/authorize/federated/callback"
+TOKEN = "/token"
+JWKS = "/jwks.json"
+INTROSPECT = "/introspect"
+REVOKE = "/revoke"
+REGISTER = "/register"
+
+# -- protected resource -----------------------------------------------------------------------
+PROTECTED_RESOURCE_METADATA = "/.well-known/oauth-protected-resource"
+
+
+def resource_metadata_path(resource: str) -> str:
+    """``/.well-known/oauth-protected-resource/<path of the resource>`` (RFC 9728 §3.1)."""
+    return PROTECTED_RESOURCE_METADATA + urlsplit(resource).path.rstrip("/")
+
+
+def well_known_paths(name: str, issuer: str) -> list[str]:
+    """RFC 8414 §3.1: the well-known segment goes between the host and the issuer's path; the
+    root form is served too, for clients that only know that one."""
+    path = urlsplit(issuer).path.rstrip("/")
+    return [f"/.well-known/{name}"] + ([f"/.well-known/{name}{path}"] if path else [])

@@ -1,0 +1,126 @@
+"""The protected resource's HTTP face: its metadata route and the ``/mcp`` ASGI stack.
+
+``/mcp`` is its own stack, dispatched by :class:`McpRoute` ahead of Starlette's router and
+exception middleware, so the hot path of every tool call pays for neither:
+
+    McpRoute -> OriginGuard (Host, Origin) -> BearerAuth (token) -> McpEndpoint
+"""
+
+from __future__ import annotations
+
+import logging
+from typing import TYPE_CHECKING
+
+from mcp_types.jsonrpc import INTERNAL_ERROR
+from starlette.requests import Request
+from starlette.responses import JSONResponse, Response
+from starlette.routing import BaseRoute, Route
+from starlette.types import ASGIApp, Message, Receive, Scope, Send
+
+from gateway import paths
+from gateway.errors import JSONRPCError, render_jsonrpc_error
+from gateway.resource.bearer import BearerAuth
+from gateway.resource.mcp_endpoint import McpEndpoint
+from gateway.resource.origin import OriginGuard
+from gateway.resource.resource_metadata import protected_resource_metadata
+from gateway.resource.tool_directory import CatalogDirectory
+from gateway.store import StoreUnavailable
+from gateway.upstream.forwarding import ToolForwarder
+
+if TYPE_CHECKING:
+    from gateway.composition import Gateway
+
+logger = logging.getLogger("mcp_gateway")
+
+
+def protected_resource_routes(gateway: Gateway) -> list[BaseRoute]:
+    """RFC 9728 metadata at the MCP endpoint's own well-known path and at the root one."""
+    settings = gateway.settings
+    document = protected_resource_metadata(
+        resource=settings.mcp_resource,
+        issuer=settings.issuer_id,
+        scopes=settings.resource_scopes,
+        jwks_uri=settings.endpoint(paths.JWKS),
+    )
+
+    async def serve(request: Request) -> Response:
+        return JSONResponse(document, headers={"Cache-Control": "public, max-age=300"})
+
+    where = (paths.resource_metadata_path(settings.mcp_resource), paths.PROTECTED_RESOURCE_METADATA)
+    return [Route(path, serve, methods=["GET"]) for path in dict.fromkeys(where)]
+
+
+def mcp_app(gateway: Gateway) -> ASGIApp:
+    """``/mcp``: Host and Origin checks, then the bearer check, then the endpoint."""
+    settings = gateway.settings
+    metadata_url = settings.endpoint(paths.resource_metadata_path(settings.mcp_resource))
+    endpoint = McpEndpoint(
+        directory=CatalogDirectory(gateway.catalog),
+        forwarder=ToolForwarder(gateway.downstream_tokens, gateway.upstream),
+        sessions=gateway.sessions,
+        resource_metadata_url=metadata_url,
+        max_body_bytes=settings.mcp_max_body_bytes,
+    )
+
+    async def serve(scope: Scope, receive: Receive, send: Send) -> None:
+        response = await endpoint.handle(Request(scope, receive), send)
+        await response(scope, receive, send)
+
+    bearer = BearerAuth(
+        serve,
+        verifier=gateway.verifier,
+        revocations=gateway.revocations,
+        resource=gateway.targets.gateway_resource,
+        resource_metadata_url=metadata_url,
+        scopes=settings.resource_scopes,
+        cache=gateway.verified_tokens,
+    )
+    return OriginGuard(
+        bearer,
+        public_url=settings.base_url,
+        allowed_origins=settings.allowed_origins,
+        allowed_hosts=(*settings.allowed_hosts, *_loopback_hosts(settings.host, settings.port)),
+    )
+
+
+def _loopback_hosts(host: str, port: int) -> tuple[str, ...]:
+    """On a loopback bind, the other names of loopback reach the same socket legitimately."""
+    if host not in ("127.0.0.1", "::1", "localhost"):
+        return ()
+    return tuple(f"{name}:{port}" for name in ("127.0.0.1", "localhost", "[::1]"))
+
+
+class McpRoute:
+    """Sends ``/mcp`` straight to its own ASGI stack. Its failures are answered here, as JSON-RPC
+    errors: 503 when the store cannot answer, 500 (no details) otherwise."""
+
+    def __init__(self, app: ASGIApp, *, path: str, mcp_app: ASGIApp) -> None:
+        self._app = app
+        self._path = path
+        self._mcp_app = mcp_app
+
+    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        if scope["type"] != "http" or scope["path"] != self._path:
+            await self._app(scope, receive, send)
+            return
+        started = False
+
+        async def tracking_send(message: Message) -> None:
+            nonlocal started
+            started = started or message["type"] == "http.response.start"
+            await send(message)
+
+        try:
+            await self._mcp_app(scope, receive, tracking_send)
+        except StoreUnavailable as exc:
+            logger.warning("store unavailable: %s", exc)
+            if not started:
+                error = JSONRPCError(
+                    INTERNAL_ERROR, "the state store is unavailable; retry shortly", status=503
+                )
+                await render_jsonrpc_error(error)(scope, receive, send)
+        except Exception as exc:
+            logger.error("unexpected error on %s: %s", self._path, type(exc).__name__)
+            if not started:
+                error = JSONRPCError(INTERNAL_ERROR, "internal error", status=500)
+                await render_jsonrpc_error(error)(scope, receive, send)
