@@ -21,12 +21,11 @@ from collections.abc import Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
-from urllib.parse import urlsplit
 
 from tools_registry.servers import RegistryError, configured_servers
+from tools_registry.urls import UrlError, web_url
 
 ENV_PREFIX = "MCP_GATEWAY_"
-LOOPBACK_HOSTS = frozenset({"127.0.0.1", "::1", "localhost", "[::1]"})
 
 
 class ConfigError(Exception):
@@ -289,15 +288,17 @@ def _client(entry: Mapping[str, Any], source: str) -> ClientConfig:
     return ClientConfig(**values)
 
 
+def _check_url(name: str, url: str) -> None:
+    """An https URL (http on loopback) without query, fragment or userinfo."""
+    try:
+        web_url(url, name, query=False)
+    except UrlError as exc:
+        raise ConfigError(str(exc)) from None
+
+
 def _validate(settings: Settings) -> None:
     for name, url in (("issuer", settings.issuer_id), ("public_url", settings.base_url)):
-        parts = urlsplit(url)
-        if parts.scheme not in ("http", "https") or not parts.hostname:
-            raise ConfigError(f"{name} must be an http(s) URL, got {url!r}")
-        if parts.query or parts.fragment:
-            raise ConfigError(f"{name} must have no query or fragment, got {url!r}")
-        if parts.scheme == "http" and parts.hostname not in LOOPBACK_HOSTS:
-            raise ConfigError(f"{name} must use https unless it is a loopback address, got {url!r}")
+        _check_url(name, url)
     if not settings.mcp_path.startswith("/"):
         raise ConfigError(f"mcp_path must start with '/', got {settings.mcp_path!r}")
     if not 0 < settings.port < 65536:
@@ -331,11 +332,7 @@ def _validate(settings: Settings) -> None:
 
 
 def _validate_oidc(settings: Settings) -> None:
-    parts = urlsplit(settings.oidc_issuer)
-    if parts.scheme not in ("http", "https") or not parts.hostname or parts.query or parts.fragment:
-        raise ConfigError(f"oidc_issuer must be an http(s) URL without query, got {settings.oidc_issuer!r}")
-    if parts.scheme == "http" and parts.hostname not in LOOPBACK_HOSTS:
-        raise ConfigError(f"oidc_issuer must use https unless it is a loopback address, got {parts.netloc!r}")
+    _check_url("oidc_issuer", settings.oidc_issuer)
     if not settings.oidc_client_id:
         raise ConfigError("oidc_issuer is set, so oidc_client_id is required")
     if "openid" not in settings.oidc_scopes:

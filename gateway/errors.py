@@ -13,17 +13,23 @@
         ├── InvalidClientMetadata    400 invalid_client_metadata (RFC 7591 §3.2.2)
         ├── InvalidRedirectUri       400 invalid_redirect_uri (RFC 7591 §3.2.2)
         ├── InvalidBearerToken       401 invalid_token + WWW-Authenticate: Bearer (RFC 6750 §3.1)
+        │   └── BearerTokenInQuery   400 invalid_request: a token in the query string (PR-3)
+        ├── MisdirectedRequest       421 misdirected_request: an unknown Host (PR-6)
+        ├── OriginNotAllowed         403 forbidden: a browser Origin that is not allowed (PR-6)
         ├── RateLimited              429 temporarily_unavailable + Retry-After
         └── TemporarilyUnavailable   503 temporarily_unavailable (a store or upstream is down)
+    └── JSONRPCError                 a JSON-RPC error answer of the MCP endpoint, with its HTTP status
 
-Every error leaves the process through :func:`render_oauth_error`, so a description never carries
-a stack trace and every response carries ``Cache-Control: no-store``.
+Every error leaves the process through :func:`render_error` (OAuth bodies through
+:func:`render_oauth_error`), so a description never carries a stack trace and every OAuth error
+response carries ``Cache-Control: no-store``. The handlers Starlette calls are at the end.
 """
 
 from __future__ import annotations
 
 import logging
 from collections.abc import Awaitable, Callable
+from dataclasses import dataclass
 from typing import ClassVar
 
 from starlette.requests import Request
@@ -49,6 +55,10 @@ class OAuthError(GatewayError):
         self.description = description
         self.basic_auth_used = basic_auth_used
 
+    def headers(self) -> dict[str, str]:
+        """Headers this error adds to the response (a challenge, ``Retry-After``)."""
+        return {}
+
 
 class InvalidRequest(OAuthError):
     error = "invalid_request"
@@ -57,6 +67,9 @@ class InvalidRequest(OAuthError):
 class InvalidClient(OAuthError):
     error = "invalid_client"
     status_code = 401
+
+    def headers(self) -> dict[str, str]:
+        return {"WWW-Authenticate": 'Basic realm="mcp-gateway"'} if self.basic_auth_used else {}
 
 
 class InvalidGrant(OAuthError):
@@ -91,15 +104,61 @@ class InvalidRedirectUri(OAuthError):
     error = "invalid_redirect_uri"
 
 
+@dataclass(frozen=True)
+class ResourceChallenge:
+    """What a protected resource's challenge names (RFC 9728 §5.1): where its metadata is, and
+    the scopes to ask for."""
+
+    resource_metadata: str
+    scope: str = ""
+
+
 class InvalidBearerToken(OAuthError):
-    """A missing or wrong bearer token at an endpoint the gateway guards itself (RFC 7592 §3)."""
+    """A missing or unacceptable bearer token at an endpoint the gateway guards itself (RFC 6750
+    §3.1): ``/mcp`` (its challenge names the resource metadata) and RFC 7592 management."""
 
     error = "invalid_token"
     status_code = 401
 
-    def __init__(self, description: str = "", *, token_sent: bool = True) -> None:
+    def __init__(
+        self, description: str = "", *, token_sent: bool = True, challenge: ResourceChallenge | None = None
+    ) -> None:
         super().__init__(description)
         self.token_sent = token_sent
+        self.challenge = challenge
+
+    def headers(self) -> dict[str, str]:
+        error = self.error if self.token_sent else None  # no error code when no token was sent
+        if self.challenge is None:
+            return {"WWW-Authenticate": f'Bearer error="{error}"' if error else "Bearer"}
+        challenge = bearer_challenge(
+            resource_metadata=self.challenge.resource_metadata,
+            scope=self.challenge.scope,
+            error=error,
+            description=self.description if error else "",
+        )
+        return {"WWW-Authenticate": challenge}
+
+
+class BearerTokenInQuery(InvalidBearerToken):
+    """RFC 6750 §2.3 / OAuth 2.1 §5.2: a token in the query string is refused, never read (PR-3)."""
+
+    error = "invalid_request"
+    status_code = 400
+
+
+class MisdirectedRequest(OAuthError):
+    """421: the ``Host`` is not a name this gateway serves (a DNS-rebinding attempt; PR-6)."""
+
+    error = "misdirected_request"
+    status_code = 421
+
+
+class OriginNotAllowed(OAuthError):
+    """403: a browser page on an origin that is not allowed (PR-6)."""
+
+    error = "forbidden"
+    status_code = 403
 
 
 class RateLimited(OAuthError):
@@ -110,10 +169,16 @@ class RateLimited(OAuthError):
         super().__init__(description)
         self.retry_after = max(1, retry_after)
 
+    def headers(self) -> dict[str, str]:
+        return {"Retry-After": str(self.retry_after)}
+
 
 class TemporarilyUnavailable(OAuthError):
     error = "temporarily_unavailable"
     status_code = 503
+
+    def headers(self) -> dict[str, str]:
+        return {"Retry-After": "1"}
 
 
 def render_oauth_error(exc: OAuthError) -> JSONResponse:
@@ -121,16 +186,7 @@ def render_oauth_error(exc: OAuthError) -> JSONResponse:
     body = {"error": exc.error}
     if exc.description:
         body["error_description"] = exc.description
-    headers = dict(NO_STORE)
-    if isinstance(exc, InvalidClient) and exc.basic_auth_used:
-        headers["WWW-Authenticate"] = 'Basic realm="mcp-gateway"'
-    if isinstance(exc, TemporarilyUnavailable):
-        headers["Retry-After"] = "1"
-    if isinstance(exc, RateLimited):
-        headers["Retry-After"] = str(exc.retry_after)
-    if isinstance(exc, InvalidBearerToken):
-        headers["WWW-Authenticate"] = 'Bearer error="invalid_token"' if exc.token_sent else "Bearer"
-    return JSONResponse(body, status_code=exc.status_code, headers=headers)
+    return JSONResponse(body, status_code=exc.status_code, headers={**NO_STORE, **exc.headers()})
 
 
 def bearer_challenge(
@@ -182,6 +238,15 @@ class JSONRPCError(GatewayError):
 
 def render_jsonrpc_error(exc: JSONRPCError) -> JSONResponse:
     return JSONResponse(exc.body(), status_code=exc.status, headers=exc.headers)
+
+
+def render_error(exc: GatewayError) -> Response:
+    """The one way an error of the family becomes an HTTP answer."""
+    if isinstance(exc, JSONRPCError):
+        return render_jsonrpc_error(exc)
+    if isinstance(exc, OAuthError):
+        return render_oauth_error(exc)
+    raise TypeError(f"{type(exc).__name__} has no renderer")  # pragma: no cover - a new subclass
 
 
 # -- the application's exception handlers --------------------------------------------------------

@@ -104,9 +104,9 @@ def with_protected_resource(gateway_app: Starlette, gateway: Gateway) -> ASGIApp
             claims = await gateway.verifier.verify(token.strip(), audience=resource)
         except InvalidToken:
             return unauthorized("invalid_token")
-        if await gateway.revocations.is_revoked(claims["jti"]):
+        if await gateway.revocations.is_revoked(claims.jti):
             return unauthorized("invalid_token")
-        return JSONResponse(claims)
+        return JSONResponse(dict(claims.raw))
 
     @contextlib.asynccontextmanager
     async def lifespan(app: Starlette) -> AsyncIterator[None]:

@@ -259,7 +259,7 @@ async def test_tokens_signed_before_a_restart_verify_after_it(tmp_path: Path, cl
     store, manager, ring = sqlite_parts(clock, path)
     verifier = AccessTokenVerifier(ring, ISSUER, clock)
     claims = await verifier.verify(before.token, audience=AUDIENCE)
-    assert claims["jti"] == before.claims["jti"]
+    assert claims.jti == before.claims["jti"]
     after = await AccessTokenIssuer(ring, ISSUER, clock).issue(
         subject="a", client_id="a", audience=AUDIENCE, scopes=("x",), lifetime=300
     )

@@ -20,6 +20,7 @@ import pytest
 from hypothesis import HealthCheck, event, given, settings
 from hypothesis import strategies as st
 
+from gateway.claims import Claims
 from gateway.clock import FrozenClock
 from gateway.composition import Gateway, build_gateway
 from gateway.config import Settings, TargetConfig
@@ -78,6 +79,11 @@ async def agent_token(
         lifetime=lifetime,
         extra=extra,
     )
+
+
+def claims_of(issued: IssuedToken) -> Claims:
+    """The issued token as the gateway reads it once verified."""
+    return Claims.from_jwt(issued.claims)
 
 
 # -- the property ---------------------------------------------------------------------------
@@ -176,7 +182,7 @@ async def run_chain(
         )
         try:
             issued = await gateway.exchanger.exchange(
-                subject=parent,
+                subject=Claims.from_jwt(parent),
                 requester=AGENT,
                 audiences=audiences,
                 requested_scopes=step.requested,
@@ -219,7 +225,7 @@ async def run_chain(
         assert depth <= max_depth
         assert claims["sub"] == "alice"
         assert claims["aud"] == (audiences[0] if len(audiences) == 1 else list(audiences))
-        assert await gateway.verifier.verify(issued.token) == dict(claims)
+        assert (await gateway.verifier.verify(issued.token)).raw == dict(claims)
         tokens.append(claims)
         event(f"issued at depth {depth}")
 
@@ -258,8 +264,8 @@ def test_downstream_second_call_is_a_cache_hit(gateway: Gateway) -> None:
     async def scenario() -> None:
         agent = await agent_token(gateway, ("a", "b"))
         cache = DownstreamTokens(gateway.exchanger, gateway.clock)
-        first = await cache.token_for(agent.claims, WEATHER, ("a",))
-        second = await cache.token_for(agent.claims, WEATHER, ("a",))
+        first = await cache.token_for(claims_of(agent), WEATHER, ("a",))
+        second = await cache.token_for(claims_of(agent), WEATHER, ("a",))
         assert first == second
         assert (cache.hits, cache.misses, cache.hit_ratio) == (1, 1, 0.5)
 
@@ -271,13 +277,13 @@ def test_downstream_token_is_renewed_shortly_before_expiry(gateway: Gateway) -> 
         clock = clock_of(gateway)
         agent = await agent_token(gateway, ("a",), lifetime=3600)
         cache = DownstreamTokens(gateway.exchanger, gateway.clock, renew_before=30)
-        first = await cache.token_for(agent.claims, WEATHER, ("a",))
+        first = await cache.token_for(claims_of(agent), WEATHER, ("a",))
         clock.advance(MAX_TTL - 31)
-        assert await cache.token_for(agent.claims, WEATHER, ("a",)) == first
+        assert await cache.token_for(claims_of(agent), WEATHER, ("a",)) == first
         clock.advance(1)
-        renewed = await cache.token_for(agent.claims, WEATHER, ("a",))
+        renewed = await cache.token_for(claims_of(agent), WEATHER, ("a",))
         assert renewed != first
-        claims = await gateway.verifier.verify(renewed, audience=WEATHER)
+        claims = (await gateway.verifier.verify(renewed, audience=WEATHER)).raw
         assert claims["exp"] == int(clock.now()) + MAX_TTL
         assert (cache.hits, cache.misses) == (1, 2)
 
@@ -291,11 +297,11 @@ def test_downstream_short_lived_tokens_are_renewed_at_a_quarter_of_their_life(ga
         clock = clock_of(gateway)
         agent = await agent_token(gateway, ("a",), lifetime=40)
         cache = DownstreamTokens(gateway.exchanger, gateway.clock, renew_before=30)
-        first = await cache.token_for(agent.claims, WEATHER, ("a",))
+        first = await cache.token_for(claims_of(agent), WEATHER, ("a",))
         clock.advance(29)
-        assert await cache.token_for(agent.claims, WEATHER, ("a",)) == first
+        assert await cache.token_for(claims_of(agent), WEATHER, ("a",)) == first
         clock.advance(1)
-        assert await cache.token_for(agent.claims, WEATHER, ("a",)) != first
+        assert await cache.token_for(claims_of(agent), WEATHER, ("a",)) != first
 
     run(scenario)
 
@@ -304,14 +310,14 @@ def test_downstream_cache_is_bounded_and_evicts_the_least_recently_used(gateway:
     async def scenario() -> None:
         agents = [await agent_token(gateway, ("a", "b")) for _ in range(4)]
         cache = DownstreamTokens(gateway.exchanger, gateway.clock, max_entries=3)
-        tokens = [await cache.token_for(agent.claims, WEATHER, ("a",)) for agent in agents[:3]]
-        assert await cache.token_for(agents[0].claims, WEATHER, ("a",)) == tokens[0]  # 0 is now fresh
-        await cache.token_for(agents[3].claims, WEATHER, ("a",))  # evicts 1, the least recently used
+        tokens = [await cache.token_for(claims_of(agent), WEATHER, ("a",)) for agent in agents[:3]]
+        assert await cache.token_for(claims_of(agents[0]), WEATHER, ("a",)) == tokens[0]  # 0 is now fresh
+        await cache.token_for(claims_of(agents[3]), WEATHER, ("a",))  # evicts 1, the least recently used
         assert (cache.hits, cache.misses) == (1, 4)
-        assert await cache.token_for(agents[2].claims, WEATHER, ("a",)) == tokens[2]
-        assert await cache.token_for(agents[0].claims, WEATHER, ("a",)) == tokens[0]
+        assert await cache.token_for(claims_of(agents[2]), WEATHER, ("a",)) == tokens[2]
+        assert await cache.token_for(claims_of(agents[0]), WEATHER, ("a",)) == tokens[0]
         assert (cache.hits, cache.misses) == (3, 4)
-        assert await cache.token_for(agents[1].claims, WEATHER, ("a",)) != tokens[1]
+        assert await cache.token_for(claims_of(agents[1]), WEATHER, ("a",)) != tokens[1]
         assert (cache.hits, cache.misses) == (3, 5)
 
     run(scenario)
@@ -321,12 +327,12 @@ def test_downstream_a_different_scope_set_or_audience_is_a_different_entry(gatew
     async def scenario() -> None:
         agent = await agent_token(gateway, ("a", "b", "c"))
         cache = DownstreamTokens(gateway.exchanger, gateway.clock)
-        read = await cache.token_for(agent.claims, WEATHER, ("a",))
-        both = await cache.token_for(agent.claims, WEATHER, ("a", "b"))
-        other = await cache.token_for(agent.claims, FILES, ("a",))
+        read = await cache.token_for(claims_of(agent), WEATHER, ("a",))
+        both = await cache.token_for(claims_of(agent), WEATHER, ("a", "b"))
+        other = await cache.token_for(claims_of(agent), FILES, ("a",))
         assert len({read, both, other}) == 3
         assert (cache.hits, cache.misses) == (0, 3)
-        assert (await gateway.verifier.verify(both))["scope"] == "a b"
+        assert (await gateway.verifier.verify(both)).raw["scope"] == "a b"
 
     run(scenario)
 
@@ -335,8 +341,8 @@ def test_downstream_token_claims(gateway: Gateway) -> None:
     async def scenario() -> None:
         agent = await agent_token(gateway, ("a", "b", "c"), lifetime=100)
         cache = DownstreamTokens(gateway.exchanger, gateway.clock)
-        token = await cache.token_for(agent.claims, WEATHER, ("b", "a"))
-        claims = await gateway.verifier.verify(token, audience=WEATHER)
+        token = await cache.token_for(claims_of(agent), WEATHER, ("b", "a"))
+        claims = (await gateway.verifier.verify(token, audience=WEATHER)).raw
         assert claims["aud"] == WEATHER
         assert claims["scope"] == "b a"
         assert claims["act"] == {"sub": AGENT}
@@ -352,9 +358,9 @@ def test_downstream_never_widens_the_agents_scope_nor_the_targets(gateway: Gatew
         agent = await agent_token(gateway, ("a", "w"))
         cache = DownstreamTokens(gateway.exchanger, gateway.clock)
         with pytest.raises(InvalidScope):
-            await cache.token_for(agent.claims, WEATHER, ("b",))  # not held by the agent
+            await cache.token_for(claims_of(agent), WEATHER, ("b",))  # not held by the agent
         with pytest.raises(InvalidScope):
-            await cache.token_for(agent.claims, WEATHER, ("w",))  # held, but t1 does not accept it
+            await cache.token_for(claims_of(agent), WEATHER, ("w",))  # held, but t1 does not accept it
         assert cache.hits == 0
 
     run(scenario)
@@ -364,8 +370,8 @@ def test_downstream_tokens_are_revoked_with_the_agent_token(gateway: Gateway) ->
     async def scenario() -> None:
         agent = await agent_token(gateway, ("a",))
         cache = DownstreamTokens(gateway.exchanger, gateway.clock)
-        token = await cache.token_for(agent.claims, WEATHER, ("a",))
-        jti = (await gateway.verifier.verify(token))["jti"]
+        token = await cache.token_for(claims_of(agent), WEATHER, ("a",))
+        jti = (await gateway.verifier.verify(token)).jti
         await gateway.revocations.revoke(str(agent.claims["jti"]), float(agent.claims["exp"]))
         assert await gateway.revocations.is_revoked(jti)
 

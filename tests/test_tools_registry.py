@@ -19,7 +19,7 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 
 import tools_registry
-from gateway.oauth.tokens.scope_requests import canonical_resource
+from gateway.oauth.tokens.audiences import canonical_resource
 from gateway.store.memory import MemoryStore
 from gateway.store.sqlite import SQLiteStore
 from tools_registry.catalog import Catalog, CursorError, decode_cursor, encode_cursor, page
@@ -29,10 +29,10 @@ from tools_registry.servers import (
     RegistryError,
     ServerRegistry,
     UpstreamServer,
-    canonical_url,
     configured_servers,
     from_config,
 )
+from tools_registry.urls import canonical_url
 
 REPO = Path(__file__).resolve().parent.parent
 

@@ -15,7 +15,20 @@ every tool of that server.
 
 from __future__ import annotations
 
+import re
 from collections.abc import Collection, Iterable
+
+_SCOPE_TOKEN = re.compile(r"[\x21\x23-\x5b\x5d-\x7e]+")
+
+
+def is_scope_token(value: object) -> bool:
+    """RFC 6749 §3.3: ``scope-token = 1*( %x21 / %x23-5B / %x5D-7E )`` (printable ASCII without
+    space, ``"`` and ``\\``). The one check every scope taken from outside goes through.
+
+    >>> is_scope_token("weather:read"), is_scope_token('a"b'), is_scope_token("")
+    (True, False, False)
+    """
+    return isinstance(value, str) and _SCOPE_TOKEN.fullmatch(value) is not None
 
 
 def ancestors(scope: str) -> tuple[str, ...]:
@@ -42,4 +55,4 @@ def missing(granted: Collection[str], required_scopes: Iterable[str]) -> tuple[s
     return tuple(dict.fromkeys(r for r in required_scopes if not covers(granted, r)))
 
 
-__all__ = ["ancestors", "covers", "missing"]
+__all__ = ["ancestors", "covers", "is_scope_token", "missing"]

@@ -27,19 +27,18 @@ from collections.abc import Iterable, Mapping
 from dataclasses import dataclass, field
 from types import MappingProxyType
 from typing import Any, Literal, Protocol
-from urllib.parse import urlsplit, urlunsplit
+
+from tools_registry.scopes import is_scope_token
+from tools_registry.urls import UrlError, canonical_url, web_url
 
 logger = logging.getLogger("tools_registry")
 
 COLLECTION = "upstream_servers"
-LOOPBACK_HOSTS = frozenset({"127.0.0.1", "::1", "localhost"})
 MAX_TIMEOUT = 120.0
 MAX_REFRESH_INTERVAL = 86400.0
 SERVER_ID = re.compile(r"[A-Za-z0-9_-]{1,32}")
 TOOL_NAME = re.compile(r"[A-Za-z0-9_.-]{1,128}")
 """SEP-986: tool names are 1-128 characters of ``[A-Za-z0-9_.-]``, case-sensitive."""
-_FORBIDDEN = frozenset(' "\\')
-_DEFAULT_PORTS = {"http": 80, "https": 443}
 _CONFIG_KEYS = frozenset(
     {"id", "url", "audience", "tool_scopes", "default_scopes", "descriptions", "timeout", "refresh_interval"}
 )
@@ -91,9 +90,9 @@ class UpstreamServer:
 
     def __post_init__(self) -> None:
         _check_id(self.id)
-        _check_url("url", self.url, loopback_http=True)
+        _check_url("url", self.url, https_off_loopback=True)
         audience = self.audience or self.url
-        _check_url("audience", audience, loopback_http=False)
+        _check_url("audience", audience, https_off_loopback=False)
         object.__setattr__(self, "audience", canonical_url(audience))
         object.__setattr__(self, "tool_scopes", _frozen_tool_scopes(self.tool_scopes))
         if self.default_scopes is not None:
@@ -127,42 +126,16 @@ class UpstreamServer:
         }
 
 
-def canonical_url(value: str) -> str:
-    """Lowercase scheme and host, no default port, no lone ``/`` path (the RFC 8707 form the
-    gateway compares audiences in).
-
-    >>> canonical_url("HTTPS://Weather.Example:443/")
-    'https://weather.example'
-    """
-    parts = urlsplit(value)
-    scheme, host = parts.scheme.lower(), (parts.hostname or "").lower()
-    if ":" in host:
-        host = f"[{host}]"
-    port = parts.port
-    netloc = host if port is None or port == _DEFAULT_PORTS.get(scheme) else f"{host}:{port}"
-    return urlunsplit((scheme, netloc, "" if parts.path == "/" else parts.path, parts.query, ""))
-
-
 def _check_id(value: object) -> None:
     if not isinstance(value, str) or not SERVER_ID.fullmatch(value):
         raise RegistryError(f"id must be 1-32 characters of [A-Za-z0-9_-], got {value!r}")
 
 
-def _check_url(name: str, value: object, *, loopback_http: bool) -> None:
-    if not isinstance(value, str):
-        raise RegistryError(f"{name} must be a string, got {value!r}")
+def _check_url(name: str, value: object, *, https_off_loopback: bool) -> None:
     try:
-        parts = urlsplit(value)
-        _ = parts.port  # a port that is not a number raises ValueError
-    except ValueError:
-        raise RegistryError(f"{name} is not a valid URL: {value!r}") from None
-    scheme = parts.scheme.lower()
-    if scheme not in ("http", "https") or not parts.hostname:
-        raise RegistryError(f"{name} must be an absolute http(s) URL, got {value!r}")
-    if "#" in value or parts.username is not None or parts.password is not None:
-        raise RegistryError(f"{name} must have no fragment and no user:password, got {value!r}")
-    if loopback_http and scheme == "http" and parts.hostname.lower() not in LOOPBACK_HOSTS:
-        raise RegistryError(f"{name} must use https unless the host is loopback, got {value!r}")
+        web_url(value, name, https_off_loopback=https_off_loopback)
+    except UrlError as exc:
+        raise RegistryError(str(exc)) from None
 
 
 def _check_tool(name: str, tool: object) -> str:
@@ -178,7 +151,7 @@ def _scopes(name: str, value: object) -> tuple[str, ...]:
     if not scopes:
         raise RegistryError(f"{name} must list at least one scope (an empty list would open the tool)")
     for scope in scopes:
-        if not isinstance(scope, str) or not scope.isprintable() or not scope or _FORBIDDEN & set(scope):
+        if not is_scope_token(scope):
             raise RegistryError(f"{name} has {scope!r}, which is not a valid OAuth scope token")
     return tuple(dict.fromkeys(scopes))
 
@@ -306,7 +279,6 @@ __all__ = [
     "RegistryError",
     "ServerRegistry",
     "UpstreamServer",
-    "canonical_url",
     "configured_servers",
     "from_config",
 ]

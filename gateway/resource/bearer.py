@@ -1,21 +1,21 @@
-"""Bearer-token checks for the MCP endpoint, as a plain ASGI middleware (SPEC-NOTES PR-2 … PR-4).
+"""Bearer-token checks for the MCP endpoint, as a plain ASGI middleware (PR-2 … PR-4, PR-7).
 
-Every request is verified (sessions are never authentication, PR-7). A token's verified claims
-are cached until its ``exp`` (bounded, LRU), because a signature check costs more than the rest
-of a proxied call; revocation is still asked of the store on every request by ``jti``. The
-claims reach the endpoint in ``scope["state"]["claims"]``.
+Every request is verified (sessions are never authentication, PR-7). A token's verified
+:class:`~gateway.claims.Claims` are cached until its ``exp`` (bounded, LRU), because a signature
+check costs more than the rest of a proxied call; revocation is still asked of the store on every
+request by ``jti``. The claims reach the endpoint in ``scope["state"]["claims"]``. A refusal is
+raised as an error of the one family (:mod:`gateway.errors`); the ``/mcp`` dispatcher renders it.
 """
 
 from __future__ import annotations
 
 from collections import OrderedDict
-from typing import Any
 
-from starlette.responses import JSONResponse
 from starlette.types import ASGIApp, Receive, Scope, Send
 
+from gateway.claims import Claims
 from gateway.clock import Clock
-from gateway.errors import bearer_challenge
+from gateway.errors import BearerTokenInQuery, InvalidBearerToken, ResourceChallenge
 from gateway.oauth.tokens.access_tokens import AccessTokenVerifier, InvalidToken
 from gateway.oauth.tokens.revocation import RevocationList
 
@@ -24,19 +24,19 @@ class VerifiedTokenCache:
     def __init__(self, clock: Clock, max_entries: int = 10_000) -> None:
         self._clock = clock
         self._max_entries = max_entries
-        self._entries: OrderedDict[str, dict[str, Any]] = OrderedDict()
+        self._entries: OrderedDict[str, Claims] = OrderedDict()
 
-    def get(self, token: str) -> dict[str, Any] | None:
+    def get(self, token: str) -> Claims | None:
         claims = self._entries.get(token)
         if claims is None:
             return None
-        if claims["exp"] <= self._clock.now():
+        if claims.expires_at <= self._clock.now():
             del self._entries[token]
             return None
         self._entries.move_to_end(token)
         return claims
 
-    def put(self, token: str, claims: dict[str, Any]) -> None:
+    def put(self, token: str, claims: Claims) -> None:
         self._entries[token] = claims
         if len(self._entries) > self._max_entries:
             self._entries.popitem(last=False)
@@ -50,55 +50,37 @@ class BearerAuth:
         verifier: AccessTokenVerifier,
         revocations: RevocationList,
         resource: str,
-        resource_metadata_url: str,
-        scopes: tuple[str, ...],
+        challenge: ResourceChallenge,
         cache: VerifiedTokenCache,
     ) -> None:
         self._app = app
         self._verifier = verifier
         self._revocations = revocations
         self._resource = resource
-        self._metadata_url = resource_metadata_url
-        self._scope = " ".join(scopes)
+        self._challenge = challenge
         self._cache = cache
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
-        if scope["type"] != "http":
-            await self._app(scope, receive, send)
-            return
+        if scope["type"] == "http":
+            scope.setdefault("state", {})["claims"] = await self._claims(scope)
+        await self._app(scope, receive, send)
+
+    async def _claims(self, scope: Scope) -> Claims:
         if b"access_token=" in scope.get("query_string", b""):
-            await self._refuse(
-                scope, receive, send, 400, "invalid_request", "send the token in the Authorization header"
-            )
-            return
+            raise BearerTokenInQuery("send the token in the Authorization header", challenge=self._challenge)
         authorization = next((v for k, v in scope["headers"] if k == b"authorization"), None)
         if authorization is None or authorization[:7].lower() != b"bearer ":
-            await self._refuse(scope, receive, send, 401, None, "")
-            return
+            raise InvalidBearerToken(
+                "a bearer token is required", token_sent=False, challenge=self._challenge
+            )
         token = authorization[7:].strip().decode("latin-1")
         claims = self._cache.get(token)
         if claims is None:
             try:
                 claims = await self._verifier.verify(token, audience=self._resource)
             except InvalidToken as exc:
-                await self._refuse(scope, receive, send, 401, "invalid_token", str(exc))
-                return
+                raise InvalidBearerToken(str(exc), challenge=self._challenge) from None
             self._cache.put(token, claims)
-        if await self._revocations.is_revoked(claims["jti"]):
-            await self._refuse(scope, receive, send, 401, "invalid_token", "the token has been revoked")
-            return
-        scope.setdefault("state", {})["claims"] = claims
-        await self._app(scope, receive, send)
-
-    async def _refuse(
-        self, scope: Scope, receive: Receive, send: Send, status: int, error: str | None, description: str
-    ) -> None:
-        challenge = bearer_challenge(
-            resource_metadata=self._metadata_url, scope=self._scope, error=error, description=description
-        )
-        body = {
-            "error": error or "unauthorized",
-            "error_description": description or "a bearer token is required",
-        }
-        response = JSONResponse(body, status_code=status, headers={"WWW-Authenticate": challenge})
-        await response(scope, receive, send)
+        if await self._revocations.is_revoked(claims.jti):
+            raise InvalidBearerToken("the token has been revoked", challenge=self._challenge)
+        return claims

@@ -16,8 +16,7 @@ Bearer checks happen before this endpoint (``bearer.py``): ``scope["state"]["cla
 from __future__ import annotations
 
 import json
-from collections.abc import Mapping
-from typing import Any, Protocol
+from typing import Any
 
 from mcp.shared.inbound import (
     ERROR_CODE_HTTP_STATUS,
@@ -30,12 +29,15 @@ from mcp_types.jsonrpc import INTERNAL_ERROR, INVALID_PARAMS, INVALID_REQUEST, M
 from mcp_types.version import HANDSHAKE_PROTOCOL_VERSIONS, LATEST_HANDSHAKE_VERSION, MODERN_PROTOCOL_VERSIONS
 from starlette.requests import Request
 from starlette.responses import JSONResponse, Response
-from starlette.types import Receive, Scope, Send
+from starlette.types import Send
 
-from gateway.errors import JSONRPCError, bearer_challenge, render_jsonrpc_error
+from gateway.claims import Claims
+from gateway.errors import JSONRPCError, bearer_challenge
 from gateway.request_body import BodyTooLarge, read_capped
-from gateway.resource.sessions import SessionStore, principal_of
-from gateway.upstream.forwarding import ToolForwarder, UpstreamTarget
+from gateway.resource.mcp_stream import SSEReply, stream_target
+from gateway.resource.sessions import SessionStore
+from gateway.resource.tool_directory import CatalogDirectory
+from gateway.upstream.forwarding import ToolForwarder
 
 SERVER_INFO = {"name": "mcp-gateway", "version": "0.1.0"}
 SERVER_INFO_META_KEY = "io.modelcontextprotocol/serverInfo"
@@ -45,81 +47,11 @@ DEFAULT_ASSUMED_VERSION = "2025-03-26"
 INSUFFICIENT_SCOPE = -32003
 
 
-class CatalogEntry(Protocol):
-    @property
-    def name(self) -> str: ...
-    @property
-    def server_id(self) -> str: ...
-    @property
-    def upstream_name(self) -> str: ...
-    @property
-    def scopes(self) -> tuple[str, ...]: ...
-    @property
-    def server(self) -> UpstreamTarget: ...
-
-
-class ToolDirectory(Protocol):
-    """What the endpoint needs of the catalogue (``tools_registry`` provides it)."""
-
-    def visible(
-        self, granted: tuple[str, ...], cursor: str | None
-    ) -> tuple[list[dict[str, Any]], str | None]: ...
-    def lookup(self, name: str) -> CatalogEntry | None: ...
-    def unavailable(self, name: str) -> str | None: ...
-    def missing_scopes(self, granted: tuple[str, ...], required: tuple[str, ...]) -> tuple[str, ...]: ...
-    @property
-    def ttl_ms(self) -> int: ...
-
-
-def _stream_target(request: Request, send: Send) -> Send | None:
-    """Where an SSE answer may go: only to an agent that accepts ``text/event-stream``."""
-    return send if "text/event-stream" in request.headers.get("accept", "") else None
-
-
-def _sse(message: Mapping[str, Any]) -> bytes:
-    return b"event: message\r\ndata: " + json.dumps(message, separators=(",", ":")).encode() + b"\r\n\r\n"
-
-
-class _SSEReply:
-    """Turns a tool call's answer into an SSE stream the moment the upstream sends a notification
-    before its answer (progress, log messages); until then nothing is sent and the answer can
-    still go out as plain JSON. Written straight to ASGI ``send``: no task, no queue."""
-
-    def __init__(self, send: Send) -> None:
-        self._send = send
-        self.started = False
-
-    async def notification(self, message: dict[str, Any]) -> None:
-        if not self.started:
-            self.started = True
-            headers = [(b"content-type", b"text/event-stream"), (b"cache-control", b"no-store")]
-            await self._send({"type": "http.response.start", "status": 200, "headers": headers})
-        await self._send({"type": "http.response.body", "body": _sse(message), "more_body": True})
-
-    async def finish(self, message: Mapping[str, Any]) -> Response:
-        await self._send({"type": "http.response.body", "body": _sse(message), "more_body": False})
-        return _AlreadySent()
-
-
-class _AlreadySent(Response):
-    """The answer went out as a stream already; nothing is left to send."""
-
-    def __init__(self) -> None:
-        super().__init__()
-
-    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
-        return None
-
-
-def _granted(claims: Mapping[str, Any]) -> tuple[str, ...]:
-    return tuple(str(claims.get("scope", "")).split())
-
-
 class McpEndpoint:
     def __init__(
         self,
         *,
-        directory: ToolDirectory,
+        directory: CatalogDirectory,
         forwarder: ToolForwarder,
         sessions: SessionStore,
         resource_metadata_url: str,
@@ -133,14 +65,12 @@ class McpEndpoint:
 
     # -- HTTP ------------------------------------------------------------------------------
     async def handle(self, request: Request, send: Send) -> Response:
-        try:
-            if request.method == "POST":
-                return await self._post(request, _stream_target(request, send))
-            if request.method == "DELETE":
-                return await self._delete(request)
-            return Response(status_code=405, headers={"Allow": "POST, DELETE"})
-        except JSONRPCError as exc:
-            return render_jsonrpc_error(exc)
+        """The answer to one request; a refusal is raised as a :class:`JSONRPCError`."""
+        if request.method == "POST":
+            return await self._post(request, stream_target(request, send))
+        if request.method == "DELETE":
+            return await self._delete(request)
+        return Response(status_code=405, headers={"Allow": "POST, DELETE"})
 
     async def _body(self, request: Request) -> dict[str, Any]:
         try:
@@ -169,7 +99,7 @@ class McpEndpoint:
 
     async def _post(self, request: Request, stream_to: Send | None) -> Response:
         body = await self._body(request)
-        claims: dict[str, Any] = request.scope["state"]["claims"]
+        claims: Claims = request.scope["state"]["claims"]
         version = request.headers.get("mcp-protocol-version")
         version = version.strip(OWS) if version is not None else None
         # Only the handshake revisions (or no header: 2025-03-26) take the handshake path; any
@@ -180,11 +110,11 @@ class McpEndpoint:
         return await self._handshake(request, body, claims, stream_to)
 
     async def _delete(self, request: Request) -> Response:
-        claims = request.scope["state"]["claims"]
+        claims: Claims = request.scope["state"]["claims"]
         session_id = request.headers.get("mcp-session-id", "")
         if not session_id:
             raise JSONRPCError(INVALID_REQUEST, "Mcp-Session-Id header is required", status=400)
-        if await self._sessions.find(session_id, principal_of(claims)) is None:
+        if await self._sessions.find(session_id, claims.principal) is None:
             raise JSONRPCError(INVALID_REQUEST, "session not found", status=404)
         await self._sessions.end(session_id)
         return Response(status_code=204)
@@ -194,7 +124,7 @@ class McpEndpoint:
         self,
         request: Request,
         body: dict[str, Any],
-        claims: dict[str, Any],
+        claims: Claims,
         version: str,
         stream_to: Send | None,
     ) -> Response:
@@ -238,10 +168,10 @@ class McpEndpoint:
 
     # -- 2025-03-26 … 2025-11-25 -----------------------------------------------------------------
     async def _handshake(
-        self, request: Request, body: dict[str, Any], claims: dict[str, Any], stream_to: Send | None
+        self, request: Request, body: dict[str, Any], claims: Claims, stream_to: Send | None
     ) -> Response:
         request_id = body.get("id")
-        principal = principal_of(claims)
+        principal = claims.principal
         if body["method"] == "initialize":
             return await self._initialize(body, principal)
         session_id = request.headers.get("mcp-session-id")
@@ -275,7 +205,7 @@ class McpEndpoint:
 
     # -- methods -----------------------------------------------------------------------------
     async def _dispatch(
-        self, body: dict[str, Any], claims: dict[str, Any], modern: bool, stream_to: Send | None
+        self, body: dict[str, Any], claims: Claims, modern: bool, stream_to: Send | None
     ) -> dict[str, Any] | Response:
         method, request_id = body["method"], body.get("id")
         params: dict[str, Any] = body.get("params") or {}
@@ -288,7 +218,7 @@ class McpEndpoint:
                     INVALID_PARAMS, "cursor must be a string", request_id=request_id, status=400
                 )
             try:
-                tools, next_cursor = self._directory.visible(_granted(claims), cursor)
+                tools, next_cursor = self._directory.visible(claims.scopes, cursor)
             except ValueError:
                 raise JSONRPCError(
                     INVALID_PARAMS, "invalid cursor", request_id=request_id, status=400
@@ -320,7 +250,7 @@ class McpEndpoint:
     async def _call(
         self,
         params: dict[str, Any],
-        claims: dict[str, Any],
+        claims: Claims,
         request_id: object,
         modern: bool,
         stream_to: Send | None,
@@ -337,7 +267,7 @@ class McpEndpoint:
             if reason is not None:
                 raise JSONRPCError(INTERNAL_ERROR, reason, request_id=request_id)
             raise JSONRPCError(INVALID_PARAMS, f"Unknown tool: {name[:128]}", request_id=request_id)
-        if self._directory.missing_scopes(_granted(claims), tool.scopes):
+        if self._directory.missing_scopes(claims.scopes, tool.scopes):
             error = JSONRPCError(
                 INSUFFICIENT_SCOPE,
                 "insufficient scope for this tool",
@@ -352,16 +282,10 @@ class McpEndpoint:
                 description=f"the tool {name} needs these scopes",
             )
             raise error
-        reply = _SSEReply(stream_to) if stream_to is not None else None
+        reply = SSEReply(stream_to) if stream_to is not None else None
         try:
             result = await self._forwarder.call(
-                claims,
-                tool.server,
-                tool.upstream_name,
-                tool.scopes,
-                params,
-                request_id,
-                on_notification=reply.notification if reply is not None else None,
+                claims, tool, params, request_id, on_notification=reply.notification if reply else None
             )
         except JSONRPCError as exc:
             if reply is not None and reply.started:

@@ -18,10 +18,10 @@ from starlette.routing import BaseRoute, Route
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
 from gateway import paths
-from gateway.errors import JSONRPCError, render_jsonrpc_error
+from gateway.errors import GatewayError, JSONRPCError, ResourceChallenge, render_error
 from gateway.resource.bearer import BearerAuth
 from gateway.resource.mcp_endpoint import McpEndpoint
-from gateway.resource.origin import OriginGuard
+from gateway.resource.origin import OriginGuard, loopback_host_headers
 from gateway.resource.resource_metadata import protected_resource_metadata
 from gateway.resource.tool_directory import CatalogDirectory
 from gateway.store import StoreUnavailable
@@ -71,28 +71,21 @@ def mcp_app(gateway: Gateway) -> ASGIApp:
         verifier=gateway.verifier,
         revocations=gateway.revocations,
         resource=gateway.targets.gateway_resource,
-        resource_metadata_url=metadata_url,
-        scopes=settings.resource_scopes,
+        challenge=ResourceChallenge(metadata_url, " ".join(settings.resource_scopes)),
         cache=gateway.verified_tokens,
     )
     return OriginGuard(
         bearer,
         public_url=settings.base_url,
         allowed_origins=settings.allowed_origins,
-        allowed_hosts=(*settings.allowed_hosts, *_loopback_hosts(settings.host, settings.port)),
+        allowed_hosts=(*settings.allowed_hosts, *loopback_host_headers(settings.host, settings.port)),
     )
 
 
-def _loopback_hosts(host: str, port: int) -> tuple[str, ...]:
-    """On a loopback bind, the other names of loopback reach the same socket legitimately."""
-    if host not in ("127.0.0.1", "::1", "localhost"):
-        return ()
-    return tuple(f"{name}:{port}" for name in ("127.0.0.1", "localhost", "[::1]"))
-
-
 class McpRoute:
-    """Sends ``/mcp`` straight to its own ASGI stack. Its failures are answered here, as JSON-RPC
-    errors: 503 when the store cannot answer, 500 (no details) otherwise."""
+    """Sends ``/mcp`` straight to its own ASGI stack and answers what it raises: an error of the
+    family through the one renderer, a store that cannot answer as a JSON-RPC 503, anything else
+    as a JSON-RPC 500 without details."""
 
     def __init__(self, app: ASGIApp, *, path: str, mcp_app: ASGIApp) -> None:
         self._app = app
@@ -112,15 +105,18 @@ class McpRoute:
 
         try:
             await self._mcp_app(scope, receive, tracking_send)
+        except GatewayError as exc:
+            if not started:
+                await render_error(exc)(scope, receive, send)
         except StoreUnavailable as exc:
             logger.warning("store unavailable: %s", exc)
             if not started:
                 error = JSONRPCError(
                     INTERNAL_ERROR, "the state store is unavailable; retry shortly", status=503
                 )
-                await render_jsonrpc_error(error)(scope, receive, send)
+                await render_error(error)(scope, receive, send)
         except Exception as exc:
             logger.error("unexpected error on %s: %s", self._path, type(exc).__name__)
             if not started:
                 error = JSONRPCError(INTERNAL_ERROR, "internal error", status=500)
-                await render_jsonrpc_error(error)(scope, receive, send)
+                await render_error(error)(scope, receive, send)

@@ -10,18 +10,11 @@ from __future__ import annotations
 
 import json
 import secrets
-from collections.abc import Mapping
 from dataclasses import dataclass
-from typing import Any
 
 from gateway.store import Store, digest
 
 _SESSION = "mcp-session:"
-
-
-def principal_of(claims: Mapping[str, Any]) -> str:
-    """Who a token speaks for: its subject and the client acting for it."""
-    return f"{claims['sub']}\x00{claims.get('client_id', '')}"
 
 
 @dataclass(frozen=True)

@@ -9,44 +9,32 @@ discovery on each server's interval.
 from __future__ import annotations
 
 import logging
-from collections.abc import Mapping
 from typing import Any, Protocol
 
 import anyio
 
 from gateway.oauth.tokens.access_tokens import AccessTokenIssuer
 from gateway.oauth.tokens.audiences import Targets
-from gateway.upstream.forwarding import UpstreamTarget
 from gateway.upstream.hop import UpstreamFailure
 from gateway.upstream.mcp_client import UpstreamClient
+from tools_registry.catalog import Catalog
+from tools_registry.servers import UpstreamServer
 
 logger = logging.getLogger("mcp_gateway.discovery")
 DISCOVERY_SUBJECT = "mcp-gateway"
 MAX_PAGES = 100
 
 
-class DiscoverableServer(UpstreamTarget, Protocol):
-    @property
-    def refresh_interval(self) -> float: ...
-    def scopes_for(self, tool: str) -> tuple[str, ...]: ...
-
-
-class CatalogSink(Protocol):
-    def replace(self, server: Any, raw_tools: list[Any]) -> list[str]: ...
-    def mark_unhealthy(self, server_id: str, reason: str) -> None: ...
-    def health(self) -> Mapping[str, Any]: ...
-
-
 class Discovery:
     def __init__(
-        self, client: UpstreamClient, issuer: AccessTokenIssuer, catalog: CatalogSink, targets: Targets
+        self, client: UpstreamClient, issuer: AccessTokenIssuer, catalog: Catalog, targets: Targets
     ) -> None:
         self._client = client
         self._issuer = issuer
         self._catalog = catalog
         self._targets = targets
 
-    async def list_tools(self, server: DiscoverableServer) -> list[Any]:
+    async def list_tools(self, server: UpstreamServer) -> list[Any]:
         token = await self._issuer.issue(
             subject=DISCOVERY_SUBJECT,
             client_id=DISCOVERY_SUBJECT,
@@ -70,7 +58,7 @@ class Discovery:
                 return tools
         raise UpstreamFailure(f"upstream {server.id} paginated tools/list past {MAX_PAGES} pages")
 
-    async def refresh(self, server: DiscoverableServer) -> dict[str, Any]:
+    async def refresh(self, server: UpstreamServer) -> dict[str, Any]:
         """Discover one server; a summary for logs and the CLI (never raises for upstream faults)."""
         try:
             raw = await self.list_tools(server)

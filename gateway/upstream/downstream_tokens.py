@@ -11,9 +11,8 @@ request before a downstream token is looked up, and revoking it cascades to what
 from __future__ import annotations
 
 from collections import OrderedDict
-from collections.abc import Mapping
-from typing import Any
 
+from gateway.claims import Claims
 from gateway.clock import Clock
 from gateway.oauth.exchange.rules import TokenExchanger
 
@@ -30,9 +29,9 @@ class DownstreamTokens:
         self.hits = 0
         self.misses = 0
 
-    async def token_for(self, subject: Mapping[str, Any], audience: str, scopes: tuple[str, ...]) -> str:
+    async def token_for(self, subject: Claims, audience: str, scopes: tuple[str, ...]) -> str:
         """A token for ``audience`` with exactly ``scopes``, delegated by the agent of ``subject``."""
-        key = (str(subject["jti"]), audience, scopes)
+        key = (subject.jti, audience, scopes)
         now = self._clock.now()
         cached = self._cache.get(key)
         if cached is not None:
@@ -44,10 +43,10 @@ class DownstreamTokens:
         self.misses += 1
         issued = await self._exchanger.exchange(
             subject=subject,
-            requester=str(subject["client_id"]),
+            requester=subject.client_id,
             audiences=(audience,),
             requested_scopes=scopes,
-            actor=str(subject["client_id"]),
+            actor=subject.client_id,
         )
         self._cache[key] = (issued.token, float(issued.claims["iat"]), float(issued.claims["exp"]))
         self._cache.move_to_end(key)

@@ -9,30 +9,18 @@ within the upstream's timeout, naming the upstream and never carrying a token.
 from __future__ import annotations
 
 from collections.abc import Awaitable, Callable, Mapping
-from typing import Any, Protocol
+from typing import Any
 
 from mcp_types.jsonrpc import INTERNAL_ERROR
 
+from gateway.claims import Claims
 from gateway.errors import JSONRPCError, OAuthError
-from gateway.resource.sessions import principal_of
 from gateway.upstream.downstream_tokens import DownstreamTokens
 from gateway.upstream.hop import UpstreamFailure
 from gateway.upstream.mcp_client import UpstreamClient
+from tools_registry.catalog import CatalogTool
 
 _SERVER_INFO = "io.modelcontextprotocol/serverInfo"
-
-
-class UpstreamTarget(Protocol):
-    """What forwarding needs to know of an upstream server (``tools_registry`` provides it)."""
-
-    @property
-    def id(self) -> str: ...
-    @property
-    def url(self) -> str: ...
-    @property
-    def audience(self) -> str: ...
-    @property
-    def timeout(self) -> float: ...
 
 
 class ToolForwarder:
@@ -42,17 +30,16 @@ class ToolForwarder:
 
     async def call(
         self,
-        claims: Mapping[str, Any],
-        server: UpstreamTarget,
-        upstream_name: str,
-        scopes: tuple[str, ...],
+        claims: Claims,
+        tool: CatalogTool,
         params: Mapping[str, Any],
         request_id: object,
         on_notification: Callable[[dict[str, Any]], Awaitable[None]] | None = None,
     ) -> dict[str, Any]:
         """The upstream's JSON-RPC ``result`` (or its JSON-RPC ``error``, re-raised as ours)."""
+        server = tool.server
         try:
-            token = await self._downstream_tokens.token_for(claims, server.audience, scopes)
+            token = await self._downstream_tokens.token_for(claims, server.audience, tool.scopes)
         except OAuthError as exc:  # the exchange policy refused: say so, do not call upstream
             raise JSONRPCError(
                 INTERNAL_ERROR,
@@ -61,7 +48,7 @@ class ToolForwarder:
                 data={"upstream": server.id},
             ) from None
         forwarded = {key: value for key, value in params.items() if key != "_meta"}
-        forwarded["name"] = upstream_name
+        forwarded["name"] = tool.upstream_name
         meta = params.get("_meta")
         if isinstance(meta, Mapping) and "progressToken" in meta:  # the agent asked for progress
             forwarded["_meta"] = {"progressToken": meta["progressToken"]}
@@ -71,10 +58,10 @@ class ToolForwarder:
                 server.url,
                 server.timeout,
                 token,
-                principal_of(claims),
+                claims.principal,
                 "tools/call",
                 forwarded,
-                name=upstream_name,
+                name=tool.upstream_name,
                 on_notification=on_notification,
             )
         except UpstreamFailure as exc:

@@ -33,6 +33,7 @@ from gateway.oauth.tokens.audiences import Targets
 from gateway.oauth.tokens.authorization_codes import AuthorizationCodes, CodeGrant
 from gateway.oauth.tokens.scope_requests import narrow_scopes, parse_scope
 from gateway.request_body import BodyTooLarge, read_capped
+from tools_registry.urls import origin
 
 if TYPE_CHECKING:
     from gateway.oauth.authorize.federation import FederatedSignIn
@@ -47,11 +48,6 @@ class _RedirectError(Exception):
         super().__init__(description)
         self.error = error
         self.description = description
-
-
-def _origin(uri: str) -> str:
-    parts = urlsplit(uri)
-    return f"{parts.scheme}://{parts.netloc}"
 
 
 class AuthorizationEndpoint:
@@ -156,7 +152,7 @@ class AuthorizationEndpoint:
         error: str | None = None,
     ) -> Response:
         user = await self._browser.signed_in_user(request)
-        targets = [_origin(pending.redirect_uri)]
+        targets = [origin(pending.redirect_uri)]
         hidden = {"request_id": request_id, "csrf": pending.csrf}
         if user is None:
             federation = self._federation

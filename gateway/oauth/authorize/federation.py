@@ -50,7 +50,7 @@ from starlette.routing import Route
 
 from gateway import paths
 from gateway.audit import AuditLog
-from gateway.config import LOOPBACK_HOSTS, Settings
+from gateway.config import Settings
 from gateway.errors import OAuthError
 from gateway.oauth.authorize import pages
 from gateway.oauth.authorize.browser_state import BrowserState
@@ -58,6 +58,7 @@ from gateway.oauth.authorize.users import UserDirectory
 from gateway.oauth.clients.registry import ClientRegistry
 from gateway.oauth.forms import read_form
 from gateway.store import Store, digest
+from tools_registry.urls import UrlError, origin, web_url
 
 logger = logging.getLogger("mcp_gateway.federation")
 
@@ -120,18 +121,12 @@ class FederationConfig:
         )
 
 
-def _origin(url: str) -> str:
-    parts = urlsplit(url)
-    return f"{parts.scheme}://{parts.netloc}"
-
-
 def _acceptable_endpoint(url: object) -> bool:
-    if not isinstance(url, str):
+    try:
+        web_url(url, "endpoint")
+    except UrlError:
         return False
-    parts = urlsplit(url)
-    return bool(parts.hostname) and (
-        parts.scheme == "https" or (parts.scheme == "http" and parts.hostname in LOOPBACK_HOSTS)
-    )
+    return True
 
 
 class FederatedSignIn:
@@ -187,14 +182,14 @@ class FederatedSignIn:
         While the provider is unreachable, the sign-in page does not wait for it more than once
         every ``RETRY_DISCOVERY_AFTER`` seconds: password sign-in stays fast.
         """
-        targets = {_origin(self.config.issuer)}
+        targets = {origin(self.config.issuer)}
         if not self._checked and time.monotonic() - self._failed_at < RETRY_DISCOVERY_AFTER:
             return sorted(targets)
         try:
             metadata = await self.metadata()
         except FederationError:
             return sorted(targets)
-        targets.add(_origin(metadata["authorization_endpoint"]))
+        targets.add(origin(metadata["authorization_endpoint"]))
         return sorted(targets)
 
     # -- the provider's metadata ------------------------------------------------------------

@@ -14,10 +14,11 @@ import secrets
 from collections.abc import Mapping
 from dataclasses import asdict, dataclass, field
 from typing import Any, Literal, cast
-from urllib.parse import urlsplit
 
 from gateway.config import ClientConfig
 from gateway.oauth.clients.redirect_uris import RedirectError, check_redirect_uri
+from tools_registry.scopes import is_scope_token
+from tools_registry.urls import UrlError, web_url
 
 AuthMethod = Literal["private_key_jwt", "client_secret_basic", "client_secret_post", "none"]
 AUTH_METHODS: tuple[AuthMethod, ...] = (
@@ -98,6 +99,13 @@ def new_secret() -> str:
     return secrets.token_urlsafe(32)
 
 
+def _check_url(name: str, url: str) -> None:
+    try:
+        web_url(url, name, https_off_loopback=False)
+    except UrlError as exc:
+        raise ClientError(str(exc)) from None
+
+
 def validate(client: Client) -> Client:
     """Check a client definition; raise :class:`ClientError` naming the first problem."""
     if not client.client_id or len(client.client_id) > 255 or not client.client_id.isprintable():
@@ -105,12 +113,10 @@ def validate(client: Client) -> Client:
     if client.auth_method not in AUTH_METHODS:
         raise ClientError(f"auth_method must be one of {', '.join(AUTH_METHODS)}, got {client.auth_method!r}")
     for scope in client.scopes:
-        if not scope or any(c in scope for c in ' "\\') or not scope.isprintable():
+        if not is_scope_token(scope):
             raise ClientError(f"scope {scope!r} is not a valid OAuth scope token")
     for audience in client.audiences:
-        parts = urlsplit(audience)
-        if parts.scheme not in ("http", "https") or not parts.netloc or parts.fragment:
-            raise ClientError(f"audience {audience!r} must be an absolute http(s) URL without fragment")
+        _check_url("audience", audience)
     for grant in client.grant_types:
         if grant not in GRANT_TYPES:
             raise ClientError(f"grant type {grant!r} is not supported")
@@ -126,8 +132,8 @@ def validate(client: Client) -> Client:
             raise ClientError("a private_key_jwt client needs exactly one of jwks or jwks_uri")
         if client.jwks is not None:
             _validate_jwks(client.jwks)
-        if client.jwks_uri is not None and urlsplit(client.jwks_uri).scheme not in ("https", "http"):
-            raise ClientError("jwks_uri must be an https URL")
+        if client.jwks_uri is not None:
+            _check_url("jwks_uri", client.jwks_uri)  # https, or what the fetch allow-list permits
     elif not client.secret_hash:
         raise ClientError(f"a {client.auth_method} client needs a secret")
     return client

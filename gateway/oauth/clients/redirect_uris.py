@@ -8,15 +8,11 @@ from __future__ import annotations
 
 from urllib.parse import urlsplit
 
-LOOPBACK_HOSTS = frozenset({"127.0.0.1", "::1", "localhost"})
+from tools_registry.urls import is_loopback
 
 
 class RedirectError(ValueError):
     """A redirect URI that may not be registered or used."""
-
-
-def _is_loopback(host: str | None) -> bool:
-    return host is not None and host.lower() in LOOPBACK_HOSTS
 
 
 def check_redirect_uri(uri: str) -> None:
@@ -33,7 +29,7 @@ def check_redirect_uri(uri: str) -> None:
         raise RedirectError(f"redirect URI {uri!r} must not contain userinfo")
     if scheme == "https" and parts.hostname:
         return
-    if scheme == "http" and _is_loopback(parts.hostname):
+    if scheme == "http" and is_loopback(parts.hostname):
         return
     if scheme in ("http", "https"):
         raise RedirectError(f"redirect URI {uri!r} must use https unless it is a loopback address")
@@ -52,7 +48,7 @@ def redirect_matches(registered: str, presented: str) -> bool:
         b.port  # noqa: B018 - a presented URI with a malformed port never matches
     except ValueError:
         return False
-    if a.scheme != "http" or not _is_loopback(a.hostname) or a.hostname != b.hostname:
+    if a.scheme != "http" or not is_loopback(a.hostname) or a.hostname != b.hostname:
         return False
     return (
         b.scheme == "http"

@@ -23,12 +23,13 @@ from __future__ import annotations
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from typing import Any, cast
-from urllib.parse import urlsplit
 
 from gateway.config import Settings
 from gateway.errors import InvalidClientMetadata, InvalidRedirectUri
 from gateway.oauth.clients.model import AUTH_METHODS, AuthMethod, Client, ClientError, validate
-from gateway.oauth.clients.redirect_uris import LOOPBACK_HOSTS, RedirectError, check_redirect_uri
+from gateway.oauth.clients.redirect_uris import RedirectError, check_redirect_uri
+from tools_registry.scopes import is_scope_token
+from tools_registry.urls import UrlError, split_url, web_url
 
 MAX_CLIENT_NAME = 100
 MAX_URI = 2048
@@ -86,17 +87,9 @@ def _string_list(document: Mapping[str, Any], name: str, limit: int) -> tuple[st
 def check_web_uri(name: str, uri: str) -> None:
     """An absolute https URL (http only on loopback) without userinfo or fragment."""
     try:
-        parts = urlsplit(uri)
-        parts.port  # noqa: B018 - raises ValueError for a bad port
-    except ValueError:
-        raise _refuse(f"{name} is not a valid URL") from None
-    if len(uri) > MAX_URI or not uri.isprintable() or " " in uri:
-        raise _refuse(f"{name} must be a URL of at most {MAX_URI} characters")
-    if "#" in uri or parts.username is not None or parts.password is not None or not parts.hostname:
-        raise _refuse(f"{name} must be an absolute URL without userinfo or fragment")
-    loopback = parts.hostname.lower() in LOOPBACK_HOSTS
-    if parts.scheme.lower() != "https" and not (parts.scheme.lower() == "http" and loopback):
-        raise _refuse(f"{name} must use https")
+        web_url(uri, name, max_length=MAX_URI)
+    except UrlError as exc:
+        raise _refuse(str(exc)) from None
 
 
 def _redirect_uris(document: Mapping[str, Any]) -> tuple[str, ...]:
@@ -124,7 +117,7 @@ def _scopes(document: Mapping[str, Any], allowed: Sequence[str]) -> tuple[str, .
     if not isinstance(value, str):
         raise _refuse("scope must be a string of space-separated scope tokens")
     requested = [token for token in value.split(" ") if token]
-    if any(not token.isprintable() or '"' in token or "\\" in token for token in requested):
+    if not all(is_scope_token(token) for token in requested):
         raise _refuse("scope must be space-separated printable tokens")
     granted = tuple(dict.fromkeys(token for token in requested if token in allowed))
     if requested and not granted:
@@ -166,7 +159,7 @@ def _keys(document: Mapping[str, Any], auth_method: str) -> tuple[Mapping[str, A
         if not isinstance(jwks_uri, str):
             raise _refuse("jwks_uri must be a string")
         check_web_uri("jwks_uri", jwks_uri)
-        if urlsplit(jwks_uri).scheme.lower() != "https":
+        if split_url(jwks_uri, "jwks_uri").scheme.lower() != "https":
             raise _refuse("jwks_uri must use https")
     if auth_method == "private_key_jwt" and jwks is None and jwks_uri is None:
         raise _refuse("private_key_jwt needs the client's public keys: jwks or jwks_uri")

@@ -7,10 +7,10 @@ exchange, granted or refused, leaves one audit line: who, on whose behalf, targe
 
 from __future__ import annotations
 
-from collections.abc import Mapping
 from typing import Any
 
 from gateway.audit import AuditLog
+from gateway.claims import Claims
 from gateway.errors import InvalidRequest, OAuthError
 from gateway.oauth.clients.model import Client
 from gateway.oauth.exchange.rules import ACCESS_TOKEN_TYPE, GRANT_TYPE, SUBJECT_TOKEN_TYPES, TokenExchanger
@@ -21,15 +21,12 @@ from gateway.oauth.tokens.revocation import RevocationList
 from gateway.oauth.tokens.scope_requests import parse_scope
 
 
-def may_exchange(client_id: str, subject: Mapping[str, Any]) -> bool:
+def may_exchange(client_id: str, subject: Claims) -> bool:
     """TE-5: the subject token's own client, its current actor, or a party named in ``may_act``."""
-    if subject.get("client_id") == client_id:
+    if subject.client_id == client_id or subject.actor_chain[:1] == (client_id,):
         return True
-    act = subject.get("act")
-    if isinstance(act, Mapping) and act.get("sub") == client_id:
-        return True
-    may_act = subject.get("may_act")
-    return isinstance(may_act, Mapping) and client_id in (may_act.get("sub"), may_act.get("client_id"))
+    may_act = subject.may_act
+    return may_act is not None and client_id in (may_act.get("sub"), may_act.get("client_id"))
 
 
 class TokenExchangeGrant:
@@ -51,16 +48,15 @@ class TokenExchangeGrant:
         self._accepted_subject_audiences = accepted_subject_audiences
         self._audit = audit
 
-    async def _verified(self, token: str, kind: str) -> dict[str, Any]:
+    async def _verified(self, token: str, kind: str) -> Claims:
         """TE-2: signature, issuer, expiry, revocation, and an audience that is this gateway."""
         try:
             claims = await self._verifier.verify(token)
         except InvalidToken as exc:
             raise InvalidRequest(f"the {kind} token is not acceptable: {exc}") from None
-        audiences = claims["aud"] if isinstance(claims["aud"], list) else [claims["aud"]]
-        if not self._accepted_subject_audiences & set(audiences):
+        if not self._accepted_subject_audiences & set(claims.audience):
             raise InvalidRequest(f"the {kind} token was not issued for this gateway")
-        if await self._revocations.is_revoked(claims["jti"]):
+        if await self._revocations.is_revoked(claims.jti):
             raise InvalidRequest(f"the {kind} token has been revoked")
         return claims
 
@@ -97,16 +93,16 @@ class TokenExchangeGrant:
         audit["audience"] = list(audiences)
 
         subject = await self._verified(subject_token, "subject")
-        audit.update(sub=subject["sub"], on_behalf_of=subject.get("client_id"))
+        audit.update(sub=subject.subject, on_behalf_of=subject.client_id)
         if not may_exchange(client.client_id, subject):
             raise InvalidRequest("this client may not exchange the subject token (no may_act names it)")
         actor: str | None = client.client_id
         actor_expires_at = None
         if actor_token:
             actor_claims = await self._verified(actor_token, "actor")
-            if actor_claims.get("client_id") != client.client_id:
+            if actor_claims.client_id != client.client_id:
                 raise InvalidRequest("the actor token was not issued to this client")
-            actor, actor_expires_at = str(actor_claims["sub"]), float(actor_claims["exp"])
+            actor, actor_expires_at = actor_claims.subject, actor_claims.expires_at
         elif client.may_impersonate:
             actor = None
         issued = await self._exchanger.exchange(

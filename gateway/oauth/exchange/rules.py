@@ -19,6 +19,7 @@ from collections.abc import Collection, Mapping
 from dataclasses import dataclass
 from typing import Any
 
+from gateway.claims import Claims
 from gateway.clock import Clock
 from gateway.errors import InvalidRequest, InvalidScope
 from gateway.oauth.tokens.access_tokens import AccessTokenIssuer, IssuedToken
@@ -63,7 +64,7 @@ class TokenExchanger:
 
     def granted_scopes(
         self,
-        subject: Mapping[str, Any],
+        subject: Claims,
         audiences: tuple[str, ...],
         requested: tuple[str, ...],
         client_scopes: Collection[str] | None,
@@ -73,7 +74,7 @@ class TokenExchanger:
         "⊆" honours the scope hierarchy of ``tools_registry.scopes``: a held ``weather`` lets the
         narrower ``weather:get_forecast`` be issued, never the other way round.
         """
-        held = str(subject.get("scope", "")).split()
+        held = subject.scopes
 
         def allowed(scope: str) -> bool:
             return (
@@ -102,7 +103,7 @@ class TokenExchanger:
     async def exchange(
         self,
         *,
-        subject: Mapping[str, Any],
+        subject: Claims,
         requester: str,
         audiences: tuple[str, ...],
         requested_scopes: tuple[str, ...] = (),
@@ -115,23 +116,23 @@ class TokenExchanger:
         extra: dict[str, Any] = {}
         if actor is not None:
             act: dict[str, Any] = {"sub": actor}
-            if isinstance(subject.get("act"), Mapping):
-                act["act"] = subject["act"]
+            if subject.act is not None:
+                act["act"] = subject.act
             if delegation_depth(act) > self._policy.max_delegation_depth:
                 raise InvalidRequest(
                     f"delegation chains are capped at {self._policy.max_delegation_depth} actors"
                 )
             extra["act"] = act
-        elif isinstance(subject.get("act"), Mapping):
-            extra["act"] = subject["act"]
+        elif subject.act is not None:
+            extra["act"] = subject.act
         now = int(self._clock.now())
-        expires_at = min(int(subject["exp"]), now + self._policy.max_lifetime)
+        expires_at = min(int(subject.expires_at), now + self._policy.max_lifetime)
         if actor_expires_at is not None:
             expires_at = min(expires_at, int(actor_expires_at))
         if expires_at <= now:
             raise InvalidRequest("the subject token expires too soon to exchange")
         issued = await self._issuer.issue(
-            subject=str(subject["sub"]),
+            subject=subject.subject,
             client_id=requester,
             audience=audiences[0] if len(audiences) == 1 else list(audiences),
             scopes=scopes,
@@ -139,5 +140,5 @@ class TokenExchanger:
             extra=extra,
             not_after=expires_at,
         )
-        await self._revocations.record_exchange(str(subject["jti"]), str(issued.claims["jti"]), expires_at)
+        await self._revocations.record_exchange(subject.jti, str(issued.claims["jti"]), expires_at)
         return issued

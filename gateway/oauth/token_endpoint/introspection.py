@@ -14,6 +14,7 @@ from starlette.requests import Request
 from starlette.responses import JSONResponse, Response
 
 from gateway.audit import AuditLog
+from gateway.claims import Claims
 from gateway.errors import NO_STORE
 from gateway.oauth.clients.model import Client
 from gateway.oauth.forms import read_form
@@ -24,10 +25,6 @@ from gateway.oauth.tokens.revocation import RevocationList
 
 INACTIVE: dict[str, Any] = {"active": False}
 _REPORTED_CLAIMS = ("scope", "client_id", "sub", "aud", "iss", "exp", "iat", "nbf", "jti", "act")
-
-
-def _may_see(client: Client, claims: dict[str, Any]) -> bool:
-    return bool(claims.get("client_id") == client.client_id)
 
 
 class IntrospectionEndpoints:
@@ -47,7 +44,7 @@ class IntrospectionEndpoints:
         self._max_body_bytes = max_body_bytes
         self._audit = audit
 
-    async def _caller_token_claims(self, request: Request) -> tuple[Client, str, dict[str, Any] | None]:
+    async def _caller_token_claims(self, request: Request) -> tuple[Client, str, Claims | None]:
         form = await read_form(request, self._max_body_bytes)
         client = await self._authenticator.authenticate(request.headers.get("authorization"), form)
         token = form.require("token")
@@ -60,22 +57,20 @@ class IntrospectionEndpoints:
         client, _, claims = await self._caller_token_claims(request)
         if (
             claims is None
-            or not _may_see(client, claims)
-            or await self._revocations.is_revoked(claims["jti"])
+            or claims.client_id != client.client_id
+            or await self._revocations.is_revoked(claims.jti)
         ):
             return JSONResponse(INACTIVE, headers=NO_STORE)
         body = {"active": True, "token_type": "Bearer"}
-        body.update({name: claims[name] for name in _REPORTED_CLAIMS if name in claims})
+        body.update({name: claims.raw[name] for name in _REPORTED_CLAIMS if name in claims.raw})
         return JSONResponse(body, headers=NO_STORE)
 
     async def revoke(self, request: Request) -> Response:
         """Access tokens go on the jti deny-list; a refresh token takes its whole family with it."""
         client, token, claims = await self._caller_token_claims(request)
-        if claims is not None and claims.get("client_id") == client.client_id:
-            await self._revocations.revoke(claims["jti"], float(claims["exp"]))
-            self._audit.record(
-                "token_revoked", outcome="revoked", client_id=client.client_id, jti=claims["jti"]
-            )
+        if claims is not None and claims.client_id == client.client_id:
+            await self._revocations.revoke(claims.jti, claims.expires_at)
+            self._audit.record("token_revoked", outcome="revoked", client_id=client.client_id, jti=claims.jti)
         elif claims is None:
             owner = await self._refresh_tokens.owner(token)
             if owner is not None and owner[1] == client.client_id:

@@ -13,6 +13,7 @@ from typing import Any
 import jwt
 from jwt.algorithms import ECAlgorithm
 
+from gateway.claims import Claims
 from gateway.clock import Clock
 from gateway.jwt_hygiene import MalformedJWT, inspect_jwt, verify_signature
 from gateway.keys import ALGORITHM, KeyRing
@@ -104,7 +105,7 @@ class AccessTokenVerifier:
         self._clock = clock
         self._leeway = leeway
 
-    async def verify(self, token: str, audience: str | None = None) -> dict[str, Any]:
+    async def verify(self, token: str, audience: str | None = None) -> Claims:
         try:
             unverified = inspect_jwt(token, MAX_TOKEN_BYTES)
         except MalformedJWT as exc:
@@ -119,7 +120,7 @@ class AccessTokenVerifier:
         if key is None or not verify_signature(unverified, _ES256, key):
             raise InvalidToken("signature does not verify with this issuer's keys")
         self._check_claims(claims, audience)
-        return claims
+        return Claims.from_jwt(claims)
 
     def _check_claims(self, claims: dict[str, Any], audience: str | None) -> None:
         missing = [name for name in ("iss", "sub", "aud", "exp", "iat", "jti") if name not in claims]

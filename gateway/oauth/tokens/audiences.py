@@ -12,8 +12,23 @@ from collections.abc import Iterable
 
 from gateway.errors import InvalidTarget
 from gateway.oauth.clients.model import Client
-from gateway.oauth.tokens.scope_requests import canonical_resource
 from tools_registry.scopes import covers
+from tools_registry.urls import UrlError, canonical_url, web_url
+
+
+def canonical_resource(value: str) -> str:
+    """A resource indicator in the form audiences are compared in (RFC 8707 §2): an absolute
+    http(s) URI without fragment or userinfo, lowercase scheme and host, no default port, no lone
+    ``/`` path; anything else is ``invalid_target``.
+
+    >>> canonical_resource("HTTPS://Gateway.Example:443/mcp")
+    'https://gateway.example/mcp'
+    """
+    try:
+        web_url(value, "resource", https_off_loopback=False)
+    except UrlError as exc:
+        raise InvalidTarget(str(exc)) from None
+    return canonical_url(value)
 
 
 class Targets:

@@ -1,41 +1,11 @@
-"""Resource indicators (RFC 8707) and scopes: canonical forms and the narrowing rule."""
+"""Requested scopes: reading the ``scope`` parameter (RFC 6749 §3.3) and the narrowing rule."""
 
 from __future__ import annotations
 
 from collections.abc import Iterable
-from urllib.parse import urlsplit, urlunsplit
 
-from gateway.errors import InvalidScope, InvalidTarget
-
-_DEFAULT_PORTS = {"http": 80, "https": 443}
-
-
-def canonical_resource(value: str) -> str:
-    """Lowercase scheme and host, no default port, no trailing slash on an empty path.
-
-    >>> canonical_resource("HTTPS://Gateway.Example:443/mcp")
-    'https://gateway.example/mcp'
-
-    A fragment, a relative URI or userinfo is not a resource indicator: ``invalid_target``.
-    """
-    try:
-        parts = urlsplit(value)
-        port = parts.port
-    except ValueError:
-        raise InvalidTarget("resource is not a valid absolute URI") from None
-    scheme = parts.scheme.lower()
-    if scheme not in ("http", "https") or not parts.hostname:
-        raise InvalidTarget("resource must be an absolute http(s) URI")
-    if "#" in value:
-        raise InvalidTarget("resource must not contain a fragment")
-    if parts.username is not None or parts.password is not None:
-        raise InvalidTarget("resource must not contain userinfo")
-    host = parts.hostname.lower()
-    if ":" in host:
-        host = f"[{host}]"
-    netloc = host if port is None or port == _DEFAULT_PORTS[scheme] else f"{host}:{port}"
-    path = "" if parts.path == "/" else parts.path
-    return urlunsplit((scheme, netloc, path, parts.query, ""))
+from gateway.errors import InvalidScope
+from tools_registry.scopes import is_scope_token
 
 
 def parse_scope(value: str | None) -> tuple[str, ...]:
@@ -43,7 +13,7 @@ def parse_scope(value: str | None) -> tuple[str, ...]:
     if value is None:
         return ()
     tokens = value.split(" ")
-    if any(not token or not token.isprintable() or '"' in token or "\\" in token for token in tokens):
+    if not all(is_scope_token(token) for token in tokens):
         raise InvalidScope("scope must be space-separated printable tokens")
     return tuple(dict.fromkeys(tokens))
 

@@ -11,10 +11,10 @@ from gateway.oauth.authorize.pkce import verifier_matches
 from gateway.oauth.clients.model import Client
 from gateway.oauth.forms import Form
 from gateway.oauth.tokens.access_tokens import AccessTokenIssuer, new_jti
+from gateway.oauth.tokens.audiences import canonical_resource
 from gateway.oauth.tokens.authorization_codes import AuthorizationCodes, IssuedFromCode
 from gateway.oauth.tokens.refresh_families import RefreshTokens, new_family_id
 from gateway.oauth.tokens.revocation import RevocationList
-from gateway.oauth.tokens.scope_requests import canonical_resource
 
 _REFUSED = "the authorization code is invalid, expired, already used, or was issued to another client"
 

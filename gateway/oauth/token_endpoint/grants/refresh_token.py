@@ -9,8 +9,9 @@ from gateway.errors import InvalidScope, InvalidTarget
 from gateway.oauth.clients.model import Client
 from gateway.oauth.forms import Form
 from gateway.oauth.tokens.access_tokens import AccessTokenIssuer
+from gateway.oauth.tokens.audiences import canonical_resource
 from gateway.oauth.tokens.refresh_families import RefreshTokens
-from gateway.oauth.tokens.scope_requests import canonical_resource, parse_scope
+from gateway.oauth.tokens.scope_requests import parse_scope
 
 
 class RefreshTokenGrant:
