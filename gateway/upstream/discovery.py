@@ -17,8 +17,8 @@ import anyio
 from gateway.oauth.tokens.access_tokens import AccessTokenIssuer
 from gateway.oauth.tokens.audiences import Targets
 from gateway.upstream.forwarding import UpstreamTarget
-from gateway.upstream.hop import UpstreamFailure
 from gateway.upstream.mcp_client import UpstreamClient
+from gateway.upstream.transport import UpstreamFailure
 
 logger = logging.getLogger("mcp_gateway.discovery")
 DISCOVERY_SUBJECT = "mcp-gateway"
