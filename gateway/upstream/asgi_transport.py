@@ -53,6 +53,10 @@ class AsgiTransport:
         self._apps = {prefix.rstrip("/"): app for prefix, app in apps.items()}
         self._max_body_bytes = max_body_bytes
 
+    def mount(self, prefix: str, app: ASGIApp) -> None:
+        """Calls to ``prefix`` go to ``app`` from now on (an upstream that starts after the gateway)."""
+        self._apps[prefix.rstrip("/")] = app
+
     def unmount(self, prefix: str) -> None:
         """The upstream at ``prefix`` goes away: calls to it now fail as unreachable, the way a
         stopped server's port refuses connections."""
@@ -178,7 +182,7 @@ class _Exchange:
 async def lifespan(app: ASGIApp) -> AsyncIterator[None]:
     """Run ``app``'s lifespan around the block, as a server does: startup before, shutdown after.
 
-    An app whose startup fails makes this raise before the block runs.
+    An app whose startup fails makes this raise (in an exception group) before the block runs.
     """
     to_app, app_receives = anyio.create_memory_object_stream[Message](1)
     app_sends, from_app = anyio.create_memory_object_stream[Message](1)
