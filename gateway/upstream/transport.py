@@ -1,10 +1,10 @@
-"""The upstream transport seam: how one request reaches an upstream MCP server and its answer comes back.
+"""The upstream transport seam: how one request reaches an upstream MCP server and its answer returns.
 
-Two implementations, in the pattern of httpx's transports: :class:`~gateway.upstream.aiohttp_transport.
-AiohttpTransport` (production: a pooled aiohttp session on real sockets) and
-:class:`~gateway.upstream.asgi_transport.AsgiTransport` (ASGI apps called in process, for tests
-that need no socket). :class:`~gateway.upstream.mcp_client.UpstreamClient` speaks MCP through
-either. Both honour the same contract:
+:class:`~gateway.upstream.mcp_client.UpstreamClient` speaks MCP through an
+:class:`UpstreamTransport`. There are two, in the pattern of httpx's transports:
+``AiohttpTransport`` (:mod:`gateway.upstream.aiohttp_transport`: production, a pooled aiohttp
+session on real sockets) and ``AsgiTransport`` (:mod:`gateway.upstream.asgi_transport`: ASGI apps
+called in process, for tests that need no socket). Both keep the same contract:
 
 * the whole answer is returned as an :class:`UpstreamReply`, whatever its status (redirects are
   answers, never followed);
