@@ -69,6 +69,7 @@ class GatewayTokenVerifier:
         jwks_max_age: float = 300.0,
         jwks_min_refetch: float = 10.0,
         clock: Callable[[], float] = time.monotonic,
+        jwks_transport: httpx2.AsyncBaseTransport | None = None,
     ) -> None:
         self.issuer = issuer
         self.audience = audience
@@ -78,6 +79,7 @@ class GatewayTokenVerifier:
         self._max_age = jwks_max_age
         self._min_refetch = jwks_min_refetch
         self._clock = clock
+        self._jwks_transport = jwks_transport  # default: the network; a test can serve the JWKS in process
         self._keys: dict[str, jwt.PyJWK] = {}
         self._fetched_at: float | None = None
         self._tried_at: float | None = None
@@ -142,7 +144,9 @@ class GatewayTokenVerifier:
         return key
 
     async def _fetch_keys(self) -> dict[str, jwt.PyJWK]:
-        async with httpx2.AsyncClient(timeout=5.0, follow_redirects=False) as http:
+        async with httpx2.AsyncClient(
+            timeout=5.0, follow_redirects=False, transport=self._jwks_transport
+        ) as http:
             response = await http.get(self.jwks_url)
         response.raise_for_status()
         document = response.json()
@@ -263,12 +267,21 @@ def build_app(
     *,
     host: str = "127.0.0.1",
     jwks_min_refetch: float = 10.0,
+    jwks_transport: httpx2.AsyncBaseTransport | None = None,
 ) -> ASGIApp:
     """The ASGI app (Streamable HTTP at ``/mcp``, stateless, JSON answers); run it with lifespan on.
 
     ``host`` is where it is bound: the SDK only accepts matching ``Host`` headers on loopback.
+    ``jwks_transport`` carries the JWKS fetches (default: the network), e.g. an
+    ``httpx2.ASGITransport`` of the gateway's app when both run in one process.
     """
-    verifier = GatewayTokenVerifier(issuer, audience, on_token=on_token, jwks_min_refetch=jwks_min_refetch)
+    verifier = GatewayTokenVerifier(
+        issuer,
+        audience,
+        on_token=on_token,
+        jwks_min_refetch=jwks_min_refetch,
+        jwks_transport=jwks_transport,
+    )
     return build_server(verifier).streamable_http_app(stateless_http=True, json_response=True, host=host)
 
 

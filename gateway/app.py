@@ -34,7 +34,7 @@ def create_app(gateway: Gateway) -> Starlette:
             refreshing.cancel()
             with contextlib.suppress(asyncio.CancelledError):
                 await refreshing
-            await gateway.hop.aclose()
+            await gateway.transport.aclose()
             await gateway.fetcher.aclose()
             await gateway.store.close()
 

@@ -34,10 +34,11 @@ from gateway.oauth.tokens.revocation import RevocationList
 from gateway.resource.bearer import VerifiedTokenCache
 from gateway.resource.sessions import SessionStore
 from gateway.store import Store
+from gateway.upstream.aiohttp_transport import AiohttpTransport
 from gateway.upstream.discovery import Discovery, Refresher
 from gateway.upstream.downstream_tokens import DownstreamTokens
-from gateway.upstream.hop import UpstreamHop
 from gateway.upstream.mcp_client import UpstreamClient
+from gateway.upstream.transport import UpstreamTransport
 from tools_registry.catalog import Catalog
 from tools_registry.servers import ServerRegistry, configured_servers
 
@@ -76,7 +77,7 @@ class Gateway:
     # -- client of the upstream tools ---------------------------------------------------------
     servers: ServerRegistry
     catalog: Catalog
-    hop: UpstreamHop
+    transport: UpstreamTransport
     upstream: UpstreamClient
     downstream_tokens: DownstreamTokens
     discovery: Discovery
@@ -84,7 +85,11 @@ class Gateway:
 
 
 def build_gateway(
-    settings: Settings, store: Store, clock: Clock | None = None, fetcher: DocumentFetcher | None = None
+    settings: Settings,
+    store: Store,
+    clock: Clock | None = None,
+    fetcher: DocumentFetcher | None = None,
+    transport: UpstreamTransport | None = None,
 ) -> Gateway:
     clock = clock or SystemClock()
     audit = AuditLog()
@@ -145,8 +150,8 @@ def build_gateway(
     # -- client of the upstream tools -------------------------------------------------------------
     servers = ServerRegistry(store, configured_servers(settings.servers))
     catalog = Catalog()
-    hop = UpstreamHop()
-    upstream = UpstreamClient(hop)
+    transport = transport or AiohttpTransport()
+    upstream = UpstreamClient(transport)
     discovery = Discovery(upstream, issuer, catalog, targets)
 
     return Gateway(
@@ -175,7 +180,7 @@ def build_gateway(
         verified_tokens=VerifiedTokenCache(clock),
         servers=servers,
         catalog=catalog,
-        hop=hop,
+        transport=transport,
         upstream=upstream,
         downstream_tokens=DownstreamTokens(exchanger, clock),
         discovery=discovery,

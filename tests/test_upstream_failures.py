@@ -1,42 +1,41 @@
 """Upstreams that fail: each failure is one JSON-RPC error, and the other upstreams keep working.
 
-One gateway, several upstreams: the example weather server (healthy throughout), one on a closed
-port, one that goes away after discovery, one that never answers a ``tools/call`` within its
-``timeout`` (1 s), ones that answer ``tools/call`` with garbage (not JSON, JSON that is not
-JSON-RPC, HTTP 500), and ones that answer everything, discovery included, with that garbage.
+One gateway, several upstreams: the example weather server (healthy throughout), one at an origin
+where nothing answers, one that goes away after discovery, one that never answers a ``tools/call``
+within its ``timeout`` (1 s), ones that answer ``tools/call`` with garbage (not JSON, JSON that is
+not JSON-RPC, HTTP 500), and ones that answer everything, discovery included, with that garbage.
 No test asserts a duration; the gateway's own timeout is what ends the slow call.
+
+Everything runs in the test's process, without a socket: the upstreams are ASGI apps behind an
+``AsgiTransport`` (an upstream that is "down" or "gone" is one no app is mounted for, which fails
+exactly as a refused connection does), and agents reach the gateway through ``httpx2.ASGITransport``.
 """
 
 from __future__ import annotations
 
-from collections.abc import AsyncIterator, Iterator
+from collections.abc import AsyncIterator
 from dataclasses import dataclass
 from typing import Any
 
 import anyio
 import httpx2
 import pytest
-from starlette.applications import Starlette
-from starlette.types import ASGIApp
 
 from examples.upstream_server import build_app
 from gateway.composition import Gateway
 from gateway.config import ClientConfig, Settings
+from gateway.upstream.asgi_transport import AsgiTransport, lifespan
 from tests.agents import AgentKey
+from tests.inprocess import GATEWAY_URL, InProcessGateway, in_process_gateway
 from tests.mcp_harness import (
     GARBAGE_ANSWERS,
     FakeUpstream,
-    LoopCapture,
-    Served,
     agent_token,
-    closed_port_url,
     list_all_tools,
     modern,
-    run_in_gateway,
     tool_names,
     wait_for_tools,
 )
-from tests.servers import RunningGateway, running_gateway
 
 pytestmark = pytest.mark.anyio
 
@@ -44,14 +43,14 @@ AGENT = "agent"
 GARBAGE_ON_CALL = {f"call-{kind}": kind for kind in GARBAGE_ANSWERS}
 GARBAGE_ALWAYS = {f"junk-{kind}": kind for kind in GARBAGE_ANSWERS}
 SERVER_IDS = ["weather", "down", "vanishing", "slow", *GARBAGE_ON_CALL, *GARBAGE_ALWAYS]
+ORIGINS = {server_id: f"https://{server_id}.test" for server_id in SERVER_IDS}
 
 
 @dataclass
 class Upstreams:
-    gateway: RunningGateway
-    capture: LoopCapture
+    gateway: InProcessGateway
     key: AgentKey
-    vanishing: Served
+    transport: AsgiTransport
     fakes: dict[str, FakeUpstream]
 
     @property
@@ -60,21 +59,16 @@ class Upstreams:
 
     @property
     def wired(self) -> Gateway:
-        assert self.gateway.gateway is not None
         return self.gateway.gateway
 
     def health(self) -> dict[str, Any]:
-        return run_in_gateway(self.capture, self._health)
-
-    async def _health(self) -> dict[str, Any]:
         return {server_id: health.as_dict() for server_id, health in self.wired.catalog.health().items()}
 
 
 @pytest.fixture(scope="module")
-def upstreams(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Upstreams]:
+async def upstreams(tmp_path_factory: pytest.TempPathFactory) -> AsyncIterator[Upstreams]:
     key = AgentKey()
     store = tmp_path_factory.mktemp("failures") / "gateway.sqlite3"
-    captures: list[LoopCapture] = []
     fakes: dict[str, FakeUpstream] = {
         "vanishing": FakeUpstream(),
         "slow": FakeUpstream(answers="slow", calls_only=True),
@@ -84,39 +78,29 @@ def upstreams(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Upstreams]:
         },
         **{server_id: FakeUpstream(answers=kind) for server_id, kind in GARBAGE_ALWAYS.items()},
     }
-    with Served() as weather:
-        served = {server_id: Served(lifespan="off").start(app) for server_id, app in fakes.items()}
-        try:
-            urls = {server_id: f"{s.url}/mcp" for server_id, s in served.items()}
-            urls.update(weather=f"{weather.url}/mcp", down=closed_port_url())
-
-            def settings(port: int) -> Settings:
-                servers: list[dict[str, Any]] = [{"id": s, "url": urls[s]} for s in SERVER_IDS]
-                for server in servers:
-                    if server["id"] == "slow":
-                        server["timeout"] = 1.0
-                return Settings(
-                    port=port,
-                    store=f"sqlite:///{store}",
-                    servers=tuple(servers),
-                    clients=(ClientConfig(client_id=AGENT, scopes=tuple(SERVER_IDS), jwks=key.jwks),),
-                )
-
-            def wrap(app: Starlette, gateway: Gateway) -> ASGIApp:
-                captures.append(LoopCapture(app))
-                return captures[0]
-
-            with running_gateway(settings, wrap=wrap) as gateway:
-                weather.start(build_app(gateway.issuer, urls["weather"]))
-                yield Upstreams(gateway, captures[0], key, served["vanishing"], fakes)
-        finally:
-            for server in served.values():
-                server.stop()
+    transport = AsgiTransport({ORIGINS[server_id]: app for server_id, app in fakes.items()})
+    servers: list[dict[str, Any]] = [{"id": s, "url": f"{ORIGINS[s]}/mcp"} for s in SERVER_IDS]
+    for server in servers:
+        if server["id"] == "slow":
+            server["timeout"] = 1.0
+    settings = Settings(
+        public_url=GATEWAY_URL,
+        store=f"sqlite:///{store}",
+        servers=tuple(servers),
+        clients=(ClientConfig(client_id=AGENT, scopes=tuple(SERVER_IDS), jwks=key.jwks),),
+    )
+    gateway = in_process_gateway(settings, transport)
+    weather = build_app(
+        gateway.issuer, f"{ORIGINS['weather']}/mcp", host="weather.test", jwks_transport=gateway.transport()
+    )
+    transport.mount(ORIGINS["weather"], weather)  # "down" stays unmounted: nothing answers there
+    async with lifespan(weather), lifespan(gateway.app):
+        yield Upstreams(gateway, key, transport, fakes)
 
 
 @pytest.fixture
-async def http() -> AsyncIterator[httpx2.AsyncClient]:
-    async with httpx2.AsyncClient(timeout=30) as client:
+async def http(upstreams: Upstreams) -> AsyncIterator[httpx2.AsyncClient]:
+    async with upstreams.gateway.client(timeout=30) as client:
         yield client
 
 
@@ -238,7 +222,7 @@ async def test_a_tool_of_an_upstream_gone_after_discovery_gives_a_jsonrpc_error_
 ) -> None:
     working = await call(http, upstreams, token, "vanishing.ping_tool")
     assert working.json()["result"]["content"][0]["text"] == "ping_tool answered"
-    upstreams.vanishing.stop()  # its port now refuses connections
+    upstreams.transport.unmount(ORIGINS["vanishing"])  # gone: calls now fail as on a refused connection
 
     gone = await call(http, upstreams, token, "vanishing.ping_tool")
     error = assert_upstream_error(gone, "vanishing", "unreachable")
@@ -247,9 +231,9 @@ async def test_a_tool_of_an_upstream_gone_after_discovery_gives_a_jsonrpc_error_
 
     # The next discovery marks it unhealthy: its tools are hidden and a call fails at once, still
     # with a JSON-RPC error that names the upstream.
-    server = run_in_gateway(upstreams.capture, lambda: upstreams.wired.servers.get("vanishing"))
+    server = await upstreams.wired.servers.get("vanishing")
     assert server is not None
-    summary = run_in_gateway(upstreams.capture, lambda: upstreams.wired.discovery.refresh(server))
+    summary = await upstreams.wired.discovery.refresh(server)
     assert summary["healthy"] is False
     names = tool_names(await list_all_tools(http, upstreams.mcp, token))
     assert "vanishing.ping_tool" not in names

@@ -15,8 +15,8 @@ import anyio
 
 from gateway.oauth.tokens.access_tokens import AccessTokenIssuer
 from gateway.oauth.tokens.audiences import Targets
-from gateway.upstream.hop import UpstreamFailure
 from gateway.upstream.mcp_client import UpstreamClient
+from gateway.upstream.transport import UpstreamFailure
 from tools_registry.catalog import Catalog
 from tools_registry.servers import UpstreamServer
 

@@ -16,8 +16,8 @@ from mcp_types.jsonrpc import INTERNAL_ERROR
 from gateway.claims import Claims
 from gateway.errors import JSONRPCError, OAuthError
 from gateway.upstream.downstream_tokens import DownstreamTokens
-from gateway.upstream.hop import UpstreamFailure
 from gateway.upstream.mcp_client import UpstreamClient
+from gateway.upstream.transport import UpstreamFailure
 from tools_registry.catalog import CatalogTool
 
 _SERVER_INFO = "io.modelcontextprotocol/serverInfo"

@@ -18,7 +18,13 @@ from typing import Any
 from mcp_types import CLIENT_CAPABILITIES_META_KEY, PROTOCOL_VERSION_META_KEY
 from mcp_types.version import LATEST_HANDSHAKE_VERSION, LATEST_MODERN_VERSION
 
-from gateway.upstream.hop import UpstreamFailure, UpstreamHop, UpstreamReply
+from gateway.upstream.transport import (
+    EventReceiver,
+    UpstreamFailure,
+    UpstreamReply,
+    UpstreamTransport,
+    event_data,
+)
 
 MAX_UPSTREAM_SESSIONS = 10_000
 CLIENT_INFO = {"name": "mcp-gateway", "version": "0.1.0"}
@@ -50,15 +56,11 @@ def parse_reply(
         raise UpstreamFailure(f"upstream {name} refused the gateway's credentials (HTTP {reply.status})")
     if reply.status >= 500:
         raise UpstreamFailure(f"upstream {name} failed (HTTP {reply.status})")
-    messages: list[Any] = []
     try:
         if reply.content_type == "text/event-stream":
-            for event in reply.body.decode("utf-8").replace("\r\n", "\n").split("\n\n"):
-                data = "\n".join(line[5:].lstrip() for line in event.split("\n") if line.startswith("data:"))
-                if data:
-                    messages.append(json.loads(data))
+            messages = [json.loads(data) for data in event_data(reply.body.decode("utf-8"))]
         else:
-            messages.append(json.loads(reply.body))
+            messages = [json.loads(reply.body)]
     except (ValueError, UnicodeDecodeError):
         raise UpstreamFailure(f"upstream {name} answered with invalid JSON-RPC") from None
     if list_changed is not None and _says_list_changed(messages):
@@ -74,25 +76,22 @@ def parse_reply(
     raise UpstreamFailure(f"upstream {name} answered with invalid JSON-RPC (HTTP {reply.status})")
 
 
-def _notifications_to(
-    receiver: Callable[[dict[str, Any]], Awaitable[None]],
-) -> Callable[[bytes], Awaitable[None]]:
+def _notifications_to(receiver: Callable[[dict[str, Any]], Awaitable[None]]) -> EventReceiver:
     async def on_event(event: bytes) -> None:
-        lines = event.decode("utf-8", "replace").replace("\r\n", "\n").split("\n")
-        data = "\n".join(line[5:].lstrip() for line in lines if line.startswith("data:"))
-        try:
-            message = json.loads(data) if data else None
-        except ValueError:
-            return  # parse_reply judges the whole answer
-        if isinstance(message, dict) and "id" not in message and isinstance(message.get("method"), str):
-            await receiver(message)
+        for data in event_data(event.decode("utf-8", "replace")):
+            try:
+                message = json.loads(data)
+            except ValueError:
+                continue  # parse_reply judges the whole answer
+            if isinstance(message, dict) and "id" not in message and isinstance(message.get("method"), str):
+                await receiver(message)
 
     return on_event
 
 
 class UpstreamClient:
-    def __init__(self, hop: UpstreamHop) -> None:
-        self._hop = hop
+    def __init__(self, transport: UpstreamTransport) -> None:
+        self._transport = transport
         self.list_changed: set[str] = set()
         """Upstreams that announced a changed tool list; the refresher takes them from here."""
         self._upstreams: dict[str, _Upstream] = {}
@@ -125,7 +124,7 @@ class UpstreamClient:
     async def _post(
         self, server_id: str, url: str, time_limit: float, payload: dict[str, Any], headers: dict[str, str]
     ) -> tuple[dict[str, Any], UpstreamReply]:
-        reply = await self._hop.post(server_id, url, json.dumps(payload).encode(), headers, time_limit)
+        reply = await self._transport.post(server_id, url, json.dumps(payload).encode(), headers, time_limit)
         return parse_reply(server_id, reply, payload.get("id"), self.list_changed), reply
 
     async def probe(self, server_id: str, url: str, time_limit: float, token: str, principal: str) -> None:
@@ -175,7 +174,7 @@ class UpstreamClient:
         if reply.session_id:
             headers["Mcp-Session-Id"] = reply.session_id
         notification = {"jsonrpc": "2.0", "method": "notifications/initialized"}
-        await self._hop.post(server_id, url, json.dumps(notification).encode(), headers, time_limit)
+        await self._transport.post(server_id, url, json.dumps(notification).encode(), headers, time_limit)
         return version, reply.session_id
 
     async def request(
@@ -217,7 +216,7 @@ class UpstreamClient:
             "params": self._params(upstream, params),
         }
         on_event = _notifications_to(on_notification) if on_notification is not None else None
-        reply = await self._hop.post(
+        reply = await self._transport.post(
             server_id, url, json.dumps(payload).encode(), headers, time_limit, on_event=on_event
         )
         if reply.status == 404 and upstream.stateful and retry_session:  # session ended upstream: reopen once
