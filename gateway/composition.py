@@ -89,7 +89,7 @@ def build_gateway(
     clock = clock or SystemClock()
     audit = AuditLog()
     fetcher = fetcher or DocumentFetcher(
-        FetchPolicy(allowed_private_hosts=frozenset(settings.fetch_allowed_private_hosts))
+        FetchPolicy(allowed_private_hosts=frozenset(settings.fetch_allowed_private_hosts)), clock=clock
     )
 
     # -- authorization server ---------------------------------------------------------------------
