@@ -137,6 +137,7 @@ def build_gateway(
             users=users,
             store=store,
             audit=audit,
+            clock=clock,
         )
         if settings.oidc_issuer
         else None
