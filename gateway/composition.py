@@ -34,10 +34,11 @@ from gateway.oauth.tokens.revocation import RevocationList
 from gateway.resource.bearer import VerifiedTokenCache
 from gateway.resource.sessions import SessionStore
 from gateway.store import Store
-from gateway.upstream.discovery import Discovery, Refresher
+from gateway.upstream.discovery import Discovery
 from gateway.upstream.downstream_tokens import DownstreamTokens
 from gateway.upstream.hop import UpstreamHop
 from gateway.upstream.mcp_client import UpstreamClient
+from gateway.upstream.refresher import Refresher
 from tools_registry.catalog import Catalog
 from tools_registry.servers import ServerRegistry, configured_servers
 
@@ -180,5 +181,5 @@ def build_gateway(
         upstream=upstream,
         downstream_tokens=DownstreamTokens(exchanger, clock),
         discovery=discovery,
-        refresher=Refresher(discovery, servers, catalog, store, upstream.list_changed),
+        refresher=Refresher(discovery, servers, catalog, store, upstream.list_changed, clock=clock),
     )
