@@ -146,7 +146,7 @@ def build_gateway(
 
     # -- client of the upstream tools -------------------------------------------------------------
     servers = ServerRegistry(store, configured_servers(settings.servers))
-    catalog = Catalog()
+    catalog = Catalog(clock=clock.now)
     hop = UpstreamHop()
     upstream = UpstreamClient(hop)
     discovery = Discovery(upstream, issuer, catalog, targets)
