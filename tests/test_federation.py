@@ -375,7 +375,7 @@ def federation_at(
     config: FederationConfig, clock: Clock, metadata: dict[str, Any] | None = None
 ) -> FederatedSignIn:
     """Federated sign-in on a memory store; without ``metadata`` it discovers the provider's."""
-    store = MemoryStore()
+    store = MemoryStore(clock)
     return FederatedSignIn(
         config,
         browser=BrowserState(store, Cookies(secure=False), 60, 60),
