@@ -19,9 +19,11 @@ import statistics
 import time
 from collections.abc import Callable, Collection
 
-from tools_registry.catalog import Catalog, CatalogTool, page
+from tools_registry.catalog import Catalog
+from tools_registry.pagination import page
 from tools_registry.scopes import covers
 from tools_registry.servers import UpstreamServer
+from tools_registry.tool_entries import CatalogTool
 
 
 def schema(i: int) -> dict[str, object]:

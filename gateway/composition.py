@@ -35,9 +35,10 @@ from gateway.resource.bearer import VerifiedTokenCache
 from gateway.resource.sessions import SessionStore
 from gateway.store import Store
 from gateway.upstream.aiohttp_transport import AiohttpTransport
-from gateway.upstream.discovery import Discovery, Refresher
+from gateway.upstream.discovery import Discovery
 from gateway.upstream.downstream_tokens import DownstreamTokens
 from gateway.upstream.mcp_client import UpstreamClient
+from gateway.upstream.refresher import Refresher
 from gateway.upstream.transport import UpstreamTransport
 from tools_registry.catalog import Catalog
 from tools_registry.servers import ServerRegistry, configured_servers
@@ -94,7 +95,7 @@ def build_gateway(
     clock = clock or SystemClock()
     audit = AuditLog()
     fetcher = fetcher or DocumentFetcher(
-        FetchPolicy(allowed_private_hosts=frozenset(settings.fetch_allowed_private_hosts))
+        FetchPolicy(allowed_private_hosts=frozenset(settings.fetch_allowed_private_hosts)), clock=clock
     )
 
     # -- authorization server ---------------------------------------------------------------------
@@ -142,6 +143,7 @@ def build_gateway(
             users=users,
             store=store,
             audit=audit,
+            clock=clock,
         )
         if settings.oidc_issuer
         else None
@@ -149,7 +151,7 @@ def build_gateway(
 
     # -- client of the upstream tools -------------------------------------------------------------
     servers = ServerRegistry(store, configured_servers(settings.servers))
-    catalog = Catalog()
+    catalog = Catalog(clock=clock.now)
     transport = transport or AiohttpTransport()
     upstream = UpstreamClient(transport)
     discovery = Discovery(upstream, issuer, catalog, targets)
@@ -184,5 +186,5 @@ def build_gateway(
         upstream=upstream,
         downstream_tokens=DownstreamTokens(exchanger, clock),
         discovery=discovery,
-        refresher=Refresher(discovery, servers, catalog, store, upstream.list_changed),
+        refresher=Refresher(discovery, servers, catalog, store, upstream.list_changed, clock=clock),
     )

@@ -26,6 +26,8 @@ import jwt
 import pytest
 from starlette.responses import Response
 
+from gateway.clock import FrozenClock
+from gateway.composition import Gateway, build_gateway
 from gateway.config import ClientConfig, Settings
 from gateway.oauth.authorize.browser_state import Cookies
 from gateway.oauth.authorize.users import UserDirectory
@@ -97,6 +99,12 @@ def settings_for(store: str, **overrides: Any) -> Callable[[int], Settings]:
         )
 
     return make
+
+
+def on_clock(clock: FrozenClock) -> Callable[[Settings], Gateway]:
+    """Builds the gateway, and the store it keeps codes and refresh tokens in, on ``clock``: a test
+    lets a lifetime pass by advancing it instead of waiting."""
+    return lambda settings: build_gateway(settings, open_store(settings.store, clock), clock=clock)
 
 
 def sqlite_url(tmp_path_factory: pytest.TempPathFactory) -> str:
@@ -464,10 +472,12 @@ async def test_co3_a_code_is_bound_to_its_resource(gateway: RunningGateway, http
 
 @pytest.mark.anyio
 async def test_co3_an_expired_code_is_refused(tmp_path_factory: pytest.TempPathFactory) -> None:
-    with running_gateway(settings_for(sqlite_url(tmp_path_factory), authorization_code_ttl=1)) as gw:
+    clock = FrozenClock(time.time())
+    settings = settings_for(sqlite_url(tmp_path_factory), authorization_code_ttl=1)
+    with running_gateway(settings, build=on_clock(clock)) as gw:
         async with httpx2.AsyncClient(base_url=gw.url, timeout=30) as http, signed_up(gw) as person:
             code, verifier = await authorized(gw, person)
-            await anyio.sleep(1.5)
+            clock.advance(1.5)
             assert error_of(await redeem(http, code, verifier)) == "invalid_grant"
             # The same flow redeemed at once works: it is the lifetime that refused the code.
             code, verifier = await authorized(gw, person)
@@ -1087,12 +1097,14 @@ async def test_rt3_another_client_cannot_revoke_a_refresh_token(
 
 @pytest.mark.anyio
 async def test_rt3_an_idle_refresh_token_expires(tmp_path_factory: pytest.TempPathFactory) -> None:
-    with running_gateway(settings_for(sqlite_url(tmp_path_factory), refresh_token_idle_ttl=1)) as gw:
+    clock = FrozenClock(time.time())
+    settings = settings_for(sqlite_url(tmp_path_factory), refresh_token_idle_ttl=1)
+    with running_gateway(settings, build=on_clock(clock)) as gw:
         async with httpx2.AsyncClient(base_url=gw.url, timeout=30) as http, signed_up(gw) as person:
             tokens = await tokens_for(gw, http, person)
             used = await refresh(http, tokens["refresh_token"])  # within the idle time: fine
             assert used.status_code == 200, used.text
-            await anyio.sleep(1.5)
+            clock.advance(1.5)
             assert error_of(await refresh(http, used.json()["refresh_token"])) == "invalid_grant"
 
 
@@ -1100,16 +1112,17 @@ async def test_rt3_an_idle_refresh_token_expires(tmp_path_factory: pytest.TempPa
 async def test_rt3_a_refresh_token_expires_at_its_absolute_lifetime(
     tmp_path_factory: pytest.TempPathFactory,
 ) -> None:
-    with running_gateway(settings_for(sqlite_url(tmp_path_factory), refresh_token_absolute_ttl=1)) as gw:
+    clock = FrozenClock(time.time())
+    settings = settings_for(sqlite_url(tmp_path_factory), refresh_token_absolute_ttl=1)
+    with running_gateway(settings, build=on_clock(clock)) as gw:
         async with httpx2.AsyncClient(base_url=gw.url, timeout=30) as http, signed_up(gw) as person:
             tokens = await tokens_for(gw, http, person)
             untouched = await tokens_for(gw, http, person)
             used = await refresh(http, tokens["refresh_token"])
             assert used.status_code == 200, used.text
-            started = time.monotonic()
             current = used.json()["refresh_token"]
-            while time.monotonic() - started < 1.5:  # kept busy: never idle, yet it ends
-                await anyio.sleep(0.3)
+            for _ in range(5):  # kept busy for 1.5 s: never idle, yet it ends
+                clock.advance(0.3)
                 response = await refresh(http, current)
                 if response.status_code != 200:
                     break

@@ -20,9 +20,11 @@ import json
 import re
 import secrets
 import socket
+import threading
 import time
 from collections.abc import AsyncIterator, Callable, Iterator
 from html import unescape
+from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from typing import Any
 from urllib.parse import parse_qs, urlencode, urljoin, urlsplit
 
@@ -35,9 +37,11 @@ from playwright.sync_api import expect
 
 from gateway import paths
 from gateway.audit import AuditLog
+from gateway.clock import Clock, FrozenClock, SystemClock
 from gateway.config import ClientConfig, ConfigError, Settings, load_settings
 from gateway.oauth.authorize.browser_state import BrowserState, Cookies
 from gateway.oauth.authorize.federation import (
+    RETRY_DISCOVERY_AFTER,
     FederatedSignIn,
     FederationConfig,
     FederationError,
@@ -360,15 +364,27 @@ def static_metadata(**overrides: Any) -> dict[str, Any]:
 
 
 def federation(metadata: dict[str, Any] | None = None) -> FederatedSignIn:
-    store = MemoryStore()
-    return FederatedSignIn(
+    return federation_at(
         FederationConfig(ISSUER, IDP_CLIENT, IDP_SECRET, "http://127.0.0.1:1/cb"),
+        SystemClock(),
+        metadata or static_metadata(),
+    )
+
+
+def federation_at(
+    config: FederationConfig, clock: Clock, metadata: dict[str, Any] | None = None
+) -> FederatedSignIn:
+    """Federated sign-in on a memory store; without ``metadata`` it discovers the provider's."""
+    store = MemoryStore(clock)
+    return FederatedSignIn(
+        config,
         browser=BrowserState(store, Cookies(secure=False), 60, 60),
         clients=ClientRegistry(store),
         users=UserDirectory(store),
         store=store,
         audit=AuditLog(),
-        metadata=metadata or static_metadata(),
+        clock=clock,
+        metadata=metadata,
     )
 
 
@@ -462,20 +478,64 @@ async def test_an_unreachable_provider_does_not_hold_up_the_sign_in_page() -> No
     with socket.socket() as sock:
         sock.bind(("127.0.0.1", 0))
         closed = f"http://127.0.0.1:{sock.getsockname()[1]}"
-    store = MemoryStore()
-    fed = FederatedSignIn(
-        FederationConfig(closed, IDP_CLIENT, IDP_SECRET, "http://127.0.0.1:1/cb", timeout=2),
-        browser=BrowserState(store, Cookies(secure=False), 60, 60),
-        clients=ClientRegistry(store),
-        users=UserDirectory(store),
-        store=store,
-        audit=AuditLog(),
+    fed = federation_at(
+        FederationConfig(closed, IDP_CLIENT, IDP_SECRET, "http://127.0.0.1:1/cb", timeout=2), SystemClock()
     )
     with pytest.raises(FederationError, match="discovery failed"):
         await fed.metadata()
     started = time.monotonic()
     assert await fed.form_targets() == [closed]
     assert time.monotonic() - started < 0.1  # no new attempt within the retry interval
+
+
+AUTHORIZE_ELSEWHERE = "https://login.idp.example/auth"
+
+
+@contextlib.contextmanager
+def provider_coming_back() -> Iterator[tuple[str, threading.Event, list[str]]]:
+    """A provider's discovery endpoint on a free loopback port: 503 until the event is set, then its
+    metadata. Yields its issuer, that event and the paths it was asked for."""
+    requested: list[str] = []
+    up = threading.Event()
+
+    class Discovery(BaseHTTPRequestHandler):
+        def log_message(self, format: str, *args: Any) -> None:
+            pass
+
+        def do_GET(self) -> None:
+            requested.append(self.path)
+            body = json.dumps(static_metadata(issuer=issuer, authorization_endpoint=AUTHORIZE_ELSEWHERE))
+            self.send_response(200 if up.is_set() else 503)
+            self.send_header("Content-Type", "application/json")
+            self.send_header("Content-Length", str(len(body)))
+            self.end_headers()
+            self.wfile.write(body.encode())
+
+    server = ThreadingHTTPServer(("127.0.0.1", 0), Discovery)
+    issuer = f"http://127.0.0.1:{server.server_address[1]}"
+    thread = threading.Thread(target=server.serve_forever, daemon=True)
+    thread.start()
+    try:
+        yield issuer, up, requested
+    finally:
+        server.shutdown()
+        server.server_close()
+
+
+async def test_the_sign_in_page_tries_discovery_again_only_after_the_retry_interval() -> None:
+    clock = FrozenClock(1_700_000_000.0)
+    with provider_coming_back() as (issuer, up, requested):
+        fed = federation_at(FederationConfig(issuer, IDP_CLIENT, IDP_SECRET, "http://127.0.0.1:1/cb"), clock)
+        with pytest.raises(FederationError, match="discovery failed"):
+            await fed.metadata()
+        assert len(requested) == 1
+        up.set()
+        clock.advance(RETRY_DISCOVERY_AFTER - 1)
+        assert await fed.form_targets() == [issuer]
+        assert len(requested) == 1, "no new attempt within the retry interval"
+        clock.advance(1)
+        assert await fed.form_targets() == sorted([issuer, "https://login.idp.example"])
+        assert len(requested) == 2
 
 
 # -- configuration ----------------------------------------------------------------------------------

@@ -29,6 +29,7 @@ from cryptography.hazmat.primitives import hashes, serialization
 from cryptography.hazmat.primitives.asymmetric import ec
 from cryptography.x509.oid import NameOID
 
+from gateway.clock import FrozenClock
 from gateway.fetching import addresses as address_module
 from gateway.fetching import fetcher as fetch_module
 from gateway.fetching.fetcher import DocumentFetcher, FetchError, FetchPolicy
@@ -288,34 +289,25 @@ Fetch = Callable[..., Awaitable[dict[str, Any]]]
 
 
 @pytest.fixture
-async def fetcher_factory() -> Any:
+def clock() -> FrozenClock:
+    """The fetchers' cache clock: a cached document goes stale only when a test advances it."""
+    return FrozenClock(1000.0)
+
+
+@pytest.fixture
+async def fetcher_factory(clock: FrozenClock) -> Any:
     made: list[DocumentFetcher] = []
 
     def make(resolver: Any = None, **policy: Any) -> DocumentFetcher:
         if "allowed_private_hosts" in policy:
             policy["allowed_private_hosts"] = frozenset(policy["allowed_private_hosts"])
-        fetcher = DocumentFetcher(FetchPolicy(**policy), resolver=resolver)
+        fetcher = DocumentFetcher(FetchPolicy(**policy), resolver=resolver, clock=clock)
         made.append(fetcher)
         return fetcher
 
     yield make
     for fetcher in made:
         await fetcher.aclose()
-
-
-class FakeClock:
-    def __init__(self) -> None:
-        self.now = 1000.0
-
-    def __call__(self) -> float:
-        return self.now
-
-
-@pytest.fixture
-def clock(monkeypatch: pytest.MonkeyPatch) -> FakeClock:
-    fake = FakeClock()
-    monkeypatch.setattr(fetch_module, "_monotonic", fake)
-    return fake
 
 
 # --- certificates for the TLS rules --------------------------------------------------------------
@@ -692,40 +684,40 @@ async def test_a_slow_server_is_cut_off_by_the_total_timeout(server: Server, fet
 
 @pytest.mark.anyio
 async def test_cache_control_max_age_sets_the_cache_lifetime(
-    server: Server, loopback_fetcher: DocumentFetcher, clock: FakeClock
+    server: Server, loopback_fetcher: DocumentFetcher, clock: FrozenClock
 ) -> None:
     url = server.url("/max-age-60")
     await loopback_fetcher.fetch_json(url)
-    clock.now += 59
+    clock.advance(59)
     await loopback_fetcher.fetch_json(url)
     assert server.served.hits("/max-age-60") == 1
-    clock.now += 2
+    clock.advance(2)
     await loopback_fetcher.fetch_json(url)
     assert server.served.hits("/max-age-60") == 2
 
 
 @pytest.mark.anyio
 async def test_max_age_is_clamped_to_max_cache_seconds(
-    server: Server, fetcher_factory: Any, clock: FakeClock
+    server: Server, fetcher_factory: Any, clock: FrozenClock
 ) -> None:
     fetcher = fetcher_factory(allowed_private_hosts={"127.0.0.1"}, max_cache_seconds=100)
     url = server.url("/max-age-huge")
     await fetcher.fetch_json(url)
-    clock.now += 101
+    clock.advance(101)
     await fetcher.fetch_json(url)
     assert server.served.hits("/max-age-huge") == 2
 
 
 @pytest.mark.anyio
 async def test_without_cache_control_the_default_lifetime_applies(
-    server: Server, loopback_fetcher: DocumentFetcher, clock: FakeClock
+    server: Server, loopback_fetcher: DocumentFetcher, clock: FrozenClock
 ) -> None:
     url = server.url("/jwks")
     await loopback_fetcher.fetch_json(url)
-    clock.now += 299
+    clock.advance(299)
     await loopback_fetcher.fetch_json(url)
     assert server.served.hits("/jwks") == 1
-    clock.now += 2
+    clock.advance(2)
     await loopback_fetcher.fetch_json(url)
     assert server.served.hits("/jwks") == 2
 

@@ -2,8 +2,10 @@
 
 The same tests run on memory, SQLite and Redis (standalone, Cluster, Sentinel): whatever the
 deployment, a ``jti`` is accepted once, an authorization code is redeemed once, and a store that
-cannot answer raises :class:`StoreUnavailable` so callers fail closed. No test asserts a time;
-short TTLs and sleeps only test expiry.
+cannot answer raises :class:`StoreUnavailable` so callers fail closed. No test asserts a time.
+Expiry is tested by letting time pass (:func:`elapse`): memory and SQLite measure TTLs on a
+:class:`FrozenClock` that the test advances; Redis measures them on the server's own clock, so there
+the TTLs are sub-second and the test waits them out.
 """
 
 from __future__ import annotations
@@ -16,13 +18,14 @@ import stat
 import subprocess
 import sys
 import uuid
-from collections.abc import AsyncIterator, Iterator
+from collections.abc import AsyncIterator, Awaitable, Callable, Iterator
 from pathlib import Path
 
 import anyio
 import pytest
 from redis.crc import key_slot
 
+from gateway.clock import FrozenClock
 from gateway.store import Store, StoreUnavailable
 from gateway.store.factory import open_store
 from gateway.store.redis import RedisStore
@@ -48,8 +51,17 @@ def _prefix() -> str:
     return f"test-{uuid.uuid4().hex[:12]}:"
 
 
+Elapse = Callable[[float], Awaitable[None]]
+
+
+@pytest.fixture
+def clock() -> FrozenClock:
+    """The clock of the memory and SQLite stores: their TTLs pass only when a test advances it."""
+    return FrozenClock(1_700_000_000.0)
+
+
 @pytest.fixture(params=BACKENDS)
-async def store(request: pytest.FixtureRequest, tmp_path: Path) -> AsyncIterator[Store]:
+async def store(request: pytest.FixtureRequest, tmp_path: Path, clock: FrozenClock) -> AsyncIterator[Store]:
     backend = request.param
     if backend == "memory":
         url = "memory://"
@@ -57,7 +69,7 @@ async def store(request: pytest.FixtureRequest, tmp_path: Path) -> AsyncIterator
         url = f"sqlite:///{tmp_path / 'store.db'}"
     else:
         url = f"{request.getfixturevalue(REDIS_FIXTURES[backend]).url}?key_prefix={_prefix()}"
-    opened = open_store(url)
+    opened = open_store(url, clock)
     # As the gateway does at startup. For Cluster this also loads the topology, which redis-py
     # 8.1 races against a cold burst of concurrent commands (see gateway/store/redis.py).
     await opened.ping()
@@ -65,6 +77,20 @@ async def store(request: pytest.FixtureRequest, tmp_path: Path) -> AsyncIterator
         yield opened
     finally:
         await opened.close()
+
+
+@pytest.fixture
+def elapse(store: Store, clock: FrozenClock) -> Elapse:
+    """Let ``seconds`` pass for the store's TTLs: the frozen clock of memory and SQLite moves at once;
+    a Redis server expires keys on its own clock, so there the test has to wait."""
+
+    async def elapse(seconds: float) -> None:
+        if isinstance(store, RedisStore):
+            await anyio.sleep(seconds)
+        else:
+            clock.advance(seconds)
+
+    return elapse
 
 
 # -- the contract --------------------------------------------------------------------------------
@@ -101,10 +127,10 @@ async def test_add_sets_a_key_only_when_it_is_absent(store: Store) -> None:
 
 
 @pytest.mark.anyio
-async def test_an_expired_key_is_gone_and_can_be_added_again(store: Store) -> None:
+async def test_an_expired_key_is_gone_and_can_be_added_again(store: Store, elapse: Elapse) -> None:
     assert await store.add("code", "v1", ttl=0.2) is True
     await store.put("other", "x", ttl=0.2)
-    await anyio.sleep(0.4)
+    await elapse(0.4)
     assert await store.get("code") is None
     assert await store.get("other") is None
     assert await store.take("other") is None
@@ -113,10 +139,10 @@ async def test_an_expired_key_is_gone_and_can_be_added_again(store: Store) -> No
 
 
 @pytest.mark.anyio
-async def test_put_replaces_a_key_and_its_ttl(store: Store) -> None:
+async def test_put_replaces_a_key_and_its_ttl(store: Store, elapse: Elapse) -> None:
     await store.put("k", "short-lived", ttl=0.2)
     await store.put("k", "long-lived", ttl=60)
-    await anyio.sleep(0.4)
+    await elapse(0.4)
     assert await store.get("k") == "long-lived"
 
 
@@ -139,22 +165,24 @@ async def test_delete_removes_a_key(store: Store) -> None:
 
 
 @pytest.mark.anyio
-async def test_swap_replaces_a_key_only_while_it_holds_the_expected_value(store: Store) -> None:
+async def test_swap_replaces_a_key_only_while_it_holds_the_expected_value(
+    store: Store, elapse: Elapse
+) -> None:
     await store.put("family", "generation-1", ttl=0.2)
     assert await store.swap("family", "generation-0", "generation-2", ttl=60) is False
     assert await store.get("family") == "generation-1"
     assert await store.swap("family", "generation-1", "generation-2", ttl=60) is True
     assert await store.get("family") == "generation-2"
-    await anyio.sleep(0.4)  # the swap set a new TTL
+    await elapse(0.4)  # the swap set a new TTL
     assert await store.get("family") == "generation-2"
     assert await store.swap("absent", "anything", "v", ttl=60) is False
     assert await store.get("absent") is None
 
 
 @pytest.mark.anyio
-async def test_an_expired_key_cannot_be_swapped(store: Store) -> None:
+async def test_an_expired_key_cannot_be_swapped(store: Store, elapse: Elapse) -> None:
     await store.put("family", "generation-1", ttl=0.2)
-    await anyio.sleep(0.4)
+    await elapse(0.4)
     assert await store.swap("family", "generation-1", "generation-2", ttl=60) is False
     assert await store.get("family") is None
 
@@ -170,13 +198,13 @@ async def test_of_200_concurrent_swaps_from_one_value_exactly_one_wins(store: St
 
 
 @pytest.mark.anyio
-async def test_appended_items_come_back_in_order_and_expire(store: Store) -> None:
+async def test_appended_items_come_back_in_order_and_expire(store: Store, elapse: Elapse) -> None:
     for item in ("a", "b", "c"):
         await store.append("list:order", item, ttl=60)
     assert await store.items("list:order") == ["a", "b", "c"]
     assert await store.items("list:none") == []
     await store.append("list:short", "x", ttl=0.2)
-    await asyncio.sleep(0.3)
+    await elapse(0.3)
     assert await store.items("list:short") == []
 
 
@@ -320,13 +348,13 @@ async def test_a_closed_or_unopenable_sqlite_store_raises_store_unavailable(tmp_
 
 
 @pytest.mark.anyio
-async def test_expired_sqlite_keys_are_purged_lazily(tmp_path: Path) -> None:
+async def test_expired_sqlite_keys_are_purged_lazily(tmp_path: Path, clock: FrozenClock) -> None:
     path = str(tmp_path / "gateway.db")
-    store = SQLiteStore(path)
+    store = SQLiteStore(path, clock)
     try:
         for i in range(10):
             await store.put(f"old:{i}", "v", ttl=0.05)
-        await anyio.sleep(0.2)
+        clock.advance(0.2)
         for i in range(_PURGE_EVERY):
             await store.add(f"new:{i}", "v", ttl=60)
         with contextlib.closing(sqlite3.connect(path)) as db:

@@ -47,12 +47,13 @@ AGENT = "agent-1"
 
 def make_gateway(max_depth: int = 4, max_ttl: int = MAX_TTL) -> Gateway:
     targets = tuple(TargetConfig(aud, tuple(sorted(scopes))) for aud, scopes in TARGET_SCOPES.items())
+    clock = FrozenClock(START)  # the store's TTLs too: they pass as the tests advance it
     return build_gateway(
         Settings(
             store="memory://", targets=targets, exchange_max_ttl=max_ttl, max_delegation_depth=max_depth
         ),
-        MemoryStore(),
-        clock=FrozenClock(START),
+        MemoryStore(clock),
+        clock=clock,
     )
 
 

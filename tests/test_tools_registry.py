@@ -22,7 +22,8 @@ import tools_registry
 from gateway.oauth.tokens.audiences import canonical_resource
 from gateway.store.memory import MemoryStore
 from gateway.store.sqlite import SQLiteStore
-from tools_registry.catalog import Catalog, CursorError, decode_cursor, encode_cursor, page
+from tools_registry.catalog import Catalog
+from tools_registry.pagination import CursorError, decode_cursor, encode_cursor, page
 from tools_registry.scopes import ancestors, covers, missing
 from tools_registry.servers import (
     COLLECTION,

@@ -2,10 +2,14 @@
 
 * :mod:`tools_registry.servers`: the servers tool authors register (config file or store).
 * :mod:`tools_registry.scopes`: the scope hierarchy (which granted scope covers which).
-* :mod:`tools_registry.catalog`: discovered tools, namespaced, filtered by scope, paginated.
+* :mod:`tools_registry.catalog`: discovered tools by server, with each server's health.
+* :mod:`tools_registry.tool_entries`: one ``tools/list`` entry read into a namespaced tool.
+* :mod:`tools_registry.visibility`: which tools a token's scopes let it see.
+* :mod:`tools_registry.pagination`: pages of ``tools/list`` and their opaque cursors.
 """
 
-from tools_registry.catalog import Catalog, CatalogTool, CursorError, ServerHealth, page
+from tools_registry.catalog import Catalog, ServerHealth
+from tools_registry.pagination import CursorError, page
 from tools_registry.scopes import covers, missing
 from tools_registry.servers import (
     RecordStore,
@@ -15,6 +19,7 @@ from tools_registry.servers import (
     configured_servers,
     from_config,
 )
+from tools_registry.tool_entries import CatalogTool
 
 __all__ = [
     "Catalog",

@@ -1,9 +1,8 @@
-"""The catalogue of discovered tools: namespacing, health, who sees what, and pagination.
+"""The catalogue of discovered tools: each server's tools, its health, and what each token sees.
 
 Each upstream server's ``tools/list`` answer goes through :meth:`Catalog.replace`, which exposes
-tool ``t`` of server ``s`` as ``s.t``. An entry that is not a tool (not an object, no string
-name, a schema that is not an object) or whose exposed name would not be 1-128 characters of
-``[A-Za-z0-9_.-]`` (SEP-986) is skipped and reported; the rest of that server's tools are kept.
+tool ``t`` of server ``s`` as ``s.t`` (:mod:`tools_registry.tool_entries` reads each entry; one
+that cannot be exposed is skipped and reported, the rest of that server's tools are kept).
 
 Health: an answer that is not a list, or a non-empty list with no usable tool, marks the server
 unhealthy, as does :meth:`Catalog.mark_unhealthy` (a timeout, an HTTP error). While unhealthy, a
@@ -13,55 +12,24 @@ call fails at once instead of waiting for the upstream's timeout;
 :meth:`Catalog.mark_healthy` or the next good answer. Other servers are not affected.
 
 ``tools/list`` for an agent is :meth:`Catalog.visible_to` (the tools whose every scope its token
-covers, see :mod:`tools_registry.scopes`), sorted by exposed name, then :func:`page`. Cursors are
-opaque to clients and name the last tool of the previous page, so paging stays consistent when
-tools come or go between pages.
+covers: :mod:`tools_registry.visibility`), sorted by exposed name, then paged
+(:mod:`tools_registry.pagination`).
 """
 
 from __future__ import annotations
 
-import base64
-import binascii
-import bisect
 import logging
-import re
 import time
-from collections.abc import Callable, Collection, Mapping, Sequence
-from dataclasses import dataclass, field
+from collections.abc import Callable, Collection
+from dataclasses import dataclass
 from typing import Any
 
-from tools_registry.scopes import ancestors
-from tools_registry.servers import TOOL_NAME, UpstreamServer
+from tools_registry.pagination import DEFAULT_PAGE_SIZE, page
+from tools_registry.servers import UpstreamServer
+from tools_registry.tool_entries import CatalogTool, SkippedEntry, read_tool
+from tools_registry.visibility import VisibilityIndex
 
 logger = logging.getLogger("tools_registry")
-
-DEFAULT_PAGE_SIZE = 100
-_CURSOR_PREFIX = "after:"
-_CURSOR_CHARS = re.compile(r"[A-Za-z0-9_-]{1,200}")
-
-
-class CursorError(ValueError):
-    """A ``tools/list`` cursor this catalogue did not issue (JSON-RPC: invalid params)."""
-
-
-@dataclass(frozen=True)
-class CatalogTool:
-    """One upstream tool as agents see it, and what calling it takes."""
-
-    name: str
-    """The exposed name, ``<server>.<tool>``."""
-    server_id: str
-    upstream_name: str
-    description: str | None
-    input_schema: Mapping[str, Any]
-    output_schema: Mapping[str, Any] | None
-    title: str | None
-    annotations: Mapping[str, Any] | None
-    scopes: tuple[str, ...]
-    """The scopes a token must cover (all of them) to see and call this tool."""
-    server: UpstreamServer = field(repr=False, compare=False)
-    descriptor: Mapping[str, Any] = field(repr=False, compare=False, default_factory=dict)
-    """The MCP ``Tool`` object for ``tools/list``, built once."""
 
 
 @dataclass(frozen=True)
@@ -86,10 +54,6 @@ class ServerHealth:
         }
 
 
-class _Skip(Exception):
-    """Why one entry of a tools/list answer is not exposed."""
-
-
 @dataclass
 class _Entry:
     server: UpstreamServer | None
@@ -100,64 +64,20 @@ class _Entry:
     updated_at: float
 
 
-class _Index:
-    """What ``tools/list`` needs, precomputed from the healthy servers' tools.
-
-    Work per query is proportional to the tools the agent may see, not to the catalogue: for
-    every scope a token might hold (each required scope and its ancestors), the ascending ranks
-    of the one-scope tools it covers are listed once. Tools needing several scopes count hits.
-    """
-
-    def __init__(self, tools: list[CatalogTool]) -> None:
-        tools.sort(key=lambda t: t.name)
-        self.tools = tools
-        self.by_name = {tool.name: tool for tool in tools}
-        self.ranks: dict[str, list[int]] = {}
-        self.needs: dict[int, int] = {}
-        self.needed_by: dict[str, list[int]] = {}
-        covered: dict[str, set[str]] = {}
-        for rank, tool in enumerate(tools):
-            if len(tool.scopes) == 1:
-                for granted in ancestors(tool.scopes[0]):
-                    self.ranks.setdefault(granted, []).append(rank)
-                continue
-            self.needs[rank] = len(tool.scopes)
-            for scope in tool.scopes:
-                self.needed_by.setdefault(scope, []).append(rank)
-                for granted in ancestors(scope):
-                    covered.setdefault(granted, set()).add(scope)
-        self.covered = {granted: tuple(scopes) for granted, scopes in covered.items()}
-
-    def visible(self, granted: Collection[str]) -> list[CatalogTool]:
-        runs = [ranks for g in granted if (ranks := self.ranks.get(g))]
-        if self.needs:
-            runs.append(self._several_scopes(granted))
-        # one run is already ascending; several may overlap (weather and weather:read both held)
-        ranks = runs[0] if len(runs) == 1 else sorted({rank for run in runs for rank in run})
-        tools = self.tools
-        return [tools[rank] for rank in ranks]
-
-    def _several_scopes(self, granted: Collection[str]) -> list[int]:
-        required = {scope for g in granted for scope in self.covered.get(g, ())}
-        hits: dict[int, int] = {}
-        for scope in required:
-            for rank in self.needed_by[scope]:
-                hits[rank] = hits.get(rank, 0) + 1
-        return sorted(rank for rank, count in hits.items() if count == self.needs[rank])
-
-
 class Catalog:
     """The tools of every upstream server, by exposed name.
 
-    ``clock`` gives the ``updated_at`` of :meth:`health`; ``cache_size`` bounds the per-scope-set
-    cache of :meth:`visible_to` (emptied whenever the catalogue changes).
+    ``clock`` gives the ``updated_at`` of :meth:`health`, in seconds since the epoch: a callable,
+    since this package never imports the gateway (the gateway passes its ``Clock``'s ``now``).
+    ``cache_size`` bounds the per-scope-set cache of :meth:`visible_to` (emptied whenever the
+    catalogue changes).
     """
 
     def __init__(self, *, clock: Callable[[], float] = time.time, cache_size: int = 256) -> None:
         self._clock = clock
         self._cache_size = cache_size
         self._entries: dict[str, _Entry] = {}
-        self._index: _Index | None = None
+        self._index: VisibilityIndex | None = None
         self._cache: dict[frozenset[str], list[CatalogTool]] = {}
 
     # -- changes ------------------------------------------------------------------------------
@@ -175,10 +95,10 @@ class Catalog:
         problems: list[str] = []
         for position, raw in enumerate(raw_tools):
             try:
-                tool = _tool(server, raw)
+                tool = read_tool(server, raw)
                 if tool.upstream_name in tools:
-                    raise _Skip(f"tool {tool.upstream_name!r} is listed twice; the first is kept")
-            except _Skip as exc:
+                    raise SkippedEntry(f"tool {tool.upstream_name!r} is listed twice; the first is kept")
+            except SkippedEntry as exc:
                 problems.append(f"{server.id}: tools[{position}]: {exc}")
                 continue
             tools[tool.upstream_name] = tool
@@ -271,99 +191,11 @@ class Catalog:
             self._cache[key] = found
         return found
 
-    def _current(self) -> _Index:
+    def _current(self) -> VisibilityIndex:
         if self._index is None:
             healthy = [t for e in self._entries.values() if e.healthy for t in e.tools.values()]
-            self._index = _Index(healthy)
+            self._index = VisibilityIndex(healthy)
         return self._index
 
 
-def page(
-    tools: Sequence[CatalogTool], cursor: str | None, page_size: int = DEFAULT_PAGE_SIZE
-) -> tuple[list[CatalogTool], str | None]:
-    """The tools after ``cursor`` (all of ``tools``, sorted by name, when None), at most
-    ``page_size``, and the cursor of the next page (None on the last page)."""
-    if page_size < 1:
-        raise ValueError(f"page_size must be at least 1, got {page_size}")
-    start = 0
-    if cursor is not None:
-        start = bisect.bisect_right(tools, decode_cursor(cursor), key=lambda t: t.name)
-    chunk = list(tools[start : start + page_size])
-    more = start + page_size < len(tools)
-    return chunk, encode_cursor(chunk[-1].name) if more else None
-
-
-def encode_cursor(name: str) -> str:
-    raw = (_CURSOR_PREFIX + name).encode()
-    return base64.urlsafe_b64encode(raw).decode().rstrip("=")
-
-
-def decode_cursor(cursor: str) -> str:
-    """The exposed name a cursor points after; :class:`CursorError` for anything else."""
-    if not isinstance(cursor, str) or not _CURSOR_CHARS.fullmatch(cursor):
-        raise CursorError("the cursor is not one this server issued")
-    try:
-        text = base64.urlsafe_b64decode(cursor + "=" * (-len(cursor) % 4)).decode()
-    except (binascii.Error, UnicodeDecodeError):
-        raise CursorError("the cursor is not one this server issued") from None
-    name = text.removeprefix(_CURSOR_PREFIX)
-    if name == text or not TOOL_NAME.fullmatch(name):
-        raise CursorError("the cursor is not one this server issued")
-    return name
-
-
-def _tool(server: UpstreamServer, raw: Any) -> CatalogTool:
-    if not isinstance(raw, dict):
-        raise _Skip(f"not a tool object: {type(raw).__name__}")
-    upstream = raw.get("name")
-    if not isinstance(upstream, str):
-        raise _Skip("the tool has no string name")
-    name = f"{server.id}.{upstream}"
-    if not TOOL_NAME.fullmatch(upstream) or not TOOL_NAME.fullmatch(name):
-        raise _Skip(f"exposed name {name[:140]!r} is not 1-128 characters of [A-Za-z0-9_.-]")
-    input_schema = raw.get("inputSchema", {"type": "object"})
-    output_schema, annotations = raw.get("outputSchema"), raw.get("annotations")
-    title, description = raw.get("title"), raw.get("description")
-    for label, value, kind, what in (
-        ("inputSchema", input_schema, dict, "an object"),
-        ("outputSchema", output_schema, dict | None, "an object"),
-        ("annotations", annotations, dict | None, "an object"),
-        ("title", title, str | None, "a string"),
-        ("description", description, str | None, "a string"),
-    ):
-        if not isinstance(value, kind):
-            raise _Skip(f"tool {upstream!r}: {label} is not {what}")
-    description = server.descriptions.get(upstream, description)
-    descriptor: dict[str, Any] = {"name": name, "inputSchema": input_schema}
-    optional_members = (
-        ("title", title),
-        ("description", description),
-        ("outputSchema", output_schema),
-        ("annotations", annotations),
-    )
-    descriptor.update((key, value) for key, value in optional_members if value is not None)
-    return CatalogTool(
-        name=name,
-        server_id=server.id,
-        upstream_name=upstream,
-        description=description,
-        input_schema=input_schema,
-        output_schema=output_schema,
-        title=title,
-        annotations=annotations,
-        scopes=server.scopes_for(upstream),
-        server=server,
-        descriptor=descriptor,
-    )
-
-
-__all__ = [
-    "DEFAULT_PAGE_SIZE",
-    "Catalog",
-    "CatalogTool",
-    "CursorError",
-    "ServerHealth",
-    "decode_cursor",
-    "encode_cursor",
-    "page",
-]
+__all__ = ["Catalog", "ServerHealth"]

@@ -11,7 +11,6 @@ import argparse
 import getpass
 import json
 import sys
-import time
 from collections.abc import Awaitable, Callable, Sequence
 from pathlib import Path
 from typing import Any
@@ -152,7 +151,7 @@ async def _clients_add(gateway: Any, args: argparse.Namespace) -> int:
         jwks=_read_jwks(args.jwks),
         jwks_uri=args.jwks_uri,
         secret_hash=hash_secret(secret) if secret else None,
-        created_at=int(time.time()),
+        created_at=int(gateway.clock.now()),
     )
     await gateway.clients.add(client)
     data = {**client.public_view(), "client_secret": secret}

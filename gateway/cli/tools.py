@@ -125,7 +125,7 @@ async def _remove(gateway: Any, args: argparse.Namespace) -> int:
 async def _refresh(gateway: Any, args: argparse.Namespace) -> int:
     if args.server_id is not None and await registry(gateway).get(args.server_id) is None:
         return _not_found(args.server_id)
-    from gateway.upstream.discovery import refresh_tools
+    from gateway.upstream.refresher import refresh_tools
 
     result = await refresh_tools(gateway, args.server_id)
     _emit(args, result, json.dumps(result, indent=2, sort_keys=True))

@@ -32,7 +32,6 @@ from __future__ import annotations
 
 import json
 import ssl
-import time
 from collections import OrderedDict
 from dataclasses import dataclass
 from typing import Any
@@ -40,6 +39,7 @@ from typing import Any
 import anyio
 import httpx2
 
+from gateway.clock import Clock, SystemClock
 from gateway.fetching.addresses import (
     Resolver,
     SystemResolver,
@@ -53,8 +53,6 @@ __all__ = ["DocumentFetcher", "FetchError", "FetchPolicy"]
 
 MAX_CACHE_ENTRIES = 1024
 """How many documents the cache holds; the least recently used one goes first."""
-
-_monotonic = time.monotonic  # module-level so tests can move the cache clock without touching asyncio's
 
 
 @dataclass(frozen=True)
@@ -117,10 +115,18 @@ def _one_line(text: str, limit: int = 200) -> str:
 
 
 class DocumentFetcher:
-    """Fetches small JSON documents from client-supplied URLs without becoming an SSRF vector."""
+    """Fetches small JSON documents from client-supplied URLs without becoming an SSRF vector.
 
-    def __init__(self, policy: FetchPolicy, resolver: Resolver | None = None) -> None:
+    ``clock`` dates the cache entries (the system clock by default), so a test moves a
+    :class:`~gateway.clock.FrozenClock` past ``max-age`` instead of waiting. The total deadline of
+    one fetch is the event loop's own timer, not this clock.
+    """
+
+    def __init__(
+        self, policy: FetchPolicy, resolver: Resolver | None = None, clock: Clock | None = None
+    ) -> None:
         self._policy = policy
+        self._clock = clock or SystemClock()
         self._resolver: Resolver = resolver if resolver is not None else SystemResolver()
         self._allowed = frozenset(parse_allow_entry(entry) for entry in policy.allowed_private_hosts)
         self._ssl_context = _default_ssl_context()
@@ -134,7 +140,7 @@ class DocumentFetcher:
         cached = self._cache.get(url)
         if cached is not None:
             expires_at, body = cached
-            if expires_at > _monotonic():
+            if expires_at > self._clock.now():
                 self._cache.move_to_end(url)
                 return self._decode(body)
             del self._cache[url]
@@ -145,7 +151,7 @@ class DocumentFetcher:
             raise FetchError(f"no complete answer within {self._policy.timeout:g} s") from None
         document = self._decode(body)
         if lifetime > 0:
-            self._cache[url] = (_monotonic() + lifetime, body)
+            self._cache[url] = (self._clock.now() + lifetime, body)
             self._cache.move_to_end(url)
             while len(self._cache) > MAX_CACHE_ENTRIES:
                 self._cache.popitem(last=False)

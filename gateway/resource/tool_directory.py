@@ -4,8 +4,9 @@ from __future__ import annotations
 
 from typing import Any
 
-from tools_registry.catalog import Catalog, CatalogTool
+from tools_registry.catalog import Catalog
 from tools_registry.scopes import missing
+from tools_registry.tool_entries import CatalogTool
 
 
 class CatalogDirectory:

@@ -6,18 +6,22 @@
 * ``memory://`` - tests only: nothing survives the process.
 
 Backends are imported on demand so a SQLite deployment never imports redis.
+
+``clock`` measures the TTLs of the SQLite and memory stores (the system clock by default). A Redis
+store ignores it: there the TTLs are the Redis server's own clock.
 """
 
 from __future__ import annotations
 
 from urllib.parse import unquote, urlsplit
 
+from gateway.clock import Clock
 from gateway.store import Store
 
 _REDIS_SCHEMES = ("redis", "rediss", "redis+sentinel", "redis+cluster")
 
 
-def open_store(url: str) -> Store:
+def open_store(url: str, clock: Clock | None = None) -> Store:
     scheme = urlsplit(url).scheme
     if scheme == "sqlite":
         from gateway.store.sqlite import SQLiteStore
@@ -26,7 +30,7 @@ def open_store(url: str) -> Store:
         path = unquote(url.removeprefix("sqlite:").removeprefix("//").removeprefix("/"))
         if not path:
             raise ValueError(f"store URL {url!r} has no file path; e.g. sqlite:///gateway.db")
-        return SQLiteStore(path)
+        return SQLiteStore(path, clock)
     if scheme in _REDIS_SCHEMES:
         from gateway.store.redis import RedisStore
 
@@ -34,7 +38,7 @@ def open_store(url: str) -> Store:
     if scheme == "memory":
         from gateway.store.memory import MemoryStore
 
-        return MemoryStore()
+        return MemoryStore(clock)
     # The URL itself is not echoed: it may hold a password.
     what = f"scheme {scheme}://" if scheme else "a URL without a scheme"
     raise ValueError(

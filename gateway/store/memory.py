@@ -3,11 +3,15 @@ replicas cannot share it."""
 
 from __future__ import annotations
 
-import time
+from gateway.clock import Clock, SystemClock
 
 
 class MemoryStore:
-    def __init__(self) -> None:
+    """TTLs are measured on ``clock`` (the system clock by default), so a test that builds the
+    store with a :class:`~gateway.clock.FrozenClock` lets keys expire by advancing it."""
+
+    def __init__(self, clock: Clock | None = None) -> None:
+        self._clock = clock or SystemClock()
         self._records: dict[str, dict[str, str]] = {}
         self._keys: dict[str, tuple[str, float]] = {}
         self._lists: dict[str, tuple[list[str], float]] = {}
@@ -29,7 +33,7 @@ class MemoryStore:
         if entry is None:
             return None
         value, expires_at = entry
-        if expires_at <= time.monotonic():
+        if expires_at <= self._clock.now():
             del self._keys[key]
             return None
         return value
@@ -37,14 +41,14 @@ class MemoryStore:
     async def add(self, key: str, value: str, ttl: float) -> bool:
         if self._live(key) is not None:
             return False
-        self._keys[key] = (value, time.monotonic() + ttl)
+        self._keys[key] = (value, self._clock.now() + ttl)
         return True
 
     async def get(self, key: str) -> str | None:
         return self._live(key)
 
     async def put(self, key: str, value: str, ttl: float) -> None:
-        self._keys[key] = (value, time.monotonic() + ttl)
+        self._keys[key] = (value, self._clock.now() + ttl)
 
     async def take(self, key: str) -> str | None:
         value = self._live(key)
@@ -57,18 +61,18 @@ class MemoryStore:
     async def swap(self, key: str, expected: str, value: str, ttl: float) -> bool:
         if self._live(key) != expected:
             return False
-        self._keys[key] = (value, time.monotonic() + ttl)
+        self._keys[key] = (value, self._clock.now() + ttl)
         return True
 
     async def append(self, key: str, item: str, ttl: float) -> None:
         items, expires_at = self._lists.get(key, ([], 0.0))
-        if expires_at <= time.monotonic():
+        if expires_at <= self._clock.now():
             items = []
-        self._lists[key] = ([*items, item], max(expires_at, time.monotonic() + ttl))
+        self._lists[key] = ([*items, item], max(expires_at, self._clock.now() + ttl))
 
     async def items(self, key: str) -> list[str]:
         items, expires_at = self._lists.get(key, ([], 0.0))
-        return list(items) if expires_at > time.monotonic() else []
+        return list(items) if expires_at > self._clock.now() else []
 
     async def ping(self) -> None:
         return None

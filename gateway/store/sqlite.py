@@ -9,7 +9,8 @@ so every guarantee here holds across processes:
 * Every write is one autocommit statement, so ``add`` (upsert guarded by "only if expired"),
   ``take`` (``DELETE ... RETURNING``) and ``swap`` (``UPDATE ... WHERE value = expected``) are
   atomic against other connections and other processes.
-* TTLs are wall-clock (``time.time()``): a monotonic clock means nothing to another process.
+* TTLs are wall-clock (a :class:`~gateway.clock.Clock`, seconds since the epoch): a monotonic
+  clock means nothing to another process.
 * ``busy_timeout`` is short (250 ms) because callers run on the event loop and fail closed: a
   database locked for longer is reported as :class:`StoreUnavailable`, not waited for.
 
@@ -21,10 +22,10 @@ from __future__ import annotations
 
 import os
 import sqlite3
-import time
 from pathlib import Path
 from typing import Any
 
+from gateway.clock import Clock, SystemClock
 from gateway.store import StoreUnavailable
 
 _BUSY_TIMEOUT_MS = 250
@@ -96,11 +97,13 @@ class SQLiteStore:
 
     Calls run synchronously on the caller's thread (sub-millisecond local I/O; a thread hop
     would cost more than the query). One object holds one connection and is meant for one
-    event loop; open another object (or process) for concurrent access.
+    event loop; open another object (or process) for concurrent access. TTLs are measured on
+    ``clock`` (the system clock by default; a test passes a :class:`~gateway.clock.FrozenClock`).
     """
 
-    def __init__(self, path: str) -> None:
+    def __init__(self, path: str, clock: Clock | None = None) -> None:
         self.path = path
+        self._clock = clock or SystemClock()
         self._writes = 0
         try:
             if path != ":memory:":
@@ -164,17 +167,19 @@ class SQLiteStore:
 
     # -- ephemeral keys ------------------------------------------------------------------------
     async def add(self, key: str, value: str, ttl: float) -> bool:
-        now = time.time()
+        now = self._clock.now()
         inserted = self._write(_ADD, (key, value, now + ttl, now)) == 1
         self._wrote_ephemeral(now)
         return inserted
 
     async def get(self, key: str) -> str | None:
-        rows = self._rows("SELECT value FROM ephemeral WHERE key = ? AND expires_at > ?", (key, time.time()))
+        rows = self._rows(
+            "SELECT value FROM ephemeral WHERE key = ? AND expires_at > ?", (key, self._clock.now())
+        )
         return rows[0][0] if rows else None
 
     async def put(self, key: str, value: str, ttl: float) -> None:
-        now = time.time()
+        now = self._clock.now()
         self._write(_PUT, (key, value, now + ttl))
         self._wrote_ephemeral(now)
 
@@ -184,23 +189,23 @@ class SQLiteStore:
         if not rows:
             return None
         value, expires_at = rows[0]
-        return value if expires_at > time.time() else None
+        return value if expires_at > self._clock.now() else None
 
     async def delete(self, key: str) -> None:
         self._write("DELETE FROM ephemeral WHERE key = ?", (key,))
 
     async def swap(self, key: str, expected: str, value: str, ttl: float) -> bool:
-        now = time.time()
+        now = self._clock.now()
         return self._write(_SWAP, (value, now + ttl, key, expected, now)) == 1
 
     async def append(self, key: str, item: str, ttl: float) -> None:
-        now = time.time()
+        now = self._clock.now()
         self._write("INSERT INTO list_items (key, item, expires_at) VALUES (?, ?, ?)", (key, item, now + ttl))
         self._wrote_ephemeral(now)
 
     async def items(self, key: str) -> list[str]:
         sql = "SELECT item FROM list_items WHERE key = ? AND expires_at > ? ORDER BY rowid"
-        return [row[0] for row in self._rows(sql, (key, time.time()))]
+        return [row[0] for row in self._rows(sql, (key, self._clock.now()))]
 
     # -- lifecycle -----------------------------------------------------------------------------
     async def ping(self) -> None:

@@ -2,16 +2,14 @@
 
 The discovery token names the gateway itself as subject and client, is made for the upstream's
 audience only, carries no scope and lives one minute. An upstream that fails or answers garbage
-is marked unhealthy and logged; the rest of the catalogue keeps serving. ``Refresher`` repeats
-discovery on each server's interval.
+is marked unhealthy and logged; the rest of the catalogue keeps serving.
+:mod:`gateway.upstream.refresher` repeats discovery when each server is due.
 """
 
 from __future__ import annotations
 
 import logging
-from typing import Any, Protocol
-
-import anyio
+from typing import Any
 
 from gateway.oauth.tokens.access_tokens import AccessTokenIssuer
 from gateway.oauth.tokens.audiences import Targets
@@ -82,77 +80,3 @@ class Discovery:
             "tools": len(raw) - len(problems),
             "skipped": problems,
         }
-
-
-class Refresher:
-    """Re-discovers every server on its ``refresh_interval``, at once when ``tools refresh`` asks or
-    the upstream announced ``notifications/tools/list_changed``, and drops the tools of servers
-    that were removed; runs until cancelled."""
-
-    def __init__(
-        self,
-        discovery: Discovery,
-        servers: Any,
-        catalog: Any,
-        store: Any,
-        list_changed: set[str],
-        tick: float = 1.0,
-    ) -> None:
-        self._discovery = discovery
-        self._list_changed = list_changed
-        self._servers = servers
-        self._catalog = catalog
-        self._store = store
-        self._tick = tick
-
-    async def run(self) -> None:
-        due: dict[str, float] = {}
-        last_request: str | None = None
-        while True:
-            try:
-                request = await self._store.get(REFRESH_REQUESTED)
-                if request != last_request:
-                    due.clear()
-                    last_request = request
-                servers = await self._servers.list_servers()
-            except Exception as exc:  # the store is down: keep serving what is known
-                logger.warning("tool catalogue refresh skipped: %s", type(exc).__name__)
-                await anyio.sleep(self._tick)
-                continue
-            now = anyio.current_time()
-            while self._list_changed:  # an upstream said notifications/tools/list_changed
-                due[self._list_changed.pop()] = 0.0
-            for gone in set(due) - {server.id for server in servers}:
-                self._catalog.remove(gone)
-                del due[gone]
-            for server in servers:
-                if due.get(server.id, 0.0) <= now:
-                    await self._discovery.refresh(server)
-                    due[server.id] = now + server.refresh_interval
-            await anyio.sleep(self._tick)
-
-
-REFRESH_REQUESTED = "tools-refresh-requested"
-
-
-class Refreshable(Protocol):
-    """What ``refresh_tools`` needs of the wired gateway (``gateway.app.Gateway``)."""
-
-    @property
-    def servers(self) -> Any: ...
-    @property
-    def discovery(self) -> Discovery: ...
-    @property
-    def store(self) -> Any: ...
-
-
-async def refresh_tools(gateway: Refreshable, server_id: str | None) -> dict[str, Any]:
-    """``mcp-gateway tools refresh``: discover now, and ask every running replica to do the same."""
-    if server_id is not None:
-        found = await gateway.servers.get(server_id)
-        servers = [found] if found is not None else []
-    else:
-        servers = await gateway.servers.list_servers()
-    results = [await gateway.discovery.refresh(server) for server in servers]
-    await gateway.store.put(REFRESH_REQUESTED, str(anyio.current_time()) + ":" + (server_id or "*"), 3600)
-    return {"servers": results}

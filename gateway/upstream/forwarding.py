@@ -18,7 +18,7 @@ from gateway.errors import JSONRPCError, OAuthError
 from gateway.upstream.downstream_tokens import DownstreamTokens
 from gateway.upstream.mcp_client import UpstreamClient
 from gateway.upstream.transport import UpstreamFailure
-from tools_registry.catalog import CatalogTool
+from tools_registry.tool_entries import CatalogTool
 
 _SERVER_INFO = "io.modelcontextprotocol/serverInfo"
 

@@ -34,7 +34,6 @@ from __future__ import annotations
 import asyncio
 import json
 import logging
-import time
 from collections.abc import Mapping
 from dataclasses import dataclass
 from typing import Any
@@ -50,6 +49,7 @@ from starlette.routing import Route
 
 from gateway import paths
 from gateway.audit import AuditLog
+from gateway.clock import Clock
 from gateway.config import Settings
 from gateway.errors import OAuthError
 from gateway.oauth.authorize import pages
@@ -139,10 +139,13 @@ class FederatedSignIn:
         users: UserDirectory,
         store: Store,
         audit: AuditLog,
+        clock: Clock,
         metadata: Mapping[str, Any] | None = None,
     ) -> None:
-        """``metadata``: the provider's metadata given statically instead of discovered."""
+        """``metadata``: the provider's metadata given statically instead of discovered.
+        ``clock`` times the pause between discovery attempts made for the sign-in page."""
         self.config = config
+        self._clock = clock
         self._browser = browser
         self._clients = clients
         self._users = users
@@ -163,7 +166,7 @@ class FederatedSignIn:
         )
         self._lock = asyncio.Lock()
         self._checked = False
-        self._failed_at = -RETRY_DISCOVERY_AFTER
+        self._retry_discovery_at = 0.0  # after a failure, the sign-in page waits until then to retry
 
     def routes(self) -> list[Route]:
         return [
@@ -183,7 +186,7 @@ class FederatedSignIn:
         every ``RETRY_DISCOVERY_AFTER`` seconds: password sign-in stays fast.
         """
         targets = {origin(self.config.issuer)}
-        if not self._checked and time.monotonic() - self._failed_at < RETRY_DISCOVERY_AFTER:
+        if not self._checked and self._clock.now() < self._retry_discovery_at:
             return sorted(targets)
         try:
             metadata = await self.metadata()
@@ -199,16 +202,19 @@ class FederatedSignIn:
             try:
                 metadata: dict[str, Any] = await self._app.load_server_metadata()
             except (httpx2.HTTPError, ValueError) as exc:
-                self._failed_at = time.monotonic()
+                self._discovery_failed()
                 raise FederationError(f"discovery failed: {type(exc).__name__}") from None
             if not self._checked:
                 try:
                     self._check_and_pin(metadata)
                 except FederationError:
-                    self._failed_at = time.monotonic()
+                    self._discovery_failed()
                     raise
                 self._checked = True
             return metadata
+
+    def _discovery_failed(self) -> None:
+        self._retry_discovery_at = self._clock.now() + RETRY_DISCOVERY_AFTER
 
     def _check_and_pin(self, metadata: dict[str, Any]) -> None:
         if metadata.get("issuer") != self.config.issuer:

@@ -1,0 +1,89 @@
+"""One entry of an upstream's ``tools/list`` answer, read into a :class:`CatalogTool` or skipped.
+
+Tool ``t`` of server ``s`` is exposed as ``s.t``. An entry that is not a tool (not an object, no
+string name, a schema that is not an object) or whose exposed name would not be 1-128 characters
+of ``[A-Za-z0-9_.-]`` (SEP-986) raises :class:`SkippedEntry` with the reason; the catalogue keeps
+the rest of that server's tools.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from dataclasses import dataclass, field
+from typing import Any
+
+from tools_registry.servers import TOOL_NAME, UpstreamServer
+
+
+@dataclass(frozen=True)
+class CatalogTool:
+    """One upstream tool as agents see it, and what calling it takes."""
+
+    name: str
+    """The exposed name, ``<server>.<tool>``."""
+    server_id: str
+    upstream_name: str
+    description: str | None
+    input_schema: Mapping[str, Any]
+    output_schema: Mapping[str, Any] | None
+    title: str | None
+    annotations: Mapping[str, Any] | None
+    scopes: tuple[str, ...]
+    """The scopes a token must cover (all of them) to see and call this tool."""
+    server: UpstreamServer = field(repr=False, compare=False)
+    descriptor: Mapping[str, Any] = field(repr=False, compare=False, default_factory=dict)
+    """The MCP ``Tool`` object for ``tools/list``, built once."""
+
+
+class SkippedEntry(Exception):
+    """Why one entry of a tools/list answer is not exposed."""
+
+
+def read_tool(server: UpstreamServer, raw: Any) -> CatalogTool:
+    """``raw`` (one element of ``server``'s ``tools`` array) as the tool agents see;
+    :class:`SkippedEntry` when it cannot be exposed."""
+    if not isinstance(raw, dict):
+        raise SkippedEntry(f"not a tool object: {type(raw).__name__}")
+    upstream = raw.get("name")
+    if not isinstance(upstream, str):
+        raise SkippedEntry("the tool has no string name")
+    name = f"{server.id}.{upstream}"
+    if not TOOL_NAME.fullmatch(upstream) or not TOOL_NAME.fullmatch(name):
+        raise SkippedEntry(f"exposed name {name[:140]!r} is not 1-128 characters of [A-Za-z0-9_.-]")
+    input_schema = raw.get("inputSchema", {"type": "object"})
+    output_schema, annotations = raw.get("outputSchema"), raw.get("annotations")
+    title, description = raw.get("title"), raw.get("description")
+    for label, value, kind, what in (
+        ("inputSchema", input_schema, dict, "an object"),
+        ("outputSchema", output_schema, dict | None, "an object"),
+        ("annotations", annotations, dict | None, "an object"),
+        ("title", title, str | None, "a string"),
+        ("description", description, str | None, "a string"),
+    ):
+        if not isinstance(value, kind):
+            raise SkippedEntry(f"tool {upstream!r}: {label} is not {what}")
+    description = server.descriptions.get(upstream, description)
+    descriptor: dict[str, Any] = {"name": name, "inputSchema": input_schema}
+    optional_members = (
+        ("title", title),
+        ("description", description),
+        ("outputSchema", output_schema),
+        ("annotations", annotations),
+    )
+    descriptor.update((key, value) for key, value in optional_members if value is not None)
+    return CatalogTool(
+        name=name,
+        server_id=server.id,
+        upstream_name=upstream,
+        description=description,
+        input_schema=input_schema,
+        output_schema=output_schema,
+        title=title,
+        annotations=annotations,
+        scopes=server.scopes_for(upstream),
+        server=server,
+        descriptor=descriptor,
+    )
+
+
+__all__ = ["CatalogTool", "SkippedEntry", "read_tool"]
