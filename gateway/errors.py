@@ -192,7 +192,7 @@ def render_oauth_error(exc: OAuthError) -> JSONResponse:
 def bearer_challenge(
     *, resource_metadata: str, scope: str = "", error: str | None = None, description: str = ""
 ) -> str:
-    """``WWW-Authenticate: Bearer …`` (RFC 6750 §3, RFC 9728 §5.1; SPEC-NOTES PR-2).
+    """``WWW-Authenticate: Bearer …`` (RFC 6750 §3, RFC 9728 §5.1; PR-2).
 
     No ``error`` when no token was sent; ``invalid_token`` for a bad one; ``insufficient_scope``
     with every scope the operation needs.

@@ -9,13 +9,13 @@ from __future__ import annotations
 
 import argparse
 import json
-import sys
-from collections.abc import Awaitable, Callable
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
-from tools_registry.servers import RegistryError, ServerRegistry, UpstreamServer, configured_servers
+from gateway.cli.output import Handler, add_json_flag, emit, not_found, removed, show
+from tools_registry.servers import RegistryError, UpstreamServer
 
-Handler = Callable[[Any, argparse.Namespace], Awaitable[int]]
+if TYPE_CHECKING:
+    from gateway.composition import Gateway
 
 
 def add_parser(commands: Any) -> None:
@@ -49,13 +49,7 @@ def add_parser(commands: Any) -> None:
     actions.add_parser("remove", help="remove an upstream server").add_argument("server_id")
     refresh = actions.add_parser("refresh", help="discover the tools again (all servers, or one)")
     refresh.add_argument("server_id", nargs="?")
-    for sub in actions.choices.values():
-        sub.add_argument("--json", action="store_true", help="machine-readable output")
-
-
-def registry(gateway: Any) -> ServerRegistry:
-    """The servers of the gateway's config file and store."""
-    return ServerRegistry(gateway.store, configured_servers(gateway.settings.servers))
+    add_json_flag(actions.choices.values())
 
 
 def _pairs(option: str, values: list[str]) -> dict[str, str]:
@@ -70,16 +64,7 @@ def _pairs(option: str, values: list[str]) -> dict[str, str]:
     return pairs
 
 
-def _emit(args: argparse.Namespace, data: Any, text: str) -> None:
-    print(json.dumps(data, indent=2, sort_keys=True) if args.json else text)
-
-
-def _not_found(server_id: str) -> int:
-    print(f"mcp-gateway: no upstream server {server_id!r}", file=sys.stderr)
-    return 1
-
-
-async def _add(gateway: Any, args: argparse.Namespace) -> int:
+async def _add(gateway: Gateway, args: argparse.Namespace) -> int:
     tool_scopes = {
         tool: tuple(s.strip() for s in scopes.split(","))
         for tool, scopes in _pairs("--tool-scope", args.tool_scope).items()
@@ -94,41 +79,36 @@ async def _add(gateway: Any, args: argparse.Namespace) -> int:
         timeout=args.timeout,
         refresh_interval=args.refresh_interval,
     )
-    added = await registry(gateway).add(server)
-    _emit(args, added.as_dict(), f"registered upstream server {added.id} ({added.url})")
+    added = await gateway.servers.add(server)
+    emit(args, added.as_dict(), f"registered upstream server {added.id} ({added.url})")
     return 0
 
 
-async def _list(gateway: Any, args: argparse.Namespace) -> int:
-    servers = await registry(gateway).list_servers()
+async def _list(gateway: Gateway, args: argparse.Namespace) -> int:
+    servers = await gateway.servers.list_servers()
     rows = [f"{s.id}\t{s.url}\t({s.source})" for s in servers]
-    _emit(args, [s.as_dict() for s in servers], "\n".join(rows) or "no upstream servers registered")
+    emit(args, [s.as_dict() for s in servers], "\n".join(rows) or "no upstream servers registered")
     return 0
 
 
-async def _show(gateway: Any, args: argparse.Namespace) -> int:
-    server = await registry(gateway).get(args.server_id)
+async def _show(gateway: Gateway, args: argparse.Namespace) -> int:
+    server = await gateway.servers.get(args.server_id)
     if server is None:
-        return _not_found(args.server_id)
-    view = server.as_dict()
-    _emit(args, view, "\n".join(f"{k}: {v}" for k, v in view.items()))
-    return 0
+        return not_found("upstream server", args.server_id)
+    return show(args, server.as_dict())
 
 
-async def _remove(gateway: Any, args: argparse.Namespace) -> int:
-    if not await registry(gateway).remove(args.server_id):
-        return _not_found(args.server_id)
-    _emit(args, {"removed": args.server_id}, f"removed upstream server {args.server_id}")
-    return 0
+async def _remove(gateway: Gateway, args: argparse.Namespace) -> int:
+    if not await gateway.servers.remove(args.server_id):
+        return not_found("upstream server", args.server_id)
+    return removed(args, "upstream server", args.server_id)
 
 
-async def _refresh(gateway: Any, args: argparse.Namespace) -> int:
-    if args.server_id is not None and await registry(gateway).get(args.server_id) is None:
-        return _not_found(args.server_id)
-    from gateway.upstream.refresher import refresh_tools
-
-    result = await refresh_tools(gateway, args.server_id)
-    _emit(args, result, json.dumps(result, indent=2, sort_keys=True))
+async def _refresh(gateway: Gateway, args: argparse.Namespace) -> int:
+    if args.server_id is not None and await gateway.servers.get(args.server_id) is None:
+        return not_found("upstream server", args.server_id)
+    result = await gateway.refresher.refresh_now(args.server_id)
+    emit(args, result, json.dumps(result, indent=2, sort_keys=True))
     return 0
 
 

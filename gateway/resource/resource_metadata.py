@@ -1,4 +1,4 @@
-"""Protected-resource metadata (RFC 9728; SPEC-NOTES PR-1)."""
+"""Protected-resource metadata (RFC 9728; PR-1)."""
 
 from __future__ import annotations
 

@@ -1,4 +1,4 @@
-"""MCP sessions of the 2025 protocol revisions (SPEC-NOTES PR-7).
+"""MCP sessions of the 2025 protocol revisions (PR-7).
 
 A session id is 256 random bits; the store keeps, under its SHA-256, the principal that created
 it and the negotiated protocol version, so any replica can serve the next request. A session is

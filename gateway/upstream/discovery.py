@@ -44,9 +44,7 @@ class Discovery:
         cursor: str | None = None
         for _ in range(MAX_PAGES):
             params = {"cursor": cursor} if cursor else {}
-            answer = await self._client.request(
-                server.id, server.url, server.timeout, token.token, DISCOVERY_SUBJECT, "tools/list", params
-            )
+            answer = await self._client.request(server, token.token, DISCOVERY_SUBJECT, "tools/list", params)
             result = answer.get("result")
             if not isinstance(result, dict) or not isinstance(result.get("tools"), list):
                 raise UpstreamFailure(f"upstream {server.id} answered tools/list without a tools array")

@@ -54,9 +54,7 @@ class ToolForwarder:
             forwarded["_meta"] = {"progressToken": meta["progressToken"]}
         try:
             answer = await self._client.request(
-                server.id,
-                server.url,
-                server.timeout,
+                server,
                 token,
                 claims.principal,
                 "tools/call",

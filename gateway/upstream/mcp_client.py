@@ -25,6 +25,7 @@ from gateway.upstream.transport import (
     UpstreamTransport,
     event_data,
 )
+from tools_registry.servers import UpstreamServer
 
 MAX_UPSTREAM_SESSIONS = 10_000
 CLIENT_INFO = {"name": "mcp-gateway", "version": "0.1.0"}
@@ -121,13 +122,23 @@ class UpstreamClient:
         meta = {PROTOCOL_VERSION_META_KEY: upstream.version, CLIENT_CAPABILITIES_META_KEY: {}}
         return {**params, "_meta": {**params.get("_meta", {}), **meta}}
 
-    async def _post(
-        self, server_id: str, url: str, time_limit: float, payload: dict[str, Any], headers: dict[str, str]
-    ) -> tuple[dict[str, Any], UpstreamReply]:
-        reply = await self._transport.post(server_id, url, json.dumps(payload).encode(), headers, time_limit)
-        return parse_reply(server_id, reply, payload.get("id"), self.list_changed), reply
+    async def _send(
+        self,
+        server: UpstreamServer,
+        payload: dict[str, Any],
+        headers: dict[str, str],
+        on_event: EventReceiver | None = None,
+    ) -> UpstreamReply:
+        body = json.dumps(payload).encode()
+        return await self._transport.post(server.id, server.url, body, headers, server.timeout, on_event)
 
-    async def probe(self, server_id: str, url: str, time_limit: float, token: str, principal: str) -> None:
+    async def _post(
+        self, server: UpstreamServer, payload: dict[str, Any], headers: dict[str, str]
+    ) -> tuple[dict[str, Any], UpstreamReply]:
+        reply = await self._send(server, payload, headers)
+        return parse_reply(server.id, reply, payload.get("id"), self.list_changed), reply
+
+    async def probe(self, server: UpstreamServer, token: str, principal: str) -> None:
         """Learn the upstream's era: ``server/discover`` first, then the ``initialize`` handshake."""
         modern = _Upstream(True, LATEST_MODERN_VERSION, False)
         request = {
@@ -138,21 +149,19 @@ class UpstreamClient:
         }
         try:
             answer, _ = await self._post(
-                server_id, url, time_limit, request, self._headers(modern, token, "server/discover", None)
+                server, request, self._headers(modern, token, "server/discover", None)
             )
             if "result" in answer:
-                self._upstreams[server_id] = modern
+                self._upstreams[server.id] = modern
                 return
         except UpstreamFailure:
             pass
-        version, session = await self._initialize(server_id, url, time_limit, token)
-        self._upstreams[server_id] = _Upstream(False, version, session is not None)
+        version, session = await self._initialize(server, token)
+        self._upstreams[server.id] = _Upstream(False, version, session is not None)
         if session is not None:  # the handshake just made is the prober's own session
-            self._sessions[(server_id, principal)] = session
+            self._sessions[(server.id, principal)] = session
 
-    async def _initialize(
-        self, server_id: str, url: str, time_limit: float, token: str
-    ) -> tuple[str, str | None]:
+    async def _initialize(self, server: UpstreamServer, token: str) -> tuple[str, str | None]:
         request = {
             "jsonrpc": "2.0",
             "id": next(self._ids),
@@ -163,25 +172,21 @@ class UpstreamClient:
                 "clientInfo": CLIENT_INFO,
             },
         }
-        answer, reply = await self._post(
-            server_id, url, time_limit, request, self._headers(None, token, "initialize", None)
-        )
+        answer, reply = await self._post(server, request, self._headers(None, token, "initialize", None))
         result = answer.get("result")
         if not isinstance(result, dict) or not isinstance(result.get("protocolVersion"), str):
-            raise UpstreamFailure(f"upstream {server_id} did not complete the initialize handshake")
+            raise UpstreamFailure(f"upstream {server.id} did not complete the initialize handshake")
         version = str(result["protocolVersion"])
         headers = self._headers(_Upstream(False, version, False), token, "", None)
         if reply.session_id:
             headers["Mcp-Session-Id"] = reply.session_id
         notification = {"jsonrpc": "2.0", "method": "notifications/initialized"}
-        await self._transport.post(server_id, url, json.dumps(notification).encode(), headers, time_limit)
+        await self._send(server, notification, headers)
         return version, reply.session_id
 
     async def request(
         self,
-        server_id: str,
-        url: str,
-        time_limit: float,
+        server: UpstreamServer,
         token: str,
         principal: str,
         method: str,
@@ -195,16 +200,16 @@ class UpstreamClient:
         Notifications the upstream sends on an SSE answer before its response (progress, log
         messages) reach ``on_notification`` as they arrive.
         """
-        upstream = self._upstreams.get(server_id)
+        upstream = self._upstreams.get(server.id)
         if upstream is None:
-            await self.probe(server_id, url, time_limit, token, principal)
-            upstream = self._upstreams[server_id]
+            await self.probe(server, token, principal)
+            upstream = self._upstreams[server.id]
         headers = self._headers(upstream, token, method, name)
         if upstream.stateful:
-            session_key = (server_id, principal)
+            session_key = (server.id, principal)
             session = self._sessions.get(session_key)
             if session is None:
-                session = (await self._initialize(server_id, url, time_limit, token))[1] or ""
+                session = (await self._initialize(server, token))[1] or ""
                 self._sessions[session_key] = session
                 while len(self._sessions) > MAX_UPSTREAM_SESSIONS:
                     self._sessions.popitem(last=False)
@@ -216,15 +221,11 @@ class UpstreamClient:
             "params": self._params(upstream, params),
         }
         on_event = _notifications_to(on_notification) if on_notification is not None else None
-        reply = await self._transport.post(
-            server_id, url, json.dumps(payload).encode(), headers, time_limit, on_event=on_event
-        )
+        reply = await self._send(server, payload, headers, on_event)
         if reply.status == 404 and upstream.stateful and retry_session:  # session ended upstream: reopen once
-            self._sessions.pop((server_id, principal), None)
-            return await self.request(
-                server_id, url, time_limit, token, principal, method, params, name, False, on_notification
-            )
-        return parse_reply(server_id, reply, payload["id"], self.list_changed)
+            self._sessions.pop((server.id, principal), None)
+            return await self.request(server, token, principal, method, params, name, False, on_notification)
+        return parse_reply(server.id, reply, payload["id"], self.list_changed)
 
     def forget(self, server_id: str) -> None:
         """Probe again next time (after a failure, the upstream may have been replaced)."""

@@ -1,7 +1,7 @@
 """Keeping the tool catalogue current: each upstream is discovered again when it is due.
 
 A server is due on its ``refresh_interval``, at once when ``mcp-gateway tools refresh`` asked
-(through the store, so every replica hears it), and at once when it announced
+(:meth:`Refresher.refresh_now`, through the store, so every replica hears it), and at once when it announced
 ``notifications/tools/list_changed``; the tools of servers removed from the registry are dropped.
 
 Due times are read on the gateway's :class:`~gateway.clock.Clock`, so a test advances a
@@ -13,23 +13,21 @@ to the event loop, not how the refresh intervals are measured.
 from __future__ import annotations
 
 import logging
-from typing import Any, Protocol
+import secrets
+from typing import Any
 
 import anyio
 
 from gateway.clock import Clock
+from gateway.store import Store
 from gateway.upstream.discovery import Discovery
+from tools_registry.catalog import Catalog
+from tools_registry.servers import ServerRegistry
 
 logger = logging.getLogger("mcp_gateway.discovery")  # the name it logged under in discovery.py
 
 REFRESH_REQUESTED = "tools-refresh-requested"
 """Store key whose value changes each time ``tools refresh`` asks every replica to discover again."""
-
-
-class ServerDiscovery(Protocol):
-    """What the refresher needs of :class:`~gateway.upstream.discovery.Discovery`."""
-
-    async def refresh(self, server: Any) -> dict[str, Any]: ...
 
 
 class Refresher:
@@ -39,10 +37,10 @@ class Refresher:
 
     def __init__(
         self,
-        discovery: ServerDiscovery,
-        servers: Any,
-        catalog: Any,
-        store: Any,
+        discovery: Discovery,
+        servers: ServerRegistry,
+        catalog: Catalog,
+        store: Store,
         list_changed: set[str],
         clock: Clock,
         tick: float = 1.0,
@@ -85,25 +83,14 @@ class Refresher:
                 await self._discovery.refresh(server)
                 due[server.id] = now + server.refresh_interval
 
-
-class Refreshable(Protocol):
-    """What ``refresh_tools`` needs of the wired gateway (:class:`gateway.composition.Gateway`)."""
-
-    @property
-    def servers(self) -> Any: ...
-    @property
-    def discovery(self) -> Discovery: ...
-    @property
-    def store(self) -> Any: ...
-
-
-async def refresh_tools(gateway: Refreshable, server_id: str | None) -> dict[str, Any]:
-    """``mcp-gateway tools refresh``: discover now, and ask every running replica to do the same."""
-    if server_id is not None:
-        found = await gateway.servers.get(server_id)
-        servers = [found] if found is not None else []
-    else:
-        servers = await gateway.servers.list_servers()
-    results = [await gateway.discovery.refresh(server) for server in servers]
-    await gateway.store.put(REFRESH_REQUESTED, str(anyio.current_time()) + ":" + (server_id or "*"), 3600)
-    return {"servers": results}
+    async def refresh_now(self, server_id: str | None) -> dict[str, Any]:
+        """``mcp-gateway tools refresh``: discover one server (or all) now, and ask every running
+        replica to do the same (a new value under :data:`REFRESH_REQUESTED` makes all of them due)."""
+        if server_id is not None:
+            found = await self._servers.get(server_id)
+            servers = [found] if found is not None else []
+        else:
+            servers = await self._servers.list_servers()
+        results = [await self._discovery.refresh(server) for server in servers]
+        await self._store.put(REFRESH_REQUESTED, secrets.token_urlsafe(12) + ":" + (server_id or "*"), 3600)
+        return {"servers": results}

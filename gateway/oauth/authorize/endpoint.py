@@ -1,4 +1,4 @@
-"""``/authorize``: authorization code + PKCE for agents acting for a person (SPEC-NOTES CO-1 … CO-8).
+"""``/authorize``: authorization code + PKCE for agents acting for a person (CO-1 … CO-8).
 
     GET  /authorize            validate, then sign-in page, consent page, or straight back with a code
     POST /authorize/login      built-in users; 303 to the consent step

@@ -14,7 +14,7 @@ the nonce in ``request.session``: Starlette's SessionMiddleware, an app-wide cli
 which an old copy still holds a usable state. Here the upstream ``state`` names a record in the
 store (kept under its SHA-256), taken once (single-use), expiring after 10 minutes, holding the
 verifier, the nonce and the pending authorization request it belongs to; the callback is honoured
-only in the browser that holds that request's binder cookie (SPEC-NOTES CO-8). No cookie is added.
+only in the browser that holds that request's binder cookie (CO-8). No cookie is added.
 
 The ID token's signature is verified by authlib with joserfc (not ``authlib.jose``) against the
 provider's JWKS, with the algorithm list pinned to the *asymmetric* algorithms the provider

@@ -2,7 +2,7 @@
 
 Plain HTML that needs no JavaScript: labelled controls, one ``h1`` per page, ``lang`` set, so a
 screen reader reads it as it reads the screen. Every value is escaped. Every page carries the
-anti-framing and no-referrer headers (SPEC-NOTES CO-7) and is never cached.
+anti-framing and no-referrer headers (CO-7) and is never cached.
 """
 
 from __future__ import annotations

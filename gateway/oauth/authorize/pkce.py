@@ -1,4 +1,4 @@
-"""PKCE (RFC 7636), S256 only (SPEC-NOTES CO-1, CO-2)."""
+"""PKCE (RFC 7636), S256 only (CO-1, CO-2)."""
 
 from __future__ import annotations
 

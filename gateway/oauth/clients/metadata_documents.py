@@ -1,7 +1,7 @@
-"""Client ID Metadata Documents (SPEC-NOTES RG-2): a ``client_id`` that is an https URL with a path
+"""Client ID Metadata Documents (RG-2): a ``client_id`` that is an https URL with a path
 names a JSON document, published by the client, that describes it.
 
-The :class:`ClientRegistry <gateway.oauth.clients.ClientRegistry>` asks :class:`ClientMetadataDocuments`
+The :class:`~gateway.oauth.clients.registry.ClientRegistry` asks :class:`ClientMetadataDocuments`
 for any id it does not know itself, so ``/authorize``, ``/token``, introspection and revocation all
 see CIMD clients through the one lookup they already make. Resolving one:
 
@@ -86,7 +86,7 @@ def check_metadata_url(url: str) -> None:
 
 
 class ClientMetadataDocuments:
-    """The :class:`~gateway.oauth.clients.ClientResolver` for Client ID Metadata Documents."""
+    """Resolves the clients that describe themselves; the client registry asks it last."""
 
     def __init__(
         self, fetcher: DocumentFetcher, policy: MetadataPolicy, audit: AuditLog | None = None

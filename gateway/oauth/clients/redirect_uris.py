@@ -1,4 +1,4 @@
-"""Redirect URIs (SPEC-NOTES CO-4): exact matching, ``http`` only for loopback, no fragments.
+"""Redirect URIs (CO-4): exact matching, ``http`` only for loopback, no fragments.
 
 The one relaxation is RFC 8252 §7.3: for a loopback redirect URI the port may differ from the
 registered one, because native apps listen on whatever port the OS gives them.

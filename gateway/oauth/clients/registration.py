@@ -1,4 +1,4 @@
-"""Dynamic client registration (RFC 7591) and its management protocol (RFC 7592); SPEC-NOTES RG-1.
+"""Dynamic client registration (RFC 7591) and its management protocol (RFC 7592); RG-1.
 
     POST   /register              register: 201 with the client information and the credentials
     GET    /register/<client_id>  read      } Authorization: Bearer <registration_access_token>,

@@ -5,8 +5,8 @@ from __future__ import annotations
 
 import json
 from dataclasses import asdict
-from typing import Protocol
 
+from gateway.oauth.clients.metadata_documents import ClientMetadataDocuments
 from gateway.oauth.clients.model import Client, ClientError, validate
 from gateway.store import Store
 
@@ -26,21 +26,14 @@ def _from_json(value: str) -> Client:
     return Client(**data, source="store")
 
 
-class ClientResolver(Protocol):
-    """Clients that describe themselves (a Client ID Metadata Document, RG-2), asked last."""
-
-    def handles(self, client_id: str) -> bool: ...
-
-    async def resolve(self, client_id: str) -> Client:
-        """The client, or an exception saying why it cannot be used."""
-        ...
-
-
 class ClientRegistry:
     """Looks clients up in the config first, then in the store, then asks the resolver (CIMD)."""
 
     def __init__(
-        self, store: Store, configured: tuple[Client, ...] = (), resolver: ClientResolver | None = None
+        self,
+        store: Store,
+        configured: tuple[Client, ...] = (),
+        resolver: ClientMetadataDocuments | None = None,
     ) -> None:
         self._store = store
         self._configured = {client.client_id: client for client in configured}

@@ -1,4 +1,4 @@
-"""Self-asserted client metadata (RFC 7591 §2), checked member by member (SPEC-NOTES RG-1, RG-2).
+"""Self-asserted client metadata (RFC 7591 §2), checked member by member (RG-1, RG-2).
 
 The same rules serve both ways a client can describe itself: a dynamic registration (``POST
 /register``) and a Client ID Metadata Document. Nothing a client says is trusted: every member the

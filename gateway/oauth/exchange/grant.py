@@ -1,4 +1,4 @@
-"""``grant_type=urn:ietf:params:oauth:grant-type:token-exchange`` (RFC 8693; SPEC-NOTES TE-1 … TE-7).
+"""``grant_type=urn:ietf:params:oauth:grant-type:token-exchange`` (RFC 8693; TE-1 … TE-7).
 
 The HTTP side: read and check the request, verify the subject (and actor) token fully, decide
 whether this client may exchange it (TE-5), then hand over to :class:`TokenExchanger`. Every

@@ -1,7 +1,7 @@
 """Token exchange (RFC 8693): the one place that turns a verified token into a narrower one.
 
 Used by the public grant (``grants/token_exchange.py``) and, without HTTP, by the gateway when it
-forwards a tool call (``gateway/upstream/downstream_tokens.py``). The rules (SPEC-NOTES TE-4,
+forwards a tool call (``gateway/upstream/downstream_tokens.py``). The rules (TE-4,
 TE-6, TE-7), all here:
 
 * scope: what is asked for must lie within subject scope ∩ the client's scopes ∩ what the

@@ -1,6 +1,6 @@
 """Client authentication by signed JWT assertion: RFC 7523 §2.2 with the RFC 7523bis rules.
 
-The checks, in order (SPEC-NOTES CA-1 … CA-6):
+The checks, in order (CA-1 … CA-6):
 
 1. size and shape before any parsing work; duplicate members refused; no ``crit``;
 2. ``alg`` on the allow-list (never ``none``, never an HMAC); ``typ`` absent, ``JWT`` or

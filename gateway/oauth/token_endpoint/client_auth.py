@@ -45,7 +45,7 @@ class ClientAuthenticator:
         return await self._public(form.get("client_id"))
 
     async def _public(self, client_id: str | None) -> Client:
-        """A public client (``none``) names itself; PKCE is what binds its codes (SPEC-NOTES issue 5.6)."""
+        """A public client (``none``) names itself; PKCE is what binds its codes."""
         client = await self._clients.get(client_id) if client_id else None
         if client is None or client.auth_method != "none":
             raise InvalidClient("client authentication is required")

@@ -1,4 +1,4 @@
-"""Authorization codes (SPEC-NOTES CO-3): single-use, short-lived, bound to everything asked for.
+"""Authorization codes (CO-3): single-use, short-lived, bound to everything asked for.
 
 A code is kept under the SHA-256 of its value. Redeeming it is check-then-claim: a wrong verifier
 does not consume the code. A valid redemption claims the code by adding, atomically and only if

@@ -1,4 +1,4 @@
-"""Refresh tokens (SPEC-NOTES RT-1 … RT-3): one family per authorization, rotated on every use.
+"""Refresh tokens (RT-1 … RT-3): one family per authorization, rotated on every use.
 
 A refresh token is ``<family id>.<secret>``; the family record keeps the digest of the one
 current token, the digests of the rotated ones, and the access tokens the family produced. The

@@ -4,8 +4,10 @@ from __future__ import annotations
 
 from typing import Any, Protocol
 
+from gateway.audit import AuditLog
 from gateway.oauth.clients.model import Client
 from gateway.oauth.forms import Form
+from gateway.oauth.tokens.access_tokens import IssuedToken
 
 
 class Grant(Protocol):
@@ -14,3 +16,18 @@ class Grant(Protocol):
     async def __call__(self, client: Client, form: Form) -> dict[str, Any]:
         """The JSON body of a successful token response."""
         ...
+
+
+def record_issued(audit: AuditLog, grant_type: str, client: Client, issued: IssuedToken) -> None:
+    """The audit line of a token a grant issued: who, for whom, where, what, which ``jti``."""
+    claims = issued.claims
+    audit.record(
+        "token_issued",
+        outcome="granted",
+        grant=grant_type,
+        client_id=client.client_id,
+        sub=claims["sub"],
+        audience=claims["aud"],
+        scope=claims["scope"],
+        jti=claims["jti"],
+    )

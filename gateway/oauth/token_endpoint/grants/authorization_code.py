@@ -1,4 +1,4 @@
-"""``grant_type=authorization_code`` with PKCE (SPEC-NOTES CO-2, CO-3, CO-6)."""
+"""``grant_type=authorization_code`` with PKCE (CO-2, CO-3, CO-6)."""
 
 from __future__ import annotations
 
@@ -10,6 +10,7 @@ from gateway.errors import InvalidGrant, InvalidTarget
 from gateway.oauth.authorize.pkce import verifier_matches
 from gateway.oauth.clients.model import Client
 from gateway.oauth.forms import Form
+from gateway.oauth.token_endpoint.grants import record_issued
 from gateway.oauth.tokens.access_tokens import AccessTokenIssuer, new_jti
 from gateway.oauth.tokens.audiences import canonical_resource
 from gateway.oauth.tokens.authorization_codes import AuthorizationCodes, IssuedFromCode
@@ -79,16 +80,7 @@ class AuthorizationCodeGrant:
                 access_jti=str(issued.claims["jti"]),
                 access_exp=float(issued.claims["exp"]),
             )
-        self._audit.record(
-            "token_issued",
-            outcome="granted",
-            grant=self.grant_type,
-            client_id=client.client_id,
-            sub=grant.subject,
-            audience=grant.resource,
-            scope=body["scope"],
-            jti=issued.claims["jti"],
-        )
+        record_issued(self._audit, self.grant_type, client, issued)
         return body
 
     async def _revoke_on_valid_replay(

@@ -7,6 +7,7 @@ from typing import Any
 from gateway.audit import AuditLog
 from gateway.oauth.clients.model import Client
 from gateway.oauth.forms import Form
+from gateway.oauth.token_endpoint.grants import record_issued
 from gateway.oauth.tokens.access_tokens import AccessTokenIssuer
 from gateway.oauth.tokens.audiences import Targets
 from gateway.oauth.tokens.scope_requests import narrow_scopes, parse_scope
@@ -31,13 +32,5 @@ class ClientCredentialsGrant:
             scopes=scopes,
             lifetime=self._lifetime,
         )
-        self._audit.record(
-            "token_issued",
-            outcome="granted",
-            grant=self.grant_type,
-            client_id=client.client_id,
-            audience=audience,
-            scope=" ".join(scopes),
-            jti=issued.claims["jti"],
-        )
+        record_issued(self._audit, self.grant_type, client, issued)
         return issued.response()

@@ -1,4 +1,4 @@
-"""``grant_type=refresh_token`` (SPEC-NOTES RT-1, RT-2): rotate, never widen, stay with the client."""
+"""``grant_type=refresh_token`` (RT-1, RT-2): rotate, never widen, stay with the client."""
 
 from __future__ import annotations
 
@@ -8,6 +8,7 @@ from gateway.audit import AuditLog
 from gateway.errors import InvalidScope, InvalidTarget
 from gateway.oauth.clients.model import Client
 from gateway.oauth.forms import Form
+from gateway.oauth.token_endpoint.grants import record_issued
 from gateway.oauth.tokens.access_tokens import AccessTokenIssuer
 from gateway.oauth.tokens.audiences import canonical_resource
 from gateway.oauth.tokens.refresh_families import RefreshTokens
@@ -43,14 +44,5 @@ class RefreshTokenGrant:
             lifetime=self._lifetime,
         )
         await self._refresh.commit_rotation(rotation, str(issued.claims["jti"]), float(issued.claims["exp"]))
-        self._audit.record(
-            "token_issued",
-            outcome="granted",
-            grant=self.grant_type,
-            client_id=client.client_id,
-            sub=family.subject,
-            audience=family.resource,
-            scope=" ".join(scopes),
-            jti=issued.claims["jti"],
-        )
+        record_issued(self._audit, self.grant_type, client, issued)
         return issued.response(refresh_token=rotation.new_token)
