@@ -18,7 +18,8 @@ from gateway.config import Settings
 from gateway.fetching.fetcher import DocumentFetcher, FetchPolicy
 from gateway.keys import KeyManager, KeyRing
 from gateway.oauth.authorize.browser_state import BrowserState, Cookies
-from gateway.oauth.authorize.federation import FederatedSignIn, FederationConfig
+from gateway.oauth.authorize.federation import FederatedSignIn
+from gateway.oauth.authorize.oidc_provider import FederationConfig, OidcProvider
 from gateway.oauth.authorize.users import UserDirectory
 from gateway.oauth.clients import model as client_model
 from gateway.oauth.clients.metadata_documents import resolver_for
@@ -137,13 +138,12 @@ def build_gateway(
     )
     federation = (
         FederatedSignIn(
-            FederationConfig.from_settings(settings),
+            OidcProvider(_federation_config(settings), clock=clock),
             browser=browser,
             clients=clients,
             users=users,
             store=store,
             audit=audit,
-            clock=clock,
         )
         if settings.oidc_issuer
         else None
@@ -187,4 +187,16 @@ def build_gateway(
         downstream_tokens=DownstreamTokens(exchanger, clock),
         discovery=discovery,
         refresher=Refresher(discovery, servers, catalog, store, upstream.list_changed, clock=clock),
+    )
+
+
+def _federation_config(settings: Settings) -> FederationConfig:
+    return FederationConfig(
+        issuer=settings.oidc_issuer,
+        client_id=settings.oidc_client_id,
+        client_secret=settings.oidc_client_secret,
+        redirect_uri=settings.endpoint(paths.FEDERATED_CALLBACK),
+        scopes=settings.oidc_scopes,
+        provider_name=settings.oidc_provider_name,
+        leeway=settings.clock_leeway,
     )

@@ -36,21 +36,17 @@ from cryptography.hazmat.primitives.asymmetric import ec
 from playwright.sync_api import expect
 
 from gateway import paths
-from gateway.audit import AuditLog
 from gateway.clock import Clock, FrozenClock, SystemClock
 from gateway.config import ClientConfig, ConfigError, Settings, load_settings
-from gateway.oauth.authorize.browser_state import BrowserState, Cookies
-from gateway.oauth.authorize.federation import (
+from gateway.oauth.authorize.oidc_provider import (
     RETRY_DISCOVERY_AFTER,
-    FederatedSignIn,
     FederationConfig,
     FederationError,
     IdTokenRejected,
+    OidcProvider,
 )
 from gateway.oauth.authorize.users import UserDirectory
-from gateway.oauth.clients.registry import ClientRegistry
 from gateway.store.factory import open_store
-from gateway.store.memory import MemoryStore
 from tests.browser import form_fields
 from tests.chromium import chromium_browser
 from tests.oidc_idp import RunningIdp, require_idp, running_idp
@@ -363,7 +359,7 @@ def static_metadata(**overrides: Any) -> dict[str, Any]:
     }
 
 
-def federation(metadata: dict[str, Any] | None = None) -> FederatedSignIn:
+def federation(metadata: dict[str, Any] | None = None) -> OidcProvider:
     return federation_at(
         FederationConfig(ISSUER, IDP_CLIENT, IDP_SECRET, "http://127.0.0.1:1/cb"),
         SystemClock(),
@@ -373,19 +369,9 @@ def federation(metadata: dict[str, Any] | None = None) -> FederatedSignIn:
 
 def federation_at(
     config: FederationConfig, clock: Clock, metadata: dict[str, Any] | None = None
-) -> FederatedSignIn:
-    """Federated sign-in on a memory store; without ``metadata`` it discovers the provider's."""
-    store = MemoryStore(clock)
-    return FederatedSignIn(
-        config,
-        browser=BrowserState(store, Cookies(secure=False), 60, 60),
-        clients=ClientRegistry(store),
-        users=UserDirectory(store),
-        store=store,
-        audit=AuditLog(),
-        clock=clock,
-        metadata=metadata,
-    )
+) -> OidcProvider:
+    """The upstream provider as sign-in uses it; without ``metadata`` it discovers the provider's."""
+    return OidcProvider(config, clock=clock, metadata=metadata)
 
 
 def id_token(
