@@ -6,7 +6,7 @@ from collections.abc import Iterator
 
 import pytest
 
-from tests import redis_servers
+from tests.support import redis_servers
 
 
 @pytest.fixture(scope="session")

@@ -2,7 +2,7 @@
 
 SPEC-NOTES CO-1 … CO-8 and RT-1 … RT-3, one named test (or parametrized family) per rule. The
 gateway runs under uvicorn on a SQLite file; the concurrency tests also run on a private Redis
-server. A headless person (:class:`tests.browser.Person`) signs in and consents; the test plays
+server. A headless person (:class:`tests.support.browser.Person`) signs in and consents; the test plays
 the public client ``desk`` (``auth_method = "none"``, PKCE S256) against ``/token``,
 ``/introspect`` and ``/revoke``.
 """
@@ -30,9 +30,9 @@ from gateway.config import ClientConfig, Settings
 from gateway.oauth.authorize.browser_state import Cookies
 from gateway.oauth.authorize.users import UserDirectory
 from gateway.store.factory import open_store
-from tests import redis_servers
-from tests.browser import Person, form_fields
-from tests.servers import RunningGateway, running_gateway
+from tests.support import redis_servers
+from tests.support.browser import Person, form_fields
+from tests.support.gateway_server import RunningGateway, running_gateway
 
 DESK = "desk"
 DESK_NAME = "Desk Assistant"

@@ -19,8 +19,8 @@ import pytest
 
 from gateway.config import Settings
 from gateway.oauth.clients.model import hash_secret
-from tests.agents import AgentKey, assertion_form
-from tests.servers import running_gateway
+from tests.support.agents import AgentKey, assertion_form
+from tests.support.gateway_server import running_gateway
 
 REPO = Path(__file__).resolve().parent.parent
 

@@ -15,9 +15,9 @@ import pytest
 from gateway.config import ClientConfig, Settings
 from gateway.oauth.authorize.users import UserDirectory
 from gateway.store.factory import open_store
-from tests.browser import Outcome, Person
-from tests.conformance import run_authorization_scenario, start_authorization_suite
-from tests.servers import running_gateway
+from tests.support.browser import Outcome, Person
+from tests.support.conformance import run_authorization_scenario, start_authorization_suite
+from tests.support.gateway_server import running_gateway
 
 pytestmark = pytest.mark.conformance
 

@@ -2,7 +2,7 @@
 
 The gateway runs in front of the example upstream (``examples/upstream_server.py``, tools
 ``weather.get_forecast``, ``weather.list_alerts``, ``weather.echo``). The suite sends no token, so
-it talks to :mod:`tests.token_proxy`, which adds a real access token (client_credentials with
+it talks to :mod:`tests.support.token_proxy`, which adds a real access token (client_credentials with
 ``private_key_jwt``, scope ``weather``) and passes everything else through untouched — the product
 has no unauthenticated path. The gateway is configured to be served under the proxy's address
 (``allowed_hosts`` / ``allowed_origins``), as behind any reverse proxy.
@@ -27,10 +27,11 @@ import pytest
 
 from examples.upstream_server import build_app
 from gateway.config import ClientConfig, Settings
-from tests.agents import AgentKey, assertion_form
-from tests.conformance import ConformanceSuiteError, ScenarioResult, run_suite
-from tests.servers import RunningGateway, bound_socket, running_gateway
-from tests.token_proxy import TokenInjectingProxy, serving
+from tests.support.agents import AgentKey, assertion_form
+from tests.support.conformance import ConformanceSuiteError, ScenarioResult, run_suite
+from tests.support.gateway_server import RunningGateway, running_gateway
+from tests.support.ports import bound_socket
+from tests.support.token_proxy import TokenInjectingProxy, serving
 
 pytestmark = pytest.mark.conformance
 

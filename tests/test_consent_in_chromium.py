@@ -34,8 +34,8 @@ from playwright.sync_api import Browser, Page, expect
 from gateway.config import ClientConfig, Settings
 from gateway.oauth.authorize.users import UserDirectory
 from gateway.store.factory import open_store
-from tests.chromium import chromium_browser
-from tests.servers import RunningGateway, running_gateway
+from tests.support.chromium import chromium_browser
+from tests.support.gateway_server import RunningGateway, running_gateway
 
 ARTIFACTS = Path(__file__).resolve().parent.parent / "test-artifacts"
 CLIENT_ID = "desk"

@@ -37,8 +37,8 @@ from starlette.routing import Route
 from starlette.types import ASGIApp
 
 from examples.upstream_server import INSUFFICIENT_SCOPE, build_app
-from tests.agents import AgentKey
-from tests.servers import bound_socket
+from tests.support.agents import AgentKey
+from tests.support.ports import bound_socket
 
 pytestmark = pytest.mark.anyio
 

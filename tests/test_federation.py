@@ -1,6 +1,6 @@
 """Federated sign-in at an upstream OpenID provider, against a real one: panva's ``oidc-provider``.
 
-The provider (``tests/idp/provider.mjs``) runs under Node 22 on a free port with one client, the
+The provider (``tests/support/idp/provider.mjs``) runs under Node 22 on a free port with one client, the
 gateway, and signs ID tokens with a fresh ES256 key. A headless person opens ``/authorize``, presses
 "Sign in with Test IdP", passes the provider's own sign-in and consent forms (its devInteractions),
 comes back to the gateway's callback, consents, and the client redeems the code: the access token's
@@ -47,10 +47,10 @@ from gateway.oauth.authorize.users import UserDirectory
 from gateway.oauth.clients.registry import ClientRegistry
 from gateway.store.factory import open_store
 from gateway.store.memory import MemoryStore
-from tests.browser import form_fields
-from tests.chromium import chromium_browser
-from tests.oidc_idp import RunningIdp, require_idp, running_idp
-from tests.servers import RunningGateway, running_gateway
+from tests.support.browser import form_fields
+from tests.support.chromium import chromium_browser
+from tests.support.gateway_server import RunningGateway, running_gateway
+from tests.support.oidc_idp import RunningIdp, require_idp, running_idp
 
 pytestmark = pytest.mark.anyio
 

@@ -19,18 +19,11 @@ import pytest
 
 from examples.upstream_server import build_app
 from gateway.config import ClientConfig, Settings
-from tests.agents import AgentKey
-from tests.mcp_harness import (
-    Served,
-    agent_token,
-    handshake_headers,
-    in_session,
-    initialize,
-    revoke,
-    wait_for_tools,
-)
-from tests.redis_servers import RedisServer
-from tests.servers import RunningGateway, running_gateway
+from tests.support.agents import AgentKey, agent_token, revoke
+from tests.support.asgi_server import Served
+from tests.support.gateway_server import RunningGateway, running_gateway
+from tests.support.mcp_requests import handshake_headers, in_session, initialize, wait_for_tools
+from tests.support.redis_servers import RedisServer
 
 pytestmark = [pytest.mark.anyio, pytest.mark.redis]
 

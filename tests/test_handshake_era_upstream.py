@@ -20,9 +20,10 @@ import pytest
 from starlette.types import Receive, Scope, Send
 
 from gateway.config import ClientConfig, Settings
-from tests.agents import AgentKey
-from tests.mcp_harness import Served, agent_token, modern, wait_for_tools
-from tests.servers import running_gateway
+from tests.support.agents import AgentKey, agent_token
+from tests.support.asgi_server import Served
+from tests.support.gateway_server import running_gateway
+from tests.support.mcp_requests import modern, wait_for_tools
 
 pytestmark = pytest.mark.anyio
 

@@ -45,8 +45,8 @@ from gateway.composition import Gateway
 from gateway.config import ClientConfig, Settings
 from gateway.oauth.clients.model import hash_secret
 from gateway.oauth.tokens.access_tokens import InvalidToken
-from tests.agents import AgentKey
-from tests.servers import RunningGateway, running_gateway
+from tests.support.agents import AgentKey
+from tests.support.gateway_server import RunningGateway, running_gateway
 
 JWT_AGENT = "jwt-agent"
 BASIC_AGENT = "basic-agent"

@@ -19,8 +19,8 @@ import httpx
 import pytest
 
 from gateway.config import ClientConfig, Settings
-from tests.agents import AgentKey, assertion_form
-from tests.servers import running_gateway
+from tests.support.agents import AgentKey, assertion_form
+from tests.support.gateway_server import running_gateway
 
 AGENT = "uri-agent"
 

@@ -28,9 +28,10 @@ from examples.agent import MemoryTokenStorage
 from examples.upstream_server import build_app
 from gateway.config import ClientConfig, Settings
 from gateway.upstream.discovery import DISCOVERY_SUBJECT
-from tests.agents import AgentKey
-from tests.mcp_harness import Served, agent_token, wait_for_tools
-from tests.servers import RunningGateway, running_gateway
+from tests.support.agents import AgentKey, agent_token
+from tests.support.asgi_server import Served
+from tests.support.gateway_server import RunningGateway, running_gateway
+from tests.support.mcp_requests import wait_for_tools
 
 pytestmark = pytest.mark.anyio
 

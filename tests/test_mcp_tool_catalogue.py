@@ -19,11 +19,11 @@ from mcp.client.streamable_http import streamable_http_client
 
 from examples.upstream_server import build_app
 from gateway.config import ClientConfig, Settings
-from tests.agents import AgentKey
-from tests.mcp_harness import (
-    FakeUpstream,
-    Served,
-    agent_token,
+from tests.support.agents import AgentKey, agent_token
+from tests.support.asgi_server import Served
+from tests.support.fake_upstream import FakeUpstream
+from tests.support.gateway_server import RunningGateway, running_gateway
+from tests.support.mcp_requests import (
     in_session,
     initialize,
     list_all_tools,
@@ -31,7 +31,6 @@ from tests.mcp_harness import (
     tool_names,
     wait_for_tools,
 )
-from tests.servers import RunningGateway, running_gateway
 
 pytestmark = pytest.mark.anyio
 

@@ -27,28 +27,24 @@ from examples.upstream_server import build_app
 from gateway.composition import Gateway
 from gateway.config import ClientConfig, Settings
 from gateway.oauth.tokens.access_tokens import AccessTokenIssuer
-from tests.agents import AgentKey
-from tests.mcp_harness import (
+from tests.support.agents import AgentKey, agent_token, revoke
+from tests.support.asgi_server import Served
+from tests.support.gateway_loop import LoopCapture, mint, run_in_gateway
+from tests.support.gateway_server import RunningGateway, running_gateway
+from tests.support.mcp_requests import (
     ACCEPT,
     HANDSHAKE_VERSION,
     MODERN_VERSION,
     PROTOCOL_VERSION_META,
-    LoopCapture,
-    Served,
-    agent_token,
     challenge_params,
     handshake_headers,
     in_session,
     initialize,
-    mint,
     modern,
     modern_body,
     modern_headers,
-    revoke,
-    run_in_gateway,
     wait_for_tools,
 )
-from tests.servers import RunningGateway, running_gateway
 
 pytestmark = pytest.mark.anyio
 

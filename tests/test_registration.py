@@ -49,9 +49,9 @@ from gateway.fetching.fetcher import DocumentFetcher, FetchPolicy
 from gateway.oauth.authorize.users import UserDirectory
 from gateway.oauth.clients.model import hash_secret
 from gateway.store.factory import open_store
-from tests.agents import JWT_BEARER, AgentKey
-from tests.browser import Outcome, Person
-from tests.servers import RunningGateway, running_gateway
+from tests.support.agents import JWT_BEARER, AgentKey
+from tests.support.browser import Outcome, Person
+from tests.support.gateway_server import RunningGateway, running_gateway
 from tests.test_interop_clients import CHALLENGED_SCOPE, MemoryTokenStorage, with_protected_resource
 
 pytestmark = pytest.mark.anyio

@@ -1,6 +1,6 @@
 """The official ``mcp`` SDK's ``OAuthClientProvider`` runs the whole authorization code flow.
 
-A person signs in and consents headlessly (:class:`tests.browser.Person`, on its own httpx2
+A person signs in and consents headlessly (:class:`tests.support.browser.Person`, on its own httpx2
 client: the provider's client is busy inside its auth flow, and reusing it deadlocks). The
 client is pre-registered as a public client (``auth_method = "none"``) and the provider's
 ``TokenStorage`` already holds its record, so no dynamic registration happens.
@@ -34,8 +34,8 @@ from gateway.composition import Gateway
 from gateway.config import ClientConfig, Settings
 from gateway.oauth.authorize.users import UserDirectory
 from gateway.store.factory import open_store
-from tests.browser import Outcome, Person
-from tests.servers import RunningGateway, running_gateway
+from tests.support.browser import Outcome, Person
+from tests.support.gateway_server import RunningGateway, running_gateway
 from tests.test_interop_clients import (
     CHALLENGED_SCOPE,
     HELD_SCOPES,

@@ -15,9 +15,9 @@ import httpx2
 import pytest
 
 from gateway.config import ClientConfig, Settings
-from tests import redis_servers
-from tests.agents import AgentKey, assertion_form
-from tests.servers import RunningGateway, running_gateway
+from tests.support import redis_servers
+from tests.support.agents import AgentKey, assertion_form
+from tests.support.gateway_server import RunningGateway, running_gateway
 
 AGENT = "racer"
 

@@ -17,9 +17,11 @@ import pytest
 from starlette.types import Send
 
 from gateway.config import ClientConfig, Settings
-from tests.agents import AgentKey
-from tests.mcp_harness import FakeUpstream, Served, agent_token, modern_body, modern_headers, wait_for_tools
-from tests.servers import running_gateway
+from tests.support.agents import AgentKey, agent_token
+from tests.support.asgi_server import Served
+from tests.support.fake_upstream import FakeUpstream
+from tests.support.gateway_server import running_gateway
+from tests.support.mcp_requests import modern_body, modern_headers, wait_for_tools
 
 pytestmark = pytest.mark.anyio
 

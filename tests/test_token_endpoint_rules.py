@@ -25,8 +25,8 @@ from cryptography.hazmat.primitives.asymmetric.utils import decode_dss_signature
 
 from gateway.config import ClientConfig, Settings
 from gateway.oauth.clients.model import hash_secret
-from tests.agents import JWT_BEARER, AgentKey, assertion_form
-from tests.servers import RunningGateway, running_gateway
+from tests.support.agents import JWT_BEARER, AgentKey, assertion_form
+from tests.support.gateway_server import RunningGateway, running_gateway
 
 AGENT = "agent-1"
 SECRET_AGENT = "secret-agent"

@@ -19,7 +19,7 @@ from authlib.integrations.httpx_client import AsyncOAuth2Client
 
 from gateway.config import ClientConfig, Settings, TargetConfig
 from gateway.oauth.clients.model import hash_secret
-from tests.servers import RunningGateway, running_gateway
+from tests.support.gateway_server import RunningGateway, running_gateway
 
 GRANT = "urn:ietf:params:oauth:grant-type:token-exchange"
 ACCESS_TOKEN = "urn:ietf:params:oauth:token-type:access_token"

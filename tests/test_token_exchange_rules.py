@@ -31,8 +31,8 @@ from gateway.composition import Gateway
 from gateway.config import ClientConfig, Settings, TargetConfig
 from gateway.oauth.clients.model import hash_secret
 from gateway.oauth.tokens.access_tokens import ACCESS_TOKEN_TYP, AccessTokenIssuer
-from tests.agents import AgentKey
-from tests.servers import RunningGateway, running_gateway
+from tests.support.agents import AgentKey
+from tests.support.gateway_server import RunningGateway, running_gateway
 
 T = TypeVar("T")
 

@@ -22,21 +22,13 @@ from starlette.types import ASGIApp
 from examples.upstream_server import build_app
 from gateway.composition import Gateway
 from gateway.config import ClientConfig, Settings
-from tests.agents import AgentKey
-from tests.mcp_harness import (
-    GARBAGE_ANSWERS,
-    FakeUpstream,
-    LoopCapture,
-    Served,
-    agent_token,
-    closed_port_url,
-    list_all_tools,
-    modern,
-    run_in_gateway,
-    tool_names,
-    wait_for_tools,
-)
-from tests.servers import RunningGateway, running_gateway
+from tests.support.agents import AgentKey, agent_token
+from tests.support.asgi_server import Served
+from tests.support.fake_upstream import GARBAGE_ANSWERS, FakeUpstream
+from tests.support.gateway_loop import LoopCapture, run_in_gateway
+from tests.support.gateway_server import RunningGateway, running_gateway
+from tests.support.mcp_requests import list_all_tools, modern, tool_names, wait_for_tools
+from tests.support.ports import closed_port_url
 
 pytestmark = pytest.mark.anyio
 

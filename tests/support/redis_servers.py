@@ -11,7 +11,6 @@ from __future__ import annotations
 import contextlib
 import shutil
 import signal
-import socket
 import subprocess
 import tempfile
 import time
@@ -23,6 +22,8 @@ import redis
 from redis.backoff import NoBackoff
 from redis.retry import Retry
 
+from tests.support.ports import free_port
+
 STARTUP_TIMEOUT = 10.0
 CLUSTER_SLOTS = 16384
 
@@ -31,13 +32,6 @@ def require_redis_server() -> None:
     """Skip the calling test or fixture when there is no ``redis-server`` to start."""
     if shutil.which("redis-server") is None:
         pytest.skip("redis-server is not on PATH (install Redis >= 6.2 to run the Redis tests)")
-
-
-def free_port() -> int:
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        port: int = sock.getsockname()[1]
-        return port
 
 
 def _wait_until(condition: Callable[[], bool], what: str, timeout: float = STARTUP_TIMEOUT) -> None:

@@ -1,0 +1,24 @@
+"""What the tests share: servers they start, clients they play, requests they send.
+
+Nothing here is a test; every test module imports what it needs from here, and no test module
+imports another. One concern per module:
+
+Servers the tests start
+    :mod:`~tests.support.gateway_server` the gateway under uvicorn on a free port;
+    :mod:`~tests.support.asgi_server` any other ASGI app (an upstream) the same way;
+    :mod:`~tests.support.ports` loopback ports bound in advance, or known closed;
+    :mod:`~tests.support.fake_upstream` an upstream MCP server whose failures a test chooses;
+    :mod:`~tests.support.token_proxy` a proxy adding a token for the conformance suite;
+    :mod:`~tests.support.redis_servers` private Redis deployments (standalone, Cluster, Sentinel);
+    :mod:`~tests.support.oidc_idp` a real OpenID provider under Node (``idp/provider.mjs``);
+    :mod:`~tests.support.conformance` the official MCP conformance suite as a subprocess.
+
+Clients the tests play
+    :mod:`~tests.support.agents` ``private_key_jwt`` agents and their token requests;
+    :mod:`~tests.support.browser` a headless person who signs in and consents;
+    :mod:`~tests.support.chromium` Debian's Chromium, for what only a real browser shows;
+    :mod:`~tests.support.mcp_requests` raw MCP requests for both protocol eras.
+
+Inside the gateway
+    :mod:`~tests.support.gateway_loop` tokens signed on the running gateway's own loop.
+"""
