@@ -9,14 +9,15 @@
 Every token is verified independently with pyjwt against the published JWKS. The gateway has no
 MCP endpoint yet, so the test mounts a minimal protected resource (``/mcp`` and its RFC 9728
 metadata) in front of the gateway's app; it checks tokens with the gateway's own verifier and
-deny-list, as the MCP endpoint will. Each test runs on SQLite and on a private Redis server.
+deny-list (:mod:`tests.support.protected_resource`). Each test runs on SQLite and on a private
+Redis server.
 """
 
 from __future__ import annotations
 
 import contextlib
 import time
-from collections.abc import AsyncIterator, Callable, Iterator
+from collections.abc import Callable, Iterator
 from typing import Any
 from urllib.parse import parse_qs
 
@@ -34,28 +35,18 @@ from mcp.client.auth.extensions.client_credentials import (
     PrivateKeyJWTOAuthProvider,
     SignedJWTParameters,
 )
-from starlette.applications import Starlette
-from starlette.requests import Request
-from starlette.responses import JSONResponse, Response
-from starlette.routing import Mount, Route
-from starlette.types import ASGIApp
 
 from examples.agent import MemoryTokenStorage
-from gateway.composition import Gateway
 from gateway.config import ClientConfig, Settings
 from gateway.oauth.clients.model import hash_secret
-from gateway.oauth.tokens.access_tokens import InvalidToken
 from tests.support.agents import AgentKey
 from tests.support.gateway_server import RunningGateway, running_gateway
+from tests.support.protected_resource import CHALLENGED_SCOPE, HELD_SCOPES, with_protected_resource
 
 JWT_AGENT = "jwt-agent"
 BASIC_AGENT = "basic-agent"
 POST_AGENT = "post-agent"
 SECRET = "interop-secret-for-tests-only-0123456789abcdef"
-HELD_SCOPES = ("tools:read", "tools:call")
-CHALLENGED_SCOPE = "tools:read"
-"""What the resource's 401 asks for: the SDK requests exactly this, the client holds more."""
-PRM_PATH = "/.well-known/oauth-protected-resource/mcp"
 
 
 @pytest.fixture(scope="module")
@@ -69,58 +60,6 @@ def store_url(request: pytest.FixtureRequest, tmp_path: Any) -> str:
         return f"sqlite:///{tmp_path / 'gw.sqlite3'}"
     server = request.getfixturevalue("redis_server")
     return str(server.url)
-
-
-# -- the protected resource mounted in front of the gateway ----------------------------------
-
-
-def with_protected_resource(gateway_app: Starlette, gateway: Gateway) -> ASGIApp:
-    """``/mcp`` answering 401 + RFC 9728 challenge, or 200 with the verified claims."""
-    settings = gateway.settings
-    resource = settings.mcp_resource
-    metadata_url = settings.endpoint(PRM_PATH)
-
-    def unauthorized(error: str | None) -> Response:
-        params = [f'resource_metadata="{metadata_url}"', f'scope="{CHALLENGED_SCOPE}"']
-        if error:
-            params.insert(0, f'error="{error}"')
-        return Response(status_code=401, headers={"WWW-Authenticate": "Bearer " + ", ".join(params)})
-
-    async def protected_resource_metadata(request: Request) -> Response:
-        return JSONResponse(
-            {
-                "resource": resource,
-                "authorization_servers": [settings.issuer_id],
-                "scopes_supported": list(HELD_SCOPES),
-                "bearer_methods_supported": ["header"],
-            }
-        )
-
-    async def mcp(request: Request) -> Response:
-        scheme, _, token = request.headers.get("authorization", "").partition(" ")
-        if scheme.lower() != "bearer" or not token.strip():
-            return unauthorized(None)
-        try:
-            claims = await gateway.verifier.verify(token.strip(), audience=resource)
-        except InvalidToken:
-            return unauthorized("invalid_token")
-        if await gateway.revocations.is_revoked(claims["jti"]):
-            return unauthorized("invalid_token")
-        return JSONResponse(claims)
-
-    @contextlib.asynccontextmanager
-    async def lifespan(app: Starlette) -> AsyncIterator[None]:
-        async with gateway_app.router.lifespan_context(gateway_app):
-            yield
-
-    return Starlette(
-        routes=[
-            Route(PRM_PATH, protected_resource_metadata, methods=["GET"]),
-            Route("/mcp", mcp, methods=["GET", "POST"]),
-            Mount("/", app=gateway_app),
-        ],
-        lifespan=lifespan,
-    )
 
 
 @contextlib.contextmanager
@@ -147,10 +86,7 @@ def gateway_for(store_url: str, agent_key: AgentKey, **overrides: Any) -> Iterat
             **overrides,
         )
 
-    def wrap(app: Starlette, gateway: Gateway) -> ASGIApp:
-        return with_protected_resource(app, gateway)
-
-    with running_gateway(settings, wrap=wrap) as running:
+    with running_gateway(settings, wrap=with_protected_resource) as running:
         yield running
 
 

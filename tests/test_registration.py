@@ -38,9 +38,8 @@ from cryptography.x509.oid import NameOID
 from mcp.client.auth import OAuthClientProvider
 from mcp.shared.auth import AuthorizationCodeResult, OAuthClientMetadata
 from pydantic import AnyUrl
-from starlette.applications import Starlette
-from starlette.types import ASGIApp
 
+from examples.agent import MemoryTokenStorage
 from gateway.clock import FrozenClock
 from gateway.composition import Gateway, build_gateway
 from gateway.config import Settings
@@ -52,7 +51,7 @@ from gateway.store.factory import open_store
 from tests.support.agents import JWT_BEARER, AgentKey
 from tests.support.browser import Outcome, Person
 from tests.support.gateway_server import RunningGateway, running_gateway
-from tests.test_interop_clients import CHALLENGED_SCOPE, MemoryTokenStorage, with_protected_resource
+from tests.support.protected_resource import CHALLENGED_SCOPE, with_protected_resource
 
 pytestmark = pytest.mark.anyio
 
@@ -207,10 +206,6 @@ def build_with(fetcher: DocumentFetcher, clock: Any = None) -> Callable[[Setting
     return build
 
 
-def protected(app: Starlette, gateway: Gateway) -> ASGIApp:
-    return with_protected_resource(app, gateway)
-
-
 @pytest.fixture(scope="module")
 def world(tmp_path_factory: pytest.TempPathFactory) -> Iterator[World]:
     listener = Listener()
@@ -229,7 +224,7 @@ def world(tmp_path_factory: pytest.TempPathFactory) -> Iterator[World]:
                 dcr_rate_limit_per_minute=100_000,
             )
 
-        with running_gateway(settings, build=build_with(fetcher), wrap=protected) as gateway:
+        with running_gateway(settings, build=build_with(fetcher), wrap=with_protected_resource) as gateway:
             yield World(gateway, documents, listener, resolver)
     listener.close()
 
@@ -1151,7 +1146,7 @@ async def test_mcp_sdk_uses_a_client_id_metadata_document_and_completes_the_flow
                 port=port, store=store, scope_descriptions=DESCRIPTIONS, fetch_allowed_private_hosts=allowed
             )
 
-        with running_gateway(settings, build=build_with(fetcher), wrap=protected) as gateway:
+        with running_gateway(settings, build=build_with(fetcher), wrap=with_protected_resource) as gateway:
             async with signed_up(store) as person:
                 browser = HeadlessBrowser(person)
                 storage = MemoryTokenStorage()

@@ -6,7 +6,7 @@ client is pre-registered as a public client (``auth_method = "none"``) and the p
 ``TokenStorage`` already holds its record, so no dynamic registration happens.
 
 The flow starts from the protected resource's 401 (``/mcp`` and its RFC 9728 metadata, mounted
-in front of the gateway by :func:`tests.test_interop_clients.with_protected_resource`), goes
+in front of the gateway by :func:`tests.support.protected_resource.with_protected_resource`), goes
 through RFC 8414 discovery, ``/authorize`` with PKCE and ``resource``, the RFC 9207 ``iss``
 check, the code exchange at ``/token``, and ends at ``/mcp`` with the token. Refreshes rotate the
 refresh token and the SDK keeps the rotated one. Each test runs on SQLite and on Redis.
@@ -27,21 +27,14 @@ import jwt
 import pytest
 from mcp.client.auth import AuthorizationCodeResult, OAuthClientProvider, OAuthFlowError
 from mcp.shared.auth import OAuthClientInformationFull, OAuthClientMetadata, OAuthToken
-from starlette.applications import Starlette
-from starlette.types import ASGIApp
 
-from gateway.composition import Gateway
+from examples.agent import MemoryTokenStorage
 from gateway.config import ClientConfig, Settings
 from gateway.oauth.authorize.users import UserDirectory
 from gateway.store.factory import open_store
 from tests.support.browser import Outcome, Person
 from tests.support.gateway_server import RunningGateway, running_gateway
-from tests.test_interop_clients import (
-    CHALLENGED_SCOPE,
-    HELD_SCOPES,
-    MemoryTokenStorage,
-    with_protected_resource,
-)
+from tests.support.protected_resource import CHALLENGED_SCOPE, HELD_SCOPES, with_protected_resource
 
 PUBLIC_CLIENT = "sdk-public-agent"
 REDIRECT_URI = "http://127.0.0.1:47913/callback"
@@ -86,10 +79,7 @@ def gateway(store_url: str, username: str) -> Iterator[RunningGateway]:
             ),
         )
 
-    def wrap(app: Starlette, gateway: Gateway) -> ASGIApp:
-        return with_protected_resource(app, gateway)
-
-    with running_gateway(settings, wrap=wrap) as running:
+    with running_gateway(settings, wrap=with_protected_resource) as running:
         yield running
 
 

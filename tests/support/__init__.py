@@ -11,13 +11,15 @@ Servers the tests start
     :mod:`~tests.support.token_proxy` a proxy adding a token for the conformance suite;
     :mod:`~tests.support.redis_servers` private Redis deployments (standalone, Cluster, Sentinel);
     :mod:`~tests.support.oidc_idp` a real OpenID provider under Node (``idp/provider.mjs``);
-    :mod:`~tests.support.conformance` the official MCP conformance suite as a subprocess.
+    :mod:`~tests.support.conformance` the official MCP conformance suite as a subprocess;
+    :mod:`~tests.support.protected_resource` a stand-in ``/mcp`` for OAuth client libraries.
 
 Clients the tests play
     :mod:`~tests.support.agents` ``private_key_jwt`` agents and their token requests;
     :mod:`~tests.support.browser` a headless person who signs in and consents;
     :mod:`~tests.support.chromium` Debian's Chromium, for what only a real browser shows;
-    :mod:`~tests.support.mcp_requests` raw MCP requests for both protocol eras.
+    :mod:`~tests.support.mcp_requests` raw MCP requests for both protocol eras;
+    :mod:`~tests.support.cli` ``python -m gateway …`` in a process of its own.
 
 Inside the gateway
     :mod:`~tests.support.gateway_loop` tokens signed on the running gateway's own loop.
