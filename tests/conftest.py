@@ -1,12 +1,16 @@
-"""Shared fixtures. Tests start what they need themselves; nothing here needs a running service."""
+"""Fixtures most test modules use. Tests start what they need themselves; nothing here needs a
+service running before the suite starts (the Redis servers are started here, on free ports)."""
 
 from __future__ import annotations
 
-from collections.abc import Iterator
+from collections.abc import AsyncIterator, Iterator
+from pathlib import Path
 
+import httpx2
 import pytest
 
 from tests.support import redis_servers
+from tests.support.http_clients import http_client
 
 
 @pytest.fixture(scope="session")
@@ -15,9 +19,32 @@ def anyio_backend() -> str:
     return "asyncio"
 
 
+@pytest.fixture
+def base_url() -> str:
+    """Where ``http`` sends relative URLs; a module whose tests speak to one gateway overrides it."""
+    return ""
+
+
+@pytest.fixture
+async def http(base_url: str) -> AsyncIterator[httpx2.AsyncClient]:
+    """The test's HTTP client, closed after it, so no test leaks connections into the next."""
+    async with http_client(base_url) as client:
+        yield client
+
+
+@pytest.fixture(params=["sqlite", pytest.param("redis", marks=pytest.mark.redis)])
+def store_url(request: pytest.FixtureRequest, tmp_path: Path) -> str:
+    """Runs the test on each backend users deploy: a SQLite file of its own, the session's Redis."""
+    if request.param == "sqlite":
+        return f"sqlite:///{tmp_path / 'gw.sqlite3'}"
+    server: redis_servers.RedisServer = request.getfixturevalue("redis_server")
+    return server.url
+
+
 # -- private Redis deployments, started once per session on free ports ---------------------------
 @pytest.fixture(scope="session")
 def redis_server() -> Iterator[redis_servers.RedisServer]:
+    """One standalone Redis for the session; tests isolate themselves by key prefix or fresh ids."""
     redis_servers.require_redis_server()
     with redis_servers.redis_server() as server:
         yield server
@@ -25,6 +52,7 @@ def redis_server() -> Iterator[redis_servers.RedisServer]:
 
 @pytest.fixture(scope="session")
 def redis_cluster() -> Iterator[redis_servers.RedisClusterServers]:
+    """A three-master Redis Cluster for the session (the store's cluster mode)."""
     redis_servers.require_redis_server()
     with redis_servers.redis_cluster() as cluster:
         yield cluster
@@ -32,6 +60,7 @@ def redis_cluster() -> Iterator[redis_servers.RedisClusterServers]:
 
 @pytest.fixture(scope="session")
 def redis_sentinel() -> Iterator[redis_servers.RedisSentinelServers]:
+    """A Redis master watched by one Sentinel, for the session (the store's Sentinel mode)."""
     redis_servers.require_redis_server()
     with redis_servers.redis_sentinel() as sentinel:
         yield sentinel

@@ -33,6 +33,7 @@ from gateway.store.factory import open_store
 from tests.support import redis_servers
 from tests.support.browser import Person, form_fields
 from tests.support.gateway_server import RunningGateway, running_gateway
+from tests.support.http_clients import http_client
 
 DESK = "desk"
 DESK_NAME = "Desk Assistant"
@@ -109,18 +110,10 @@ def gateway(tmp_path_factory: pytest.TempPathFactory) -> Iterator[RunningGateway
         yield running
 
 
-@pytest.fixture(params=["sqlite", pytest.param("redis", marks=pytest.mark.redis)])
-def race_store(request: pytest.FixtureRequest, tmp_path_factory: pytest.TempPathFactory) -> str:
-    if request.param == "sqlite":
-        return sqlite_url(tmp_path_factory)
-    server: redis_servers.RedisServer = request.getfixturevalue("redis_server")
-    return server.url
-
-
 @pytest.fixture
-async def http(gateway: RunningGateway) -> AsyncIterator[httpx2.AsyncClient]:
-    async with httpx2.AsyncClient(base_url=gateway.url, timeout=30, follow_redirects=False) as client:
-        yield client
+def base_url(gateway: RunningGateway) -> str:
+    """``http`` speaks to this module's gateway."""
+    return gateway.url
 
 
 @contextlib.asynccontextmanager
@@ -465,7 +458,7 @@ async def test_co3_a_code_is_bound_to_its_resource(gateway: RunningGateway, http
 @pytest.mark.anyio
 async def test_co3_an_expired_code_is_refused(tmp_path_factory: pytest.TempPathFactory) -> None:
     with running_gateway(settings_for(sqlite_url(tmp_path_factory), authorization_code_ttl=1)) as gw:
-        async with httpx2.AsyncClient(base_url=gw.url, timeout=30) as http, signed_up(gw) as person:
+        async with http_client(gw.url) as http, signed_up(gw) as person:
             code, verifier = await authorized(gw, person)
             await anyio.sleep(1.5)
             assert error_of(await redeem(http, code, verifier)) == "invalid_grant"
@@ -475,8 +468,8 @@ async def test_co3_an_expired_code_is_refused(tmp_path_factory: pytest.TempPathF
 
 
 @pytest.mark.anyio
-async def test_co3_of_200_concurrent_redemptions_of_one_code_exactly_one_succeeds(race_store: str) -> None:
-    with running_gateway(settings_for(race_store)) as gw:
+async def test_co3_of_200_concurrent_redemptions_of_one_code_exactly_one_succeeds(store_url: str) -> None:
+    with running_gateway(settings_for(store_url)) as gw:
         async with signed_up(gw) as person:
             code, verifier = await authorized(gw, person)
         statuses: list[int] = []
@@ -503,7 +496,7 @@ async def test_co3_a_valid_redemption_racing_the_first_still_revokes_what_it_iss
     redis_server: redis_servers.RedisServer,
 ) -> None:
     with running_gateway(settings_for(redis_server.url)) as gw:
-        async with httpx2.AsyncClient(base_url=gw.url, timeout=30) as http, signed_up(gw) as person:
+        async with http_client(gw.url) as http, signed_up(gw) as person:
             for _ in range(5):
                 code, verifier = await authorized(gw, person)
                 responses: list[httpx2.Response] = []
@@ -715,11 +708,11 @@ async def test_co7_a_consent_post_without_the_binder_cookie_is_refused(gateway: 
         _, action, hidden, scopes = await open_consent_page(gateway, person, authorize_url(gateway))
         form = {**hidden, "decision": "allow", "scope": scopes}
         session = person.http.cookies["mcpgw-session"]
-        async with httpx2.AsyncClient(timeout=10) as signed_in_elsewhere:
+        async with http_client() as signed_in_elsewhere:
             refused = await signed_in_elsewhere.post(
                 gateway.endpoint(action), data=form, headers={"cookie": f"mcpgw-session={session}"}
             )
-        async with httpx2.AsyncClient(timeout=10) as fresh:
+        async with http_client() as fresh:
             refused_too = await fresh.post(gateway.endpoint(action), data=form)
         for response in (refused, refused_too):
             assert response.status_code == 403 and "location" not in response.headers
@@ -752,7 +745,7 @@ async def test_co7_a_login_post_from_another_browser_is_refused(gateway: Running
     async with signed_up(gateway) as person:
         _, action, hidden = await open_login_page(person, authorize_url(gateway))
         credentials = {**hidden, "username": person.username, "password": PASSWORD}
-        async with httpx2.AsyncClient(timeout=10) as other_browser:
+        async with http_client() as other_browser:
             response = await other_browser.post(gateway.endpoint(action), data=credentials)
         assert response.status_code == 403 and "location" not in response.headers
         assert "mcpgw-session" not in set_cookies(response)
@@ -978,9 +971,9 @@ async def test_rt1_reuse_of_a_rotated_token_revokes_the_family_and_its_access_to
 
 
 @pytest.mark.anyio
-async def test_rt1_two_concurrent_uses_of_one_refresh_token_kill_the_family(race_store: str) -> None:
-    with running_gateway(settings_for(race_store)) as gw:
-        async with httpx2.AsyncClient(base_url=gw.url, timeout=30) as http, signed_up(gw) as person:
+async def test_rt1_two_concurrent_uses_of_one_refresh_token_kill_the_family(store_url: str) -> None:
+    with running_gateway(settings_for(store_url)) as gw:
+        async with http_client(gw.url) as http, signed_up(gw) as person:
             for _ in range(5):
                 tokens = await tokens_for(gw, http, person)
                 responses: list[httpx2.Response] = []
@@ -1088,7 +1081,7 @@ async def test_rt3_another_client_cannot_revoke_a_refresh_token(
 @pytest.mark.anyio
 async def test_rt3_an_idle_refresh_token_expires(tmp_path_factory: pytest.TempPathFactory) -> None:
     with running_gateway(settings_for(sqlite_url(tmp_path_factory), refresh_token_idle_ttl=1)) as gw:
-        async with httpx2.AsyncClient(base_url=gw.url, timeout=30) as http, signed_up(gw) as person:
+        async with http_client(gw.url) as http, signed_up(gw) as person:
             tokens = await tokens_for(gw, http, person)
             used = await refresh(http, tokens["refresh_token"])  # within the idle time: fine
             assert used.status_code == 200, used.text
@@ -1101,7 +1094,7 @@ async def test_rt3_a_refresh_token_expires_at_its_absolute_lifetime(
     tmp_path_factory: pytest.TempPathFactory,
 ) -> None:
     with running_gateway(settings_for(sqlite_url(tmp_path_factory), refresh_token_absolute_ttl=1)) as gw:
-        async with httpx2.AsyncClient(base_url=gw.url, timeout=30) as http, signed_up(gw) as person:
+        async with http_client(gw.url) as http, signed_up(gw) as person:
             tokens = await tokens_for(gw, http, person)
             untouched = await tokens_for(gw, http, person)
             used = await refresh(http, tokens["refresh_token"])

@@ -8,7 +8,6 @@ from __future__ import annotations
 import json
 from pathlib import Path
 
-import httpx
 import jwt
 import pytest
 
@@ -17,6 +16,7 @@ from gateway.oauth.clients.model import hash_secret
 from tests.support.agents import AgentKey, assertion_form
 from tests.support.cli import Cli, assert_refused
 from tests.support.gateway_server import running_gateway
+from tests.support.http_clients import blocking_http_client
 
 
 @pytest.fixture
@@ -190,7 +190,7 @@ def test_a_client_added_while_the_gateway_runs_gets_a_token_at_once(cli: Cli) ->
     def settings(port: int) -> Settings:
         return Settings(port=port, store=cli.store)
 
-    with running_gateway(settings) as gateway, httpx.Client(base_url=gateway.url, timeout=10) as http:
+    with running_gateway(settings) as gateway, blocking_http_client(gateway.url) as http:
         before = http.post("/token", data=assertion_form(key.assertion("live-agent", gateway.issuer)))
         assert before.status_code == 401, before.text
         assert before.json()["error"] == "invalid_client"

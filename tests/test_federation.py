@@ -50,6 +50,7 @@ from gateway.store.memory import MemoryStore
 from tests.support.browser import form_fields
 from tests.support.chromium import chromium_browser
 from tests.support.gateway_server import RunningGateway, running_gateway
+from tests.support.http_clients import http_client
 from tests.support.oidc_idp import RunningIdp, require_idp, running_idp
 
 pytestmark = pytest.mark.anyio
@@ -117,7 +118,8 @@ def deployment(tmp_path_factory: pytest.TempPathFactory) -> Iterator[tuple[Runni
 
 @pytest.fixture
 async def browser() -> AsyncIterator[httpx2.AsyncClient]:
-    async with httpx2.AsyncClient(follow_redirects=False, timeout=30) as client:
+    """The person's browser, at the gateway and at the provider: one cookie jar, redirects read."""
+    async with http_client() as client:
         yield client
 
 
@@ -267,7 +269,7 @@ async def test_a_callback_in_another_browser_is_refused_and_burns_the_state(
     gw, _ = deployment
     _, to_provider = await press_federated_button(browser, authorize_url(gw, secrets.token_urlsafe(48)))
     callback = await through_the_provider(browser, to_provider, gw)
-    async with httpx2.AsyncClient(follow_redirects=False, timeout=30) as attacker:
+    async with http_client() as attacker:
         stolen = await attacker.get(callback)
     assert stolen.status_code == 403 and "not started in this browser" in stolen.text
     assert "set-cookie" not in stolen.headers

@@ -10,7 +10,7 @@ pick either replica for any request; the tests alternate on purpose.
 from __future__ import annotations
 
 import uuid
-from collections.abc import AsyncIterator, Iterator
+from collections.abc import Iterator
 from dataclasses import dataclass
 
 import httpx2
@@ -95,12 +95,6 @@ def replicas(redis_server: RedisServer) -> Iterator[Replicas]:
             assert second.settings.mcp_resource == first.settings.mcp_resource
             upstream.start(build_app(first.issuer, audience))
             yield Replicas(first, second, keys)
-
-
-@pytest.fixture
-async def http() -> AsyncIterator[httpx2.AsyncClient]:
-    async with httpx2.AsyncClient(timeout=20) as client:
-        yield client
 
 
 @pytest.fixture

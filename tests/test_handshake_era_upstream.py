@@ -14,7 +14,6 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-import httpx2
 import jwt
 import pytest
 from starlette.types import Receive, Scope, Send
@@ -23,6 +22,7 @@ from gateway.config import ClientConfig, Settings
 from tests.support.agents import AgentKey, agent_token
 from tests.support.asgi_server import Served
 from tests.support.gateway_server import running_gateway
+from tests.support.http_clients import http_client
 from tests.support.mcp_requests import modern, wait_for_tools
 
 pytestmark = pytest.mark.anyio
@@ -105,7 +105,7 @@ async def test_a_handshake_era_upstream_gets_one_session_per_agent_principal(tmp
             )
 
         with running_gateway(settings) as gateway:
-            async with httpx2.AsyncClient(timeout=20) as http:
+            async with http_client() as http:
                 mcp = gateway.endpoint("/mcp")
                 answers: dict[str, Any] = {}
                 for name, key in keys.items():

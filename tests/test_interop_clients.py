@@ -54,14 +54,6 @@ def agent_key() -> AgentKey:
     return AgentKey()
 
 
-@pytest.fixture(params=["sqlite", pytest.param("redis", marks=pytest.mark.redis)])
-def store_url(request: pytest.FixtureRequest, tmp_path: Any) -> str:
-    if request.param == "sqlite":
-        return f"sqlite:///{tmp_path / 'gw.sqlite3'}"
-    server = request.getfixturevalue("redis_server")
-    return str(server.url)
-
-
 @contextlib.contextmanager
 def gateway_for(store_url: str, agent_key: AgentKey, **overrides: Any) -> Iterator[RunningGateway]:
     def settings(port: int) -> Settings:

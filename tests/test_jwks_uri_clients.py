@@ -21,6 +21,7 @@ import pytest
 from gateway.config import ClientConfig, Settings
 from tests.support.agents import AgentKey, assertion_form
 from tests.support.gateway_server import running_gateway
+from tests.support.http_clients import blocking_http_client
 
 AGENT = "uri-agent"
 
@@ -88,7 +89,7 @@ def served(agent_key: AgentKey) -> Iterator[JwksServer]:
 
 
 def request_token(settings: Any, agent_key: AgentKey) -> httpx.Response:
-    with running_gateway(settings) as gateway, httpx.Client(base_url=gateway.url, timeout=10) as http:
+    with running_gateway(settings) as gateway, blocking_http_client(gateway.url) as http:
         return http.post("/token", data=assertion_form(agent_key.assertion(AGENT, gateway.issuer)))
 
 

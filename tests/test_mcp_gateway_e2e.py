@@ -31,6 +31,7 @@ from gateway.upstream.discovery import DISCOVERY_SUBJECT
 from tests.support.agents import AgentKey, agent_token
 from tests.support.asgi_server import Served
 from tests.support.gateway_server import RunningGateway, running_gateway
+from tests.support.http_clients import http_client
 from tests.support.mcp_requests import wait_for_tools
 
 pytestmark = pytest.mark.anyio
@@ -76,7 +77,7 @@ def deployment(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Deployment]
 
 @pytest.fixture
 async def discovered(deployment: Deployment) -> Deployment:
-    async with httpx2.AsyncClient(timeout=10) as http:
+    async with http_client() as http:
         token = await agent_token(http, deployment.gateway, deployment.key, AGENT)
         await wait_for_tools(http, deployment.mcp_url, token, WEATHER_TOOLS)
     return deployment
@@ -167,7 +168,7 @@ async def test_discovery_reaches_the_upstream_with_a_downstream_token_of_its_own
         assert "act" not in claims
         assert 0 < claims["exp"] - claims["iat"] <= 60
     # An upstream with no discovery token at all is refused (401) before MCP handling.
-    async with httpx2.AsyncClient(timeout=10) as http:
+    async with http_client() as http:
         bare = await http.post(
             discovered.upstream_audience,
             json={"jsonrpc": "2.0", "id": 1, "method": "tools/list", "params": {}},

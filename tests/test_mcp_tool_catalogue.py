@@ -9,7 +9,7 @@ catalogue pages by 100 with an opaque ``nextCursor``.
 from __future__ import annotations
 
 import random
-from collections.abc import AsyncIterator, Iterator
+from collections.abc import Iterator
 from dataclasses import dataclass
 
 import httpx2
@@ -89,12 +89,6 @@ def catalogue(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Catalogue]:
         with running_gateway(settings) as gateway:
             weather.start(build_app(gateway.issuer, f"{weather.url}/mcp"))
             yield Catalogue(gateway, keys, bulk)
-
-
-@pytest.fixture
-async def http() -> AsyncIterator[httpx2.AsyncClient]:
-    async with httpx2.AsyncClient(timeout=20) as client:
-        yield client
 
 
 @pytest.fixture

@@ -116,12 +116,6 @@ def resource(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Resource]:
 
 
 @pytest.fixture
-async def http(resource: Resource) -> AsyncIterator[httpx2.AsyncClient]:
-    async with httpx2.AsyncClient(timeout=20) as client:
-        yield client
-
-
-@pytest.fixture
 async def discovered(resource: Resource, http: httpx2.AsyncClient) -> Resource:
     await wait_for_tools(http, resource.mcp, await resource.token(http), WEATHER_TOOLS)
     return resource

@@ -51,6 +51,7 @@ from gateway.store.factory import open_store
 from tests.support.agents import JWT_BEARER, AgentKey
 from tests.support.browser import Outcome, Person
 from tests.support.gateway_server import RunningGateway, running_gateway
+from tests.support.http_clients import http_client
 from tests.support.protected_resource import CHALLENGED_SCOPE, with_protected_resource
 
 pytestmark = pytest.mark.anyio
@@ -230,9 +231,9 @@ def world(tmp_path_factory: pytest.TempPathFactory) -> Iterator[World]:
 
 
 @pytest.fixture
-async def http(world: World) -> AsyncIterator[httpx2.AsyncClient]:
-    async with httpx2.AsyncClient(base_url=world.gateway.url, timeout=30, follow_redirects=False) as client:
-        yield client
+def base_url(world: World) -> str:
+    """``http`` speaks to this module's gateway."""
+    return world.gateway.url
 
 
 @contextlib.asynccontextmanager
@@ -692,7 +693,7 @@ async def test_dcr_registrations_are_rate_limited_per_address_with_429_and_retry
     strict_gateway: tuple[RunningGateway, FrozenClock],
 ) -> None:
     gateway, clock = strict_gateway
-    async with httpx2.AsyncClient(base_url=gateway.url, timeout=10) as http:
+    async with http_client(gateway.url) as http:
         for _ in range(3):
             await registered(http)
         limited = await register(http)
@@ -711,7 +712,7 @@ async def test_dcr_client_credentials_only_when_the_setting_allows_it(
     # the default gateway refuses it (test above); this one allows it, for confidential clients only
     gateway, clock = strict_gateway
     clock.advance(60)
-    async with httpx2.AsyncClient(base_url=gateway.url, timeout=10) as strict:
+    async with http_client(gateway.url) as strict:
         machine = await registered(
             strict,
             redirect_uris=None,
@@ -756,7 +757,7 @@ async def test_with_dcr_and_cimd_off_there_is_no_register_endpoint_and_url_ids_a
         )
 
     with running_gateway(settings) as gateway:
-        async with httpx2.AsyncClient(base_url=gateway.url, timeout=10) as http:
+        async with http_client(gateway.url) as http:
             metadata = (await http.get("/.well-known/oauth-authorization-server")).json()
             assert "registration_endpoint" not in metadata
             assert "client_id_metadata_document_supported" not in metadata

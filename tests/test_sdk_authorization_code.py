@@ -42,14 +42,6 @@ REDIRECT_URI = "http://127.0.0.1:47913/callback"
 PASSWORD = "correct horse battery"
 
 
-@pytest.fixture(params=["sqlite", pytest.param("redis", marks=pytest.mark.redis)])
-def store_url(request: pytest.FixtureRequest, tmp_path: Any) -> str:
-    if request.param == "sqlite":
-        return f"sqlite:///{tmp_path / 'gw.sqlite3'}"
-    server = request.getfixturevalue("redis_server")
-    return str(server.url)
-
-
 @pytest.fixture
 async def username(store_url: str) -> str:
     """A fresh user in the store the gateway will open (the Redis server is shared by the session)."""

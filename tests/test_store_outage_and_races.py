@@ -33,14 +33,6 @@ def _settings(store: str, key: AgentKey) -> object:
     return make
 
 
-@pytest.fixture(params=["sqlite", pytest.param("redis", marks=pytest.mark.redis)])
-def store_url(request: pytest.FixtureRequest, tmp_path_factory: pytest.TempPathFactory) -> str:
-    if request.param == "sqlite":
-        return f"sqlite:///{tmp_path_factory.mktemp('race') / 'gw.sqlite3'}"
-    server: redis_servers.RedisServer = request.getfixturevalue("redis_server")
-    return server.url
-
-
 @pytest.mark.anyio
 async def test_of_200_concurrent_requests_with_one_assertion_exactly_one_gets_a_token(store_url: str) -> None:
     key = AgentKey()

@@ -6,7 +6,6 @@ from __future__ import annotations
 
 import json
 import threading
-from collections.abc import AsyncIterator
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -83,12 +82,6 @@ def sse_messages(text: str) -> list[dict[str, Any]]:
         if data:
             messages.append(json.loads(data))
     return messages
-
-
-@pytest.fixture
-async def http() -> AsyncIterator[httpx2.AsyncClient]:
-    async with httpx2.AsyncClient(timeout=20) as client:
-        yield client
 
 
 async def test_upstream_notifications_are_streamed_before_the_answer(

@@ -27,6 +27,7 @@ from gateway.config import ClientConfig, Settings
 from gateway.oauth.clients.model import hash_secret
 from tests.support.agents import JWT_BEARER, AgentKey, assertion_form
 from tests.support.gateway_server import RunningGateway, running_gateway
+from tests.support.http_clients import blocking_http_client
 
 AGENT = "agent-1"
 SECRET_AGENT = "secret-agent"
@@ -69,7 +70,7 @@ def gateway(tmp_path_factory: pytest.TempPathFactory, agent_key: AgentKey) -> It
 
 @pytest.fixture
 def http(gateway: RunningGateway) -> Iterator[httpx.Client]:
-    with httpx.Client(base_url=gateway.url, timeout=10) as client:
+    with blocking_http_client(gateway.url) as client:
         yield client
 
 

@@ -30,13 +30,8 @@ SECRET = "exchange-interop-secret-for-tests-only-0123456789"
 WEATHER = "https://tools.example/weather"
 
 
-@pytest.fixture(params=["sqlite", pytest.param("redis", marks=pytest.mark.redis)])
-def gateway(request: pytest.FixtureRequest, tmp_path: Any) -> Iterator[RunningGateway]:
-    store = (
-        f"sqlite:///{tmp_path / 'gw.sqlite3'}"
-        if request.param == "sqlite"
-        else str(request.getfixturevalue("redis_server").url)
-    )
+@pytest.fixture
+def gateway(store_url: str) -> Iterator[RunningGateway]:
 
     def settings(port: int) -> Settings:
         audiences = (f"http://127.0.0.1:{port}/mcp", WEATHER)
@@ -53,7 +48,7 @@ def gateway(request: pytest.FixtureRequest, tmp_path: Any) -> Iterator[RunningGa
 
         return Settings(
             port=port,
-            store=store,
+            store=store_url,
             targets=(TargetConfig(WEATHER, ("tools:read", "tools:call")),),
             clients=(
                 client(BASIC_AGENT, "client_secret_basic"),

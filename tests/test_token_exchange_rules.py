@@ -33,6 +33,7 @@ from gateway.oauth.clients.model import hash_secret
 from gateway.oauth.tokens.access_tokens import ACCESS_TOKEN_TYP, AccessTokenIssuer
 from tests.support.agents import AgentKey
 from tests.support.gateway_server import RunningGateway, running_gateway
+from tests.support.http_clients import blocking_http_client
 
 T = TypeVar("T")
 
@@ -186,13 +187,13 @@ def capped(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Harness]:
 
 @pytest.fixture(scope="module")
 def http(harness: Harness) -> Iterator[httpx.Client]:
-    with httpx.Client(base_url=harness.running.url, timeout=10) as client:
+    with blocking_http_client(harness.running.url) as client:
         yield client
 
 
 @pytest.fixture(scope="module")
 def capped_http(capped: Harness) -> Iterator[httpx.Client]:
-    with httpx.Client(base_url=capped.running.url, timeout=10) as client:
+    with blocking_http_client(capped.running.url) as client:
         yield client
 
 

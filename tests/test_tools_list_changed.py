@@ -8,7 +8,6 @@ notification can make the new tool appear in the gateway's ``tools/list``.
 from __future__ import annotations
 
 import json
-from collections.abc import AsyncIterator
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -60,12 +59,6 @@ async def modern_json_only(
     """A 2026-07-28 call from an agent that accepts only JSON (so the answer is not streamed)."""
     headers = modern_headers(token, method, params.get("name")) | {"Accept": "application/json"}
     return await http.post(mcp, json=modern_body(method, params), headers=headers)
-
-
-@pytest.fixture
-async def http() -> AsyncIterator[httpx2.AsyncClient]:
-    async with httpx2.AsyncClient(timeout=20) as client:
-        yield client
 
 
 async def test_an_upstream_announcing_list_changed_is_rediscovered_at_once(

@@ -4,7 +4,6 @@ from __future__ import annotations
 
 from pathlib import Path
 
-import httpx2
 import pytest
 
 from gateway.config import ClientConfig, Settings
@@ -12,6 +11,7 @@ from tests.support.agents import AgentKey, agent_token
 from tests.support.asgi_server import Served
 from tests.support.fake_upstream import FakeUpstream
 from tests.support.gateway_server import running_gateway
+from tests.support.http_clients import http_client
 from tests.support.mcp_requests import wait_for_tools
 
 pytestmark = pytest.mark.anyio
@@ -32,7 +32,7 @@ async def test_a_tools_list_page_of_several_hundred_kilobytes_is_discovered_whol
             )
 
         with running_gateway(settings) as gateway:
-            async with httpx2.AsyncClient(timeout=20) as http:
+            async with http_client() as http:
                 token = await agent_token(http, gateway, key, "agent")
                 listed = await wait_for_tools(http, gateway.endpoint("/mcp"), token, [f"big.{names[-1]}"])
     assert len(listed) == 2000

@@ -15,6 +15,7 @@ Servers the tests start
     :mod:`~tests.support.protected_resource` a stand-in ``/mcp`` for OAuth client libraries.
 
 Clients the tests play
+    :mod:`~tests.support.http_clients` the HTTP clients tests speak with (``http`` in conftest);
     :mod:`~tests.support.agents` ``private_key_jwt`` agents and their token requests;
     :mod:`~tests.support.browser` a headless person who signs in and consents;
     :mod:`~tests.support.chromium` Debian's Chromium, for what only a real browser shows;
