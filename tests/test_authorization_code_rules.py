@@ -9,31 +9,30 @@ the public client ``desk`` (``auth_method = "none"``, PKCE S256) against ``/toke
 
 from __future__ import annotations
 
-import base64
-import contextlib
-import hashlib
 import re
 import secrets
 import time
-from collections.abc import AsyncIterator, Callable, Iterator
+from collections.abc import Callable, Iterator
 from html import escape
 from typing import Any
 from urllib.parse import parse_qs, urlencode, urlsplit
 
 import anyio
 import httpx2
-import jwt
 import pytest
 from starlette.responses import Response
 
 from gateway.config import ClientConfig, Settings
 from gateway.oauth.authorize.browser_state import Cookies
-from gateway.oauth.authorize.users import UserDirectory
 from gateway.store.factory import open_store
 from tests.support import redis_servers
+from tests.support.authorization_code import PublicClient, new_verifier, s256
 from tests.support.browser import Person, form_fields
 from tests.support.gateway_server import RunningGateway, running_gateway
 from tests.support.http_clients import http_client
+from tests.support.oauth_errors import assert_error_page, error_of
+from tests.support.tokens import claims_of
+from tests.support.users import PASSWORD, signed_up
 
 DESK = "desk"
 DESK_NAME = "Desk Assistant"
@@ -48,11 +47,12 @@ DESCRIPTIONS = {
     "tools:read": "See which tools exist & read what they return",
     "tools:call": "Run tools on your behalf",
 }
-PASSWORD = "correct horse battery"
 STATE = "st-8f2c"
 RFC7636_VERIFIER = "dBjftJeZ4CVP-mB92K27uhbUJU1p1r_wW1gFWFOEjXk"
 RFC7636_CHALLENGE = "E9Melhoa2OwvFrEMTJguCHaoeK1t8URWbuGJSstw-cM"
 CODE_GRANTS = ("authorization_code", "refresh_token")
+DESK_CLIENT = PublicClient(DESK, CB, " ".join(SCOPES), STATE)
+ERROR_PAGE_TITLE = "<h1>This request cannot be completed</h1>"
 
 
 # -- the gateway -------------------------------------------------------------------------------
@@ -116,46 +116,12 @@ def base_url(gateway: RunningGateway) -> str:
     return gateway.url
 
 
-@contextlib.asynccontextmanager
-async def signed_up(gw: RunningGateway) -> AsyncIterator[Person]:
-    """A new user (unique name, so remembered consent never leaks between tests) and their browser."""
-    username = f"user-{secrets.token_hex(4)}"
-    store = open_store(gw.settings.store)
-    try:
-        await UserDirectory(store).add(username, PASSWORD)
-    finally:
-        await store.close()
-    person = Person(username, PASSWORD)
-    try:
-        yield person
-    finally:
-        await person.aclose()
-
-
 # -- the client's side of the protocol ---------------------------------------------------------
 
 
-def s256(verifier: str) -> str:
-    return base64.urlsafe_b64encode(hashlib.sha256(verifier.encode()).digest()).rstrip(b"=").decode()
-
-
-def new_verifier() -> str:
-    return secrets.token_urlsafe(48)
-
-
 def authorize_url(gw: RunningGateway, **params: str | None) -> str:
-    """``/authorize`` with sensible defaults; a parameter given as ``None`` is left out."""
-    query: dict[str, str | None] = {
-        "response_type": "code",
-        "client_id": DESK,
-        "redirect_uri": CB,
-        "scope": " ".join(SCOPES),
-        "state": STATE,
-        "code_challenge": s256(new_verifier()),
-        "code_challenge_method": "S256",
-        **params,
-    }
-    return gw.endpoint("/authorize") + "?" + urlencode({k: v for k, v in query.items() if v is not None})
+    """The desk's ``/authorize`` URL, with a fresh verifier; a parameter given as ``None`` is left out."""
+    return DESK_CLIENT.authorize_url(gw, **params)
 
 
 async def authorized(
@@ -163,7 +129,7 @@ async def authorized(
 ) -> tuple[str, str]:
     """Run the flow to the end with consent; (code, verifier)."""
     verifier = verifier or new_verifier()
-    outcome = await person.authorize(authorize_url(gw, code_challenge=s256(verifier), **params))
+    outcome = await person.authorize(DESK_CLIENT.authorize_url(gw, verifier, **params))
     assert outcome.code, (outcome.status, outcome.location, outcome.page[:500])
     assert outcome.params["iss"] == gw.issuer and outcome.params["state"] == STATE
     return outcome.code, verifier
@@ -178,14 +144,9 @@ async def redeem(
     redirect_uri: str | None = CB,
     **extra: str,
 ) -> httpx2.Response:
-    form = {
-        "grant_type": "authorization_code",
-        "code": code,
-        "client_id": client_id,
-        **({"redirect_uri": redirect_uri} if redirect_uri is not None else {}),
-        **({"code_verifier": verifier} if verifier is not None else {}),
-        **extra,
-    }
+    form = DESK_CLIENT.redemption_form(
+        code, verifier, client_id=client_id, redirect_uri=redirect_uri, **extra
+    )
     return await http.post("/token", data=form)
 
 
@@ -215,17 +176,6 @@ async def introspect(http: httpx2.AsyncClient, token: str, *, client_id: str = D
     return body
 
 
-def error_of(response: httpx2.Response) -> str:
-    assert response.status_code in (400, 401), (response.status_code, response.text)
-    assert response.headers["cache-control"] == "no-store"
-    return str(response.json()["error"])
-
-
-def claims_of(access_token: str) -> dict[str, Any]:
-    claims: dict[str, Any] = jwt.decode(access_token, options={"verify_signature": False})
-    return claims
-
-
 def redirect_params(response: httpx2.Response, redirect_uri: str = CB) -> dict[str, str]:
     """The query of a redirect back to the client (each parameter exactly once)."""
     assert response.status_code == 303, (response.status_code, response.text[:500])
@@ -234,14 +184,6 @@ def redirect_params(response: httpx2.Response, redirect_uri: str = CB) -> dict[s
     query = parse_qs(urlsplit(location).query, keep_blank_values=True)
     assert all(len(v) == 1 for v in query.values()), query
     return {k: v[0] for k, v in query.items()}
-
-
-def assert_error_page(response: httpx2.Response) -> None:
-    """CO-4: an error page, never a redirect (no open redirector)."""
-    assert response.status_code == 400, (response.status_code, response.headers)
-    assert "location" not in response.headers
-    assert response.headers["content-type"].startswith("text/html")
-    assert "<h1>This request cannot be completed</h1>" in response.text
 
 
 def set_cookies(response: httpx2.Response) -> dict[str, str]:
@@ -333,7 +275,7 @@ async def test_co1_challenges_of_43_and_128_characters_are_accepted(
 async def test_co2_a_token_request_without_a_verifier_is_refused(
     gateway: RunningGateway, http: httpx2.AsyncClient
 ) -> None:
-    async with signed_up(gateway) as person:
+    async with signed_up(gateway.settings.store) as person:
         code, verifier = await authorized(gateway, person)
     assert error_of(await redeem(http, code, None)) == "invalid_grant"
     assert error_of(await redeem(http, code, "")) == "invalid_grant"
@@ -343,7 +285,7 @@ async def test_co2_a_token_request_without_a_verifier_is_refused(
 
 @pytest.mark.anyio
 async def test_co2_a_wrong_verifier_is_refused(gateway: RunningGateway, http: httpx2.AsyncClient) -> None:
-    async with signed_up(gateway) as person:
+    async with signed_up(gateway.settings.store) as person:
         code, verifier = await authorized(gateway, person)
     assert error_of(await redeem(http, code, new_verifier())) == "invalid_grant"
     # The challenge itself is not a verifier (a "plain" downgrade), nor is a too-short verifier.
@@ -356,7 +298,7 @@ async def test_co2_the_rfc7636_appendix_b_vector_works_end_to_end(
     gateway: RunningGateway, http: httpx2.AsyncClient
 ) -> None:
     assert s256(RFC7636_VERIFIER) == RFC7636_CHALLENGE
-    async with signed_up(gateway) as person:
+    async with signed_up(gateway.settings.store) as person:
         outcome = await person.authorize(authorize_url(gateway, code_challenge=RFC7636_CHALLENGE))
     assert outcome.code
     response = await redeem(http, outcome.code, RFC7636_VERIFIER)
@@ -371,7 +313,7 @@ async def test_co2_the_rfc7636_appendix_b_vector_works_end_to_end(
 async def test_co3_a_valid_replay_is_refused_and_revokes_what_the_first_redemption_issued(
     gateway: RunningGateway, http: httpx2.AsyncClient
 ) -> None:
-    async with signed_up(gateway) as person:
+    async with signed_up(gateway.settings.store) as person:
         code, verifier = await authorized(gateway, person)
     first = await redeem(http, code, verifier)
     assert first.status_code == 200, first.text
@@ -389,7 +331,7 @@ async def test_co3_a_valid_replay_is_refused_and_revokes_what_the_first_redempti
 async def test_co3_an_invalid_replay_is_refused_without_revoking_anything(
     gateway: RunningGateway, http: httpx2.AsyncClient
 ) -> None:
-    async with signed_up(gateway) as person:
+    async with signed_up(gateway.settings.store) as person:
         code, verifier = await authorized(gateway, person)
     first = await redeem(http, code, verifier)
     assert first.status_code == 200, first.text
@@ -408,7 +350,7 @@ async def test_co3_an_invalid_replay_is_refused_without_revoking_anything(
 
 @pytest.mark.anyio
 async def test_co3_a_code_is_bound_to_its_client(gateway: RunningGateway, http: httpx2.AsyncClient) -> None:
-    async with signed_up(gateway) as person:
+    async with signed_up(gateway.settings.store) as person:
         code, verifier = await authorized(gateway, person)
     assert error_of(await redeem(http, code, verifier, client_id=OTHER)) == "invalid_grant"
 
@@ -426,7 +368,7 @@ async def test_co3_a_code_is_bound_to_its_client(gateway: RunningGateway, http: 
 async def test_co3_a_code_is_bound_to_its_redirect_uri(
     gateway: RunningGateway, http: httpx2.AsyncClient, presented: str | None
 ) -> None:
-    async with signed_up(gateway) as person:
+    async with signed_up(gateway.settings.store) as person:
         code, verifier = await authorized(gateway, person)
     assert error_of(await redeem(http, code, verifier, redirect_uri=presented)) == "invalid_grant"
 
@@ -434,7 +376,7 @@ async def test_co3_a_code_is_bound_to_its_redirect_uri(
 @pytest.mark.anyio
 async def test_co3_a_code_is_bound_to_its_resource(gateway: RunningGateway, http: httpx2.AsyncClient) -> None:
     mcp = gateway.settings.mcp_resource
-    async with signed_up(gateway) as person:
+    async with signed_up(gateway.settings.store) as person:
         weather_code, weather_verifier = await authorized(gateway, person, resource=WEATHER)
         mcp_code, mcp_verifier = await authorized(gateway, person)
     assert error_of(await redeem(http, weather_code, weather_verifier, resource=mcp)) == "invalid_target"
@@ -458,7 +400,7 @@ async def test_co3_a_code_is_bound_to_its_resource(gateway: RunningGateway, http
 @pytest.mark.anyio
 async def test_co3_an_expired_code_is_refused(tmp_path_factory: pytest.TempPathFactory) -> None:
     with running_gateway(settings_for(sqlite_url(tmp_path_factory), authorization_code_ttl=1)) as gw:
-        async with http_client(gw.url) as http, signed_up(gw) as person:
+        async with http_client(gw.url) as http, signed_up(gw.settings.store) as person:
             code, verifier = await authorized(gw, person)
             await anyio.sleep(1.5)
             assert error_of(await redeem(http, code, verifier)) == "invalid_grant"
@@ -470,7 +412,7 @@ async def test_co3_an_expired_code_is_refused(tmp_path_factory: pytest.TempPathF
 @pytest.mark.anyio
 async def test_co3_of_200_concurrent_redemptions_of_one_code_exactly_one_succeeds(store_url: str) -> None:
     with running_gateway(settings_for(store_url)) as gw:
-        async with signed_up(gw) as person:
+        async with signed_up(gw.settings.store) as person:
             code, verifier = await authorized(gw, person)
         statuses: list[int] = []
         errors: list[str] = []
@@ -496,7 +438,7 @@ async def test_co3_a_valid_redemption_racing_the_first_still_revokes_what_it_iss
     redis_server: redis_servers.RedisServer,
 ) -> None:
     with running_gateway(settings_for(redis_server.url)) as gw:
-        async with http_client(gw.url) as http, signed_up(gw) as person:
+        async with http_client(gw.url) as http, signed_up(gw.settings.store) as person:
             for _ in range(5):
                 code, verifier = await authorized(gw, person)
                 responses: list[httpx2.Response] = []
@@ -550,12 +492,13 @@ async def test_co4_an_unregistered_redirect_uri_gets_an_error_page(
     gateway: RunningGateway, http: httpx2.AsyncClient, client_id: str, redirect_uri: str | None
 ) -> None:
     url = authorize_url(gateway, client_id=client_id, redirect_uri=redirect_uri)
-    assert_error_page(await http.get(url))
+    assert_error_page(await http.get(url), ERROR_PAGE_TITLE)
     # Not even an error is sent to it.
     assert_error_page(
         await http.get(
             authorize_url(gateway, client_id=client_id, redirect_uri=redirect_uri, response_type="token")
-        )
+        ),
+        ERROR_PAGE_TITLE,
     )
 
 
@@ -564,7 +507,7 @@ async def test_co4_an_unregistered_redirect_uri_gets_an_error_page(
 async def test_co4_an_unknown_client_gets_an_error_page(
     gateway: RunningGateway, http: httpx2.AsyncClient, client_id: str | None
 ) -> None:
-    assert_error_page(await http.get(authorize_url(gateway, client_id=client_id)))
+    assert_error_page(await http.get(authorize_url(gateway, client_id=client_id)), ERROR_PAGE_TITLE)
 
 
 @pytest.mark.anyio
@@ -572,7 +515,7 @@ async def test_co4_a_loopback_redirect_uri_may_change_its_port(
     gateway: RunningGateway, http: httpx2.AsyncClient
 ) -> None:
     moved = "http://127.0.0.1:12345/cb"
-    async with signed_up(gateway) as person:
+    async with signed_up(gateway.settings.store) as person:
         verifier = new_verifier()
         outcome = await person.authorize(
             authorize_url(gateway, redirect_uri=moved, code_challenge=s256(verifier))
@@ -591,7 +534,7 @@ async def test_co5_iss_is_in_every_authorization_response(
     gateway: RunningGateway, http: httpx2.AsyncClient
 ) -> None:
     outcomes: dict[str, dict[str, str]] = {}
-    async with signed_up(gateway) as person:
+    async with signed_up(gateway.settings.store) as person:
         outcomes["denied"] = (await person.authorize(authorize_url(gateway), allow=False)).params
         outcomes["nothing ticked"] = (await person.authorize(authorize_url(gateway), untick=SCOPES)).params
         outcomes["granted"] = (await person.authorize(authorize_url(gateway))).params
@@ -642,7 +585,7 @@ async def test_co6_a_bad_resource_is_invalid_target(
 async def test_co6_the_token_audience_is_the_resource(
     gateway: RunningGateway, http: httpx2.AsyncClient
 ) -> None:
-    async with signed_up(gateway) as person:
+    async with signed_up(gateway.settings.store) as person:
         weather = await tokens_for(gateway, http, person, resource=WEATHER)
         default = await tokens_for(gateway, http, person)
     assert claims_of(weather["access_token"])["aud"] == WEATHER
@@ -659,7 +602,7 @@ async def test_co6_the_token_audience_is_the_resource(
 
 @pytest.mark.anyio
 async def test_co7_the_login_post_is_answered_with_303(gateway: RunningGateway) -> None:
-    async with signed_up(gateway) as person:
+    async with signed_up(gateway.settings.store) as person:
         _, action, hidden = await open_login_page(person, authorize_url(gateway))
         login = await person.http.post(
             gateway.endpoint(action), data={**hidden, "username": person.username, "password": PASSWORD}
@@ -672,7 +615,7 @@ async def test_co7_the_login_post_is_answered_with_303(gateway: RunningGateway) 
 async def test_co7_login_and_consent_pages_refuse_framing_referrers_and_caching(
     gateway: RunningGateway,
 ) -> None:
-    async with signed_up(gateway) as person:
+    async with signed_up(gateway.settings.store) as person:
         login, _, _ = await open_login_page(person, authorize_url(gateway))
         consent, _, _, _ = await open_consent_page(gateway, person, authorize_url(gateway))
     for page in (login, consent):
@@ -704,7 +647,7 @@ async def test_co7_authorize_sends_no_cors_headers(gateway: RunningGateway, http
 
 @pytest.mark.anyio
 async def test_co7_a_consent_post_without_the_binder_cookie_is_refused(gateway: RunningGateway) -> None:
-    async with signed_up(gateway) as person:
+    async with signed_up(gateway.settings.store) as person:
         _, action, hidden, scopes = await open_consent_page(gateway, person, authorize_url(gateway))
         form = {**hidden, "decision": "allow", "scope": scopes}
         session = person.http.cookies["mcpgw-session"]
@@ -724,7 +667,7 @@ async def test_co7_a_consent_post_without_the_binder_cookie_is_refused(gateway: 
 
 @pytest.mark.anyio
 async def test_co7_a_consent_post_with_a_wrong_csrf_token_is_refused(gateway: RunningGateway) -> None:
-    async with signed_up(gateway) as person:
+    async with signed_up(gateway.settings.store) as person:
         _, action, hidden, scopes = await open_consent_page(gateway, person, authorize_url(gateway))
         for csrf in (secrets.token_urlsafe(24), "", None):
             forged: dict[str, Any] = {**hidden, "decision": "allow", "scope": scopes}
@@ -742,7 +685,7 @@ async def test_co7_a_consent_post_with_a_wrong_csrf_token_is_refused(gateway: Ru
 
 @pytest.mark.anyio
 async def test_co7_a_login_post_from_another_browser_is_refused(gateway: RunningGateway) -> None:
-    async with signed_up(gateway) as person:
+    async with signed_up(gateway.settings.store) as person:
         _, action, hidden = await open_login_page(person, authorize_url(gateway))
         credentials = {**hidden, "username": person.username, "password": PASSWORD}
         async with http_client() as other_browser:
@@ -761,7 +704,7 @@ async def test_co7_a_login_post_from_another_browser_is_refused(gateway: Running
 async def test_co8_the_consent_page_names_the_client_the_redirect_host_and_every_scope(
     gateway: RunningGateway,
 ) -> None:
-    async with signed_up(gateway) as person:
+    async with signed_up(gateway.settings.store) as person:
         page, _, _, scopes = await open_consent_page(gateway, person, authorize_url(gateway))
     text = page.text
     assert escape(DESK_NAME) in text and f"<code>{DESK}</code>" in text
@@ -775,7 +718,7 @@ async def test_co8_the_consent_page_names_the_client_the_redirect_host_and_every
 async def test_co8_unticking_a_scope_removes_it_from_the_token(
     gateway: RunningGateway, http: httpx2.AsyncClient
 ) -> None:
-    async with signed_up(gateway) as person:
+    async with signed_up(gateway.settings.store) as person:
         verifier = new_verifier()
         outcome = await person.authorize(
             authorize_url(gateway, code_challenge=s256(verifier)), untick=("tools:call",)
@@ -793,7 +736,7 @@ async def test_co8_unticking_a_scope_removes_it_from_the_token(
 
 @pytest.mark.anyio
 async def test_co8_consent_is_remembered_per_user_and_client(gateway: RunningGateway) -> None:
-    async with signed_up(gateway) as person:
+    async with signed_up(gateway.settings.store) as person:
         await authorized(gateway, person)
         assert consent_pages(person) == 1
         # Same browser, same user, same client, same scopes: straight back with a code.
@@ -809,14 +752,14 @@ async def test_co8_consent_is_remembered_per_user_and_client(gateway: RunningGat
         finally:
             await elsewhere.aclose()
         # Another user of the same client is asked.
-        async with signed_up(gateway) as someone_else:
+        async with signed_up(gateway.settings.store) as someone_else:
             await authorized(gateway, someone_else)
             assert consent_pages(someone_else) == 1
 
 
 @pytest.mark.anyio
 async def test_co8_a_request_for_a_new_scope_asks_for_consent_again(gateway: RunningGateway) -> None:
-    async with signed_up(gateway) as person:
+    async with signed_up(gateway.settings.store) as person:
         await authorized(gateway, person, scope="tools:read")
         assert consent_pages(person) == 1
         await authorized(gateway, person, scope="tools:read tools:call")
@@ -829,7 +772,7 @@ async def test_co8_a_request_for_a_new_scope_asks_for_consent_again(gateway: Run
 
 @pytest.mark.anyio
 async def test_co8_a_request_for_an_unticked_scope_asks_again(gateway: RunningGateway) -> None:
-    async with signed_up(gateway) as person:
+    async with signed_up(gateway.settings.store) as person:
         outcome = await person.authorize(authorize_url(gateway), untick=("tools:call",))
         assert outcome.code and consent_pages(person) == 1
         await authorized(gateway, person, scope="tools:call")
@@ -838,7 +781,7 @@ async def test_co8_a_request_for_an_unticked_scope_asks_again(gateway: RunningGa
 
 @pytest.mark.anyio
 async def test_co8_consent_for_one_client_does_not_carry_over_to_another(gateway: RunningGateway) -> None:
-    async with signed_up(gateway) as person:
+    async with signed_up(gateway.settings.store) as person:
         await authorized(gateway, person, client_id=DESK)
         assert consent_pages(person) == 1
         await authorized(gateway, person, client_id=OTHER)
@@ -849,7 +792,7 @@ async def test_co8_consent_for_one_client_does_not_carry_over_to_another(gateway
 
 @pytest.mark.anyio
 async def test_co8_browser_cookies_are_httponly_and_samesite_lax(gateway: RunningGateway) -> None:
-    async with signed_up(gateway) as person:
+    async with signed_up(gateway.settings.store) as person:
         login_page, action, hidden = await open_login_page(person, authorize_url(gateway))
         login = await person.http.post(
             gateway.endpoint(action), data={**hidden, "username": person.username, "password": PASSWORD}
@@ -904,7 +847,7 @@ def test_co8_an_https_issuer_uses_host_prefixed_secure_cookies() -> None:
 @pytest.mark.anyio
 @pytest.mark.parametrize("wrong", ["password", "username"])
 async def test_a_wrong_password_shows_the_sign_in_page_again(gateway: RunningGateway, wrong: str) -> None:
-    async with signed_up(gateway) as person:
+    async with signed_up(gateway.settings.store) as person:
         _, action, hidden = await open_login_page(person, authorize_url(gateway))
         credentials = {
             **hidden,
@@ -933,7 +876,7 @@ async def test_a_wrong_password_shows_the_sign_in_page_again(gateway: RunningGat
 async def test_rt1_a_refresh_token_rotates_on_every_use(
     gateway: RunningGateway, http: httpx2.AsyncClient
 ) -> None:
-    async with signed_up(gateway) as person:
+    async with signed_up(gateway.settings.store) as person:
         tokens = await tokens_for(gateway, http, person)
     seen = {tokens["refresh_token"]}
     current = tokens["refresh_token"]
@@ -951,7 +894,7 @@ async def test_rt1_a_refresh_token_rotates_on_every_use(
 async def test_rt1_reuse_of_a_rotated_token_revokes_the_family_and_its_access_tokens(
     gateway: RunningGateway, http: httpx2.AsyncClient
 ) -> None:
-    async with signed_up(gateway) as person:
+    async with signed_up(gateway.settings.store) as person:
         first = await tokens_for(gateway, http, person)
         unrelated = await tokens_for(gateway, http, person)
     second = (await refresh(http, first["refresh_token"])).json()
@@ -973,7 +916,7 @@ async def test_rt1_reuse_of_a_rotated_token_revokes_the_family_and_its_access_to
 @pytest.mark.anyio
 async def test_rt1_two_concurrent_uses_of_one_refresh_token_kill_the_family(store_url: str) -> None:
     with running_gateway(settings_for(store_url)) as gw:
-        async with http_client(gw.url) as http, signed_up(gw) as person:
+        async with http_client(gw.url) as http, signed_up(gw.settings.store) as person:
             for _ in range(5):
                 tokens = await tokens_for(gw, http, person)
                 responses: list[httpx2.Response] = []
@@ -1001,7 +944,7 @@ async def test_rt1_two_concurrent_uses_of_one_refresh_token_kill_the_family(stor
 async def test_rt2_a_refresh_cannot_widen_the_scope(
     gateway: RunningGateway, http: httpx2.AsyncClient
 ) -> None:
-    async with signed_up(gateway) as person:
+    async with signed_up(gateway.settings.store) as person:
         tokens = await tokens_for(gateway, http, person, scope="tools:read")
     assert (
         error_of(await refresh(http, tokens["refresh_token"], scope="tools:read tools:call"))
@@ -1015,7 +958,7 @@ async def test_rt2_a_refresh_cannot_widen_the_scope(
 
 @pytest.mark.anyio
 async def test_rt2_a_refresh_may_narrow_the_scope(gateway: RunningGateway, http: httpx2.AsyncClient) -> None:
-    async with signed_up(gateway) as person:
+    async with signed_up(gateway.settings.store) as person:
         tokens = await tokens_for(gateway, http, person)
     response = await refresh(http, tokens["refresh_token"], scope="tools:read")
     assert response.status_code == 200, response.text
@@ -1027,7 +970,7 @@ async def test_rt2_a_refresh_may_narrow_the_scope(gateway: RunningGateway, http:
 async def test_rt2_a_refresh_token_is_bound_to_its_client(
     gateway: RunningGateway, http: httpx2.AsyncClient
 ) -> None:
-    async with signed_up(gateway) as person:
+    async with signed_up(gateway.settings.store) as person:
         tokens = await tokens_for(gateway, http, person)
     assert error_of(await refresh(http, tokens["refresh_token"], client_id=OTHER)) == "invalid_grant"
 
@@ -1037,7 +980,7 @@ async def test_rt2_a_refresh_cannot_change_the_resource(
     gateway: RunningGateway, http: httpx2.AsyncClient
 ) -> None:
     mcp = gateway.settings.mcp_resource
-    async with signed_up(gateway) as person:
+    async with signed_up(gateway.settings.store) as person:
         tokens = await tokens_for(gateway, http, person)
     assert error_of(await refresh(http, tokens["refresh_token"], resource=WEATHER)) == "invalid_target"
     response = await refresh(http, tokens["refresh_token"], resource=mcp)
@@ -1053,7 +996,7 @@ async def test_rt2_a_refresh_cannot_change_the_resource(
 async def test_rt3_revoking_a_refresh_token_revokes_its_family_and_access_tokens(
     gateway: RunningGateway, http: httpx2.AsyncClient, which: str
 ) -> None:
-    async with signed_up(gateway) as person:
+    async with signed_up(gateway.settings.store) as person:
         first = await tokens_for(gateway, http, person)
     second = (await refresh(http, first["refresh_token"])).json()
     target = second["refresh_token"] if which == "live" else first["refresh_token"]
@@ -1070,7 +1013,7 @@ async def test_rt3_revoking_a_refresh_token_revokes_its_family_and_access_tokens
 async def test_rt3_another_client_cannot_revoke_a_refresh_token(
     gateway: RunningGateway, http: httpx2.AsyncClient
 ) -> None:
-    async with signed_up(gateway) as person:
+    async with signed_up(gateway.settings.store) as person:
         tokens = await tokens_for(gateway, http, person)
     revoked = await http.post("/revoke", data={"token": tokens["refresh_token"], "client_id": OTHER})
     assert revoked.status_code == 200
@@ -1081,7 +1024,7 @@ async def test_rt3_another_client_cannot_revoke_a_refresh_token(
 @pytest.mark.anyio
 async def test_rt3_an_idle_refresh_token_expires(tmp_path_factory: pytest.TempPathFactory) -> None:
     with running_gateway(settings_for(sqlite_url(tmp_path_factory), refresh_token_idle_ttl=1)) as gw:
-        async with http_client(gw.url) as http, signed_up(gw) as person:
+        async with http_client(gw.url) as http, signed_up(gw.settings.store) as person:
             tokens = await tokens_for(gw, http, person)
             used = await refresh(http, tokens["refresh_token"])  # within the idle time: fine
             assert used.status_code == 200, used.text
@@ -1094,7 +1037,7 @@ async def test_rt3_a_refresh_token_expires_at_its_absolute_lifetime(
     tmp_path_factory: pytest.TempPathFactory,
 ) -> None:
     with running_gateway(settings_for(sqlite_url(tmp_path_factory), refresh_token_absolute_ttl=1)) as gw:
-        async with http_client(gw.url) as http, signed_up(gw) as person:
+        async with http_client(gw.url) as http, signed_up(gw.settings.store) as person:
             tokens = await tokens_for(gw, http, person)
             untouched = await tokens_for(gw, http, person)
             used = await refresh(http, tokens["refresh_token"])

@@ -39,6 +39,7 @@ from starlette.types import ASGIApp
 from examples.upstream_server import INSUFFICIENT_SCOPE, build_app
 from tests.support.agents import AgentKey
 from tests.support.ports import bound_socket
+from tests.support.tokens import claims_of
 
 pytestmark = pytest.mark.anyio
 
@@ -229,7 +230,7 @@ def _hs256_token(upstream: Upstream) -> str:
 
     Built by hand: pyjwt refuses to use anything that looks like a key as an HMAC secret.
     """
-    claims = jwt.decode(upstream.token(), options={"verify_signature": False})
+    claims = claims_of(upstream.token())
     header = {"alg": "HS256", "typ": "at+jwt", "kid": upstream.issuer.keys[0].kid}
     signing_input = f"{_b64(json.dumps(header).encode())}.{_b64(json.dumps(claims).encode())}"
     secret = (
@@ -246,7 +247,7 @@ def _b64(data: bytes) -> str:
 
 
 def _unsigned_token(upstream: Upstream) -> str:
-    claims = jwt.decode(upstream.token(), options={"verify_signature": False})
+    claims = claims_of(upstream.token())
     header = {"alg": "none", "typ": "at+jwt", "kid": upstream.issuer.keys[0].kid}
     return f"{_b64(json.dumps(header).encode())}.{_b64(json.dumps(claims).encode())}."
 
@@ -264,7 +265,7 @@ REFUSED: dict[str, Callable[[Upstream], str]] = {
     "wrong issuer": lambda u: u.token(iss=u.issuer.url + "/"),
     "unknown key": lambda u: u.token(key=AgentKey()),
     "known kid, other key": lambda u: jwt.encode(
-        jwt.decode(u.token(), options={"verify_signature": False}),
+        claims_of(u.token()),
         AgentKey().private_key,
         algorithm="ES256",
         headers={"kid": u.issuer.keys[0].kid, "typ": "at+jwt"},

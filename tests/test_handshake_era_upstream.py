@@ -14,7 +14,6 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-import jwt
 import pytest
 from starlette.types import Receive, Scope, Send
 
@@ -24,12 +23,13 @@ from tests.support.asgi_server import Served
 from tests.support.gateway_server import running_gateway
 from tests.support.http_clients import http_client
 from tests.support.mcp_requests import modern, wait_for_tools
+from tests.support.tokens import claims_of
 
 pytestmark = pytest.mark.anyio
 
 
 def _principal(authorization: str) -> str:
-    claims = jwt.decode(authorization.removeprefix("Bearer "), options={"verify_signature": False})
+    claims = claims_of(authorization.removeprefix("Bearer "))
     return f"{claims['sub']}|{(claims.get('act') or {}).get('sub', '')}"
 
 

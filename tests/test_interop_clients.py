@@ -21,9 +21,7 @@ from collections.abc import Callable, Iterator
 from typing import Any
 from urllib.parse import parse_qs
 
-import anyio
 import httpx2
-import jwt
 import pytest
 from authlib.integrations.base_client import OAuthError
 from authlib.integrations.httpx_client import AsyncOAuth2Client
@@ -42,6 +40,7 @@ from gateway.oauth.clients.model import hash_secret
 from tests.support.agents import AgentKey
 from tests.support.gateway_server import RunningGateway, running_gateway
 from tests.support.protected_resource import CHALLENGED_SCOPE, HELD_SCOPES, with_protected_resource
+from tests.support.tokens import claims_of, verified_claims
 
 JWT_AGENT = "jwt-agent"
 BASIC_AGENT = "basic-agent"
@@ -95,20 +94,7 @@ async def verify_with_published_jwks(
     gateway: RunningGateway, token: str, *, client_id: str, scope: str
 ) -> dict[str, Any]:
     """Check the token as any resource server would: JWKS from the gateway, pyjwt, RFC 9068."""
-    header = jwt.get_unverified_header(token)
-    assert header["typ"] == "at+jwt"
-    assert header["alg"] == "ES256"
-    jwks_client = jwt.PyJWKClient(gateway.endpoint("/jwks.json"), cache_keys=False)
-    signing_key = await anyio.to_thread.run_sync(jwks_client.get_signing_key_from_jwt, token)
-    assert signing_key.key_id == header["kid"]
-    claims: dict[str, Any] = jwt.decode(
-        token,
-        signing_key,
-        algorithms=["ES256"],
-        audience=f"{gateway.url}/mcp",
-        issuer=gateway.issuer,
-        options={"require": ["iss", "sub", "aud", "exp", "iat", "jti", "client_id", "scope"]},
-    )
+    claims = await verified_claims(gateway, token, f"{gateway.url}/mcp")
     assert claims["aud"] == f"{gateway.url}/mcp"
     assert claims["client_id"] == claims["sub"] == client_id
     assert claims["scope"] == scope
@@ -305,7 +291,7 @@ def authlib_client(
     async def record(request: httpx2.Request) -> None:
         form = parse_qs(request.content.decode())
         for assertion in form.get("client_assertion", []):
-            claims = jwt.decode(assertion, options={"verify_signature": False})
+            claims = claims_of(assertion)
             (sent_assertions if sent_assertions is not None else []).append(claims)
 
     return AsyncOAuth2Client(

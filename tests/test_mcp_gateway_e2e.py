@@ -16,7 +16,6 @@ from dataclasses import dataclass
 from typing import Any
 
 import httpx2
-import jwt
 import pytest
 from mcp.client.auth import TokenStorage
 from mcp.client.auth.extensions.client_credentials import PrivateKeyJWTOAuthProvider, SignedJWTParameters
@@ -33,6 +32,7 @@ from tests.support.asgi_server import Served
 from tests.support.gateway_server import RunningGateway, running_gateway
 from tests.support.http_clients import http_client
 from tests.support.mcp_requests import wait_for_tools
+from tests.support.tokens import claims_of
 
 pytestmark = pytest.mark.anyio
 
@@ -136,7 +136,7 @@ async def test_pr5_the_upstream_receives_an_exchanged_token_narrowed_to_the_tool
         received = discovered.seen[before:]
     assert storage.tokens is not None
     agent_token_ = storage.tokens.access_token
-    agent_claims = jwt.decode(agent_token_, options={"verify_signature": False})
+    agent_claims = claims_of(agent_token_)
     assert agent_claims["scope"] == "weather", "the agent holds the broad scope"
 
     calls = [(header, claims) for header, claims in received if "act" in claims]

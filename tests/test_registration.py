@@ -12,10 +12,8 @@ connection (a loopback :class:`Listener` counts accepted connections). The ``mcp
 
 from __future__ import annotations
 
-import base64
 import contextlib
 import datetime
-import hashlib
 import json
 import secrets
 import socket
@@ -29,7 +27,6 @@ from typing import Any
 from urllib.parse import urlencode, urlsplit
 
 import httpx2
-import jwt
 import pytest
 from cryptography import x509
 from cryptography.hazmat.primitives import hashes, serialization
@@ -45,21 +42,23 @@ from gateway.composition import Gateway, build_gateway
 from gateway.config import Settings
 from gateway.fetching import fetcher as fetch_module
 from gateway.fetching.fetcher import DocumentFetcher, FetchPolicy
-from gateway.oauth.authorize.users import UserDirectory
 from gateway.oauth.clients.model import hash_secret
 from gateway.store.factory import open_store
 from tests.support.agents import JWT_BEARER, AgentKey
+from tests.support.authorization_code import PublicClient, new_verifier
 from tests.support.browser import Outcome, Person
 from tests.support.gateway_server import RunningGateway, running_gateway
 from tests.support.http_clients import http_client
+from tests.support.oauth_errors import assert_error_page, error_of
 from tests.support.protected_resource import CHALLENGED_SCOPE, with_protected_resource
+from tests.support.tokens import claims_of
+from tests.support.users import signed_up
 
 pytestmark = pytest.mark.anyio
 
 SCOPES = ("tools:read", "tools:call")
 DESCRIPTIONS = {"tools:read": "See which tools exist", "tools:call": "Run tools on your behalf"}
 CB = "http://127.0.0.1:9999/cb"
-PASSWORD = "correct horse battery"
 PRIVATE_CIMD_HOST = "cimd.internal.test"
 PRIVATE_JWKS_HOST = "jwks.internal.test"
 TLS_CIMD_HOST = "client.test"
@@ -236,22 +235,6 @@ def base_url(world: World) -> str:
     return world.gateway.url
 
 
-@contextlib.asynccontextmanager
-async def signed_up(store_url: str) -> AsyncIterator[Person]:
-    """A new user on the gateway's SQLite file, and their browser."""
-    username = f"user-{secrets.token_hex(4)}"
-    store = open_store(store_url)
-    try:
-        await UserDirectory(store).add(username, PASSWORD)
-    finally:
-        await store.close()
-    person = Person(username, PASSWORD)
-    try:
-        yield person
-    finally:
-        await person.aclose()
-
-
 @pytest.fixture
 async def person(world: World) -> AsyncIterator[Person]:
     async with signed_up(world.store_url) as signed_in:
@@ -261,25 +244,13 @@ async def person(world: World) -> AsyncIterator[Person]:
 # -- the client's side ---------------------------------------------------------------------------------
 
 
-def s256(verifier: str) -> str:
-    return base64.urlsafe_b64encode(hashlib.sha256(verifier.encode()).digest()).rstrip(b"=").decode()
-
-
 def authorize_url(
     gw: RunningGateway, client_id: str, redirect_uri: str = CB, **params: str
 ) -> tuple[str, str]:
-    verifier = secrets.token_urlsafe(48)
-    query = {
-        "response_type": "code",
-        "client_id": client_id,
-        "redirect_uri": redirect_uri,
-        "scope": " ".join(SCOPES),
-        "state": "st-1",
-        "code_challenge": s256(verifier),
-        "code_challenge_method": "S256",
-        **params,
-    }
-    return gw.endpoint("/authorize") + "?" + urlencode(query), verifier
+    """``/authorize`` for ``client_id`` with a fresh verifier; (the URL, the verifier)."""
+    verifier = new_verifier()
+    client = PublicClient(client_id, redirect_uri, " ".join(SCOPES), "st-1")
+    return client.authorize_url(gw, verifier, **params), verifier
 
 
 async def register(http: httpx2.AsyncClient, **metadata: Any) -> httpx2.Response:
@@ -292,12 +263,6 @@ async def registered(http: httpx2.AsyncClient, **metadata: Any) -> dict[str, Any
     assert response.status_code == 201, response.text
     body: dict[str, Any] = response.json()
     return body
-
-
-def error_of(response: httpx2.Response, status: int = 400) -> str:
-    assert response.status_code == status, (response.status_code, response.text)
-    assert response.headers["cache-control"] == "no-store"
-    return str(response.json()["error"])
 
 
 def bearer(token: str) -> dict[str, str]:
@@ -314,15 +279,6 @@ async def records(store_url: str, collection: str) -> dict[str, str]:
         return await store.list_records(collection)
     finally:
         await store.close()
-
-
-def assert_error_page(response: httpx2.Response, *fragments: str) -> None:
-    """An error page, never a redirect (CO-4), that says why."""
-    assert response.status_code == 400, (response.status_code, response.text[:300])
-    assert "location" not in response.headers
-    assert response.headers["content-type"].startswith("text/html")
-    for fragment in fragments:
-        assert fragment in response.text, response.text
 
 
 def cimd_document(client_id: str | None, **members: Any) -> dict[str, Any]:
@@ -352,11 +308,6 @@ async def run_flow(gw: RunningGateway, person: Person, client_id: str) -> tuple[
     assert outcome.code, (outcome.status, outcome.location, outcome.page[:500])
     assert outcome.params["iss"] == gw.issuer and outcome.params["state"] == "st-1"
     return outcome, verifier
-
-
-def claims_of(token: str) -> dict[str, Any]:
-    claims: dict[str, Any] = jwt.decode(token, options={"verify_signature": False})
-    return claims
 
 
 # == RG-1: dynamic client registration ====================================================================

@@ -21,36 +21,29 @@ from dataclasses import dataclass, field
 from typing import Any
 from urllib.parse import parse_qs, urlsplit
 
-import anyio
 import httpx2
-import jwt
 import pytest
 from mcp.client.auth import AuthorizationCodeResult, OAuthClientProvider, OAuthFlowError
 from mcp.shared.auth import OAuthClientInformationFull, OAuthClientMetadata, OAuthToken
 
 from examples.agent import MemoryTokenStorage
 from gateway.config import ClientConfig, Settings
-from gateway.oauth.authorize.users import UserDirectory
-from gateway.store.factory import open_store
 from tests.support.browser import Outcome, Person
 from tests.support.gateway_server import RunningGateway, running_gateway
 from tests.support.protected_resource import CHALLENGED_SCOPE, HELD_SCOPES, with_protected_resource
+from tests.support.tokens import verified_claims
+from tests.support.users import PASSWORD, add_user
 
 PUBLIC_CLIENT = "sdk-public-agent"
 REDIRECT_URI = "http://127.0.0.1:47913/callback"
 """Nothing listens here: the person stops at the redirect and hands its query to the SDK."""
-PASSWORD = "correct horse battery"
 
 
 @pytest.fixture
 async def username(store_url: str) -> str:
     """A fresh user in the store the gateway will open (the Redis server is shared by the session)."""
     name = f"alice-{secrets.token_hex(4)}"
-    store = open_store(store_url)
-    try:
-        await UserDirectory(store).add(name, PASSWORD)
-    finally:
-        await store.close()
+    await add_user(store_url, name, PASSWORD)
     return name
 
 
@@ -157,18 +150,7 @@ def expire_held_access_token(provider: OAuthClientProvider) -> None:
 
 async def verify_user_token(gateway: RunningGateway, token: str, *, user: str) -> dict[str, Any]:
     """As any resource server would: the published JWKS, pyjwt, RFC 9068; ``sub`` is the person."""
-    header = jwt.get_unverified_header(token)
-    assert (header["typ"], header["alg"]) == ("at+jwt", "ES256")
-    jwks_client = jwt.PyJWKClient(gateway.endpoint("/jwks.json"), cache_keys=False)
-    signing_key = await anyio.to_thread.run_sync(jwks_client.get_signing_key_from_jwt, token)
-    claims: dict[str, Any] = jwt.decode(
-        token,
-        signing_key,
-        algorithms=["ES256"],
-        audience=f"{gateway.url}/mcp",
-        issuer=gateway.issuer,
-        options={"require": ["iss", "sub", "aud", "exp", "iat", "jti", "client_id", "scope"]},
-    )
+    claims = await verified_claims(gateway, token, f"{gateway.url}/mcp")
     assert claims["sub"] == user
     assert claims["client_id"] == PUBLIC_CLIENT
     assert claims["scope"] == CHALLENGED_SCOPE

@@ -28,6 +28,8 @@ from gateway.oauth.clients.model import hash_secret
 from tests.support.agents import JWT_BEARER, AgentKey, assertion_form
 from tests.support.gateway_server import RunningGateway, running_gateway
 from tests.support.http_clients import blocking_http_client
+from tests.support.oauth_errors import error_of
+from tests.support.tokens import claims_of
 
 AGENT = "agent-1"
 SECRET_AGENT = "secret-agent"
@@ -91,12 +93,6 @@ def _encode(pairs: list[tuple[str, str]]) -> bytes:
     return urlencode(pairs).encode()
 
 
-def error_of(response: httpx.Response) -> str:
-    body = response.json()
-    assert set(body) <= {"error", "error_description"}, body
-    return str(body["error"])
-
-
 def test_a_valid_assertion_gets_a_short_lived_at_jwt(
     http: httpx.Client, gateway: RunningGateway, agent_key: AgentKey
 ) -> None:
@@ -107,7 +103,7 @@ def test_a_valid_assertion_gets_a_short_lived_at_jwt(
     assert body["token_type"] == "Bearer" and body["expires_in"] == 300
     header = jwt.get_unverified_header(body["access_token"])
     assert header["typ"] == "at+jwt" and header["alg"] == "ES256"
-    claims = jwt.decode(body["access_token"], options={"verify_signature": False})
+    claims = claims_of(body["access_token"])
     assert claims["aud"] == f"{gateway.url}/mcp"
     assert claims["sub"] == claims["client_id"] == AGENT
     assert claims["scope"] == "tools:read tools:call"
@@ -119,21 +115,21 @@ def test_a_replayed_assertion_jti_is_rejected(
     assertion = agent_key.assertion(AGENT, gateway.issuer)
     assert post_token(http, assertion_form(assertion)).status_code == 200
     replay = post_token(http, assertion_form(assertion))
-    assert replay.status_code == 401 and error_of(replay) == "invalid_client"
+    assert error_of(replay, 401) == "invalid_client"
 
 
 def test_the_token_endpoint_as_assertion_audience_is_rejected_by_default(
     http: httpx.Client, gateway: RunningGateway, agent_key: AgentKey
 ) -> None:
     response = post_token(http, assertion_form(agent_key.assertion(AGENT, gateway.endpoint("/token"))))
-    assert response.status_code == 401 and error_of(response) == "invalid_client"
+    assert error_of(response, 401) == "invalid_client"
 
 
 def test_an_assertion_audience_array_is_rejected_even_if_it_holds_the_issuer(
     http: httpx.Client, gateway: RunningGateway, agent_key: AgentKey
 ) -> None:
     response = post_token(http, assertion_form(agent_key.assertion(AGENT, [gateway.issuer])))
-    assert response.status_code == 401 and error_of(response) == "invalid_client"
+    assert error_of(response, 401) == "invalid_client"
 
 
 def test_an_assertion_expiring_too_far_ahead_is_rejected(
@@ -141,14 +137,14 @@ def test_an_assertion_expiring_too_far_ahead_is_rejected(
 ) -> None:
     far = int(time.time()) + 3600
     response = post_token(http, assertion_form(agent_key.assertion(AGENT, gateway.issuer, exp=far)))
-    assert response.status_code == 401 and error_of(response) == "invalid_client"
+    assert error_of(response, 401) == "invalid_client"
 
 
 def test_an_assertion_without_exp_is_rejected(
     http: httpx.Client, gateway: RunningGateway, agent_key: AgentKey
 ) -> None:
     response = post_token(http, assertion_form(agent_key.assertion(AGENT, gateway.issuer, exp=None)))
-    assert response.status_code == 401 and error_of(response) == "invalid_client"
+    assert error_of(response, 401) == "invalid_client"
 
 
 def test_an_assertion_with_nbf_in_the_future_is_rejected(
@@ -156,7 +152,7 @@ def test_an_assertion_with_nbf_in_the_future_is_rejected(
 ) -> None:
     later = int(time.time()) + 120
     response = post_token(http, assertion_form(agent_key.assertion(AGENT, gateway.issuer, nbf=later)))
-    assert response.status_code == 401 and error_of(response) == "invalid_client"
+    assert error_of(response, 401) == "invalid_client"
 
 
 def test_an_assertion_issued_long_ago_is_rejected_as_stale(
@@ -165,7 +161,7 @@ def test_an_assertion_issued_long_ago_is_rejected_as_stale(
     response = post_token(
         http, assertion_form(agent_key.assertion(AGENT, gateway.issuer, iat=int(time.time()) - 3600))
     )
-    assert response.status_code == 401 and error_of(response) == "invalid_client"
+    assert error_of(response, 401) == "invalid_client"
 
 
 def test_an_expired_assertion_is_rejected(
@@ -175,7 +171,7 @@ def test_an_expired_assertion_is_rejected(
     response = post_token(
         http, assertion_form(agent_key.assertion(AGENT, gateway.issuer, iat=past - 60, exp=past))
     )
-    assert response.status_code == 401 and error_of(response) == "invalid_client"
+    assert error_of(response, 401) == "invalid_client"
 
 
 def _b64(data: bytes) -> str:
@@ -202,7 +198,7 @@ def test_an_unsigned_alg_none_assertion_is_rejected(http: httpx.Client, gateway:
     for signature in (b"", b"\x00"):
         token = _compact({"alg": "none", "typ": "JWT"}, _claims(gateway), signature)
         response = post_token(http, assertion_form(token))
-        assert response.status_code == 401 and error_of(response) == "invalid_client"
+        assert error_of(response, 401) == "invalid_client"
 
 
 def test_an_hs256_assertion_keyed_with_the_client_public_key_is_rejected(
@@ -214,7 +210,7 @@ def test_an_hs256_assertion_keyed_with_the_client_public_key_is_rejected(
     signing_input = f"{_b64(json.dumps(header).encode())}.{_b64(json.dumps(_claims(gateway)).encode())}"
     signature = hmac.new(public_bytes, signing_input.encode(), hashlib.sha256).digest()
     response = post_token(http, assertion_form(f"{signing_input}.{_b64(signature)}"))
-    assert response.status_code == 401 and error_of(response) == "invalid_client"
+    assert error_of(response, 401) == "invalid_client"
 
 
 def test_an_alg_with_changed_case_is_rejected(
@@ -225,7 +221,7 @@ def test_an_alg_with_changed_case_is_rejected(
     header["alg"] = "es256"
     forged = ".".join([_b64(json.dumps(header).encode()), *token.split(".")[1:]])
     response = post_token(http, assertion_form(forged))
-    assert response.status_code == 401 and error_of(response) == "invalid_client"
+    assert error_of(response, 401) == "invalid_client"
 
 
 class ConnectionRecorder:
@@ -277,7 +273,7 @@ def test_jwk_jku_and_x5u_headers_are_never_used_to_find_keys(
         headers={"jwk": attacker.public_jwk, "jku": recorder.url, "x5u": recorder.url, "kid": attacker.kid},
     )
     response = post_token(http, assertion_form(token))
-    assert response.status_code == 401 and error_of(response) == "invalid_client"
+    assert error_of(response, 401) == "invalid_client"
     assert recorder.accepted == 0
 
 
@@ -295,7 +291,7 @@ def test_a_kid_with_path_or_sql_characters_is_only_a_lookup_key(
 ) -> None:
     token = agent_key.assertion(AGENT, gateway.issuer, headers={"kid": kid})
     response = post_token(http, assertion_form(token))
-    assert response.status_code == 401 and error_of(response) == "invalid_client"
+    assert error_of(response, 401) == "invalid_client"
 
 
 def test_an_assertion_whose_iss_differs_from_sub_is_rejected(
@@ -304,7 +300,7 @@ def test_an_assertion_whose_iss_differs_from_sub_is_rejected(
     response = post_token(
         http, assertion_form(agent_key.assertion(AGENT, gateway.issuer, sub="someone-else"))
     )
-    assert response.status_code == 401 and error_of(response) == "invalid_client"
+    assert error_of(response, 401) == "invalid_client"
 
 
 def test_a_client_id_that_differs_from_the_assertion_is_rejected(
@@ -312,14 +308,14 @@ def test_a_client_id_that_differs_from_the_assertion_is_rejected(
 ) -> None:
     form = assertion_form(agent_key.assertion(AGENT, gateway.issuer), client_id=SECRET_AGENT)
     response = post_token(http, form)
-    assert response.status_code == 401 and error_of(response) == "invalid_client"
+    assert error_of(response, 401) == "invalid_client"
 
 
 def test_an_unknown_client_is_rejected(
     http: httpx.Client, gateway: RunningGateway, agent_key: AgentKey
 ) -> None:
     response = post_token(http, assertion_form(agent_key.assertion("nobody", gateway.issuer)))
-    assert response.status_code == 401 and error_of(response) == "invalid_client"
+    assert error_of(response, 401) == "invalid_client"
 
 
 def test_an_access_token_cannot_pass_for_a_client_assertion(
@@ -327,7 +323,7 @@ def test_an_access_token_cannot_pass_for_a_client_assertion(
 ) -> None:
     token = agent_key.assertion(AGENT, gateway.issuer, headers={"typ": "at+jwt"})
     response = post_token(http, assertion_form(token))
-    assert response.status_code == 401 and error_of(response) == "invalid_client"
+    assert error_of(response, 401) == "invalid_client"
 
 
 def test_an_assertion_with_a_critical_header_is_rejected(
@@ -335,7 +331,7 @@ def test_an_assertion_with_a_critical_header_is_rejected(
 ) -> None:
     token = agent_key.assertion(AGENT, gateway.issuer, headers={"crit": ["exp"]})
     response = post_token(http, assertion_form(token))
-    assert response.status_code == 401 and error_of(response) == "invalid_client"
+    assert error_of(response, 401) == "invalid_client"
 
 
 def test_an_assertion_with_duplicate_claims_is_rejected(
@@ -349,12 +345,12 @@ def test_an_assertion_with_duplicate_claims_is_rejected(
     r, s = decode_dss_signature(der)
     token = f"{signing_input}.{_b64(r.to_bytes(32, 'big') + s.to_bytes(32, 'big'))}"
     response = post_token(http, assertion_form(token))
-    assert response.status_code == 401 and error_of(response) == "invalid_client"
+    assert error_of(response, 401) == "invalid_client"
 
 
 def test_a_wrong_client_secret_is_rejected_with_a_basic_challenge(http: httpx.Client) -> None:
     response = post_token(http, {"grant_type": "client_credentials"}, auth=(SECRET_AGENT, "wrong"))
-    assert response.status_code == 401 and error_of(response) == "invalid_client"
+    assert error_of(response, 401) == "invalid_client"
     assert response.headers["www-authenticate"].startswith("Basic")
 
 
@@ -369,7 +365,7 @@ def test_two_client_authentication_methods_at_once_are_rejected(
 ) -> None:
     form = assertion_form(agent_key.assertion(AGENT, gateway.issuer))
     response = post_token(http, form, auth=(SECRET_AGENT, SECRET))
-    assert response.status_code == 400 and error_of(response) == "invalid_request"
+    assert error_of(response, 400) == "invalid_request"
 
 
 def test_a_repeated_parameter_is_rejected(
@@ -378,14 +374,14 @@ def test_a_repeated_parameter_is_rejected(
     pairs = list(assertion_form(agent_key.assertion(AGENT, gateway.issuer)).items())
     pairs.append(("grant_type", "client_credentials"))
     response = post_token(http, pairs, headers={"content-type": "application/x-www-form-urlencoded"})
-    assert response.status_code == 400 and error_of(response) == "invalid_request"
+    assert error_of(response, 400) == "invalid_request"
 
 
 def test_the_password_grant_is_unsupported(http: httpx.Client) -> None:
     response = post_token(
         http, {"grant_type": "password", "username": "u", "password": "p"}, auth=(SECRET_AGENT, SECRET)
     )
-    assert response.status_code == 400 and error_of(response) == "unsupported_grant_type"
+    assert error_of(response, 400) == "unsupported_grant_type"
 
 
 def test_an_oversized_assertion_is_refused_before_any_parsing(
@@ -393,10 +389,10 @@ def test_an_oversized_assertion_is_refused_before_any_parsing(
 ) -> None:
     huge = "a" * (2 * 1024 * 1024)
     response = post_token(http, assertion_form(f"{huge}.{huge}.{huge}"))
-    assert response.status_code == 400 and error_of(response) == "invalid_request"
+    assert error_of(response, 400) == "invalid_request"
     big = "a" * 9000
     response = post_token(http, assertion_form(f"{big}.{big}.{big}"))
-    assert response.status_code == 401 and error_of(response) == "invalid_client"
+    assert error_of(response, 401) == "invalid_client"
 
 
 def test_an_unknown_resource_is_invalid_target(
@@ -404,7 +400,7 @@ def test_an_unknown_resource_is_invalid_target(
 ) -> None:
     form = assertion_form(agent_key.assertion(AGENT, gateway.issuer), resource="https://evil.example/mcp")
     response = post_token(http, form)
-    assert response.status_code == 400 and error_of(response) == "invalid_target"
+    assert error_of(response, 400) == "invalid_target"
 
 
 def test_a_resource_with_a_fragment_is_invalid_target(
@@ -412,7 +408,7 @@ def test_a_resource_with_a_fragment_is_invalid_target(
 ) -> None:
     form = assertion_form(agent_key.assertion(AGENT, gateway.issuer), resource=f"{gateway.url}/mcp#x")
     response = post_token(http, form)
-    assert response.status_code == 400 and error_of(response) == "invalid_target"
+    assert error_of(response, 400) == "invalid_target"
 
 
 def test_the_resource_is_canonicalised_into_aud(
@@ -423,7 +419,7 @@ def test_the_resource_is_canonicalised_into_aud(
     )
     response = post_token(http, form)
     assert response.status_code == 200, response.text
-    claims = jwt.decode(response.json()["access_token"], options={"verify_signature": False})
+    claims = claims_of(response.json()["access_token"])
     assert claims["aud"] == "https://tools.example/weather"
 
 
@@ -440,7 +436,7 @@ def test_a_request_for_only_forbidden_scopes_is_invalid_scope(
 ) -> None:
     form = assertion_form(agent_key.assertion(AGENT, gateway.issuer), scope="admin")
     response = post_token(http, form)
-    assert response.status_code == 400 and error_of(response) == "invalid_scope"
+    assert error_of(response, 400) == "invalid_scope"
 
 
 def test_a_wrong_assertion_type_is_rejected(
@@ -449,12 +445,12 @@ def test_a_wrong_assertion_type_is_rejected(
     form = assertion_form(agent_key.assertion(AGENT, gateway.issuer))
     form["client_assertion_type"] = JWT_BEARER + "-x"
     response = post_token(http, form)
-    assert response.status_code == 401 and error_of(response) == "invalid_client"
+    assert error_of(response, 401) == "invalid_client"
 
 
 def test_a_body_that_is_not_a_form_is_invalid_request(http: httpx.Client) -> None:
     response = http.post("/token", json={"grant_type": "client_credentials"})
-    assert response.status_code == 400 and error_of(response) == "invalid_request"
+    assert error_of(response, 400) == "invalid_request"
 
 
 def test_issued_tokens_verify_against_the_published_jwks(
@@ -499,7 +495,7 @@ def test_introspection_requires_client_authentication(
     http: httpx.Client, gateway: RunningGateway, agent_key: AgentKey
 ) -> None:
     response = http.post("/introspect", data={"token": _token(http, gateway, agent_key)})
-    assert response.status_code == 401 and error_of(response) == "invalid_client"
+    assert error_of(response, 401) == "invalid_client"
 
 
 def test_introspection_of_a_revoked_token_is_exactly_inactive(
@@ -608,7 +604,7 @@ def test_a_truncated_signature_is_rejected(
 ) -> None:
     token = agent_key.assertion(AGENT, gateway.issuer)
     response = post_token(http, assertion_form(token[:-10]))
-    assert response.status_code == 401 and error_of(response) == "invalid_client"
+    assert error_of(response, 401) == "invalid_client"
 
 
 def test_stray_characters_inside_base64url_segments_are_rejected(
@@ -621,4 +617,4 @@ def test_stray_characters_inside_base64url_segments_are_rejected(
         f"{header}.{payload}.{signature[:5]}+{signature[5:]}",
     ):
         response = post_token(http, assertion_form(forged))
-        assert response.status_code == 401 and error_of(response) == "invalid_client"
+        assert error_of(response, 401) == "invalid_client"

@@ -34,6 +34,8 @@ from gateway.oauth.tokens.access_tokens import ACCESS_TOKEN_TYP, AccessTokenIssu
 from tests.support.agents import AgentKey
 from tests.support.gateway_server import RunningGateway, running_gateway
 from tests.support.http_clients import blocking_http_client
+from tests.support.oauth_errors import error_of
+from tests.support.tokens import claims_of
 
 T = TypeVar("T")
 
@@ -248,19 +250,8 @@ def exchanged(http: httpx.Client, client_id: str, subject_token: str, **options:
     return str(response.json()["access_token"])
 
 
-def claims_of(token: str) -> dict[str, Any]:
-    return dict(jwt.decode(token, options={"verify_signature": False}))
-
-
-def error_of(response: httpx.Response) -> str:
-    body = response.json()
-    assert set(body) <= {"error", "error_description"}, body
-    assert response.headers["cache-control"] == "no-store"
-    return str(body["error"])
-
-
 def refused(response: httpx.Response, error: str) -> None:
-    assert response.status_code == 400, response.text
+    """Refused with a 400 ``error`` (RFC 8693 §2.2.2 answers with RFC 6749 §5.2 errors)."""
     assert error_of(response) == error, response.text
 
 

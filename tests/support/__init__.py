@@ -18,9 +18,15 @@ Clients the tests play
     :mod:`~tests.support.http_clients` the HTTP clients tests speak with (``http`` in conftest);
     :mod:`~tests.support.agents` ``private_key_jwt`` agents and their token requests;
     :mod:`~tests.support.browser` a headless person who signs in and consents;
+    :mod:`~tests.support.users` users added to the gateway's store, each with that browser;
+    :mod:`~tests.support.authorization_code` a public client's PKCE, ``/authorize`` and redemption;
     :mod:`~tests.support.chromium` Debian's Chromium, for what only a real browser shows;
     :mod:`~tests.support.mcp_requests` raw MCP requests for both protocol eras;
     :mod:`~tests.support.cli` ``python -m gateway …`` in a process of its own.
+
+What the gateway answers
+    :mod:`~tests.support.oauth_errors` OAuth error answers and error pages;
+    :mod:`~tests.support.tokens` access tokens read, or verified against the published JWKS.
 
 Inside the gateway
     :mod:`~tests.support.gateway_loop` tokens signed on the running gateway's own loop.
