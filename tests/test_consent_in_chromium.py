@@ -31,6 +31,7 @@ from gateway.config import ClientConfig, Settings
 from tests.support.authorization_code import PublicClient, new_verifier, query_of
 from tests.support.chromium import chromium_browser
 from tests.support.gateway_server import RunningGateway, running_gateway
+from tests.support.http_server import LoopbackServer, serving
 from tests.support.tokens import claims_of
 from tests.support.users import add_user
 
@@ -72,15 +73,8 @@ class _Target(http.server.BaseHTTPRequestHandler):
 def redirect_target() -> Iterator[tuple[str, type[_Target]]]:
     """A loopback HTTP server playing the client's redirect URI; (its base URL, its handler class)."""
     handler = type("Target", (_Target,), {})
-    server = http.server.ThreadingHTTPServer(("127.0.0.1", 0), handler)
-    thread = threading.Thread(target=server.serve_forever, daemon=True)
-    thread.start()
-    try:
-        yield f"http://127.0.0.1:{server.server_address[1]}", handler
-    finally:
-        server.shutdown()
-        server.server_close()
-        thread.join(5)
+    with serving(LoopbackServer(handler)) as server:
+        yield f"http://127.0.0.1:{server.port}", handler
 
 
 # -- the gateway, the user, the browser --------------------------------------------------------------

@@ -12,26 +12,15 @@ connection (a loopback :class:`Listener` counts accepted connections). The ``mcp
 
 from __future__ import annotations
 
-import contextlib
-import datetime
-import json
 import secrets
-import socket
-import ssl
-import threading
 from collections.abc import AsyncIterator, Callable, Iterator
-from dataclasses import dataclass, field
-from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 from urllib.parse import urlencode, urlsplit
 
 import httpx2
 import pytest
-from cryptography import x509
-from cryptography.hazmat.primitives import hashes, serialization
-from cryptography.hazmat.primitives.asymmetric import ec
-from cryptography.x509.oid import NameOID
 from mcp.client.auth import OAuthClientProvider
 from mcp.shared.auth import AuthorizationCodeResult, OAuthClientMetadata
 from pydantic import AnyUrl
@@ -47,10 +36,13 @@ from gateway.store.factory import open_store
 from tests.support.agents import JWT_BEARER, AgentKey
 from tests.support.authorization_code import PublicClient, new_verifier
 from tests.support.browser import Outcome, Person
+from tests.support.fetch_probes import Listener, TableResolver
 from tests.support.gateway_server import RunningGateway, running_gateway
 from tests.support.http_clients import http_client
+from tests.support.http_server import DocumentServer, serving_documents
 from tests.support.oauth_errors import assert_error_page, error_of
 from tests.support.protected_resource import CHALLENGED_SCOPE, with_protected_resource
+from tests.support.tls import ThrowAwayCA
 from tests.support.tokens import claims_of
 from tests.support.users import signed_up
 
@@ -62,126 +54,6 @@ CB = "http://127.0.0.1:9999/cb"
 PRIVATE_CIMD_HOST = "cimd.internal.test"
 PRIVATE_JWKS_HOST = "jwks.internal.test"
 TLS_CIMD_HOST = "client.test"
-
-
-# -- the documents clients publish, and a listener that proves nothing connected --------------------
-
-
-@dataclass
-class Documents:
-    """What the document server answers: path -> (body, extra headers), and the paths it served."""
-
-    table: dict[str, tuple[bytes, dict[str, str]]] = field(default_factory=dict)
-    hits: list[str] = field(default_factory=list)
-
-    def publish(self, path: str, document: Any, **headers: str) -> None:
-        self.table[path] = (json.dumps(document).encode(), {"Cache-Control": "no-store", **headers})
-
-    def count(self, path: str) -> int:
-        return self.hits.count(path)
-
-
-class _Handler(BaseHTTPRequestHandler):
-    def log_message(self, format: str, *args: Any) -> None:
-        pass
-
-    def do_GET(self) -> None:
-        documents: Documents = self.server.documents  # type: ignore[attr-defined]
-        documents.hits.append(self.path)
-        found = documents.table.get(self.path)
-        if found is None:
-            self.send_response(404)
-            self.send_header("Content-Length", "0")
-            self.end_headers()
-            return
-        body, headers = found
-        self.send_response(200)
-        self.send_header("Content-Type", "application/json")
-        self.send_header("Content-Length", str(len(body)))
-        for name, value in headers.items():
-            self.send_header(name, value)
-        self.end_headers()
-        self.wfile.write(body)
-
-
-class _DocumentServer(ThreadingHTTPServer):
-    daemon_threads = True
-
-    def __init__(self, documents: Documents, tls: ssl.SSLContext | None) -> None:
-        super().__init__(("127.0.0.1", 0), _Handler)
-        self.documents = documents
-        self.tls = tls
-
-    def finish_request(self, request: Any, client_address: Any) -> None:
-        if self.tls is None:
-            super().finish_request(request, client_address)
-            return
-        with self.tls.wrap_socket(request, server_side=True) as tls_request:
-            super().finish_request(tls_request, client_address)
-
-    def handle_error(self, request: Any, client_address: Any) -> None:
-        pass
-
-
-@dataclass
-class DocumentServer:
-    port: int
-    documents: Documents
-
-    def url(self, path: str, host: str = "127.0.0.1", scheme: str = "http") -> str:
-        return f"{scheme}://{host}:{self.port}{path}"
-
-
-@contextlib.contextmanager
-def serving_documents(tls: ssl.SSLContext | None = None) -> Iterator[DocumentServer]:
-    documents = Documents()
-    httpd = _DocumentServer(documents, tls)
-    thread = threading.Thread(target=httpd.serve_forever, kwargs={"poll_interval": 0.05}, daemon=True)
-    thread.start()
-    try:
-        yield DocumentServer(httpd.server_address[1], documents)
-    finally:
-        httpd.shutdown()
-        httpd.server_close()
-        thread.join()
-
-
-class Listener:
-    """A loopback port that counts the connections made to it (none may be, for a refused fetch)."""
-
-    def __init__(self) -> None:
-        self.sock = socket.socket(socket.AF_INET, socket.SOCK_STREAM)
-        self.sock.bind(("127.0.0.1", 0))
-        self.sock.listen(8)
-        self.sock.setblocking(False)
-        self.port: int = self.sock.getsockname()[1]
-
-    def accepted(self) -> int:
-        count = 0
-        while True:
-            try:
-                conn, _ = self.sock.accept()
-            except BlockingIOError:
-                return count
-            conn.close()
-            count += 1
-
-    def close(self) -> None:
-        self.sock.close()
-
-
-class TableResolver:
-    """The fetcher's resolver seam: test hostnames resolve to loopback (not allow-listed)."""
-
-    def __init__(self, table: dict[str, list[str]]) -> None:
-        self.table = table
-        self.calls: list[tuple[str, int]] = []
-
-    async def resolve(self, host: str, port: int) -> list[str]:
-        self.calls.append((host, port))
-        if host not in self.table:
-            raise socket.gaierror(socket.EAI_NONAME, "Name or service not known")
-        return list(self.table[host])
 
 
 # -- the gateway -------------------------------------------------------------------------------------
@@ -1007,80 +879,14 @@ async def test_mcp_sdk_registers_by_dcr_and_completes_the_authorization_code_flo
     assert storage.tokens is not None and storage.tokens.refresh_token
 
 
-@dataclass
-class TLSCertificates:
-    client: ssl.SSLContext
-    server: ssl.SSLContext
-
-
-def tls_for(hostname: str, directory: Path) -> TLSCertificates:
-    """A throw-away CA, a server certificate for ``hostname``, and a client context trusting only it."""
-    now = datetime.datetime.now(datetime.UTC)
-    ca_key = ec.generate_private_key(ec.SECP256R1())
-    ca_name = x509.Name([x509.NameAttribute(NameOID.COMMON_NAME, "registration test CA")])
-    ca_cert = (
-        x509.CertificateBuilder()
-        .subject_name(ca_name)
-        .issuer_name(ca_name)
-        .public_key(ca_key.public_key())
-        .serial_number(x509.random_serial_number())
-        .not_valid_before(now - datetime.timedelta(minutes=5))
-        .not_valid_after(now + datetime.timedelta(days=1))
-        .add_extension(x509.BasicConstraints(ca=True, path_length=None), critical=True)
-        .add_extension(
-            x509.KeyUsage(
-                digital_signature=True,
-                content_commitment=False,
-                key_encipherment=False,
-                data_encipherment=False,
-                key_agreement=False,
-                key_cert_sign=True,
-                crl_sign=True,
-                encipher_only=False,
-                decipher_only=False,
-            ),
-            critical=True,
-        )
-        .add_extension(x509.SubjectKeyIdentifier.from_public_key(ca_key.public_key()), critical=False)
-        .sign(ca_key, hashes.SHA256())
-    )
-    key = ec.generate_private_key(ec.SECP256R1())
-    cert = (
-        x509.CertificateBuilder()
-        .subject_name(x509.Name([x509.NameAttribute(NameOID.COMMON_NAME, hostname)]))
-        .issuer_name(ca_name)
-        .public_key(key.public_key())
-        .serial_number(x509.random_serial_number())
-        .not_valid_before(now - datetime.timedelta(minutes=5))
-        .not_valid_after(now + datetime.timedelta(days=1))
-        .add_extension(x509.SubjectAlternativeName([x509.DNSName(hostname)]), critical=False)
-        .add_extension(x509.BasicConstraints(ca=False, path_length=None), critical=True)
-        .add_extension(
-            x509.AuthorityKeyIdentifier.from_issuer_public_key(ca_key.public_key()), critical=False
-        )
-        .sign(ca_key, hashes.SHA256())
-    )
-    cert_file, key_file = directory / "server.pem", directory / "server.key"
-    cert_file.write_bytes(cert.public_bytes(serialization.Encoding.PEM))
-    key_file.write_bytes(
-        key.private_bytes(
-            serialization.Encoding.PEM, serialization.PrivateFormat.PKCS8, serialization.NoEncryption()
-        )
-    )
-    server = ssl.SSLContext(ssl.PROTOCOL_TLS_SERVER)
-    server.load_cert_chain(cert_file, key_file)
-    client = ssl.create_default_context(cadata=ca_cert.public_bytes(serialization.Encoding.PEM).decode())
-    return TLSCertificates(client=client, server=server)
-
-
 async def test_mcp_sdk_uses_a_client_id_metadata_document_and_completes_the_flow(
     tmp_path: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:
     """CIMD the way the SDK does it: an https client id, no registration request at all."""
-    certificates = tls_for(TLS_CIMD_HOST, tmp_path)
-    monkeypatch.setattr(fetch_module, "_default_ssl_context", lambda: certificates.client)
+    authority = ThrowAwayCA(tmp_path)
+    monkeypatch.setattr(fetch_module, "_default_ssl_context", lambda: authority.client)
     store = f"sqlite:///{tmp_path / 'gw.sqlite3'}"
-    with serving_documents(certificates.server) as documents:
+    with serving_documents(authority.server_for(TLS_CIMD_HOST)) as documents:
         url = documents.url("/clients/sdk-agent.json", host=TLS_CIMD_HOST, scheme="https")
         documents.documents.publish(
             "/clients/sdk-agent.json",

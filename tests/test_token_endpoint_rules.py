@@ -9,8 +9,6 @@ import base64
 import hashlib
 import hmac
 import json
-import socket
-import threading
 import time
 from collections.abc import Iterator
 from pathlib import Path
@@ -26,6 +24,7 @@ from cryptography.hazmat.primitives.asymmetric.utils import decode_dss_signature
 from gateway.config import ClientConfig, Settings
 from gateway.oauth.clients.model import hash_secret
 from tests.support.agents import JWT_BEARER, AgentKey, assertion_form
+from tests.support.fetch_probes import Listener
 from tests.support.gateway_server import RunningGateway, running_gateway
 from tests.support.http_clients import blocking_http_client
 from tests.support.oauth_errors import error_of
@@ -224,65 +223,45 @@ def test_an_alg_with_changed_case_is_rejected(
     assert error_of(response, 401) == "invalid_client"
 
 
-class ConnectionRecorder:
-    """A loopback listener that counts connections: proof that nothing was fetched."""
-
-    def __init__(self) -> None:
-        self.sock = socket.socket()
-        self.sock.bind(("127.0.0.1", 0))
-        self.sock.listen(8)
-        self.sock.settimeout(0.2)
-        self.accepted = 0
-        self._stop = threading.Event()
-        self._thread = threading.Thread(target=self._run, daemon=True)
-        self._thread.start()
-
-    @property
-    def url(self) -> str:
-        return f"http://127.0.0.1:{self.sock.getsockname()[1]}/keys"
-
-    def _run(self) -> None:
-        while not self._stop.is_set():
-            try:
-                conn, _ = self.sock.accept()
-            except OSError:
-                continue
-            self.accepted += 1
-            conn.close()
-
-    def close(self) -> None:
-        self._stop.set()
-        self._thread.join()
-        self.sock.close()
-
-
 @pytest.fixture
-def recorder() -> Iterator[ConnectionRecorder]:
-    recorder = ConnectionRecorder()
-    yield recorder
-    recorder.close()
+def recorder() -> Iterator[Listener]:
+    """A loopback port that counts connections: proof that nothing was fetched."""
+    listener = Listener()
+    yield listener
+    listener.close()
+
+
+def keys_url(listener: Listener) -> str:
+    return f"http://127.0.0.1:{listener.port}/keys"
 
 
 def test_jwk_jku_and_x5u_headers_are_never_used_to_find_keys(
-    http: httpx.Client, gateway: RunningGateway, recorder: ConnectionRecorder
+    http: httpx.Client, gateway: RunningGateway, recorder: Listener
 ) -> None:
     attacker = AgentKey()
     token = attacker.assertion(
         AGENT,
         gateway.issuer,
-        headers={"jwk": attacker.public_jwk, "jku": recorder.url, "x5u": recorder.url, "kid": attacker.kid},
+        headers={
+            "jwk": attacker.public_jwk,
+            "jku": keys_url(recorder),
+            "x5u": keys_url(recorder),
+            "kid": attacker.kid,
+        },
     )
     response = post_token(http, assertion_form(token))
     assert error_of(response, 401) == "invalid_client"
-    assert recorder.accepted == 0
+    assert recorder.accepted() == 0
 
 
 def test_jku_and_x5u_headers_on_a_genuine_assertion_are_ignored_without_a_request(
-    http: httpx.Client, gateway: RunningGateway, agent_key: AgentKey, recorder: ConnectionRecorder
+    http: httpx.Client, gateway: RunningGateway, agent_key: AgentKey, recorder: Listener
 ) -> None:
-    token = agent_key.assertion(AGENT, gateway.issuer, headers={"jku": recorder.url, "x5u": recorder.url})
+    token = agent_key.assertion(
+        AGENT, gateway.issuer, headers={"jku": keys_url(recorder), "x5u": keys_url(recorder)}
+    )
     assert post_token(http, assertion_form(token)).status_code == 200
-    assert recorder.accepted == 0
+    assert recorder.accepted() == 0
 
 
 @pytest.mark.parametrize("kid", ["../../../etc/passwd", "' OR '1'='1' --", "a\\b/c;DROP TABLE clients"])

@@ -8,6 +8,9 @@ Servers the tests start
     :mod:`~tests.support.asgi_server` any other ASGI app (an upstream) the same way;
     :mod:`~tests.support.ports` loopback ports bound in advance, or known closed;
     :mod:`~tests.support.fake_upstream` an upstream MCP server whose failures a test chooses;
+    :mod:`~tests.support.http_server` ``http.server`` handlers on loopback (documents, redirects);
+    :mod:`~tests.support.tls` a throw-away certificate authority;
+    :mod:`~tests.support.fetch_probes` the fetcher's resolver seam, a port that counts connections;
     :mod:`~tests.support.token_proxy` a proxy adding a token for the conformance suite;
     :mod:`~tests.support.redis_servers` private Redis deployments (standalone, Cluster, Sentinel);
     :mod:`~tests.support.oidc_idp` a real OpenID provider under Node (``idp/provider.mjs``);
