@@ -16,12 +16,9 @@ import httpx2
 import pytest
 from starlette.types import Send
 
-from gateway.config import ClientConfig, Settings
-from tests.support.agents import AgentKey, agent_token
-from tests.support.asgi_server import Served
 from tests.support.fake_upstream import FakeUpstream
-from tests.support.gateway_server import running_gateway
 from tests.support.mcp_requests import modern_body, modern_headers, wait_for_tools
+from tests.support.upstream_gateway import gateway_in_front_of
 
 pytestmark = pytest.mark.anyio
 
@@ -64,28 +61,18 @@ async def modern_json_only(
 async def test_an_upstream_announcing_list_changed_is_rediscovered_at_once(
     tmp_path: Path, http: httpx2.AsyncClient
 ) -> None:
-    key = AgentKey()
     upstream = AnnouncingUpstream(tool_names=["first_tool"])
-    with Served(lifespan="off").start(upstream) as served:
-
-        def settings(port: int) -> Settings:
-            return Settings(
-                port=port,
-                store=f"sqlite:///{tmp_path / 'gw.sqlite3'}",
-                servers=({"id": "live", "url": f"{served.url}/mcp", "refresh_interval": 3600},),
-                clients=(ClientConfig(client_id="agent", scopes=("live",), jwks=key.jwks),),
-            )
-
-        with running_gateway(settings) as gateway:
-            token = await agent_token(http, gateway, key, "agent")
-            mcp = gateway.endpoint("/mcp")
-            assert "live.new_tool" not in await wait_for_tools(http, mcp, token, ["live.first_tool"])
-            answer = await modern_json_only(
-                http,
-                mcp,
-                token,
-                "tools/call",
-                {"name": "live.first_tool", "arguments": {}},
-            )
-            assert answer.json()["result"]["content"][0]["text"] == "ok"
-            await wait_for_tools(http, mcp, token, ["live.first_tool", "live.new_tool"], within=10)
+    server = {"id": "live", "refresh_interval": 3600}
+    with gateway_in_front_of(upstream, tmp_path / "gw.sqlite3", server) as fronted:
+        token = await fronted.token(http)
+        mcp = fronted.mcp
+        assert "live.new_tool" not in await wait_for_tools(http, mcp, token, ["live.first_tool"])
+        answer = await modern_json_only(
+            http,
+            mcp,
+            token,
+            "tools/call",
+            {"name": "live.first_tool", "arguments": {}},
+        )
+        assert answer.json()["result"]["content"][0]["text"] == "ok"
+        await wait_for_tools(http, mcp, token, ["live.first_tool", "live.new_tool"], within=10)

@@ -16,8 +16,6 @@ from typing import Any
 import anyio
 import httpx2
 import pytest
-from starlette.applications import Starlette
-from starlette.types import ASGIApp
 
 from examples.upstream_server import build_app
 from gateway.composition import Gateway
@@ -25,7 +23,7 @@ from gateway.config import ClientConfig, Settings
 from tests.support.agents import AgentKey, agent_token
 from tests.support.asgi_server import Served
 from tests.support.fake_upstream import GARBAGE_ANSWERS, FakeUpstream
-from tests.support.gateway_loop import LoopCapture, run_in_gateway
+from tests.support.gateway_loop import GatewayLoop
 from tests.support.gateway_server import RunningGateway, running_gateway
 from tests.support.mcp_requests import list_all_tools, modern, tool_names, wait_for_tools
 from tests.support.ports import closed_port_url
@@ -41,7 +39,7 @@ SERVER_IDS = ["weather", "down", "vanishing", "slow", *GARBAGE_ON_CALL, *GARBAGE
 @dataclass
 class Upstreams:
     gateway: RunningGateway
-    capture: LoopCapture
+    gateway_loop: GatewayLoop
     key: AgentKey
     vanishing: Served
     fakes: dict[str, FakeUpstream]
@@ -56,7 +54,7 @@ class Upstreams:
         return self.gateway.gateway
 
     def health(self) -> dict[str, Any]:
-        return run_in_gateway(self.capture, self._health)
+        return self.gateway_loop.run(self._health)
 
     async def _health(self) -> dict[str, Any]:
         return {server_id: health.as_dict() for server_id, health in self.wired.catalog.health().items()}
@@ -66,7 +64,7 @@ class Upstreams:
 def upstreams(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Upstreams]:
     key = AgentKey()
     store = tmp_path_factory.mktemp("failures") / "gateway.sqlite3"
-    captures: list[LoopCapture] = []
+    gateway_loop = GatewayLoop()
     fakes: dict[str, FakeUpstream] = {
         "vanishing": FakeUpstream(),
         "slow": FakeUpstream(answers="slow", calls_only=True),
@@ -94,13 +92,9 @@ def upstreams(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Upstreams]:
                     clients=(ClientConfig(client_id=AGENT, scopes=tuple(SERVER_IDS), jwks=key.jwks),),
                 )
 
-            def wrap(app: Starlette, gateway: Gateway) -> ASGIApp:
-                captures.append(LoopCapture(app))
-                return captures[0]
-
-            with running_gateway(settings, wrap=wrap) as gateway:
+            with running_gateway(settings, wrap=gateway_loop.wrap) as gateway:
                 weather.start(build_app(gateway.issuer, urls["weather"]))
-                yield Upstreams(gateway, captures[0], key, served["vanishing"], fakes)
+                yield Upstreams(gateway, gateway_loop, key, served["vanishing"], fakes)
         finally:
             for server in served.values():
                 server.stop()
@@ -233,9 +227,9 @@ async def test_a_tool_of_an_upstream_gone_after_discovery_gives_a_jsonrpc_error_
 
     # The next discovery marks it unhealthy: its tools are hidden and a call fails at once, still
     # with a JSON-RPC error that names the upstream.
-    server = run_in_gateway(upstreams.capture, lambda: upstreams.wired.servers.get("vanishing"))
+    server = upstreams.gateway_loop.run(lambda: upstreams.wired.servers.get("vanishing"))
     assert server is not None
-    summary = run_in_gateway(upstreams.capture, lambda: upstreams.wired.discovery.refresh(server))
+    summary = upstreams.gateway_loop.run(lambda: upstreams.wired.discovery.refresh(server))
     assert summary["healthy"] is False
     names = tool_names(await list_all_tools(http, upstreams.mcp, token))
     assert "vanishing.ping_tool" not in names

@@ -8,6 +8,8 @@ Servers the tests start
     :mod:`~tests.support.asgi_server` any other ASGI app (an upstream) the same way;
     :mod:`~tests.support.ports` loopback ports bound in advance, or known closed;
     :mod:`~tests.support.fake_upstream` an upstream MCP server whose failures a test chooses;
+    :mod:`~tests.support.upstream_gateway` a gateway in front of one such upstream;
+    :mod:`~tests.support.raw_asgi` reading a request and sending an answer in raw ASGI;
     :mod:`~tests.support.http_server` ``http.server`` handlers on loopback (documents, redirects);
     :mod:`~tests.support.tls` a throw-away certificate authority;
     :mod:`~tests.support.fetch_probes` the fetcher's resolver seam, a port that counts connections;
@@ -32,5 +34,5 @@ What the gateway answers
     :mod:`~tests.support.tokens` access tokens read, or verified against the published JWKS.
 
 Inside the gateway
-    :mod:`~tests.support.gateway_loop` tokens signed on the running gateway's own loop.
+    :mod:`~tests.support.gateway_loop` code run, tokens signed, on the running gateway's own loop.
 """

@@ -11,7 +11,7 @@ import asyncio
 import socket
 import threading
 import time
-from typing import Literal
+from typing import Any, Literal
 
 import uvicorn
 from starlette.types import ASGIApp
@@ -20,12 +20,16 @@ from tests.support.ports import bound_socket
 
 
 class Served:
-    """An ASGI app under uvicorn in a thread of its own, on a socket bound at construction."""
+    """An ASGI app under uvicorn in a thread of its own, on a socket bound at construction.
 
-    def __init__(self, *, lifespan: Literal["on", "off"] = "on") -> None:
+    ``uvicorn_options`` go to ``uvicorn.Config`` (e.g. ``server_header=False`` for a proxy).
+    """
+
+    def __init__(self, *, lifespan: Literal["on", "off"] = "on", **uvicorn_options: Any) -> None:
         self._sock: socket.socket | None = bound_socket()
         self.port: int = self._sock.getsockname()[1]
         self._lifespan = lifespan
+        self._uvicorn_options = uvicorn_options
         self._server: uvicorn.Server | None = None
         self._thread: threading.Thread | None = None
 
@@ -36,7 +40,11 @@ class Served:
     def start(self, app: ASGIApp) -> Served:
         assert self._sock is not None and self._server is None
         config = uvicorn.Config(
-            app, log_level="warning", lifespan=self._lifespan, timeout_graceful_shutdown=2
+            app,
+            log_level="warning",
+            lifespan=self._lifespan,
+            timeout_graceful_shutdown=2,
+            **self._uvicorn_options,
         )
         server = self._server = uvicorn.Server(config)
         sock = self._sock

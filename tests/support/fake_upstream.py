@@ -13,9 +13,10 @@ from dataclasses import dataclass, field
 from typing import Any
 
 import anyio
-from starlette.types import Message, Receive, Scope, Send
+from starlette.types import Receive, Scope, Send
 
 from tests.support.mcp_requests import MODERN_VERSION
+from tests.support.raw_asgi import read_body, send_response
 
 GARBAGE_ANSWERS: dict[str, tuple[int, str, bytes]] = {
     "not-json": (200, "text/html", b"<html><body>It works!</body></html>"),
@@ -46,17 +47,11 @@ class FakeUpstream:
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
         assert scope["type"] == "http"
-        raw = b""
-        while True:
-            message = await receive()
-            raw += message.get("body", b"")
-            if not message.get("more_body"):
-                break
-        body = json.loads(raw)
+        body = json.loads(await read_body(receive))
         headers = dict(scope["headers"])
         self.seen.append((headers.get(b"authorization", b"").decode(), body))
         if "id" not in body:
-            await _answer(send, 202, "application/json", b"")
+            await send_response(send, 202, "application/json", b"")
             return
         if body["method"] == "tools/call" and await self.answer_call(body, send):
             return
@@ -67,10 +62,10 @@ class FakeUpstream:
                     pass
             return
         if failing:
-            await _answer(send, *GARBAGE_ANSWERS[self.answers])
+            await send_response(send, *GARBAGE_ANSWERS[self.answers])
             return
         result = self._result(body["method"], body.get("params") or {})
-        await _answer(
+        await send_response(
             send, 200, "application/json", json.dumps({"jsonrpc": "2.0", "id": body["id"], **result}).encode()
         )
 
@@ -103,13 +98,3 @@ class FakeUpstream:
             text = f"{params.get('name')} answered"
             return {"result": {"content": [{"type": "text", "text": text}], "isError": False}}
         return {"error": {"code": -32601, "message": f"method {method} not found"}}
-
-
-async def _answer(send: Send, status: int, content_type: str, body: bytes) -> None:
-    start: Message = {
-        "type": "http.response.start",
-        "status": status,
-        "headers": [(b"content-type", content_type.encode()), (b"content-length", str(len(body)).encode())],
-    }
-    await send(start)
-    await send({"type": "http.response.body", "body": body})
