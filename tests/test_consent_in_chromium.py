@@ -73,7 +73,7 @@ class _Target(http.server.BaseHTTPRequestHandler):
 def redirect_target() -> Iterator[tuple[str, type[_Target]]]:
     """A loopback HTTP server playing the client's redirect URI; (its base URL, its handler class)."""
     handler = type("Target", (_Target,), {})
-    with serving(LoopbackServer(handler)) as server:
+    with serving(LoopbackServer(handler, None)) as server:
         yield f"http://127.0.0.1:{server.port}", handler
 
 

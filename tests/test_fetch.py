@@ -155,13 +155,7 @@ class Handler(BaseHTTPRequestHandler):
             pass
 
 
-@dataclass
-class Server:
-    port: int
-    served: Served
-
-    def url(self, path: str, host: str = "127.0.0.1", scheme: str = "http") -> str:
-        return f"{scheme}://{host}:{self.port}{path}"
+Server = LoopbackServer[Served]
 
 
 @contextlib.contextmanager
@@ -174,7 +168,7 @@ def serving(tls: ssl.SSLContext | None = None) -> Iterator[Server]:
 
         tls.sni_callback = record_sni
     with serving_http(LoopbackServer(Handler, served, tls)) as httpd:
-        yield Server(httpd.port, served)
+        yield httpd
 
 
 @pytest.fixture
@@ -264,7 +258,7 @@ async def test_a_document_from_an_allow_listed_loopback_host_is_fetched_and_cach
     fetcher = fetcher_factory(allowed_private_hosts={"127.0.0.1"})
     assert await fetcher.fetch_json(server.url("/jwks")) == JWKS
     assert await fetcher.fetch_json(server.url("/jwks")) == JWKS
-    assert server.served.hits("/jwks") == 1
+    assert server.state.hits("/jwks") == 1
     assert connects == [("127.0.0.1", server.port)]
 
 
@@ -291,7 +285,7 @@ async def test_a_dns_rebind_between_check_and_connect_cannot_move_the_connection
         await fetcher.fetch_json(server.url("/jwks", host="rebind.example", scheme="https"))
     assert len(resolver.calls) == 1
     assert connects == [("93.184.216.34", server.port)]
-    assert server.served.paths == []
+    assert server.state.paths == []
 
 
 @pytest.mark.anyio
@@ -474,7 +468,7 @@ def loopback_fetcher(fetcher_factory: Any) -> DocumentFetcher:
 async def test_redirects_are_refused_not_followed(server: Server, loopback_fetcher: DocumentFetcher) -> None:
     with pytest.raises(FetchError, match="redirect"):
         await loopback_fetcher.fetch_json(server.url("/redirect"))
-    assert server.served.paths == ["/redirect"]
+    assert server.state.paths == ["/redirect"]
 
 
 @pytest.mark.anyio
@@ -499,9 +493,9 @@ async def test_an_oversized_streamed_body_is_cut_off_without_reading_it_all(
     with pytest.raises(FetchError, match="larger than 5120 bytes"):
         await loopback_fetcher.fetch_json(server.url("/big-streamed"))
     assert time.monotonic() - started < 1.0
-    assert await anyio.to_thread.run_sync(server.served.stream_ended.wait, 5.0)
+    assert await anyio.to_thread.run_sync(server.state.stream_ended.wait, 5.0)
     # The server gave up when the client hung up, long before its 64 MiB were out.
-    assert server.served.bytes_sent["/big-streamed"] < 16 * 1024 * 1024
+    assert server.state.bytes_sent["/big-streamed"] < 16 * 1024 * 1024
 
 
 @pytest.mark.anyio
@@ -560,10 +554,10 @@ async def test_cache_control_max_age_sets_the_cache_lifetime(
     await loopback_fetcher.fetch_json(url)
     clock.now += 59
     await loopback_fetcher.fetch_json(url)
-    assert server.served.hits("/max-age-60") == 1
+    assert server.state.hits("/max-age-60") == 1
     clock.now += 2
     await loopback_fetcher.fetch_json(url)
-    assert server.served.hits("/max-age-60") == 2
+    assert server.state.hits("/max-age-60") == 2
 
 
 @pytest.mark.anyio
@@ -575,7 +569,7 @@ async def test_max_age_is_clamped_to_max_cache_seconds(
     await fetcher.fetch_json(url)
     clock.now += 101
     await fetcher.fetch_json(url)
-    assert server.served.hits("/max-age-huge") == 2
+    assert server.state.hits("/max-age-huge") == 2
 
 
 @pytest.mark.anyio
@@ -586,10 +580,10 @@ async def test_without_cache_control_the_default_lifetime_applies(
     await loopback_fetcher.fetch_json(url)
     clock.now += 299
     await loopback_fetcher.fetch_json(url)
-    assert server.served.hits("/jwks") == 1
+    assert server.state.hits("/jwks") == 1
     clock.now += 2
     await loopback_fetcher.fetch_json(url)
-    assert server.served.hits("/jwks") == 2
+    assert server.state.hits("/jwks") == 2
 
 
 @pytest.mark.anyio
@@ -599,7 +593,7 @@ async def test_no_store_and_max_age_zero_are_not_cached(
 ) -> None:
     await loopback_fetcher.fetch_json(server.url(path))
     await loopback_fetcher.fetch_json(server.url(path))
-    assert server.served.hits(path) == 2
+    assert server.state.hits(path) == 2
 
 
 @pytest.mark.anyio
@@ -607,7 +601,7 @@ async def test_failures_are_not_cached(server: Server, loopback_fetcher: Documen
     for _ in range(2):
         with pytest.raises(FetchError):
             await loopback_fetcher.fetch_json(server.url("/html"))
-    assert server.served.hits("/html") == 2
+    assert server.state.hits("/html") == 2
 
 
 @pytest.mark.anyio
@@ -618,7 +612,7 @@ async def test_the_cache_is_bounded_and_evicts_the_least_recently_used(
     for query in ("a", "b", "a", "c", "a", "b"):
         await loopback_fetcher.fetch_json(server.url(f"/jwks?{query}"))
     # a stays (recently used), b is evicted by c and fetched again.
-    assert [server.served.hits(f"/jwks?{q}") for q in "abc"] == [1, 2, 1]
+    assert [server.state.hits(f"/jwks?{q}") for q in "abc"] == [1, 2, 1]
 
 
 @pytest.mark.anyio
@@ -635,7 +629,7 @@ async def test_a_closed_fetcher_refuses_to_fetch(server: Server, loopback_fetche
     await loopback_fetcher.aclose()
     with pytest.raises(FetchError, match="closed"):
         await loopback_fetcher.fetch_json(server.url("/jwks"))
-    assert server.served.paths == []
+    assert server.state.paths == []
 
 
 # --- TLS: pinned IP, original hostname for SNI and certificate verification -------------------
@@ -654,7 +648,7 @@ async def test_tls_verifies_the_original_hostname_while_connecting_to_the_pinned
     with serving(certificates.server_for("jwks.test")) as tls_server:
         document = await fetcher.fetch_json(tls_server.url("/host", host="jwks.test", scheme="https"))
         assert document == {"host": f"jwks.test:{tls_server.port}"}
-        assert tls_server.served.sni == ["jwks.test"]
+        assert tls_server.state.sni == ["jwks.test"]
     assert connects == [("127.0.0.1", tls_server.port)]
 
 
@@ -668,7 +662,7 @@ async def test_a_certificate_for_another_hostname_is_refused(
     with serving(certificates.server_for("other.test")) as tls_server:
         with pytest.raises(FetchError, match="could not connect"):
             await fetcher.fetch_json(tls_server.url("/jwks", host="jwks.test", scheme="https"))
-        assert tls_server.served.paths == []
+        assert tls_server.state.paths == []
 
 
 @pytest.mark.anyio
@@ -680,4 +674,4 @@ async def test_a_certificate_from_an_untrusted_issuer_is_refused(
     with serving(certificates.server_for("jwks.test")) as tls_server:
         with pytest.raises(FetchError, match="could not connect"):
             await fetcher.fetch_json(tls_server.url("/jwks", host="jwks.test", scheme="https"))
-        assert tls_server.served.paths == []
+        assert tls_server.state.paths == []

@@ -27,11 +27,8 @@ from authlib.integrations.base_client import OAuthError
 from authlib.integrations.httpx_client import AsyncOAuth2Client
 from authlib.oauth2.rfc7523 import PrivateKeyJWT
 from joserfc.jwk import ECKey
-from mcp.client.auth import TokenStorage
 from mcp.client.auth.extensions.client_credentials import (
     ClientCredentialsOAuthProvider,
-    PrivateKeyJWTOAuthProvider,
-    SignedJWTParameters,
 )
 
 from examples.agent import MemoryTokenStorage
@@ -40,6 +37,7 @@ from gateway.oauth.clients.model import hash_secret
 from tests.support.agents import AgentKey
 from tests.support.gateway_server import RunningGateway, running_gateway
 from tests.support.protected_resource import CHALLENGED_SCOPE, HELD_SCOPES, with_protected_resource
+from tests.support.sdk_clients import private_key_jwt_provider, signed_assertions
 from tests.support.tokens import claims_of, verified_claims
 
 JWT_AGENT = "jwt-agent"
@@ -150,25 +148,10 @@ async def assert_sdk_flow_succeeded(
     assert responses[0].json() == claims  # what the resource side saw
 
 
-def sdk_private_key_jwt_provider(
-    gateway: RunningGateway, agent_key: AgentKey, storage: TokenStorage
-) -> PrivateKeyJWTOAuthProvider:
-    assertions = SignedJWTParameters(
-        issuer=JWT_AGENT, subject=JWT_AGENT, signing_key=agent_key.pem, signing_algorithm="ES256"
-    ).create_assertion_provider()
-    return PrivateKeyJWTOAuthProvider(
-        server_url=f"{gateway.url}/mcp",
-        storage=storage,
-        client_id=JWT_AGENT,
-        assertion_provider=assertions,
-        issuer=gateway.issuer,
-    )
-
-
 @pytest.mark.anyio
 async def test_mcp_sdk_accepts_the_gateways_own_as_metadata(store_url: str, agent_key: AgentKey) -> None:
     with gateway_for(store_url, agent_key) as gateway:
-        provider = sdk_private_key_jwt_provider(gateway, agent_key, MemoryTokenStorage())
+        provider = private_key_jwt_provider(gateway, JWT_AGENT, agent_key, MemoryTokenStorage())
         async with httpx2.AsyncClient(auth=provider, timeout=10) as http:
             response = await http.get(f"{gateway.url}/mcp")
         assert response.status_code == 200
@@ -179,7 +162,7 @@ async def test_mcp_sdk_private_key_jwt_provider_gets_a_token_the_resource_and_jw
     gateway: RunningGateway, agent_key: AgentKey
 ) -> None:
     storage = MemoryTokenStorage()
-    provider = sdk_private_key_jwt_provider(gateway, agent_key, storage)
+    provider = private_key_jwt_provider(gateway, JWT_AGENT, agent_key, storage)
     await assert_sdk_flow_succeeded(gateway, provider, storage, JWT_AGENT)
 
 
@@ -188,20 +171,14 @@ async def sdk_assertion_audiences(
 ) -> tuple[httpx2.Response, list[str]]:
     """Run the SDK's private_key_jwt flow, recording the audience the SDK asked assertions for."""
     audiences: list[str] = []
-    sign = SignedJWTParameters(
-        issuer=JWT_AGENT, subject=JWT_AGENT, signing_key=agent_key.pem, signing_algorithm="ES256"
-    ).create_assertion_provider()
+    sign = signed_assertions(JWT_AGENT, agent_key)
 
     async def recording_assertions(audience: str) -> str:
         audiences.append(audience)
         return await sign(rewrite(audience))
 
-    provider = PrivateKeyJWTOAuthProvider(
-        server_url=f"{gateway.url}/mcp",
-        storage=MemoryTokenStorage(),
-        client_id=JWT_AGENT,
-        assertion_provider=recording_assertions,
-        issuer=gateway.issuer,
+    provider = private_key_jwt_provider(
+        gateway, JWT_AGENT, agent_key, MemoryTokenStorage(), recording_assertions
     )
     async with httpx2.AsyncClient(auth=provider, timeout=10) as http:
         return await http.get(f"{gateway.url}/mcp"), audiences

@@ -55,7 +55,7 @@ def jwks_server(jwks: dict[str, Any]) -> Iterator[JwksServer]:
         def log_message(self, format: str, *args: Any) -> None:
             pass
 
-    httpd = LoopbackServer(Handler)
+    httpd = LoopbackServer(Handler, None)
     record = JwksServer(httpd.port, httpd.connections)  # every accepted TCP connection
     with serving(httpd):
         yield record

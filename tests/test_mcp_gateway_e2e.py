@@ -18,7 +18,7 @@ from typing import Any
 import httpx2
 import pytest
 from mcp.client.auth import TokenStorage
-from mcp.client.auth.extensions.client_credentials import PrivateKeyJWTOAuthProvider, SignedJWTParameters
+from mcp.client.auth.extensions.client_credentials import PrivateKeyJWTOAuthProvider
 from mcp.client.client import Client
 from mcp.client.streamable_http import streamable_http_client
 from mcp_types import TextContent
@@ -32,6 +32,7 @@ from tests.support.asgi_server import Served
 from tests.support.gateway_server import RunningGateway, running_gateway
 from tests.support.http_clients import http_client
 from tests.support.mcp_requests import wait_for_tools
+from tests.support.sdk_clients import private_key_jwt_provider
 from tests.support.tokens import claims_of
 
 pytestmark = pytest.mark.anyio
@@ -84,16 +85,7 @@ async def discovered(deployment: Deployment) -> Deployment:
 
 
 def sdk_provider(deployment: Deployment, storage: TokenStorage) -> PrivateKeyJWTOAuthProvider:
-    assertions = SignedJWTParameters(
-        issuer=AGENT, subject=AGENT, signing_key=deployment.key.pem, signing_algorithm="ES256"
-    ).create_assertion_provider()
-    return PrivateKeyJWTOAuthProvider(
-        server_url=deployment.mcp_url,
-        storage=storage,
-        client_id=AGENT,
-        assertion_provider=assertions,
-        issuer=deployment.gateway.issuer,  # a plain string: the SDK's URL type would add a slash
-    )
+    return private_key_jwt_provider(deployment.gateway, AGENT, deployment.key, storage)
 
 
 @pytest.mark.parametrize(("mode", "era"), [("auto", "2026-07-28"), ("legacy", "2025-11-25")])

@@ -22,7 +22,7 @@ from urllib.parse import urlencode, urlsplit
 import httpx2
 import pytest
 from mcp.client.auth import OAuthClientProvider
-from mcp.shared.auth import AuthorizationCodeResult, OAuthClientMetadata
+from mcp.shared.auth import OAuthClientMetadata
 from pydantic import AnyUrl
 
 from examples.agent import MemoryTokenStorage
@@ -39,9 +39,10 @@ from tests.support.browser import Outcome, Person
 from tests.support.fetch_probes import Listener, TableResolver
 from tests.support.gateway_server import RunningGateway, running_gateway
 from tests.support.http_clients import http_client
-from tests.support.http_server import DocumentServer, serving_documents
+from tests.support.http_server import Documents, LoopbackServer, serving_documents
 from tests.support.oauth_errors import assert_error_page, error_of
 from tests.support.protected_resource import CHALLENGED_SCOPE, with_protected_resource
+from tests.support.sdk_clients import SdkBrowser
 from tests.support.tls import ThrowAwayCA
 from tests.support.tokens import claims_of
 from tests.support.users import signed_up
@@ -62,7 +63,7 @@ TLS_CIMD_HOST = "client.test"
 @dataclass
 class World:
     gateway: RunningGateway
-    documents: DocumentServer
+    documents: LoopbackServer[Documents]
     listener: Listener
     resolver: TableResolver
 
@@ -170,7 +171,7 @@ def publish(world: World, document_factory: Callable[[str], dict[str, Any]], **h
     """Serve a new document at a fresh path; returns its URL (= the client id)."""
     path = f"/clients/{secrets.token_hex(6)}.json"
     url = world.documents.url(path)
-    world.documents.documents.publish(path, document_factory(url), **headers)
+    world.documents.state.publish(path, document_factory(url), **headers)
     return url
 
 
@@ -587,7 +588,7 @@ async def test_with_dcr_and_cimd_off_there_is_no_register_endpoint_and_url_ids_a
             assert (await http.post("/register", json={"redirect_uris": [CB]})).status_code in (404, 405)
             page = await http.get(authorize_url(gateway, url)[0])
             assert_error_page(page, "Unknown client")
-    assert world.documents.documents.count(urlsplit(url).path) == 0
+    assert world.documents.state.count(urlsplit(url).path) == 0
 
 
 # == RG-2: Client ID Metadata Documents ====================================================================
@@ -621,7 +622,7 @@ async def test_a_cimd_client_served_on_loopback_completes_authorize_and_token(
         },
     )
     assert refreshed.status_code == 200, refreshed.text
-    assert world.documents.documents.count(urlsplit(url).path) == 1  # cached by its max-age
+    assert world.documents.state.count(urlsplit(url).path) == 1  # cached by its max-age
 
 
 async def test_a_cimd_document_is_fetched_again_when_its_headers_forbid_caching(
@@ -631,7 +632,7 @@ async def test_a_cimd_document_is_fetched_again_when_its_headers_forbid_caching(
     for _ in range(2):
         page = await http.get(authorize_url(world.gateway, url)[0])
         assert page.status_code == 200, page.text[:300]
-    assert world.documents.documents.count(urlsplit(url).path) == 2
+    assert world.documents.state.count(urlsplit(url).path) == 2
 
 
 @pytest.mark.parametrize(
@@ -813,24 +814,6 @@ async def test_a_cimd_private_key_jwt_client_authenticates_with_its_published_ke
 # == real clients: the mcp SDK's OAuthClientProvider ======================================================
 
 
-class HeadlessBrowser:
-    """The SDK's redirect and callback handlers, played by a person with their own HTTP client."""
-
-    def __init__(self, person: Person) -> None:
-        self.person = person
-        self.outcome: Outcome | None = None
-        self.authorize_urls: list[str] = []
-
-    async def redirect(self, authorization_url: str) -> None:
-        self.authorize_urls.append(authorization_url)
-        self.outcome = await self.person.authorize(authorization_url)
-
-    async def callback(self) -> AuthorizationCodeResult:
-        assert self.outcome is not None and self.outcome.code, self.outcome
-        params = self.outcome.params
-        return AuthorizationCodeResult(code=params["code"], state=params.get("state"), iss=params.get("iss"))
-
-
 SDK_REDIRECT = "http://127.0.0.1:9/callback"
 
 
@@ -850,7 +833,7 @@ async def sdk_get_mcp(
 async def test_mcp_sdk_registers_by_dcr_and_completes_the_authorization_code_flow(
     world: World, person: Person, auth_method: str | None
 ) -> None:
-    browser = HeadlessBrowser(person)
+    browser = SdkBrowser(person)
     storage = MemoryTokenStorage()
     provider = OAuthClientProvider(
         server_url=f"{world.gateway.url}/mcp",
@@ -860,8 +843,8 @@ async def test_mcp_sdk_registers_by_dcr_and_completes_the_authorization_code_flo
             token_endpoint_auth_method=auth_method,  # type: ignore[arg-type]
         ),
         storage=storage,
-        redirect_handler=browser.redirect,
-        callback_handler=browser.callback,
+        redirect_handler=browser.redirect_handler,
+        callback_handler=browser.callback_handler,
     )
     response, paths = await sdk_get_mcp(world.gateway, provider)
     assert response.status_code == 200, response.text
@@ -888,7 +871,7 @@ async def test_mcp_sdk_uses_a_client_id_metadata_document_and_completes_the_flow
     store = f"sqlite:///{tmp_path / 'gw.sqlite3'}"
     with serving_documents(authority.server_for(TLS_CIMD_HOST)) as documents:
         url = documents.url("/clients/sdk-agent.json", host=TLS_CIMD_HOST, scheme="https")
-        documents.documents.publish(
+        documents.state.publish(
             "/clients/sdk-agent.json",
             cimd_document(url, client_name="SDK CIMD agent", redirect_uris=[SDK_REDIRECT]),
             **{"Cache-Control": "max-age=300"},
@@ -906,14 +889,14 @@ async def test_mcp_sdk_uses_a_client_id_metadata_document_and_completes_the_flow
 
         with running_gateway(settings, build=build_with(fetcher), wrap=with_protected_resource) as gateway:
             async with signed_up(store) as person:
-                browser = HeadlessBrowser(person)
+                browser = SdkBrowser(person)
                 storage = MemoryTokenStorage()
                 provider = OAuthClientProvider(
                     server_url=f"{gateway.url}/mcp",
                     client_metadata=OAuthClientMetadata(redirect_uris=[AnyUrl(SDK_REDIRECT)]),
                     storage=storage,
-                    redirect_handler=browser.redirect,
-                    callback_handler=browser.callback,
+                    redirect_handler=browser.redirect_handler,
+                    callback_handler=browser.callback_handler,
                     client_metadata_url=url,
                 )
                 response, paths = await sdk_get_mcp(gateway, provider)
@@ -925,4 +908,4 @@ async def test_mcp_sdk_uses_a_client_id_metadata_document_and_completes_the_flow
         assert "client_id=" + urlencode({"": url})[1:] in browser.authorize_urls[0]
         consent = next(page.text for page in person.pages if "Allow SDK CIMD agent" in page.text)
         assert "127.0.0.1:9" in consent
-        assert documents.documents.count("/clients/sdk-agent.json") == 1
+        assert documents.state.count("/clients/sdk-agent.json") == 1

@@ -19,7 +19,7 @@ import time
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field
 from typing import Any
-from urllib.parse import parse_qs, urlsplit
+from urllib.parse import parse_qs
 
 import httpx2
 import pytest
@@ -28,9 +28,11 @@ from mcp.shared.auth import OAuthClientInformationFull, OAuthClientMetadata, OAu
 
 from examples.agent import MemoryTokenStorage
 from gateway.config import ClientConfig, Settings
-from tests.support.browser import Outcome, Person
+from tests.support.authorization_code import query_of
+from tests.support.browser import Person
 from tests.support.gateway_server import RunningGateway, running_gateway
 from tests.support.protected_resource import CHALLENGED_SCOPE, HELD_SCOPES, with_protected_resource
+from tests.support.sdk_clients import SdkBrowser
 from tests.support.tokens import verified_claims
 from tests.support.users import PASSWORD, add_user
 
@@ -68,34 +70,7 @@ def gateway(store_url: str, username: str) -> Iterator[RunningGateway]:
         yield running
 
 
-# -- the person at the browser, and what the SDK is given --------------------------------------
-
-
-@dataclass
-class Browser:
-    """The SDK's ``redirect_handler`` / ``callback_handler`` pair, driving a :class:`Person`.
-
-    ``tamper`` rewrites what reaches the SDK, as an attacker's mix-up would.
-    """
-
-    person: Person
-    tamper: Callable[[AuthorizationCodeResult], AuthorizationCodeResult] = lambda result: result
-    authorize_urls: list[str] = field(default_factory=list)
-    outcomes: list[Outcome] = field(default_factory=list)
-
-    async def redirect_handler(self, authorization_url: str) -> None:
-        self.authorize_urls.append(authorization_url)
-        self.outcomes.append(await self.person.authorize(authorization_url, redirect_prefix=REDIRECT_URI))
-
-    async def callback_handler(self) -> AuthorizationCodeResult:
-        outcome = self.outcomes[-1]
-        assert outcome.location is not None and outcome.location.startswith(REDIRECT_URI + "?"), outcome
-        assert outcome.code, f"no code in the redirect: {outcome.location}"
-        return self.tamper(
-            AuthorizationCodeResult(
-                code=outcome.code, state=outcome.params.get("state"), iss=outcome.params.get("iss")
-            )
-        )
+# -- what the SDK is given --------------------------------------
 
 
 def public_client_storage() -> MemoryTokenStorage:
@@ -111,7 +86,7 @@ def public_client_storage() -> MemoryTokenStorage:
 
 
 def sdk_provider(
-    gateway: RunningGateway, storage: MemoryTokenStorage, browser: Browser
+    gateway: RunningGateway, storage: MemoryTokenStorage, browser: SdkBrowser
 ) -> OAuthClientProvider:
     return OAuthClientProvider(
         server_url=f"{gateway.url}/mcp",
@@ -171,7 +146,7 @@ async def test_sdk_authorization_code_flow_reaches_the_resource_and_refreshes_wi
     gateway: RunningGateway, username: str
 ) -> None:
     person = Person(username, PASSWORD)
-    browser = Browser(person)
+    browser = SdkBrowser(person, REDIRECT_URI)
     storage = public_client_storage()
     provider = sdk_provider(gateway, storage, browser)
     calls = TokenCalls()
@@ -186,7 +161,7 @@ async def test_sdk_authorization_code_flow_reaches_the_resource_and_refreshes_wi
             assert len(browser.authorize_urls) == 1
 
             # What the SDK sent to /authorize, and what came back to it.
-            query = {k: v[0] for k, v in parse_qs(urlsplit(browser.authorize_urls[0]).query).items()}
+            query = query_of(browser.authorize_urls[0])
             assert browser.authorize_urls[0].startswith(gateway.endpoint("/authorize") + "?")
             assert query["client_id"] == PUBLIC_CLIENT
             assert query["redirect_uri"] == REDIRECT_URI
@@ -246,7 +221,7 @@ async def test_sdk_remembered_consent_gives_a_second_client_instance_a_code_with
         seen: list[list[str]] = []
         for _ in range(2):
             storage = public_client_storage()
-            browser = Browser(person)
+            browser = SdkBrowser(person, REDIRECT_URI)
             already = len(person.pages)
             async with httpx2.AsyncClient(auth=sdk_provider(gateway, storage, browser), timeout=15) as http:
                 response = await http.get(f"{gateway.url}/mcp")
@@ -282,7 +257,7 @@ async def test_sdk_refuses_an_authorization_response_whose_iss_is_not_the_gatewa
     gateway advertises ``authorization_response_iss_parameter_supported``, refuses a response
     without one. It never redeems the code."""
     person = Person(username, PASSWORD)
-    browser = Browser(person, tamper=tamper)
+    browser = SdkBrowser(person, REDIRECT_URI, tamper)
     calls = TokenCalls()
     try:
         provider = sdk_provider(gateway, public_client_storage(), browser)

@@ -26,6 +26,7 @@ Clients the tests play
     :mod:`~tests.support.users` users added to the gateway's store, each with that browser;
     :mod:`~tests.support.authorization_code` a public client's PKCE, ``/authorize`` and redemption;
     :mod:`~tests.support.chromium` Debian's Chromium, for what only a real browser shows;
+    :mod:`~tests.support.sdk_clients` the ``mcp`` SDK's OAuth providers, and the browser they need;
     :mod:`~tests.support.mcp_requests` raw MCP requests for both protocol eras;
     :mod:`~tests.support.cli` ``python -m gateway …`` in a process of its own.
 

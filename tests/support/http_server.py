@@ -16,11 +16,13 @@ import threading
 from collections.abc import Iterator
 from dataclasses import dataclass, field
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
-from typing import Any
+from typing import Any, Generic, TypeVar
+
+S = TypeVar("S")
 
 
-class LoopbackServer(ThreadingHTTPServer):
-    """``handler`` on a free loopback port; ``state`` is whatever the handler reads and records.
+class LoopbackServer(ThreadingHTTPServer, Generic[S]):
+    """``handler`` on a free loopback port; ``state`` is what the handler reads and records.
 
     A handler reaches it as ``self.server.state``. Every accepted connection is recorded in
     :attr:`connections`, so a test can prove that nothing connected.
@@ -29,7 +31,7 @@ class LoopbackServer(ThreadingHTTPServer):
     daemon_threads = True
 
     def __init__(
-        self, handler: type[BaseHTTPRequestHandler], state: Any = None, tls: ssl.SSLContext | None = None
+        self, handler: type[BaseHTTPRequestHandler], state: S, tls: ssl.SSLContext | None = None
     ) -> None:
         super().__init__(("127.0.0.1", 0), handler)
         self.state = state
@@ -39,6 +41,10 @@ class LoopbackServer(ThreadingHTTPServer):
     @property
     def port(self) -> int:
         return int(self.server_address[1])
+
+    def url(self, path: str, host: str = "127.0.0.1", scheme: str = "http") -> str:
+        """``path`` on this server, under the name ``host`` (which a resolver seam maps here)."""
+        return f"{scheme}://{host}:{self.port}{path}"
 
     def verify_request(self, request: Any, client_address: Any) -> bool:
         self.connections.append(client_address)
@@ -58,7 +64,7 @@ class LoopbackServer(ThreadingHTTPServer):
 
 
 @contextlib.contextmanager
-def serving(server: LoopbackServer) -> Iterator[LoopbackServer]:
+def serving(server: LoopbackServer[S]) -> Iterator[LoopbackServer[S]]:
     """Serve in a thread for the block; then shut down and close the port."""
     thread = threading.Thread(target=server.serve_forever, kwargs={"poll_interval": 0.05}, daemon=True)
     thread.start()
@@ -108,20 +114,8 @@ class _DocumentHandler(BaseHTTPRequestHandler):
         self.wfile.write(body)
 
 
-@dataclass
-class DocumentServer:
-    """A running document server: its port and its :class:`Documents`."""
-
-    port: int
-    documents: Documents
-
-    def url(self, path: str, host: str = "127.0.0.1", scheme: str = "http") -> str:
-        return f"{scheme}://{host}:{self.port}{path}"
-
-
 @contextlib.contextmanager
-def serving_documents(tls: ssl.SSLContext | None = None) -> Iterator[DocumentServer]:
+def serving_documents(tls: ssl.SSLContext | None = None) -> Iterator[LoopbackServer[Documents]]:
     """A server of :class:`Documents` (over TLS when ``tls`` is given), for the block."""
-    documents = Documents()
-    with serving(LoopbackServer(_DocumentHandler, documents, tls)) as server:
-        yield DocumentServer(server.port, documents)
+    with serving(LoopbackServer(_DocumentHandler, Documents(), tls)) as server:
+        yield server
