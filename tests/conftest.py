@@ -9,8 +9,12 @@ from pathlib import Path
 import httpx2
 import pytest
 
-from tests.support import redis_servers
-from tests.support.http_clients import http_client
+# Before any helper is imported: a failed assert inside a helper then shows its values, as in a test
+# (and a helper module named in a test module's pytest_plugins can be imported by that module too).
+pytest.register_assert_rewrite("tests.support")
+
+from tests.support import redis_servers  # noqa: E402
+from tests.support.http_clients import http_client  # noqa: E402
 
 
 @pytest.fixture(scope="session")

@@ -30,6 +30,11 @@ Clients the tests play
     :mod:`~tests.support.mcp_requests` raw MCP requests for both protocol eras;
     :mod:`~tests.support.cli` ``python -m gateway …`` in a process of its own.
 
+The harness of a family of test modules
+    :mod:`~tests.support.code_flow` the client ``desk`` of the code-flow and refresh-token rules;
+    :mod:`~tests.support.client_registration` the registration tests' gateway (``world``, through
+    ``pytest_plugins``), the documents clients publish, registration requests.
+
 What the gateway answers
     :mod:`~tests.support.oauth_errors` OAuth error answers and error pages;
     :mod:`~tests.support.tokens` access tokens read, or verified against the published JWKS.
