@@ -49,7 +49,6 @@ def store_url(request: pytest.FixtureRequest, tmp_path: Path) -> str:
 @pytest.fixture(scope="session")
 def redis_server() -> Iterator[redis_servers.RedisServer]:
     """One standalone Redis for the session; tests isolate themselves by key prefix or fresh ids."""
-    redis_servers.require_redis_server()
     with redis_servers.redis_server() as server:
         yield server
 
@@ -57,7 +56,6 @@ def redis_server() -> Iterator[redis_servers.RedisServer]:
 @pytest.fixture(scope="session")
 def redis_cluster() -> Iterator[redis_servers.RedisClusterServers]:
     """A three-master Redis Cluster for the session (the store's cluster mode)."""
-    redis_servers.require_redis_server()
     with redis_servers.redis_cluster() as cluster:
         yield cluster
 
@@ -65,6 +63,5 @@ def redis_cluster() -> Iterator[redis_servers.RedisClusterServers]:
 @pytest.fixture(scope="session")
 def redis_sentinel() -> Iterator[redis_servers.RedisSentinelServers]:
     """A Redis master watched by one Sentinel, for the session (the store's Sentinel mode)."""
-    redis_servers.require_redis_server()
     with redis_servers.redis_sentinel() as sentinel:
         yield sentinel

@@ -35,11 +35,6 @@ pytestmark = pytest.mark.anyio
 JWKS = {"keys": [{"kty": "EC", "crv": "P-256", "x": "x", "y": "y", "kid": "k1"}]}
 
 
-@pytest.fixture
-def anyio_backend() -> str:
-    return "asyncio"
-
-
 # --- the document server -------------------------------------------------------------------------
 
 

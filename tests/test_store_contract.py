@@ -341,21 +341,18 @@ async def test_expired_sqlite_keys_are_purged_lazily(tmp_path: Path) -> None:
 @pytest.fixture
 def private_redis() -> Iterator[redis_servers.RedisServer]:
     """A server of the test's own, since the test stops it."""
-    redis_servers.require_redis_server()
     with redis_servers.redis_server() as server:
         yield server
 
 
 @pytest.fixture
 def private_sentinel() -> Iterator[redis_servers.RedisSentinelServers]:
-    redis_servers.require_redis_server()
     with redis_servers.redis_sentinel() as servers:
         yield servers
 
 
 @pytest.fixture
 def private_cluster() -> Iterator[redis_servers.RedisClusterServers]:
-    redis_servers.require_redis_server()
     with redis_servers.redis_cluster() as cluster:
         yield cluster
 

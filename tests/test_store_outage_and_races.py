@@ -55,7 +55,6 @@ async def test_of_200_concurrent_requests_with_one_assertion_exactly_one_gets_a_
 @pytest.fixture
 def own_redis() -> Iterator[redis_servers.RedisServer]:
     """A Redis of this test's own, because the test stops it."""
-    redis_servers.require_redis_server()
     with redis_servers.redis_server() as server:
         yield server
 

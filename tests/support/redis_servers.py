@@ -145,6 +145,8 @@ class RedisServer:
 
 @contextlib.contextmanager
 def redis_server() -> Iterator[RedisServer]:
+    """A standalone server for the block (skips the test when there is no ``redis-server``)."""
+    require_redis_server()
     with tempfile.TemporaryDirectory(prefix="redis-") as tmp, RedisServer(Path(tmp)) as server:
         yield server
 
@@ -178,6 +180,7 @@ def redis_cluster(masters: int = 3) -> Iterator[RedisClusterServers]:
     Set up with CLUSTER ADDSLOTSRANGE / MEET directly (what ``redis-cli --cluster create`` does,
     minus its fixed sleeps). A fresh master still waits 2 s before declaring the cluster ok.
     """
+    require_redis_server()
     with tempfile.TemporaryDirectory(prefix="redis-cluster-") as tmp, contextlib.ExitStack() as stack:
         nodes = [
             stack.enter_context(RedisServer(Path(tmp) / f"node{i}", cluster=True)) for i in range(masters)
@@ -214,6 +217,7 @@ class RedisSentinelServers:
 @contextlib.contextmanager
 def redis_sentinel() -> Iterator[RedisSentinelServers]:
     """One master and one Sentinel (quorum 1) monitoring it."""
+    require_redis_server()
     service = RedisSentinelServers.SERVICE
     with tempfile.TemporaryDirectory(prefix="redis-sentinel-") as tmp, contextlib.ExitStack() as stack:
         master = stack.enter_context(RedisServer(Path(tmp) / "master"))
