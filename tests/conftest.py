@@ -1,12 +1,20 @@
-"""Shared fixtures. Tests start what they need themselves; nothing here needs a running service."""
+"""Fixtures most test modules use. Tests start what they need themselves; nothing here needs a
+service running before the suite starts (the Redis servers are started here, on free ports)."""
 
 from __future__ import annotations
 
-from collections.abc import Iterator
+from collections.abc import AsyncIterator, Iterator
+from pathlib import Path
 
+import httpx2
 import pytest
 
-from tests import redis_servers
+# Before any helper is imported: a failed assert inside a helper then shows its values, as in a test
+# (and a helper module named in a test module's pytest_plugins can be imported by that module too).
+pytest.register_assert_rewrite("tests.support")
+
+from tests.support import redis_servers  # noqa: E402
+from tests.support.http_clients import http_client  # noqa: E402
 
 
 @pytest.fixture(scope="session")
@@ -15,23 +23,45 @@ def anyio_backend() -> str:
     return "asyncio"
 
 
+@pytest.fixture
+def base_url() -> str:
+    """Where ``http`` sends relative URLs; a module whose tests speak to one gateway overrides it."""
+    return ""
+
+
+@pytest.fixture
+async def http(base_url: str) -> AsyncIterator[httpx2.AsyncClient]:
+    """The test's HTTP client, closed after it, so no test leaks connections into the next."""
+    async with http_client(base_url) as client:
+        yield client
+
+
+@pytest.fixture(params=["sqlite", pytest.param("redis", marks=pytest.mark.redis)])
+def store_url(request: pytest.FixtureRequest, tmp_path: Path) -> str:
+    """Runs the test on each backend users deploy: a SQLite file of its own, the session's Redis."""
+    if request.param == "sqlite":
+        return f"sqlite:///{tmp_path / 'gw.sqlite3'}"
+    server: redis_servers.RedisServer = request.getfixturevalue("redis_server")
+    return server.url
+
+
 # -- private Redis deployments, started once per session on free ports ---------------------------
 @pytest.fixture(scope="session")
 def redis_server() -> Iterator[redis_servers.RedisServer]:
-    redis_servers.require_redis_server()
+    """One standalone Redis for the session; tests isolate themselves by key prefix or fresh ids."""
     with redis_servers.redis_server() as server:
         yield server
 
 
 @pytest.fixture(scope="session")
 def redis_cluster() -> Iterator[redis_servers.RedisClusterServers]:
-    redis_servers.require_redis_server()
+    """A three-master Redis Cluster for the session (the store's cluster mode)."""
     with redis_servers.redis_cluster() as cluster:
         yield cluster
 
 
 @pytest.fixture(scope="session")
 def redis_sentinel() -> Iterator[redis_servers.RedisSentinelServers]:
-    redis_servers.require_redis_server()
+    """A Redis master watched by one Sentinel, for the session (the store's Sentinel mode)."""
     with redis_servers.redis_sentinel() as sentinel:
         yield sentinel

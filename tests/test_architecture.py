@@ -95,6 +95,7 @@ def cycles(graph: dict[str, set[str]]) -> list[list[str]]:
 
 def imports_from(graph: dict[str, set[str]], importer: str, imported: str) -> list[str]:
     """``module -> target`` lines where a module under ``importer`` imports one under ``imported``."""
+
     def under(name: str, package: str) -> bool:
         return name == package or name.startswith(package + ".")
 

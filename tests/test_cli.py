@@ -1,63 +1,22 @@
 """``python -m gateway clients …``: client management on the same SQLite store a server uses.
 
-Exit codes (gateway/cli.py): 0 done, 1 the object was not there, 2 bad configuration or arguments.
+Exit codes (gateway/cli): 0 done, 1 the object was not there, 2 bad configuration or arguments.
 """
 
 from __future__ import annotations
 
 import json
-import os
-import subprocess
-import sys
-from dataclasses import dataclass
 from pathlib import Path
-from typing import Any
 
-import httpx
 import jwt
 import pytest
 
 from gateway.config import Settings
 from gateway.oauth.clients.model import hash_secret
-from tests.agents import AgentKey, assertion_form
-from tests.servers import running_gateway
-
-REPO = Path(__file__).resolve().parent.parent
-
-
-@dataclass
-class Cli:
-    store: str
-    cwd: Path
-    config: Path | None = None
-
-    def run(self, *args: str, extra_env: dict[str, str] | None = None) -> subprocess.CompletedProcess[str]:
-        env = {k: v for k, v in os.environ.items() if not k.startswith("MCP_GATEWAY_")}
-        env["MCP_GATEWAY_STORE"] = self.store
-        env["PYTHONPATH"] = str(REPO)
-        if self.config is not None:
-            env["MCP_GATEWAY_CONFIG"] = str(self.config)
-        env.update(extra_env or {})
-        return subprocess.run(
-            [sys.executable, "-m", "gateway", *args],
-            cwd=self.cwd,
-            env=env,
-            capture_output=True,
-            text=True,
-            timeout=60,
-        )
-
-    def json(self, *args: str) -> Any:
-        result = self.run(*args, "--json")
-        assert result.returncode == 0, result.stderr
-        return json.loads(result.stdout)
-
-
-def assert_refused(result: subprocess.CompletedProcess[str], code: int, fragment: str) -> None:
-    assert result.returncode == code, (result.returncode, result.stdout, result.stderr)
-    assert len(result.stderr.splitlines()) == 1, result.stderr
-    assert "Traceback" not in result.stderr
-    assert fragment in result.stderr, result.stderr
+from tests.support.agents import AgentKey, assertion_form
+from tests.support.cli import Cli, assert_refused
+from tests.support.gateway_server import running_gateway
+from tests.support.http_clients import blocking_http_client
 
 
 @pytest.fixture
@@ -66,8 +25,8 @@ def db(tmp_path: Path) -> Path:
 
 
 @pytest.fixture
-def cli(tmp_path: Path, db: Path) -> Cli:
-    return Cli(store=f"sqlite:///{db}", cwd=tmp_path)
+def cli(tmp_path: Path) -> Cli:
+    return Cli.on_sqlite(tmp_path)
 
 
 # --- clients add / list / show / remove ----------------------------------------------------------
@@ -231,7 +190,7 @@ def test_a_client_added_while_the_gateway_runs_gets_a_token_at_once(cli: Cli) ->
     def settings(port: int) -> Settings:
         return Settings(port=port, store=cli.store)
 
-    with running_gateway(settings) as gateway, httpx.Client(base_url=gateway.url, timeout=10) as http:
+    with running_gateway(settings) as gateway, blocking_http_client(gateway.url) as http:
         before = http.post("/token", data=assertion_form(key.assertion("live-agent", gateway.issuer)))
         assert before.status_code == 401, before.text
         assert before.json()["error"] == "invalid_client"

@@ -3,9 +3,6 @@ configuration is reported by the CLI (one line on stderr, exit status 2, never a
 
 from __future__ import annotations
 
-import os
-import subprocess
-import sys
 from collections.abc import Callable, Iterator
 from pathlib import Path
 
@@ -16,8 +13,8 @@ from gateway.app import create_app
 from gateway.composition import build_gateway
 from gateway.config import ConfigError, Settings, load_settings
 from gateway.store.factory import open_store
+from tests.support.cli import Cli
 
-REPO = Path(__file__).resolve().parent.parent
 METADATA_PATHS = ("/.well-known/oauth-authorization-server", "/.well-known/openid-configuration")
 
 
@@ -176,28 +173,13 @@ BAD_CONFIGS: dict[str, tuple[str | None, dict[str, str]]] = {
 }
 
 
-def clean_environ(tmp_path: Path, extra: dict[str, str]) -> dict[str, str]:
-    env = {k: v for k, v in os.environ.items() if not k.startswith("MCP_GATEWAY_")}
-    env["MCP_GATEWAY_STORE"] = f"sqlite:///{tmp_path}/gw.sqlite3"
-    env["PYTHONPATH"] = str(REPO)
-    env.update(extra)
-    return env
-
-
 @pytest.mark.parametrize("case", sorted(BAD_CONFIGS))
 def test_bad_configuration_is_one_line_on_stderr_and_exit_2(tmp_path: Path, case: str) -> None:
     text, extra_env = BAD_CONFIGS[case]
     config = tmp_path / "gw.toml"
     if text is not None:
         config.write_text(text)
-    result = subprocess.run(
-        [sys.executable, "-m", "gateway", "--config", str(config), "clients", "list"],
-        cwd=tmp_path,
-        env=clean_environ(tmp_path, extra_env),
-        capture_output=True,
-        text=True,
-        timeout=60,
-    )
+    result = Cli.on_sqlite(tmp_path).run("--config", str(config), "clients", "list", extra_env=extra_env)
     assert result.returncode == 2, (result.returncode, result.stderr)
     lines = result.stderr.splitlines()
     assert len(lines) == 1, result.stderr
@@ -213,14 +195,7 @@ def test_a_good_configuration_lists_its_clients_and_exits_0(tmp_path: Path) -> N
         tmp_path / "gw.toml",
         '[[clients]]\nclient_id = "cfg-agent"\njwks_uri = "https://a.example/jwks"\n',
     )
-    result = subprocess.run(
-        [sys.executable, "-m", "gateway", "--config", config, "clients", "list"],
-        cwd=tmp_path,
-        env=clean_environ(tmp_path, {}),
-        capture_output=True,
-        text=True,
-        timeout=60,
-    )
+    result = Cli.on_sqlite(tmp_path).run("--config", config, "clients", "list")
     assert result.returncode == 0, result.stderr
     assert result.stderr == ""
     assert "cfg-agent" in result.stdout

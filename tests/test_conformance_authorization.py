@@ -6,18 +6,17 @@ Needs ``make conformance-deps`` (``make test`` runs it); without it these tests 
 from __future__ import annotations
 
 import asyncio
-import socket
 from pathlib import Path
 
 import httpx2
 import pytest
 
 from gateway.config import ClientConfig, Settings
-from gateway.oauth.authorize.users import UserDirectory
-from gateway.store.factory import open_store
-from tests.browser import Outcome, Person
-from tests.conformance import run_authorization_scenario, start_authorization_suite
-from tests.servers import running_gateway
+from tests.support.browser import Outcome, Person
+from tests.support.conformance import run_authorization_scenario, start_authorization_suite
+from tests.support.gateway_server import running_gateway
+from tests.support.ports import free_port
+from tests.support.users import add_user
 
 pytestmark = pytest.mark.conformance
 
@@ -33,21 +32,6 @@ def test_conformance_authorization_server_metadata_endpoint_passes() -> None:
     passed = result.passed
     assert passed, f"the conformance suite failed:\n{report}"
     assert result.check("authorization-server-metadata")["status"] == "SUCCESS", report
-
-
-def free_port() -> int:
-    with socket.socket(socket.AF_INET, socket.SOCK_STREAM) as sock:
-        sock.bind(("127.0.0.1", 0))
-        port: int = sock.getsockname()[1]
-        return port
-
-
-async def add_user(store_url: str) -> None:
-    store = open_store(store_url)
-    try:
-        await UserDirectory(store).add(USER, PASSWORD)
-    finally:
-        await store.close()
 
 
 async def play_the_browser(authorize_url: str, callback: str) -> Outcome:
@@ -73,7 +57,7 @@ def test_conformance_authorization_code_grant_passes_for_a_public_client(
     callback with ``state`` and ``iss``; the suite checks ``iss`` against the metadata's issuer,
     redeems the code as a public client and checks the token response."""
     store_url = f"sqlite:///{tmp_path / 'gw.sqlite3'}"
-    asyncio.run(add_user(store_url))
+    asyncio.run(add_user(store_url, USER, PASSWORD))
     port = free_port()
     callback = f"http://127.0.0.1:{port}/callback"
 

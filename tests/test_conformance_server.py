@@ -2,7 +2,7 @@
 
 The gateway runs in front of the example upstream (``examples/upstream_server.py``, tools
 ``weather.get_forecast``, ``weather.list_alerts``, ``weather.echo``). The suite sends no token, so
-it talks to :mod:`tests.token_proxy`, which adds a real access token (client_credentials with
+it talks to :mod:`tests.support.token_proxy`, which adds a real access token (client_credentials with
 ``private_key_jwt``, scope ``weather``) and passes everything else through untouched — the product
 has no unauthenticated path. The gateway is configured to be served under the proxy's address
 (``allowed_hosts`` / ``allowed_origins``), as behind any reverse proxy.
@@ -15,22 +15,20 @@ from __future__ import annotations
 import asyncio
 import json
 import socket
-import tempfile
-import time
-from collections.abc import Iterator, Sequence
+from collections.abc import Iterator
 from dataclasses import dataclass
-from pathlib import Path
-from typing import Any
 
 import httpx2
 import pytest
 
 from examples.upstream_server import build_app
 from gateway.config import ClientConfig, Settings
-from tests.agents import AgentKey, assertion_form
-from tests.conformance import ConformanceSuiteError, ScenarioResult, run_suite
-from tests.servers import RunningGateway, bound_socket, running_gateway
-from tests.token_proxy import TokenInjectingProxy, serving
+from tests.support.agents import AgentKey, agent_token
+from tests.support.asgi_server import Served
+from tests.support.conformance import ScenarioResult, run_server_scenario
+from tests.support.gateway_server import RunningGateway, running_gateway
+from tests.support.mcp_requests import modern_body, modern_headers, wait_for_tools
+from tests.support.token_proxy import TokenInjectingProxy
 
 pytestmark = pytest.mark.conformance
 
@@ -77,117 +75,46 @@ class Target:
     token: str
 
 
-def run_server_scenario(
-    url: str,
-    scenario: str,
-    spec_version: str,
-    expected_failures: Sequence[str] = (),
-) -> ScenarioResult:
-    """``server --url <url> --scenario <scenario> --spec-version <v>``; checks from checks.json.
-
-    The suite exits 1 when a check is ``FAILURE`` that its ``--expected-failures`` baseline does
-    not name, and writes ``<out>/server-<scenario>-<time>/checks.json``."""
-    with tempfile.TemporaryDirectory(prefix="conformance-") as out:
-        args = ["server", "--url", url, "--scenario", scenario, "--spec-version", spec_version]
-        if expected_failures:
-            baseline = Path(out) / "expected-failures.yml"
-            baseline.write_text("server:\n" + "".join(f"  - {scenario}:{c}\n" for c in expected_failures))
-            args += ["--expected-failures", str(baseline)]
-        run = run_suite([*args, "--output-dir", out])
-        saved = sorted(Path(out).glob(f"server-{scenario}-*/checks.json"))
-        if len(saved) != 1:
-            raise ConformanceSuiteError(
-                f"expected one checks.json from scenario {scenario!r}, found {len(saved)}\n{run.output}"
-            )
-        checks = json.loads(saved[0].read_text())
-    if not isinstance(checks, list):
-        raise ConformanceSuiteError(f"checks.json of {scenario!r} is not a list\n{run.output}")
-    return ScenarioResult(scenario, run, checks)
-
-
-async def agent_token(gateway: RunningGateway, key: AgentKey) -> str:
-    """A gateway access token for the agent: client_credentials, ``private_key_jwt``."""
-    form = assertion_form(
-        key.assertion(AGENT, gateway.issuer), resource=gateway.settings.mcp_resource, scope="weather"
-    )
-    async with httpx2.AsyncClient(trust_env=False, timeout=10) as http:
-        response = await http.post(gateway.endpoint("/token"), data=form)
-    assert response.status_code == 200, response.text
-    token: str = response.json()["access_token"]
-    return token
-
-
-def modern_headers(method: str, token: str | None = None) -> dict[str, str]:
-    headers = {
-        "Accept": "application/json, text/event-stream",
-        "MCP-Protocol-Version": MODERN,
-        "Mcp-Method": method,
-    }
-    return headers | ({"Authorization": f"Bearer {token}"} if token else {})
-
-
-def modern_body(method: str, **params: Any) -> dict[str, Any]:
-    meta = {
-        "io.modelcontextprotocol/protocolVersion": MODERN,
-        "io.modelcontextprotocol/clientCapabilities": {},
-    }
-    return {"jsonrpc": "2.0", "id": 1, "method": method, "params": {**params, "_meta": meta}}
-
-
-async def wait_for_tools(gateway: RunningGateway, token: str) -> list[str]:
-    """Poll ``tools/list`` (2026-07-28) until the gateway has discovered the upstream's tools."""
-    url = gateway.endpoint(gateway.settings.mcp_path)
-    deadline = time.monotonic() + DISCOVERY_WITHIN
-    names: list[str] = []
-    async with httpx2.AsyncClient(trust_env=False, timeout=10) as http:
-        while time.monotonic() < deadline:
-            response = await http.post(
-                url, json=modern_body("tools/list"), headers=modern_headers("tools/list", token)
-            )
-            assert response.status_code == 200, response.text
-            names = [tool["name"] for tool in response.json()["result"]["tools"]]
-            if set(names) >= WEATHER_TOOLS:
-                return names
-            await asyncio.sleep(0.2)
-    raise AssertionError(
-        f"the gateway did not list the upstream's tools within {DISCOVERY_WITHIN:g}s: {names}"
-    )
-
-
 @pytest.fixture(scope="module")
 def target() -> Iterator[Target]:
     """Upstream, gateway and token proxy, each on a free loopback port, for the whole module.
 
     The proxy's socket is bound first so the gateway can be told the name it is served under."""
     key = AgentKey()
-    upstream_sock, proxy_sock = bound_socket(), bound_socket()
-    upstream_url = f"http://127.0.0.1:{upstream_sock.getsockname()[1]}/mcp"
-    proxy_host = f"127.0.0.1:{proxy_sock.getsockname()[1]}"
+    with (
+        Served(server_header=False, date_header=False) as upstream,
+        Served(server_header=False, date_header=False) as proxy_server,
+    ):
+        upstream_url = f"{upstream.url}/mcp"
+        proxy_host = f"127.0.0.1:{proxy_server.port}"
 
-    def settings(port: int) -> Settings:
-        return Settings(
-            port=port,
-            store="memory://",
-            access_token_ttl=3600,
-            servers=({"id": "weather", "url": upstream_url},),
-            clients=(ClientConfig(client_id=AGENT, scopes=("weather",), jwks=key.jwks),),
-            allowed_hosts=(proxy_host,),
-            allowed_origins=(f"http://{proxy_host}",),
+        def settings(port: int) -> Settings:
+            return Settings(
+                port=port,
+                store="memory://",
+                access_token_ttl=3600,
+                servers=({"id": "weather", "url": upstream_url},),
+                clients=(ClientConfig(client_id=AGENT, scopes=("weather",), jwks=key.jwks),),
+                allowed_hosts=(proxy_host,),
+                allowed_origins=(f"http://{proxy_host}",),
+            )
+
+        with running_gateway(settings) as gateway:
+            upstream.start(build_app(gateway.issuer, upstream_url))
+            mcp = gateway.endpoint(gateway.settings.mcp_path)
+            token = asyncio.run(discovered_token(gateway, key, mcp))
+            proxy_server.start(TokenInjectingProxy(mcp, token))
+            yield Target(f"http://{proxy_host}{gateway.settings.mcp_path}", gateway, token)
+
+
+async def discovered_token(gateway: RunningGateway, key: AgentKey, mcp: str) -> str:
+    """The agent's token (``private_key_jwt``, scope ``weather``), once the upstream's tools are listed."""
+    async with httpx2.AsyncClient(trust_env=False, timeout=10) as http:
+        token = await agent_token(
+            http, gateway, key, AGENT, scope="weather", resource=gateway.settings.mcp_resource
         )
-
-    try:
-        with (
-            running_gateway(settings) as gateway,
-            serving(build_app(gateway.issuer, upstream_url), upstream_sock),
-        ):
-            token = asyncio.run(agent_token(gateway, key))
-            asyncio.run(wait_for_tools(gateway, token))
-            proxy = TokenInjectingProxy(gateway.endpoint(gateway.settings.mcp_path), token)
-            with serving(proxy, proxy_sock):
-                yield Target(f"http://{proxy_host}{gateway.settings.mcp_path}", gateway, token)
-    finally:
-        upstream_sock.close()
-        proxy_sock.close()
+        await wait_for_tools(http, mcp, token, WEATHER_TOOLS, within=DISCOVERY_WITHIN)
+    return token
 
 
 def report(result: ScenarioResult) -> str:
@@ -228,7 +155,10 @@ def test_the_gateway_itself_answers_the_suite_401_without_the_proxy(target: Targ
     """No unauthenticated path exists: the same discover request straight to /mcp is refused."""
     url = target.gateway.endpoint(target.gateway.settings.mcp_path)
     response = httpx2.post(
-        url, json=modern_body("server/discover"), headers=modern_headers("server/discover"), trust_env=False
+        url,
+        json=modern_body("server/discover"),
+        headers=modern_headers(None, "server/discover"),
+        trust_env=False,
     )
 
     assert response.status_code == 401
@@ -239,7 +169,9 @@ def test_the_gateway_trims_whitespace_around_mcp_name_without_the_proxy(target: 
     """RFC 9110 §5.5 (the suite's ``sep-2243-server-accepts-whitespace-header-value``), sent
     straight to the gateway on a raw socket: no HTTP client or proxy gets to trim it first."""
     gateway = target.gateway
-    body = json.dumps(modern_body("tools/call", name="weather.echo", arguments={"text": "hi"})).encode()
+    body = json.dumps(
+        modern_body("tools/call", {"name": "weather.echo", "arguments": {"text": "hi"}})
+    ).encode()
     head = (
         f"POST {gateway.settings.mcp_path} HTTP/1.1\r\nHost: 127.0.0.1:{gateway.settings.port}\r\n"
         f"Authorization: Bearer {target.token}\r\nContent-Type: application/json\r\n"

@@ -13,29 +13,27 @@ browser here. A missing Chromium fails the test, it is not skipped.
 
 from __future__ import annotations
 
-import base64
 import contextlib
-import hashlib
 import http.server
 import re
-import secrets
 import threading
 from collections.abc import Iterator
 from html import escape
 from pathlib import Path
-from urllib.parse import parse_qs, urlencode, urlsplit
+from urllib.parse import urlsplit
 
 import anyio
 import httpx2
-import jwt
 import pytest
 from playwright.sync_api import Browser, Page, expect
 
 from gateway.config import ClientConfig, Settings
-from gateway.oauth.authorize.users import UserDirectory
-from gateway.store.factory import open_store
-from tests.chromium import chromium_browser
-from tests.servers import RunningGateway, running_gateway
+from tests.support.authorization_code import PublicClient, new_verifier, query_of
+from tests.support.chromium import chromium_browser
+from tests.support.gateway_server import RunningGateway, running_gateway
+from tests.support.http_server import LoopbackServer, serving
+from tests.support.tokens import claims_of
+from tests.support.users import add_user
 
 ARTIFACTS = Path(__file__).resolve().parent.parent / "test-artifacts"
 CLIENT_ID = "desk"
@@ -75,15 +73,8 @@ class _Target(http.server.BaseHTTPRequestHandler):
 def redirect_target() -> Iterator[tuple[str, type[_Target]]]:
     """A loopback HTTP server playing the client's redirect URI; (its base URL, its handler class)."""
     handler = type("Target", (_Target,), {})
-    server = http.server.ThreadingHTTPServer(("127.0.0.1", 0), handler)
-    thread = threading.Thread(target=server.serve_forever, daemon=True)
-    thread.start()
-    try:
-        yield f"http://127.0.0.1:{server.server_address[1]}", handler
-    finally:
-        server.shutdown()
-        server.server_close()
-        thread.join(5)
+    with serving(LoopbackServer(handler, None)) as server:
+        yield f"http://127.0.0.1:{server.port}", handler
 
 
 # -- the gateway, the user, the browser --------------------------------------------------------------
@@ -120,36 +111,17 @@ def deployment(
             )
 
         with running_gateway(make) as gateway:
-
-            async def add_user() -> None:
-                store = open_store(store_url)
-                try:
-                    await UserDirectory(store).add(USERNAME, PASSWORD, "Dana Scully")
-                finally:
-                    await store.close()
-
             # playwright's sync API keeps an event loop in this thread: the store gets its own.
-            worker = threading.Thread(target=anyio.run, args=(add_user,))
+            user = (store_url, USERNAME, PASSWORD, "Dana Scully")
+            worker = threading.Thread(target=anyio.run, args=(add_user, *user))
             worker.start()
             worker.join(60)
             yield gateway, target, handler
 
 
-def s256(verifier: str) -> str:
-    return base64.urlsafe_b64encode(hashlib.sha256(verifier.encode()).digest()).rstrip(b"=").decode()
-
-
-def authorize_url(gw: RunningGateway, target: str, verifier: str) -> str:
-    query = {
-        "response_type": "code",
-        "client_id": CLIENT_ID,
-        "redirect_uri": target + "/cb",
-        "scope": " ".join(DESCRIPTIONS),
-        "state": "st-chromium",
-        "code_challenge": s256(verifier),
-        "code_challenge_method": "S256",
-    }
-    return gw.endpoint("/authorize") + "?" + urlencode(query)
+def desk(target: str) -> PublicClient:
+    """The client, redirected back to the loopback server at ``target``."""
+    return PublicClient(CLIENT_ID, target + "/cb", " ".join(DESCRIPTIONS), "st-chromium")
 
 
 def sign_in(page: Page, url: str) -> dict[str, str]:
@@ -171,11 +143,11 @@ def test_a_person_reads_the_consent_page_unticks_a_scope_and_allows_in_chromium(
     chromium: Browser, deployment: tuple[RunningGateway, str, type[_Target]]
 ) -> None:
     gw, target, _ = deployment
-    verifier = secrets.token_urlsafe(48)
+    verifier = new_verifier()
     context = chromium.new_context()
     try:
         page = context.new_page()
-        headers = sign_in(page, authorize_url(gw, target, verifier))
+        headers = sign_in(page, desk(target).authorize_url(gw, verifier))
 
         # Not frameable, no referrer, not cached (CO-7), as the browser received it.
         assert headers["x-frame-options"] == "DENY"
@@ -215,22 +187,16 @@ def test_a_person_reads_the_consent_page_unticks_a_scope_and_allows_in_chromium(
         page.get_by_role("button", name="Allow").click()
         page.wait_for_url(target + "/cb?*")
         expect(page.get_by_role("heading", level=1)).to_have_text("Back at the client")
-        params = {k: v[0] for k, v in parse_qs(urlsplit(page.url).query).items()}
+        params = query_of(page.url)
         assert params["state"] == "st-chromium" and params["iss"] == gw.issuer
 
         token = httpx2.post(
             gw.endpoint("/token"),
-            data={
-                "grant_type": "authorization_code",
-                "code": params["code"],
-                "client_id": CLIENT_ID,
-                "redirect_uri": target + "/cb",
-                "code_verifier": verifier,
-            },
+            data=desk(target).redemption_form(params["code"], verifier),
             timeout=30,
         )
         assert token.status_code == 200, token.text
-        claims = jwt.decode(token.json()["access_token"], options={"verify_signature": False})
+        claims = claims_of(token.json()["access_token"])
         assert claims["sub"] == USERNAME and claims["scope"] == "tools:read"
     finally:
         context.close()
@@ -243,7 +209,7 @@ def test_chromium_refuses_to_show_the_consent_page_in_a_frame(
     context = chromium.new_context()
     try:
         page = context.new_page()
-        sign_in(page, authorize_url(gw, target, secrets.token_urlsafe(48)))
+        sign_in(page, desk(target).authorize_url(gw))
         consent_url = page.url
         assert "/authorize/consent?request_id=" in consent_url
         handler.frame_src = consent_url

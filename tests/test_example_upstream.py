@@ -8,13 +8,11 @@ the gateway; the upstream runs under uvicorn on a free port and is called with t
 
 from __future__ import annotations
 
-import asyncio
 import base64
 import contextlib
 import hashlib
 import hmac
 import json
-import threading
 import time
 import uuid
 from collections.abc import AsyncIterator, Callable, Iterator
@@ -24,7 +22,6 @@ from typing import Any
 import httpx2
 import jwt
 import pytest
-import uvicorn
 from cryptography.hazmat.primitives import serialization
 from mcp.client.client import Client
 from mcp.client.streamable_http import streamable_http_client
@@ -34,32 +31,14 @@ from starlette.applications import Starlette
 from starlette.requests import Request
 from starlette.responses import JSONResponse
 from starlette.routing import Route
-from starlette.types import ASGIApp
 
 from examples.upstream_server import INSUFFICIENT_SCOPE, build_app
-from tests.agents import AgentKey
-from tests.servers import bound_socket
+from tests.support.agents import AgentKey
+from tests.support.asgi_server import Served
+from tests.support.ports import free_port
+from tests.support.tokens import claims_of
 
 pytestmark = pytest.mark.anyio
-
-
-@contextlib.contextmanager
-def serving(app: ASGIApp) -> Iterator[str]:
-    """``app`` under uvicorn (lifespan on) in a thread of its own; yields ``http://127.0.0.1:PORT``."""
-    sock = bound_socket()
-    server = uvicorn.Server(uvicorn.Config(app, log_level="warning", lifespan="on"))
-    thread = threading.Thread(target=lambda: asyncio.run(server.serve(sockets=[sock])), daemon=True)
-    thread.start()
-    deadline = time.monotonic() + 10
-    while not server.started and thread.is_alive() and time.monotonic() < deadline:
-        time.sleep(0.01)
-    assert server.started, "the server did not start"
-    try:
-        yield f"http://127.0.0.1:{sock.getsockname()[1]}"
-    finally:
-        server.should_exit = True
-        thread.join(10)
-        sock.close()
 
 
 @dataclass
@@ -146,12 +125,12 @@ class Upstream:
 def upstream() -> Iterator[Upstream]:
     issuer = StubIssuer()
     seen: list[tuple[str, dict[str, Any]]] = []
-    with serving(issuer.app()) as issuer_url:
-        issuer.url = issuer_url
+    with Served().start(issuer.app()) as issuer_server:
+        issuer.url = issuer_server.url
         audience = "https://weather.example/mcp"
-        app = build_app(issuer_url, audience, on_token=lambda header, claims: seen.append((header, claims)))
-        with serving(app) as url:
-            yield Upstream(url, issuer, audience, seen)
+        app = build_app(issuer.url, audience, on_token=lambda header, claims: seen.append((header, claims)))
+        with Served().start(app) as server:
+            yield Upstream(server.url, issuer, audience, seen)
 
 
 # -- what gets through ----------------------------------------------------------------------
@@ -181,11 +160,11 @@ async def test_the_server_id_scope_covers_every_tool_of_the_server(upstream: Ups
 
 async def test_the_jwks_is_cached_and_fetched_again_for_an_unknown_kid() -> None:
     issuer = StubIssuer()
-    with serving(issuer.app()) as issuer_url:
-        issuer.url = issuer_url
+    with Served().start(issuer.app()) as issuer_server:
+        issuer.url = issuer_server.url
         audience = "https://weather.example/mcp"
-        with serving(build_app(issuer_url, audience, jwks_min_refetch=0)) as url:
-            upstream = Upstream(url, issuer, audience, [])
+        with Served().start(build_app(issuer.url, audience, jwks_min_refetch=0)) as server:
+            upstream = Upstream(server.url, issuer, audience, [])
             for _ in range(2):
                 assert (await upstream.post(upstream.token())).status_code == 200
             assert issuer.fetches == 1
@@ -196,12 +175,10 @@ async def test_the_jwks_is_cached_and_fetched_again_for_an_unknown_kid() -> None
 
 
 async def test_an_unreachable_jwks_refuses_tokens_with_401_not_500() -> None:
-    closed = bound_socket()
-    issuer = StubIssuer(url=f"http://127.0.0.1:{closed.getsockname()[1]}")
-    closed.close()
+    issuer = StubIssuer(url=f"http://127.0.0.1:{free_port()}")  # nothing listens there
     audience = "https://weather.example/mcp"
-    with serving(build_app(issuer.url, audience)) as url:
-        upstream = Upstream(url, issuer, audience, [])
+    with Served().start(build_app(issuer.url, audience)) as server:
+        upstream = Upstream(server.url, issuer, audience, [])
         response = await upstream.post(upstream.token())
     assert response.status_code == 401
 
@@ -229,7 +206,7 @@ def _hs256_token(upstream: Upstream) -> str:
 
     Built by hand: pyjwt refuses to use anything that looks like a key as an HMAC secret.
     """
-    claims = jwt.decode(upstream.token(), options={"verify_signature": False})
+    claims = claims_of(upstream.token())
     header = {"alg": "HS256", "typ": "at+jwt", "kid": upstream.issuer.keys[0].kid}
     signing_input = f"{_b64(json.dumps(header).encode())}.{_b64(json.dumps(claims).encode())}"
     secret = (
@@ -246,7 +223,7 @@ def _b64(data: bytes) -> str:
 
 
 def _unsigned_token(upstream: Upstream) -> str:
-    claims = jwt.decode(upstream.token(), options={"verify_signature": False})
+    claims = claims_of(upstream.token())
     header = {"alg": "none", "typ": "at+jwt", "kid": upstream.issuer.keys[0].kid}
     return f"{_b64(json.dumps(header).encode())}.{_b64(json.dumps(claims).encode())}."
 
@@ -264,7 +241,7 @@ REFUSED: dict[str, Callable[[Upstream], str]] = {
     "wrong issuer": lambda u: u.token(iss=u.issuer.url + "/"),
     "unknown key": lambda u: u.token(key=AgentKey()),
     "known kid, other key": lambda u: jwt.encode(
-        jwt.decode(u.token(), options={"verify_signature": False}),
+        claims_of(u.token()),
         AgentKey().private_key,
         algorithm="ES256",
         headers={"kid": u.issuer.keys[0].kid, "typ": "at+jwt"},

@@ -1,6 +1,6 @@
 """Federated sign-in at an upstream OpenID provider, against a real one: panva's ``oidc-provider``.
 
-The provider (``tests/idp/provider.mjs``) runs under Node 22 on a free port with one client, the
+The provider (``tests/support/idp/provider.mjs``) runs under Node 22 on a free port with one client, the
 gateway, and signs ID tokens with a fresh ES256 key. A headless person opens ``/authorize``, presses
 "Sign in with Test IdP", passes the provider's own sign-in and consent forms (its devInteractions),
 comes back to the gateway's callback, consents, and the client redeems the code: the access token's
@@ -14,7 +14,6 @@ from __future__ import annotations
 
 import base64
 import contextlib
-import hashlib
 import hmac
 import json
 import re
@@ -26,7 +25,7 @@ from collections.abc import AsyncIterator, Callable, Iterator
 from html import unescape
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from typing import Any
-from urllib.parse import parse_qs, urlencode, urljoin, urlsplit
+from urllib.parse import urlencode, urljoin
 
 import httpx2
 import jwt
@@ -47,16 +46,20 @@ from gateway.oauth.authorize.oidc_provider import (
 )
 from gateway.oauth.authorize.users import UserDirectory
 from gateway.store.factory import open_store
-from tests.browser import form_fields
-from tests.chromium import chromium_browser
-from tests.oidc_idp import RunningIdp, require_idp, running_idp
-from tests.servers import RunningGateway, running_gateway
+from tests.support.authorization_code import PublicClient, new_verifier, query_of
+from tests.support.browser import form_fields
+from tests.support.chromium import chromium_browser
+from tests.support.gateway_server import RunningGateway, running_gateway
+from tests.support.http_clients import http_client
+from tests.support.oidc_idp import RunningIdp, require_idp, running_idp
+from tests.support.tokens import claims_of
 
 pytestmark = pytest.mark.anyio
 
 DESK = "desk"
 CB = "http://127.0.0.1:9999/cb"
 SCOPES = ("tools:read", "tools:call")
+DESK_CLIENT = PublicClient(DESK, CB, " ".join(SCOPES), "client-state")
 IDP_CLIENT = "mcp-gateway"
 IDP_SECRET = secrets.token_urlsafe(24)
 ACCOUNTS = {
@@ -117,29 +120,9 @@ def deployment(tmp_path_factory: pytest.TempPathFactory) -> Iterator[tuple[Runni
 
 @pytest.fixture
 async def browser() -> AsyncIterator[httpx2.AsyncClient]:
-    async with httpx2.AsyncClient(follow_redirects=False, timeout=30) as client:
+    """The person's browser, at the gateway and at the provider: one cookie jar, redirects read."""
+    async with http_client() as client:
         yield client
-
-
-def s256(verifier: str) -> str:
-    return base64.urlsafe_b64encode(hashlib.sha256(verifier.encode()).digest()).rstrip(b"=").decode()
-
-
-def authorize_url(gw: RunningGateway, verifier: str) -> str:
-    query = {
-        "response_type": "code",
-        "client_id": DESK,
-        "redirect_uri": CB,
-        "scope": " ".join(SCOPES),
-        "state": "client-state",
-        "code_challenge": s256(verifier),
-        "code_challenge_method": "S256",
-    }
-    return gw.endpoint("/authorize") + "?" + urlencode(query)
-
-
-def query_of(url: str) -> dict[str, str]:
-    return {k: v[0] for k, v in parse_qs(urlsplit(url).query).items()}
 
 
 # -- a person at the keyboard, at the gateway and at the provider ---------------------------------
@@ -199,13 +182,7 @@ async def consent_and_redeem(
     assert params["iss"] == gw.issuer and params["state"] == "client-state"
     token = await browser.post(
         gw.endpoint("/token"),
-        data={
-            "grant_type": "authorization_code",
-            "code": params["code"],
-            "client_id": DESK,
-            "redirect_uri": CB,
-            "code_verifier": verifier,
-        },
+        data=DESK_CLIENT.redemption_form(params["code"], verifier),
     )
     assert token.status_code == 200, token.text
     body: dict[str, Any] = token.json()
@@ -219,8 +196,8 @@ async def test_a_person_signed_in_at_the_provider_gets_a_token_for_their_provide
     deployment: tuple[RunningGateway, RunningIdp], browser: httpx2.AsyncClient
 ) -> None:
     gw, idp = deployment
-    verifier = secrets.token_urlsafe(48)
-    sign_in, to_provider = await press_federated_button(browser, authorize_url(gw, verifier))
+    verifier = new_verifier()
+    sign_in, to_provider = await press_federated_button(browser, DESK_CLIENT.authorize_url(gw, verifier))
     assert "Sign in with Test IdP</button>" in sign_in.text
     # The sign-in page's forms may lead to the provider (CSP form-action also governs redirects).
     assert idp.issuer in sign_in.headers["content-security-policy"]
@@ -241,7 +218,7 @@ async def test_a_person_signed_in_at_the_provider_gets_a_token_for_their_provide
 
     consent, token = await consent_and_redeem(browser, gw, callback, verifier)
     assert "Signed in as <strong>oidc:alice</strong>" in consent
-    claims = jwt.decode(token["access_token"], options={"verify_signature": False})
+    claims = claims_of(token["access_token"])
     assert claims["sub"] == "oidc:alice"
     assert claims["client_id"] == DESK and set(claims["scope"].split()) == set(SCOPES)
 
@@ -250,11 +227,11 @@ async def test_the_upstream_state_is_single_use(
     deployment: tuple[RunningGateway, RunningIdp], browser: httpx2.AsyncClient
 ) -> None:
     gw, _ = deployment
-    verifier = secrets.token_urlsafe(48)
-    _, to_provider = await press_federated_button(browser, authorize_url(gw, verifier))
+    verifier = new_verifier()
+    _, to_provider = await press_federated_button(browser, DESK_CLIENT.authorize_url(gw, verifier))
     callback = await through_the_provider(browser, to_provider, gw, login="bob")
     _, token = await consent_and_redeem(browser, gw, callback, verifier)
-    assert jwt.decode(token["access_token"], options={"verify_signature": False})["sub"] == "oidc:bob"
+    assert claims_of(token["access_token"])["sub"] == "oidc:bob"
 
     replay = await browser.get(callback)
     assert replay.status_code == 403 and "already used" in replay.text
@@ -265,9 +242,9 @@ async def test_a_callback_in_another_browser_is_refused_and_burns_the_state(
     deployment: tuple[RunningGateway, RunningIdp], browser: httpx2.AsyncClient
 ) -> None:
     gw, _ = deployment
-    _, to_provider = await press_federated_button(browser, authorize_url(gw, secrets.token_urlsafe(48)))
+    _, to_provider = await press_federated_button(browser, DESK_CLIENT.authorize_url(gw))
     callback = await through_the_provider(browser, to_provider, gw)
-    async with httpx2.AsyncClient(follow_redirects=False, timeout=30) as attacker:
+    async with http_client() as attacker:
         stolen = await attacker.get(callback)
     assert stolen.status_code == 403 and "not started in this browser" in stolen.text
     assert "set-cookie" not in stolen.headers
@@ -280,7 +257,7 @@ async def test_an_authorization_response_naming_another_issuer_is_refused(
 ) -> None:
     """RFC 9207: a mixed-up response never signs anyone in."""
     gw, _ = deployment
-    _, to_provider = await press_federated_button(browser, authorize_url(gw, secrets.token_urlsafe(48)))
+    _, to_provider = await press_federated_button(browser, DESK_CLIENT.authorize_url(gw))
     callback = await through_the_provider(browser, to_provider, gw)
     params = query_of(callback) | {"iss": "https://evil.example"}
     mixed = await browser.get(gw.endpoint(paths.FEDERATED_CALLBACK) + "?" + urlencode(params))
@@ -304,7 +281,7 @@ async def test_a_person_who_cancels_at_the_provider_is_not_signed_in(
     deployment: tuple[RunningGateway, RunningIdp], browser: httpx2.AsyncClient
 ) -> None:
     gw, _ = deployment
-    _, to_provider = await press_federated_button(browser, authorize_url(gw, secrets.token_urlsafe(48)))
+    _, to_provider = await press_federated_button(browser, DESK_CLIENT.authorize_url(gw))
     interaction = await browser.get(to_provider)
     assert interaction.status_code == 303
     uid = interaction.headers["location"].rstrip("/").rsplit("/", 1)[-1]
@@ -327,7 +304,7 @@ async def test_a_provider_subject_equal_to_a_local_user_name_is_refused(
     store = open_store(gw.settings.store)
     try:
         await UserDirectory(store).add("oidc:bob", "a local password 123")
-        _, to_provider = await press_federated_button(browser, authorize_url(gw, secrets.token_urlsafe(48)))
+        _, to_provider = await press_federated_button(browser, DESK_CLIENT.authorize_url(gw))
         callback = await through_the_provider(browser, to_provider, gw, login="bob")
         refused = await browser.get(callback)
         assert refused.status_code == 403 and "set-cookie" not in refused.headers
@@ -557,14 +534,14 @@ def test_federation_is_off_without_an_issuer() -> None:
 def test_the_federated_journey_works_in_chromium(deployment: tuple[RunningGateway, RunningIdp]) -> None:
     """Chromium applies the sign-in page's CSP ``form-action`` to the redirect to the provider too."""
     gw, idp = deployment
-    verifier = secrets.token_urlsafe(48)
+    verifier = new_verifier()
     with chromium_browser() as chromium:
         page = chromium.new_page()
         blocked: list[str] = []
         page.on(
             "console", lambda message: blocked.append(message.text) if "violates" in message.text else None
         )
-        page.goto(authorize_url(gw, verifier))
+        page.goto(DESK_CLIENT.authorize_url(gw, verifier))
         page.get_by_role("button", name="Sign in with Test IdP").click()
         page.wait_for_url(idp.issuer + "/interaction/*")
         page.locator("input[name=login]").fill("erin")  # no consent remembered yet
@@ -580,14 +557,8 @@ def test_the_federated_journey_works_in_chromium(deployment: tuple[RunningGatewa
         params = query_of(back.value.url)
     token = httpx2.post(
         gw.endpoint("/token"),
-        data={
-            "grant_type": "authorization_code",
-            "code": params["code"],
-            "client_id": DESK,
-            "redirect_uri": CB,
-            "code_verifier": verifier,
-        },
+        data=DESK_CLIENT.redemption_form(params["code"], verifier),
         timeout=30,
     )
     assert token.status_code == 200, token.text
-    assert jwt.decode(token.json()["access_token"], options={"verify_signature": False})["sub"] == "oidc:erin"
+    assert claims_of(token.json()["access_token"])["sub"] == "oidc:erin"

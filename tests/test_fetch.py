@@ -9,39 +9,31 @@ outgoing TCP connect is recorded at the network layer (``anyio.connect_tcp``, wh
 from __future__ import annotations
 
 import contextlib
-import datetime
 import ipaddress
 import json
-import socket
 import ssl
 import threading
 import time
 from collections.abc import Awaitable, Callable, Iterator
 from dataclasses import dataclass, field
-from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
-from pathlib import Path
+from http.server import BaseHTTPRequestHandler
 from typing import Any, cast
 
 import anyio
 import pytest
-from cryptography import x509
-from cryptography.hazmat.primitives import hashes, serialization
-from cryptography.hazmat.primitives.asymmetric import ec
-from cryptography.x509.oid import NameOID
 
 from gateway.clock import FrozenClock
 from gateway.fetching import addresses as address_module
 from gateway.fetching import fetcher as fetch_module
 from gateway.fetching.fetcher import DocumentFetcher, FetchError, FetchPolicy
+from tests.support.fetch_probes import Listener, TableResolver
+from tests.support.http_server import LoopbackServer
+from tests.support.http_server import serving as serving_http
+from tests.support.tls import ThrowAwayCA
 
 pytestmark = pytest.mark.anyio
 
 JWKS = {"keys": [{"kty": "EC", "crv": "P-256", "x": "x", "y": "y", "kid": "k1"}]}
-
-
-@pytest.fixture
-def anyio_backend() -> str:
-    return "asyncio"
 
 
 # --- the document server -------------------------------------------------------------------------
@@ -77,7 +69,7 @@ class Handler(BaseHTTPRequestHandler):
         self.wfile.write(body)
 
     def do_GET(self) -> None:
-        served = self.server.served  # type: ignore[attr-defined]
+        served: Served = self.server.state  # type: ignore[attr-defined]
         path = self.path.split("?", 1)[0]
         served.paths.append(self.path)
         served.hosts.append(self.headers.get("Host", ""))
@@ -140,8 +132,8 @@ class Handler(BaseHTTPRequestHandler):
         except OSError:
             pass
         finally:
-            self.server.served.bytes_sent[path] = sent  # type: ignore[attr-defined]
-            self.server.served.stream_ended.set()  # type: ignore[attr-defined]
+            self.server.state.bytes_sent[path] = sent  # type: ignore[attr-defined]
+            self.server.state.stream_ended.set()  # type: ignore[attr-defined]
 
     def _drip(self) -> None:
         """A well-formed but slow answer: one byte every 100 ms (no single read ever times out)."""
@@ -159,34 +151,7 @@ class Handler(BaseHTTPRequestHandler):
             pass
 
 
-@dataclass
-class Server:
-    port: int
-    served: Served
-
-    def url(self, path: str, host: str = "127.0.0.1", scheme: str = "http") -> str:
-        return f"{scheme}://{host}:{self.port}{path}"
-
-
-class _Server(ThreadingHTTPServer):
-    daemon_threads = True
-
-    def __init__(self, served: Served, tls: ssl.SSLContext | None) -> None:
-        super().__init__(("127.0.0.1", 0), Handler)
-        self.served = served
-        self.tls = tls
-
-    def finish_request(self, request: Any, client_address: Any) -> None:
-        if self.tls is None:
-            super().finish_request(request, client_address)
-            return
-        # The handshake runs in the handler thread, not the accept loop; the wrapped socket replaces
-        # (detaches) the plain one, so it is closed here rather than by shutdown_request.
-        with self.tls.wrap_socket(request, server_side=True) as tls_request:
-            super().finish_request(tls_request, client_address)
-
-    def handle_error(self, request: Any, client_address: Any) -> None:
-        pass  # refused handshakes and clients that hang up early are part of the tests
+Server = LoopbackServer[Served]
 
 
 @contextlib.contextmanager
@@ -198,15 +163,8 @@ def serving(tls: ssl.SSLContext | None = None) -> Iterator[Server]:
             served.sni.append(name)
 
         tls.sni_callback = record_sni
-    httpd = _Server(served, tls)
-    thread = threading.Thread(target=httpd.serve_forever, kwargs={"poll_interval": 0.05}, daemon=True)
-    thread.start()
-    try:
-        yield Server(httpd.server_address[1], served)
-    finally:
-        httpd.shutdown()
-        httpd.server_close()
-        thread.join()
+    with serving_http(LoopbackServer(Handler, served, tls)) as httpd:
+        yield httpd
 
 
 @pytest.fixture
@@ -237,52 +195,11 @@ def connects(monkeypatch: pytest.MonkeyPatch) -> list[tuple[str, int]]:
     return attempts
 
 
-class Listener:
-    """A loopback listener that counts accepted connections."""
-
-    def __init__(self, host: str = "127.0.0.1") -> None:
-        self.sock = socket.socket(socket.AF_INET6 if ":" in host else socket.AF_INET)
-        self.sock.bind((host, 0))
-        self.sock.listen(8)
-        self.sock.setblocking(False)
-        self.port: int = self.sock.getsockname()[1]
-
-    def accepted(self) -> int:
-        count = 0
-        while True:
-            try:
-                conn, _ = self.sock.accept()
-            except BlockingIOError:
-                return count
-            conn.close()
-            count += 1
-
-    def close(self) -> None:
-        self.sock.close()
-
-
 @pytest.fixture
 def listener() -> Iterator[Listener]:
     running = Listener()
     yield running
     running.close()
-
-
-class FakeResolver:
-    """Answers from a table; a list of answers is served one per call (the last one repeats)."""
-
-    def __init__(self, table: dict[str, list[str] | list[list[str]]]) -> None:
-        self.table = table
-        self.calls: list[tuple[str, int]] = []
-
-    async def resolve(self, host: str, port: int) -> list[str]:
-        self.calls.append((host, port))
-        answer = self.table.get(host)
-        if answer is None:
-            raise socket.gaierror(socket.EAI_NONAME, "Name or service not known")
-        if answer and isinstance(answer[0], list):
-            return list(answer[min(len(self.calls), len(answer)) - 1])
-        return list(cast(list[str], answer))
 
 
 Fetch = Callable[..., Awaitable[dict[str, Any]]]
@@ -313,75 +230,9 @@ async def fetcher_factory(clock: FrozenClock) -> Any:
 # --- certificates for the TLS rules --------------------------------------------------------------
 
 
-@dataclass
-class Certificates:
-    client: ssl.SSLContext
-    server_for: Callable[[str], ssl.SSLContext]
-
-
 @pytest.fixture(scope="module")
-def certificates(tmp_path_factory: pytest.TempPathFactory) -> Certificates:
-    directory: Path = tmp_path_factory.mktemp("tls")
-    now = datetime.datetime.now(datetime.UTC)
-    ca_key = ec.generate_private_key(ec.SECP256R1())
-    ca_name = x509.Name([x509.NameAttribute(NameOID.COMMON_NAME, "fetch test CA")])
-    ca_cert = (
-        x509.CertificateBuilder()
-        .subject_name(ca_name)
-        .issuer_name(ca_name)
-        .public_key(ca_key.public_key())
-        .serial_number(x509.random_serial_number())
-        .not_valid_before(now - datetime.timedelta(minutes=5))
-        .not_valid_after(now + datetime.timedelta(days=1))
-        .add_extension(x509.BasicConstraints(ca=True, path_length=None), critical=True)
-        .add_extension(
-            x509.KeyUsage(
-                digital_signature=True,
-                content_commitment=False,
-                key_encipherment=False,
-                data_encipherment=False,
-                key_agreement=False,
-                key_cert_sign=True,
-                crl_sign=True,
-                encipher_only=False,
-                decipher_only=False,
-            ),
-            critical=True,
-        )
-        .add_extension(x509.SubjectKeyIdentifier.from_public_key(ca_key.public_key()), critical=False)
-        .sign(ca_key, hashes.SHA256())
-    )
-    client = ssl.create_default_context(cadata=ca_cert.public_bytes(serialization.Encoding.PEM).decode())
-
-    def server_for(hostname: str) -> ssl.SSLContext:
-        key = ec.generate_private_key(ec.SECP256R1())
-        cert = (
-            x509.CertificateBuilder()
-            .subject_name(x509.Name([x509.NameAttribute(NameOID.COMMON_NAME, hostname)]))
-            .issuer_name(ca_name)
-            .public_key(key.public_key())
-            .serial_number(x509.random_serial_number())
-            .not_valid_before(now - datetime.timedelta(minutes=5))
-            .not_valid_after(now + datetime.timedelta(days=1))
-            .add_extension(x509.SubjectAlternativeName([x509.DNSName(hostname)]), critical=False)
-            .add_extension(x509.BasicConstraints(ca=False, path_length=None), critical=True)
-            .add_extension(
-                x509.AuthorityKeyIdentifier.from_issuer_public_key(ca_key.public_key()), critical=False
-            )
-            .sign(ca_key, hashes.SHA256())
-        )
-        cert_file, key_file = directory / f"{hostname}.pem", directory / f"{hostname}.key"
-        cert_file.write_bytes(cert.public_bytes(serialization.Encoding.PEM))
-        key_file.write_bytes(
-            key.private_bytes(
-                serialization.Encoding.PEM, serialization.PrivateFormat.PKCS8, serialization.NoEncryption()
-            )
-        )
-        context = ssl.SSLContext(ssl.PROTOCOL_TLS_SERVER)
-        context.load_cert_chain(cert_file, key_file)
-        return context
-
-    return Certificates(client=client, server_for=server_for)
+def certificates(tmp_path_factory: pytest.TempPathFactory) -> ThrowAwayCA:
+    return ThrowAwayCA(tmp_path_factory.mktemp("tls"))
 
 
 # --- fetching and caching ------------------------------------------------------------------------
@@ -394,7 +245,7 @@ async def test_a_document_from_an_allow_listed_loopback_host_is_fetched_and_cach
     fetcher = fetcher_factory(allowed_private_hosts={"127.0.0.1"})
     assert await fetcher.fetch_json(server.url("/jwks")) == JWKS
     assert await fetcher.fetch_json(server.url("/jwks")) == JWKS
-    assert server.served.hits("/jwks") == 1
+    assert server.state.hits("/jwks") == 1
     assert connects == [("127.0.0.1", server.port)]
 
 
@@ -402,7 +253,7 @@ async def test_a_document_from_an_allow_listed_loopback_host_is_fetched_and_cach
 async def test_the_connection_goes_to_the_resolved_address_with_the_original_host_header(
     server: Server, connects: list[tuple[str, int]], fetcher_factory: Any
 ) -> None:
-    resolver = FakeResolver({"jwks.test": ["127.0.0.1"]})
+    resolver = TableResolver({"jwks.test": ["127.0.0.1"]})
     fetcher = fetcher_factory(resolver, allowed_private_hosts={"jwks.test"})
     document = await fetcher.fetch_json(server.url("/host", host="jwks.test"))
     assert document == {"host": f"jwks.test:{server.port}"}
@@ -415,13 +266,13 @@ async def test_a_dns_rebind_between_check_and_connect_cannot_move_the_connection
     server: Server, connects: list[tuple[str, int]], fetcher_factory: Any
 ) -> None:
     # First answer public (passes the check), any later answer loopback: the rebinding attack.
-    resolver = FakeResolver({"rebind.example": [["93.184.216.34"], ["127.0.0.1"]]})
+    resolver = TableResolver({"rebind.example": [["93.184.216.34"], ["127.0.0.1"]]})
     fetcher = fetcher_factory(resolver)
     with pytest.raises(FetchError, match="could not connect"):
         await fetcher.fetch_json(server.url("/jwks", host="rebind.example", scheme="https"))
     assert len(resolver.calls) == 1
     assert connects == [("93.184.216.34", server.port)]
-    assert server.served.paths == []
+    assert server.state.paths == []
 
 
 @pytest.mark.anyio
@@ -457,7 +308,7 @@ async def test_a_dns_rebind_between_check_and_connect_cannot_move_the_connection
 async def test_a_jwks_uri_resolving_to_a_private_address_is_refused_without_connecting(
     address: str, listener: Listener, connects: list[tuple[str, int]], fetcher_factory: Any
 ) -> None:
-    resolver = FakeResolver({"jwks.attacker.example": [address]})
+    resolver = TableResolver({"jwks.attacker.example": [address]})
     fetcher = fetcher_factory(resolver)
     url = f"https://jwks.attacker.example:{listener.port}/jwks"
     with pytest.raises(FetchError, match="not allowed"):
@@ -470,7 +321,7 @@ async def test_a_jwks_uri_resolving_to_a_private_address_is_refused_without_conn
 async def test_one_private_address_among_public_ones_is_enough_to_refuse(
     listener: Listener, connects: list[tuple[str, int]], fetcher_factory: Any
 ) -> None:
-    resolver = FakeResolver({"mixed.example": ["93.184.216.34", "2606:4700::1111", "10.0.0.1"]})
+    resolver = TableResolver({"mixed.example": ["93.184.216.34", "2606:4700::1111", "10.0.0.1"]})
     fetcher = fetcher_factory(resolver)
     with pytest.raises(FetchError, match=r"10\.0\.0\.1"):
         await fetcher.fetch_json(f"https://mixed.example:{listener.port}/jwks")
@@ -483,7 +334,7 @@ async def test_one_private_address_among_public_ones_is_enough_to_refuse(
 async def test_a_private_ip_literal_in_the_url_is_refused_without_resolving_or_connecting(
     host: str, listener: Listener, connects: list[tuple[str, int]], fetcher_factory: Any
 ) -> None:
-    resolver = FakeResolver({})
+    resolver = TableResolver({})
     fetcher = fetcher_factory(resolver)
     with pytest.raises(FetchError, match="not allowed"):
         await fetcher.fetch_json(f"https://{host}:{listener.port}/latest/meta-data")
@@ -519,7 +370,7 @@ def test_public_addresses_pass_the_address_check_even_in_mapped_or_nat64_form(ad
 
 @pytest.mark.anyio
 async def test_a_name_that_does_not_resolve_is_refused(fetcher_factory: Any) -> None:
-    fetcher = fetcher_factory(FakeResolver({}))
+    fetcher = fetcher_factory(TableResolver({}))
     with pytest.raises(FetchError, match="could not resolve"):
         await fetcher.fetch_json("https://nowhere.example/jwks")
 
@@ -531,7 +382,7 @@ async def test_a_name_that_does_not_resolve_is_refused(fetcher_factory: Any) -> 
 async def test_plain_http_to_a_host_not_on_the_allow_list_is_refused(
     connects: list[tuple[str, int]], fetcher_factory: Any
 ) -> None:
-    resolver = FakeResolver({"public.example": ["93.184.216.34"]})
+    resolver = TableResolver({"public.example": ["93.184.216.34"]})
     fetcher = fetcher_factory(resolver)
     with pytest.raises(FetchError, match="https"):
         await fetcher.fetch_json("http://public.example/jwks")
@@ -579,7 +430,7 @@ async def test_an_allow_list_entry_with_a_port_allows_only_that_port(
 async def test_urls_with_userinfo_a_fragment_or_another_scheme_are_refused(
     url: str, reason: str, connects: list[tuple[str, int]], fetcher_factory: Any
 ) -> None:
-    resolver = FakeResolver({"jwks.example": ["93.184.216.34"]})
+    resolver = TableResolver({"jwks.example": ["93.184.216.34"]})
     fetcher = fetcher_factory(resolver)
     with pytest.raises(FetchError, match=reason):
         await fetcher.fetch_json(url)
@@ -604,7 +455,7 @@ def loopback_fetcher(fetcher_factory: Any) -> DocumentFetcher:
 async def test_redirects_are_refused_not_followed(server: Server, loopback_fetcher: DocumentFetcher) -> None:
     with pytest.raises(FetchError, match="redirect"):
         await loopback_fetcher.fetch_json(server.url("/redirect"))
-    assert server.served.paths == ["/redirect"]
+    assert server.state.paths == ["/redirect"]
 
 
 @pytest.mark.anyio
@@ -629,9 +480,9 @@ async def test_an_oversized_streamed_body_is_cut_off_without_reading_it_all(
     with pytest.raises(FetchError, match="larger than 5120 bytes"):
         await loopback_fetcher.fetch_json(server.url("/big-streamed"))
     assert time.monotonic() - started < 1.0
-    assert await anyio.to_thread.run_sync(server.served.stream_ended.wait, 5.0)
+    assert await anyio.to_thread.run_sync(server.state.stream_ended.wait, 5.0)
     # The server gave up when the client hung up, long before its 64 MiB were out.
-    assert server.served.bytes_sent["/big-streamed"] < 16 * 1024 * 1024
+    assert server.state.bytes_sent["/big-streamed"] < 16 * 1024 * 1024
 
 
 @pytest.mark.anyio
@@ -690,10 +541,10 @@ async def test_cache_control_max_age_sets_the_cache_lifetime(
     await loopback_fetcher.fetch_json(url)
     clock.advance(59)
     await loopback_fetcher.fetch_json(url)
-    assert server.served.hits("/max-age-60") == 1
+    assert server.state.hits("/max-age-60") == 1
     clock.advance(2)
     await loopback_fetcher.fetch_json(url)
-    assert server.served.hits("/max-age-60") == 2
+    assert server.state.hits("/max-age-60") == 2
 
 
 @pytest.mark.anyio
@@ -705,7 +556,7 @@ async def test_max_age_is_clamped_to_max_cache_seconds(
     await fetcher.fetch_json(url)
     clock.advance(101)
     await fetcher.fetch_json(url)
-    assert server.served.hits("/max-age-huge") == 2
+    assert server.state.hits("/max-age-huge") == 2
 
 
 @pytest.mark.anyio
@@ -716,10 +567,10 @@ async def test_without_cache_control_the_default_lifetime_applies(
     await loopback_fetcher.fetch_json(url)
     clock.advance(299)
     await loopback_fetcher.fetch_json(url)
-    assert server.served.hits("/jwks") == 1
+    assert server.state.hits("/jwks") == 1
     clock.advance(2)
     await loopback_fetcher.fetch_json(url)
-    assert server.served.hits("/jwks") == 2
+    assert server.state.hits("/jwks") == 2
 
 
 @pytest.mark.anyio
@@ -729,7 +580,7 @@ async def test_no_store_and_max_age_zero_are_not_cached(
 ) -> None:
     await loopback_fetcher.fetch_json(server.url(path))
     await loopback_fetcher.fetch_json(server.url(path))
-    assert server.served.hits(path) == 2
+    assert server.state.hits(path) == 2
 
 
 @pytest.mark.anyio
@@ -737,7 +588,7 @@ async def test_failures_are_not_cached(server: Server, loopback_fetcher: Documen
     for _ in range(2):
         with pytest.raises(FetchError):
             await loopback_fetcher.fetch_json(server.url("/html"))
-    assert server.served.hits("/html") == 2
+    assert server.state.hits("/html") == 2
 
 
 @pytest.mark.anyio
@@ -748,7 +599,7 @@ async def test_the_cache_is_bounded_and_evicts_the_least_recently_used(
     for query in ("a", "b", "a", "c", "a", "b"):
         await loopback_fetcher.fetch_json(server.url(f"/jwks?{query}"))
     # a stays (recently used), b is evicted by c and fetched again.
-    assert [server.served.hits(f"/jwks?{q}") for q in "abc"] == [1, 2, 1]
+    assert [server.state.hits(f"/jwks?{q}") for q in "abc"] == [1, 2, 1]
 
 
 @pytest.mark.anyio
@@ -765,7 +616,7 @@ async def test_a_closed_fetcher_refuses_to_fetch(server: Server, loopback_fetche
     await loopback_fetcher.aclose()
     with pytest.raises(FetchError, match="closed"):
         await loopback_fetcher.fetch_json(server.url("/jwks"))
-    assert server.served.paths == []
+    assert server.state.paths == []
 
 
 # --- TLS: pinned IP, original hostname for SNI and certificate verification -------------------
@@ -773,41 +624,41 @@ async def test_a_closed_fetcher_refuses_to_fetch(server: Server, loopback_fetche
 
 @pytest.mark.anyio
 async def test_tls_verifies_the_original_hostname_while_connecting_to_the_pinned_address(
-    certificates: Certificates,
+    certificates: ThrowAwayCA,
     connects: list[tuple[str, int]],
     fetcher_factory: Any,
     monkeypatch: pytest.MonkeyPatch,
 ) -> None:
     monkeypatch.setattr(fetch_module, "_default_ssl_context", lambda: certificates.client)
-    resolver = FakeResolver({"jwks.test": ["127.0.0.1"]})
+    resolver = TableResolver({"jwks.test": ["127.0.0.1"]})
     fetcher = fetcher_factory(resolver, allowed_private_hosts={"jwks.test"})
     with serving(certificates.server_for("jwks.test")) as tls_server:
         document = await fetcher.fetch_json(tls_server.url("/host", host="jwks.test", scheme="https"))
         assert document == {"host": f"jwks.test:{tls_server.port}"}
-        assert tls_server.served.sni == ["jwks.test"]
+        assert tls_server.state.sni == ["jwks.test"]
     assert connects == [("127.0.0.1", tls_server.port)]
 
 
 @pytest.mark.anyio
 async def test_a_certificate_for_another_hostname_is_refused(
-    certificates: Certificates, fetcher_factory: Any, monkeypatch: pytest.MonkeyPatch
+    certificates: ThrowAwayCA, fetcher_factory: Any, monkeypatch: pytest.MonkeyPatch
 ) -> None:
     monkeypatch.setattr(fetch_module, "_default_ssl_context", lambda: certificates.client)
-    resolver = FakeResolver({"jwks.test": ["127.0.0.1"]})
+    resolver = TableResolver({"jwks.test": ["127.0.0.1"]})
     fetcher = fetcher_factory(resolver, allowed_private_hosts={"jwks.test"})
     with serving(certificates.server_for("other.test")) as tls_server:
         with pytest.raises(FetchError, match="could not connect"):
             await fetcher.fetch_json(tls_server.url("/jwks", host="jwks.test", scheme="https"))
-        assert tls_server.served.paths == []
+        assert tls_server.state.paths == []
 
 
 @pytest.mark.anyio
 async def test_a_certificate_from_an_untrusted_issuer_is_refused(
-    certificates: Certificates, fetcher_factory: Any
+    certificates: ThrowAwayCA, fetcher_factory: Any
 ) -> None:
-    resolver = FakeResolver({"jwks.test": ["127.0.0.1"]})
+    resolver = TableResolver({"jwks.test": ["127.0.0.1"]})
     fetcher = fetcher_factory(resolver, allowed_private_hosts={"jwks.test"})  # the system trust store
     with serving(certificates.server_for("jwks.test")) as tls_server:
         with pytest.raises(FetchError, match="could not connect"):
             await fetcher.fetch_json(tls_server.url("/jwks", host="jwks.test", scheme="https"))
-        assert tls_server.served.paths == []
+        assert tls_server.state.paths == []

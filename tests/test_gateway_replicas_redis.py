@@ -10,27 +10,20 @@ pick either replica for any request; the tests alternate on purpose.
 from __future__ import annotations
 
 import uuid
-from collections.abc import AsyncIterator, Iterator
+from collections.abc import Iterator
 from dataclasses import dataclass
 
 import httpx2
-import jwt
 import pytest
 
 from examples.upstream_server import build_app
 from gateway.config import ClientConfig, Settings
-from tests.agents import AgentKey
-from tests.mcp_harness import (
-    Served,
-    agent_token,
-    handshake_headers,
-    in_session,
-    initialize,
-    revoke,
-    wait_for_tools,
-)
-from tests.redis_servers import RedisServer
-from tests.servers import RunningGateway, running_gateway
+from tests.support.agents import AgentKey, agent_token, revoke
+from tests.support.asgi_server import Served
+from tests.support.gateway_server import RunningGateway, running_gateway
+from tests.support.mcp_requests import handshake_headers, in_session, initialize, wait_for_tools
+from tests.support.redis_servers import RedisServer
+from tests.support.tokens import claims_of
 
 pytestmark = [pytest.mark.anyio, pytest.mark.redis]
 
@@ -105,12 +98,6 @@ def replicas(redis_server: RedisServer) -> Iterator[Replicas]:
 
 
 @pytest.fixture
-async def http() -> AsyncIterator[httpx2.AsyncClient]:
-    async with httpx2.AsyncClient(timeout=20) as client:
-        yield client
-
-
-@pytest.fixture
 async def discovered(replicas: Replicas, http: httpx2.AsyncClient) -> Replicas:
     token = await replicas.token(http, A, replicas.first)
     for mcp in replicas.both:
@@ -122,7 +109,7 @@ async def test_two_replicas_sharing_redis_serve_one_session_alternately(
     discovered: Replicas, http: httpx2.AsyncClient
 ) -> None:
     token = await discovered.token(http, A, discovered.second)  # issued by B, for the shared resource
-    assert jwt.decode(token, options={"verify_signature": False})["aud"] == discovered.resource
+    assert claims_of(token)["aud"] == discovered.resource
     on_a, on_b = discovered.both
     session_id = await initialize(http, on_a, token)
     for request_id in range(1, 9):

@@ -14,21 +14,20 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-import httpx2
-import jwt
 import pytest
 from starlette.types import Receive, Scope, Send
 
-from gateway.config import ClientConfig, Settings
-from tests.agents import AgentKey
-from tests.mcp_harness import Served, agent_token, modern, wait_for_tools
-from tests.servers import running_gateway
+from tests.support.http_clients import http_client
+from tests.support.mcp_requests import modern, wait_for_tools
+from tests.support.raw_asgi import read_body, send_response
+from tests.support.tokens import claims_of
+from tests.support.upstream_gateway import gateway_in_front_of
 
 pytestmark = pytest.mark.anyio
 
 
 def _principal(authorization: str) -> str:
-    claims = jwt.decode(authorization.removeprefix("Bearer "), options={"verify_signature": False})
+    claims = claims_of(authorization.removeprefix("Bearer "))
     return f"{claims['sub']}|{(claims.get('act') or {}).get('sub', '')}"
 
 
@@ -38,13 +37,7 @@ class HandshakeOnlyUpstream:
     """session id -> the principal that opened it."""
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
-        raw = b""
-        while True:
-            message = await receive()
-            raw += message.get("body", b"")
-            if not message.get("more_body"):
-                break
-        body = json.loads(raw)
+        body = json.loads(await read_body(receive))
         headers = {k.decode(): v.decode() for k, v in scope["headers"]}
         principal = _principal(headers.get("authorization", ""))
         method, request_id = body.get("method"), body.get("id")
@@ -78,44 +71,25 @@ class HandshakeOnlyUpstream:
             text = f"session of {self.sessions[headers['mcp-session-id']]}"
             status, answer = 200, {"result": {"content": [{"type": "text", "text": text}]}}
         payload = json.dumps({"jsonrpc": "2.0", "id": request_id, **answer}).encode() if answer else b""
-        await send(
-            {
-                "type": "http.response.start",
-                "status": status,
-                "headers": [(b"content-type", b"application/json"), *extra],
-            }
-        )
-        await send({"type": "http.response.body", "body": payload})
+        await send_response(send, status, "application/json", payload, extra)
 
 
 async def test_a_handshake_era_upstream_gets_one_session_per_agent_principal(tmp_path: Path) -> None:
-    keys = {name: AgentKey() for name in ("agent-a", "agent-b")}
     upstream = HandshakeOnlyUpstream()
-    with Served(lifespan="off").start(upstream) as served:
-
-        def settings(port: int) -> Settings:
-            return Settings(
-                port=port,
-                store=f"sqlite:///{tmp_path / 'gw.sqlite3'}",
-                servers=({"id": "legacy", "url": f"{served.url}/mcp"},),
-                clients=tuple(
-                    ClientConfig(client_id=n, scopes=("legacy",), jwks=k.jwks) for n, k in keys.items()
-                ),
-            )
-
-        with running_gateway(settings) as gateway:
-            async with httpx2.AsyncClient(timeout=20) as http:
-                mcp = gateway.endpoint("/mcp")
-                answers: dict[str, Any] = {}
-                for name, key in keys.items():
-                    token = await agent_token(http, gateway, key, name)
-                    await wait_for_tools(http, mcp, token, ["legacy.whoami"])
-                    for _ in range(2):  # the second call reuses the agent's upstream session
-                        response = await modern(
-                            http, mcp, token, "tools/call", {"name": "legacy.whoami", "arguments": {}}
-                        )
-                        assert response.status_code == 200, response.text
-                        answers[name] = response.json()["result"]["content"][0]["text"]
+    agents = ("agent-a", "agent-b")
+    with gateway_in_front_of(upstream, tmp_path / "gw.sqlite3", {"id": "legacy"}, agents) as fronted:
+        async with http_client() as http:
+            mcp = fronted.mcp
+            answers: dict[str, Any] = {}
+            for name in agents:
+                token = await fronted.token(http, name)
+                await wait_for_tools(http, mcp, token, ["legacy.whoami"])
+                for _ in range(2):  # the second call reuses the agent's upstream session
+                    response = await modern(
+                        http, mcp, token, "tools/call", {"name": "legacy.whoami", "arguments": {}}
+                    )
+                    assert response.status_code == 200, response.text
+                    answers[name] = response.json()["result"]["content"][0]["text"]
     assert answers == {"agent-a": "session of agent-a|agent-a", "agent-b": "session of agent-b|agent-b"}
     principals = sorted(upstream.sessions.values())
     assert principals == ["agent-a|agent-a", "agent-b|agent-b", "mcp-gateway|"]

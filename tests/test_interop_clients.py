@@ -9,118 +9,46 @@
 Every token is verified independently with pyjwt against the published JWKS. The gateway has no
 MCP endpoint yet, so the test mounts a minimal protected resource (``/mcp`` and its RFC 9728
 metadata) in front of the gateway's app; it checks tokens with the gateway's own verifier and
-deny-list, as the MCP endpoint will. Each test runs on SQLite and on a private Redis server.
+deny-list (:mod:`tests.support.protected_resource`). Each test runs on SQLite and on a private
+Redis server.
 """
 
 from __future__ import annotations
 
 import contextlib
 import time
-from collections.abc import AsyncIterator, Callable, Iterator
+from collections.abc import Callable, Iterator
 from typing import Any
 from urllib.parse import parse_qs
 
-import anyio
 import httpx2
-import jwt
 import pytest
 from authlib.integrations.base_client import OAuthError
 from authlib.integrations.httpx_client import AsyncOAuth2Client
 from authlib.oauth2.rfc7523 import PrivateKeyJWT
 from joserfc.jwk import ECKey
-from mcp.client.auth import TokenStorage
 from mcp.client.auth.extensions.client_credentials import (
     ClientCredentialsOAuthProvider,
-    PrivateKeyJWTOAuthProvider,
-    SignedJWTParameters,
 )
-from starlette.applications import Starlette
-from starlette.requests import Request
-from starlette.responses import JSONResponse, Response
-from starlette.routing import Mount, Route
-from starlette.types import ASGIApp
 
 from examples.agent import MemoryTokenStorage
-from gateway.composition import Gateway
 from gateway.config import ClientConfig, Settings
 from gateway.oauth.clients.model import hash_secret
-from gateway.oauth.tokens.access_tokens import InvalidToken
-from tests.agents import AgentKey
-from tests.servers import RunningGateway, running_gateway
+from tests.support.agents import AgentKey
+from tests.support.gateway_server import RunningGateway, running_gateway
+from tests.support.protected_resource import CHALLENGED_SCOPE, HELD_SCOPES, with_protected_resource
+from tests.support.sdk_clients import private_key_jwt_provider, signed_assertions
+from tests.support.tokens import claims_of, verified_claims
 
 JWT_AGENT = "jwt-agent"
 BASIC_AGENT = "basic-agent"
 POST_AGENT = "post-agent"
 SECRET = "interop-secret-for-tests-only-0123456789abcdef"
-HELD_SCOPES = ("tools:read", "tools:call")
-CHALLENGED_SCOPE = "tools:read"
-"""What the resource's 401 asks for: the SDK requests exactly this, the client holds more."""
-PRM_PATH = "/.well-known/oauth-protected-resource/mcp"
 
 
 @pytest.fixture(scope="module")
 def agent_key() -> AgentKey:
     return AgentKey()
-
-
-@pytest.fixture(params=["sqlite", pytest.param("redis", marks=pytest.mark.redis)])
-def store_url(request: pytest.FixtureRequest, tmp_path: Any) -> str:
-    if request.param == "sqlite":
-        return f"sqlite:///{tmp_path / 'gw.sqlite3'}"
-    server = request.getfixturevalue("redis_server")
-    return str(server.url)
-
-
-# -- the protected resource mounted in front of the gateway ----------------------------------
-
-
-def with_protected_resource(gateway_app: Starlette, gateway: Gateway) -> ASGIApp:
-    """``/mcp`` answering 401 + RFC 9728 challenge, or 200 with the verified claims."""
-    settings = gateway.settings
-    resource = settings.mcp_resource
-    metadata_url = settings.endpoint(PRM_PATH)
-
-    def unauthorized(error: str | None) -> Response:
-        params = [f'resource_metadata="{metadata_url}"', f'scope="{CHALLENGED_SCOPE}"']
-        if error:
-            params.insert(0, f'error="{error}"')
-        return Response(status_code=401, headers={"WWW-Authenticate": "Bearer " + ", ".join(params)})
-
-    async def protected_resource_metadata(request: Request) -> Response:
-        return JSONResponse(
-            {
-                "resource": resource,
-                "authorization_servers": [settings.issuer_id],
-                "scopes_supported": list(HELD_SCOPES),
-                "bearer_methods_supported": ["header"],
-            }
-        )
-
-    async def mcp(request: Request) -> Response:
-        scheme, _, token = request.headers.get("authorization", "").partition(" ")
-        if scheme.lower() != "bearer" or not token.strip():
-            return unauthorized(None)
-        try:
-            claims = await gateway.verifier.verify(token.strip(), audience=resource)
-        except InvalidToken:
-            return unauthorized("invalid_token")
-        if await gateway.revocations.is_revoked(claims.jti):
-            return unauthorized("invalid_token")
-        return JSONResponse(dict(claims.raw))
-
-    @contextlib.asynccontextmanager
-    async def lifespan(app: Starlette) -> AsyncIterator[None]:
-        async with gateway_app.router.lifespan_context(gateway_app):
-            yield
-
-    return Starlette(
-        routes=[
-            Route(PRM_PATH, protected_resource_metadata, methods=["GET"]),
-            Route("/mcp", mcp, methods=["GET", "POST"]),
-            Mount("/", app=gateway_app),
-        ],
-        lifespan=lifespan,
-    )
 
 
 @contextlib.contextmanager
@@ -147,10 +75,7 @@ def gateway_for(store_url: str, agent_key: AgentKey, **overrides: Any) -> Iterat
             **overrides,
         )
 
-    def wrap(app: Starlette, gateway: Gateway) -> ASGIApp:
-        return with_protected_resource(app, gateway)
-
-    with running_gateway(settings, wrap=wrap) as running:
+    with running_gateway(settings, wrap=with_protected_resource) as running:
         yield running
 
 
@@ -167,20 +92,7 @@ async def verify_with_published_jwks(
     gateway: RunningGateway, token: str, *, client_id: str, scope: str
 ) -> dict[str, Any]:
     """Check the token as any resource server would: JWKS from the gateway, pyjwt, RFC 9068."""
-    header = jwt.get_unverified_header(token)
-    assert header["typ"] == "at+jwt"
-    assert header["alg"] == "ES256"
-    jwks_client = jwt.PyJWKClient(gateway.endpoint("/jwks.json"), cache_keys=False)
-    signing_key = await anyio.to_thread.run_sync(jwks_client.get_signing_key_from_jwt, token)
-    assert signing_key.key_id == header["kid"]
-    claims: dict[str, Any] = jwt.decode(
-        token,
-        signing_key,
-        algorithms=["ES256"],
-        audience=f"{gateway.url}/mcp",
-        issuer=gateway.issuer,
-        options={"require": ["iss", "sub", "aud", "exp", "iat", "jti", "client_id", "scope"]},
-    )
+    claims = await verified_claims(gateway, token, f"{gateway.url}/mcp")
     assert claims["aud"] == f"{gateway.url}/mcp"
     assert claims["client_id"] == claims["sub"] == client_id
     assert claims["scope"] == scope
@@ -236,25 +148,10 @@ async def assert_sdk_flow_succeeded(
     assert responses[0].json() == claims  # what the resource side saw
 
 
-def sdk_private_key_jwt_provider(
-    gateway: RunningGateway, agent_key: AgentKey, storage: TokenStorage
-) -> PrivateKeyJWTOAuthProvider:
-    assertions = SignedJWTParameters(
-        issuer=JWT_AGENT, subject=JWT_AGENT, signing_key=agent_key.pem, signing_algorithm="ES256"
-    ).create_assertion_provider()
-    return PrivateKeyJWTOAuthProvider(
-        server_url=f"{gateway.url}/mcp",
-        storage=storage,
-        client_id=JWT_AGENT,
-        assertion_provider=assertions,
-        issuer=gateway.issuer,
-    )
-
-
 @pytest.mark.anyio
 async def test_mcp_sdk_accepts_the_gateways_own_as_metadata(store_url: str, agent_key: AgentKey) -> None:
     with gateway_for(store_url, agent_key) as gateway:
-        provider = sdk_private_key_jwt_provider(gateway, agent_key, MemoryTokenStorage())
+        provider = private_key_jwt_provider(gateway, JWT_AGENT, agent_key, MemoryTokenStorage())
         async with httpx2.AsyncClient(auth=provider, timeout=10) as http:
             response = await http.get(f"{gateway.url}/mcp")
         assert response.status_code == 200
@@ -265,7 +162,7 @@ async def test_mcp_sdk_private_key_jwt_provider_gets_a_token_the_resource_and_jw
     gateway: RunningGateway, agent_key: AgentKey
 ) -> None:
     storage = MemoryTokenStorage()
-    provider = sdk_private_key_jwt_provider(gateway, agent_key, storage)
+    provider = private_key_jwt_provider(gateway, JWT_AGENT, agent_key, storage)
     await assert_sdk_flow_succeeded(gateway, provider, storage, JWT_AGENT)
 
 
@@ -274,20 +171,14 @@ async def sdk_assertion_audiences(
 ) -> tuple[httpx2.Response, list[str]]:
     """Run the SDK's private_key_jwt flow, recording the audience the SDK asked assertions for."""
     audiences: list[str] = []
-    sign = SignedJWTParameters(
-        issuer=JWT_AGENT, subject=JWT_AGENT, signing_key=agent_key.pem, signing_algorithm="ES256"
-    ).create_assertion_provider()
+    sign = signed_assertions(JWT_AGENT, agent_key)
 
     async def recording_assertions(audience: str) -> str:
         audiences.append(audience)
         return await sign(rewrite(audience))
 
-    provider = PrivateKeyJWTOAuthProvider(
-        server_url=f"{gateway.url}/mcp",
-        storage=MemoryTokenStorage(),
-        client_id=JWT_AGENT,
-        assertion_provider=recording_assertions,
-        issuer=gateway.issuer,
+    provider = private_key_jwt_provider(
+        gateway, JWT_AGENT, agent_key, MemoryTokenStorage(), recording_assertions
     )
     async with httpx2.AsyncClient(auth=provider, timeout=10) as http:
         return await http.get(f"{gateway.url}/mcp"), audiences
@@ -377,7 +268,7 @@ def authlib_client(
     async def record(request: httpx2.Request) -> None:
         form = parse_qs(request.content.decode())
         for assertion in form.get("client_assertion", []):
-            claims = jwt.decode(assertion, options={"verify_signature": False})
+            claims = claims_of(assertion)
             (sent_assertions if sent_assertions is not None else []).append(claims)
 
     return AsyncOAuth2Client(

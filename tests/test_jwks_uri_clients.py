@@ -9,18 +9,19 @@ from __future__ import annotations
 
 import contextlib
 import json
-import threading
 from collections.abc import Iterator
 from dataclasses import dataclass, field
-from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+from http.server import BaseHTTPRequestHandler
 from typing import Any
 
 import httpx
 import pytest
 
 from gateway.config import ClientConfig, Settings
-from tests.agents import AgentKey, assertion_form
-from tests.servers import running_gateway
+from tests.support.agents import AgentKey, assertion_form
+from tests.support.gateway_server import running_gateway
+from tests.support.http_clients import blocking_http_client
+from tests.support.http_server import LoopbackServer, serving
 
 AGENT = "uri-agent"
 
@@ -54,26 +55,10 @@ def jwks_server(jwks: dict[str, Any]) -> Iterator[JwksServer]:
         def log_message(self, format: str, *args: Any) -> None:
             pass
 
-    class Server(ThreadingHTTPServer):
-        daemon_threads = True
-
-        def verify_request(self, request: Any, client_address: Any) -> bool:
-            record.connections.append(client_address)  # every accepted TCP connection
-            return True
-
-        def handle_error(self, request: Any, client_address: Any) -> None:
-            pass
-
-    httpd = Server(("127.0.0.1", 0), Handler)
-    record = JwksServer(httpd.server_address[1])
-    thread = threading.Thread(target=httpd.serve_forever, kwargs={"poll_interval": 0.05}, daemon=True)
-    thread.start()
-    try:
+    httpd = LoopbackServer(Handler, None)
+    record = JwksServer(httpd.port, httpd.connections)  # every accepted TCP connection
+    with serving(httpd):
         yield record
-    finally:
-        httpd.shutdown()
-        httpd.server_close()
-        thread.join()
 
 
 @pytest.fixture
@@ -88,7 +73,7 @@ def served(agent_key: AgentKey) -> Iterator[JwksServer]:
 
 
 def request_token(settings: Any, agent_key: AgentKey) -> httpx.Response:
-    with running_gateway(settings) as gateway, httpx.Client(base_url=gateway.url, timeout=10) as http:
+    with running_gateway(settings) as gateway, blocking_http_client(gateway.url) as http:
         return http.post("/token", data=assertion_form(agent_key.assertion(AGENT, gateway.issuer)))
 
 

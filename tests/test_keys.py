@@ -7,8 +7,6 @@ import base64
 import hashlib
 import json
 import os
-import subprocess
-import sys
 from collections.abc import Iterator, Mapping
 from pathlib import Path
 from typing import Any
@@ -24,8 +22,8 @@ from gateway.oauth.tokens.access_tokens import AccessTokenIssuer, AccessTokenVer
 from gateway.store import Store
 from gateway.store.factory import open_store
 from gateway.store.memory import MemoryStore
+from tests.support.cli import Cli
 
-REPO = Path(__file__).resolve().parent.parent
 T0 = 1_700_000_000.0
 LEAD = 600.0
 RETIRE_AFTER = 360.0
@@ -321,23 +319,8 @@ async def test_the_sqlite_file_with_the_private_keys_is_owner_only(
 # --- the CLI: keys list / keys rotate on a SQLite store --------------------------------------------
 
 
-def run_cli(tmp_path: Path, *args: str, **env_extra: str) -> subprocess.CompletedProcess[str]:
-    env = {k: v for k, v in os.environ.items() if not k.startswith("MCP_GATEWAY_")}
-    env["MCP_GATEWAY_STORE"] = f"sqlite:///{tmp_path}/gw.sqlite3"
-    env["PYTHONPATH"] = str(REPO)
-    env.update(env_extra)
-    return subprocess.run(
-        [sys.executable, "-m", "gateway", *args],
-        cwd=tmp_path,
-        env=env,
-        capture_output=True,
-        text=True,
-        timeout=60,
-    )
-
-
 def cli_json(tmp_path: Path, *args: str, **env_extra: str) -> Any:
-    result = run_cli(tmp_path, *args, "--json", **env_extra)
+    result = Cli.on_sqlite(tmp_path).run(*args, "--json", extra_env=env_extra)
     assert result.returncode == 0, result.stderr
     assert "PRIVATE" not in result.stdout and "private_pem" not in result.stdout
     return json.loads(result.stdout)
@@ -358,7 +341,7 @@ def test_cli_keys_list_and_rotate(tmp_path: Path, umask_022: None) -> None:
     states = {k["kid"]: k["state"] for k in cli_json(tmp_path, "keys", "list")}
     assert states == {first["kid"]: "active", rotated["kid"]: "next"}
 
-    text = run_cli(tmp_path, "keys", "list")
+    text = Cli.on_sqlite(tmp_path).run("keys", "list")
     assert text.returncode == 0 and rotated["kid"] in text.stdout and "next" in text.stdout
 
     db = tmp_path / "gw.sqlite3"

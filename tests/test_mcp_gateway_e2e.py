@@ -16,10 +16,9 @@ from dataclasses import dataclass
 from typing import Any
 
 import httpx2
-import jwt
 import pytest
 from mcp.client.auth import TokenStorage
-from mcp.client.auth.extensions.client_credentials import PrivateKeyJWTOAuthProvider, SignedJWTParameters
+from mcp.client.auth.extensions.client_credentials import PrivateKeyJWTOAuthProvider
 from mcp.client.client import Client
 from mcp.client.streamable_http import streamable_http_client
 from mcp_types import TextContent
@@ -28,9 +27,13 @@ from examples.agent import MemoryTokenStorage
 from examples.upstream_server import build_app
 from gateway.config import ClientConfig, Settings
 from gateway.upstream.discovery import DISCOVERY_SUBJECT
-from tests.agents import AgentKey
-from tests.mcp_harness import Served, agent_token, wait_for_tools
-from tests.servers import RunningGateway, running_gateway
+from tests.support.agents import AgentKey, agent_token
+from tests.support.asgi_server import Served
+from tests.support.gateway_server import RunningGateway, running_gateway
+from tests.support.http_clients import http_client
+from tests.support.mcp_requests import wait_for_tools
+from tests.support.sdk_clients import private_key_jwt_provider
+from tests.support.tokens import claims_of
 
 pytestmark = pytest.mark.anyio
 
@@ -75,23 +78,14 @@ def deployment(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Deployment]
 
 @pytest.fixture
 async def discovered(deployment: Deployment) -> Deployment:
-    async with httpx2.AsyncClient(timeout=10) as http:
+    async with http_client() as http:
         token = await agent_token(http, deployment.gateway, deployment.key, AGENT)
         await wait_for_tools(http, deployment.mcp_url, token, WEATHER_TOOLS)
     return deployment
 
 
 def sdk_provider(deployment: Deployment, storage: TokenStorage) -> PrivateKeyJWTOAuthProvider:
-    assertions = SignedJWTParameters(
-        issuer=AGENT, subject=AGENT, signing_key=deployment.key.pem, signing_algorithm="ES256"
-    ).create_assertion_provider()
-    return PrivateKeyJWTOAuthProvider(
-        server_url=deployment.mcp_url,
-        storage=storage,
-        client_id=AGENT,
-        assertion_provider=assertions,
-        issuer=deployment.gateway.issuer,  # a plain string: the SDK's URL type would add a slash
-    )
+    return private_key_jwt_provider(deployment.gateway, AGENT, deployment.key, storage)
 
 
 @pytest.mark.parametrize(("mode", "era"), [("auto", "2026-07-28"), ("legacy", "2025-11-25")])
@@ -134,7 +128,7 @@ async def test_pr5_the_upstream_receives_an_exchanged_token_narrowed_to_the_tool
         received = discovered.seen[before:]
     assert storage.tokens is not None
     agent_token_ = storage.tokens.access_token
-    agent_claims = jwt.decode(agent_token_, options={"verify_signature": False})
+    agent_claims = claims_of(agent_token_)
     assert agent_claims["scope"] == "weather", "the agent holds the broad scope"
 
     calls = [(header, claims) for header, claims in received if "act" in claims]
@@ -166,7 +160,7 @@ async def test_discovery_reaches_the_upstream_with_a_downstream_token_of_its_own
         assert "act" not in claims
         assert 0 < claims["exp"] - claims["iat"] <= 60
     # An upstream with no discovery token at all is refused (401) before MCP handling.
-    async with httpx2.AsyncClient(timeout=10) as http:
+    async with http_client() as http:
         bare = await http.post(
             discovered.upstream_audience,
             json={"jsonrpc": "2.0", "id": 1, "method": "tools/list", "params": {}},

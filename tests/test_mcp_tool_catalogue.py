@@ -9,7 +9,7 @@ catalogue pages by 100 with an opaque ``nextCursor``.
 from __future__ import annotations
 
 import random
-from collections.abc import AsyncIterator, Iterator
+from collections.abc import Iterator
 from dataclasses import dataclass
 
 import httpx2
@@ -19,11 +19,11 @@ from mcp.client.streamable_http import streamable_http_client
 
 from examples.upstream_server import build_app
 from gateway.config import ClientConfig, Settings
-from tests.agents import AgentKey
-from tests.mcp_harness import (
-    FakeUpstream,
-    Served,
-    agent_token,
+from tests.support.agents import AgentKey, agent_token
+from tests.support.asgi_server import Served
+from tests.support.fake_upstream import FakeUpstream
+from tests.support.gateway_server import RunningGateway, running_gateway
+from tests.support.mcp_requests import (
     in_session,
     initialize,
     list_all_tools,
@@ -31,7 +31,6 @@ from tests.mcp_harness import (
     tool_names,
     wait_for_tools,
 )
-from tests.servers import RunningGateway, running_gateway
 
 pytestmark = pytest.mark.anyio
 
@@ -90,12 +89,6 @@ def catalogue(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Catalogue]:
         with running_gateway(settings) as gateway:
             weather.start(build_app(gateway.issuer, f"{weather.url}/mcp"))
             yield Catalogue(gateway, keys, bulk)
-
-
-@pytest.fixture
-async def http() -> AsyncIterator[httpx2.AsyncClient]:
-    async with httpx2.AsyncClient(timeout=20) as client:
-        yield client
 
 
 @pytest.fixture

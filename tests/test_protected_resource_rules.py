@@ -20,35 +20,28 @@ from typing import Any
 import httpx2
 import jwt
 import pytest
-from starlette.applications import Starlette
-from starlette.types import ASGIApp
 
 from examples.upstream_server import build_app
-from gateway.composition import Gateway
 from gateway.config import ClientConfig, Settings
-from gateway.oauth.tokens.access_tokens import AccessTokenIssuer
-from tests.agents import AgentKey
-from tests.mcp_harness import (
+from tests.support.agents import AgentKey, agent_token, revoke
+from tests.support.asgi_server import Served
+from tests.support.gateway_loop import GatewayLoop
+from tests.support.gateway_server import RunningGateway, running_gateway
+from tests.support.mcp_requests import (
     ACCEPT,
     HANDSHAKE_VERSION,
     MODERN_VERSION,
     PROTOCOL_VERSION_META,
-    LoopCapture,
-    Served,
-    agent_token,
     challenge_params,
     handshake_headers,
     in_session,
     initialize,
-    mint,
     modern,
     modern_body,
     modern_headers,
-    revoke,
-    run_in_gateway,
     wait_for_tools,
 )
-from tests.servers import RunningGateway, running_gateway
+from tests.support.tokens import claims_of
 
 pytestmark = pytest.mark.anyio
 
@@ -65,7 +58,7 @@ METHOD_NOT_FOUND = -32601
 @dataclass
 class Resource:
     gateway: RunningGateway
-    capture: LoopCapture
+    gateway_loop: GatewayLoop
     keys: dict[str, AgentKey]
     seen: list[tuple[str, dict[str, Any]]]
     upstream_audience: str
@@ -81,16 +74,13 @@ class Resource:
     async def token(self, http: httpx2.AsyncClient, client_id: str = A, **form: str) -> str:
         return await agent_token(http, self.gateway, self.keys[client_id], client_id, **form)
 
-    def mint(self, **kwargs: Any) -> str:
-        return mint(self.gateway, self.capture, **kwargs)
-
 
 @pytest.fixture(scope="module")
 def resource(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Resource]:
     keys = {A: AgentKey(), B: AgentKey()}
     store = tmp_path_factory.mktemp("rules") / "gateway.sqlite3"
     seen: list[tuple[str, dict[str, Any]]] = []
-    captures: list[LoopCapture] = []
+    gateway_loop = GatewayLoop()
     with Served() as upstream:
         audience = f"{upstream.url}/mcp"
 
@@ -110,19 +100,9 @@ def resource(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Resource]:
                 ),
             )
 
-        def wrap(app: Starlette, gateway: Gateway) -> ASGIApp:
-            captures.append(LoopCapture(app))
-            return captures[0]
-
-        with running_gateway(settings, wrap=wrap) as gateway:
+        with running_gateway(settings, wrap=gateway_loop.wrap) as gateway:
             upstream.start(build_app(gateway.issuer, audience, on_token=lambda h, c: seen.append((h, c))))
-            yield Resource(gateway, captures[0], keys, seen, audience)
-
-
-@pytest.fixture
-async def http(resource: Resource) -> AsyncIterator[httpx2.AsyncClient]:
-    async with httpx2.AsyncClient(timeout=20) as client:
-        yield client
+            yield Resource(gateway, gateway_loop, keys, seen, audience)
 
 
 @pytest.fixture
@@ -195,24 +175,15 @@ def _foreign_key_token(resource: Resource) -> str:
 
 
 def _other_issuer_token(resource: Resource) -> str:
-    gateway = resource.gateway.gateway
-    assert gateway is not None
-    issuer = AccessTokenIssuer(gateway.keyring, "https://evil.example", gateway.clock)
-    issued = run_in_gateway(
-        resource.capture,
-        lambda: issuer.issue(
-            subject=A, client_id=A, audience=resource.mcp, scopes=("weather",), lifetime=300
-        ),
-    )
-    return issued.token
+    return resource.gateway_loop.mint(client_id=A, scope="weather", issuer="https://evil.example")
 
 
 BAD_TOKENS: dict[str, Callable[[Resource], str]] = {
     "garbage": lambda r: "not-a-jwt",
     "signed-by-another-key": _foreign_key_token,
-    "expired": lambda r: r.mint(client_id=A, scope="weather", lifetime=-5),
+    "expired": lambda r: r.gateway_loop.mint(client_id=A, scope="weather", lifetime=-5),
     "another-issuer": _other_issuer_token,
-    "truncated-signature": lambda r: r.mint(client_id=A, scope="weather")[:-10],
+    "truncated-signature": lambda r: r.gateway_loop.mint(client_id=A, scope="weather")[:-10],
 }
 
 
@@ -334,11 +305,11 @@ async def test_pr4_a_token_minted_for_another_resource_is_refused(
     resource: Resource, http: httpx2.AsyncClient
 ) -> None:
     token = await resource.token(http, A, resource=OTHER_RESOURCE)
-    assert jwt.decode(token, options={"verify_signature": False})["aud"] == OTHER_RESOURCE
+    assert claims_of(token)["aud"] == OTHER_RESOURCE
     response = await modern(http, resource.mcp, token, "tools/list")
     assert response.status_code == 401, response.text
     assert challenge_params(response.headers["www-authenticate"])["error"] == "invalid_token"
-    upstream_token = resource.mint(client_id=A, scope="weather")
+    upstream_token = resource.gateway_loop.mint(client_id=A, scope="weather")
     assert (await modern(http, resource.mcp, upstream_token, "tools/list")).status_code == 200
 
 
@@ -347,7 +318,7 @@ async def test_pr4_a_resource_indicator_in_another_spelling_is_compared_canonica
 ) -> None:
     spelt = resource.mcp.replace("http://", "HTTP://")
     token = await resource.token(http, A, resource=spelt)
-    assert jwt.decode(token, options={"verify_signature": False})["aud"] == resource.mcp
+    assert claims_of(token)["aud"] == resource.mcp
     assert (await modern(http, resource.mcp, token, "tools/list")).status_code == 200
 
 
@@ -386,7 +357,7 @@ async def test_pr5_the_agents_token_is_never_forwarded_upstream(
     call = [claims for _, claims in received if "act" in claims][-1]
     assert call["scope"] == " ".join(ECHO_SCOPES)
     assert call["act"] == {"sub": A}
-    assert call["exp"] <= jwt.decode(token, options={"verify_signature": False})["exp"]
+    assert call["exp"] <= claims_of(token)["exp"]
 
 
 # -- PR-6 Origin and Host -----------------------------------------------------------------------------

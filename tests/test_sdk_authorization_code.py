@@ -1,12 +1,12 @@
 """The official ``mcp`` SDK's ``OAuthClientProvider`` runs the whole authorization code flow.
 
-A person signs in and consents headlessly (:class:`tests.browser.Person`, on its own httpx2
+A person signs in and consents headlessly (:class:`tests.support.browser.Person`, on its own httpx2
 client: the provider's client is busy inside its auth flow, and reusing it deadlocks). The
 client is pre-registered as a public client (``auth_method = "none"``) and the provider's
 ``TokenStorage`` already holds its record, so no dynamic registration happens.
 
 The flow starts from the protected resource's 401 (``/mcp`` and its RFC 9728 metadata, mounted
-in front of the gateway by :func:`tests.test_interop_clients.with_protected_resource`), goes
+in front of the gateway by :func:`tests.support.protected_resource.with_protected_resource`), goes
 through RFC 8414 discovery, ``/authorize`` with PKCE and ``resource``, the RFC 9207 ``iss``
 check, the code exchange at ``/token``, and ends at ``/mcp`` with the token. Refreshes rotate the
 refresh token and the SDK keeps the rotated one. Each test runs on SQLite and on Redis.
@@ -19,53 +19,33 @@ import time
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field
 from typing import Any
-from urllib.parse import parse_qs, urlsplit
+from urllib.parse import parse_qs
 
-import anyio
 import httpx2
-import jwt
 import pytest
 from mcp.client.auth import AuthorizationCodeResult, OAuthClientProvider, OAuthFlowError
 from mcp.shared.auth import OAuthClientInformationFull, OAuthClientMetadata, OAuthToken
-from starlette.applications import Starlette
-from starlette.types import ASGIApp
 
-from gateway.composition import Gateway
+from examples.agent import MemoryTokenStorage
 from gateway.config import ClientConfig, Settings
-from gateway.oauth.authorize.users import UserDirectory
-from gateway.store.factory import open_store
-from tests.browser import Outcome, Person
-from tests.servers import RunningGateway, running_gateway
-from tests.test_interop_clients import (
-    CHALLENGED_SCOPE,
-    HELD_SCOPES,
-    MemoryTokenStorage,
-    with_protected_resource,
-)
+from tests.support.authorization_code import query_of
+from tests.support.browser import Person
+from tests.support.gateway_server import RunningGateway, running_gateway
+from tests.support.protected_resource import CHALLENGED_SCOPE, HELD_SCOPES, with_protected_resource
+from tests.support.sdk_clients import SdkBrowser
+from tests.support.tokens import verified_claims
+from tests.support.users import PASSWORD, add_user
 
 PUBLIC_CLIENT = "sdk-public-agent"
 REDIRECT_URI = "http://127.0.0.1:47913/callback"
 """Nothing listens here: the person stops at the redirect and hands its query to the SDK."""
-PASSWORD = "correct horse battery"
-
-
-@pytest.fixture(params=["sqlite", pytest.param("redis", marks=pytest.mark.redis)])
-def store_url(request: pytest.FixtureRequest, tmp_path: Any) -> str:
-    if request.param == "sqlite":
-        return f"sqlite:///{tmp_path / 'gw.sqlite3'}"
-    server = request.getfixturevalue("redis_server")
-    return str(server.url)
 
 
 @pytest.fixture
 async def username(store_url: str) -> str:
     """A fresh user in the store the gateway will open (the Redis server is shared by the session)."""
     name = f"alice-{secrets.token_hex(4)}"
-    store = open_store(store_url)
-    try:
-        await UserDirectory(store).add(name, PASSWORD)
-    finally:
-        await store.close()
+    await add_user(store_url, name, PASSWORD)
     return name
 
 
@@ -86,41 +66,11 @@ def gateway(store_url: str, username: str) -> Iterator[RunningGateway]:
             ),
         )
 
-    def wrap(app: Starlette, gateway: Gateway) -> ASGIApp:
-        return with_protected_resource(app, gateway)
-
-    with running_gateway(settings, wrap=wrap) as running:
+    with running_gateway(settings, wrap=with_protected_resource) as running:
         yield running
 
 
-# -- the person at the browser, and what the SDK is given --------------------------------------
-
-
-@dataclass
-class Browser:
-    """The SDK's ``redirect_handler`` / ``callback_handler`` pair, driving a :class:`Person`.
-
-    ``tamper`` rewrites what reaches the SDK, as an attacker's mix-up would.
-    """
-
-    person: Person
-    tamper: Callable[[AuthorizationCodeResult], AuthorizationCodeResult] = lambda result: result
-    authorize_urls: list[str] = field(default_factory=list)
-    outcomes: list[Outcome] = field(default_factory=list)
-
-    async def redirect_handler(self, authorization_url: str) -> None:
-        self.authorize_urls.append(authorization_url)
-        self.outcomes.append(await self.person.authorize(authorization_url, redirect_prefix=REDIRECT_URI))
-
-    async def callback_handler(self) -> AuthorizationCodeResult:
-        outcome = self.outcomes[-1]
-        assert outcome.location is not None and outcome.location.startswith(REDIRECT_URI + "?"), outcome
-        assert outcome.code, f"no code in the redirect: {outcome.location}"
-        return self.tamper(
-            AuthorizationCodeResult(
-                code=outcome.code, state=outcome.params.get("state"), iss=outcome.params.get("iss")
-            )
-        )
+# -- what the SDK is given --------------------------------------
 
 
 def public_client_storage() -> MemoryTokenStorage:
@@ -136,7 +86,7 @@ def public_client_storage() -> MemoryTokenStorage:
 
 
 def sdk_provider(
-    gateway: RunningGateway, storage: MemoryTokenStorage, browser: Browser
+    gateway: RunningGateway, storage: MemoryTokenStorage, browser: SdkBrowser
 ) -> OAuthClientProvider:
     return OAuthClientProvider(
         server_url=f"{gateway.url}/mcp",
@@ -175,18 +125,7 @@ def expire_held_access_token(provider: OAuthClientProvider) -> None:
 
 async def verify_user_token(gateway: RunningGateway, token: str, *, user: str) -> dict[str, Any]:
     """As any resource server would: the published JWKS, pyjwt, RFC 9068; ``sub`` is the person."""
-    header = jwt.get_unverified_header(token)
-    assert (header["typ"], header["alg"]) == ("at+jwt", "ES256")
-    jwks_client = jwt.PyJWKClient(gateway.endpoint("/jwks.json"), cache_keys=False)
-    signing_key = await anyio.to_thread.run_sync(jwks_client.get_signing_key_from_jwt, token)
-    claims: dict[str, Any] = jwt.decode(
-        token,
-        signing_key,
-        algorithms=["ES256"],
-        audience=f"{gateway.url}/mcp",
-        issuer=gateway.issuer,
-        options={"require": ["iss", "sub", "aud", "exp", "iat", "jti", "client_id", "scope"]},
-    )
+    claims = await verified_claims(gateway, token, f"{gateway.url}/mcp")
     assert claims["sub"] == user
     assert claims["client_id"] == PUBLIC_CLIENT
     assert claims["scope"] == CHALLENGED_SCOPE
@@ -207,7 +146,7 @@ async def test_sdk_authorization_code_flow_reaches_the_resource_and_refreshes_wi
     gateway: RunningGateway, username: str
 ) -> None:
     person = Person(username, PASSWORD)
-    browser = Browser(person)
+    browser = SdkBrowser(person, REDIRECT_URI)
     storage = public_client_storage()
     provider = sdk_provider(gateway, storage, browser)
     calls = TokenCalls()
@@ -222,7 +161,7 @@ async def test_sdk_authorization_code_flow_reaches_the_resource_and_refreshes_wi
             assert len(browser.authorize_urls) == 1
 
             # What the SDK sent to /authorize, and what came back to it.
-            query = {k: v[0] for k, v in parse_qs(urlsplit(browser.authorize_urls[0]).query).items()}
+            query = query_of(browser.authorize_urls[0])
             assert browser.authorize_urls[0].startswith(gateway.endpoint("/authorize") + "?")
             assert query["client_id"] == PUBLIC_CLIENT
             assert query["redirect_uri"] == REDIRECT_URI
@@ -282,7 +221,7 @@ async def test_sdk_remembered_consent_gives_a_second_client_instance_a_code_with
         seen: list[list[str]] = []
         for _ in range(2):
             storage = public_client_storage()
-            browser = Browser(person)
+            browser = SdkBrowser(person, REDIRECT_URI)
             already = len(person.pages)
             async with httpx2.AsyncClient(auth=sdk_provider(gateway, storage, browser), timeout=15) as http:
                 response = await http.get(f"{gateway.url}/mcp")
@@ -318,7 +257,7 @@ async def test_sdk_refuses_an_authorization_response_whose_iss_is_not_the_gatewa
     gateway advertises ``authorization_response_iss_parameter_supported``, refuses a response
     without one. It never redeems the code."""
     person = Person(username, PASSWORD)
-    browser = Browser(person, tamper=tamper)
+    browser = SdkBrowser(person, REDIRECT_URI, tamper)
     calls = TokenCalls()
     try:
         provider = sdk_provider(gateway, public_client_storage(), browser)

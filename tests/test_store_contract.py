@@ -30,7 +30,8 @@ from gateway.store import Store, StoreUnavailable
 from gateway.store.factory import open_store
 from gateway.store.redis import RedisStore
 from gateway.store.sqlite import _PURGE_EVERY, SQLiteStore
-from tests import redis_servers
+from tests.support import redis_servers
+from tests.support.ports import free_port
 
 BACKENDS = [
     "memory",
@@ -368,21 +369,18 @@ async def test_expired_sqlite_keys_are_purged_lazily(tmp_path: Path, clock: Froz
 @pytest.fixture
 def private_redis() -> Iterator[redis_servers.RedisServer]:
     """A server of the test's own, since the test stops it."""
-    redis_servers.require_redis_server()
     with redis_servers.redis_server() as server:
         yield server
 
 
 @pytest.fixture
 def private_sentinel() -> Iterator[redis_servers.RedisSentinelServers]:
-    redis_servers.require_redis_server()
     with redis_servers.redis_sentinel() as servers:
         yield servers
 
 
 @pytest.fixture
 def private_cluster() -> Iterator[redis_servers.RedisClusterServers]:
-    redis_servers.require_redis_server()
     with redis_servers.redis_cluster() as cluster:
         yield cluster
 
@@ -528,7 +526,7 @@ async def test_cluster_keys_spread_across_all_masters_all_work(
 async def test_an_unreachable_sentinel_or_startup_node_is_skipped(
     redis_sentinel: redis_servers.RedisSentinelServers, redis_cluster: redis_servers.RedisClusterServers
 ) -> None:
-    dead = f"127.0.0.1:{redis_servers.free_port()}"
+    dead = f"127.0.0.1:{free_port()}"
     sentinel_url = redis_sentinel.url.replace("sentinel://", f"sentinel://{dead},")
     cluster_url = redis_cluster.url.replace("cluster://", f"cluster://{dead},")
     for url in (sentinel_url, cluster_url):

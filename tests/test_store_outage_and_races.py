@@ -15,9 +15,9 @@ import httpx2
 import pytest
 
 from gateway.config import ClientConfig, Settings
-from tests import redis_servers
-from tests.agents import AgentKey, assertion_form
-from tests.servers import RunningGateway, running_gateway
+from tests.support import redis_servers
+from tests.support.agents import AgentKey, assertion_form
+from tests.support.gateway_server import RunningGateway, running_gateway
 
 AGENT = "racer"
 
@@ -31,14 +31,6 @@ def _settings(store: str, key: AgentKey) -> object:
         )
 
     return make
-
-
-@pytest.fixture(params=["sqlite", pytest.param("redis", marks=pytest.mark.redis)])
-def store_url(request: pytest.FixtureRequest, tmp_path_factory: pytest.TempPathFactory) -> str:
-    if request.param == "sqlite":
-        return f"sqlite:///{tmp_path_factory.mktemp('race') / 'gw.sqlite3'}"
-    server: redis_servers.RedisServer = request.getfixturevalue("redis_server")
-    return server.url
 
 
 @pytest.mark.anyio
@@ -63,7 +55,6 @@ async def test_of_200_concurrent_requests_with_one_assertion_exactly_one_gets_a_
 @pytest.fixture
 def own_redis() -> Iterator[redis_servers.RedisServer]:
     """A Redis of this test's own, because the test stops it."""
-    redis_servers.require_redis_server()
     with redis_servers.redis_server() as server:
         yield server
 

@@ -6,7 +6,6 @@ from __future__ import annotations
 
 import json
 import threading
-from collections.abc import AsyncIterator
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -16,10 +15,9 @@ import httpx2
 import pytest
 from starlette.types import Send
 
-from gateway.config import ClientConfig, Settings
-from tests.agents import AgentKey
-from tests.mcp_harness import FakeUpstream, Served, agent_token, modern_body, modern_headers, wait_for_tools
-from tests.servers import running_gateway
+from tests.support.fake_upstream import FakeUpstream
+from tests.support.mcp_requests import modern_body, modern_headers, wait_for_tools
+from tests.support.upstream_gateway import gateway_in_front_of
 
 pytestmark = pytest.mark.anyio
 
@@ -83,58 +81,41 @@ def sse_messages(text: str) -> list[dict[str, Any]]:
     return messages
 
 
-@pytest.fixture
-async def http() -> AsyncIterator[httpx2.AsyncClient]:
-    async with httpx2.AsyncClient(timeout=20) as client:
-        yield client
-
-
 async def test_upstream_notifications_are_streamed_before_the_answer(
     tmp_path: Path, http: httpx2.AsyncClient
 ) -> None:
-    key = AgentKey()
     upstream = ProgressUpstream(tool_names=["slow_job"], progress_tokens=[])
-    with Served(lifespan="off").start(upstream) as served:
+    with gateway_in_front_of(upstream, tmp_path / "gw.sqlite3", {"id": "jobs"}) as fronted:
+        token = await fronted.token(http)
+        mcp = fronted.mcp
+        await wait_for_tools(http, mcp, token, ["jobs.slow_job"])
+        params = {"name": "jobs.slow_job", "arguments": {}, "_meta": {"progressToken": "p-1"}}
+        body = modern_body("tools/call", params, request_id=41)
+        body["params"]["_meta"]["progressToken"] = "p-1"
+        arrivals: list[dict[str, Any]] = []
+        async with http.stream(
+            "POST", mcp, json=body, headers=modern_headers(token, "tools/call", "jobs.slow_job")
+        ) as streamed:
+            assert streamed.status_code == 200
+            assert streamed.headers["content-type"].startswith("text/event-stream")
+            buffer = ""
+            async for chunk in streamed.aiter_text():
+                buffer += chunk
+                *complete, buffer = buffer.replace("\r\n", "\n").split("\n\n")
+                arrivals += sse_messages("\n\n".join(complete))
+                if len(arrivals) >= 2:
+                    upstream.released.set()  # both notifications reached the agent: let it answer
+        methods = [m.get("method") for m in arrivals]
+        assert methods == ["notifications/progress", "notifications/message", None]
+        assert upstream.released_by_agent, "the notifications were held back until the answer"
+        assert arrivals[0]["params"]["progressToken"] == "p-1"
+        assert arrivals[-1]["id"] == 41 and arrivals[-1]["result"]["content"][0]["text"] == "done"
+        assert arrivals[-1]["result"]["resultType"] == "complete"
+        assert upstream.progress_tokens == ["p-1"]
+        upstream.released.clear()
+        upstream.released.set()  # the JSON-only agent below cannot see anything before the answer
 
-        def settings(port: int) -> Settings:
-            return Settings(
-                port=port,
-                store=f"sqlite:///{tmp_path / 'gw.sqlite3'}",
-                servers=({"id": "jobs", "url": f"{served.url}/mcp"},),
-                clients=(ClientConfig(client_id="agent", scopes=("jobs",), jwks=key.jwks),),
-            )
-
-        with running_gateway(settings) as gateway:
-            token = await agent_token(http, gateway, key, "agent")
-            mcp = gateway.endpoint("/mcp")
-            await wait_for_tools(http, mcp, token, ["jobs.slow_job"])
-            params = {"name": "jobs.slow_job", "arguments": {}, "_meta": {"progressToken": "p-1"}}
-            body = modern_body("tools/call", params, request_id=41)
-            body["params"]["_meta"]["progressToken"] = "p-1"
-            arrivals: list[dict[str, Any]] = []
-            async with http.stream(
-                "POST", mcp, json=body, headers=modern_headers(token, "tools/call", "jobs.slow_job")
-            ) as streamed:
-                assert streamed.status_code == 200
-                assert streamed.headers["content-type"].startswith("text/event-stream")
-                buffer = ""
-                async for chunk in streamed.aiter_text():
-                    buffer += chunk
-                    *complete, buffer = buffer.replace("\r\n", "\n").split("\n\n")
-                    arrivals += sse_messages("\n\n".join(complete))
-                    if len(arrivals) >= 2:
-                        upstream.released.set()  # both notifications reached the agent: let it answer
-            methods = [m.get("method") for m in arrivals]
-            assert methods == ["notifications/progress", "notifications/message", None]
-            assert upstream.released_by_agent, "the notifications were held back until the answer"
-            assert arrivals[0]["params"]["progressToken"] == "p-1"
-            assert arrivals[-1]["id"] == 41 and arrivals[-1]["result"]["content"][0]["text"] == "done"
-            assert arrivals[-1]["result"]["resultType"] == "complete"
-            assert upstream.progress_tokens == ["p-1"]
-            upstream.released.clear()
-            upstream.released.set()  # the JSON-only agent below cannot see anything before the answer
-
-            json_only = modern_headers(token, "tools/call", "jobs.slow_job") | {"Accept": "application/json"}
-            plain = await http.post(mcp, json=body, headers=json_only)
-            assert plain.headers["content-type"].startswith("application/json")
-            assert plain.json()["result"]["content"][0]["text"] == "done"
+        json_only = modern_headers(token, "tools/call", "jobs.slow_job") | {"Accept": "application/json"}
+        plain = await http.post(mcp, json=body, headers=json_only)
+        assert plain.headers["content-type"].startswith("application/json")
+        assert plain.json()["result"]["content"][0]["text"] == "done"

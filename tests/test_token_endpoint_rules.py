@@ -9,8 +9,6 @@ import base64
 import hashlib
 import hmac
 import json
-import socket
-import threading
 import time
 from collections.abc import Iterator
 from pathlib import Path
@@ -25,8 +23,12 @@ from cryptography.hazmat.primitives.asymmetric.utils import decode_dss_signature
 
 from gateway.config import ClientConfig, Settings
 from gateway.oauth.clients.model import hash_secret
-from tests.agents import JWT_BEARER, AgentKey, assertion_form
-from tests.servers import RunningGateway, running_gateway
+from tests.support.agents import JWT_BEARER, AgentKey, assertion_form
+from tests.support.fetch_probes import Listener
+from tests.support.gateway_server import RunningGateway, running_gateway
+from tests.support.http_clients import blocking_http_client
+from tests.support.oauth_errors import error_of
+from tests.support.tokens import claims_of
 
 AGENT = "agent-1"
 SECRET_AGENT = "secret-agent"
@@ -69,7 +71,7 @@ def gateway(tmp_path_factory: pytest.TempPathFactory, agent_key: AgentKey) -> It
 
 @pytest.fixture
 def http(gateway: RunningGateway) -> Iterator[httpx.Client]:
-    with httpx.Client(base_url=gateway.url, timeout=10) as client:
+    with blocking_http_client(gateway.url) as client:
         yield client
 
 
@@ -90,12 +92,6 @@ def _encode(pairs: list[tuple[str, str]]) -> bytes:
     return urlencode(pairs).encode()
 
 
-def error_of(response: httpx.Response) -> str:
-    body = response.json()
-    assert set(body) <= {"error", "error_description"}, body
-    return str(body["error"])
-
-
 def test_a_valid_assertion_gets_a_short_lived_at_jwt(
     http: httpx.Client, gateway: RunningGateway, agent_key: AgentKey
 ) -> None:
@@ -106,7 +102,7 @@ def test_a_valid_assertion_gets_a_short_lived_at_jwt(
     assert body["token_type"] == "Bearer" and body["expires_in"] == 300
     header = jwt.get_unverified_header(body["access_token"])
     assert header["typ"] == "at+jwt" and header["alg"] == "ES256"
-    claims = jwt.decode(body["access_token"], options={"verify_signature": False})
+    claims = claims_of(body["access_token"])
     assert claims["aud"] == f"{gateway.url}/mcp"
     assert claims["sub"] == claims["client_id"] == AGENT
     assert claims["scope"] == "tools:read tools:call"
@@ -118,21 +114,21 @@ def test_a_replayed_assertion_jti_is_rejected(
     assertion = agent_key.assertion(AGENT, gateway.issuer)
     assert post_token(http, assertion_form(assertion)).status_code == 200
     replay = post_token(http, assertion_form(assertion))
-    assert replay.status_code == 401 and error_of(replay) == "invalid_client"
+    assert error_of(replay, 401) == "invalid_client"
 
 
 def test_the_token_endpoint_as_assertion_audience_is_rejected_by_default(
     http: httpx.Client, gateway: RunningGateway, agent_key: AgentKey
 ) -> None:
     response = post_token(http, assertion_form(agent_key.assertion(AGENT, gateway.endpoint("/token"))))
-    assert response.status_code == 401 and error_of(response) == "invalid_client"
+    assert error_of(response, 401) == "invalid_client"
 
 
 def test_an_assertion_audience_array_is_rejected_even_if_it_holds_the_issuer(
     http: httpx.Client, gateway: RunningGateway, agent_key: AgentKey
 ) -> None:
     response = post_token(http, assertion_form(agent_key.assertion(AGENT, [gateway.issuer])))
-    assert response.status_code == 401 and error_of(response) == "invalid_client"
+    assert error_of(response, 401) == "invalid_client"
 
 
 def test_an_assertion_expiring_too_far_ahead_is_rejected(
@@ -140,14 +136,14 @@ def test_an_assertion_expiring_too_far_ahead_is_rejected(
 ) -> None:
     far = int(time.time()) + 3600
     response = post_token(http, assertion_form(agent_key.assertion(AGENT, gateway.issuer, exp=far)))
-    assert response.status_code == 401 and error_of(response) == "invalid_client"
+    assert error_of(response, 401) == "invalid_client"
 
 
 def test_an_assertion_without_exp_is_rejected(
     http: httpx.Client, gateway: RunningGateway, agent_key: AgentKey
 ) -> None:
     response = post_token(http, assertion_form(agent_key.assertion(AGENT, gateway.issuer, exp=None)))
-    assert response.status_code == 401 and error_of(response) == "invalid_client"
+    assert error_of(response, 401) == "invalid_client"
 
 
 def test_an_assertion_with_nbf_in_the_future_is_rejected(
@@ -155,7 +151,7 @@ def test_an_assertion_with_nbf_in_the_future_is_rejected(
 ) -> None:
     later = int(time.time()) + 120
     response = post_token(http, assertion_form(agent_key.assertion(AGENT, gateway.issuer, nbf=later)))
-    assert response.status_code == 401 and error_of(response) == "invalid_client"
+    assert error_of(response, 401) == "invalid_client"
 
 
 def test_an_assertion_issued_long_ago_is_rejected_as_stale(
@@ -164,7 +160,7 @@ def test_an_assertion_issued_long_ago_is_rejected_as_stale(
     response = post_token(
         http, assertion_form(agent_key.assertion(AGENT, gateway.issuer, iat=int(time.time()) - 3600))
     )
-    assert response.status_code == 401 and error_of(response) == "invalid_client"
+    assert error_of(response, 401) == "invalid_client"
 
 
 def test_an_expired_assertion_is_rejected(
@@ -174,7 +170,7 @@ def test_an_expired_assertion_is_rejected(
     response = post_token(
         http, assertion_form(agent_key.assertion(AGENT, gateway.issuer, iat=past - 60, exp=past))
     )
-    assert response.status_code == 401 and error_of(response) == "invalid_client"
+    assert error_of(response, 401) == "invalid_client"
 
 
 def _b64(data: bytes) -> str:
@@ -201,7 +197,7 @@ def test_an_unsigned_alg_none_assertion_is_rejected(http: httpx.Client, gateway:
     for signature in (b"", b"\x00"):
         token = _compact({"alg": "none", "typ": "JWT"}, _claims(gateway), signature)
         response = post_token(http, assertion_form(token))
-        assert response.status_code == 401 and error_of(response) == "invalid_client"
+        assert error_of(response, 401) == "invalid_client"
 
 
 def test_an_hs256_assertion_keyed_with_the_client_public_key_is_rejected(
@@ -213,7 +209,7 @@ def test_an_hs256_assertion_keyed_with_the_client_public_key_is_rejected(
     signing_input = f"{_b64(json.dumps(header).encode())}.{_b64(json.dumps(_claims(gateway)).encode())}"
     signature = hmac.new(public_bytes, signing_input.encode(), hashlib.sha256).digest()
     response = post_token(http, assertion_form(f"{signing_input}.{_b64(signature)}"))
-    assert response.status_code == 401 and error_of(response) == "invalid_client"
+    assert error_of(response, 401) == "invalid_client"
 
 
 def test_an_alg_with_changed_case_is_rejected(
@@ -224,68 +220,48 @@ def test_an_alg_with_changed_case_is_rejected(
     header["alg"] = "es256"
     forged = ".".join([_b64(json.dumps(header).encode()), *token.split(".")[1:]])
     response = post_token(http, assertion_form(forged))
-    assert response.status_code == 401 and error_of(response) == "invalid_client"
-
-
-class ConnectionRecorder:
-    """A loopback listener that counts connections: proof that nothing was fetched."""
-
-    def __init__(self) -> None:
-        self.sock = socket.socket()
-        self.sock.bind(("127.0.0.1", 0))
-        self.sock.listen(8)
-        self.sock.settimeout(0.2)
-        self.accepted = 0
-        self._stop = threading.Event()
-        self._thread = threading.Thread(target=self._run, daemon=True)
-        self._thread.start()
-
-    @property
-    def url(self) -> str:
-        return f"http://127.0.0.1:{self.sock.getsockname()[1]}/keys"
-
-    def _run(self) -> None:
-        while not self._stop.is_set():
-            try:
-                conn, _ = self.sock.accept()
-            except OSError:
-                continue
-            self.accepted += 1
-            conn.close()
-
-    def close(self) -> None:
-        self._stop.set()
-        self._thread.join()
-        self.sock.close()
+    assert error_of(response, 401) == "invalid_client"
 
 
 @pytest.fixture
-def recorder() -> Iterator[ConnectionRecorder]:
-    recorder = ConnectionRecorder()
-    yield recorder
-    recorder.close()
+def recorder() -> Iterator[Listener]:
+    """A loopback port that counts connections: proof that nothing was fetched."""
+    listener = Listener()
+    yield listener
+    listener.close()
+
+
+def keys_url(listener: Listener) -> str:
+    return f"http://127.0.0.1:{listener.port}/keys"
 
 
 def test_jwk_jku_and_x5u_headers_are_never_used_to_find_keys(
-    http: httpx.Client, gateway: RunningGateway, recorder: ConnectionRecorder
+    http: httpx.Client, gateway: RunningGateway, recorder: Listener
 ) -> None:
     attacker = AgentKey()
     token = attacker.assertion(
         AGENT,
         gateway.issuer,
-        headers={"jwk": attacker.public_jwk, "jku": recorder.url, "x5u": recorder.url, "kid": attacker.kid},
+        headers={
+            "jwk": attacker.public_jwk,
+            "jku": keys_url(recorder),
+            "x5u": keys_url(recorder),
+            "kid": attacker.kid,
+        },
     )
     response = post_token(http, assertion_form(token))
-    assert response.status_code == 401 and error_of(response) == "invalid_client"
-    assert recorder.accepted == 0
+    assert error_of(response, 401) == "invalid_client"
+    assert recorder.accepted() == 0
 
 
 def test_jku_and_x5u_headers_on_a_genuine_assertion_are_ignored_without_a_request(
-    http: httpx.Client, gateway: RunningGateway, agent_key: AgentKey, recorder: ConnectionRecorder
+    http: httpx.Client, gateway: RunningGateway, agent_key: AgentKey, recorder: Listener
 ) -> None:
-    token = agent_key.assertion(AGENT, gateway.issuer, headers={"jku": recorder.url, "x5u": recorder.url})
+    token = agent_key.assertion(
+        AGENT, gateway.issuer, headers={"jku": keys_url(recorder), "x5u": keys_url(recorder)}
+    )
     assert post_token(http, assertion_form(token)).status_code == 200
-    assert recorder.accepted == 0
+    assert recorder.accepted() == 0
 
 
 @pytest.mark.parametrize("kid", ["../../../etc/passwd", "' OR '1'='1' --", "a\\b/c;DROP TABLE clients"])
@@ -294,7 +270,7 @@ def test_a_kid_with_path_or_sql_characters_is_only_a_lookup_key(
 ) -> None:
     token = agent_key.assertion(AGENT, gateway.issuer, headers={"kid": kid})
     response = post_token(http, assertion_form(token))
-    assert response.status_code == 401 and error_of(response) == "invalid_client"
+    assert error_of(response, 401) == "invalid_client"
 
 
 def test_an_assertion_whose_iss_differs_from_sub_is_rejected(
@@ -303,7 +279,7 @@ def test_an_assertion_whose_iss_differs_from_sub_is_rejected(
     response = post_token(
         http, assertion_form(agent_key.assertion(AGENT, gateway.issuer, sub="someone-else"))
     )
-    assert response.status_code == 401 and error_of(response) == "invalid_client"
+    assert error_of(response, 401) == "invalid_client"
 
 
 def test_a_client_id_that_differs_from_the_assertion_is_rejected(
@@ -311,14 +287,14 @@ def test_a_client_id_that_differs_from_the_assertion_is_rejected(
 ) -> None:
     form = assertion_form(agent_key.assertion(AGENT, gateway.issuer), client_id=SECRET_AGENT)
     response = post_token(http, form)
-    assert response.status_code == 401 and error_of(response) == "invalid_client"
+    assert error_of(response, 401) == "invalid_client"
 
 
 def test_an_unknown_client_is_rejected(
     http: httpx.Client, gateway: RunningGateway, agent_key: AgentKey
 ) -> None:
     response = post_token(http, assertion_form(agent_key.assertion("nobody", gateway.issuer)))
-    assert response.status_code == 401 and error_of(response) == "invalid_client"
+    assert error_of(response, 401) == "invalid_client"
 
 
 def test_an_access_token_cannot_pass_for_a_client_assertion(
@@ -326,7 +302,7 @@ def test_an_access_token_cannot_pass_for_a_client_assertion(
 ) -> None:
     token = agent_key.assertion(AGENT, gateway.issuer, headers={"typ": "at+jwt"})
     response = post_token(http, assertion_form(token))
-    assert response.status_code == 401 and error_of(response) == "invalid_client"
+    assert error_of(response, 401) == "invalid_client"
 
 
 def test_an_assertion_with_a_critical_header_is_rejected(
@@ -334,7 +310,7 @@ def test_an_assertion_with_a_critical_header_is_rejected(
 ) -> None:
     token = agent_key.assertion(AGENT, gateway.issuer, headers={"crit": ["exp"]})
     response = post_token(http, assertion_form(token))
-    assert response.status_code == 401 and error_of(response) == "invalid_client"
+    assert error_of(response, 401) == "invalid_client"
 
 
 def test_an_assertion_with_duplicate_claims_is_rejected(
@@ -348,12 +324,12 @@ def test_an_assertion_with_duplicate_claims_is_rejected(
     r, s = decode_dss_signature(der)
     token = f"{signing_input}.{_b64(r.to_bytes(32, 'big') + s.to_bytes(32, 'big'))}"
     response = post_token(http, assertion_form(token))
-    assert response.status_code == 401 and error_of(response) == "invalid_client"
+    assert error_of(response, 401) == "invalid_client"
 
 
 def test_a_wrong_client_secret_is_rejected_with_a_basic_challenge(http: httpx.Client) -> None:
     response = post_token(http, {"grant_type": "client_credentials"}, auth=(SECRET_AGENT, "wrong"))
-    assert response.status_code == 401 and error_of(response) == "invalid_client"
+    assert error_of(response, 401) == "invalid_client"
     assert response.headers["www-authenticate"].startswith("Basic")
 
 
@@ -368,7 +344,7 @@ def test_two_client_authentication_methods_at_once_are_rejected(
 ) -> None:
     form = assertion_form(agent_key.assertion(AGENT, gateway.issuer))
     response = post_token(http, form, auth=(SECRET_AGENT, SECRET))
-    assert response.status_code == 400 and error_of(response) == "invalid_request"
+    assert error_of(response, 400) == "invalid_request"
 
 
 def test_a_repeated_parameter_is_rejected(
@@ -377,14 +353,14 @@ def test_a_repeated_parameter_is_rejected(
     pairs = list(assertion_form(agent_key.assertion(AGENT, gateway.issuer)).items())
     pairs.append(("grant_type", "client_credentials"))
     response = post_token(http, pairs, headers={"content-type": "application/x-www-form-urlencoded"})
-    assert response.status_code == 400 and error_of(response) == "invalid_request"
+    assert error_of(response, 400) == "invalid_request"
 
 
 def test_the_password_grant_is_unsupported(http: httpx.Client) -> None:
     response = post_token(
         http, {"grant_type": "password", "username": "u", "password": "p"}, auth=(SECRET_AGENT, SECRET)
     )
-    assert response.status_code == 400 and error_of(response) == "unsupported_grant_type"
+    assert error_of(response, 400) == "unsupported_grant_type"
 
 
 def test_an_oversized_assertion_is_refused_before_any_parsing(
@@ -392,10 +368,10 @@ def test_an_oversized_assertion_is_refused_before_any_parsing(
 ) -> None:
     huge = "a" * (2 * 1024 * 1024)
     response = post_token(http, assertion_form(f"{huge}.{huge}.{huge}"))
-    assert response.status_code == 400 and error_of(response) == "invalid_request"
+    assert error_of(response, 400) == "invalid_request"
     big = "a" * 9000
     response = post_token(http, assertion_form(f"{big}.{big}.{big}"))
-    assert response.status_code == 401 and error_of(response) == "invalid_client"
+    assert error_of(response, 401) == "invalid_client"
 
 
 def test_an_unknown_resource_is_invalid_target(
@@ -403,7 +379,7 @@ def test_an_unknown_resource_is_invalid_target(
 ) -> None:
     form = assertion_form(agent_key.assertion(AGENT, gateway.issuer), resource="https://evil.example/mcp")
     response = post_token(http, form)
-    assert response.status_code == 400 and error_of(response) == "invalid_target"
+    assert error_of(response, 400) == "invalid_target"
 
 
 def test_a_resource_with_a_fragment_is_invalid_target(
@@ -411,7 +387,7 @@ def test_a_resource_with_a_fragment_is_invalid_target(
 ) -> None:
     form = assertion_form(agent_key.assertion(AGENT, gateway.issuer), resource=f"{gateway.url}/mcp#x")
     response = post_token(http, form)
-    assert response.status_code == 400 and error_of(response) == "invalid_target"
+    assert error_of(response, 400) == "invalid_target"
 
 
 def test_the_resource_is_canonicalised_into_aud(
@@ -422,7 +398,7 @@ def test_the_resource_is_canonicalised_into_aud(
     )
     response = post_token(http, form)
     assert response.status_code == 200, response.text
-    claims = jwt.decode(response.json()["access_token"], options={"verify_signature": False})
+    claims = claims_of(response.json()["access_token"])
     assert claims["aud"] == "https://tools.example/weather"
 
 
@@ -439,7 +415,7 @@ def test_a_request_for_only_forbidden_scopes_is_invalid_scope(
 ) -> None:
     form = assertion_form(agent_key.assertion(AGENT, gateway.issuer), scope="admin")
     response = post_token(http, form)
-    assert response.status_code == 400 and error_of(response) == "invalid_scope"
+    assert error_of(response, 400) == "invalid_scope"
 
 
 def test_a_wrong_assertion_type_is_rejected(
@@ -448,12 +424,12 @@ def test_a_wrong_assertion_type_is_rejected(
     form = assertion_form(agent_key.assertion(AGENT, gateway.issuer))
     form["client_assertion_type"] = JWT_BEARER + "-x"
     response = post_token(http, form)
-    assert response.status_code == 401 and error_of(response) == "invalid_client"
+    assert error_of(response, 401) == "invalid_client"
 
 
 def test_a_body_that_is_not_a_form_is_invalid_request(http: httpx.Client) -> None:
     response = http.post("/token", json={"grant_type": "client_credentials"})
-    assert response.status_code == 400 and error_of(response) == "invalid_request"
+    assert error_of(response, 400) == "invalid_request"
 
 
 def test_issued_tokens_verify_against_the_published_jwks(
@@ -498,7 +474,7 @@ def test_introspection_requires_client_authentication(
     http: httpx.Client, gateway: RunningGateway, agent_key: AgentKey
 ) -> None:
     response = http.post("/introspect", data={"token": _token(http, gateway, agent_key)})
-    assert response.status_code == 401 and error_of(response) == "invalid_client"
+    assert error_of(response, 401) == "invalid_client"
 
 
 def test_introspection_of_a_revoked_token_is_exactly_inactive(
@@ -607,7 +583,7 @@ def test_a_truncated_signature_is_rejected(
 ) -> None:
     token = agent_key.assertion(AGENT, gateway.issuer)
     response = post_token(http, assertion_form(token[:-10]))
-    assert response.status_code == 401 and error_of(response) == "invalid_client"
+    assert error_of(response, 401) == "invalid_client"
 
 
 def test_stray_characters_inside_base64url_segments_are_rejected(
@@ -620,4 +596,4 @@ def test_stray_characters_inside_base64url_segments_are_rejected(
         f"{header}.{payload}.{signature[:5]}+{signature[5:]}",
     ):
         response = post_token(http, assertion_form(forged))
-        assert response.status_code == 401 and error_of(response) == "invalid_client"
+        assert error_of(response, 401) == "invalid_client"

@@ -9,17 +9,15 @@ against the published JWKS, as a downstream resource server would. SQLite and a 
 from __future__ import annotations
 
 from collections.abc import Iterator
-from typing import Any
 
-import anyio
-import jwt
 import pytest
 from authlib.integrations.base_client import OAuthError
 from authlib.integrations.httpx_client import AsyncOAuth2Client
 
 from gateway.config import ClientConfig, Settings, TargetConfig
 from gateway.oauth.clients.model import hash_secret
-from tests.servers import RunningGateway, running_gateway
+from tests.support.gateway_server import RunningGateway, running_gateway
+from tests.support.tokens import verified_claims
 
 GRANT = "urn:ietf:params:oauth:grant-type:token-exchange"
 ACCESS_TOKEN = "urn:ietf:params:oauth:token-type:access_token"
@@ -30,13 +28,8 @@ SECRET = "exchange-interop-secret-for-tests-only-0123456789"
 WEATHER = "https://tools.example/weather"
 
 
-@pytest.fixture(params=["sqlite", pytest.param("redis", marks=pytest.mark.redis)])
-def gateway(request: pytest.FixtureRequest, tmp_path: Any) -> Iterator[RunningGateway]:
-    store = (
-        f"sqlite:///{tmp_path / 'gw.sqlite3'}"
-        if request.param == "sqlite"
-        else str(request.getfixturevalue("redis_server").url)
-    )
+@pytest.fixture
+def gateway(store_url: str) -> Iterator[RunningGateway]:
 
     def settings(port: int) -> Settings:
         audiences = (f"http://127.0.0.1:{port}/mcp", WEATHER)
@@ -53,7 +46,7 @@ def gateway(request: pytest.FixtureRequest, tmp_path: Any) -> Iterator[RunningGa
 
         return Settings(
             port=port,
-            store=store,
+            store=store_url,
             targets=(TargetConfig(WEATHER, ("tools:read", "tools:call")),),
             clients=(
                 client(BASIC_AGENT, "client_secret_basic"),
@@ -64,22 +57,6 @@ def gateway(request: pytest.FixtureRequest, tmp_path: Any) -> Iterator[RunningGa
 
     with running_gateway(settings) as running:
         yield running
-
-
-async def verify_with_published_jwks(gateway: RunningGateway, token: str, audience: str) -> dict[str, Any]:
-    header = jwt.get_unverified_header(token)
-    assert header["typ"] == "at+jwt" and header["alg"] == "ES256"
-    jwks = jwt.PyJWKClient(gateway.endpoint("/jwks.json"), cache_keys=False)
-    key = await anyio.to_thread.run_sync(jwks.get_signing_key_from_jwt, token)
-    claims: dict[str, Any] = jwt.decode(
-        token,
-        key,
-        algorithms=["ES256"],
-        audience=audience,
-        issuer=gateway.issuer,
-        options={"require": ["iss", "sub", "aud", "exp", "iat", "jti", "client_id", "scope"]},
-    )
-    return claims
 
 
 @pytest.mark.anyio
@@ -99,7 +76,7 @@ async def test_authlib_exchanges_a_token_and_the_result_verifies_against_the_jwk
         timeout=10,
     ) as client:
         own = await client.fetch_token(gateway.endpoint("/token"), grant_type="client_credentials")
-        subject = await verify_with_published_jwks(gateway, own["access_token"], f"{gateway.url}/mcp")
+        subject = await verified_claims(gateway, own["access_token"], f"{gateway.url}/mcp")
 
         token = await client.fetch_token(
             gateway.endpoint("/token"),
@@ -113,7 +90,7 @@ async def test_authlib_exchanges_a_token_and_the_result_verifies_against_the_jwk
         assert token["token_type"] == "Bearer"
         assert token["scope"] == "tools:read"
         assert "refresh_token" not in token
-        claims = await verify_with_published_jwks(gateway, token["access_token"], WEATHER)
+        claims = await verified_claims(gateway, token["access_token"], WEATHER)
         assert claims["aud"] == WEATHER and claims["scope"] == "tools:read"
         assert claims["sub"] == subject["sub"] == client_id and claims["client_id"] == client_id
         assert claims["act"] == {"sub": client_id}

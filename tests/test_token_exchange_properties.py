@@ -82,7 +82,7 @@ async def agent_token(
     )
 
 
-def claims_of(issued: IssuedToken) -> Claims:
+def as_verified(issued: IssuedToken) -> Claims:
     """The issued token as the gateway reads it once verified."""
     return Claims.from_jwt(issued.claims)
 
@@ -265,8 +265,8 @@ def test_downstream_second_call_is_a_cache_hit(gateway: Gateway) -> None:
     async def scenario() -> None:
         agent = await agent_token(gateway, ("a", "b"))
         cache = DownstreamTokens(gateway.exchanger, gateway.clock)
-        first = await cache.token_for(claims_of(agent), WEATHER, ("a",))
-        second = await cache.token_for(claims_of(agent), WEATHER, ("a",))
+        first = await cache.token_for(as_verified(agent), WEATHER, ("a",))
+        second = await cache.token_for(as_verified(agent), WEATHER, ("a",))
         assert first == second
         assert (cache.hits, cache.misses, cache.hit_ratio) == (1, 1, 0.5)
 
@@ -278,11 +278,11 @@ def test_downstream_token_is_renewed_shortly_before_expiry(gateway: Gateway) -> 
         clock = clock_of(gateway)
         agent = await agent_token(gateway, ("a",), lifetime=3600)
         cache = DownstreamTokens(gateway.exchanger, gateway.clock, renew_before=30)
-        first = await cache.token_for(claims_of(agent), WEATHER, ("a",))
+        first = await cache.token_for(as_verified(agent), WEATHER, ("a",))
         clock.advance(MAX_TTL - 31)
-        assert await cache.token_for(claims_of(agent), WEATHER, ("a",)) == first
+        assert await cache.token_for(as_verified(agent), WEATHER, ("a",)) == first
         clock.advance(1)
-        renewed = await cache.token_for(claims_of(agent), WEATHER, ("a",))
+        renewed = await cache.token_for(as_verified(agent), WEATHER, ("a",))
         assert renewed != first
         claims = (await gateway.verifier.verify(renewed, audience=WEATHER)).raw
         assert claims["exp"] == int(clock.now()) + MAX_TTL
@@ -298,11 +298,11 @@ def test_downstream_short_lived_tokens_are_renewed_at_a_quarter_of_their_life(ga
         clock = clock_of(gateway)
         agent = await agent_token(gateway, ("a",), lifetime=40)
         cache = DownstreamTokens(gateway.exchanger, gateway.clock, renew_before=30)
-        first = await cache.token_for(claims_of(agent), WEATHER, ("a",))
+        first = await cache.token_for(as_verified(agent), WEATHER, ("a",))
         clock.advance(29)
-        assert await cache.token_for(claims_of(agent), WEATHER, ("a",)) == first
+        assert await cache.token_for(as_verified(agent), WEATHER, ("a",)) == first
         clock.advance(1)
-        assert await cache.token_for(claims_of(agent), WEATHER, ("a",)) != first
+        assert await cache.token_for(as_verified(agent), WEATHER, ("a",)) != first
 
     run(scenario)
 
@@ -311,14 +311,14 @@ def test_downstream_cache_is_bounded_and_evicts_the_least_recently_used(gateway:
     async def scenario() -> None:
         agents = [await agent_token(gateway, ("a", "b")) for _ in range(4)]
         cache = DownstreamTokens(gateway.exchanger, gateway.clock, max_entries=3)
-        tokens = [await cache.token_for(claims_of(agent), WEATHER, ("a",)) for agent in agents[:3]]
-        assert await cache.token_for(claims_of(agents[0]), WEATHER, ("a",)) == tokens[0]  # 0 is now fresh
-        await cache.token_for(claims_of(agents[3]), WEATHER, ("a",))  # evicts 1, the least recently used
+        tokens = [await cache.token_for(as_verified(agent), WEATHER, ("a",)) for agent in agents[:3]]
+        assert await cache.token_for(as_verified(agents[0]), WEATHER, ("a",)) == tokens[0]  # 0 is now fresh
+        await cache.token_for(as_verified(agents[3]), WEATHER, ("a",))  # evicts 1, the least recently used
         assert (cache.hits, cache.misses) == (1, 4)
-        assert await cache.token_for(claims_of(agents[2]), WEATHER, ("a",)) == tokens[2]
-        assert await cache.token_for(claims_of(agents[0]), WEATHER, ("a",)) == tokens[0]
+        assert await cache.token_for(as_verified(agents[2]), WEATHER, ("a",)) == tokens[2]
+        assert await cache.token_for(as_verified(agents[0]), WEATHER, ("a",)) == tokens[0]
         assert (cache.hits, cache.misses) == (3, 4)
-        assert await cache.token_for(claims_of(agents[1]), WEATHER, ("a",)) != tokens[1]
+        assert await cache.token_for(as_verified(agents[1]), WEATHER, ("a",)) != tokens[1]
         assert (cache.hits, cache.misses) == (3, 5)
 
     run(scenario)
@@ -328,9 +328,9 @@ def test_downstream_a_different_scope_set_or_audience_is_a_different_entry(gatew
     async def scenario() -> None:
         agent = await agent_token(gateway, ("a", "b", "c"))
         cache = DownstreamTokens(gateway.exchanger, gateway.clock)
-        read = await cache.token_for(claims_of(agent), WEATHER, ("a",))
-        both = await cache.token_for(claims_of(agent), WEATHER, ("a", "b"))
-        other = await cache.token_for(claims_of(agent), FILES, ("a",))
+        read = await cache.token_for(as_verified(agent), WEATHER, ("a",))
+        both = await cache.token_for(as_verified(agent), WEATHER, ("a", "b"))
+        other = await cache.token_for(as_verified(agent), FILES, ("a",))
         assert len({read, both, other}) == 3
         assert (cache.hits, cache.misses) == (0, 3)
         assert (await gateway.verifier.verify(both)).raw["scope"] == "a b"
@@ -342,7 +342,7 @@ def test_downstream_token_claims(gateway: Gateway) -> None:
     async def scenario() -> None:
         agent = await agent_token(gateway, ("a", "b", "c"), lifetime=100)
         cache = DownstreamTokens(gateway.exchanger, gateway.clock)
-        token = await cache.token_for(claims_of(agent), WEATHER, ("b", "a"))
+        token = await cache.token_for(as_verified(agent), WEATHER, ("b", "a"))
         claims = (await gateway.verifier.verify(token, audience=WEATHER)).raw
         assert claims["aud"] == WEATHER
         assert claims["scope"] == "b a"
@@ -359,9 +359,9 @@ def test_downstream_never_widens_the_agents_scope_nor_the_targets(gateway: Gatew
         agent = await agent_token(gateway, ("a", "w"))
         cache = DownstreamTokens(gateway.exchanger, gateway.clock)
         with pytest.raises(InvalidScope):
-            await cache.token_for(claims_of(agent), WEATHER, ("b",))  # not held by the agent
+            await cache.token_for(as_verified(agent), WEATHER, ("b",))  # not held by the agent
         with pytest.raises(InvalidScope):
-            await cache.token_for(claims_of(agent), WEATHER, ("w",))  # held, but t1 does not accept it
+            await cache.token_for(as_verified(agent), WEATHER, ("w",))  # held, but t1 does not accept it
         assert cache.hits == 0
 
     run(scenario)
@@ -371,7 +371,7 @@ def test_downstream_tokens_are_revoked_with_the_agent_token(gateway: Gateway) ->
     async def scenario() -> None:
         agent = await agent_token(gateway, ("a",))
         cache = DownstreamTokens(gateway.exchanger, gateway.clock)
-        token = await cache.token_for(claims_of(agent), WEATHER, ("a",))
+        token = await cache.token_for(as_verified(agent), WEATHER, ("a",))
         jti = (await gateway.verifier.verify(token)).jti
         await gateway.revocations.revoke(str(agent.claims["jti"]), float(agent.claims["exp"]))
         assert await gateway.revocations.is_revoked(jti)

@@ -4,37 +4,36 @@ SPEC-NOTES TE-1 … TE-7 and RV-1 (the revocation cascade); named after the rule
 
 No grant of the gateway issues a ``may_act`` claim, and some rules need subject tokens no client
 can obtain over HTTP (expired, foreign ``typ``, another issuer on the gateway's own key). Those are
-signed *inside the running server* with the gateway's own keys (``Harness.mint``), exactly as the
-gateway signs, so the endpoint cannot tell them from tokens it issued itself.
+signed *inside the running server* with the gateway's own keys (``harness.inside.mint``, see
+:mod:`tests.support.gateway_loop`), exactly as the gateway signs, so the endpoint cannot tell them
+from tokens it issued itself.
 """
 
 from __future__ import annotations
 
-import asyncio
 import contextlib
 import json
 import logging
 import time
-from collections.abc import Awaitable, Callable, Iterator
+from collections.abc import Iterator
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any, TypeVar
+from typing import Any
 from urllib.parse import urlencode
 
 import httpx
 import jwt
 import pytest
-from starlette.applications import Starlette
-from starlette.types import ASGIApp, Receive, Scope, Send
 
-from gateway.composition import Gateway
 from gateway.config import ClientConfig, Settings, TargetConfig
 from gateway.oauth.clients.model import hash_secret
-from gateway.oauth.tokens.access_tokens import ACCESS_TOKEN_TYP, AccessTokenIssuer
-from tests.agents import AgentKey
-from tests.servers import RunningGateway, running_gateway
-
-T = TypeVar("T")
+from gateway.oauth.tokens.access_tokens import ACCESS_TOKEN_TYP
+from tests.support.agents import AgentKey
+from tests.support.gateway_loop import GatewayLoop
+from tests.support.gateway_server import RunningGateway, running_gateway
+from tests.support.http_clients import blocking_http_client
+from tests.support.oauth_errors import error_of
+from tests.support.tokens import claims_of
 
 GRANT = "urn:ietf:params:oauth:grant-type:token-exchange"
 ACCESS_TOKEN = "urn:ietf:params:oauth:token-type:access_token"
@@ -55,76 +54,14 @@ UNKNOWN = "https://tools.example/unknown"
 # -- the gateway, and a way to sign tokens inside it ------------------------------------------
 
 
-class LoopCapture:
-    """Passes everything to the gateway's app; remembers the server's event loop."""
-
-    def __init__(self, app: ASGIApp) -> None:
-        self.app = app
-        self.loop: asyncio.AbstractEventLoop | None = None
-
-    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
-        self.loop = self.loop or asyncio.get_running_loop()
-        await self.app(scope, receive, send)
-
-
 @dataclass
 class Harness:
     running: RunningGateway
-    capture: LoopCapture = field(repr=False)
-
-    @property
-    def gateway(self) -> Gateway:
-        assert self.running.gateway is not None
-        return self.running.gateway
+    inside: GatewayLoop = field(repr=False)
 
     @property
     def mcp(self) -> str:
         return self.running.settings.mcp_resource
-
-    def run(self, make: Callable[[], Awaitable[T]]) -> T:
-        """Run a coroutine on the server's own loop (its SQLite connection lives in that thread)."""
-        assert self.capture.loop is not None
-
-        async def call() -> T:
-            return await make()
-
-        return asyncio.run_coroutine_threadsafe(call(), self.capture.loop).result(10)
-
-    def mint(
-        self,
-        *,
-        client_id: str,
-        scope: str,
-        sub: str | None = None,
-        lifetime: int = 300,
-        audience: str | None = None,
-        issuer: str | None = None,
-        **extra: Any,
-    ) -> str:
-        """A token signed by the gateway's current key, as its grants would sign it."""
-        gateway = self.gateway
-        signer = (
-            gateway.issuer if issuer is None else AccessTokenIssuer(gateway.keyring, issuer, gateway.clock)
-        )
-        return self.run(
-            lambda: signer.issue(
-                subject=sub or client_id,
-                client_id=client_id,
-                audience=audience or self.mcp,
-                scopes=tuple(scope.split()),
-                lifetime=lifetime,
-                extra=extra,
-            )
-        ).token
-
-    def sign_with_gateway_key(self, claims: dict[str, Any], typ: str) -> str:
-        async def sign() -> str:
-            keys = await self.gateway.keyring.current()
-            return jwt.encode(
-                claims, keys.signing_key, algorithm="ES256", headers={"kid": keys.signing_kid, "typ": typ}
-            )
-
-        return self.run(sign)
 
 
 def _client(name: str, scopes: tuple[str, ...], audiences: tuple[str, ...], **options: Any) -> ClientConfig:
@@ -141,7 +78,7 @@ def _client(name: str, scopes: tuple[str, ...], audiences: tuple[str, ...], **op
 @contextlib.contextmanager
 def exchange_gateway(store_dir: Path, **overrides: Any) -> Iterator[Harness]:
     """Five clients; two targets with scope lists; exchanged tokens may outlive the 300 s default."""
-    holder: list[LoopCapture] = []
+    inside = GatewayLoop()
 
     def settings(port: int) -> Settings:
         mcp = f"http://127.0.0.1:{port}/mcp"
@@ -163,12 +100,8 @@ def exchange_gateway(store_dir: Path, **overrides: Any) -> Iterator[Harness]:
             **{"exchange_max_ttl": 3600, **overrides},
         )
 
-    def wrap(app: Starlette, gateway: Gateway) -> ASGIApp:
-        holder.append(LoopCapture(app))
-        return holder[0]
-
-    with running_gateway(settings, wrap=wrap) as running:
-        yield Harness(running, holder[0])
+    with running_gateway(settings, wrap=inside.wrap) as running:
+        yield Harness(running, inside)
 
 
 @pytest.fixture(scope="module")
@@ -186,13 +119,13 @@ def capped(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Harness]:
 
 @pytest.fixture(scope="module")
 def http(harness: Harness) -> Iterator[httpx.Client]:
-    with httpx.Client(base_url=harness.running.url, timeout=10) as client:
+    with blocking_http_client(harness.running.url) as client:
         yield client
 
 
 @pytest.fixture(scope="module")
 def capped_http(capped: Harness) -> Iterator[httpx.Client]:
-    with httpx.Client(base_url=capped.running.url, timeout=10) as client:
+    with blocking_http_client(capped.running.url) as client:
         yield client
 
 
@@ -247,19 +180,8 @@ def exchanged(http: httpx.Client, client_id: str, subject_token: str, **options:
     return str(response.json()["access_token"])
 
 
-def claims_of(token: str) -> dict[str, Any]:
-    return dict(jwt.decode(token, options={"verify_signature": False}))
-
-
-def error_of(response: httpx.Response) -> str:
-    body = response.json()
-    assert set(body) <= {"error", "error_description"}, body
-    assert response.headers["cache-control"] == "no-store"
-    return str(body["error"])
-
-
 def refused(response: httpx.Response, error: str) -> None:
-    assert response.status_code == 400, response.text
+    """Refused with a 400 ``error`` (RFC 8693 §2.2.2 answers with RFC 6749 §5.2 errors)."""
     assert error_of(response) == error, response.text
 
 
@@ -335,7 +257,7 @@ def test_te1_a_repeated_subject_token_is_invalid_request(http: httpx.Client) -> 
 
 
 def test_te2_an_expired_subject_token_is_invalid_request(http: httpx.Client, harness: Harness) -> None:
-    expired = harness.mint(client_id=A, scope="tools:read", lifetime=-5)
+    expired = harness.inside.mint(client_id=A, scope="tools:read", lifetime=-5)
     refused(exchange(http, A, expired, audience=WEATHER), "invalid_request")
 
 
@@ -348,7 +270,7 @@ def test_te2_a_revoked_subject_token_is_invalid_request(http: httpx.Client) -> N
 def test_te2_a_token_from_another_issuer_on_the_gateways_own_key_is_invalid_request(
     http: httpx.Client, harness: Harness
 ) -> None:
-    foreign = harness.mint(client_id=A, scope="tools:read", issuer="https://other-issuer.example")
+    foreign = harness.inside.mint(client_id=A, scope="tools:read", issuer="https://other-issuer.example")
     assert jwt.get_unverified_header(foreign)["kid"] in http.get("/jwks.json").text
     refused(exchange(http, A, foreign, audience=WEATHER), "invalid_request")
 
@@ -380,16 +302,8 @@ def test_te2_a_subject_token_with_the_wrong_typ_is_invalid_request(
 ) -> None:
     """Signed with the gateway's own key and with every claim right: only ``typ`` is wrong."""
     claims = claims_of(own_token(http, A)) | {"jti": f"typ-{typ}-{time.time_ns()}"}
-    token = harness.sign_with_gateway_key(claims, typ) if typ else _without_typ(harness, claims)
+    token = harness.inside.sign(claims, typ)
     refused(exchange(http, A, token, audience=WEATHER), "invalid_request")
-
-
-def _without_typ(harness: Harness, claims: dict[str, Any]) -> str:
-    async def sign() -> str:
-        keys = await harness.gateway.keyring.current()
-        return jwt.encode(claims, keys.signing_key, algorithm="ES256", headers={"kid": keys.signing_kid})
-
-    return harness.run(sign)
 
 
 def test_te2_a_subject_token_for_another_audience_is_invalid_request(http: httpx.Client) -> None:
@@ -399,7 +313,7 @@ def test_te2_a_subject_token_for_another_audience_is_invalid_request(http: httpx
 
 
 def test_te2_an_expired_actor_token_is_invalid_request(http: httpx.Client, harness: Harness) -> None:
-    actor = harness.mint(client_id=A, scope="tools:read", lifetime=-5)
+    actor = harness.inside.mint(client_id=A, scope="tools:read", lifetime=-5)
     response = exchange(
         http, A, own_token(http, A), audience=WEATHER, actor_token=actor, actor_token_type=ACCESS_TOKEN
     )
@@ -449,7 +363,7 @@ def test_te4_scope_widening_is_refused(http: httpx.Client) -> None:
 def test_te4_a_scope_the_subject_holds_but_the_client_does_not_is_refused(
     http: httpx.Client, harness: Harness
 ) -> None:
-    subject = harness.mint(client_id=A, scope="tools:read tools:admin", may_act={"sub": B})
+    subject = harness.inside.mint(client_id=A, scope="tools:read tools:admin", may_act={"sub": B})
     refused(exchange(http, B, subject, audience=harness.mcp, scope="tools:admin"), "invalid_scope")
     token = exchanged(http, B, subject, audience=harness.mcp)
     assert claims_of(token)["scope"] == "tools:read"
@@ -489,7 +403,7 @@ def test_te5_the_subject_tokens_own_client_may_exchange_it(http: httpx.Client) -
 
 
 def test_te5_may_act_lets_the_named_client_exchange(http: httpx.Client, harness: Harness) -> None:
-    subject = harness.mint(client_id=A, sub="alice", scope="tools:read tools:call", may_act={"sub": B})
+    subject = harness.inside.mint(client_id=A, sub="alice", scope="tools:read tools:call", may_act={"sub": B})
     claims = claims_of(exchanged(http, B, subject, audience=WEATHER))
     assert claims["sub"] == "alice" and claims["client_id"] == B
     assert claims["act"] == {"sub": B}
@@ -498,12 +412,12 @@ def test_te5_may_act_lets_the_named_client_exchange(http: httpx.Client, harness:
 
 
 def test_te5_may_act_may_name_the_client_by_client_id(http: httpx.Client, harness: Harness) -> None:
-    subject = harness.mint(client_id=A, scope="tools:read", may_act={"client_id": C})
+    subject = harness.inside.mint(client_id=A, scope="tools:read", may_act={"client_id": C})
     assert claims_of(exchanged(http, C, subject, audience=WEATHER))["act"] == {"sub": C}
 
 
 def test_te5_the_current_actor_may_exchange(http: httpx.Client, harness: Harness) -> None:
-    subject = harness.mint(client_id=A, sub="alice", scope="tools:read", act={"sub": C})
+    subject = harness.inside.mint(client_id=A, sub="alice", scope="tools:read", act={"sub": C})
     claims = claims_of(exchanged(http, C, subject, audience=WEATHER))
     assert claims["act"] == {"sub": C, "act": {"sub": C}}
 
@@ -512,7 +426,9 @@ def test_te5_te6_a_prior_actor_deeper_in_the_chain_may_not_exchange(
     http: httpx.Client, harness: Harness
 ) -> None:
     """Only the outermost actor drives decisions: C, nested inside B, is no longer acting."""
-    subject = harness.mint(client_id=A, sub="alice", scope="tools:read", act={"sub": B, "act": {"sub": C}})
+    subject = harness.inside.mint(
+        client_id=A, sub="alice", scope="tools:read", act={"sub": B, "act": {"sub": C}}
+    )
     refused(exchange(http, C, subject, audience=WEATHER), "invalid_request")
     assert exchange(http, B, subject, audience=WEATHER).status_code == 200
 
@@ -521,7 +437,7 @@ def test_te5_an_exchanged_token_cannot_be_passed_on_to_a_third_client(
     http: httpx.Client, harness: Harness
 ) -> None:
     """``may_act`` is not carried into the exchanged token: B's result is B's alone."""
-    subject = harness.mint(client_id=A, sub="alice", scope="tools:read", may_act={"sub": B})
+    subject = harness.inside.mint(client_id=A, sub="alice", scope="tools:read", may_act={"sub": B})
     mine = exchanged(http, B, subject, audience=harness.mcp)
     refused(exchange(http, C, mine, audience=WEATHER), "invalid_request")
 
@@ -536,8 +452,8 @@ def test_te6_delegation_names_the_exchanging_client_as_actor(http: httpx.Client)
 
 
 def test_te6_an_actor_token_names_its_subject_as_actor(http: httpx.Client, harness: Harness) -> None:
-    subject = harness.mint(client_id=A, sub="alice", scope="tools:read", may_act={"sub": B})
-    actor = harness.mint(client_id=B, sub="b-worker-7", scope="tools:read")
+    subject = harness.inside.mint(client_id=A, sub="alice", scope="tools:read", may_act={"sub": B})
+    actor = harness.inside.mint(client_id=B, sub="b-worker-7", scope="tools:read")
     token = exchanged(http, B, subject, audience=WEATHER, actor_token=actor, actor_token_type=ACCESS_TOKEN)
     assert claims_of(token)["act"] == {"sub": "b-worker-7"}
 
@@ -545,7 +461,7 @@ def test_te6_an_actor_token_names_its_subject_as_actor(http: httpx.Client, harne
 def test_te6_an_actor_token_must_belong_to_the_exchanging_client(
     http: httpx.Client, harness: Harness
 ) -> None:
-    subject = harness.mint(client_id=A, sub="alice", scope="tools:read", may_act={"sub": B})
+    subject = harness.inside.mint(client_id=A, sub="alice", scope="tools:read", may_act={"sub": B})
     someone_elses = own_token(http, C)
     response = exchange(
         http, B, subject, audience=WEATHER, actor_token=someone_elses, actor_token_type=ACCESS_TOKEN
@@ -554,7 +470,7 @@ def test_te6_an_actor_token_must_belong_to_the_exchanging_client(
 
 
 def test_te6_impersonation_only_for_a_client_the_policy_allows(http: httpx.Client, harness: Harness) -> None:
-    subject = harness.mint(client_id=A, sub="alice", scope="tools:read", may_act={"sub": IMPERSONATOR})
+    subject = harness.inside.mint(client_id=A, sub="alice", scope="tools:read", may_act={"sub": IMPERSONATOR})
     impersonated = claims_of(exchanged(http, IMPERSONATOR, subject, audience=WEATHER))
     assert impersonated["sub"] == "alice" and "act" not in impersonated
     for client_id in (A, B, C):
@@ -563,7 +479,9 @@ def test_te6_impersonation_only_for_a_client_the_policy_allows(http: httpx.Clien
 
 
 def test_te6_impersonation_keeps_the_existing_chain(http: httpx.Client, harness: Harness) -> None:
-    subject = harness.mint(client_id=A, scope="tools:read", act={"sub": B}, may_act={"sub": IMPERSONATOR})
+    subject = harness.inside.mint(
+        client_id=A, scope="tools:read", act={"sub": B}, may_act={"sub": IMPERSONATOR}
+    )
     assert claims_of(exchanged(http, IMPERSONATOR, subject, audience=WEATHER))["act"] == {"sub": B}
 
 
@@ -582,7 +500,7 @@ def test_te6_an_impersonating_client_with_an_actor_token_delegates(http: httpx.C
 
 def test_te6_a_two_step_chain_nests_the_previous_actor(http: httpx.Client, harness: Harness) -> None:
     """alice's token, already delegated to C, is exchanged by B (named in ``may_act``)."""
-    subject = harness.mint(
+    subject = harness.inside.mint(
         client_id=A, sub="alice", scope="tools:read tools:call", act={"sub": C}, may_act={"sub": B}
     )
     first = claims_of(exchanged(http, B, subject, audience=harness.mcp))
@@ -592,10 +510,10 @@ def test_te6_a_two_step_chain_nests_the_previous_actor(http: httpx.Client, harne
 
 def test_te6_a_three_step_chain_nests_every_actor_in_order(http: httpx.Client, harness: Harness) -> None:
     """alice → B (may_act) → B's worker (actor token) → B again; each step wraps the last."""
-    subject = harness.mint(client_id=A, sub="alice", scope="tools:read tools:call", may_act={"sub": B})
+    subject = harness.inside.mint(client_id=A, sub="alice", scope="tools:read tools:call", may_act={"sub": B})
     step1 = exchanged(http, B, subject, audience=harness.mcp)
     assert claims_of(step1)["act"] == {"sub": B}
-    worker = harness.mint(client_id=B, sub="b-worker", scope="tools:read")
+    worker = harness.inside.mint(client_id=B, sub="b-worker", scope="tools:read")
     step2 = exchanged(http, B, step1, audience=harness.mcp, actor_token=worker, actor_token_type=ACCESS_TOKEN)
     assert claims_of(step2)["act"] == {"sub": "b-worker", "act": {"sub": B}}
     step3 = exchanged(http, B, step2, audience=WEATHER, scope="tools:read")
@@ -605,19 +523,19 @@ def test_te6_a_three_step_chain_nests_every_actor_in_order(http: httpx.Client, h
 
 
 def test_te6_the_delegation_depth_is_capped(capped_http: httpx.Client, capped: Harness) -> None:
-    subject = capped.mint(client_id=A, sub="alice", scope="tools:read", may_act={"sub": B})
+    subject = capped.inside.mint(client_id=A, sub="alice", scope="tools:read", may_act={"sub": B})
     one = exchanged(capped_http, B, subject, audience=capped.mcp)
     two = exchanged(capped_http, B, one, audience=capped.mcp)
     assert claims_of(two)["act"] == {"sub": B, "act": {"sub": B}}
     refused(exchange(capped_http, B, two, audience=WEATHER), "invalid_request")
-    deep = capped.mint(client_id=A, scope="tools:read", act={"sub": B, "act": {"sub": C}})
+    deep = capped.inside.mint(client_id=A, scope="tools:read", act={"sub": B, "act": {"sub": C}})
     refused(exchange(capped_http, B, deep, audience=WEATHER), "invalid_request")
 
 
 def test_te6_impersonation_does_not_deepen_the_chain_at_the_cap(
     capped_http: httpx.Client, capped: Harness
 ) -> None:
-    at_cap = capped.mint(
+    at_cap = capped.inside.mint(
         client_id=A, scope="tools:read", act={"sub": B, "act": {"sub": C}}, may_act={"sub": IMPERSONATOR}
     )
     token = exchanged(capped_http, IMPERSONATOR, at_cap, audience=WEATHER)
@@ -657,7 +575,7 @@ def test_te7_an_unsupported_requested_token_type_is_invalid_request(http: httpx.
 
 def test_te7_exp_never_exceeds_the_subjects(http: httpx.Client, harness: Harness) -> None:
     """The gateway would grant an hour (``exchange_max_ttl``); the subject lives 20 seconds."""
-    subject = harness.mint(client_id=A, scope="tools:read", lifetime=20)
+    subject = harness.inside.mint(client_id=A, scope="tools:read", lifetime=20)
     response = exchange(http, A, subject, audience=WEATHER)
     assert response.status_code == 200, response.text
     assert response.json()["expires_in"] <= 20
@@ -665,7 +583,7 @@ def test_te7_exp_never_exceeds_the_subjects(http: httpx.Client, harness: Harness
 
 
 def test_te7_exp_never_exceeds_the_actor_tokens(http: httpx.Client, harness: Harness) -> None:
-    actor = harness.mint(client_id=A, scope="tools:read", lifetime=15)
+    actor = harness.inside.mint(client_id=A, scope="tools:read", lifetime=15)
     token = exchanged(
         http, A, own_token(http, A), audience=WEATHER, actor_token=actor, actor_token_type=ACCESS_TOKEN
     )
@@ -673,7 +591,7 @@ def test_te7_exp_never_exceeds_the_actor_tokens(http: httpx.Client, harness: Har
 
 
 def test_te7_exp_never_grows_along_a_chain(http: httpx.Client, harness: Harness) -> None:
-    token = harness.mint(client_id=A, sub="alice", scope="tools:read", may_act={"sub": B}, lifetime=90)
+    token = harness.inside.mint(client_id=A, sub="alice", scope="tools:read", may_act={"sub": B}, lifetime=90)
     expiries = [claims_of(token)["exp"]]
     for _ in range(3):
         token = exchanged(http, B, token, audience=harness.mcp)
@@ -683,7 +601,7 @@ def test_te7_exp_never_grows_along_a_chain(http: httpx.Client, harness: Harness)
 
 def test_te7_exchange_max_ttl_caps_the_lifetime(capped_http: httpx.Client, capped: Harness) -> None:
     """``exchange_max_ttl`` (3600 here) bounds a subject that lives longer."""
-    subject = capped.mint(client_id=A, scope="tools:read", lifetime=7200)
+    subject = capped.inside.mint(client_id=A, scope="tools:read", lifetime=7200)
     response = exchange(capped_http, A, subject, audience=WEATHER)
     assert response.status_code == 200 and response.json()["expires_in"] <= 3600
 
@@ -694,7 +612,9 @@ def test_te7_exchange_max_ttl_caps_the_lifetime(capped_http: httpx.Client, cappe
 def test_rv1_revoking_the_subject_revokes_exchanged_tokens_and_their_children(
     http: httpx.Client, harness: Harness
 ) -> None:
-    original = harness.mint(client_id=A, sub="alice", scope="tools:read tools:call", may_act={"sub": B})
+    original = harness.inside.mint(
+        client_id=A, sub="alice", scope="tools:read tools:call", may_act={"sub": B}
+    )
     child = exchanged(http, B, original, audience=harness.mcp)
     grandchild = exchanged(http, B, child, audience=WEATHER)
     downstream = exchanged(http, B, child, audience=READONLY)
@@ -723,7 +643,7 @@ def test_rv1_revoking_an_exchanged_token_leaves_its_parent_alone(
 
 
 def test_rv1_another_client_cannot_revoke_the_subject(http: httpx.Client, harness: Harness) -> None:
-    original = harness.mint(client_id=A, sub="alice", scope="tools:read", may_act={"sub": B})
+    original = harness.inside.mint(client_id=A, sub="alice", scope="tools:read", may_act={"sub": B})
     child = exchanged(http, B, original, audience=WEATHER)
     assert http.post("/revoke", data={"token": original}, auth=basic(B)).status_code == 200
     assert introspect(http, A, original)["active"] is True
@@ -736,7 +656,7 @@ def test_rv1_another_client_cannot_revoke_the_subject(http: httpx.Client, harnes
 def test_audit_every_exchange_granted_or_refused_and_never_a_token(
     http: httpx.Client, harness: Harness, audit: pytest.LogCaptureFixture
 ) -> None:
-    subject = harness.mint(client_id=A, sub="alice", scope="tools:read tools:call", may_act={"sub": B})
+    subject = harness.inside.mint(client_id=A, sub="alice", scope="tools:read tools:call", may_act={"sub": B})
     granted = exchanged(http, B, subject, audience=WEATHER, scope="tools:read")
     refused(exchange(http, C, subject, audience=WEATHER), "invalid_request")  # TE-5
     refused(exchange(http, B, subject, audience=READONLY, scope="tools:call"), "invalid_scope")

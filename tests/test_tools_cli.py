@@ -10,12 +10,12 @@ from pathlib import Path
 
 import pytest
 
-from tests.test_cli import Cli, assert_refused
+from tests.support.cli import Cli, assert_refused
 
 
 @pytest.fixture
 def cli(tmp_path: Path) -> Cli:
-    return Cli(store=f"sqlite:///{tmp_path / 'gw.sqlite3'}", cwd=tmp_path)
+    return Cli.on_sqlite(tmp_path)
 
 
 def config(cli: Cli, tmp_path: Path, text: str) -> None:

@@ -8,7 +8,6 @@ notification can make the new tool appear in the gateway's ``tools/list``.
 from __future__ import annotations
 
 import json
-from collections.abc import AsyncIterator
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -17,10 +16,9 @@ import httpx2
 import pytest
 from starlette.types import Send
 
-from gateway.config import ClientConfig, Settings
-from tests.agents import AgentKey
-from tests.mcp_harness import FakeUpstream, Served, agent_token, modern_body, modern_headers, wait_for_tools
-from tests.servers import running_gateway
+from tests.support.fake_upstream import FakeUpstream
+from tests.support.mcp_requests import modern_body, modern_headers, wait_for_tools
+from tests.support.upstream_gateway import gateway_in_front_of
 
 pytestmark = pytest.mark.anyio
 
@@ -60,37 +58,21 @@ async def modern_json_only(
     return await http.post(mcp, json=modern_body(method, params), headers=headers)
 
 
-@pytest.fixture
-async def http() -> AsyncIterator[httpx2.AsyncClient]:
-    async with httpx2.AsyncClient(timeout=20) as client:
-        yield client
-
-
 async def test_an_upstream_announcing_list_changed_is_rediscovered_at_once(
     tmp_path: Path, http: httpx2.AsyncClient
 ) -> None:
-    key = AgentKey()
     upstream = AnnouncingUpstream(tool_names=["first_tool"])
-    with Served(lifespan="off").start(upstream) as served:
-
-        def settings(port: int) -> Settings:
-            return Settings(
-                port=port,
-                store=f"sqlite:///{tmp_path / 'gw.sqlite3'}",
-                servers=({"id": "live", "url": f"{served.url}/mcp", "refresh_interval": 3600},),
-                clients=(ClientConfig(client_id="agent", scopes=("live",), jwks=key.jwks),),
-            )
-
-        with running_gateway(settings) as gateway:
-            token = await agent_token(http, gateway, key, "agent")
-            mcp = gateway.endpoint("/mcp")
-            assert "live.new_tool" not in await wait_for_tools(http, mcp, token, ["live.first_tool"])
-            answer = await modern_json_only(
-                http,
-                mcp,
-                token,
-                "tools/call",
-                {"name": "live.first_tool", "arguments": {}},
-            )
-            assert answer.json()["result"]["content"][0]["text"] == "ok"
-            await wait_for_tools(http, mcp, token, ["live.first_tool", "live.new_tool"], within=10)
+    server = {"id": "live", "refresh_interval": 3600}
+    with gateway_in_front_of(upstream, tmp_path / "gw.sqlite3", server) as fronted:
+        token = await fronted.token(http)
+        mcp = fronted.mcp
+        assert "live.new_tool" not in await wait_for_tools(http, mcp, token, ["live.first_tool"])
+        answer = await modern_json_only(
+            http,
+            mcp,
+            token,
+            "tools/call",
+            {"name": "live.first_tool", "arguments": {}},
+        )
+        assert answer.json()["result"]["content"][0]["text"] == "ok"
+        await wait_for_tools(http, mcp, token, ["live.first_tool", "live.new_tool"], within=10)

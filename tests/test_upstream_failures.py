@@ -25,17 +25,10 @@ from examples.upstream_server import build_app
 from gateway.composition import Gateway
 from gateway.config import ClientConfig, Settings
 from gateway.upstream.asgi_transport import AsgiTransport, lifespan
-from tests.agents import AgentKey
-from tests.inprocess import GATEWAY_URL, InProcessGateway, in_process_gateway
-from tests.mcp_harness import (
-    GARBAGE_ANSWERS,
-    FakeUpstream,
-    agent_token,
-    list_all_tools,
-    modern,
-    tool_names,
-    wait_for_tools,
-)
+from tests.support.agents import AgentKey, agent_token
+from tests.support.fake_upstream import GARBAGE_ANSWERS, FakeUpstream
+from tests.support.inprocess import GATEWAY_URL, InProcessGateway, in_process_gateway
+from tests.support.mcp_requests import list_all_tools, modern, tool_names, wait_for_tools
 
 pytestmark = pytest.mark.anyio
 

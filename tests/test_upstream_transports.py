@@ -20,7 +20,8 @@ from starlette.types import Message, Receive, Scope, Send
 from gateway.upstream.aiohttp_transport import AiohttpTransport
 from gateway.upstream.asgi_transport import AsgiTransport, lifespan
 from gateway.upstream.transport import UpstreamFailure, UpstreamReply, UpstreamTransport
-from tests.mcp_harness import Served, closed_port_url
+from tests.support.asgi_server import Served
+from tests.support.ports import closed_port_url
 
 pytestmark = pytest.mark.anyio
 

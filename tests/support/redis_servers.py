@@ -11,7 +11,6 @@ from __future__ import annotations
 import contextlib
 import shutil
 import signal
-import socket
 import subprocess
 import tempfile
 import time
@@ -23,6 +22,8 @@ import redis
 from redis.backoff import NoBackoff
 from redis.retry import Retry
 
+from tests.support.ports import free_port
+
 STARTUP_TIMEOUT = 10.0
 CLUSTER_SLOTS = 16384
 
@@ -31,13 +32,6 @@ def require_redis_server() -> None:
     """Skip the calling test or fixture when there is no ``redis-server`` to start."""
     if shutil.which("redis-server") is None:
         pytest.skip("redis-server is not on PATH (install Redis >= 6.2 to run the Redis tests)")
-
-
-def free_port() -> int:
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        port: int = sock.getsockname()[1]
-        return port
 
 
 def _wait_until(condition: Callable[[], bool], what: str, timeout: float = STARTUP_TIMEOUT) -> None:
@@ -151,6 +145,8 @@ class RedisServer:
 
 @contextlib.contextmanager
 def redis_server() -> Iterator[RedisServer]:
+    """A standalone server for the block (skips the test when there is no ``redis-server``)."""
+    require_redis_server()
     with tempfile.TemporaryDirectory(prefix="redis-") as tmp, RedisServer(Path(tmp)) as server:
         yield server
 
@@ -184,6 +180,7 @@ def redis_cluster(masters: int = 3) -> Iterator[RedisClusterServers]:
     Set up with CLUSTER ADDSLOTSRANGE / MEET directly (what ``redis-cli --cluster create`` does,
     minus its fixed sleeps). A fresh master still waits 2 s before declaring the cluster ok.
     """
+    require_redis_server()
     with tempfile.TemporaryDirectory(prefix="redis-cluster-") as tmp, contextlib.ExitStack() as stack:
         nodes = [
             stack.enter_context(RedisServer(Path(tmp) / f"node{i}", cluster=True)) for i in range(masters)
@@ -220,6 +217,7 @@ class RedisSentinelServers:
 @contextlib.contextmanager
 def redis_sentinel() -> Iterator[RedisSentinelServers]:
     """One master and one Sentinel (quorum 1) monitoring it."""
+    require_redis_server()
     service = RedisSentinelServers.SERVICE
     with tempfile.TemporaryDirectory(prefix="redis-sentinel-") as tmp, contextlib.ExitStack() as stack:
         master = stack.enter_context(RedisServer(Path(tmp) / "master"))

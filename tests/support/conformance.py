@@ -5,10 +5,11 @@ into ``.node/``. Nothing here skips: when either is missing or the wrong version
 :class:`ConformanceSuiteMissing`, so the test fails and says how to install them. A skipped
 conformance test would hide a missing feature.
 
-The suite's ``authorization`` command with ``--scenario`` exits 1 when any check is ``FAILURE``
-(``WARNING`` does not fail) and, given ``-o DIR``, writes the checks it ran to
-``DIR/authorization-server-<scenario>-<timestamp>/checks.json``; that file is what results are read
-from, the printed output is kept for failure messages.
+Its ``authorization`` and ``server`` commands run with ``--scenario`` exit 1 when any check is
+``FAILURE`` (``WARNING`` does not fail) and, given ``-o DIR``, write the checks they ran to
+``DIR/authorization-server-<scenario>-<timestamp>/checks.json`` (``server-<scenario>-…`` for the
+server command); that file is what results are read from, the printed output is kept for failure
+messages.
 """
 
 from __future__ import annotations
@@ -22,12 +23,12 @@ import subprocess
 import tempfile
 import threading
 import time
-from collections.abc import Iterator
+from collections.abc import Iterator, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import IO, Any
 
-REPO = Path(__file__).resolve().parent.parent
+REPO = Path(__file__).resolve().parents[2]
 NODE_DIR = REPO / ".node"
 SUITE_PACKAGE = "@modelcontextprotocol/conformance"
 SUITE_VERSION = "0.2.0-alpha.12"
@@ -178,12 +179,34 @@ def run_authorization_scenario(
             ["authorization", "--url", issuer, "--scenario", scenario, "--output-dir", out, *extra_args],
             timeout=timeout,
         )
-        saved = sorted(Path(out).glob(f"authorization-server-{scenario}-*/checks.json"))
-        if len(saved) != 1:
-            raise ConformanceSuiteError(
-                f"expected one checks.json from scenario {scenario!r}, found {len(saved)}\n{run.output}"
-            )
-        checks = json.loads(saved[0].read_text())
+        return _scenario_result(Path(out), f"authorization-server-{scenario}", scenario, run)
+
+
+def run_server_scenario(
+    url: str, scenario: str, spec_version: str, expected_failures: Sequence[str] = ()
+) -> ScenarioResult:
+    """``server --url <url> --scenario <scenario> --spec-version <v>``; checks from checks.json.
+
+    The suite exits 1 when a check is ``FAILURE`` that its ``--expected-failures`` baseline does
+    not name, and writes ``<out>/server-<scenario>-<time>/checks.json``."""
+    with tempfile.TemporaryDirectory(prefix="conformance-") as out:
+        args = ["server", "--url", url, "--scenario", scenario, "--spec-version", spec_version]
+        if expected_failures:
+            baseline = Path(out) / "expected-failures.yml"
+            baseline.write_text("server:\n" + "".join(f"  - {scenario}:{c}\n" for c in expected_failures))
+            args += ["--expected-failures", str(baseline)]
+        run = run_suite([*args, "--output-dir", out])
+        return _scenario_result(Path(out), f"server-{scenario}", scenario, run)
+
+
+def _scenario_result(out: Path, folder_prefix: str, scenario: str, run: SuiteRun) -> ScenarioResult:
+    """The one ``<folder_prefix>-<time>/checks.json`` a single-scenario run wrote under ``out``."""
+    saved = sorted(out.glob(f"{folder_prefix}-*/checks.json"))
+    if len(saved) != 1:
+        raise ConformanceSuiteError(
+            f"expected one checks.json from scenario {scenario!r}, found {len(saved)}\n{run.output}"
+        )
+    checks = json.loads(saved[0].read_text())
     if not isinstance(checks, list):
         raise ConformanceSuiteError(f"checks.json of {scenario!r} is not a list\n{run.output}")
     return ScenarioResult(scenario, run, checks)

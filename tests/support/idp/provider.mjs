@@ -1,6 +1,6 @@
 // A real OpenID provider for the federation tests: panva's certified oidc-provider.
 //
-// Started by tests/oidc_idp.py with Node >= 22 on a free loopback port. Configuration comes from
+// Started by tests/support/oidc_idp.py with Node >= 22 on a free loopback port. Configuration comes from
 // the environment; once listening it prints one JSON line {"issuer": "..."} on stdout.
 //
 //   OIDC_PROVIDER_PREFIX  the npm prefix holding node_modules/oidc-provider (.node/idp)

@@ -11,20 +11,19 @@ and every end-to-end header, ``Host`` and ``Origin`` included, so a DNS-rebindin
 evil.example.com``) reaches the gateway's own Host/Origin guard as sent. The gateway is configured
 to know the name it is served under (``allowed_hosts`` / ``allowed_origins``), as it would be
 behind any reverse proxy. Only the hop-by-hop headers of RFC 9110 §7.6.1 are not forwarded.
+
+Serve it with :class:`~tests.support.asgi_server.Served` (``server_header=False,
+date_header=False``: a proxy would otherwise add a second copy of the ones the gateway sends).
 """
 
 from __future__ import annotations
 
-import asyncio
-import contextlib
-import socket
-import threading
-from collections.abc import Iterator
 from urllib.parse import urlsplit
 
 import httpx2
-import uvicorn
-from starlette.types import ASGIApp, Message, Receive, Scope, Send
+from starlette.types import Receive, Scope, Send
+
+from tests.support.raw_asgi import read_body
 
 HOP_BY_HOP = frozenset(
     {
@@ -78,7 +77,7 @@ class TokenInjectingProxy:
             await send({"type": "http.response.start", "status": 404, "headers": []})
             await send({"type": "http.response.body", "body": b""})
             return
-        body = await _read_body(receive)
+        body = await read_body(receive)
         url = self._target + (f"?{scope['query_string'].decode('latin-1')}" if scope["query_string"] else "")
         request = self._client.build_request(
             scope["method"],
@@ -113,43 +112,3 @@ class TokenInjectingProxy:
                     await self._client.aclose()
                 await send({"type": "lifespan.shutdown.complete"})
                 return
-
-
-async def _read_body(receive: Receive) -> bytes:
-    body = bytearray()
-    while True:
-        message: Message = await receive()
-        body += message.get("body", b"")
-        if not message.get("more_body", False):
-            return bytes(body)
-
-
-@contextlib.contextmanager
-def serving(app: ASGIApp, sock: socket.socket) -> Iterator[None]:
-    """Serve ``app`` with uvicorn on the already bound ``sock`` in a thread, for the block.
-
-    Uvicorn's own ``Server``/``Date`` headers are off: a proxy would otherwise add a second copy
-    of the ones the gateway sends."""
-    config = uvicorn.Config(app, log_level="warning", lifespan="on", server_header=False, date_header=False)
-    server = uvicorn.Server(config)
-    failure: list[BaseException] = []
-
-    def run() -> None:
-        try:
-            asyncio.run(server.serve(sockets=[sock]))
-        except BaseException as exc:  # reported to the test thread
-            failure.append(exc)
-
-    thread = threading.Thread(target=run, daemon=True)
-    thread.start()
-    try:
-        for _ in range(3000):
-            if server.started or failure or not thread.is_alive():
-                break
-            threading.Event().wait(0.01)
-        if not server.started:
-            raise RuntimeError(f"the server on {sock.getsockname()} did not start: {failure}")
-        yield
-    finally:
-        server.should_exit = True
-        thread.join(10)
