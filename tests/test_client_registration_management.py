@@ -9,12 +9,7 @@ from __future__ import annotations
 import httpx2
 import pytest
 
-from tests.support.client_registration import (
-    World,
-    bearer,
-    registered,
-    relative,
-)
+from tests.support.client_registration import World, bearer, registered, relative
 from tests.support.oauth_errors import error_of
 
 pytest_plugins = ["tests.support.client_registration"]

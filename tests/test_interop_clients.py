@@ -27,9 +27,7 @@ from authlib.integrations.base_client import OAuthError
 from authlib.integrations.httpx_client import AsyncOAuth2Client
 from authlib.oauth2.rfc7523 import PrivateKeyJWT
 from joserfc.jwk import ECKey
-from mcp.client.auth.extensions.client_credentials import (
-    ClientCredentialsOAuthProvider,
-)
+from mcp.client.auth.extensions.client_credentials import ClientCredentialsOAuthProvider
 
 from examples.agent import MemoryTokenStorage
 from gateway.config import ClientConfig, Settings

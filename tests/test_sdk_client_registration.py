@@ -22,12 +22,7 @@ from gateway.config import Settings
 from gateway.fetching import fetcher as fetch_module
 from gateway.fetching.fetcher import DocumentFetcher, FetchPolicy
 from tests.support.browser import Person
-from tests.support.client_registration import (
-    DESCRIPTIONS,
-    World,
-    build_with,
-    cimd_document,
-)
+from tests.support.client_registration import DESCRIPTIONS, World, build_with, cimd_document
 from tests.support.fetch_probes import TableResolver
 from tests.support.gateway_server import RunningGateway, running_gateway
 from tests.support.http_server import serving_documents
