@@ -5,6 +5,7 @@ imports another. One concern per module:
 
 Servers the tests start
     :mod:`~tests.support.gateway_server` the gateway under uvicorn on a free port;
+    :mod:`~tests.support.inprocess` the gateway in the test's own event loop, no socket;
     :mod:`~tests.support.asgi_server` any other ASGI app (an upstream) the same way;
     :mod:`~tests.support.ports` loopback ports bound in advance, or known closed;
     :mod:`~tests.support.fake_upstream` an upstream MCP server whose failures a test chooses;
