@@ -1,6 +1,6 @@
 """Each rule of the authorization code flow, proven on a running gateway.
 
-SPEC-NOTES CO-1 … CO-8, one named test (or parametrized family) per rule; the refresh-token rules
+CO-1 … CO-8, one named test (or parametrized family) per rule; the refresh-token rules
 are in ``test_refresh_token_rules.py``. The gateway runs under uvicorn on a SQLite file; the
 concurrency tests also run on a private Redis server. A headless person
 (:class:`tests.support.browser.Person`) signs in and consents; the test plays the public client

@@ -1,4 +1,4 @@
-"""Dynamic client registration (RFC 7591, SPEC-NOTES RG-1), one named test per rule, on a running
+"""Dynamic client registration (RFC 7591, RG-1), one named test per rule, on a running
 gateway (SQLite file): what a client may register, what it is answered, what is refused and why,
 the rate limit, and the settings that turn registration off or allow ``client_credentials``.
 

@@ -2,7 +2,7 @@
 
 * the ``mcp`` SDK's ``PrivateKeyJWTOAuthProvider`` and ``ClientCredentialsOAuthProvider``: httpx2
   auth flows that start from a protected resource's 401, discover RFC 9728 metadata, then RFC 8414
-  metadata, and call ``/token`` (SPEC-NOTES CA-1 … CA-3, the MCP client-credentials extension);
+  metadata, and call ``/token`` (CA-1 … CA-3, the MCP client-credentials extension);
 * authlib's ``AsyncOAuth2Client`` with its ``PrivateKeyJWT`` client authentication, also for
   introspection (IN-1) and revocation (RV-1).
 

@@ -1,6 +1,6 @@
 """Each rule of refresh tokens, proven on a running gateway.
 
-SPEC-NOTES RT-1 … RT-3, one named test (or parametrized family) per rule. The gateway runs under
+RT-1 … RT-3, one named test (or parametrized family) per rule. The gateway runs under
 uvicorn on a SQLite file; the concurrency tests also run on a private Redis server. A headless
 person (:class:`tests.support.browser.Person`) signs in and consents, then the test plays the public
 client ``desk`` (:mod:`tests.support.code_flow`): it redeems the code, refreshes, introspects and

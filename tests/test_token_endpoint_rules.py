@@ -1,6 +1,6 @@
 """Each rule of the token endpoint, proven on the HTTP endpoint of a running gateway (SQLite store).
 
-SPEC-NOTES AS-2, AS-3, CA-1 … CA-6, RFC 8725; named after the rule each test proves.
+AS-2, AS-3, CA-1 … CA-6, RFC 8725; named after the rule each test proves.
 """
 
 from __future__ import annotations

@@ -1,6 +1,6 @@
 """Token exchange without HTTP: properties of ``TokenExchanger`` and the cache of ``DownstreamTokens``.
 
-The property (SPEC-NOTES TE-4, TE-6, TE-7, RV-1): over random trees of exchanges, with random
+The property (TE-4, TE-6, TE-7, RV-1): over random trees of exchanges, with random
 requested scopes (sometimes wider than what is held, which must be ``invalid_scope``), random
 targets with scope lists, random clock advances and a random delegation cap, every issued scope is
 covered by the parent's (by the hierarchy of ``tools_registry.scopes``: ``w`` covers ``w:r``, never

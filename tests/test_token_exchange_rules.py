@@ -1,6 +1,6 @@
 """Each rule of token exchange (RFC 8693), proven on the HTTP endpoint of a running gateway (SQLite).
 
-SPEC-NOTES TE-1 … TE-7 and RV-1 (the revocation cascade); named after the rule each test proves.
+TE-1 … TE-7 and RV-1 (the revocation cascade); named after the rule each test proves.
 
 No grant of the gateway issues a ``may_act`` claim, and some rules need subject tokens no client
 can obtain over HTTP (expired, foreign ``typ``, another issuer on the gateway's own key). Those are
