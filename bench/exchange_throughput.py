@@ -37,7 +37,7 @@ from token_throughput import free_port, percentile, run_server, start_redis
 
 from gateway.clock import SystemClock
 from gateway.composition import build_gateway
-from gateway.config import Settings, TargetConfig
+from gateway.config import settings_from
 from gateway.oauth.clients.model import hash_secret
 from gateway.store.factory import open_store
 from gateway.upstream.downstream_tokens import DownstreamTokens
@@ -170,10 +170,13 @@ def zipf_indices(rng: random.Random, n: int, count: int, s: float = 1.1) -> list
 
 
 async def internal_path(store_url: str, label: str, args: argparse.Namespace) -> None:
-    settings = Settings(
+    settings = settings_from(
         store=store_url,
         targets=tuple(
-            TargetConfig(audience, tuple(s for aud, scopes in TOOLS if aud == audience for s in scopes))
+            {
+                "audience": audience,
+                "scopes": tuple(s for aud, scopes in TOOLS if aud == audience for s in scopes),
+            }
             for audience in dict.fromkeys(aud for aud, _ in TOOLS)
         ),
     )
@@ -185,7 +188,7 @@ async def internal_path(store_url: str, label: str, args: argparse.Namespace) ->
             issued = await gateway.issuer.issue(
                 subject=f"user-{i}",
                 client_id=f"agent-{i % 50}",
-                audience=settings.mcp_resource,
+                audience=settings.mcp.resource,
                 scopes=AGENT_SCOPES,
                 lifetime=3600,
             )
