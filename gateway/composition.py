@@ -1,11 +1,11 @@
 """The composition root: every long-lived part of the gateway is built here, once, in one order.
 
 ``build_gateway`` reads :class:`~gateway.settings.Settings` and hands each part only what it needs;
-besides it only the HTTP faces assembled from its parts (each role's ``routes``, ``gateway.app``,
-the server and the CLI) read the settings, as ``tests/test_architecture.py`` checks. The seams
-(store, clock, document fetcher, the upstream transport) are parameters, so tests replace them
-without patching. The HTTP face of each role is built from these parts by that role's ``routes``
-module, and ``gateway.app`` puts the routes together.
+the only other readers are the HTTP faces assembled from its parts (each role's ``routes``,
+``gateway.app``, the server, the CLI), as ``tests/test_architecture.py`` checks. The seams (store,
+clock, document fetcher, the upstream transport) are parameters, so tests replace them without
+patching. The HTTP face of each role is built from these parts by that role's ``routes`` module,
+and ``gateway.app`` puts the routes together.
 """
 
 from __future__ import annotations
