@@ -5,8 +5,9 @@ The file, the ``MCP_GATEWAY_*`` environment and the command line spell every set
 one in its group under the same name (``settings.tokens.access_token_ttl``). Every field with a
 default is a setting; ``McpSettings.resource``, the one field without, is derived by the loader.
 
-Only the composition root reads these objects (``tests/test_architecture.py``): it hands every
-other part the values it needs, so no part below it depends on how the settings are laid out.
+Only the composition root and the HTTP faces it assembles read these objects
+(``tests/test_architecture.py``): every other part is handed the values it needs, so no part below
+them depends on how the settings are laid out.
 """
 
 from __future__ import annotations
@@ -38,10 +39,12 @@ class ServerSettings:
 
     @property
     def base_url(self) -> str:
+        """Where agents reach the gateway: ``public_url``, else the address it is bound to."""
         return self.public_url or f"http://{_url_host(self.host)}:{self.port}"
 
     @property
     def issuer_id(self) -> str:
+        """The issuer as published and as checked in tokens: ``issuer``, else ``base_url``."""
         return self.issuer or self.base_url
 
     def endpoint(self, path: str) -> str:
