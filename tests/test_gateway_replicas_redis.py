@@ -17,7 +17,8 @@ import httpx2
 import pytest
 
 from examples.upstream_server import build_app
-from gateway.config import ClientConfig, Settings
+from gateway.config import settings_from
+from gateway.settings import Settings
 from tests.support.agents import AgentKey, agent_token, revoke
 from tests.support.asgi_server import Served
 from tests.support.gateway_server import RunningGateway, running_gateway
@@ -39,11 +40,11 @@ class Replicas:
 
     @property
     def resource(self) -> str:
-        return self.first.settings.mcp_resource
+        return self.first.settings.mcp.resource
 
     def mcp_of(self, replica: RunningGateway) -> str:
         """Where a client reaches this replica (a load balancer would choose)."""
-        return f"http://127.0.0.1:{replica.settings.port}{replica.settings.mcp_path}"
+        return f"http://127.0.0.1:{replica.settings.server.port}{replica.settings.mcp.mcp_path}"
 
     @property
     def both(self) -> tuple[str, str]:
@@ -61,7 +62,7 @@ class _Replica:
     """
 
     def __init__(self, replica: RunningGateway) -> None:
-        self._port = replica.settings.port
+        self._port = replica.settings.server.port
         self.issuer = replica.issuer
 
     def endpoint(self, path: str) -> str:
@@ -76,13 +77,13 @@ def replicas(redis_server: RedisServer) -> Iterator[Replicas]:
         audience = f"{upstream.url}/mcp"
 
         def settings(port: int, public_url: str = "") -> Settings:
-            return Settings(
+            return settings_from(
                 port=port,
                 public_url=public_url,
                 store=store,
                 servers=({"id": "weather", "url": audience},),
                 clients=tuple(
-                    ClientConfig(client_id=client_id, scopes=("weather",), jwks=key.jwks)
+                    {"client_id": client_id, "scopes": ("weather",), "jwks": key.jwks}
                     for client_id, key in keys.items()
                 ),
             )
@@ -92,7 +93,7 @@ def replicas(redis_server: RedisServer) -> Iterator[Replicas]:
             running_gateway(lambda port: settings(port, public_url=first.url)) as second,
         ):
             assert second.issuer == first.issuer
-            assert second.settings.mcp_resource == first.settings.mcp_resource
+            assert second.settings.mcp.resource == first.settings.mcp.resource
             upstream.start(build_app(first.issuer, audience))
             yield Replicas(first, second, keys)
 

@@ -30,8 +30,9 @@ from joserfc.jwk import ECKey
 from mcp.client.auth.extensions.client_credentials import ClientCredentialsOAuthProvider
 
 from examples.agent import MemoryTokenStorage
-from gateway.config import ClientConfig, Settings
+from gateway.config import settings_from
 from gateway.oauth.clients.model import hash_secret
+from gateway.settings import Settings
 from tests.support.agents import AgentKey
 from tests.support.gateway_server import RunningGateway, running_gateway
 from tests.support.protected_resource import CHALLENGED_SCOPE, HELD_SCOPES, with_protected_resource
@@ -52,23 +53,23 @@ def agent_key() -> AgentKey:
 @contextlib.contextmanager
 def gateway_for(store_url: str, agent_key: AgentKey, **overrides: Any) -> Iterator[RunningGateway]:
     def settings(port: int) -> Settings:
-        return Settings(
+        return settings_from(
             port=port,
             store=store_url,
             clients=(
-                ClientConfig(client_id=JWT_AGENT, scopes=HELD_SCOPES, jwks=agent_key.jwks),
-                ClientConfig(
-                    client_id=BASIC_AGENT,
-                    auth_method="client_secret_basic",
-                    scopes=HELD_SCOPES,
-                    secret_hash=hash_secret(SECRET),
-                ),
-                ClientConfig(
-                    client_id=POST_AGENT,
-                    auth_method="client_secret_post",
-                    scopes=HELD_SCOPES,
-                    secret_hash=hash_secret(SECRET),
-                ),
+                {"client_id": JWT_AGENT, "scopes": HELD_SCOPES, "jwks": agent_key.jwks},
+                {
+                    "client_id": BASIC_AGENT,
+                    "auth_method": "client_secret_basic",
+                    "scopes": HELD_SCOPES,
+                    "secret_hash": hash_secret(SECRET),
+                },
+                {
+                    "client_id": POST_AGENT,
+                    "auth_method": "client_secret_post",
+                    "scopes": HELD_SCOPES,
+                    "secret_hash": hash_secret(SECRET),
+                },
             ),
             **overrides,
         )

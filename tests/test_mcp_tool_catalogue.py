@@ -18,7 +18,8 @@ from mcp.client.client import Client
 from mcp.client.streamable_http import streamable_http_client
 
 from examples.upstream_server import build_app
-from gateway.config import ClientConfig, Settings
+from gateway.config import settings_from
+from gateway.settings import Settings
 from tests.support.agents import AgentKey, agent_token
 from tests.support.asgi_server import Served
 from tests.support.fake_upstream import FakeUpstream
@@ -53,7 +54,7 @@ class Catalogue:
 
     @property
     def mcp(self) -> str:
-        return self.gateway.settings.mcp_resource
+        return self.gateway.settings.mcp.resource
 
     async def token(self, http: httpx2.AsyncClient, client_id: str) -> str:
         return await agent_token(http, self.gateway, self.keys[client_id], client_id)
@@ -69,7 +70,7 @@ def catalogue(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Catalogue]:
     with Served() as weather, Served(lifespan="off").start(bulk) as bulk_server:
 
         def settings(port: int) -> Settings:
-            return Settings(
+            return settings_from(
                 port=port,
                 store=f"sqlite:///{store}",
                 servers=(
@@ -81,7 +82,7 @@ def catalogue(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Catalogue]:
                     {"id": "bulk", "url": f"{bulk_server.url}/mcp"},
                 ),
                 clients=tuple(
-                    ClientConfig(client_id=client_id, scopes=scopes, jwks=keys[client_id].jwks)
+                    {"client_id": client_id, "scopes": scopes, "jwks": keys[client_id].jwks}
                     for client_id, scopes in AGENT_SCOPES.items()
                 ),
             )

@@ -25,9 +25,10 @@ import httpx
 import jwt
 import pytest
 
-from gateway.config import ClientConfig, Settings, TargetConfig
+from gateway.config import settings_from
 from gateway.oauth.clients.model import hash_secret
 from gateway.oauth.tokens.access_tokens import ACCESS_TOKEN_TYP
+from gateway.settings import Settings
 from tests.support.agents import AgentKey
 from tests.support.gateway_loop import GatewayLoop
 from tests.support.gateway_server import RunningGateway, running_gateway
@@ -61,18 +62,18 @@ class Harness:
 
     @property
     def mcp(self) -> str:
-        return self.running.settings.mcp_resource
+        return self.running.settings.mcp.resource
 
 
-def _client(name: str, scopes: tuple[str, ...], audiences: tuple[str, ...], **options: Any) -> ClientConfig:
-    return ClientConfig(
-        client_id=name,
-        auth_method="client_secret_basic",
-        secret_hash=hash_secret(SECRETS[name]),
-        scopes=scopes,
-        audiences=audiences,
+def _client(name: str, scopes: tuple[str, ...], audiences: tuple[str, ...], **options: Any) -> dict[str, Any]:
+    return {
+        "client_id": name,
+        "auth_method": "client_secret_basic",
+        "secret_hash": hash_secret(SECRETS[name]),
+        "scopes": scopes,
+        "audiences": audiences,
         **{"grant_types": BOTH_GRANTS, **options},
-    )
+    }
 
 
 @contextlib.contextmanager
@@ -83,12 +84,12 @@ def exchange_gateway(store_dir: Path, **overrides: Any) -> Iterator[Harness]:
     def settings(port: int) -> Settings:
         mcp = f"http://127.0.0.1:{port}/mcp"
         everywhere = (mcp, WEATHER, READONLY)
-        return Settings(
+        return settings_from(
             port=port,
             store=f"sqlite:///{store_dir / 'gateway.sqlite3'}",
             targets=(
-                TargetConfig(WEATHER, ("tools:read", "tools:call")),
-                TargetConfig(READONLY, ("tools:read",)),
+                {"audience": WEATHER, "scopes": ("tools:read", "tools:call")},
+                {"audience": READONLY, "scopes": ("tools:read",)},
             ),
             clients=(
                 _client(A, ("tools:read", "tools:call", "tools:admin"), everywhere),

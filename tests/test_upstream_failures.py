@@ -23,7 +23,7 @@ import pytest
 
 from examples.upstream_server import build_app
 from gateway.composition import Gateway
-from gateway.config import ClientConfig, Settings
+from gateway.config import settings_from
 from gateway.upstream.asgi_transport import AsgiTransport, lifespan
 from tests.support.agents import AgentKey, agent_token
 from tests.support.fake_upstream import GARBAGE_ANSWERS, FakeUpstream
@@ -48,7 +48,7 @@ class Upstreams:
 
     @property
     def mcp(self) -> str:
-        return self.gateway.settings.mcp_resource
+        return self.gateway.settings.mcp.resource
 
     @property
     def wired(self) -> Gateway:
@@ -76,11 +76,11 @@ async def upstreams(tmp_path_factory: pytest.TempPathFactory) -> AsyncIterator[U
     for server in servers:
         if server["id"] == "slow":
             server["timeout"] = 1.0
-    settings = Settings(
+    settings = settings_from(
         public_url=GATEWAY_URL,
         store=f"sqlite:///{store}",
         servers=tuple(servers),
-        clients=(ClientConfig(client_id=AGENT, scopes=tuple(SERVER_IDS), jwks=key.jwks),),
+        clients=({"client_id": AGENT, "scopes": tuple(SERVER_IDS), "jwks": key.jwks},),
     )
     gateway = in_process_gateway(settings, transport)
     weather = build_app(

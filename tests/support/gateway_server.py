@@ -19,7 +19,7 @@ from starlette.types import ASGIApp
 
 from gateway.app import create_app
 from gateway.composition import Gateway, build_gateway
-from gateway.config import Settings
+from gateway.settings import Settings
 from gateway.store.factory import open_store
 from tests.support.ports import bound_socket
 
@@ -31,14 +31,14 @@ class RunningGateway:
 
     @property
     def url(self) -> str:
-        return self.settings.base_url
+        return self.settings.server.base_url
 
     @property
     def issuer(self) -> str:
-        return self.settings.issuer_id
+        return self.settings.server.issuer_id
 
     def endpoint(self, path: str) -> str:
-        return self.settings.endpoint(path)
+        return self.settings.server.endpoint(path)
 
 
 @contextlib.contextmanager
@@ -63,7 +63,7 @@ def running_gateway(
 
     def run() -> None:
         try:
-            gateway = (build or (lambda s: build_gateway(s, open_store(s.store))))(settings)
+            gateway = (build or (lambda s: build_gateway(s, open_store(s.server.store))))(settings)
             running.gateway = gateway
             app = create_app(gateway)
             config = uvicorn.Config(

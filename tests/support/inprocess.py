@@ -15,7 +15,7 @@ from starlette.applications import Starlette
 
 from gateway.app import create_app
 from gateway.composition import Gateway, build_gateway
-from gateway.config import Settings
+from gateway.settings import Settings
 from gateway.store.factory import open_store
 from gateway.upstream.transport import UpstreamTransport
 
@@ -31,10 +31,10 @@ class InProcessGateway:
 
     @property
     def issuer(self) -> str:
-        return self.settings.issuer_id
+        return self.settings.server.issuer_id
 
     def endpoint(self, path: str) -> str:
-        return self.settings.endpoint(path)
+        return self.settings.server.endpoint(path)
 
     def transport(self) -> httpx2.ASGITransport:
         """An httpx2 transport to this gateway (for agents, and for upstreams fetching its JWKS)."""
@@ -46,5 +46,5 @@ class InProcessGateway:
 
 def in_process_gateway(settings: Settings, transport: UpstreamTransport) -> InProcessGateway:
     """The gateway and its app, not started yet (its store opened here, in the test's thread)."""
-    gateway = build_gateway(settings, open_store(settings.store), transport=transport)
+    gateway = build_gateway(settings, open_store(settings.server.store), transport=transport)
     return InProcessGateway(settings, gateway, create_app(gateway))

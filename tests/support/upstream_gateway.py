@@ -17,7 +17,8 @@ from typing import Any
 import httpx2
 from starlette.types import ASGIApp
 
-from gateway.config import ClientConfig, Settings
+from gateway.config import settings_from
+from gateway.settings import Settings
 from tests.support.agents import AgentKey, agent_token
 from tests.support.asgi_server import Served
 from tests.support.gateway_server import RunningGateway, running_gateway
@@ -48,12 +49,12 @@ def gateway_in_front_of(
     with Served(lifespan="off").start(upstream) as served:
 
         def settings(port: int) -> Settings:
-            return Settings(
+            return settings_from(
                 port=port,
                 store=f"sqlite:///{store}",
                 servers=({**server, "url": f"{served.url}/mcp"},),
                 clients=tuple(
-                    ClientConfig(client_id=agent, scopes=(server["id"],), jwks=key.jwks)
+                    {"client_id": agent, "scopes": (server["id"],), "jwks": key.jwks}
                     for agent, key in keys.items()
                 ),
             )

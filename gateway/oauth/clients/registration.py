@@ -30,7 +30,6 @@ from starlette.routing import Route
 from gateway import paths
 from gateway.audit import AuditLog
 from gateway.clock import Clock
-from gateway.config import Settings
 from gateway.errors import (
     NO_STORE,
     InvalidBearerToken,
@@ -46,7 +45,6 @@ from gateway.oauth.clients.self_described import (
     MetadataPolicy,
     client_metadata,
     parse_client_metadata,
-    self_described_scopes,
 )
 from gateway.oauth.forms import read_oauth_body
 from gateway.request_body import DuplicateMember, unique_members
@@ -256,26 +254,15 @@ class RegistrationEndpoints:
         return Response(status_code=204, headers=NO_STORE)
 
 
-def dcr_policy(settings: Settings) -> MetadataPolicy:
-    grants = CODE_GRANTS | ({"client_credentials"} if settings.dcr_allow_client_credentials else set())
-    return MetadataPolicy(allowed_scopes=self_described_scopes(settings), grant_types=frozenset(grants))
+def dcr_policy(allowed_scopes: tuple[str, ...], *, allow_client_credentials: bool) -> MetadataPolicy:
+    """What a dynamic registration may ask for: the code grants, and ``client_credentials`` only
+    when the operator allows it (``dcr_allow_client_credentials``)."""
+    grants = CODE_GRANTS | ({"client_credentials"} if allow_client_credentials else set())
+    return MetadataPolicy(allowed_scopes=allowed_scopes, grant_types=frozenset(grants))
 
 
-def registration_routes(
-    settings: Settings, clients: ClientRegistry, store: Store, clock: Clock, audit: AuditLog
-) -> list[Route]:
-    """The RFC 7591/7592 routes, or none when ``dcr_enabled`` is off."""
-    if not settings.dcr_enabled:
-        return []
-    endpoints = RegistrationEndpoints(
-        clients=clients,
-        store=store,
-        clock=clock,
-        policy=dcr_policy(settings),
-        limiter=RegistrationRateLimiter(store, clock, settings.dcr_rate_limit_per_minute),
-        registration_uri=settings.endpoint(paths.REGISTER),
-        audit=audit,
-    )
+def registration_routes(endpoints: RegistrationEndpoints) -> list[Route]:
+    """The RFC 7591/7592 routes at ``/register`` and ``/register/<client_id>``."""
     client_path = paths.REGISTER + "/{client_id}"
     return [
         Route(paths.REGISTER, endpoints.register, methods=["POST"]),
