@@ -1,5 +1,6 @@
 """Upstreams that attack the gateway: each one is refused, named in a JSON-RPC error, and leaves every
-other upstream serving and the catalogue refresher alive (rule book UP-1, UP-2).
+other upstream serving and the catalogue refresher alive (rule book UP-1, UP-2); during a call only
+what the agent asked for flows back from an upstream (UP-3).
 
 One in-process gateway in front of a healthy upstream and several hostile ones: JSON nested
 100,000 levels deep in ``tools/list`` and in a ``tools/call`` answer, JSON nested just past the
@@ -27,10 +28,11 @@ from gateway.store.memory import MemoryStore
 from gateway.upstream.answers import MAX_DEPTH, AnswerRefused, depth_exceeds, load_bounded
 from gateway.upstream.asgi_transport import AsgiTransport, lifespan
 from gateway.upstream.refresher import Refresher
+from gateway.upstream.transport import event_data
 from tests.support.agents import AgentKey, agent_token
 from tests.support.fake_upstream import FakeUpstream
 from tests.support.inprocess import GATEWAY_URL, InProcessGateway, in_process_gateway
-from tests.support.mcp_requests import modern, wait_for_tools
+from tests.support.mcp_requests import modern, modern_body, modern_headers, wait_for_tools
 from tests.support.raw_asgi import send_response
 from tools_registry.servers import UpstreamServer
 
@@ -116,6 +118,42 @@ HOSTILE: dict[str, HostileUpstream] = {
         on_call=lambda rid: jsonrpc(rid, "result", json.dumps({"text": "x" * (50 * 1024 * 1024)})), chunks=50
     ),
 }
+
+
+@dataclass
+class ChattyUpstream(FakeUpstream):
+    """Answers ``tools/call`` as SSE: every notification of :data:`CHATTER` first, then the result
+    (``resultType`` as ``result_type`` says)."""
+
+    result_type: str = "complete"
+
+    async def answer_call(self, body: dict[str, Any], send: Send) -> bool:
+        headers = [(b"content-type", b"text/event-stream")]
+        await send({"type": "http.response.start", "status": 200, "headers": headers})
+        result = {"content": [{"type": "text", "text": "done"}], "resultType": self.result_type}
+        for message in [*CHATTER, {"jsonrpc": "2.0", "id": body["id"], "result": result}]:
+            chunk = f"event: message\ndata: {json.dumps(message)}\n\n".encode()
+            await send({"type": "http.response.body", "body": chunk, "more_body": True})
+        await send({"type": "http.response.body", "body": b"", "more_body": False})
+        return True
+
+
+def notification(method: str, **params: Any) -> dict[str, Any]:
+    return {"jsonrpc": "2.0", "method": method, "params": params}
+
+
+CHATTER = [
+    notification("notifications/progress", progressToken="someone-elses", progress=1),
+    notification("notifications/progress", progressToken="p-1", progress=1, total=2),
+    notification("notifications/progress", progressToken=1, progress=1),
+    notification("notifications/message", level="info", data="chatty"),
+    notification("notifications/message", level="error", data="it broke"),
+    notification("notifications/tools/list_changed"),
+    notification("notifications/made_up", payload="anything"),
+    {"jsonrpc": "2.0", "id": "sneaky", "method": "sampling/createMessage", "params": {}},
+]
+HOSTILE["chatty"] = ChattyUpstream()
+HOSTILE["asker"] = ChattyUpstream(result_type="input_required")
 SERVER_IDS = ["good", *HOSTILE]
 
 
@@ -240,6 +278,48 @@ async def test_up2_an_upstream_error_code_that_is_not_an_integer_is_a_jsonrpc_er
 ) -> None:
     error = upstream_error(await call(http, world, token, "badcode.ping_tool"), "badcode")
     assert error["code"] == -32603 and error["data"]["upstreamCode"] is None
+
+
+async def streamed_call(
+    http: httpx2.AsyncClient, world: World, token: str, name: str, meta: dict[str, Any]
+) -> list[dict[str, Any]]:
+    """The messages of an SSE answer to ``tools/call`` by an agent that accepts a stream."""
+    body = modern_body("tools/call", {"name": name, "arguments": {}})
+    body["params"]["_meta"].update(progressToken="p-1", **meta)
+    response = await http.post(world.mcp, json=body, headers=modern_headers(token, "tools/call", name))
+    assert response.status_code == 200, response.text
+    if response.headers["content-type"].startswith("application/json"):
+        return [response.json()]
+    return [json.loads(data) for data in event_data(response.text)]
+
+
+async def test_up3_only_progress_for_the_agents_own_token_is_relayed_and_nothing_unsolicited(
+    world: World, http: httpx2.AsyncClient, token: str
+) -> None:
+    messages = await streamed_call(http, world, token, "chatty.ping_tool", {})
+    assert [m.get("method") for m in messages] == ["notifications/progress", None]
+    assert messages[0]["params"] == {"progressToken": "p-1", "progress": 1, "total": 2}
+    assert messages[-1]["result"]["content"][0]["text"] == "done"
+
+
+async def test_up3_log_messages_are_relayed_only_at_the_level_the_agent_asked_for(
+    world: World, http: httpx2.AsyncClient, token: str
+) -> None:
+    messages = await streamed_call(
+        http, world, token, "chatty.ping_tool", {"io.modelcontextprotocol/logLevel": "warning"}
+    )
+    relayed = [m for m in messages if m.get("method") == "notifications/message"]
+    assert [m["params"]["data"] for m in relayed] == ["it broke"]
+    _, asked = HOSTILE["chatty"].seen[-1]  # the upstream is told the level the agent asked for
+    assert asked["params"]["_meta"]["io.modelcontextprotocol/logLevel"] == "warning"
+
+
+async def test_up3_an_upstream_asking_for_input_the_agent_cannot_give_is_refused(
+    world: World, http: httpx2.AsyncClient, token: str
+) -> None:
+    messages = await streamed_call(http, world, token, "asker.ping_tool", {})
+    error = upstream_error(messages[-1], "asker")
+    assert "input" in error["message"]
 
 
 # -- the parser's bound, and the refresher's supervision, on their own ---------------------------------

@@ -17,6 +17,7 @@ from gateway.claims import Claims
 from gateway.errors import JSONRPCError, OAuthError
 from gateway.upstream.downstream_tokens import DownstreamTokens
 from gateway.upstream.mcp_client import UpstreamClient
+from gateway.upstream.relay_policy import RelayPolicy
 from gateway.upstream.transport import UpstreamFailure
 from tools_registry.tool_entries import CatalogTool
 
@@ -73,11 +74,11 @@ class ToolForwarder:
                 request_id=request_id,
                 data={"upstream": server.id},
             ) from None
+        policy = RelayPolicy.of_request(params.get("_meta"))
         forwarded = {key: value for key, value in params.items() if key != "_meta"}
         forwarded["name"] = tool.upstream_name
-        meta = params.get("_meta")
-        if isinstance(meta, Mapping) and "progressToken" in meta:  # the agent asked for progress
-            forwarded["_meta"] = {"progressToken": meta["progressToken"]}
+        if meta := policy.forwarded_meta():
+            forwarded["_meta"] = meta
         try:
             answer = await self._client.request(
                 server,
@@ -86,7 +87,7 @@ class ToolForwarder:
                 "tools/call",
                 forwarded,
                 name=tool.upstream_name,
-                on_notification=on_notification,
+                on_notification=policy.filter(on_notification),
             )
         except UpstreamFailure as exc:
             self._client.forget(server.id)
@@ -96,9 +97,14 @@ class ToolForwarder:
         if "error" in answer:
             raise upstream_error(server.id, answer["error"], request_id)
         result: dict[str, Any] = answer["result"]
-        meta = result.get("_meta")
-        if (
-            isinstance(meta, dict) and _SERVER_INFO in meta
-        ):  # the agent talks to the gateway, not the upstream
-            result["_meta"] = {key: value for key, value in meta.items() if key != _SERVER_INFO}
+        if result.get("resultType", "complete") != "complete":
+            raise JSONRPCError(
+                INTERNAL_ERROR,
+                f"upstream {server.id} asked for input the gateway does not relay",
+                request_id=request_id,
+                data={"upstream": server.id},
+            )
+        result_meta = result.get("_meta")
+        if isinstance(result_meta, dict) and _SERVER_INFO in result_meta:  # the agent talks to the gateway
+            result["_meta"] = {key: value for key, value in result_meta.items() if key != _SERVER_INFO}
         return result
