@@ -27,6 +27,7 @@ from gateway.config import ClientConfig, Settings
 from gateway.store.memory import MemoryStore
 from gateway.upstream.answers import MAX_DEPTH, AnswerRefused, depth_exceeds, load_bounded
 from gateway.upstream.asgi_transport import AsgiTransport, lifespan
+from gateway.upstream.discovery import MAX_TOOLS_PER_SERVER
 from gateway.upstream.refresher import Refresher
 from gateway.upstream.transport import event_data
 from tests.support.agents import AgentKey, agent_token
@@ -153,6 +154,8 @@ CHATTER = [
     {"jsonrpc": "2.0", "id": "sneaky", "method": "sampling/createMessage", "params": {}},
 ]
 HOSTILE["chatty"] = ChattyUpstream()
+HOSTILE["flooder"] = FakeUpstream(tool_names=[f"tool_{n}" for n in range(MAX_TOOLS_PER_SERVER + 1)])
+HOSTILE["fickle"] = FakeUpstream()
 HOSTILE["asker"] = ChattyUpstream(result_type="input_required")
 SERVER_IDS = ["good", *HOSTILE]
 
@@ -206,7 +209,8 @@ async def http(world: World) -> AsyncIterator[httpx2.AsyncClient]:
 @pytest.fixture
 async def token(world: World, http: httpx2.AsyncClient) -> str:
     token = await agent_token(http, world.gateway, world.key, AGENT)
-    await wait_for_tools(http, world.mcp, token, [f"{s}.ping_tool" for s in SERVER_IDS if s != "deeplist"])
+    listed = [f"{s}.ping_tool" for s in SERVER_IDS if s not in ("deeplist", "flooder")]
+    await wait_for_tools(http, world.mcp, token, listed)
     return token
 
 
@@ -320,6 +324,29 @@ async def test_up3_an_upstream_asking_for_input_the_agent_cannot_give_is_refused
     messages = await streamed_call(http, world, token, "asker.ping_tool", {})
     error = upstream_error(messages[-1], "asker")
     assert "input" in error["message"]
+
+
+async def test_up1_an_upstream_listing_more_tools_than_the_cap_is_refused_as_a_whole(
+    world: World, http: httpx2.AsyncClient, token: str
+) -> None:
+    health = world.wired.catalog.health()["flooder"]
+    assert not health.healthy and f"more than {MAX_TOOLS_PER_SERVER} tools" in str(health.reason)
+    assert health.tools == 0
+
+
+async def test_up1_why_an_upstream_is_unhealthy_is_told_only_to_a_caller_holding_the_tools_scope(
+    world: World, http: httpx2.AsyncClient, token: str
+) -> None:
+    world.transport.unmount(origin("fickle"))
+    await world.wired.refresher.refresh_now("fickle")  # discovery fails: unhealthy, tools kept hidden
+    outsider = await agent_token(http, world.gateway, world.key, AGENT, scope="good")
+    refused = await modern(
+        http, world.mcp, outsider, "tools/call", {"name": "fickle.ping_tool", "arguments": {}}
+    )
+    assert refused.status_code == 403, refused.text
+    assert "unreachable" not in refused.text and "fickle.test" not in refused.text
+    told = upstream_error(await call(http, world, token, "fickle.ping_tool"), "fickle")
+    assert "unavailable" in told["message"]
 
 
 # -- the parser's bound, and the refresher's supervision, on their own ---------------------------------

@@ -21,6 +21,8 @@ from tools_registry.servers import UpstreamServer
 logger = logging.getLogger("mcp_gateway.discovery")
 DISCOVERY_SUBJECT = "mcp-gateway"
 MAX_PAGES = 100
+MAX_TOOLS_PER_SERVER = 1000
+"""More tools than this from one upstream is refused as a whole (an upstream flooding the catalogue)."""
 
 
 class Discovery:
@@ -49,6 +51,8 @@ class Discovery:
             if not isinstance(result, dict) or not isinstance(result.get("tools"), list):
                 raise UpstreamFailure(f"upstream {server.id} answered tools/list without a tools array")
             tools.extend(result["tools"])
+            if len(tools) > MAX_TOOLS_PER_SERVER:
+                raise UpstreamFailure(f"upstream {server.id} listed more than {MAX_TOOLS_PER_SERVER} tools")
             cursor = result.get("nextCursor")
             if not isinstance(cursor, str) or not cursor:
                 return tools

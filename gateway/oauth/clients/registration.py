@@ -17,7 +17,6 @@ What a client may register is decided by :mod:`gateway.oauth.client_metadata`.
 
 from __future__ import annotations
 
-import hmac
 import json
 import math
 import secrets
@@ -31,6 +30,7 @@ from gateway import paths
 from gateway.audit import AuditLog
 from gateway.clock import Clock
 from gateway.config import Settings
+from gateway.constant_time import same
 from gateway.errors import (
     NO_STORE,
     InvalidBearerToken,
@@ -205,7 +205,7 @@ class RegistrationEndpoints:
         record = await self._store.get_record(REGISTRATIONS, client_id)
         expected = str(json.loads(record).get("token_hash", "")) if record is not None else ""
         # compare even when there is no record, so the answer time does not tell which ids exist
-        matches = hmac.compare_digest(hash_secret(token), expected or hash_secret(""))
+        matches = same(hash_secret(token), expected or hash_secret(""))
         client = await self._clients.get(client_id) if matches and expected else None
         if client is None:
             self._audit.record("client_management", outcome="refused", method=request.method)
