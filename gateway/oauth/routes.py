@@ -18,6 +18,7 @@ from starlette.routing import BaseRoute, Route
 
 from gateway import paths
 from gateway.oauth.authorize.endpoint import AuthorizationEndpoint
+from gateway.oauth.authorize.sign_in_limits import SignInLimits
 from gateway.oauth.clients.registration import registration_routes
 from gateway.oauth.exchange.grant import TokenExchangeGrant
 from gateway.oauth.server_metadata import authorization_server_metadata
@@ -87,6 +88,7 @@ def authorization_server_routes(gateway: Gateway) -> list[BaseRoute]:
         targets=gateway.targets,
         scope_descriptions=settings.scope_descriptions,
         audit=gateway.audit,
+        limits=SignInLimits(gateway.store, gateway.clock),
     )
     metadata = authorization_server_metadata(
         issuer=settings.issuer_id,
