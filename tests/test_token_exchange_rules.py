@@ -344,6 +344,12 @@ def test_te3_a_known_target_this_client_may_not_reach_is_invalid_target(http: ht
     refused(exchange(http, C, own_token(http, C), audience=READONLY), "invalid_target")
 
 
+def test_te3_an_exchange_naming_two_audiences_is_invalid_target(http: httpx.Client) -> None:
+    """One token is good at one place: a client that names two targets gets neither."""
+    both = exchange(http, A, own_token(http, A), audience=WEATHER, resource=READONLY)
+    refused(both, "invalid_target")
+
+
 def test_te3_no_target_at_all_is_invalid_request(http: httpx.Client) -> None:
     refused(exchange(http, A, own_token(http, A)), "invalid_request")
 

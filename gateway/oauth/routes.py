@@ -18,9 +18,9 @@ from starlette.routing import BaseRoute, Route
 
 from gateway import paths
 from gateway.oauth.authorize.endpoint import AuthorizationEndpoint
+from gateway.oauth.authorize.sign_in_limits import SignInLimits
 from gateway.oauth.clients.registration import (
     RegistrationEndpoints,
-    RegistrationRateLimiter,
     dcr_policy,
     registration_routes,
 )
@@ -32,6 +32,7 @@ from gateway.oauth.token_endpoint.grants.authorization_code import Authorization
 from gateway.oauth.token_endpoint.grants.client_credentials import ClientCredentialsGrant
 from gateway.oauth.token_endpoint.grants.refresh_token import RefreshTokenGrant
 from gateway.oauth.token_endpoint.introspection import IntrospectionEndpoints
+from gateway.rate_limits import WindowCounter
 
 if TYPE_CHECKING:
     from gateway.composition import Gateway
@@ -84,7 +85,13 @@ def _registration_routes(gateway: Gateway) -> list[Route]:
         store=gateway.store,
         clock=gateway.clock,
         policy=dcr_policy(scopes, allow_client_credentials=registration.dcr_allow_client_credentials),
-        limiter=RegistrationRateLimiter(gateway.store, gateway.clock, registration.dcr_rate_limit_per_minute),
+        limiter=WindowCounter(
+            gateway.store,
+            gateway.clock,
+            name="dcr-rate",
+            limit=registration.dcr_rate_limit_per_minute,
+            window=60,
+        ),
         registration_uri=settings.server.endpoint(paths.REGISTER),
         audit=gateway.audit,
     )
@@ -113,6 +120,7 @@ def authorization_server_routes(gateway: Gateway) -> list[BaseRoute]:
         targets=gateway.targets,
         scope_descriptions=settings.sign_in.scope_descriptions,
         audit=gateway.audit,
+        limits=SignInLimits(gateway.store, gateway.clock),
     )
     metadata = authorization_server_metadata(
         issuer=server.issuer_id,

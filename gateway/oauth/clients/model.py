@@ -9,12 +9,12 @@ kept only as a SHA-256 digest: a slow KDF adds nothing to a secret that cannot b
 from __future__ import annotations
 
 import hashlib
-import hmac
 import secrets
 from collections.abc import Iterable, Mapping
 from dataclasses import asdict, dataclass, field, fields
 from typing import Any, Literal
 
+from gateway.constant_time import same
 from gateway.oauth.clients.redirect_uris import RedirectError, check_redirect_uri
 from tools_registry.scopes import is_scope_token
 from tools_registry.urls import UrlError, web_url
@@ -79,7 +79,7 @@ class Client:
     def verify_secret(self, presented: str) -> bool:
         if not self.secret_hash:
             return False
-        return hmac.compare_digest(hash_secret(presented), self.secret_hash)
+        return same(hash_secret(presented), self.secret_hash)
 
     def public_view(self) -> dict[str, Any]:
         """What ``clients show`` prints: everything but the secret digest."""

@@ -17,9 +17,7 @@ What a client may register is decided by :mod:`gateway.oauth.client_metadata`.
 
 from __future__ import annotations
 
-import hmac
 import json
-import math
 import secrets
 from typing import Any
 
@@ -30,6 +28,7 @@ from starlette.routing import Route
 from gateway import paths
 from gateway.audit import AuditLog
 from gateway.clock import Clock
+from gateway.constant_time import same
 from gateway.errors import (
     NO_STORE,
     InvalidBearerToken,
@@ -47,49 +46,13 @@ from gateway.oauth.clients.self_described import (
     parse_client_metadata,
 )
 from gateway.oauth.forms import read_oauth_body
+from gateway.rate_limits import WindowCounter
 from gateway.request_body import DuplicateMember, unique_members
 from gateway.store import Store
 
 REGISTRATIONS = "client_registrations"
 """Store collection: client id -> the digest of its registration access token."""
 MAX_REGISTRATION_BYTES = 16 * 1024
-_WINDOW = 60
-_RATE_KEY = "dcr-rate"
-
-
-class RegistrationRateLimiter:
-    """At most ``limit`` registrations per client address per fixed one-minute window.
-
-    The counter is one ephemeral store key per (address, window): ``add`` starts it, compare-and-set
-    (``swap``) increments it, so concurrent requests on several replicas never lose a count. Under
-    heavy contention the loop gives up and refuses (fail closed).
-    """
-
-    def __init__(self, store: Store, clock: Clock, limit: int, attempts: int = 16) -> None:
-        self._store = store
-        self._clock = clock
-        self._limit = limit
-        self._attempts = attempts
-
-    async def hit(self, address: str) -> int | None:
-        """None when this registration may go ahead; otherwise the seconds until the window ends."""
-        now = self._clock.now()
-        window = int(now // _WINDOW)
-        remaining = (window + 1) * _WINDOW - now
-        key = f"{_RATE_KEY}:{window}:{address}"
-        ttl = remaining + 1
-        for _ in range(self._attempts):
-            if await self._store.add(key, "1", ttl):
-                return None
-            current = await self._store.get(key)
-            if current is None:
-                continue
-            count = int(current) if current.isdigit() else self._limit
-            if count >= self._limit:
-                break
-            if await self._store.swap(key, current, str(count + 1), ttl):
-                return None
-        return max(1, math.ceil(remaining))
 
 
 def _reject_constant(name: str) -> Any:
@@ -126,7 +89,7 @@ class RegistrationEndpoints:
         store: Store,
         clock: Clock,
         policy: MetadataPolicy,
-        limiter: RegistrationRateLimiter,
+        limiter: WindowCounter,
         registration_uri: str,
         audit: AuditLog,
     ) -> None:
@@ -203,7 +166,7 @@ class RegistrationEndpoints:
         record = await self._store.get_record(REGISTRATIONS, client_id)
         expected = str(json.loads(record).get("token_hash", "")) if record is not None else ""
         # compare even when there is no record, so the answer time does not tell which ids exist
-        matches = hmac.compare_digest(hash_secret(token), expected or hash_secret(""))
+        matches = same(hash_secret(token), expected or hash_secret(""))
         client = await self._clients.get(client_id) if matches and expected else None
         if client is None:
             self._audit.record("client_management", outcome="refused", method=request.method)
