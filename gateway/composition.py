@@ -44,7 +44,8 @@ from gateway.upstream.mcp_client import UpstreamClient
 from gateway.upstream.refresher import Refresher
 from gateway.upstream.transport import UpstreamTransport
 from tools_registry.catalog import Catalog
-from tools_registry.servers import ServerRegistry, configured_servers
+from tools_registry.server_registry import ServerRegistry
+from tools_registry.servers import configured_servers
 
 SIGN_IN_REQUEST_LIFETIME = 600
 """Seconds a pending authorization request waits for sign-in and consent."""
@@ -154,7 +155,13 @@ def build_gateway(
     )
 
     # -- client of the upstream tools -------------------------------------------------------------
-    servers = ServerRegistry(store, configured_servers(settings.servers))
+    reserved = (
+        settings.mcp.resource,
+        settings.server.issuer_id,
+        *tokens.resources,
+        *(target.audience for target in tokens.targets),
+    )
+    servers = ServerRegistry(store, configured_servers(settings.servers), reserved_audiences=reserved)
     catalog = Catalog(clock=clock.now)
     transport = transport or AiohttpTransport()
     upstream = UpstreamClient(transport)
@@ -190,7 +197,7 @@ def build_gateway(
         upstream=upstream,
         downstream_tokens=DownstreamTokens(exchanger, clock),
         discovery=discovery,
-        refresher=Refresher(discovery, servers, catalog, store, upstream.list_changed, clock=clock),
+        refresher=Refresher(discovery, servers, store, upstream.list_changed, clock=clock),
     )
 
 

@@ -24,6 +24,7 @@ from starlette.types import Send
 from gateway.clock import FrozenClock
 from gateway.composition import Gateway
 from gateway.config import settings_from
+from gateway.errors import InvalidTarget
 from gateway.settings import Settings
 from gateway.store.memory import MemoryStore
 from gateway.upstream.answers import MAX_DEPTH, AnswerRefused, depth_exceeds, load_bounded
@@ -171,6 +172,8 @@ class World:
     key: AgentKey
     transport: AsgiTransport
     good: FakeUpstream = field(default_factory=FakeUpstream)
+    discovered: bool = False
+    """The first discovery is done (later tests may change an upstream on purpose)."""
 
     @property
     def mcp(self) -> str:
@@ -187,7 +190,7 @@ def gateway_settings(key: AgentKey) -> Settings:
         public_url=GATEWAY_URL,
         store="memory://",
         servers=servers,
-        clients=({"client_id": AGENT, "scopes": (*SERVER_IDS, "late"), "jwks": key.jwks},),
+        clients=({"client_id": AGENT, "scopes": (*SERVER_IDS, "late", "brief"), "jwks": key.jwks},),
     )
 
 
@@ -210,8 +213,10 @@ async def http(world: World) -> AsyncIterator[httpx2.AsyncClient]:
 @pytest.fixture
 async def token(world: World, http: httpx2.AsyncClient) -> str:
     token = await agent_token(http, world.gateway, world.key, AGENT)
-    listed = [f"{s}.ping_tool" for s in SERVER_IDS if s not in ("deeplist", "flooder")]
-    await wait_for_tools(http, world.mcp, token, listed)
+    if not world.discovered:
+        listed = [f"{s}.ping_tool" for s in SERVER_IDS if s not in ("deeplist", "flooder")]
+        await wait_for_tools(http, world.mcp, token, listed)
+        world.discovered = True
     return token
 
 
@@ -350,6 +355,24 @@ async def test_up1_why_an_upstream_is_unhealthy_is_told_only_to_a_caller_holding
     assert "unavailable" in told["message"]
 
 
+async def test_up4_removing_a_server_unregisters_its_audience_at_the_next_pass(
+    world: World, http: httpx2.AsyncClient, token: str
+) -> None:
+    world.transport.mount(origin("brief"), FakeUpstream())
+    await world.wired.servers.add(UpstreamServer("brief", f"{origin('brief')}/mcp"))
+    brief = await agent_token(http, world.gateway, world.key, AGENT, scope="brief")
+    await wait_for_tools(http, world.mcp, brief, ["brief.ping_tool"])
+    assert world.wired.targets.known(f"{origin('brief')}/mcp")
+    assert await world.wired.servers.remove("brief")
+    with anyio.fail_after(10):  # the refresher's next pass (a real tick: it runs in the background)
+        while "brief" in world.wired.catalog.health():
+            await anyio.sleep(0.05)
+    with pytest.raises(InvalidTarget):
+        world.wired.targets.known(f"{origin('brief')}/mcp")
+    gone = await modern(http, world.mcp, brief, "tools/call", {"name": "brief.ping_tool", "arguments": {}})
+    assert gone.json()["error"]["code"] == -32602, "the tool is unknown now"
+
+
 # -- the parser's bound, and the refresher's supervision, on their own ---------------------------------
 
 
@@ -374,25 +397,20 @@ class Servers:
 
 
 @dataclass
-class ExplodingCatalog:
-    """Its first ``remove`` raises, as an unforeseen fault in a refresher pass would."""
-
-    removed: list[str] = field(default_factory=list)
-
-    def remove(self, server_id: str) -> bool:
-        self.removed.append(server_id)
-        if len(self.removed) == 1:
-            raise RuntimeError("unforeseen")
-        return True
-
-
-@dataclass
 class CountingDiscovery:
+    """Counts discoveries; its first ``forget`` raises, as an unforeseen fault in a pass would."""
+
     refreshed: list[str] = field(default_factory=list)
+    forgotten: list[str] = field(default_factory=list)
 
     async def refresh(self, server: UpstreamServer) -> dict[str, Any]:
         self.refreshed.append(server.id)
         return {"server": server.id, "healthy": True}
+
+    def forget(self, server_id: str) -> None:
+        self.forgotten.append(server_id)
+        if len(self.forgotten) == 1:
+            raise RuntimeError("unforeseen")
 
 
 async def test_up1_a_refresher_pass_that_fails_is_logged_and_the_next_pass_runs(
@@ -400,13 +418,13 @@ async def test_up1_a_refresher_pass_that_fails_is_logged_and_the_next_pass_runs(
 ) -> None:
     clock = FrozenClock(1_700_000_000.0)
     servers = Servers(["a", "gone"])
-    discovery, catalog = CountingDiscovery(), ExplodingCatalog()
-    refresher = Refresher(discovery, servers, catalog, MemoryStore(clock), set(), clock=clock, tick=0.001)
+    discovery = CountingDiscovery()
+    refresher = Refresher(discovery, servers, MemoryStore(clock), set(), clock=clock, tick=0.001)
     async with anyio.create_task_group() as group:
         group.start_soon(refresher.run)
         await _until(lambda: discovery.refreshed == ["a", "gone"])
         servers.ids = ["a"]  # "gone" was removed: the first pass that drops it fails
-        await _until(lambda: len(catalog.removed) == 2)  # ... and the refresher went on to the next
+        await _until(lambda: len(discovery.forgotten) == 2)  # ... and the refresher went on to the next
         group.cancel_scope.cancel()
     assert "refresh pass failed: RuntimeError" in caplog.text
 

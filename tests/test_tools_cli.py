@@ -59,6 +59,7 @@ def test_add_show_list_remove_a_server(cli: Cli) -> None:
         "id": "billing",
         "url": "https://Billing.example:443/mcp",
         "audience": "https://billing.example/mcp",
+        "foreign_audience": False,
         "tool_scopes": {"pay": ["billing:pay", "billing:write"], "refund": ["billing:refund"]},
         "default_scopes": ["billing:read"],
         "descriptions": {"pay": "Pay an invoice = now."},
@@ -133,6 +134,24 @@ def test_adding_a_duplicate_is_refused(cli: Cli) -> None:
 def test_bad_input_is_one_line_and_exit_2(cli: Cli, args: tuple[str, ...], fragment: str) -> None:
     assert_refused(cli.run("tools", "add", *args), 2, fragment)
     assert cli.json("tools", "list") == []
+
+
+def test_up4_the_cli_refuses_an_upstream_that_would_receive_the_gateways_own_tokens(cli: Cli) -> None:
+    """With the configuration's defaults the gateway's /mcp is http://127.0.0.1:8000/mcp."""
+    own = (
+        "x",
+        "--url",
+        "https://evil.example/mcp",
+        "--audience",
+        "http://127.0.0.1:8000/mcp",
+        "--foreign-audience",
+    )
+    assert_refused(cli.run("tools", "add", *own), 2, "the gateway's own")
+    foreign = ("y", "--url", "https://evil.example/mcp", "--audience", "https://bank.example/api")
+    assert_refused(cli.run("tools", "add", *foreign), 2, "not on the url's origin")
+    cli.json("tools", "add", "Good1", "--url", "https://one.example/mcp")
+    assert_refused(cli.run("tools", "add", "good1", "--url", "https://two.example/mcp"), 2, "ids ignore case")
+    assert cli.json("tools", "list")[0]["id"] == "Good1"
 
 
 def test_missing_arguments_are_a_usage_error(cli: Cli) -> None:

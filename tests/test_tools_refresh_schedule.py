@@ -33,26 +33,21 @@ class Registry:
 @dataclass
 class CountingDiscovery:
     refreshed: list[str] = field(default_factory=list)
+    forgotten: list[str] = field(default_factory=list)
 
     async def refresh(self, server: Any) -> dict[str, Any]:
         self.refreshed.append(server.id)
         return {"server": server.id, "healthy": True}
 
-
-@dataclass
-class Catalog:
-    removed: list[str] = field(default_factory=list)
-
-    def remove(self, server_id: str) -> bool:
-        self.removed.append(server_id)
-        return True
+    def forget(self, server_id: str) -> None:
+        self.forgotten.append(server_id)
 
 
 async def test_each_server_is_discovered_again_once_its_refresh_interval_has_passed() -> None:
     clock = FrozenClock(1_700_000_000.0)
     discovery = CountingDiscovery()
     servers = Registry([Server("fast", 60), Server("slow", 300)])
-    refresher = Refresher(discovery, servers, Catalog(), MemoryStore(clock), set(), clock=clock)
+    refresher = Refresher(discovery, servers, MemoryStore(clock), set(), clock=clock)
 
     await refresher.refresh_due()
     assert discovery.refreshed == ["fast", "slow"], "every server is discovered at start"

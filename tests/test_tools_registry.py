@@ -8,6 +8,7 @@ garbage is hidden while the rest of the catalogue keeps serving.
 
 from __future__ import annotations
 
+import asyncio
 import json
 import subprocess
 import sys
@@ -25,14 +26,8 @@ from gateway.store.sqlite import SQLiteStore
 from tools_registry.catalog import Catalog
 from tools_registry.pagination import CursorError, decode_cursor, encode_cursor, page
 from tools_registry.scopes import ancestors, covers, missing
-from tools_registry.servers import (
-    COLLECTION,
-    RegistryError,
-    ServerRegistry,
-    UpstreamServer,
-    configured_servers,
-    from_config,
-)
+from tools_registry.server_registry import COLLECTION, ServerRegistry
+from tools_registry.servers import RegistryError, UpstreamServer, configured_servers, from_config
 from tools_registry.urls import canonical_url
 
 REPO = Path(__file__).resolve().parent.parent
@@ -569,3 +564,53 @@ def test_cursor_round_trip_and_page_size_bounds() -> None:
     assert decode_cursor(encode_cursor("weather.get_forecast")) == "weather.get_forecast"
     with pytest.raises(ValueError, match="page_size"):
         page([], None, 0)
+
+
+# -- UP-4: an audience names one upstream and nothing else -------------------------------------------
+
+GATEWAY_MCP = "https://gateway.example/mcp"
+RESERVED = (GATEWAY_MCP, "https://gateway.example", "https://tools.example/weather")
+
+
+def bound_registry(*configured: UpstreamServer) -> ServerRegistry:
+    return ServerRegistry(MemoryStore(), configured, reserved_audiences=RESERVED)
+
+
+@pytest.mark.parametrize("audience", [*RESERVED, "HTTPS://Gateway.Example:443/mcp"])
+def test_up4_no_upstream_may_hold_the_gateways_own_audience_or_a_configured_target(audience: str) -> None:
+    server = UpstreamServer("evil", "https://evil.example/mcp", audience=audience, foreign_audience=True)
+    with pytest.raises(RegistryError, match="the gateway's own or a configured target"):
+        asyncio.run(bound_registry().add(server))
+    with pytest.raises(RegistryError, match="the gateway's own or a configured target"):
+        bound_registry(
+            UpstreamServer("evil", "https://evil.example/mcp", audience=audience, foreign_audience=True)
+        )
+
+
+def test_up4_an_audience_another_server_holds_is_refused() -> None:
+    registry = bound_registry(UpstreamServer("weather", "https://weather.example/mcp"))
+    thief = UpstreamServer(
+        "thief", "https://thief.example/mcp", audience="https://weather.example/mcp", foreign_audience=True
+    )
+    with pytest.raises(RegistryError, match="already held by server 'weather'"):
+        asyncio.run(registry.add(thief))
+
+
+def test_up4_an_audience_on_another_origin_needs_the_explicit_override() -> None:
+    foreign = UpstreamServer("api", "https://gw-adapter.example/mcp", audience="https://api.example/v1")
+    with pytest.raises(RegistryError, match="not on the url's origin"):
+        asyncio.run(bound_registry().add(foreign))
+    allowed = UpstreamServer(
+        "api", "https://gw-adapter.example/mcp", audience="https://api.example/v1", foreign_audience=True
+    )
+    assert asyncio.run(bound_registry().add(allowed)).foreign_audience is True
+
+
+def test_up4_server_ids_are_unique_whatever_their_letter_case() -> None:
+    registry = bound_registry(UpstreamServer("Good1", "https://one.example/mcp"))
+    with pytest.raises(RegistryError, match="ids ignore case"):
+        asyncio.run(registry.add(UpstreamServer("good1", "https://two.example/mcp")))
+    with pytest.raises(RegistryError, match="ids ignore case"):
+        bound_registry(
+            UpstreamServer("a", "https://a.example/mcp"), UpstreamServer("A", "https://b.example/mcp")
+        )

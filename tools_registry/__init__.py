@@ -1,6 +1,8 @@
 """The catalogue of upstream MCP servers and their tools. It never imports the gateway.
 
-* :mod:`tools_registry.servers`: the servers tool authors register (config file or store).
+* :mod:`tools_registry.servers`: an upstream server as tool authors register it, validated.
+* :mod:`tools_registry.server_registry`: where servers are kept (config file or store), audiences bound.
+* :mod:`tools_registry.urls`: URLs, loopback hosts, origins and their canonical form, for everyone.
 * :mod:`tools_registry.scopes`: the scope hierarchy (which granted scope covers which).
 * :mod:`tools_registry.catalog`: discovered tools by server, with each server's health.
 * :mod:`tools_registry.tool_entries`: one ``tools/list`` entry read into a namespaced tool.
@@ -11,14 +13,8 @@
 from tools_registry.catalog import Catalog, ServerHealth
 from tools_registry.pagination import CursorError, page
 from tools_registry.scopes import covers, missing
-from tools_registry.servers import (
-    RecordStore,
-    RegistryError,
-    ServerRegistry,
-    UpstreamServer,
-    configured_servers,
-    from_config,
-)
+from tools_registry.server_registry import RecordStore, ServerRegistry
+from tools_registry.servers import RegistryError, UpstreamServer, configured_servers, from_config
 from tools_registry.tool_entries import CatalogTool
 
 __all__ = [

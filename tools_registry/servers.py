@@ -20,27 +20,35 @@ both. A server's id is also its namespace: its tool ``get_forecast`` is exposed 
 
 from __future__ import annotations
 
-import json
 import logging
 import re
 from collections.abc import Iterable, Mapping
 from dataclasses import dataclass, field
 from types import MappingProxyType
-from typing import Any, Literal, Protocol
+from typing import Any, Literal
 
 from tools_registry.scopes import is_scope_token
 from tools_registry.urls import UrlError, canonical_url, web_url
 
 logger = logging.getLogger("tools_registry")
 
-COLLECTION = "upstream_servers"
 MAX_TIMEOUT = 120.0
 MAX_REFRESH_INTERVAL = 86400.0
 SERVER_ID = re.compile(r"[A-Za-z0-9_-]{1,32}")
 TOOL_NAME = re.compile(r"[A-Za-z0-9_.-]{1,128}")
 """SEP-986: tool names are 1-128 characters of ``[A-Za-z0-9_.-]``, case-sensitive."""
 _CONFIG_KEYS = frozenset(
-    {"id", "url", "audience", "tool_scopes", "default_scopes", "descriptions", "timeout", "refresh_interval"}
+    {
+        "id",
+        "url",
+        "audience",
+        "foreign_audience",
+        "tool_scopes",
+        "default_scopes",
+        "descriptions",
+        "timeout",
+        "refresh_interval",
+    }
 )
 
 Source = Literal["config", "store"]
@@ -48,18 +56,6 @@ Source = Literal["config", "store"]
 
 class RegistryError(ValueError):
     """A server definition that cannot be accepted; the message names the field and says why."""
-
-
-class RecordStore(Protocol):
-    """The part of the gateway's store this package uses: durable JSON records by collection."""
-
-    async def get_record(self, collection: str, record_id: str) -> str | None: ...
-
-    async def put_record(self, collection: str, record_id: str, value: str) -> None: ...
-
-    async def delete_record(self, collection: str, record_id: str) -> bool: ...
-
-    async def list_records(self, collection: str) -> dict[str, str]: ...
 
 
 @dataclass(frozen=True)
@@ -78,6 +74,9 @@ class UpstreamServer:
     url: str
     audience: str = ""
     """The ``aud`` of the downstream tokens this server accepts (kept canonical); empty: the url."""
+    foreign_audience: bool = False
+    """The audience is on another origin than the url, on purpose (an operator's explicit choice:
+    tokens made for that audience will be sent to this url)."""
     tool_scopes: Mapping[str, tuple[str, ...]] = field(default_factory=dict)
     """Scopes per upstream tool name; a tool needs all of its scopes."""
     default_scopes: tuple[str, ...] | None = None
@@ -101,6 +100,8 @@ class UpstreamServer:
         object.__setattr__(self, "timeout", _seconds("timeout", self.timeout, MAX_TIMEOUT))
         interval = _seconds("refresh_interval", self.refresh_interval, MAX_REFRESH_INTERVAL)
         object.__setattr__(self, "refresh_interval", interval)
+        if not isinstance(self.foreign_audience, bool):
+            raise RegistryError(f"foreign_audience must be true or false, got {self.foreign_audience!r}")
         if self.source not in ("config", "store"):
             raise RegistryError(f"source must be 'config' or 'store', got {self.source!r}")
 
@@ -117,6 +118,7 @@ class UpstreamServer:
             "id": self.id,
             "url": self.url,
             "audience": self.audience,
+            "foreign_audience": self.foreign_audience,
             "tool_scopes": {tool: list(scopes) for tool, scopes in self.tool_scopes.items()},
             "default_scopes": list(self.default_scopes) if self.default_scopes is not None else None,
             "descriptions": dict(self.descriptions),
@@ -186,7 +188,7 @@ def from_config(raw: Mapping[str, Any]) -> UpstreamServer:
         raise RegistryError(f"unknown server setting {unknown[0]!r}")
     if "id" not in raw or "url" not in raw:
         raise RegistryError("every [[servers]] entry needs an id and a url")
-    return _build(raw, source="config")
+    return build_server(raw, source="config")
 
 
 def configured_servers(tables: Iterable[Mapping[str, Any]]) -> tuple[UpstreamServer, ...]:
@@ -204,7 +206,7 @@ def configured_servers(tables: Iterable[Mapping[str, Any]]) -> tuple[UpstreamSer
     return tuple(servers.values())
 
 
-def _build(raw: Mapping[str, Any], source: Source) -> UpstreamServer:
+def build_server(raw: Mapping[str, Any], source: Source) -> UpstreamServer:
     defaults = raw.get("default_scopes")
     if defaults is not None and not isinstance(defaults, list | tuple):
         raise RegistryError(f"default_scopes must be a list of scopes, got {defaults!r}")
@@ -212,6 +214,7 @@ def _build(raw: Mapping[str, Any], source: Source) -> UpstreamServer:
         id=raw["id"],
         url=raw["url"],
         audience=raw.get("audience") or "",
+        foreign_audience=raw.get("foreign_audience", False),
         tool_scopes=raw.get("tool_scopes", {}),
         default_scopes=tuple(defaults) if defaults is not None else None,
         descriptions=raw.get("descriptions", {}),
@@ -221,64 +224,4 @@ def _build(raw: Mapping[str, Any], source: Source) -> UpstreamServer:
     )
 
 
-def _to_json(server: UpstreamServer) -> str:
-    data = server.as_dict()
-    data.pop("source")
-    return json.dumps(data, separators=(",", ":"), sort_keys=True)
-
-
-def _from_json(value: str) -> UpstreamServer:
-    return _build(json.loads(value), source="store")
-
-
-class ServerRegistry:
-    """Looks servers up in the config first, then in the store. Config entries are read-only."""
-
-    def __init__(self, store: RecordStore, configured: Iterable[UpstreamServer] = ()) -> None:
-        self._store = store
-        self._configured = {server.id: server for server in configured}
-
-    async def get(self, server_id: str) -> UpstreamServer | None:
-        if server_id in self._configured:
-            return self._configured[server_id]
-        value = await self._store.get_record(COLLECTION, server_id)
-        return _from_json(value) if value is not None else None
-
-    async def list_servers(self) -> list[UpstreamServer]:
-        """Every server, sorted by id. A stored record that no longer validates is logged and
-        left out, so one bad record never hides the rest of the catalogue."""
-        stored: list[UpstreamServer] = []
-        for server_id, value in (await self._store.list_records(COLLECTION)).items():
-            if server_id in self._configured:
-                continue
-            try:
-                stored.append(_from_json(value))
-            except (ValueError, KeyError, TypeError) as exc:
-                logger.warning("stored upstream server %r is skipped: %s", server_id, exc)
-        return sorted([*self._configured.values(), *stored], key=lambda s: s.id)
-
-    async def add(self, server: UpstreamServer) -> UpstreamServer:
-        """Keep a new server in the store; its id must be new. Returns it as stored."""
-        if server.id in self._configured:
-            raise RegistryError(f"server {server.id!r} is defined in the config file")
-        if await self._store.get_record(COLLECTION, server.id) is not None:
-            raise RegistryError(f"server {server.id!r} already exists")
-        await self._store.put_record(COLLECTION, server.id, _to_json(server))
-        return _from_json(_to_json(server))
-
-    async def remove(self, server_id: str) -> bool:
-        """True when a stored server was removed; a config-file server raises RegistryError."""
-        if server_id in self._configured:
-            raise RegistryError(f"server {server_id!r} is defined in the config file; remove it there")
-        return await self._store.delete_record(COLLECTION, server_id)
-
-
-__all__ = [
-    "COLLECTION",
-    "RecordStore",
-    "RegistryError",
-    "ServerRegistry",
-    "UpstreamServer",
-    "configured_servers",
-    "from_config",
-]
+__all__ = ["RegistryError", "UpstreamServer", "build_server", "configured_servers", "from_config"]

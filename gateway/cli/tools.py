@@ -27,6 +27,11 @@ def add_parser(commands: Any) -> None:
     add.add_argument("--url", required=True, help="its MCP endpoint (https; http only on loopback)")
     add.add_argument("--audience", default="", help="the aud its tokens need (default: the url)")
     add.add_argument(
+        "--foreign-audience",
+        action="store_true",
+        help="allow an audience on another origin than the url (tokens for it will go to the url)",
+    )
+    add.add_argument(
         "--tool-scope",
         action="append",
         default=[],
@@ -73,6 +78,7 @@ async def _add(gateway: Gateway, args: argparse.Namespace) -> int:
         id=args.server_id,
         url=args.url,
         audience=args.audience,
+        foreign_audience=args.foreign_audience,
         tool_scopes=tool_scopes,
         default_scopes=tuple(args.default_scope) if args.default_scope else None,
         descriptions=_pairs("--description", args.description),

@@ -74,6 +74,13 @@ class Discovery:
         self._catalog.mark_unhealthy(server.id, reason)
         return {"server": server.id, "healthy": False, "reason": reason}
 
+    def forget(self, server_id: str) -> None:
+        """The server was removed from the registry: its tools leave the catalogue and its audience
+        the exchange targets at once, so no call reaches it and no token is minted for it."""
+        self._catalog.remove(server_id)
+        self._targets.unregister(server_id)
+        self._client.forget(server_id)
+
     async def _refresh(self, server: UpstreamServer) -> dict[str, Any]:
         raw = await self.list_tools(server)
         problems = self._catalog.replace(server, raw)

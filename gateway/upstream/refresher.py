@@ -21,8 +21,7 @@ import anyio
 from gateway.clock import Clock
 from gateway.store import Store
 from gateway.upstream.discovery import Discovery
-from tools_registry.catalog import Catalog
-from tools_registry.servers import ServerRegistry
+from tools_registry.server_registry import ServerRegistry
 
 logger = logging.getLogger("mcp_gateway.discovery")  # the name it logged under in discovery.py
 
@@ -39,7 +38,6 @@ class Refresher:
         self,
         discovery: Discovery,
         servers: ServerRegistry,
-        catalog: Catalog,
         store: Store,
         list_changed: set[str],
         clock: Clock,
@@ -48,7 +46,6 @@ class Refresher:
         self._discovery = discovery
         self._list_changed = list_changed
         self._servers = servers
-        self._catalog = catalog
         self._store = store
         self._clock = clock
         self._tick = tick
@@ -80,7 +77,7 @@ class Refresher:
         while self._list_changed:  # an upstream said notifications/tools/list_changed
             due[self._list_changed.pop()] = 0.0
         for gone in set(due) - {server.id for server in servers}:
-            self._catalog.remove(gone)
+            self._discovery.forget(gone)
             del due[gone]
         for server in servers:
             if due.get(server.id, 0.0) <= now:

@@ -57,6 +57,18 @@ class Targets:
         self._accepted[audience] = frozenset().union(*owned.values())
         return audience
 
+    def unregister(self, owner: str) -> None:
+        """``owner`` (an upstream server) is gone: its audience accepts nothing of it any more, and
+        an audience no one else holds is forgotten, so no token is minted for it (UP-4)."""
+        for audience in [a for a, owned in self._owners.items() if owner in owned]:
+            owned = self._owners[audience]
+            del owned[owner]
+            if owned:
+                self._accepted[audience] = frozenset().union(*owned.values())
+            else:
+                del self._owners[audience]
+                del self._accepted[audience]
+
     def known(self, requested: str) -> str:
         """The canonical audience, or ``invalid_target`` when no such target exists."""
         audience = canonical_resource(requested)
