@@ -2,10 +2,14 @@
 
 Redirects are never followed: a redirect is an answer the tests read (its ``Location`` carries the
 code, the error, ``iss``). The timeout is generous: the suite shares a small machine, and a test
-that waits on the gateway's own timeouts must not be cut short by its client's.
+that waits on the gateway's own timeouts must not be cut short by its client's. A gateway run in
+the test's process is reached through an ASGI ``transport`` (or several, ``mounts`` by origin)
+instead of the network.
 """
 
 from __future__ import annotations
+
+from collections.abc import Mapping
 
 import httpx
 import httpx2
@@ -13,9 +17,16 @@ import httpx2
 TIMEOUT = 30.0
 
 
-def http_client(base_url: str = "") -> httpx2.AsyncClient:
+def http_client(
+    base_url: str = "",
+    *,
+    transport: httpx2.AsyncBaseTransport | None = None,
+    mounts: Mapping[str, httpx2.AsyncBaseTransport] | None = None,
+) -> httpx2.AsyncClient:
     """An async client (use it as ``async with``); relative URLs go to ``base_url``."""
-    return httpx2.AsyncClient(base_url=base_url, timeout=TIMEOUT, follow_redirects=False)
+    return httpx2.AsyncClient(
+        base_url=base_url, timeout=TIMEOUT, follow_redirects=False, transport=transport, mounts=mounts
+    )
 
 
 def blocking_http_client(base_url: str = "") -> httpx.Client:

@@ -1,23 +1,32 @@
 """The gateway in the test's own process and event loop: no socket, no server thread.
 
 A test runs the gateway's app under :func:`gateway.upstream.asgi_transport.lifespan` (startup,
-the catalogue refresher, shutdown); agents reach it through ``httpx2.ASGITransport``, and its
-upstreams are ASGI apps behind an :class:`~gateway.upstream.asgi_transport.AsgiTransport`. Tests
-then read the wired gateway directly (same loop, same thread as its store).
+the catalogue refresher, shutdown); agents reach it through a
+:class:`~tests.support.streaming_asgi.StreamingASGITransport` (answers arrive as the gateway sends
+them, as over a socket), and its upstreams are ASGI apps behind an
+:class:`~gateway.upstream.asgi_transport.AsgiTransport` (or, where the socket of the upstream hop
+is the point, real servers behind the production transport). Tests then read the wired gateway
+directly (same loop, same thread as its store), and sign tokens with its keys by awaiting
+:mod:`~tests.support.gateway_tokens`.
 """
 
 from __future__ import annotations
 
 from dataclasses import dataclass
+from urllib.parse import urlsplit
 
 import httpx2
 from starlette.applications import Starlette
+from starlette.types import ASGIApp
 
+from examples.upstream_server import TokenObserver, build_app
 from gateway.app import create_app
 from gateway.composition import Gateway, build_gateway
 from gateway.config import Settings
 from gateway.store.factory import open_store
 from gateway.upstream.transport import UpstreamTransport
+from tests.support.http_clients import http_client
+from tests.support.streaming_asgi import StreamingASGITransport
 
 GATEWAY_URL = "https://gateway.test"
 """Where agents reach the in-process gateway (a name only: nothing listens)."""
@@ -30,6 +39,10 @@ class InProcessGateway:
     app: Starlette
 
     @property
+    def url(self) -> str:
+        return self.settings.base_url
+
+    @property
     def issuer(self) -> str:
         return self.settings.issuer_id
 
@@ -37,14 +50,39 @@ class InProcessGateway:
         return self.settings.endpoint(path)
 
     def transport(self) -> httpx2.ASGITransport:
-        """An httpx2 transport to this gateway (for agents, and for upstreams fetching its JWKS)."""
+        """A buffered transport to this gateway, for code that opens a client per request (an
+        upstream fetching the JWKS): it needs no ``async with``, so any number may share it."""
         return httpx2.ASGITransport(self.app)
 
-    def client(self, timeout: float = 30) -> httpx2.AsyncClient:
-        return httpx2.AsyncClient(transport=self.transport(), timeout=timeout)
+    def streaming_transport(self) -> StreamingASGITransport:
+        """The transport an agent's client reaches this gateway through (the client used as
+        ``async with``): a streamed answer arrives event by event, as over a socket."""
+        return StreamingASGITransport(self.app)
+
+    def client(self) -> httpx2.AsyncClient:
+        """An agent's client to this gateway, as the suite makes them (:mod:`~tests.support.http_clients`)."""
+        return http_client(transport=self.streaming_transport())
 
 
-def in_process_gateway(settings: Settings, transport: UpstreamTransport) -> InProcessGateway:
-    """The gateway and its app, not started yet (its store opened here, in the test's thread)."""
+def in_process_gateway(settings: Settings, transport: UpstreamTransport | None) -> InProcessGateway:
+    """The gateway and its app, not started yet (its store opened here, in the test's thread).
+
+    ``transport`` carries its upstream calls; ``None`` is the production transport (real sockets).
+    """
     gateway = build_gateway(settings, open_store(settings.store), transport=transport)
     return InProcessGateway(settings, gateway, create_app(gateway))
+
+
+def example_upstream(
+    gateway: InProcessGateway, origin: str, on_token: TokenObserver | None = None
+) -> ASGIApp:
+    """The example weather upstream (``examples/upstream_server.py``) served at ``origin`` in
+    process: it trusts ``gateway``'s tokens and fetches its JWKS without a socket. Mount it on the
+    gateway's ``AsgiTransport`` and run its :func:`~gateway.upstream.asgi_transport.lifespan`."""
+    return build_app(
+        gateway.issuer,
+        f"{origin}/mcp",
+        on_token,
+        host=urlsplit(origin).hostname or "",
+        jwks_transport=gateway.transport(),
+    )
