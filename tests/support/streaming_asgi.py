@@ -9,7 +9,10 @@ answer is out or the client stopped reading.
 
 The apps run in the transport's task group, so the client must be used as ``async with`` (which
 enters the transport). Leaving it tells any app still answering that the client has gone, as a
-dropped connection would, and waits for it to return, as a server lets it finish.
+dropped connection would, and waits for it to return, as a server lets it finish. Give a client
+one such transport, never several as ``mounts``: httpx leaves mounted transports in the order it
+entered them, and task groups must be left in reverse. To reach several apps, route inside one
+ASGI app.
 """
 
 from __future__ import annotations
