@@ -26,7 +26,6 @@ from starlette.types import Receive, Scope, Send
 from gateway.config import ClientConfig, Settings
 from gateway.upstream.asgi_transport import AsgiTransport, lifespan
 from tests.support.agents import AgentKey, agent_token, revoke
-from tests.support.http_clients import http_client
 from tests.support.inprocess import InProcessGateway, example_upstream, in_process_gateway
 from tests.support.mcp_requests import handshake_headers, in_session, initialize, wait_for_tools
 from tests.support.redis_servers import RedisServer
@@ -60,14 +59,14 @@ class Replicas:
     def both(self) -> tuple[str, str]:
         return self.mcp_of(self.first), self.mcp_of(self.second)
 
-    def client(self) -> httpx2.AsyncClient:
-        """One client for both replicas: a request goes to the one at its URL's address."""
+    def transport(self) -> httpx2.AsyncBaseTransport:
+        """How a client reaches both replicas: a request goes to the one at its URL's address."""
         apps = {("127.0.0.1", replica.settings.port): replica.app for replica in (self.first, self.second)}
 
         async def at_address(scope: Scope, receive: Receive, send: Send) -> None:
             await apps[scope["server"]](scope, receive, send)
 
-        return http_client(transport=StreamingASGITransport(at_address))
+        return StreamingASGITransport(at_address)
 
     async def token(self, http: httpx2.AsyncClient, client_id: str, replica: InProcessGateway) -> str:
         """A token from this replica's own ``/token`` (for the shared issuer and resource)."""
@@ -119,9 +118,8 @@ async def replicas(redis_server: RedisServer) -> AsyncIterator[Replicas]:
 
 
 @pytest.fixture
-async def http(replicas: Replicas) -> AsyncIterator[httpx2.AsyncClient]:
-    async with replicas.client() as client:
-        yield client
+def http_transport(replicas: Replicas) -> httpx2.AsyncBaseTransport:
+    return replicas.transport()
 
 
 @pytest.fixture

@@ -22,10 +22,10 @@ from mcp.client.client import Client
 from mcp.client.streamable_http import streamable_http_client
 
 from gateway.config import ClientConfig, Settings
-from gateway.upstream.asgi_transport import AsgiTransport, lifespan
+from gateway.upstream.asgi_transport import AsgiTransport
 from tests.support.agents import AgentKey, agent_token
 from tests.support.fake_upstream import FakeUpstream
-from tests.support.inprocess import GATEWAY_URL, InProcessGateway, example_upstream, in_process_gateway
+from tests.support.inprocess import GATEWAY_URL, InProcessGateway, gateway_in_front_of_weather, http_reaches
 from tests.support.mcp_requests import (
     in_session,
     initialize,
@@ -87,17 +87,11 @@ async def catalogue(tmp_path_factory: pytest.TempPathFactory) -> AsyncIterator[C
             for client_id, scopes in AGENT_SCOPES.items()
         ),
     )
-    gateway = in_process_gateway(settings, transport)
-    weather = example_upstream(gateway, WEATHER_ORIGIN)
-    transport.mount(WEATHER_ORIGIN, weather)
-    async with lifespan(weather), lifespan(gateway.app):
+    async with gateway_in_front_of_weather(settings, transport, WEATHER_ORIGIN) as gateway:
         yield Catalogue(gateway, keys, bulk)
 
 
-@pytest.fixture
-async def http(catalogue: Catalogue) -> AsyncIterator[httpx2.AsyncClient]:
-    async with catalogue.gateway.client() as client:
-        yield client
+http_transport = http_reaches("catalogue")
 
 
 @pytest.fixture

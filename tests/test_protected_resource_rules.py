@@ -25,12 +25,11 @@ import httpx2
 import jwt
 import pytest
 
-from gateway.composition import Gateway
 from gateway.config import ClientConfig, Settings
-from gateway.upstream.asgi_transport import AsgiTransport, lifespan
+from gateway.upstream.asgi_transport import AsgiTransport
 from tests.support.agents import AgentKey, agent_token, revoke
 from tests.support.gateway_tokens import mint
-from tests.support.inprocess import InProcessGateway, example_upstream, in_process_gateway
+from tests.support.inprocess import InProcessGateway, gateway_in_front_of_weather, http_reaches
 from tests.support.mcp_requests import (
     ACCEPT,
     HANDSHAKE_VERSION,
@@ -74,15 +73,15 @@ class Resource:
         return self.gateway.settings.mcp_resource
 
     @property
-    def wired(self) -> Gateway:
-        return self.gateway.gateway
-
-    @property
     def metadata_url(self) -> str:
         return self.gateway.endpoint("/.well-known/oauth-protected-resource/mcp")
 
     async def token(self, http: httpx2.AsyncClient, client_id: str = A, **form: str) -> str:
         return await agent_token(http, self.gateway, self.keys[client_id], client_id, **form)
+
+    async def mint(self, **options: Any) -> str:
+        """A token signed with the gateway's own keys (:func:`~tests.support.gateway_tokens.mint`)."""
+        return await mint(self.gateway.gateway, **options)
 
 
 @pytest.fixture(scope="module")
@@ -108,18 +107,13 @@ async def resource(tmp_path_factory: pytest.TempPathFactory) -> AsyncIterator[Re
             ),
         )
 
-    transport = AsgiTransport({})
-    gateway = in_process_gateway(settings(PORT), transport)
-    upstream = example_upstream(gateway, WEATHER_ORIGIN, on_token=lambda h, c: seen.append((h, c)))
-    transport.mount(WEATHER_ORIGIN, upstream)
-    async with lifespan(upstream), lifespan(gateway.app):
+    async with gateway_in_front_of_weather(
+        settings(PORT), AsgiTransport({}), WEATHER_ORIGIN, on_token=lambda h, c: seen.append((h, c))
+    ) as gateway:
         yield Resource(gateway, keys, seen, audience)
 
 
-@pytest.fixture
-async def http(resource: Resource) -> AsyncIterator[httpx2.AsyncClient]:
-    async with resource.gateway.client() as client:
-        yield client
+http_transport = http_reaches("resource")
 
 
 @pytest.fixture
@@ -197,17 +191,17 @@ async def _as_is(token: str) -> str:
 
 
 async def _other_issuer_token(resource: Resource) -> str:
-    return await mint(resource.wired, client_id=A, scope="weather", issuer="https://evil.example")
+    return await resource.mint(client_id=A, scope="weather", issuer="https://evil.example")
 
 
 async def _truncated_signature_token(resource: Resource) -> str:
-    return (await mint(resource.wired, client_id=A, scope="weather"))[:-10]
+    return (await resource.mint(client_id=A, scope="weather"))[:-10]
 
 
 BAD_TOKENS: dict[str, Callable[[Resource], Awaitable[str]]] = {
     "garbage": lambda r: _as_is("not-a-jwt"),
     "signed-by-another-key": lambda r: _as_is(_foreign_key_token(r)),
-    "expired": lambda r: mint(r.wired, client_id=A, scope="weather", lifetime=-5),
+    "expired": lambda r: r.mint(client_id=A, scope="weather", lifetime=-5),
     "another-issuer": _other_issuer_token,
     "truncated-signature": _truncated_signature_token,
 }
@@ -335,7 +329,7 @@ async def test_pr4_a_token_minted_for_another_resource_is_refused(
     response = await modern(http, resource.mcp, token, "tools/list")
     assert response.status_code == 401, response.text
     assert challenge_params(response.headers["www-authenticate"])["error"] == "invalid_token"
-    upstream_token = await mint(resource.wired, client_id=A, scope="weather")
+    upstream_token = await resource.mint(client_id=A, scope="weather")
     assert (await modern(http, resource.mcp, upstream_token, "tools/list")).status_code == 200
 
 

@@ -5,7 +5,8 @@ imports another. One concern per module:
 
 The gateway in the test's process
     :mod:`~tests.support.inprocess` the gateway, its app and its clients, no socket; the example
-    upstream served beside it;
+    upstream served beside it; ``http`` pointed at it;
+    :mod:`~tests.support.gateway_address` where a gateway is reached, under uvicorn or in process;
     :mod:`~tests.support.streaming_asgi` an httpx2 transport that hands an ASGI app's answer to
     the client as the app sends it (a stream seen event by event, as over a socket).
 

@@ -12,10 +12,14 @@ directly (same loop, same thread as its store), and sign tokens with its keys by
 
 from __future__ import annotations
 
+import contextlib
+from collections.abc import AsyncIterator
 from dataclasses import dataclass
+from typing import Any
 from urllib.parse import urlsplit
 
 import httpx2
+import pytest
 from starlette.applications import Starlette
 from starlette.types import ASGIApp
 
@@ -24,7 +28,9 @@ from gateway.app import create_app
 from gateway.composition import Gateway, build_gateway
 from gateway.config import Settings
 from gateway.store.factory import open_store
+from gateway.upstream.asgi_transport import AsgiTransport, lifespan
 from gateway.upstream.transport import UpstreamTransport
+from tests.support.gateway_address import GatewayAddress
 from tests.support.http_clients import http_client
 from tests.support.streaming_asgi import StreamingASGITransport
 
@@ -33,21 +39,9 @@ GATEWAY_URL = "https://gateway.test"
 
 
 @dataclass
-class InProcessGateway:
-    settings: Settings
+class InProcessGateway(GatewayAddress):
     gateway: Gateway
     app: Starlette
-
-    @property
-    def url(self) -> str:
-        return self.settings.base_url
-
-    @property
-    def issuer(self) -> str:
-        return self.settings.issuer_id
-
-    def endpoint(self, path: str) -> str:
-        return self.settings.endpoint(path)
 
     def transport(self) -> httpx2.ASGITransport:
         """A buffered transport to this gateway, for code that opens a client per request (an
@@ -62,6 +56,20 @@ class InProcessGateway:
     def client(self) -> httpx2.AsyncClient:
         """An agent's client to this gateway, as the suite makes them (:mod:`~tests.support.http_clients`)."""
         return http_client(transport=self.streaming_transport())
+
+
+def http_reaches(holder: str) -> Any:
+    """Conftest's ``http_transport``, overridden for a module whose gateway runs in process:
+    ``http_transport = http_reaches("catalogue")`` makes ``http`` reach ``catalogue.gateway``, the
+    :class:`InProcessGateway` held by the module's fixture of that name (one line per module,
+    where a fixture of its own would repeat the same three in each)."""
+
+    @pytest.fixture
+    def http_transport(request: pytest.FixtureRequest) -> httpx2.AsyncBaseTransport:
+        gateway: InProcessGateway = request.getfixturevalue(holder).gateway
+        return gateway.streaming_transport()
+
+    return http_transport
 
 
 def in_process_gateway(settings: Settings, transport: UpstreamTransport | None) -> InProcessGateway:
@@ -86,3 +94,16 @@ def example_upstream(
         host=urlsplit(origin).hostname or "",
         jwks_transport=gateway.transport(),
     )
+
+
+@contextlib.asynccontextmanager
+async def gateway_in_front_of_weather(
+    settings: Settings, transport: AsgiTransport, origin: str, on_token: TokenObserver | None = None
+) -> AsyncIterator[InProcessGateway]:
+    """The gateway running, with the example weather upstream at ``origin`` mounted on its
+    ``transport`` beside the apps already there; both lifespans run around the block."""
+    gateway = in_process_gateway(settings, transport)
+    weather = example_upstream(gateway, origin, on_token)
+    transport.mount(origin, weather)
+    async with lifespan(weather), lifespan(gateway.app):
+        yield gateway
