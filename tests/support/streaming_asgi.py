@@ -5,7 +5,9 @@ cannot see through it that a stream's first events arrived before its end. Over 
 :class:`StreamingASGITransport` behaves the same way without one. The app runs in a task of its
 own; the response comes back as soon as the app starts it, and each body message reaches the
 client when the app sends it. As a server does, the app hears ``http.disconnect`` only once its
-answer is out or the client stopped reading.
+answer is out or the client stopped reading. An exception the app raises reaches the client's
+call (as with ``httpx2.ASGITransport``): at once if no answer had started, else when the body has
+been read up to where the app stopped.
 
 The apps run in the transport's task group, so the client must be used as ``async with`` (which
 enters the transport). Leaving it tells any app still answering that the client has gone, as a
@@ -79,6 +81,8 @@ class _Answer(httpx2.AsyncByteStream):
     async def __aiter__(self) -> AsyncIterator[bytes]:
         async for chunk in self._chunks:
             yield chunk
+        if self._exchange.failure is not None:
+            raise self._exchange.failure
 
     async def aclose(self) -> None:
         self._chunks.close()
@@ -100,11 +104,15 @@ class _Exchange:
         self._start: _ResponseStart | None = None
         self._started = anyio.Event()
         """The answer started, or the app returned without one."""
+        self.failure: Exception | None = None
+        """What the app raised, for the client's call to raise."""
 
     async def run(self, app: ASGIApp) -> None:
         try:
             with self._chunks_in:  # the answer ends when the app returns, whatever it sent
                 await app(self._scope(), self._receive, self._send)
+        except Exception as exc:
+            self.failure = exc
         finally:
             self._started.set()
 
@@ -116,7 +124,8 @@ class _Exchange:
         """The status and headers, once the app has sent them."""
         await self._started.wait()
         if self._start is None:
-            raise RuntimeError("the app returned without an answer")
+            await self.answer.aclose()  # no response will carry it
+            raise self.failure or RuntimeError("the app returned without an answer")
         return self._start
 
     def _scope(self) -> dict[str, Any]:
