@@ -29,15 +29,15 @@ import sys
 import tempfile
 import time
 from pathlib import Path
-from typing import Any
 from urllib.parse import urlencode
 
 import aiohttp
 from token_throughput import free_port, percentile, run_server, start_redis
 
+from gateway.claims import Claims
 from gateway.clock import SystemClock
 from gateway.composition import build_gateway
-from gateway.config import Settings, TargetConfig
+from gateway.config import settings_from
 from gateway.oauth.clients.model import hash_secret
 from gateway.store.factory import open_store
 from gateway.upstream.downstream_tokens import DownstreamTokens
@@ -170,26 +170,29 @@ def zipf_indices(rng: random.Random, n: int, count: int, s: float = 1.1) -> list
 
 
 async def internal_path(store_url: str, label: str, args: argparse.Namespace) -> None:
-    settings = Settings(
+    settings = settings_from(
         store=store_url,
         targets=tuple(
-            TargetConfig(audience, tuple(s for aud, scopes in TOOLS if aud == audience for s in scopes))
+            {
+                "audience": audience,
+                "scopes": tuple(s for aud, scopes in TOOLS if aud == audience for s in scopes),
+            }
             for audience in dict.fromkeys(aud for aud, _ in TOOLS)
         ),
     )
     gateway = build_gateway(settings, open_store(store_url), clock=SystemClock())
     try:
         await gateway.keys.ensure_key()
-        agents: list[dict[str, Any]] = []
+        agents: list[Claims] = []
         for i in range(args.agents):
             issued = await gateway.issuer.issue(
                 subject=f"user-{i}",
                 client_id=f"agent-{i % 50}",
-                audience=settings.mcp_resource,
+                audience=settings.mcp.resource,
                 scopes=AGENT_SCOPES,
                 lifetime=3600,
             )
-            agents.append(dict(issued.claims))
+            agents.append(Claims.from_jwt(issued.claims))
         rng = random.Random(7)
         workload = list(
             zip(
@@ -213,10 +216,10 @@ async def internal_path(store_url: str, label: str, args: argparse.Namespace) ->
             subject = agents[agent]
             await gateway.exchanger.exchange(
                 subject=subject,
-                requester=str(subject["client_id"]),
+                requester=subject.client_id,
                 audiences=(audience,),
                 requested_scopes=scopes,
-                actor=str(subject["client_id"]),
+                actor=subject.client_id,
             )
         uncached_rate = len(baseline) / (time.perf_counter() - started)
         distinct = len(set(workload))

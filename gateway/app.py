@@ -41,6 +41,6 @@ def create_app(gateway: Gateway) -> Starlette:
     return Starlette(
         routes=[*protected_resource_routes(gateway), *authorization_server_routes(gateway)],
         lifespan=lifespan,
-        middleware=[Middleware(McpRoute, path=gateway.settings.mcp_path, mcp_app=mcp_app(gateway))],
+        middleware=[Middleware(McpRoute, path=gateway.settings.mcp.mcp_path, mcp_app=mcp_app(gateway))],
         exception_handlers=EXCEPTION_HANDLERS,
     )

@@ -1,10 +1,11 @@
 """The composition root: every long-lived part of the gateway is built here, once, in one order.
 
-``build_gateway`` reads :class:`~gateway.config.Settings` and hands each part only what it needs;
-nothing else in the package reads the settings. The seams (store, clock, document fetcher, the
-upstream transport) are parameters, so tests replace them without patching. The HTTP face of each
-role is built from these parts by that role's ``routes`` module, and ``gateway.app`` puts the
-routes together.
+``build_gateway`` reads :class:`~gateway.settings.Settings` and hands each part only what it needs;
+the only other readers are the HTTP faces assembled from its parts (each role's ``routes``,
+``gateway.app``, the server, the CLI), as ``tests/test_architecture.py`` checks. The seams (store,
+clock, document fetcher, the upstream transport) are parameters, so tests replace them without
+patching. The HTTP face of each role is built from these parts by that role's ``routes`` module,
+and ``gateway.app`` puts the routes together.
 """
 
 from __future__ import annotations
@@ -14,16 +15,16 @@ from dataclasses import dataclass
 from gateway import paths
 from gateway.audit import AuditLog
 from gateway.clock import Clock, SystemClock
-from gateway.config import Settings
 from gateway.fetching.fetcher import DocumentFetcher, FetchPolicy
 from gateway.keys import KeyManager, KeyRing
 from gateway.oauth.authorize.browser_state import BrowserState, Cookies
 from gateway.oauth.authorize.federation import FederatedSignIn
 from gateway.oauth.authorize.oidc_provider import FederationConfig, OidcProvider
 from gateway.oauth.authorize.users import UserDirectory
-from gateway.oauth.clients import model as client_model
-from gateway.oauth.clients.metadata_documents import resolver_for
+from gateway.oauth.clients.metadata_documents import ClientMetadataDocuments, cimd_policy
+from gateway.oauth.clients.model import configured_clients
 from gateway.oauth.clients.registry import ClientRegistry
+from gateway.oauth.clients.self_described import self_described_scopes
 from gateway.oauth.exchange.rules import ExchangePolicy, TokenExchanger
 from gateway.oauth.token_endpoint.assertions import AssertionVerifier, ClientKeys
 from gateway.oauth.token_endpoint.client_auth import ClientAuthenticator
@@ -34,6 +35,7 @@ from gateway.oauth.tokens.refresh_families import RefreshTokens
 from gateway.oauth.tokens.revocation import RevocationList
 from gateway.resource.bearer import VerifiedTokenCache
 from gateway.resource.sessions import SessionStore
+from gateway.settings import Settings
 from gateway.store import Store
 from gateway.upstream.aiohttp_transport import AiohttpTransport
 from gateway.upstream.discovery import Discovery
@@ -95,36 +97,38 @@ def build_gateway(
 ) -> Gateway:
     clock = clock or SystemClock()
     audit = AuditLog()
+    server, tokens, registration = settings.server, settings.tokens, settings.registration
     fetcher = fetcher or DocumentFetcher(
-        FetchPolicy(allowed_private_hosts=frozenset(settings.fetch_allowed_private_hosts)), clock=clock
+        FetchPolicy(allowed_private_hosts=frozenset(registration.fetch_allowed_private_hosts)), clock=clock
     )
 
     # -- authorization server ---------------------------------------------------------------------
     keys = KeyManager(
-        store, clock, publish_lead=settings.key_publish_lead, retire_after=settings.access_token_ttl + 60
+        store, clock, publish_lead=tokens.key_publish_lead, retire_after=tokens.access_token_ttl + 60
     )
-    keyring = KeyRing(keys, clock, refresh_interval=settings.key_refresh_interval)
-    configured = tuple(client_model.from_config(entry) for entry in settings.clients)
-    clients = ClientRegistry(store, configured, resolver_for(settings, fetcher))
+    keyring = KeyRing(keys, clock, refresh_interval=tokens.key_refresh_interval)
+    clients = ClientRegistry(
+        store, configured_clients(settings.clients), _metadata_documents(settings, fetcher)
+    )
     users = UserDirectory(store)
     revocations = RevocationList(store, clock)
-    issuer = AccessTokenIssuer(keyring, settings.issuer_id, clock)
+    issuer = AccessTokenIssuer(keyring, server.issuer_id, clock)
     targets = Targets(
-        settings.mcp_resource, settings.resources, ((t.audience, t.scopes) for t in settings.targets)
+        settings.mcp.resource, tokens.resources, ((t.audience, t.scopes) for t in tokens.targets)
     )
     exchanger = TokenExchanger(
         issuer,
         targets,
         revocations,
         clock,
-        ExchangePolicy(settings.exchange_max_ttl, settings.max_delegation_depth),
+        ExchangePolicy(tokens.exchange_max_ttl, tokens.max_delegation_depth),
     )
     assertions = AssertionVerifier(
-        issuer=settings.issuer_id,
-        token_endpoint=settings.endpoint(paths.TOKEN),
-        accept_token_endpoint_audience=settings.accept_token_endpoint_audience,
-        max_lifetime=settings.assertion_max_lifetime,
-        leeway=settings.clock_leeway,
+        issuer=server.issuer_id,
+        token_endpoint=server.endpoint(paths.TOKEN),
+        accept_token_endpoint_audience=tokens.accept_token_endpoint_audience,
+        max_lifetime=tokens.assertion_max_lifetime,
+        leeway=tokens.clock_leeway,
         clients=clients,
         keys=ClientKeys(fetcher),
         store=store,
@@ -132,8 +136,8 @@ def build_gateway(
     )
     browser = BrowserState(
         store,
-        Cookies(secure=settings.issuer_id.startswith("https://")),
-        session_lifetime=settings.sign_in_session_ttl,
+        Cookies(secure=server.issuer_id.startswith("https://")),
+        session_lifetime=settings.sign_in.sign_in_session_ttl,
         request_lifetime=SIGN_IN_REQUEST_LIFETIME,
     )
     federation = (
@@ -145,7 +149,7 @@ def build_gateway(
             store=store,
             audit=audit,
         )
-        if settings.oidc_issuer
+        if settings.federation.enabled
         else None
     )
 
@@ -167,18 +171,18 @@ def build_gateway(
         clients=clients,
         users=users,
         issuer=issuer,
-        verifier=AccessTokenVerifier(keyring, settings.issuer_id, clock, leeway=0),
+        verifier=AccessTokenVerifier(keyring, server.issuer_id, clock, leeway=0),
         revocations=revocations,
-        codes=AuthorizationCodes(store, settings.authorization_code_ttl),
+        codes=AuthorizationCodes(store, tokens.authorization_code_ttl),
         refresh_tokens=RefreshTokens(
-            store, revocations, clock, settings.refresh_token_idle_ttl, settings.refresh_token_absolute_ttl
+            store, revocations, clock, tokens.refresh_token_idle_ttl, tokens.refresh_token_absolute_ttl
         ),
         targets=targets,
         exchanger=exchanger,
         authenticator=ClientAuthenticator(clients, assertions),
         browser=browser,
         federation=federation,
-        sessions=SessionStore(store, settings.mcp_session_ttl),
+        sessions=SessionStore(store, settings.mcp.mcp_session_ttl),
         verified_tokens=VerifiedTokenCache(clock),
         servers=servers,
         catalog=catalog,
@@ -190,13 +194,24 @@ def build_gateway(
     )
 
 
+def _metadata_documents(settings: Settings, fetcher: DocumentFetcher) -> ClientMetadataDocuments | None:
+    """The CIMD resolver the client registry asks last, or None when ``cimd_enabled`` is off."""
+    if not settings.registration.cimd_enabled:
+        return None
+    scopes = self_described_scopes(
+        settings.registration.dcr_allowed_scopes, settings.sign_in.scope_descriptions
+    )
+    return ClientMetadataDocuments(fetcher, cimd_policy(scopes))
+
+
 def _federation_config(settings: Settings) -> FederationConfig:
+    federation = settings.federation
     return FederationConfig(
-        issuer=settings.oidc_issuer,
-        client_id=settings.oidc_client_id,
-        client_secret=settings.oidc_client_secret,
-        redirect_uri=settings.endpoint(paths.FEDERATED_CALLBACK),
-        scopes=settings.oidc_scopes,
-        provider_name=settings.oidc_provider_name,
-        leeway=settings.clock_leeway,
+        issuer=federation.oidc_issuer,
+        client_id=federation.oidc_client_id,
+        client_secret=federation.oidc_client_secret,
+        redirect_uri=settings.server.endpoint(paths.FEDERATED_CALLBACK),
+        scopes=federation.oidc_scopes,
+        provider_name=federation.oidc_provider_name,
+        leeway=settings.tokens.clock_leeway,
     )

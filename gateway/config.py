@@ -8,147 +8,67 @@ and resources with structure (``[[clients]]``) come from the file only.
     store = "redis://127.0.0.1:6379/0"
     access_token_ttl = 300
 
-Bad configuration raises :class:`ConfigError`; the CLI prints its one line and exits with 2.
+Every layer spells the settings flat; the result is grouped (:mod:`gateway.settings`), each value
+under its own name in its group. Bad configuration raises :class:`ConfigError`; the CLI prints its
+one line and exits with 2.
 """
 
 from __future__ import annotations
 
-import dataclasses
 import json
 import os
 import tomllib
 from collections.abc import Mapping
-from dataclasses import dataclass, field
+from dataclasses import MISSING, Field, fields
 from pathlib import Path
 from typing import Any
 
+from gateway.oauth.clients.model import CONFIG_FIELDS, ClientError, configured_clients
+from gateway.settings import (
+    FederationSettings,
+    McpSettings,
+    RegistrationSettings,
+    ServerSettings,
+    Settings,
+    SignInSettings,
+    TargetConfig,
+    TokenSettings,
+)
 from tools_registry.servers import RegistryError, configured_servers
 from tools_registry.urls import UrlError, web_url
 
 ENV_PREFIX = "MCP_GATEWAY_"
 
+_GROUPS: dict[str, type] = {
+    "server": ServerSettings,
+    "tokens": TokenSettings,
+    "registration": RegistrationSettings,
+    "sign_in": SignInSettings,
+    "federation": FederationSettings,
+    "mcp": McpSettings,
+}
+
+
+def _is_setting(spec: Field[Any]) -> bool:
+    """A field with a default is a setting; the one without (the MCP resource URL) is derived."""
+    return spec.default is not MISSING or spec.default_factory is not MISSING
+
+
+_GROUP_OF = {
+    spec.name: group for group, kind in _GROUPS.items() for spec in fields(kind) if _is_setting(spec)
+}
+"""The group each flat name is filed under (``access_token_ttl`` -> ``tokens``)."""
+_TABLES = ("clients", "scope_descriptions", "targets", "servers")
+_SCALARS = {
+    spec.name: spec
+    for kind in _GROUPS.values()
+    for spec in fields(kind)
+    if _is_setting(spec) and spec.name not in _TABLES
+}
+
 
 class ConfigError(Exception):
     """One line that tells the operator what is wrong and where."""
-
-
-@dataclass(frozen=True)
-class ClientConfig:
-    """A client pre-registered by the security team in the config file.
-
-    Secrets in the file are stored hashed (``secret_hash = "sha256:…"``), never in clear.
-    """
-
-    client_id: str
-    name: str = ""
-    auth_method: str = "private_key_jwt"
-    scopes: tuple[str, ...] = ()
-    audiences: tuple[str, ...] = ()
-    grant_types: tuple[str, ...] = ("client_credentials",)
-    redirect_uris: tuple[str, ...] = ()
-    may_impersonate: bool = False
-    jwks: Mapping[str, Any] | None = None
-    jwks_uri: str | None = None
-    secret_hash: str | None = None
-
-
-@dataclass(frozen=True)
-class TargetConfig:
-    """A downstream audience tokens may be exchanged for, and the scopes it accepts."""
-
-    audience: str
-    scopes: tuple[str, ...] = ()
-    description: str = ""
-
-
-@dataclass(frozen=True)
-class Settings:
-    host: str = "127.0.0.1"
-    port: int = 8000
-    public_url: str = ""
-    """Where agents reach the gateway; defaults to ``http://<host>:<port>``."""
-    issuer: str = ""
-    """The authorization server's issuer identifier; defaults to ``public_url``. Byte-exact."""
-    store: str = "sqlite:///var/mcp-gateway.sqlite3"
-    mcp_path: str = "/mcp"
-    access_token_ttl: int = 300
-    assertion_max_lifetime: int = 300
-    clock_leeway: int = 30
-    accept_token_endpoint_audience: bool = False
-    """Legacy clients put the token endpoint URL in an assertion's ``aud``; off by default (CA-3)."""
-    key_publish_lead: int = 600
-    """Seconds a rotated key is published in the JWKS before it signs anything."""
-    key_refresh_interval: int = 15
-    fetch_allowed_private_hosts: tuple[str, ...] = ()
-    """Hosts that may resolve to loopback/private addresses when fetching ``jwks_uri`` (off)."""
-    resources: tuple[str, ...] = ()
-    """Audiences, besides the gateway's own MCP endpoint, that tokens may be minted for."""
-    authorization_code_ttl: int = 120
-    refresh_token_idle_ttl: int = 7 * 24 * 3600
-    refresh_token_absolute_ttl: int = 30 * 24 * 3600
-    sign_in_session_ttl: int = 3600
-    max_body_bytes: int = 64 * 1024
-    mcp_max_body_bytes: int = 1024 * 1024
-    """Largest JSON-RPC request the MCP endpoint reads; larger ones get 413."""
-    mcp_session_ttl: int = 12 * 3600
-    resource_scopes: tuple[str, ...] = ()
-    """Scopes named in the MCP 401 challenge and ``scopes_supported`` (minimal; none by default)."""
-    allowed_origins: tuple[str, ...] = ()
-    """Browser origins, besides the gateway's own, allowed to call the MCP endpoint."""
-    allowed_hosts: tuple[str, ...] = ()
-    """Host headers, besides the public URL's (and loopback names on a loopback bind), accepted."""
-    log_level: str = "info"
-    dcr_enabled: bool = True
-    """Dynamic client registration (RFC 7591) at ``/register``, managed per RFC 7592."""
-    dcr_allowed_scopes: tuple[str, ...] = ()
-    """Scopes a registered (DCR) or CIMD client may hold; empty: the keys of ``scope_descriptions``."""
-    dcr_rate_limit_per_minute: int = 20
-    """Registrations accepted per client IP address per minute."""
-    dcr_allow_client_credentials: bool = False
-    """Whether a dynamically registered confidential client may use ``client_credentials`` (off)."""
-    cimd_enabled: bool = True
-    """Client ID Metadata Documents: an https ``client_id`` with a path names its own metadata."""
-    clients: tuple[ClientConfig, ...] = field(default=())
-    targets: tuple[TargetConfig, ...] = field(default=())
-    """``[[targets]]``: audiences for token exchange with the scopes each accepts (TE-3, TE-4)."""
-    servers: tuple[Mapping[str, Any], ...] = field(default=())
-    """``[[servers]]``: upstream MCP servers, validated by ``tools_registry.servers`` at load time."""
-    exchange_max_ttl: int = 300
-    max_delegation_depth: int = 4
-    scope_descriptions: Mapping[str, str] = field(default_factory=dict)
-    """What each scope lets an agent do, shown on the consent page (``[scope_descriptions]``)."""
-    oidc_issuer: str = ""
-    """Federated sign-in: the upstream OpenID provider's issuer URL (empty: off)."""
-    oidc_client_id: str = ""
-    oidc_client_secret: str = ""
-    """Prefer ``MCP_GATEWAY_OIDC_CLIENT_SECRET`` to the file."""
-    oidc_scopes: tuple[str, ...] = ("openid",)
-    oidc_provider_name: str = ""
-    """The name on the "Sign in with …" button; defaults to the issuer's host."""
-
-    @property
-    def base_url(self) -> str:
-        return self.public_url or f"http://{_url_host(self.host)}:{self.port}"
-
-    @property
-    def issuer_id(self) -> str:
-        return self.issuer or self.base_url
-
-    @property
-    def mcp_resource(self) -> str:
-        return self.base_url.rstrip("/") + self.mcp_path
-
-    def endpoint(self, path: str) -> str:
-        return self.base_url.rstrip("/") + path
-
-
-def _url_host(host: str) -> str:
-    return f"[{host}]" if ":" in host and not host.startswith("[") else host
-
-
-_TABLES = ("clients", "scope_descriptions", "targets", "servers")
-_SCALARS = {f.name: f for f in dataclasses.fields(Settings) if f.name not in _TABLES}
-_CLIENT_FIELDS = {f.name for f in dataclasses.fields(ClientConfig)}
 
 
 def load_settings(
@@ -167,7 +87,22 @@ def load_settings(
         if raw is not None:
             values[name] = _from_env(name, raw)
     values.update({k: v for k, v in (overrides or {}).items() if v is not None})
-    settings = _build(values, source=path or "environment")
+    return _settings(values, source=path or "environment")
+
+
+def settings_from(**values: Any) -> Settings:
+    """Settings from flat names, with values as the file holds them, checked as the file is: the
+    one way to build settings in code (tests, examples, benchmarks).
+
+        settings_from(port=9000, store="memory://", clients=[{"client_id": "a", "jwks_uri": …}])
+
+    Lists may also be tuples; a bad value raises :class:`ConfigError` with the file's message.
+    """
+    return _settings(values, source="settings")
+
+
+def _settings(values: Mapping[str, Any], source: str) -> Settings:
+    settings = _grouped(_build(values, source))
     _validate(settings)
     return settings
 
@@ -202,38 +137,52 @@ def _from_env(name: str, raw: str) -> Any:
     return raw
 
 
-def _build(values: dict[str, Any], source: str) -> Settings:
+def _build(values: Mapping[str, Any], source: str) -> dict[str, Any]:
+    """Every value checked and typed; the names nobody set keep their defaults (absent here)."""
     unknown = sorted(set(values) - set(_SCALARS) - set(_TABLES))
     if unknown:
         raise ConfigError(f"{source}: unknown setting {unknown[0]!r}")
-    kwargs: dict[str, Any] = {}
+    built: dict[str, Any] = {}
     for name, value in values.items():
         if name == "clients":
-            kwargs["clients"] = tuple(
-                _client(entry, source) for entry in _list_of_tables(value, source, name)
-            )
-            continue
-        if name == "targets":
-            kwargs["targets"] = tuple(
-                _target(entry, source) for entry in _list_of_tables(value, source, name)
-            )
-            continue
-        if name == "servers":
-            kwargs["servers"] = _servers(_list_of_tables(value, source, name), source)
-            continue
-        if name == "scope_descriptions":
+            built[name] = tuple(_client(entry, source) for entry in _list_of_tables(value, source, name))
+        elif name == "targets":
+            built[name] = tuple(_target(entry, source) for entry in _list_of_tables(value, source, name))
+        elif name == "servers":
+            built[name] = _servers(_list_of_tables(value, source, name), source)
+        elif name == "scope_descriptions":
             if not isinstance(value, Mapping) or not all(isinstance(v, str) for v in value.values()):
                 raise ConfigError(f"{source}: [scope_descriptions] must map scope names to text")
-            kwargs[name] = dict(value)
-            continue
-        kwargs[name] = _coerce(name, value, source)
-    return Settings(**kwargs)
+            built[name] = dict(value)
+        else:
+            built[name] = _coerce(name, value, source)
+    return built
+
+
+def _grouped(values: Mapping[str, Any]) -> Settings:
+    """Each value filed under its group; the MCP endpoint's URL follows from the server's."""
+    by_group: dict[str, dict[str, Any]] = {group: {} for group in _GROUPS}
+    for name, value in values.items():
+        if name in _GROUP_OF:
+            by_group[_GROUP_OF[name]][name] = value
+    server = ServerSettings(**by_group["server"])
+    mcp_path = by_group["mcp"].get("mcp_path", McpSettings.mcp_path)
+    return Settings(
+        server=server,
+        tokens=TokenSettings(**by_group["tokens"]),
+        registration=RegistrationSettings(**by_group["registration"]),
+        sign_in=SignInSettings(**by_group["sign_in"]),
+        federation=FederationSettings(**by_group["federation"]),
+        mcp=McpSettings(resource=server.endpoint(mcp_path), **by_group["mcp"]),
+        clients=values.get("clients", ()),
+        servers=values.get("servers", ()),
+    )
 
 
 def _list_of_tables(value: Any, source: str, name: str) -> list[Mapping[str, Any]]:
-    if not isinstance(value, list) or not all(isinstance(v, Mapping) for v in value):
+    if not isinstance(value, list | tuple) or not all(isinstance(v, Mapping) for v in value):
         raise ConfigError(f"{source}: {name!r} must be a list of tables ([[{name}]])")
-    return value
+    return list(value)
 
 
 def _target(entry: Mapping[str, Any], source: str) -> TargetConfig:
@@ -243,7 +192,7 @@ def _target(entry: Mapping[str, Any], source: str) -> TargetConfig:
     audience, scopes = entry.get("audience"), entry.get("scopes", [])
     if not isinstance(audience, str) or not audience:
         raise ConfigError(f"{source}: every [[targets]] entry needs an audience")
-    if not isinstance(scopes, list) or not all(isinstance(s, str) for s in scopes):
+    if not isinstance(scopes, list | tuple) or not all(isinstance(s, str) for s in scopes):
         raise ConfigError(f"{source}: target {audience!r} scopes must be a list of strings")
     return TargetConfig(audience, tuple(scopes), str(entry.get("description", "")))
 
@@ -268,24 +217,22 @@ def _coerce(name: str, value: Any, source: str) -> Any:
     return value
 
 
-def _client(entry: Mapping[str, Any], source: str) -> ClientConfig:
-    unknown = sorted(set(entry) - _CLIENT_FIELDS)
+def _client(entry: Mapping[str, Any], source: str) -> Mapping[str, Any]:
+    """The table's shape; what a client may be is checked by the client model (:func:`_validate`)."""
+    unknown = sorted(set(entry) - CONFIG_FIELDS)
     if unknown:
         raise ConfigError(f"{source}: unknown client setting {unknown[0]!r}")
     if not isinstance(entry.get("client_id"), str) or not entry["client_id"]:
         raise ConfigError(f"{source}: every [[clients]] entry needs a client_id")
-    values = dict(entry)
-    for name in ("scopes", "audiences", "grant_types", "redirect_uris"):
-        if name in values:
-            values[name] = tuple(values[name])
-    if isinstance(values.get("jwks"), str):
+    table = dict(entry)
+    if isinstance(table.get("jwks"), str):
         try:
-            values["jwks"] = json.loads(values["jwks"])
+            table["jwks"] = json.loads(table["jwks"])
         except ValueError:
             raise ConfigError(
                 f"{source}: client {entry['client_id']!r} has a jwks that is not JSON"
             ) from None
-    return ClientConfig(**values)
+    return table
 
 
 def _check_url(name: str, url: str) -> None:
@@ -296,44 +243,48 @@ def _check_url(name: str, url: str) -> None:
         raise ConfigError(str(exc)) from None
 
 
+_POSITIVE = (
+    "access_token_ttl",
+    "assertion_max_lifetime",
+    "key_publish_lead",
+    "key_refresh_interval",
+    "authorization_code_ttl",
+    "refresh_token_idle_ttl",
+    "refresh_token_absolute_ttl",
+    "sign_in_session_ttl",
+    "dcr_rate_limit_per_minute",
+    "exchange_max_ttl",
+    "max_delegation_depth",
+)
+
+
 def _validate(settings: Settings) -> None:
-    for name, url in (("issuer", settings.issuer_id), ("public_url", settings.base_url)):
+    server, tokens = settings.server, settings.tokens
+    for name, url in (("issuer", server.issuer_id), ("public_url", server.base_url)):
         _check_url(name, url)
-    if not settings.mcp_path.startswith("/"):
-        raise ConfigError(f"mcp_path must start with '/', got {settings.mcp_path!r}")
-    if not 0 < settings.port < 65536:
-        raise ConfigError(f"port must be between 1 and 65535, got {settings.port}")
-    for name in (
-        "access_token_ttl",
-        "assertion_max_lifetime",
-        "key_publish_lead",
-        "key_refresh_interval",
-        "authorization_code_ttl",
-        "refresh_token_idle_ttl",
-        "refresh_token_absolute_ttl",
-        "sign_in_session_ttl",
-        "dcr_rate_limit_per_minute",
-        "exchange_max_ttl",
-        "max_delegation_depth",
-    ):
-        if getattr(settings, name) <= 0:
-            raise ConfigError(f"{name} must be positive, got {getattr(settings, name)}")
-    if settings.access_token_ttl > 3600:
+    if not settings.mcp.mcp_path.startswith("/"):
+        raise ConfigError(f"mcp_path must start with '/', got {settings.mcp.mcp_path!r}")
+    if not 0 < server.port < 65536:
+        raise ConfigError(f"port must be between 1 and 65535, got {server.port}")
+    counts = {**vars(tokens), **vars(settings.sign_in), **vars(settings.registration)}
+    for name in _POSITIVE:
+        if counts[name] <= 0:
+            raise ConfigError(f"{name} must be positive, got {counts[name]}")
+    if tokens.access_token_ttl > 3600:
         raise ConfigError("access_token_ttl must be at most 3600 seconds (short-lived tokens)")
-    if settings.authorization_code_ttl > 600:
+    if tokens.authorization_code_ttl > 600:
         raise ConfigError("authorization_code_ttl must be at most 600 seconds (CO-3)")
-    seen: set[str] = set()
-    for client in settings.clients:
-        if client.client_id in seen:
-            raise ConfigError(f"client {client.client_id!r} is defined twice")
-        seen.add(client.client_id)
-    if settings.oidc_issuer:
-        _validate_oidc(settings)
+    try:
+        configured_clients(settings.clients)
+    except ClientError as exc:
+        raise ConfigError(str(exc)) from None
+    if settings.federation.enabled:
+        _validate_oidc(settings.federation)
 
 
-def _validate_oidc(settings: Settings) -> None:
-    _check_url("oidc_issuer", settings.oidc_issuer)
-    if not settings.oidc_client_id:
+def _validate_oidc(federation: FederationSettings) -> None:
+    _check_url("oidc_issuer", federation.oidc_issuer)
+    if not federation.oidc_client_id:
         raise ConfigError("oidc_issuer is set, so oidc_client_id is required")
-    if "openid" not in settings.oidc_scopes:
+    if "openid" not in federation.oidc_scopes:
         raise ConfigError("oidc_scopes must include 'openid'")

@@ -10,7 +10,7 @@ import runs back up the chain or closes a cycle. Imports made only for type chec
 from __future__ import annotations
 
 import ast
-from collections.abc import Iterator
+from collections.abc import Iterator, Mapping
 from pathlib import Path
 
 import pytest
@@ -18,10 +18,22 @@ import pytest
 REPO = Path(__file__).resolve().parent.parent
 PACKAGES = ("gateway", "tools_registry")
 MAX_MODULE_LINES = 300
-LONG_MODULES: dict[str, str] = {
-    "gateway/config.py": "loading and validating 41 flat settings; being split by the settings groups",
-}
+LONG_MODULES: dict[str, str] = {}
 """Modules allowed over the limit, each with the reason."""
+SETTINGS_MODULES = ("gateway.config", "gateway.settings", "gateway.composition")
+"""Where the settings are loaded, what they look like, and the wired gateway that carries them."""
+COMPOSITION_ROOT = (
+    "gateway.config",
+    "gateway.settings",
+    "gateway.composition",
+    "gateway.app",
+    "gateway.server",
+    "gateway.cli",
+    "gateway.oauth.routes",
+    "gateway.resource.routes",
+)
+"""The modules (and packages) that may read the settings: the composition root and the HTTP faces
+it assembles. Every other part is handed the values it needs."""
 
 
 def module_name(path: Path) -> str:
@@ -46,6 +58,19 @@ def _module_level_imports(tree: ast.Module) -> Iterator[str]:
         elif isinstance(node, ast.ImportFrom) and node.module and not node.level:
             yield node.module
             yield from (f"{node.module}.{alias.name}" for alias in node.names)
+
+
+def _every_import(tree: ast.Module) -> Iterator[str]:
+    """Every module named by an import anywhere in the module: type-only and late imports too."""
+    for node in ast.walk(tree):
+        if isinstance(node, ast.Import):
+            yield from (alias.name for alias in node.names)
+        elif isinstance(node, ast.ImportFrom) and node.module and not node.level:
+            yield node.module
+
+
+def _under(name: str, package: str) -> bool:
+    return name == package or name.startswith(package + ".")
 
 
 def import_graph() -> dict[str, set[str]]:
@@ -95,16 +120,12 @@ def cycles(graph: dict[str, set[str]]) -> list[list[str]]:
 
 def imports_from(graph: dict[str, set[str]], importer: str, imported: str) -> list[str]:
     """``module -> target`` lines where a module under ``importer`` imports one under ``imported``."""
-
-    def under(name: str, package: str) -> bool:
-        return name == package or name.startswith(package + ".")
-
     return sorted(
         f"{module} -> {target}"
         for module, targets in graph.items()
-        if under(module, importer)
+        if _under(module, importer)
         for target in targets
-        if under(target, imported)
+        if _under(target, imported)
     )
 
 
@@ -135,6 +156,41 @@ def test_no_role_reaches_back_up_the_chain(graph: dict[str, set[str]], importer:
     """A tool call runs resource -> upstream -> authorization server (exchange) -> store; nothing
     below imports what sits above it."""
     assert imports_from(graph, importer, imported) == []
+
+
+def settings_readers(sources: Mapping[str, str]) -> list[str]:
+    """``module -> settings module`` lines for every module (name -> source) outside the composition
+    root that imports the settings, their loader or the wired gateway (whose ``settings`` it could
+    read)."""
+    found = []
+    for name, source in sources.items():
+        if any(_under(name, allowed) for allowed in COMPOSITION_ROOT):
+            continue
+        imported = set(_every_import(ast.parse(source)))
+        found += [f"{name} -> {target}" for target in SETTINGS_MODULES if target in imported]
+    return sorted(found)
+
+
+def test_only_the_composition_root_reads_the_settings() -> None:
+    """Parts under ``gateway/oauth``, ``gateway/resource``, ``gateway/upstream``, ``gateway/store`` and
+    ``gateway/fetching`` (and the shared modules) receive values, never the settings."""
+    assert settings_readers({name: path.read_text() for name, path in modules().items()}) == []
+
+
+def test_the_settings_rule_sees_type_only_and_late_imports() -> None:
+    """The rule above could not fail if the finder missed an import."""
+    sources = {
+        "gateway.oauth.clients.registration": "from gateway.settings import RegistrationSettings",
+        "gateway.keys": "if TYPE_CHECKING:\n    from gateway.composition import Gateway",
+        "gateway.upstream.refresher": "def f():\n    import gateway.config",
+        "gateway.oauth.routes": "from gateway.settings import Settings",
+        "gateway.cli.main": "from gateway.config import load_settings",
+    }
+    assert settings_readers(sources) == [
+        "gateway.keys -> gateway.composition",
+        "gateway.oauth.clients.registration -> gateway.settings",
+        "gateway.upstream.refresher -> gateway.config",
+    ]
 
 
 def test_no_module_is_longer_than_the_limit_without_a_reason() -> None:

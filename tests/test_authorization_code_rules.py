@@ -1,6 +1,6 @@
 """Each rule of the authorization code flow, proven on a running gateway.
 
-SPEC-NOTES CO-1 … CO-8, one named test (or parametrized family) per rule; the refresh-token rules
+CO-1 … CO-8, one named test (or parametrized family) per rule; the refresh-token rules
 are in ``test_refresh_token_rules.py``. The gateway runs under uvicorn on a SQLite file; the
 concurrency tests also run on a private Redis server. A headless person
 (:class:`tests.support.browser.Person`) signs in and consents; the test plays the public client
@@ -179,7 +179,7 @@ async def test_co1_challenges_of_43_and_128_characters_are_accepted(
 async def test_co2_a_token_request_without_a_verifier_is_refused(
     gateway: RunningGateway, http: httpx2.AsyncClient
 ) -> None:
-    async with signed_up(gateway.settings.store) as person:
+    async with signed_up(gateway.settings.server.store) as person:
         code, verifier = await authorized(gateway, person)
     assert error_of(await redeem(http, code, None)) == "invalid_grant"
     assert error_of(await redeem(http, code, "")) == "invalid_grant"
@@ -189,7 +189,7 @@ async def test_co2_a_token_request_without_a_verifier_is_refused(
 
 @pytest.mark.anyio
 async def test_co2_a_wrong_verifier_is_refused(gateway: RunningGateway, http: httpx2.AsyncClient) -> None:
-    async with signed_up(gateway.settings.store) as person:
+    async with signed_up(gateway.settings.server.store) as person:
         code, verifier = await authorized(gateway, person)
     assert error_of(await redeem(http, code, new_verifier())) == "invalid_grant"
     # The challenge itself is not a verifier (a "plain" downgrade), nor is a too-short verifier.
@@ -202,7 +202,7 @@ async def test_co2_the_rfc7636_appendix_b_vector_works_end_to_end(
     gateway: RunningGateway, http: httpx2.AsyncClient
 ) -> None:
     assert s256(RFC7636_VERIFIER) == RFC7636_CHALLENGE
-    async with signed_up(gateway.settings.store) as person:
+    async with signed_up(gateway.settings.server.store) as person:
         outcome = await person.authorize(authorize_url(gateway, code_challenge=RFC7636_CHALLENGE))
     assert outcome.code
     response = await redeem(http, outcome.code, RFC7636_VERIFIER)
@@ -217,7 +217,7 @@ async def test_co2_the_rfc7636_appendix_b_vector_works_end_to_end(
 async def test_co3_a_valid_replay_is_refused_and_revokes_what_the_first_redemption_issued(
     gateway: RunningGateway, http: httpx2.AsyncClient
 ) -> None:
-    async with signed_up(gateway.settings.store) as person:
+    async with signed_up(gateway.settings.server.store) as person:
         code, verifier = await authorized(gateway, person)
     first = await redeem(http, code, verifier)
     assert first.status_code == 200, first.text
@@ -235,7 +235,7 @@ async def test_co3_a_valid_replay_is_refused_and_revokes_what_the_first_redempti
 async def test_co3_an_invalid_replay_is_refused_without_revoking_anything(
     gateway: RunningGateway, http: httpx2.AsyncClient
 ) -> None:
-    async with signed_up(gateway.settings.store) as person:
+    async with signed_up(gateway.settings.server.store) as person:
         code, verifier = await authorized(gateway, person)
     first = await redeem(http, code, verifier)
     assert first.status_code == 200, first.text
@@ -254,7 +254,7 @@ async def test_co3_an_invalid_replay_is_refused_without_revoking_anything(
 
 @pytest.mark.anyio
 async def test_co3_a_code_is_bound_to_its_client(gateway: RunningGateway, http: httpx2.AsyncClient) -> None:
-    async with signed_up(gateway.settings.store) as person:
+    async with signed_up(gateway.settings.server.store) as person:
         code, verifier = await authorized(gateway, person)
     assert error_of(await redeem(http, code, verifier, client_id=OTHER)) == "invalid_grant"
 
@@ -272,15 +272,15 @@ async def test_co3_a_code_is_bound_to_its_client(gateway: RunningGateway, http: 
 async def test_co3_a_code_is_bound_to_its_redirect_uri(
     gateway: RunningGateway, http: httpx2.AsyncClient, presented: str | None
 ) -> None:
-    async with signed_up(gateway.settings.store) as person:
+    async with signed_up(gateway.settings.server.store) as person:
         code, verifier = await authorized(gateway, person)
     assert error_of(await redeem(http, code, verifier, redirect_uri=presented)) == "invalid_grant"
 
 
 @pytest.mark.anyio
 async def test_co3_a_code_is_bound_to_its_resource(gateway: RunningGateway, http: httpx2.AsyncClient) -> None:
-    mcp = gateway.settings.mcp_resource
-    async with signed_up(gateway.settings.store) as person:
+    mcp = gateway.settings.mcp.resource
+    async with signed_up(gateway.settings.server.store) as person:
         weather_code, weather_verifier = await authorized(gateway, person, resource=WEATHER)
         mcp_code, mcp_verifier = await authorized(gateway, person)
     assert error_of(await redeem(http, weather_code, weather_verifier, resource=mcp)) == "invalid_target"
@@ -306,7 +306,7 @@ async def test_co3_an_expired_code_is_refused(tmp_path_factory: pytest.TempPathF
     clock = FrozenClock(time.time())
     settings = settings_for(sqlite_url(tmp_path_factory), authorization_code_ttl=1)
     with running_gateway(settings, build=on_clock(clock)) as gw:
-        async with http_client(gw.url) as http, signed_up(gw.settings.store) as person:
+        async with http_client(gw.url) as http, signed_up(gw.settings.server.store) as person:
             code, verifier = await authorized(gw, person)
             clock.advance(1.5)
             assert error_of(await redeem(http, code, verifier)) == "invalid_grant"
@@ -318,7 +318,7 @@ async def test_co3_an_expired_code_is_refused(tmp_path_factory: pytest.TempPathF
 @pytest.mark.anyio
 async def test_co3_of_200_concurrent_redemptions_of_one_code_exactly_one_succeeds(store_url: str) -> None:
     with running_gateway(settings_for(store_url)) as gw:
-        async with signed_up(gw.settings.store) as person:
+        async with signed_up(gw.settings.server.store) as person:
             code, verifier = await authorized(gw, person)
         statuses: list[int] = []
         errors: list[str] = []
@@ -344,7 +344,7 @@ async def test_co3_a_valid_redemption_racing_the_first_still_revokes_what_it_iss
     redis_server: redis_servers.RedisServer,
 ) -> None:
     with running_gateway(settings_for(redis_server.url)) as gw:
-        async with http_client(gw.url) as http, signed_up(gw.settings.store) as person:
+        async with http_client(gw.url) as http, signed_up(gw.settings.server.store) as person:
             for _ in range(5):
                 code, verifier = await authorized(gw, person)
                 responses: list[httpx2.Response] = []
@@ -421,7 +421,7 @@ async def test_co4_a_loopback_redirect_uri_may_change_its_port(
     gateway: RunningGateway, http: httpx2.AsyncClient
 ) -> None:
     moved = "http://127.0.0.1:12345/cb"
-    async with signed_up(gateway.settings.store) as person:
+    async with signed_up(gateway.settings.server.store) as person:
         verifier = new_verifier()
         outcome = await person.authorize(
             authorize_url(gateway, redirect_uri=moved, code_challenge=s256(verifier))
@@ -440,7 +440,7 @@ async def test_co5_iss_is_in_every_authorization_response(
     gateway: RunningGateway, http: httpx2.AsyncClient
 ) -> None:
     outcomes: dict[str, dict[str, str]] = {}
-    async with signed_up(gateway.settings.store) as person:
+    async with signed_up(gateway.settings.server.store) as person:
         outcomes["denied"] = (await person.authorize(authorize_url(gateway), allow=False)).params
         outcomes["nothing ticked"] = (await person.authorize(authorize_url(gateway), untick=SCOPES)).params
         outcomes["granted"] = (await person.authorize(authorize_url(gateway))).params
@@ -491,12 +491,12 @@ async def test_co6_a_bad_resource_is_invalid_target(
 async def test_co6_the_token_audience_is_the_resource(
     gateway: RunningGateway, http: httpx2.AsyncClient
 ) -> None:
-    async with signed_up(gateway.settings.store) as person:
+    async with signed_up(gateway.settings.server.store) as person:
         weather = await tokens_for(gateway, http, person, resource=WEATHER)
         default = await tokens_for(gateway, http, person)
     assert claims_of(weather["access_token"])["aud"] == WEATHER
     assert (await introspect(http, weather["access_token"]))["aud"] == WEATHER
-    assert claims_of(default["access_token"])["aud"] == gateway.settings.mcp_resource
+    assert claims_of(default["access_token"])["aud"] == gateway.settings.mcp.resource
     # And the refresh keeps it.
     refreshed = await refresh(http, weather["refresh_token"])
     assert refreshed.status_code == 200, refreshed.text
@@ -508,7 +508,7 @@ async def test_co6_the_token_audience_is_the_resource(
 
 @pytest.mark.anyio
 async def test_co7_the_login_post_is_answered_with_303(gateway: RunningGateway) -> None:
-    async with signed_up(gateway.settings.store) as person:
+    async with signed_up(gateway.settings.server.store) as person:
         _, action, hidden = await open_login_page(person, authorize_url(gateway))
         login = await person.http.post(
             gateway.endpoint(action), data={**hidden, "username": person.username, "password": PASSWORD}
@@ -521,7 +521,7 @@ async def test_co7_the_login_post_is_answered_with_303(gateway: RunningGateway) 
 async def test_co7_login_and_consent_pages_refuse_framing_referrers_and_caching(
     gateway: RunningGateway,
 ) -> None:
-    async with signed_up(gateway.settings.store) as person:
+    async with signed_up(gateway.settings.server.store) as person:
         login, _, _ = await open_login_page(person, authorize_url(gateway))
         consent, _, _, _ = await open_consent_page(gateway, person, authorize_url(gateway))
     for page in (login, consent):
@@ -553,7 +553,7 @@ async def test_co7_authorize_sends_no_cors_headers(gateway: RunningGateway, http
 
 @pytest.mark.anyio
 async def test_co7_a_consent_post_without_the_binder_cookie_is_refused(gateway: RunningGateway) -> None:
-    async with signed_up(gateway.settings.store) as person:
+    async with signed_up(gateway.settings.server.store) as person:
         _, action, hidden, scopes = await open_consent_page(gateway, person, authorize_url(gateway))
         form = {**hidden, "decision": "allow", "scope": scopes}
         session = person.http.cookies["mcpgw-session"]
@@ -573,7 +573,7 @@ async def test_co7_a_consent_post_without_the_binder_cookie_is_refused(gateway: 
 
 @pytest.mark.anyio
 async def test_co7_a_consent_post_with_a_wrong_csrf_token_is_refused(gateway: RunningGateway) -> None:
-    async with signed_up(gateway.settings.store) as person:
+    async with signed_up(gateway.settings.server.store) as person:
         _, action, hidden, scopes = await open_consent_page(gateway, person, authorize_url(gateway))
         for csrf in (secrets.token_urlsafe(24), "", None):
             forged: dict[str, Any] = {**hidden, "decision": "allow", "scope": scopes}
@@ -591,7 +591,7 @@ async def test_co7_a_consent_post_with_a_wrong_csrf_token_is_refused(gateway: Ru
 
 @pytest.mark.anyio
 async def test_co7_a_login_post_from_another_browser_is_refused(gateway: RunningGateway) -> None:
-    async with signed_up(gateway.settings.store) as person:
+    async with signed_up(gateway.settings.server.store) as person:
         _, action, hidden = await open_login_page(person, authorize_url(gateway))
         credentials = {**hidden, "username": person.username, "password": PASSWORD}
         async with http_client() as other_browser:
@@ -610,7 +610,7 @@ async def test_co7_a_login_post_from_another_browser_is_refused(gateway: Running
 async def test_co8_the_consent_page_names_the_client_the_redirect_host_and_every_scope(
     gateway: RunningGateway,
 ) -> None:
-    async with signed_up(gateway.settings.store) as person:
+    async with signed_up(gateway.settings.server.store) as person:
         page, _, _, scopes = await open_consent_page(gateway, person, authorize_url(gateway))
     text = page.text
     assert escape(DESK_NAME) in text and f"<code>{DESK}</code>" in text
@@ -624,7 +624,7 @@ async def test_co8_the_consent_page_names_the_client_the_redirect_host_and_every
 async def test_co8_unticking_a_scope_removes_it_from_the_token(
     gateway: RunningGateway, http: httpx2.AsyncClient
 ) -> None:
-    async with signed_up(gateway.settings.store) as person:
+    async with signed_up(gateway.settings.server.store) as person:
         verifier = new_verifier()
         outcome = await person.authorize(
             authorize_url(gateway, code_challenge=s256(verifier)), untick=("tools:call",)
@@ -642,7 +642,7 @@ async def test_co8_unticking_a_scope_removes_it_from_the_token(
 
 @pytest.mark.anyio
 async def test_co8_consent_is_remembered_per_user_and_client(gateway: RunningGateway) -> None:
-    async with signed_up(gateway.settings.store) as person:
+    async with signed_up(gateway.settings.server.store) as person:
         await authorized(gateway, person)
         assert consent_pages(person) == 1
         # Same browser, same user, same client, same scopes: straight back with a code.
@@ -658,14 +658,14 @@ async def test_co8_consent_is_remembered_per_user_and_client(gateway: RunningGat
         finally:
             await elsewhere.aclose()
         # Another user of the same client is asked.
-        async with signed_up(gateway.settings.store) as someone_else:
+        async with signed_up(gateway.settings.server.store) as someone_else:
             await authorized(gateway, someone_else)
             assert consent_pages(someone_else) == 1
 
 
 @pytest.mark.anyio
 async def test_co8_a_request_for_a_new_scope_asks_for_consent_again(gateway: RunningGateway) -> None:
-    async with signed_up(gateway.settings.store) as person:
+    async with signed_up(gateway.settings.server.store) as person:
         await authorized(gateway, person, scope="tools:read")
         assert consent_pages(person) == 1
         await authorized(gateway, person, scope="tools:read tools:call")
@@ -678,7 +678,7 @@ async def test_co8_a_request_for_a_new_scope_asks_for_consent_again(gateway: Run
 
 @pytest.mark.anyio
 async def test_co8_a_request_for_an_unticked_scope_asks_again(gateway: RunningGateway) -> None:
-    async with signed_up(gateway.settings.store) as person:
+    async with signed_up(gateway.settings.server.store) as person:
         outcome = await person.authorize(authorize_url(gateway), untick=("tools:call",))
         assert outcome.code and consent_pages(person) == 1
         await authorized(gateway, person, scope="tools:call")
@@ -687,7 +687,7 @@ async def test_co8_a_request_for_an_unticked_scope_asks_again(gateway: RunningGa
 
 @pytest.mark.anyio
 async def test_co8_consent_for_one_client_does_not_carry_over_to_another(gateway: RunningGateway) -> None:
-    async with signed_up(gateway.settings.store) as person:
+    async with signed_up(gateway.settings.server.store) as person:
         await authorized(gateway, person, client_id=DESK)
         assert consent_pages(person) == 1
         await authorized(gateway, person, client_id=OTHER)
@@ -698,7 +698,7 @@ async def test_co8_consent_for_one_client_does_not_carry_over_to_another(gateway
 
 @pytest.mark.anyio
 async def test_co8_browser_cookies_are_httponly_and_samesite_lax(gateway: RunningGateway) -> None:
-    async with signed_up(gateway.settings.store) as person:
+    async with signed_up(gateway.settings.server.store) as person:
         login_page, action, hidden = await open_login_page(person, authorize_url(gateway))
         login = await person.http.post(
             gateway.endpoint(action), data={**hidden, "username": person.username, "password": PASSWORD}
@@ -736,7 +736,7 @@ def test_co8_an_https_issuer_uses_host_prefixed_secure_cookies() -> None:
     from gateway.composition import build_gateway
 
     settings = settings_for("memory://", public_url="https://gw.example")(443)
-    app = create_app(build_gateway(settings, open_store(settings.store)))
+    app = create_app(build_gateway(settings, open_store(settings.server.store)))
     url = authorize_url(RunningGateway(settings), client_id=WEB, redirect_uri=WEB_CB)
     assert url.startswith("https://gw.example/authorize?")
     with TestClient(app, base_url="https://gw.example", follow_redirects=False) as client:
@@ -753,7 +753,7 @@ def test_co8_an_https_issuer_uses_host_prefixed_secure_cookies() -> None:
 @pytest.mark.anyio
 @pytest.mark.parametrize("wrong", ["password", "username"])
 async def test_a_wrong_password_shows_the_sign_in_page_again(gateway: RunningGateway, wrong: str) -> None:
-    async with signed_up(gateway.settings.store) as person:
+    async with signed_up(gateway.settings.server.store) as person:
         _, action, hidden = await open_login_page(person, authorize_url(gateway))
         credentials = {
             **hidden,

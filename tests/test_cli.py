@@ -11,8 +11,9 @@ from pathlib import Path
 import jwt
 import pytest
 
-from gateway.config import Settings
+from gateway.config import settings_from
 from gateway.oauth.clients.model import hash_secret
+from gateway.settings import Settings
 from tests.support.agents import AgentKey, assertion_form
 from tests.support.cli import Cli, assert_refused
 from tests.support.gateway_server import running_gateway
@@ -188,7 +189,7 @@ def test_a_client_added_while_the_gateway_runs_gets_a_token_at_once(cli: Cli) ->
     key = AgentKey()
 
     def settings(port: int) -> Settings:
-        return Settings(port=port, store=cli.store)
+        return settings_from(port=port, store=cli.store)
 
     with running_gateway(settings) as gateway, blocking_http_client(gateway.url) as http:
         before = http.post("/token", data=assertion_form(key.assertion("live-agent", gateway.issuer)))

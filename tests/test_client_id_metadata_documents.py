@@ -1,4 +1,4 @@
-"""Client ID Metadata Documents (SPEC-NOTES RG-2): a client whose id is the https URL of a JSON
+"""Client ID Metadata Documents (RG-2): a client whose id is the https URL of a JSON
 document describing it, fetched by the gateway when the client first appears.
 
 Documents are served by a loopback document server that the gateway's fetcher allow-lists

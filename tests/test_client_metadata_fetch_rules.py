@@ -1,4 +1,4 @@
-"""The SSRF rules of the documents a client names (SPEC-NOTES RG-2, CA-6): a Client ID Metadata
+"""The SSRF rules of the documents a client names (RG-2, CA-6): a Client ID Metadata
 Document URL, or a ``jwks_uri`` (registered or in such a document), that points at a private
 address is refused without any connection.
 

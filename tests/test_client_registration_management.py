@@ -1,5 +1,5 @@
 """Client registration management (RFC 7592): reading, updating and deleting a registration with
-its registration access token, and an update validated like a registration (SPEC-NOTES RG-1).
+its registration access token, and an update validated like a registration (RG-1).
 
 On :mod:`tests.support.client_registration`'s gateway (SQLite file).
 """

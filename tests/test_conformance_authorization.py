@@ -11,7 +11,8 @@ from pathlib import Path
 import httpx2
 import pytest
 
-from gateway.config import ClientConfig, Settings
+from gateway.config import settings_from
+from gateway.settings import Settings
 from tests.support.browser import Outcome, Person
 from tests.support.conformance import run_authorization_scenario, start_authorization_suite
 from tests.support.gateway_server import running_gateway
@@ -25,7 +26,7 @@ USER, PASSWORD = "alice", "correct horse battery"
 
 
 def test_conformance_authorization_server_metadata_endpoint_passes() -> None:
-    with running_gateway(lambda port: Settings(port=port, store="memory://")) as gateway:
+    with running_gateway(lambda port: settings_from(port=port, store="memory://")) as gateway:
         result = run_authorization_scenario(gateway.issuer, "authorization-server-metadata-endpoint")
 
     report = result.summary()
@@ -62,22 +63,22 @@ def test_conformance_authorization_code_grant_passes_for_a_public_client(
     callback = f"http://127.0.0.1:{port}/callback"
 
     def settings(gateway_port: int) -> Settings:
-        return Settings(
+        return settings_from(
             port=gateway_port,
             store=store_url,
             clients=(
-                ClientConfig(
-                    client_id=SUITE_CLIENT,
-                    auth_method="none",
-                    scopes=("tools:read", "tools:call"),
-                    grant_types=("authorization_code", "refresh_token"),
-                    redirect_uris=(callback,),
-                ),
+                {
+                    "client_id": SUITE_CLIENT,
+                    "auth_method": "none",
+                    "scopes": ("tools:read", "tools:call"),
+                    "grant_types": ("authorization_code", "refresh_token"),
+                    "redirect_uris": (callback,),
+                },
             ),
         )
 
     with running_gateway(settings) as gateway:
-        extra = ("--resource", gateway.settings.mcp_resource) if with_resource else ()
+        extra = ("--resource", gateway.settings.mcp.resource) if with_resource else ()
         with start_authorization_suite(gateway.issuer, SUITE_CLIENT, port, *extra) as suite:
             authorize_url = suite.authorize_url()
             assert authorize_url.startswith(gateway.endpoint("/authorize") + "?")

@@ -22,7 +22,8 @@ import httpx2
 import pytest
 
 from examples.upstream_server import build_app
-from gateway.config import ClientConfig, Settings
+from gateway.config import settings_from
+from gateway.settings import Settings
 from tests.support.agents import AgentKey, agent_token
 from tests.support.asgi_server import Served
 from tests.support.conformance import ScenarioResult, run_server_scenario
@@ -89,29 +90,29 @@ def target() -> Iterator[Target]:
         proxy_host = f"127.0.0.1:{proxy_server.port}"
 
         def settings(port: int) -> Settings:
-            return Settings(
+            return settings_from(
                 port=port,
                 store="memory://",
                 access_token_ttl=3600,
                 servers=({"id": "weather", "url": upstream_url},),
-                clients=(ClientConfig(client_id=AGENT, scopes=("weather",), jwks=key.jwks),),
+                clients=({"client_id": AGENT, "scopes": ("weather",), "jwks": key.jwks},),
                 allowed_hosts=(proxy_host,),
                 allowed_origins=(f"http://{proxy_host}",),
             )
 
         with running_gateway(settings) as gateway:
             upstream.start(build_app(gateway.issuer, upstream_url))
-            mcp = gateway.endpoint(gateway.settings.mcp_path)
+            mcp = gateway.endpoint(gateway.settings.mcp.mcp_path)
             token = asyncio.run(discovered_token(gateway, key, mcp))
             proxy_server.start(TokenInjectingProxy(mcp, token))
-            yield Target(f"http://{proxy_host}{gateway.settings.mcp_path}", gateway, token)
+            yield Target(f"http://{proxy_host}{gateway.settings.mcp.mcp_path}", gateway, token)
 
 
 async def discovered_token(gateway: RunningGateway, key: AgentKey, mcp: str) -> str:
     """The agent's token (``private_key_jwt``, scope ``weather``), once the upstream's tools are listed."""
     async with httpx2.AsyncClient(trust_env=False, timeout=10) as http:
         token = await agent_token(
-            http, gateway, key, AGENT, scope="weather", resource=gateway.settings.mcp_resource
+            http, gateway, key, AGENT, scope="weather", resource=gateway.settings.mcp.resource
         )
         await wait_for_tools(http, mcp, token, WEATHER_TOOLS, within=DISCOVERY_WITHIN)
     return token
@@ -153,7 +154,7 @@ def test_a_rebinding_attempt_is_refused_by_the_gateway_not_the_proxy(target: Tar
 
 def test_the_gateway_itself_answers_the_suite_401_without_the_proxy(target: Target) -> None:
     """No unauthenticated path exists: the same discover request straight to /mcp is refused."""
-    url = target.gateway.endpoint(target.gateway.settings.mcp_path)
+    url = target.gateway.endpoint(target.gateway.settings.mcp.mcp_path)
     response = httpx2.post(
         url,
         json=modern_body("server/discover"),
@@ -173,13 +174,13 @@ def test_the_gateway_trims_whitespace_around_mcp_name_without_the_proxy(target: 
         modern_body("tools/call", {"name": "weather.echo", "arguments": {"text": "hi"}})
     ).encode()
     head = (
-        f"POST {gateway.settings.mcp_path} HTTP/1.1\r\nHost: 127.0.0.1:{gateway.settings.port}\r\n"
+        f"POST {gateway.settings.mcp.mcp_path} HTTP/1.1\r\nHost: 127.0.0.1:{gateway.settings.server.port}\r\n"
         f"Authorization: Bearer {target.token}\r\nContent-Type: application/json\r\n"
         "Accept: application/json, text/event-stream\r\n"
         f"MCP-Protocol-Version:  {MODERN} \r\nMcp-Method: tools/call \r\nMcp-Name:   weather.echo  \r\n"
         f"Content-Length: {len(body)}\r\nConnection: close\r\n\r\n"
     )
-    with socket.create_connection(("127.0.0.1", gateway.settings.port), timeout=10) as sock:
+    with socket.create_connection(("127.0.0.1", gateway.settings.server.port), timeout=10) as sock:
         sock.sendall(head.encode() + body)
         answer = b"".join(iter(lambda: sock.recv(65536), b""))
 

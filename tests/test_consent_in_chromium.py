@@ -27,7 +27,8 @@ import httpx2
 import pytest
 from playwright.sync_api import Browser, Page, expect
 
-from gateway.config import ClientConfig, Settings
+from gateway.config import settings_from
+from gateway.settings import Settings
 from tests.support.authorization_code import PublicClient, new_verifier, query_of
 from tests.support.chromium import chromium_browser
 from tests.support.gateway_server import RunningGateway, running_gateway
@@ -94,19 +95,19 @@ def deployment(
     with redirect_target() as (target, handler):
 
         def make(port: int) -> Settings:
-            return Settings(
+            return settings_from(
                 port=port,
                 store=store_url,
                 scope_descriptions=DESCRIPTIONS,
                 clients=(
-                    ClientConfig(
-                        client_id=CLIENT_ID,
-                        name=CLIENT_NAME,
-                        auth_method="none",
-                        scopes=tuple(DESCRIPTIONS),
-                        grant_types=("authorization_code", "refresh_token"),
-                        redirect_uris=(target + "/cb",),
-                    ),
+                    {
+                        "client_id": CLIENT_ID,
+                        "name": CLIENT_NAME,
+                        "auth_method": "none",
+                        "scopes": tuple(DESCRIPTIONS),
+                        "grant_types": ("authorization_code", "refresh_token"),
+                        "redirect_uris": (target + "/cb",),
+                    },
                 ),
             )
 

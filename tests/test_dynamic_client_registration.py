@@ -1,4 +1,4 @@
-"""Dynamic client registration (RFC 7591, SPEC-NOTES RG-1), one named test per rule, on a running
+"""Dynamic client registration (RFC 7591, RG-1), one named test per rule, on a running
 gateway (SQLite file): what a client may register, what it is answered, what is refused and why,
 the rate limit, and the settings that turn registration off or allow ``client_credentials``.
 
@@ -17,9 +17,10 @@ import httpx2
 import pytest
 
 from gateway.clock import FrozenClock
-from gateway.config import Settings
+from gateway.config import settings_from
 from gateway.fetching.fetcher import DocumentFetcher, FetchPolicy
 from gateway.oauth.clients.model import hash_secret
+from gateway.settings import Settings
 from tests.support.agents import AgentKey
 from tests.support.browser import Person
 from tests.support.client_registration import (
@@ -269,7 +270,7 @@ async def test_a_dcr_public_client_completes_authorize_and_token(
     assert token.status_code == 200, token.text
     claims = claims_of(token.json()["access_token"])
     assert claims["client_id"] == client["client_id"] and claims["sub"] == person.username
-    assert claims["aud"] == world.gateway.settings.mcp_resource and "refresh_token" in token.json()
+    assert claims["aud"] == world.gateway.settings.mcp.resource and "refresh_token" in token.json()
 
 
 async def test_the_metadata_advertises_registration_and_client_id_metadata_documents(
@@ -290,7 +291,7 @@ def strict_gateway(tmp_path_factory: pytest.TempPathFactory) -> Iterator[tuple[R
     store = f"sqlite:///{tmp_path_factory.mktemp('strict') / 'gw.sqlite3'}"
 
     def settings(port: int) -> Settings:
-        return Settings(
+        return settings_from(
             port=port,
             store=store,
             dcr_allowed_scopes=("tools:read",),
@@ -362,7 +363,7 @@ async def test_with_dcr_and_cimd_off_there_is_no_register_endpoint_and_url_ids_a
     url = publish(world, cimd_document)
 
     def settings(port: int) -> Settings:
-        return Settings(
+        return settings_from(
             port=port,
             store=f"sqlite:///{tmp_path / 'off.sqlite3'}",
             dcr_enabled=False,

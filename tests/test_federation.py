@@ -36,7 +36,7 @@ from playwright.sync_api import expect
 
 from gateway import paths
 from gateway.clock import Clock, FrozenClock, SystemClock
-from gateway.config import ClientConfig, ConfigError, Settings, load_settings
+from gateway.config import ConfigError, load_settings, settings_from
 from gateway.oauth.authorize.oidc_provider import (
     RETRY_DISCOVERY_AFTER,
     FederationConfig,
@@ -45,6 +45,7 @@ from gateway.oauth.authorize.oidc_provider import (
     OidcProvider,
 )
 from gateway.oauth.authorize.users import UserDirectory
+from gateway.settings import Settings
 from gateway.store.factory import open_store
 from tests.support.authorization_code import PublicClient, new_verifier, query_of
 from tests.support.browser import form_fields
@@ -93,19 +94,19 @@ def deployment(tmp_path_factory: pytest.TempPathFactory) -> Iterator[tuple[Runni
                 )
             )
             idps.append(idp)
-            return Settings(
+            return settings_from(
                 port=port,
                 store=store,
                 scope_descriptions={"tools:read": "Read tools", "tools:call": "Run tools"},
                 clients=(
-                    ClientConfig(
-                        client_id=DESK,
-                        name="Desk Assistant",
-                        auth_method="none",
-                        scopes=SCOPES,
-                        grant_types=("authorization_code", "refresh_token"),
-                        redirect_uris=(CB,),
-                    ),
+                    {
+                        "client_id": DESK,
+                        "name": "Desk Assistant",
+                        "auth_method": "none",
+                        "scopes": SCOPES,
+                        "grant_types": ("authorization_code", "refresh_token"),
+                        "redirect_uris": (CB,),
+                    },
                 ),
                 oidc_issuer=idp.issuer,
                 oidc_client_id=IDP_CLIENT,
@@ -301,7 +302,7 @@ async def test_a_provider_subject_equal_to_a_local_user_name_is_refused(
 ) -> None:
     """``oidc:bob`` made by an administrator is someone else: never merged with the provider's bob."""
     gw, _ = deployment
-    store = open_store(gw.settings.store)
+    store = open_store(gw.settings.server.store)
     try:
         await UserDirectory(store).add("oidc:bob", "a local password 123")
         _, to_provider = await press_federated_button(browser, DESK_CLIENT.authorize_url(gw))
@@ -525,7 +526,7 @@ def test_bad_federation_settings_are_refused(environ: dict[str, str], message: s
 
 
 def test_federation_is_off_without_an_issuer() -> None:
-    assert load_settings(environ={}).oidc_issuer == ""
+    assert load_settings(environ={}).federation.oidc_issuer == ""
 
 
 # -- the same journey in a real browser ------------------------------------------------------------

@@ -1,4 +1,4 @@
-"""The SSRF-safe JSON document fetcher (SPEC-NOTES RG-2, CA-6), named after the rule each test proves.
+"""The SSRF-safe JSON document fetcher (RG-2, CA-6), named after the rule each test proves.
 
 Documents are served by a plain ``http.server`` on a free loopback port (allowed via the allow-list) or,
 for the TLS rules, by the same server wrapped in TLS with a certificate from a throw-away CA. Refusals

@@ -23,7 +23,8 @@ import httpx2
 import pytest
 from starlette.types import Receive, Scope, Send
 
-from gateway.config import ClientConfig, Settings
+from gateway.config import settings_from
+from gateway.settings import Settings
 from gateway.upstream.asgi_transport import AsgiTransport, lifespan
 from tests.support.agents import AgentKey, agent_token, revoke
 from tests.support.inprocess import InProcessGateway, example_upstream, in_process_gateway
@@ -49,11 +50,11 @@ class Replicas:
 
     @property
     def resource(self) -> str:
-        return self.first.settings.mcp_resource
+        return self.first.settings.mcp.resource
 
     def mcp_of(self, replica: InProcessGateway) -> str:
         """Where a client reaches this replica (a load balancer would choose)."""
-        return f"http://127.0.0.1:{replica.settings.port}{replica.settings.mcp_path}"
+        return f"http://127.0.0.1:{replica.settings.server.port}{replica.settings.mcp.mcp_path}"
 
     @property
     def both(self) -> tuple[str, str]:
@@ -61,7 +62,8 @@ class Replicas:
 
     def transport(self) -> httpx2.AsyncBaseTransport:
         """How a client reaches both replicas: a request goes to the one at its URL's address."""
-        apps = {("127.0.0.1", replica.settings.port): replica.app for replica in (self.first, self.second)}
+        replicas = (self.first, self.second)
+        apps = {("127.0.0.1", replica.settings.server.port): replica.app for replica in replicas}
 
         async def at_address(scope: Scope, receive: Receive, send: Send) -> None:
             await apps[scope["server"]](scope, receive, send)
@@ -80,7 +82,7 @@ class _Replica:
     """
 
     def __init__(self, replica: InProcessGateway) -> None:
-        self._port = replica.settings.port
+        self._port = replica.settings.server.port
         self.issuer = replica.issuer
 
     def endpoint(self, path: str) -> str:
@@ -94,13 +96,13 @@ async def replicas(redis_server: RedisServer) -> AsyncIterator[Replicas]:
     audience = f"{WEATHER_ORIGIN}/mcp"
 
     def settings(port: int, public_url: str = "") -> Settings:
-        return Settings(
+        return settings_from(
             port=port,
             public_url=public_url,
             store=store,
             servers=({"id": "weather", "url": audience},),
             clients=tuple(
-                ClientConfig(client_id=client_id, scopes=("weather",), jwks=key.jwks)
+                {"client_id": client_id, "scopes": ("weather",), "jwks": key.jwks}
                 for client_id, key in keys.items()
             ),
         )
@@ -109,7 +111,7 @@ async def replicas(redis_server: RedisServer) -> AsyncIterator[Replicas]:
     first = in_process_gateway(settings(FIRST_PORT), first_transport)
     second = in_process_gateway(settings(SECOND_PORT, public_url=first.url), second_transport)
     assert second.issuer == first.issuer
-    assert second.settings.mcp_resource == first.settings.mcp_resource
+    assert second.settings.mcp.resource == first.settings.mcp.resource
     upstream = example_upstream(first, WEATHER_ORIGIN)
     for transport in (first_transport, second_transport):
         transport.mount(WEATHER_ORIGIN, upstream)

@@ -2,7 +2,7 @@
 
 * the ``mcp`` SDK's ``PrivateKeyJWTOAuthProvider`` and ``ClientCredentialsOAuthProvider``: httpx2
   auth flows that start from a protected resource's 401, discover RFC 9728 metadata, then RFC 8414
-  metadata, and call ``/token`` (SPEC-NOTES CA-1 … CA-3, the MCP client-credentials extension);
+  metadata, and call ``/token`` (CA-1 … CA-3, the MCP client-credentials extension);
 * authlib's ``AsyncOAuth2Client`` with its ``PrivateKeyJWT`` client authentication, also for
   introspection (IN-1) and revocation (RV-1).
 
@@ -30,8 +30,9 @@ from joserfc.jwk import ECKey
 from mcp.client.auth.extensions.client_credentials import ClientCredentialsOAuthProvider
 
 from examples.agent import MemoryTokenStorage
-from gateway.config import ClientConfig, Settings
+from gateway.config import settings_from
 from gateway.oauth.clients.model import hash_secret
+from gateway.settings import Settings
 from tests.support.agents import AgentKey
 from tests.support.gateway_server import RunningGateway, running_gateway
 from tests.support.protected_resource import CHALLENGED_SCOPE, HELD_SCOPES, with_protected_resource
@@ -52,23 +53,23 @@ def agent_key() -> AgentKey:
 @contextlib.contextmanager
 def gateway_for(store_url: str, agent_key: AgentKey, **overrides: Any) -> Iterator[RunningGateway]:
     def settings(port: int) -> Settings:
-        return Settings(
+        return settings_from(
             port=port,
             store=store_url,
             clients=(
-                ClientConfig(client_id=JWT_AGENT, scopes=HELD_SCOPES, jwks=agent_key.jwks),
-                ClientConfig(
-                    client_id=BASIC_AGENT,
-                    auth_method="client_secret_basic",
-                    scopes=HELD_SCOPES,
-                    secret_hash=hash_secret(SECRET),
-                ),
-                ClientConfig(
-                    client_id=POST_AGENT,
-                    auth_method="client_secret_post",
-                    scopes=HELD_SCOPES,
-                    secret_hash=hash_secret(SECRET),
-                ),
+                {"client_id": JWT_AGENT, "scopes": HELD_SCOPES, "jwks": agent_key.jwks},
+                {
+                    "client_id": BASIC_AGENT,
+                    "auth_method": "client_secret_basic",
+                    "scopes": HELD_SCOPES,
+                    "secret_hash": hash_secret(SECRET),
+                },
+                {
+                    "client_id": POST_AGENT,
+                    "auth_method": "client_secret_post",
+                    "scopes": HELD_SCOPES,
+                    "secret_hash": hash_secret(SECRET),
+                },
             ),
             **overrides,
         )

@@ -17,7 +17,8 @@ from typing import Any
 import httpx
 import pytest
 
-from gateway.config import ClientConfig, Settings
+from gateway.config import settings_from
+from gateway.settings import Settings
 from tests.support.agents import AgentKey, assertion_form
 from tests.support.gateway_server import running_gateway
 from tests.support.http_clients import blocking_http_client
@@ -79,10 +80,10 @@ def request_token(settings: Any, agent_key: AgentKey) -> httpx.Response:
 
 def gateway_settings(jwks_uri: str, **extra: Any) -> Any:
     def make(port: int) -> Settings:
-        return Settings(
+        return settings_from(
             port=port,
             store="memory://",
-            clients=(ClientConfig(client_id=AGENT, scopes=("tools:read",), jwks_uri=jwks_uri),),
+            clients=({"client_id": AGENT, "scopes": ("tools:read",), "jwks_uri": jwks_uri},),
             **extra,
         )
 

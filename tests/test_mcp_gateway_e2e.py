@@ -25,7 +25,8 @@ from mcp_types import TextContent
 
 from examples.agent import MemoryTokenStorage
 from examples.upstream_server import build_app
-from gateway.config import ClientConfig, Settings
+from gateway.config import settings_from
+from gateway.settings import Settings
 from gateway.upstream.discovery import DISCOVERY_SUBJECT
 from tests.support.agents import AgentKey, agent_token
 from tests.support.asgi_server import Served
@@ -51,7 +52,7 @@ class Deployment:
 
     @property
     def mcp_url(self) -> str:
-        return self.gateway.settings.mcp_resource
+        return self.gateway.settings.mcp.resource
 
 
 @pytest.fixture(scope="module")
@@ -63,11 +64,11 @@ def deployment(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Deployment]
         audience = f"{upstream.url}/mcp"
 
         def settings(port: int) -> Settings:
-            return Settings(
+            return settings_from(
                 port=port,
                 store=f"sqlite:///{store}",
                 servers=({"id": "weather", "url": audience},),
-                clients=(ClientConfig(client_id=AGENT, scopes=("weather",), jwks=key.jwks),),
+                clients=({"client_id": AGENT, "scopes": ("weather",), "jwks": key.jwks},),
             )
 
         with running_gateway(settings) as gateway:

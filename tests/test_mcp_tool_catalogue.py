@@ -21,7 +21,7 @@ import pytest
 from mcp.client.client import Client
 from mcp.client.streamable_http import streamable_http_client
 
-from gateway.config import ClientConfig, Settings
+from gateway.config import settings_from
 from gateway.upstream.asgi_transport import AsgiTransport
 from tests.support.agents import AgentKey, agent_token
 from tests.support.fake_upstream import FakeUpstream
@@ -57,7 +57,7 @@ class Catalogue:
 
     @property
     def mcp(self) -> str:
-        return self.gateway.settings.mcp_resource
+        return self.gateway.settings.mcp.resource
 
     async def token(self, http: httpx2.AsyncClient, client_id: str) -> str:
         return await agent_token(http, self.gateway, self.keys[client_id], client_id)
@@ -71,7 +71,7 @@ async def catalogue(tmp_path_factory: pytest.TempPathFactory) -> AsyncIterator[C
     random.Random(7).shuffle(shuffled)
     bulk = FakeUpstream(tool_names=shuffled, page_size=60)
     transport = AsgiTransport({BULK_ORIGIN: bulk})
-    settings = Settings(
+    settings = settings_from(
         public_url=GATEWAY_URL,
         store=f"sqlite:///{store}",
         servers=(
@@ -83,7 +83,7 @@ async def catalogue(tmp_path_factory: pytest.TempPathFactory) -> AsyncIterator[C
             {"id": "bulk", "url": f"{BULK_ORIGIN}/mcp"},
         ),
         clients=tuple(
-            ClientConfig(client_id=client_id, scopes=scopes, jwks=keys[client_id].jwks)
+            {"client_id": client_id, "scopes": scopes, "jwks": keys[client_id].jwks}
             for client_id, scopes in AGENT_SCOPES.items()
         ),
     )

@@ -25,7 +25,8 @@ import httpx2
 import jwt
 import pytest
 
-from gateway.config import ClientConfig, Settings
+from gateway.config import settings_from
+from gateway.settings import Settings
 from gateway.upstream.asgi_transport import AsgiTransport
 from tests.support.agents import AgentKey, agent_token, revoke
 from tests.support.gateway_tokens import mint
@@ -70,7 +71,7 @@ class Resource:
 
     @property
     def mcp(self) -> str:
-        return self.gateway.settings.mcp_resource
+        return self.gateway.settings.mcp.resource
 
     @property
     def metadata_url(self) -> str:
@@ -93,17 +94,20 @@ async def resource(tmp_path_factory: pytest.TempPathFactory) -> AsyncIterator[Re
 
     def settings(port: int) -> Settings:
         mcp = f"http://127.0.0.1:{port}/mcp"
-        return Settings(
+        return settings_from(
             port=port,
             store=f"sqlite:///{store}",
             resources=(OTHER_RESOURCE,),
             resource_scopes=RESOURCE_SCOPES,
             servers=({"id": "weather", "url": audience, "tool_scopes": {"echo": list(ECHO_SCOPES)}},),
             clients=(
-                ClientConfig(
-                    client_id=A, scopes=("weather",), audiences=(mcp, OTHER_RESOURCE), jwks=keys[A].jwks
-                ),
-                ClientConfig(client_id=B, scopes=("weather:get_forecast",), jwks=keys[B].jwks),
+                {
+                    "client_id": A,
+                    "scopes": ("weather",),
+                    "audiences": (mcp, OTHER_RESOURCE),
+                    "jwks": keys[A].jwks,
+                },
+                {"client_id": B, "scopes": ("weather:get_forecast",), "jwks": keys[B].jwks},
             ),
         )
 
@@ -400,7 +404,7 @@ async def test_pr6_an_origin_not_allowed_is_403(resource: Resource, http: httpx2
 
 async def test_pr6_a_foreign_host_is_421_dns_rebinding(resource: Resource, http: httpx2.AsyncClient) -> None:
     token = await resource.token(http)
-    port = resource.gateway.settings.port
+    port = resource.gateway.settings.server.port
     for host in (f"evil.example:{port}", "evil.example", f"127.0.0.1:{port + 1}"):
         headers = {**modern_headers(token, "tools/list"), "Host": host}
         response = await http.post(resource.mcp, json=modern_body("tools/list"), headers=headers)
@@ -413,7 +417,7 @@ async def test_pr6_a_foreign_host_is_421_dns_rebinding(resource: Resource, http:
 
 
 def test_pr6_the_gateway_binds_to_loopback_by_default() -> None:
-    assert Settings().host == "127.0.0.1"
+    assert settings_from().server.host == "127.0.0.1"
 
 
 # -- PR-7 sessions -------------------------------------------------------------------------------------
@@ -544,7 +548,7 @@ async def test_transport_an_oversized_body_is_413_with_a_jsonrpc_error(
     resource: Resource, http: httpx2.AsyncClient
 ) -> None:
     token = await resource.token(http)
-    limit = resource.gateway.settings.mcp_max_body_bytes
+    limit = resource.gateway.settings.mcp.mcp_max_body_bytes
     body = modern_body("tools/call", {"name": "weather.echo", "arguments": {"text": "x" * (limit + 1)}})
     encoded = json.dumps(body).encode()
     headers = modern_headers(token, "tools/call", "weather.echo")

@@ -1,6 +1,6 @@
 """Each rule of refresh tokens, proven on a running gateway.
 
-SPEC-NOTES RT-1 … RT-3, one named test (or parametrized family) per rule. The gateway runs under
+RT-1 … RT-3, one named test (or parametrized family) per rule. The gateway runs under
 uvicorn on a SQLite file; the concurrency tests also run on a private Redis server. A headless
 person (:class:`tests.support.browser.Person`) signs in and consents, then the test plays the public
 client ``desk`` (:mod:`tests.support.code_flow`): it redeems the code, refreshes, introspects and
@@ -55,7 +55,7 @@ def base_url(gateway: RunningGateway) -> str:
 async def test_rt1_a_refresh_token_rotates_on_every_use(
     gateway: RunningGateway, http: httpx2.AsyncClient
 ) -> None:
-    async with signed_up(gateway.settings.store) as person:
+    async with signed_up(gateway.settings.server.store) as person:
         tokens = await tokens_for(gateway, http, person)
     seen = {tokens["refresh_token"]}
     current = tokens["refresh_token"]
@@ -73,7 +73,7 @@ async def test_rt1_a_refresh_token_rotates_on_every_use(
 async def test_rt1_reuse_of_a_rotated_token_revokes_the_family_and_its_access_tokens(
     gateway: RunningGateway, http: httpx2.AsyncClient
 ) -> None:
-    async with signed_up(gateway.settings.store) as person:
+    async with signed_up(gateway.settings.server.store) as person:
         first = await tokens_for(gateway, http, person)
         unrelated = await tokens_for(gateway, http, person)
     second = (await refresh(http, first["refresh_token"])).json()
@@ -95,7 +95,7 @@ async def test_rt1_reuse_of_a_rotated_token_revokes_the_family_and_its_access_to
 @pytest.mark.anyio
 async def test_rt1_two_concurrent_uses_of_one_refresh_token_kill_the_family(store_url: str) -> None:
     with running_gateway(settings_for(store_url)) as gw:
-        async with http_client(gw.url) as http, signed_up(gw.settings.store) as person:
+        async with http_client(gw.url) as http, signed_up(gw.settings.server.store) as person:
             for _ in range(5):
                 tokens = await tokens_for(gw, http, person)
                 responses: list[httpx2.Response] = []
@@ -123,7 +123,7 @@ async def test_rt1_two_concurrent_uses_of_one_refresh_token_kill_the_family(stor
 async def test_rt2_a_refresh_cannot_widen_the_scope(
     gateway: RunningGateway, http: httpx2.AsyncClient
 ) -> None:
-    async with signed_up(gateway.settings.store) as person:
+    async with signed_up(gateway.settings.server.store) as person:
         tokens = await tokens_for(gateway, http, person, scope="tools:read")
     assert (
         error_of(await refresh(http, tokens["refresh_token"], scope="tools:read tools:call"))
@@ -137,7 +137,7 @@ async def test_rt2_a_refresh_cannot_widen_the_scope(
 
 @pytest.mark.anyio
 async def test_rt2_a_refresh_may_narrow_the_scope(gateway: RunningGateway, http: httpx2.AsyncClient) -> None:
-    async with signed_up(gateway.settings.store) as person:
+    async with signed_up(gateway.settings.server.store) as person:
         tokens = await tokens_for(gateway, http, person)
     response = await refresh(http, tokens["refresh_token"], scope="tools:read")
     assert response.status_code == 200, response.text
@@ -149,7 +149,7 @@ async def test_rt2_a_refresh_may_narrow_the_scope(gateway: RunningGateway, http:
 async def test_rt2_a_refresh_token_is_bound_to_its_client(
     gateway: RunningGateway, http: httpx2.AsyncClient
 ) -> None:
-    async with signed_up(gateway.settings.store) as person:
+    async with signed_up(gateway.settings.server.store) as person:
         tokens = await tokens_for(gateway, http, person)
     assert error_of(await refresh(http, tokens["refresh_token"], client_id=OTHER)) == "invalid_grant"
 
@@ -158,8 +158,8 @@ async def test_rt2_a_refresh_token_is_bound_to_its_client(
 async def test_rt2_a_refresh_cannot_change_the_resource(
     gateway: RunningGateway, http: httpx2.AsyncClient
 ) -> None:
-    mcp = gateway.settings.mcp_resource
-    async with signed_up(gateway.settings.store) as person:
+    mcp = gateway.settings.mcp.resource
+    async with signed_up(gateway.settings.server.store) as person:
         tokens = await tokens_for(gateway, http, person)
     assert error_of(await refresh(http, tokens["refresh_token"], resource=WEATHER)) == "invalid_target"
     response = await refresh(http, tokens["refresh_token"], resource=mcp)
@@ -175,7 +175,7 @@ async def test_rt2_a_refresh_cannot_change_the_resource(
 async def test_rt3_revoking_a_refresh_token_revokes_its_family_and_access_tokens(
     gateway: RunningGateway, http: httpx2.AsyncClient, which: str
 ) -> None:
-    async with signed_up(gateway.settings.store) as person:
+    async with signed_up(gateway.settings.server.store) as person:
         first = await tokens_for(gateway, http, person)
     second = (await refresh(http, first["refresh_token"])).json()
     target = second["refresh_token"] if which == "live" else first["refresh_token"]
@@ -192,7 +192,7 @@ async def test_rt3_revoking_a_refresh_token_revokes_its_family_and_access_tokens
 async def test_rt3_another_client_cannot_revoke_a_refresh_token(
     gateway: RunningGateway, http: httpx2.AsyncClient
 ) -> None:
-    async with signed_up(gateway.settings.store) as person:
+    async with signed_up(gateway.settings.server.store) as person:
         tokens = await tokens_for(gateway, http, person)
     revoked = await http.post("/revoke", data={"token": tokens["refresh_token"], "client_id": OTHER})
     assert revoked.status_code == 200
@@ -205,7 +205,7 @@ async def test_rt3_an_idle_refresh_token_expires(tmp_path_factory: pytest.TempPa
     clock = FrozenClock(time.time())
     settings = settings_for(sqlite_url(tmp_path_factory), refresh_token_idle_ttl=1)
     with running_gateway(settings, build=on_clock(clock)) as gw:
-        async with http_client(gw.url) as http, signed_up(gw.settings.store) as person:
+        async with http_client(gw.url) as http, signed_up(gw.settings.server.store) as person:
             tokens = await tokens_for(gw, http, person)
             used = await refresh(http, tokens["refresh_token"])  # within the idle time: fine
             assert used.status_code == 200, used.text
@@ -220,7 +220,7 @@ async def test_rt3_a_refresh_token_expires_at_its_absolute_lifetime(
     clock = FrozenClock(time.time())
     settings = settings_for(sqlite_url(tmp_path_factory), refresh_token_absolute_ttl=1)
     with running_gateway(settings, build=on_clock(clock)) as gw:
-        async with http_client(gw.url) as http, signed_up(gw.settings.store) as person:
+        async with http_client(gw.url) as http, signed_up(gw.settings.server.store) as person:
             tokens = await tokens_for(gw, http, person)
             untouched = await tokens_for(gw, http, person)
             used = await refresh(http, tokens["refresh_token"])

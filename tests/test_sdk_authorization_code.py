@@ -27,7 +27,8 @@ from mcp.client.auth import AuthorizationCodeResult, OAuthClientProvider, OAuthF
 from mcp.shared.auth import OAuthClientInformationFull, OAuthClientMetadata, OAuthToken
 
 from examples.agent import MemoryTokenStorage
-from gateway.config import ClientConfig, Settings
+from gateway.config import settings_from
+from gateway.settings import Settings
 from tests.support.authorization_code import query_of
 from tests.support.browser import Person
 from tests.support.gateway_server import RunningGateway, running_gateway
@@ -52,17 +53,17 @@ async def username(store_url: str) -> str:
 @pytest.fixture
 def gateway(store_url: str, username: str) -> Iterator[RunningGateway]:
     def settings(port: int) -> Settings:
-        return Settings(
+        return settings_from(
             port=port,
             store=store_url,
             clients=(
-                ClientConfig(
-                    client_id=PUBLIC_CLIENT,
-                    auth_method="none",
-                    scopes=HELD_SCOPES,
-                    grant_types=("authorization_code", "refresh_token"),
-                    redirect_uris=(REDIRECT_URI,),
-                ),
+                {
+                    "client_id": PUBLIC_CLIENT,
+                    "auth_method": "none",
+                    "scopes": HELD_SCOPES,
+                    "grant_types": ("authorization_code", "refresh_token"),
+                    "redirect_uris": (REDIRECT_URI,),
+                },
             ),
         )
 

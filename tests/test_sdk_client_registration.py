@@ -18,9 +18,10 @@ from mcp.shared.auth import OAuthClientMetadata
 from pydantic import AnyUrl
 
 from examples.agent import MemoryTokenStorage
-from gateway.config import Settings
+from gateway.config import settings_from
 from gateway.fetching import fetcher as fetch_module
 from gateway.fetching.fetcher import DocumentFetcher, FetchPolicy
+from gateway.settings import Settings
 from tests.support.browser import Person
 from tests.support.client_registration import DESCRIPTIONS, World, build_with, cimd_document
 from tests.support.fetch_probes import TableResolver
@@ -106,7 +107,7 @@ async def test_mcp_sdk_uses_a_client_id_metadata_document_and_completes_the_flow
         )
 
         def settings(port: int) -> Settings:
-            return Settings(
+            return settings_from(
                 port=port, store=store, scope_descriptions=DESCRIPTIONS, fetch_allowed_private_hosts=allowed
             )
 

@@ -14,7 +14,8 @@ import anyio
 import httpx2
 import pytest
 
-from gateway.config import ClientConfig, Settings
+from gateway.config import settings_from
+from gateway.settings import Settings
 from tests.support import redis_servers
 from tests.support.agents import AgentKey, assertion_form
 from tests.support.gateway_server import RunningGateway, running_gateway
@@ -24,10 +25,10 @@ AGENT = "racer"
 
 def _settings(store: str, key: AgentKey) -> object:
     def make(port: int) -> Settings:
-        return Settings(
+        return settings_from(
             port=port,
             store=store,
-            clients=(ClientConfig(client_id=AGENT, scopes=("tools:read",), jwks=key.jwks),),
+            clients=({"client_id": AGENT, "scopes": ("tools:read",), "jwks": key.jwks},),
         )
 
     return make

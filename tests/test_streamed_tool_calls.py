@@ -97,6 +97,7 @@ async def test_upstream_notifications_are_streamed_before_the_answer(tmp_path: P
         params = {"name": "jobs.slow_job", "arguments": {}, "_meta": {"progressToken": "p-1"}}
         body = modern_body("tools/call", params, request_id=41)
         body["params"]["_meta"]["progressToken"] = "p-1"
+        body["params"]["_meta"]["io.modelcontextprotocol/logLevel"] = "info"  # the agent asks for logs
         arrivals: list[dict[str, Any]] = []
         async with http.stream(
             "POST", mcp, json=body, headers=modern_headers(token, "tools/call", "jobs.slow_job")

@@ -1,6 +1,6 @@
 """Each rule of the token endpoint, proven on the HTTP endpoint of a running gateway (SQLite store).
 
-SPEC-NOTES AS-2, AS-3, CA-1 … CA-6, RFC 8725; named after the rule each test proves.
+AS-2, AS-3, CA-1 … CA-6, RFC 8725; named after the rule each test proves.
 """
 
 from __future__ import annotations
@@ -21,8 +21,9 @@ from cryptography.hazmat.primitives import hashes
 from cryptography.hazmat.primitives.asymmetric import ec
 from cryptography.hazmat.primitives.asymmetric.utils import decode_dss_signature
 
-from gateway.config import ClientConfig, Settings
+from gateway.config import settings_from
 from gateway.oauth.clients.model import hash_secret
+from gateway.settings import Settings
 from tests.support.agents import JWT_BEARER, AgentKey, assertion_form
 from tests.support.fetch_probes import Listener
 from tests.support.gateway_server import RunningGateway, running_gateway
@@ -45,23 +46,23 @@ def gateway(tmp_path_factory: pytest.TempPathFactory, agent_key: AgentKey) -> It
     store = f"sqlite:///{tmp_path_factory.mktemp('gw') / 'gateway.sqlite3'}"
 
     def settings(port: int) -> Settings:
-        return Settings(
+        return settings_from(
             port=port,
             store=store,
             resources=("https://tools.example/weather",),
             clients=(
-                ClientConfig(
-                    client_id=AGENT,
-                    scopes=("tools:read", "tools:call"),
-                    audiences=(f"http://127.0.0.1:{port}/mcp", "https://tools.example/weather"),
-                    jwks=agent_key.jwks,
-                ),
-                ClientConfig(
-                    client_id=SECRET_AGENT,
-                    auth_method="client_secret_basic",
-                    scopes=("tools:read",),
-                    secret_hash=hash_secret(SECRET),
-                ),
+                {
+                    "client_id": AGENT,
+                    "scopes": ("tools:read", "tools:call"),
+                    "audiences": (f"http://127.0.0.1:{port}/mcp", "https://tools.example/weather"),
+                    "jwks": agent_key.jwks,
+                },
+                {
+                    "client_id": SECRET_AGENT,
+                    "auth_method": "client_secret_basic",
+                    "scopes": ("tools:read",),
+                    "secret_hash": hash_secret(SECRET),
+                },
             ),
         )
 
@@ -554,7 +555,7 @@ def _signed_by_gateway(gateway: RunningGateway, overrides: dict[str, Any]) -> st
     from gateway.store.factory import open_store
 
     async def snapshot() -> Any:
-        store = open_store(gateway.settings.store)
+        store = open_store(gateway.settings.server.store)
         try:
             return await KeyManager(store, SystemClock(), 600, 360).snapshot()
         finally:

@@ -9,13 +9,15 @@ against the published JWKS, as a downstream resource server would. SQLite and a 
 from __future__ import annotations
 
 from collections.abc import Iterator
+from typing import Any
 
 import pytest
 from authlib.integrations.base_client import OAuthError
 from authlib.integrations.httpx_client import AsyncOAuth2Client
 
-from gateway.config import ClientConfig, Settings, TargetConfig
+from gateway.config import settings_from
 from gateway.oauth.clients.model import hash_secret
+from gateway.settings import Settings
 from tests.support.gateway_server import RunningGateway, running_gateway
 from tests.support.tokens import verified_claims
 
@@ -34,20 +36,20 @@ def gateway(store_url: str) -> Iterator[RunningGateway]:
     def settings(port: int) -> Settings:
         audiences = (f"http://127.0.0.1:{port}/mcp", WEATHER)
 
-        def client(client_id: str, method: str) -> ClientConfig:
-            return ClientConfig(
-                client_id=client_id,
-                auth_method=method,
-                secret_hash=hash_secret(SECRET),
-                scopes=("tools:read", "tools:call"),
-                audiences=audiences,
-                grant_types=("client_credentials", GRANT),
-            )
+        def client(client_id: str, method: str) -> dict[str, Any]:
+            return {
+                "client_id": client_id,
+                "auth_method": method,
+                "secret_hash": hash_secret(SECRET),
+                "scopes": ("tools:read", "tools:call"),
+                "audiences": audiences,
+                "grant_types": ("client_credentials", GRANT),
+            }
 
-        return Settings(
+        return settings_from(
             port=port,
             store=store_url,
-            targets=(TargetConfig(WEATHER, ("tools:read", "tools:call")),),
+            targets=({"audience": WEATHER, "scopes": ("tools:read", "tools:call")},),
             clients=(
                 client(BASIC_AGENT, "client_secret_basic"),
                 client(POST_AGENT, "client_secret_post"),

@@ -1,6 +1,6 @@
 """Token exchange without HTTP: properties of ``TokenExchanger`` and the cache of ``DownstreamTokens``.
 
-The property (SPEC-NOTES TE-4, TE-6, TE-7, RV-1): over random trees of exchanges, with random
+The property (TE-4, TE-6, TE-7, RV-1): over random trees of exchanges, with random
 requested scopes (sometimes wider than what is held, which must be ``invalid_scope``), random
 targets with scope lists, random clock advances and a random delegation cap, every issued scope is
 covered by the parent's (by the hierarchy of ``tools_registry.scopes``: ``w`` covers ``w:r``, never
@@ -23,7 +23,7 @@ from hypothesis import strategies as st
 from gateway.claims import Claims
 from gateway.clock import FrozenClock
 from gateway.composition import Gateway, build_gateway
-from gateway.config import Settings, TargetConfig
+from gateway.config import settings_from
 from gateway.errors import InvalidRequest, InvalidScope
 from gateway.oauth.exchange.rules import delegation_depth
 from gateway.oauth.tokens.access_tokens import IssuedToken
@@ -46,10 +46,12 @@ AGENT = "agent-1"
 
 
 def make_gateway(max_depth: int = 4, max_ttl: int = MAX_TTL) -> Gateway:
-    targets = tuple(TargetConfig(aud, tuple(sorted(scopes))) for aud, scopes in TARGET_SCOPES.items())
+    targets = tuple(
+        {"audience": aud, "scopes": tuple(sorted(scopes))} for aud, scopes in TARGET_SCOPES.items()
+    )
     clock = FrozenClock(START)  # the store's TTLs too: they pass as the tests advance it
     return build_gateway(
-        Settings(
+        settings_from(
             store="memory://", targets=targets, exchange_max_ttl=max_ttl, max_delegation_depth=max_depth
         ),
         MemoryStore(clock),
@@ -75,7 +77,7 @@ async def agent_token(
     return await gateway.issuer.issue(
         subject="alice",
         client_id=AGENT,
-        audience=gateway.settings.mcp_resource,
+        audience=gateway.settings.mcp.resource,
         scopes=scopes,
         lifetime=lifetime,
         extra=extra,
@@ -167,7 +169,7 @@ async def run_chain(
         parent = step.parent
         clock.advance(step.advance)
         now = int(clock.now())
-        audiences = tuple(gateway.settings.mcp_resource if a == "gateway" else a for a in step.audiences)
+        audiences = tuple(gateway.settings.mcp.resource if a == "gateway" else a for a in step.audiences)
         held = tuple(str(parent["scope"]).split())
         candidates = list(held)
         for audience in step.audiences:

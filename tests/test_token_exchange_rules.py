@@ -1,6 +1,6 @@
 """Each rule of token exchange (RFC 8693), proven on the HTTP endpoint of a running gateway (SQLite).
 
-SPEC-NOTES TE-1 … TE-7 and RV-1 (the revocation cascade); named after the rule each test proves.
+TE-1 … TE-7 and RV-1 (the revocation cascade); named after the rule each test proves.
 
 No grant of the gateway issues a ``may_act`` claim, and some rules need subject tokens no client
 can obtain over HTTP (expired, foreign ``typ``, another issuer on the gateway's own key). Those are
@@ -25,9 +25,10 @@ import httpx
 import jwt
 import pytest
 
-from gateway.config import ClientConfig, Settings, TargetConfig
+from gateway.config import settings_from
 from gateway.oauth.clients.model import hash_secret
 from gateway.oauth.tokens.access_tokens import ACCESS_TOKEN_TYP
+from gateway.settings import Settings
 from tests.support.agents import AgentKey
 from tests.support.gateway_loop import GatewayLoop
 from tests.support.gateway_server import RunningGateway, running_gateway
@@ -61,18 +62,18 @@ class Harness:
 
     @property
     def mcp(self) -> str:
-        return self.running.settings.mcp_resource
+        return self.running.settings.mcp.resource
 
 
-def _client(name: str, scopes: tuple[str, ...], audiences: tuple[str, ...], **options: Any) -> ClientConfig:
-    return ClientConfig(
-        client_id=name,
-        auth_method="client_secret_basic",
-        secret_hash=hash_secret(SECRETS[name]),
-        scopes=scopes,
-        audiences=audiences,
+def _client(name: str, scopes: tuple[str, ...], audiences: tuple[str, ...], **options: Any) -> dict[str, Any]:
+    return {
+        "client_id": name,
+        "auth_method": "client_secret_basic",
+        "secret_hash": hash_secret(SECRETS[name]),
+        "scopes": scopes,
+        "audiences": audiences,
         **{"grant_types": BOTH_GRANTS, **options},
-    )
+    }
 
 
 @contextlib.contextmanager
@@ -83,12 +84,12 @@ def exchange_gateway(store_dir: Path, **overrides: Any) -> Iterator[Harness]:
     def settings(port: int) -> Settings:
         mcp = f"http://127.0.0.1:{port}/mcp"
         everywhere = (mcp, WEATHER, READONLY)
-        return Settings(
+        return settings_from(
             port=port,
             store=f"sqlite:///{store_dir / 'gateway.sqlite3'}",
             targets=(
-                TargetConfig(WEATHER, ("tools:read", "tools:call")),
-                TargetConfig(READONLY, ("tools:read",)),
+                {"audience": WEATHER, "scopes": ("tools:read", "tools:call")},
+                {"audience": READONLY, "scopes": ("tools:read",)},
             ),
             clients=(
                 _client(A, ("tools:read", "tools:call", "tools:admin"), everywhere),
@@ -341,6 +342,12 @@ def test_te3_a_target_with_a_fragment_is_invalid_target(http: httpx.Client) -> N
 
 def test_te3_a_known_target_this_client_may_not_reach_is_invalid_target(http: httpx.Client) -> None:
     refused(exchange(http, C, own_token(http, C), audience=READONLY), "invalid_target")
+
+
+def test_te3_an_exchange_naming_two_audiences_is_invalid_target(http: httpx.Client) -> None:
+    """One token is good at one place: a client that names two targets gets neither."""
+    both = exchange(http, A, own_token(http, A), audience=WEATHER, resource=READONLY)
+    refused(both, "invalid_target")
 
 
 def test_te3_no_target_at_all_is_invalid_request(http: httpx.Client) -> None:

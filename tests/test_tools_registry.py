@@ -1,7 +1,7 @@
 """``tools_registry``: upstream servers, the scope hierarchy, and the catalogue agents list.
 
 Rules proved here: tool names exposed to agents are ``<server>.<tool>`` within SEP-986
-(1-128 chars of ``[A-Za-z0-9_.-]``, SPEC-NOTES "Tool names"); an agent sees only the tools its
+(1-128 chars of ``[A-Za-z0-9_.-]``, SEP-986); an agent sees only the tools its
 token's scopes cover, in a deterministic order, with opaque cursors; an upstream that answers
 garbage is hidden while the rest of the catalogue keeps serving.
 """

@@ -22,7 +22,7 @@ import httpx2
 import pytest
 
 from gateway.composition import Gateway
-from gateway.config import ClientConfig, Settings
+from gateway.config import settings_from
 from gateway.upstream.asgi_transport import AsgiTransport
 from tests.support.agents import AgentKey, agent_token
 from tests.support.fake_upstream import GARBAGE_ANSWERS, FakeUpstream
@@ -47,7 +47,7 @@ class Upstreams:
 
     @property
     def mcp(self) -> str:
-        return self.gateway.settings.mcp_resource
+        return self.gateway.settings.mcp.resource
 
     @property
     def wired(self) -> Gateway:
@@ -75,11 +75,11 @@ async def upstreams(tmp_path_factory: pytest.TempPathFactory) -> AsyncIterator[U
     for server in servers:
         if server["id"] == "slow":
             server["timeout"] = 1.0
-    settings = Settings(
+    settings = settings_from(
         public_url=GATEWAY_URL,
         store=f"sqlite:///{store}",
         servers=tuple(servers),
-        clients=(ClientConfig(client_id=AGENT, scopes=tuple(SERVER_IDS), jwks=key.jwks),),
+        clients=({"client_id": AGENT, "scopes": tuple(SERVER_IDS), "jwks": key.jwks},),
     )
     # "down" stays unmounted: nothing answers there
     async with gateway_in_front_of_weather(settings, transport, ORIGINS["weather"]) as gateway:

@@ -159,13 +159,19 @@ class Catalog:
         """The tool exposed as ``name``; None when unknown or while its server is unhealthy."""
         return self._current().by_name.get(name)
 
-    def unavailable_reason(self, name: str) -> str | None:
-        """Why ``name`` cannot be called right now, when it is a known tool of an unhealthy server."""
+    def unavailable(self, name: str) -> tuple[CatalogTool, str] | None:
+        """A known tool of an unhealthy server, and why it cannot be called right now. The caller
+        checks the tool's scopes before it tells anyone why (the reason names upstream details)."""
         server_id, _, tool = name.partition(".")
         entry = self._entries.get(server_id)
         if entry is None or entry.healthy or tool not in entry.tools:
             return None
-        return f"upstream {server_id!r} is unavailable: {entry.reason}"
+        return entry.tools[tool], f"upstream {server_id!r} is unavailable: {entry.reason}"
+
+    def unavailable_reason(self, name: str) -> str | None:
+        """Why ``name`` cannot be called right now, when it is a known tool of an unhealthy server."""
+        found = self.unavailable(name)
+        return found[1] if found is not None else None
 
     def visible_to(self, granted: Collection[str]) -> list[CatalogTool]:
         """The tools whose every required scope ``granted`` covers, sorted by exposed name."""

@@ -15,9 +15,10 @@ import anyio
 
 from gateway.cli import clients, keys, tools, users
 from gateway.cli.output import Handler
-from gateway.config import ConfigError, Settings, load_settings
+from gateway.config import ConfigError, load_settings
 from gateway.oauth.authorize.users import UserError
 from gateway.oauth.clients.model import ClientError
+from gateway.settings import Settings
 from gateway.store import StoreUnavailable
 from gateway.store.factory import open_store
 
@@ -62,7 +63,7 @@ def main(argv: Sequence[str] | None = None) -> int:
 async def _with_gateway(settings: Settings, args: argparse.Namespace, handler: Handler) -> int:
     from gateway.composition import build_gateway
 
-    gateway = build_gateway(settings, open_store(settings.store))
+    gateway = build_gateway(settings, open_store(settings.server.store))
     try:
         return await handler(gateway, args)
     finally:

@@ -18,7 +18,13 @@ from starlette.routing import BaseRoute, Route
 
 from gateway import paths
 from gateway.oauth.authorize.endpoint import AuthorizationEndpoint
-from gateway.oauth.clients.registration import registration_routes
+from gateway.oauth.authorize.sign_in_limits import SignInLimits
+from gateway.oauth.clients.registration import (
+    RegistrationEndpoints,
+    dcr_policy,
+    registration_routes,
+)
+from gateway.oauth.clients.self_described import self_described_scopes
 from gateway.oauth.exchange.grant import TokenExchangeGrant
 from gateway.oauth.server_metadata import authorization_server_metadata
 from gateway.oauth.token_endpoint.endpoint import TokenEndpoint
@@ -26,13 +32,14 @@ from gateway.oauth.token_endpoint.grants.authorization_code import Authorization
 from gateway.oauth.token_endpoint.grants.client_credentials import ClientCredentialsGrant
 from gateway.oauth.token_endpoint.grants.refresh_token import RefreshTokenGrant
 from gateway.oauth.token_endpoint.introspection import IntrospectionEndpoints
+from gateway.rate_limits import WindowCounter
 
 if TYPE_CHECKING:
     from gateway.composition import Gateway
 
 
 def _token_endpoint(gateway: Gateway) -> TokenEndpoint:
-    settings, ttl, audit = gateway.settings, gateway.settings.access_token_ttl, gateway.audit
+    settings, ttl, audit = gateway.settings, gateway.settings.tokens.access_token_ttl, gateway.audit
     targets = gateway.targets
     return TokenEndpoint(
         gateway.authenticator,
@@ -53,11 +60,11 @@ def _token_endpoint(gateway: Gateway) -> TokenEndpoint:
                 gateway.verifier,
                 gateway.revocations,
                 targets,
-                frozenset({targets.gateway_resource, settings.issuer_id}),
+                frozenset({targets.gateway_resource, settings.server.issuer_id}),
                 audit,
             ),
         ],
-        settings.max_body_bytes,
+        settings.tokens.max_body_bytes,
         audit,
     )
 
@@ -66,32 +73,59 @@ def _cached_json(document: dict[str, Any], max_age: int) -> JSONResponse:
     return JSONResponse(document, headers={"Cache-Control": f"public, max-age={max_age}"})
 
 
+def _registration_routes(gateway: Gateway) -> list[Route]:
+    """Dynamic registration (RFC 7591/7592), or no routes when ``dcr_enabled`` is off."""
+    settings = gateway.settings
+    registration = settings.registration
+    if not registration.dcr_enabled:
+        return []
+    scopes = self_described_scopes(registration.dcr_allowed_scopes, settings.sign_in.scope_descriptions)
+    endpoints = RegistrationEndpoints(
+        clients=gateway.clients,
+        store=gateway.store,
+        clock=gateway.clock,
+        policy=dcr_policy(scopes, allow_client_credentials=registration.dcr_allow_client_credentials),
+        limiter=WindowCounter(
+            gateway.store,
+            gateway.clock,
+            name="dcr-rate",
+            limit=registration.dcr_rate_limit_per_minute,
+            window=60,
+        ),
+        registration_uri=settings.server.endpoint(paths.REGISTER),
+        audit=gateway.audit,
+    )
+    return registration_routes(endpoints)
+
+
 def authorization_server_routes(gateway: Gateway) -> list[BaseRoute]:
     settings = gateway.settings
+    server = settings.server
     tokens = _token_endpoint(gateway)
     introspection = IntrospectionEndpoints(
         gateway.authenticator,
         gateway.verifier,
         gateway.revocations,
         gateway.refresh_tokens,
-        settings.max_body_bytes,
+        settings.tokens.max_body_bytes,
         gateway.audit,
     )
     authorization = AuthorizationEndpoint(
-        issuer=settings.issuer_id,
+        issuer=server.issuer_id,
         clients=gateway.clients,
         users=gateway.users,
         browser=gateway.browser,
         federation=gateway.federation,
         codes=gateway.codes,
         targets=gateway.targets,
-        scope_descriptions=settings.scope_descriptions,
+        scope_descriptions=settings.sign_in.scope_descriptions,
         audit=gateway.audit,
+        limits=SignInLimits(gateway.store, gateway.clock),
     )
     metadata = authorization_server_metadata(
-        issuer=settings.issuer_id,
+        issuer=server.issuer_id,
         endpoint={
-            name: settings.endpoint(path)
+            name: server.endpoint(path)
             for name, path in (
                 ("authorize", paths.AUTHORIZE),
                 ("token", paths.TOKEN),
@@ -101,8 +135,8 @@ def authorization_server_routes(gateway: Gateway) -> list[BaseRoute]:
             )
         },
         grant_types=tokens.grant_types,
-        registration_endpoint=settings.endpoint(paths.REGISTER) if settings.dcr_enabled else None,
-        client_id_metadata_document_supported=settings.cimd_enabled,
+        registration_endpoint=server.endpoint(paths.REGISTER) if settings.registration.dcr_enabled else None,
+        client_id_metadata_document_supported=settings.registration.cimd_enabled,
     )
 
     async def serve_metadata(request: Request) -> Response:
@@ -112,8 +146,8 @@ def authorization_server_routes(gateway: Gateway) -> list[BaseRoute]:
         return _cached_json(dict((await gateway.keyring.current()).jwks), 60)
 
     well_known = [
-        *paths.well_known_paths("oauth-authorization-server", settings.issuer_id),
-        *paths.well_known_paths("openid-configuration", settings.issuer_id),
+        *paths.well_known_paths("oauth-authorization-server", server.issuer_id),
+        *paths.well_known_paths("openid-configuration", server.issuer_id),
     ]
     return [
         *(Route(path, serve_metadata, methods=["GET"]) for path in well_known),
@@ -126,5 +160,5 @@ def authorization_server_routes(gateway: Gateway) -> list[BaseRoute]:
         Route(paths.TOKEN, tokens.handle, methods=["POST"]),
         Route(paths.INTROSPECT, introspection.introspect, methods=["POST"]),
         Route(paths.REVOKE, introspection.revoke, methods=["POST"]),
-        *registration_routes(settings, gateway.clients, gateway.store, gateway.clock, gateway.audit),
+        *_registration_routes(gateway),
     ]

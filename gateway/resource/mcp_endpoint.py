@@ -261,11 +261,10 @@ class McpEndpoint:
             raise JSONRPCError(
                 INVALID_PARAMS, "tools/call needs a name and an arguments object", request_id=request_id
             )
-        tool = self._directory.lookup(name)
+        tool, unavailable = self._directory.lookup(name), None
+        if tool is None and (found := self._directory.unavailable(name)) is not None:
+            tool, unavailable = found
         if tool is None:
-            reason = self._directory.unavailable(name)
-            if reason is not None:
-                raise JSONRPCError(INTERNAL_ERROR, reason, request_id=request_id)
             raise JSONRPCError(INVALID_PARAMS, f"Unknown tool: {name[:128]}", request_id=request_id)
         if self._directory.missing_scopes(claims.scopes, tool.scopes):
             error = JSONRPCError(
@@ -282,6 +281,10 @@ class McpEndpoint:
                 description=f"the tool {name} needs these scopes",
             )
             raise error
+        if unavailable is not None:  # told only to a caller that may use the tool
+            raise JSONRPCError(
+                INTERNAL_ERROR, unavailable, request_id=request_id, data={"upstream": tool.server_id}
+            )
         reply = SSEReply(stream_to) if stream_to is not None else None
         try:
             result = await self._forwarder.call(

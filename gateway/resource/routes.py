@@ -35,31 +35,31 @@ logger = logging.getLogger("mcp_gateway")
 
 def protected_resource_routes(gateway: Gateway) -> list[BaseRoute]:
     """RFC 9728 metadata at the MCP endpoint's own well-known path and at the root one."""
-    settings = gateway.settings
+    server, mcp = gateway.settings.server, gateway.settings.mcp
     document = protected_resource_metadata(
-        resource=settings.mcp_resource,
-        issuer=settings.issuer_id,
-        scopes=settings.resource_scopes,
-        jwks_uri=settings.endpoint(paths.JWKS),
+        resource=mcp.resource,
+        issuer=server.issuer_id,
+        scopes=mcp.resource_scopes,
+        jwks_uri=server.endpoint(paths.JWKS),
     )
 
     async def serve(request: Request) -> Response:
         return JSONResponse(document, headers={"Cache-Control": "public, max-age=300"})
 
-    where = (paths.resource_metadata_path(settings.mcp_resource), paths.PROTECTED_RESOURCE_METADATA)
+    where = (paths.resource_metadata_path(mcp.resource), paths.PROTECTED_RESOURCE_METADATA)
     return [Route(path, serve, methods=["GET"]) for path in dict.fromkeys(where)]
 
 
 def mcp_app(gateway: Gateway) -> ASGIApp:
     """``/mcp``: Host and Origin checks, then the bearer check, then the endpoint."""
-    settings = gateway.settings
-    metadata_url = settings.endpoint(paths.resource_metadata_path(settings.mcp_resource))
+    server, mcp = gateway.settings.server, gateway.settings.mcp
+    metadata_url = server.endpoint(paths.resource_metadata_path(mcp.resource))
     endpoint = McpEndpoint(
         directory=CatalogDirectory(gateway.catalog),
         forwarder=ToolForwarder(gateway.downstream_tokens, gateway.upstream),
         sessions=gateway.sessions,
         resource_metadata_url=metadata_url,
-        max_body_bytes=settings.mcp_max_body_bytes,
+        max_body_bytes=mcp.mcp_max_body_bytes,
     )
 
     async def serve(scope: Scope, receive: Receive, send: Send) -> None:
@@ -71,14 +71,14 @@ def mcp_app(gateway: Gateway) -> ASGIApp:
         verifier=gateway.verifier,
         revocations=gateway.revocations,
         resource=gateway.targets.gateway_resource,
-        challenge=ResourceChallenge(metadata_url, " ".join(settings.resource_scopes)),
+        challenge=ResourceChallenge(metadata_url, " ".join(mcp.resource_scopes)),
         cache=gateway.verified_tokens,
     )
     return OriginGuard(
         bearer,
-        public_url=settings.base_url,
-        allowed_origins=settings.allowed_origins,
-        allowed_hosts=(*settings.allowed_hosts, *loopback_host_headers(settings.host, settings.port)),
+        public_url=server.base_url,
+        allowed_origins=mcp.allowed_origins,
+        allowed_hosts=(*mcp.allowed_hosts, *loopback_host_headers(server.host, server.port)),
     )
 
 

@@ -12,6 +12,7 @@ import json
 import secrets
 from dataclasses import dataclass
 
+from gateway.constant_time import same
 from gateway.store import Store, digest
 
 _SESSION = "mcp-session:"
@@ -46,7 +47,7 @@ class SessionStore:
         if value is None:
             return None
         session = McpSession(**json.loads(value))
-        return session if secrets.compare_digest(session.principal, principal) else None
+        return session if same(session.principal, principal) else None
 
     async def end(self, session_id: str) -> None:
         await self._store.delete(self._key(session_id))

@@ -25,8 +25,8 @@ class CatalogDirectory:
     def lookup(self, name: str) -> CatalogTool | None:
         return self._catalog.lookup(name)
 
-    def unavailable(self, name: str) -> str | None:
-        return self._catalog.unavailable_reason(name)
+    def unavailable(self, name: str) -> tuple[CatalogTool, str] | None:
+        return self._catalog.unavailable(name)
 
     @staticmethod
     def missing_scopes(granted: tuple[str, ...], required: tuple[str, ...]) -> tuple[str, ...]:

@@ -1,7 +1,7 @@
 """The production upstream transport: one pooled aiohttp session for every upstream call.
 
 aiohttp, because it keeps 0.30 to 0.50 of direct throughput at 64 concurrent clients where httpx
-falls to 0.03 and httpx2 to 0.06 to 0.10 (DESIGN.md, measured here). Every call has a total
+falls to 0.03 and httpx2 to 0.06 to 0.10 (measured on the 2-core test machine). Every call has a total
 timeout; every failure becomes an :class:`~gateway.upstream.transport.UpstreamFailure` with a
 one-line reason that names the upstream and never carries a token.
 """

@@ -21,6 +21,8 @@ from tools_registry.servers import UpstreamServer
 logger = logging.getLogger("mcp_gateway.discovery")
 DISCOVERY_SUBJECT = "mcp-gateway"
 MAX_PAGES = 100
+MAX_TOOLS_PER_SERVER = 1000
+"""More tools than this from one upstream is refused as a whole (an upstream flooding the catalogue)."""
 
 
 class Discovery:
@@ -49,20 +51,31 @@ class Discovery:
             if not isinstance(result, dict) or not isinstance(result.get("tools"), list):
                 raise UpstreamFailure(f"upstream {server.id} answered tools/list without a tools array")
             tools.extend(result["tools"])
+            if len(tools) > MAX_TOOLS_PER_SERVER:
+                raise UpstreamFailure(f"upstream {server.id} listed more than {MAX_TOOLS_PER_SERVER} tools")
             cursor = result.get("nextCursor")
             if not isinstance(cursor, str) or not cursor:
                 return tools
         raise UpstreamFailure(f"upstream {server.id} paginated tools/list past {MAX_PAGES} pages")
 
     async def refresh(self, server: UpstreamServer) -> dict[str, Any]:
-        """Discover one server; a summary for logs and the CLI (never raises for upstream faults)."""
+        """Discover one server; a summary for logs and the CLI. Never raises: an upstream fault, or
+        anything unforeseen while reading its answer, marks that one server unhealthy (its tools
+        hidden) and leaves the others and the refresher running."""
         try:
-            raw = await self.list_tools(server)
+            return await self._refresh(server)
         except UpstreamFailure as exc:
-            self._client.forget(server.id)
-            self._catalog.mark_unhealthy(server.id, str(exc))
-            logger.warning("discovery of %s failed: %s", server.id, exc)
-            return {"server": server.id, "healthy": False, "reason": str(exc)}
+            reason = str(exc)
+            logger.warning("discovery of %s failed: %s", server.id, reason)
+        except Exception as exc:  # a hostile answer we did not foresee must not stop the refresher
+            reason = f"discovery of {server.id} failed: {type(exc).__name__}"
+            logger.error("%s", reason)
+        self._client.forget(server.id)
+        self._catalog.mark_unhealthy(server.id, reason)
+        return {"server": server.id, "healthy": False, "reason": reason}
+
+    async def _refresh(self, server: UpstreamServer) -> dict[str, Any]:
+        raw = await self.list_tools(server)
         problems = self._catalog.replace(server, raw)
         tool_scopes = {
             scope

@@ -11,16 +11,43 @@ from __future__ import annotations
 from collections.abc import Awaitable, Callable, Mapping
 from typing import Any
 
-from mcp_types.jsonrpc import INTERNAL_ERROR
+from mcp_types.jsonrpc import INTERNAL_ERROR, INVALID_PARAMS, METHOD_NOT_FOUND
 
 from gateway.claims import Claims
 from gateway.errors import JSONRPCError, OAuthError
 from gateway.upstream.downstream_tokens import DownstreamTokens
 from gateway.upstream.mcp_client import UpstreamClient
+from gateway.upstream.relay_policy import RelayPolicy
 from gateway.upstream.transport import UpstreamFailure
 from tools_registry.tool_entries import CatalogTool
 
 _SERVER_INFO = "io.modelcontextprotocol/serverInfo"
+RELAYED_CODES = frozenset({INVALID_PARAMS, METHOD_NOT_FOUND})
+"""Upstream error codes an agent can act on and that mean the same from anyone: kept as they are.
+Every other code becomes the gateway's ``INTERNAL_ERROR`` naming the upstream, so an upstream can
+never answer with what looks like the gateway's own decision (a step-up ``-32003`` with
+``requiredScopes``, a header-ladder ``-32020``)."""
+MAX_UPSTREAM_MESSAGE = 256
+
+
+def upstream_error(server_id: str, error: Mapping[str, Any], request_id: object) -> JSONRPCError:
+    """An upstream's JSON-RPC error as the gateway relays it: the message (bounded, printable) and
+    the upstream's code in ``data``, never its ``data`` (nothing an upstream says reaches the agent
+    without a rule allowing it)."""
+    code = error.get("code")
+    upstream_code = code if isinstance(code, int) and not isinstance(code, bool) else None
+    message = error.get("message")
+    text = (
+        "".join(c for c in message if c.isprintable())[:MAX_UPSTREAM_MESSAGE]
+        if isinstance(message, str)
+        else ""
+    )
+    return JSONRPCError(
+        upstream_code if upstream_code in RELAYED_CODES else INTERNAL_ERROR,
+        f"upstream {server_id} answered with an error: {text or 'no message'}",
+        request_id=request_id,
+        data={"upstream": server_id, "upstreamCode": upstream_code},
+    )
 
 
 class ToolForwarder:
@@ -47,11 +74,11 @@ class ToolForwarder:
                 request_id=request_id,
                 data={"upstream": server.id},
             ) from None
+        policy = RelayPolicy.of_request(params.get("_meta"))
         forwarded = {key: value for key, value in params.items() if key != "_meta"}
         forwarded["name"] = tool.upstream_name
-        meta = params.get("_meta")
-        if isinstance(meta, Mapping) and "progressToken" in meta:  # the agent asked for progress
-            forwarded["_meta"] = {"progressToken": meta["progressToken"]}
+        if meta := policy.forwarded_meta():
+            forwarded["_meta"] = meta
         try:
             answer = await self._client.request(
                 server,
@@ -60,7 +87,7 @@ class ToolForwarder:
                 "tools/call",
                 forwarded,
                 name=tool.upstream_name,
-                on_notification=on_notification,
+                on_notification=policy.filter(on_notification),
             )
         except UpstreamFailure as exc:
             self._client.forget(server.id)
@@ -68,17 +95,16 @@ class ToolForwarder:
                 INTERNAL_ERROR, str(exc), request_id=request_id, data={"upstream": server.id}
             ) from None
         if "error" in answer:
-            error = answer["error"]
-            raise JSONRPCError(
-                int(error.get("code", INTERNAL_ERROR)),
-                str(error.get("message", "upstream error")),
-                request_id=request_id,
-                data=error.get("data"),
-            )
+            raise upstream_error(server.id, answer["error"], request_id)
         result: dict[str, Any] = answer["result"]
-        meta = result.get("_meta")
-        if (
-            isinstance(meta, dict) and _SERVER_INFO in meta
-        ):  # the agent talks to the gateway, not the upstream
-            result["_meta"] = {key: value for key, value in meta.items() if key != _SERVER_INFO}
+        if result.get("resultType", "complete") != "complete":
+            raise JSONRPCError(
+                INTERNAL_ERROR,
+                f"upstream {server.id} asked for input the gateway does not relay",
+                request_id=request_id,
+                data={"upstream": server.id},
+            )
+        result_meta = result.get("_meta")
+        if isinstance(result_meta, dict) and _SERVER_INFO in result_meta:  # the agent talks to the gateway
+            result["_meta"] = {key: value for key, value in result_meta.items() if key != _SERVER_INFO}
         return result

@@ -18,6 +18,7 @@ from typing import Any
 from mcp_types import CLIENT_CAPABILITIES_META_KEY, PROTOCOL_VERSION_META_KEY
 from mcp_types.version import LATEST_HANDSHAKE_VERSION, LATEST_MODERN_VERSION
 
+from gateway.upstream.answers import AnswerRefused, load_bounded
 from gateway.upstream.transport import (
     EventReceiver,
     UpstreamFailure,
@@ -59,11 +60,13 @@ def parse_reply(
         raise UpstreamFailure(f"upstream {name} failed (HTTP {reply.status})")
     try:
         if reply.content_type == "text/event-stream":
-            messages = [json.loads(data) for data in event_data(reply.body.decode("utf-8"))]
+            messages = [load_bounded(data) for data in event_data(reply.body.decode("utf-8"))]
         else:
-            messages = [json.loads(reply.body)]
-    except (ValueError, UnicodeDecodeError):
-        raise UpstreamFailure(f"upstream {name} answered with invalid JSON-RPC") from None
+            messages = [load_bounded(reply.body)]
+    except AnswerRefused as exc:
+        raise UpstreamFailure(f"upstream {name} answered with invalid JSON-RPC ({exc})") from None
+    except UnicodeDecodeError:
+        raise UpstreamFailure(f"upstream {name} answered with invalid JSON-RPC (not UTF-8)") from None
     if list_changed is not None and _says_list_changed(messages):
         list_changed.add(name)
     for message in messages:
@@ -81,8 +84,8 @@ def _notifications_to(receiver: Callable[[dict[str, Any]], Awaitable[None]]) -> 
     async def on_event(event: bytes) -> None:
         for data in event_data(event.decode("utf-8", "replace")):
             try:
-                message = json.loads(data)
-            except ValueError:
+                message = load_bounded(data)
+            except AnswerRefused:
                 continue  # parse_reply judges the whole answer
             if isinstance(message, dict) and "id" not in message and isinstance(message.get("method"), str):
                 await receiver(message)

@@ -56,8 +56,12 @@ class Refresher:
         self._last_request: str | None = None
 
     async def run(self) -> None:
+        """Until cancelled; a pass that fails is logged and the next one runs on time."""
         while True:
-            await self.refresh_due()
+            try:
+                await self.refresh_due()
+            except Exception as exc:  # supervision: one bad pass never ends the refresher
+                logger.error("tool catalogue refresh pass failed: %s", type(exc).__name__)
             await anyio.sleep(self._tick)
 
     async def refresh_due(self) -> None:

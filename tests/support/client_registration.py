@@ -26,8 +26,9 @@ import httpx2
 import pytest
 
 from gateway.composition import Gateway, build_gateway
-from gateway.config import Settings
+from gateway.config import settings_from
 from gateway.fetching.fetcher import DocumentFetcher, FetchPolicy
+from gateway.settings import Settings
 from gateway.store.factory import open_store
 from tests.support.agents import JWT_BEARER, AgentKey
 from tests.support.authorization_code import PublicClient, new_verifier
@@ -60,14 +61,14 @@ class World:
 
     @property
     def store_url(self) -> str:
-        return self.gateway.settings.store
+        return self.gateway.settings.server.store
 
 
 def build_with(fetcher: DocumentFetcher, clock: Any = None) -> Callable[[Settings], Gateway]:
     """``running_gateway``'s ``build``: the gateway with this fetcher (and clock, if given)."""
 
     def build(settings: Settings) -> Gateway:
-        return build_gateway(settings, open_store(settings.store), clock=clock, fetcher=fetcher)
+        return build_gateway(settings, open_store(settings.server.store), clock=clock, fetcher=fetcher)
 
     return build
 
@@ -84,7 +85,7 @@ def registration_world(store: str) -> Iterator[World]:
             fetcher = DocumentFetcher(policy, resolver=resolver)
 
             def settings(port: int) -> Settings:
-                return Settings(
+                return settings_from(
                     port=port,
                     store=store,
                     scope_descriptions=DESCRIPTIONS,

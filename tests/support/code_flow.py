@@ -17,7 +17,8 @@ import pytest
 
 from gateway.clock import FrozenClock
 from gateway.composition import Gateway, build_gateway
-from gateway.config import ClientConfig, Settings
+from gateway.config import settings_from
+from gateway.settings import Settings
 from gateway.store.factory import open_store
 from tests.support.authorization_code import PublicClient, new_verifier
 from tests.support.browser import Person
@@ -46,38 +47,38 @@ def settings_for(store: str, **overrides: Any) -> Callable[[int], Settings]:
 
     def make(port: int) -> Settings:
         mcp = f"http://127.0.0.1:{port}/mcp"
-        return Settings(
+        return settings_from(
             port=port,
             store=store,
             resources=(WEATHER,),
             scope_descriptions=DESCRIPTIONS,
             clients=(
-                ClientConfig(
-                    client_id=DESK,
-                    name=DESK_NAME,
-                    auth_method="none",
-                    scopes=SCOPES,
-                    audiences=(mcp, WEATHER),
-                    grant_types=CODE_GRANTS,
-                    redirect_uris=(CB,),
-                ),
-                ClientConfig(
-                    client_id=OTHER,
-                    name=OTHER_NAME,
-                    auth_method="none",
-                    scopes=SCOPES,
-                    audiences=(mcp, WEATHER),
-                    grant_types=CODE_GRANTS,
-                    redirect_uris=(CB,),
-                ),
-                ClientConfig(
-                    client_id=WEB,
-                    name="Web App",
-                    auth_method="none",
-                    scopes=SCOPES,
-                    grant_types=CODE_GRANTS,
-                    redirect_uris=(WEB_CB,),
-                ),
+                {
+                    "client_id": DESK,
+                    "name": DESK_NAME,
+                    "auth_method": "none",
+                    "scopes": SCOPES,
+                    "audiences": (mcp, WEATHER),
+                    "grant_types": CODE_GRANTS,
+                    "redirect_uris": (CB,),
+                },
+                {
+                    "client_id": OTHER,
+                    "name": OTHER_NAME,
+                    "auth_method": "none",
+                    "scopes": SCOPES,
+                    "audiences": (mcp, WEATHER),
+                    "grant_types": CODE_GRANTS,
+                    "redirect_uris": (CB,),
+                },
+                {
+                    "client_id": WEB,
+                    "name": "Web App",
+                    "auth_method": "none",
+                    "scopes": SCOPES,
+                    "grant_types": CODE_GRANTS,
+                    "redirect_uris": (WEB_CB,),
+                },
             ),
             **overrides,
         )
@@ -88,7 +89,7 @@ def settings_for(store: str, **overrides: Any) -> Callable[[int], Settings]:
 def on_clock(clock: FrozenClock) -> Callable[[Settings], Gateway]:
     """Builds the gateway, and the store it keeps codes and refresh tokens in, on ``clock``: a test
     lets a lifetime pass by advancing it instead of waiting."""
-    return lambda settings: build_gateway(settings, open_store(settings.store, clock), clock=clock)
+    return lambda settings: build_gateway(settings, open_store(settings.server.store, clock), clock=clock)
 
 
 def sqlite_url(tmp_path_factory: pytest.TempPathFactory) -> str:

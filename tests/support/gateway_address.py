@@ -6,7 +6,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
-from gateway.config import Settings
+from gateway.settings import Settings
 
 
 @dataclass
@@ -15,11 +15,11 @@ class GatewayAddress:
 
     @property
     def url(self) -> str:
-        return self.settings.base_url
+        return self.settings.server.base_url
 
     @property
     def issuer(self) -> str:
-        return self.settings.issuer_id
+        return self.settings.server.issuer_id
 
     def endpoint(self, path: str) -> str:
-        return self.settings.endpoint(path)
+        return self.settings.server.endpoint(path)

@@ -19,7 +19,7 @@ from starlette.types import ASGIApp
 
 from gateway.app import create_app
 from gateway.composition import Gateway, build_gateway
-from gateway.config import Settings
+from gateway.settings import Settings
 from gateway.store.factory import open_store
 from tests.support.gateway_address import GatewayAddress
 from tests.support.ports import bound_socket
@@ -52,7 +52,7 @@ def running_gateway(
 
     def run() -> None:
         try:
-            gateway = (build or (lambda s: build_gateway(s, open_store(s.store))))(settings)
+            gateway = (build or (lambda s: build_gateway(s, open_store(s.server.store))))(settings)
             running.gateway = gateway
             app = create_app(gateway)
             config = uvicorn.Config(

@@ -34,7 +34,7 @@ async def mint(
     issued = await signer.issue(
         subject=sub or client_id,
         client_id=client_id,
-        audience=audience or gateway.settings.mcp_resource,
+        audience=audience or gateway.settings.mcp.resource,
         scopes=tuple(scope.split()),
         lifetime=lifetime,
         extra=extra,

@@ -26,7 +26,7 @@ from starlette.types import ASGIApp
 from examples.upstream_server import TokenObserver, build_app
 from gateway.app import create_app
 from gateway.composition import Gateway, build_gateway
-from gateway.config import Settings
+from gateway.settings import Settings
 from gateway.store.factory import open_store
 from gateway.upstream.asgi_transport import AsgiTransport, lifespan
 from gateway.upstream.transport import UpstreamTransport
@@ -77,7 +77,7 @@ def in_process_gateway(settings: Settings, transport: UpstreamTransport | None) 
 
     ``transport`` carries its upstream calls; ``None`` is the production transport (real sockets).
     """
-    gateway = build_gateway(settings, open_store(settings.store), transport=transport)
+    gateway = build_gateway(settings, open_store(settings.server.store), transport=transport)
     return InProcessGateway(settings, gateway, create_app(gateway))
 
 

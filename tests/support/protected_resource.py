@@ -33,8 +33,8 @@ def with_protected_resource(gateway_app: Starlette, gateway: Gateway) -> ASGIApp
     Shaped as :func:`~tests.support.gateway_server.running_gateway`'s ``wrap``.
     """
     settings = gateway.settings
-    resource = settings.mcp_resource
-    metadata_url = settings.endpoint(PRM_PATH)
+    resource = settings.mcp.resource
+    metadata_url = settings.server.endpoint(PRM_PATH)
 
     def unauthorized(error: str | None) -> Response:
         params = [f'resource_metadata="{metadata_url}"', f'scope="{CHALLENGED_SCOPE}"']
@@ -46,7 +46,7 @@ def with_protected_resource(gateway_app: Starlette, gateway: Gateway) -> ASGIApp
         return JSONResponse(
             {
                 "resource": resource,
-                "authorization_servers": [settings.issuer_id],
+                "authorization_servers": [settings.server.issuer_id],
                 "scopes_supported": list(HELD_SCOPES),
                 "bearer_methods_supported": ["header"],
             }

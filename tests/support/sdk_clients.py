@@ -74,7 +74,7 @@ def private_key_jwt_provider(
 ) -> PrivateKeyJWTOAuthProvider:
     """The SDK's provider for the gateway's MCP endpoint (assertions by :func:`signed_assertions`)."""
     return PrivateKeyJWTOAuthProvider(
-        server_url=gateway.settings.mcp_resource,
+        server_url=gateway.settings.mcp.resource,
         storage=storage,
         client_id=client_id,
         assertion_provider=assertions or signed_assertions(client_id, key),

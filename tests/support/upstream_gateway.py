@@ -19,7 +19,7 @@ from typing import Any
 import httpx2
 from starlette.types import ASGIApp
 
-from gateway.config import ClientConfig, Settings
+from gateway.config import settings_from
 from gateway.upstream.asgi_transport import AsgiTransport, lifespan
 from gateway.upstream.transport import UpstreamTransport
 from tests.support.agents import AgentKey, agent_token
@@ -60,12 +60,12 @@ async def gateway_in_front_of(
     keys = {agent: AgentKey() for agent in agents}
     with contextlib.ExitStack() as stack:
         url, transport = _reach(upstream, f"https://{server['id']}.test", over_a_socket, stack)
-        settings = Settings(
+        settings = settings_from(
             public_url=GATEWAY_URL,
             store=f"sqlite:///{store}",
             servers=({**server, "url": url},),
             clients=tuple(
-                ClientConfig(client_id=agent, scopes=(server["id"],), jwks=key.jwks)
+                {"client_id": agent, "scopes": (server["id"],), "jwks": key.jwks}
                 for agent, key in keys.items()
             ),
         )

@@ -16,6 +16,7 @@ from dataclasses import asdict, dataclass
 from starlette.requests import Request
 from starlette.responses import Response
 
+from gateway.constant_time import same
 from gateway.store import Store, digest
 
 _SESSION = "browser-session:"
@@ -93,9 +94,9 @@ class BrowserState:
         data["scopes"] = tuple(data["scopes"])
         pending = PendingRequest(**data)
         binder = request.cookies.get(self.cookies.binder, "")
-        if not secrets.compare_digest(digest(binder), pending.binder_digest):
+        if not same(digest(binder), pending.binder_digest):
             return None
-        if csrf is not None and not secrets.compare_digest(csrf, pending.csrf):
+        if csrf is not None and not same(csrf, pending.csrf):
             return None
         return pending
 

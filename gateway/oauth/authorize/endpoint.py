@@ -25,6 +25,7 @@ from gateway.errors import InvalidClient, InvalidScope, InvalidTarget, OAuthErro
 from gateway.oauth.authorize import pages
 from gateway.oauth.authorize.browser_state import BrowserState, PendingRequest
 from gateway.oauth.authorize.pkce import is_valid_challenge_or_verifier
+from gateway.oauth.authorize.sign_in_limits import SignInLimits, account_digest
 from gateway.oauth.authorize.users import UserDirectory
 from gateway.oauth.clients.model import Client
 from gateway.oauth.clients.redirect_uris import redirect_matches
@@ -62,6 +63,7 @@ class AuthorizationEndpoint:
         targets: Targets,
         scope_descriptions: Mapping[str, str],
         audit: AuditLog,
+        limits: SignInLimits,
         federation: FederatedSignIn | None = None,
     ) -> None:
         self._federation = federation
@@ -73,6 +75,7 @@ class AuthorizationEndpoint:
         self._targets = targets
         self._scope_descriptions = scope_descriptions
         self._audit = audit
+        self._limits = limits
 
     # -- the redirect back to the client ---------------------------------------------------
     def _back(self, redirect_uri: str, params: dict[str, str], state: str | None) -> Response:
@@ -150,6 +153,7 @@ class AuthorizationEndpoint:
         request_id: str,
         pending: PendingRequest,
         error: str | None = None,
+        status: int = 401,
     ) -> Response:
         user = await self._browser.signed_in_user(request)
         targets = [origin(pending.redirect_uri)]
@@ -161,6 +165,7 @@ class AuthorizationEndpoint:
                 hidden=hidden,
                 client_name=client.name or client.client_id,
                 error=error,
+                status=status,
                 form_targets=targets + (await federation.form_targets() if federation else []),
                 federated=federation.button if federation else None,
             )
@@ -237,9 +242,18 @@ class AuthorizationEndpoint:
             return pages.error_page("This sign-in form has expired or was not issued to this browser.", 403)
         request_id, pending, client = found
         username = (form.get("username") or [""])[0]
+        address = request.client.host if request.client is not None else "unknown"
+        who = {"client_id": client.client_id, "account": account_digest(username), "address": address}
+        wait = await self._limits.wait_before(username, address)
+        if wait is not None:  # SI-1: no password is checked while the limit holds
+            self._audit.record("sign_in", outcome="refused", reason="too_many_failures", **who)
+            minutes = -(-wait // 60)
+            error = f"Too many failed sign-ins. Try again in {minutes} minute{'s' if minutes > 1 else ''}."
+            return await self._next_step(request, client, request_id, pending, error=error, status=429)
         user = await self._users.authenticate(username, (form.get("password") or [""])[0])
         if user is None:
-            self._audit.record("sign_in", outcome="refused", client_id=client.client_id)
+            await self._limits.failed(username, address)
+            self._audit.record("sign_in", outcome="refused", reason="wrong_credentials", **who)
             return await self._next_step(
                 request, client, request_id, pending, error="Wrong username or password."
             )

@@ -62,8 +62,10 @@ def login_page(
     error: str | None,
     form_targets: Sequence[str],
     federated: tuple[str, str] | None = None,
+    status: int = 401,
 ) -> HTMLResponse:
-    """``federated``: (action, provider name) of a "Sign in with …" button posting the same fields."""
+    """``federated``: (action, provider name) of a "Sign in with …" button posting the same fields;
+    ``status`` is the answer's status when there is an ``error`` (401; 429 while attempts are limited)."""
     alert = f'<p class="error" role="alert">{escape(error)}</p>' if error else ""
     other = (
         f'<form method="post" action="{escape(federated[0])}">{_hidden(hidden)}'
@@ -80,7 +82,7 @@ def login_page(
         '<input type="password" id="password" name="password" autocomplete="current-password" required>'
         f'<button type="submit">Sign in</button></form>{other}'
     )
-    return _page("Sign in", body, 401 if error else 200, form_targets)
+    return _page("Sign in", body, status if error else 200, form_targets)
 
 
 def consent_page(

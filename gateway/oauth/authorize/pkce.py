@@ -2,10 +2,11 @@
 
 from __future__ import annotations
 
-import hmac
 import re
 
 from authlib.oauth2.rfc7636 import create_s256_code_challenge
+
+from gateway.constant_time import same
 
 _UNRESERVED_43_128 = re.compile(r"[A-Za-z0-9\-._~]{43,128}")
 
@@ -18,4 +19,4 @@ def is_valid_challenge_or_verifier(value: str) -> bool:
 def verifier_matches(verifier: str, challenge: str) -> bool:
     if not is_valid_challenge_or_verifier(verifier):
         return False
-    return hmac.compare_digest(str(create_s256_code_challenge(verifier)), challenge)
+    return same(str(create_s256_code_challenge(verifier)), challenge)

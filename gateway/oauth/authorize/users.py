@@ -15,6 +15,7 @@ import json
 import secrets
 from dataclasses import asdict, dataclass
 
+import anyio
 import anyio.to_thread
 
 from gateway.store import Store
@@ -69,8 +70,11 @@ def _dummy_hash() -> str:
 
 
 class UserDirectory:
-    def __init__(self, store: Store) -> None:
+    def __init__(self, store: Store, max_concurrent_hashes: int = 2) -> None:
+        """``max_concurrent_hashes``: scrypt runs at most this many at once (each takes ~64 MiB and a
+        core for tens of milliseconds); more attempts wait their turn instead of starving the host."""
         self._store = store
+        self._hashing = anyio.CapacityLimiter(max_concurrent_hashes)
 
     async def add(self, username: str, password: str, display_name: str = "") -> User:
         if not username or len(username) > 128 or not username.isprintable() or " " in username:
@@ -79,7 +83,11 @@ class UserDirectory:
             raise UserError("password must be at least 12 characters")
         if await self._store.get_record(COLLECTION, username) is not None:
             raise UserError(f"user {username!r} already exists")
-        user = User(username, await anyio.to_thread.run_sync(hash_password, password), display_name)
+        user = User(
+            username,
+            await anyio.to_thread.run_sync(hash_password, password, limiter=self._hashing),
+            display_name,
+        )
         await self._store.put_record(COLLECTION, username, json.dumps(asdict(user)))
         return user
 
@@ -98,5 +106,5 @@ class UserDirectory:
         """The user when the password is right; the KDF runs off the event loop."""
         user = await self.get(username) if username else None
         stored = user.password_hash if user is not None else _dummy_hash()
-        matches = await anyio.to_thread.run_sync(verify_password, password, stored)
+        matches = await anyio.to_thread.run_sync(verify_password, password, stored, limiter=self._hashing)
         return user if matches and user is not None else None

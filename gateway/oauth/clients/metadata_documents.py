@@ -26,16 +26,10 @@ from __future__ import annotations
 from urllib.parse import urlsplit
 
 from gateway.audit import AuditLog
-from gateway.config import Settings
 from gateway.errors import InvalidClient, InvalidClientMetadata, InvalidRedirectUri
 from gateway.fetching.fetcher import DocumentFetcher, FetchError
 from gateway.oauth.clients.model import Client, ClientError
-from gateway.oauth.clients.self_described import (
-    CODE_GRANTS,
-    MetadataPolicy,
-    parse_client_metadata,
-    self_described_scopes,
-)
+from gateway.oauth.clients.self_described import CODE_GRANTS, MetadataPolicy, parse_client_metadata
 from tools_registry.urls import UrlError, web_url
 
 MAX_CLIENT_ID_URL = 255
@@ -54,13 +48,6 @@ def cimd_policy(allowed_scopes: tuple[str, ...]) -> MetadataPolicy:
         default_auth_method="none",
         kind="cimd",
     )
-
-
-def resolver_for(settings: Settings, fetcher: DocumentFetcher) -> ClientMetadataDocuments | None:
-    """The CIMD resolver the client registry asks last, or None when ``cimd_enabled`` is off."""
-    if not settings.cimd_enabled:
-        return None
-    return ClientMetadataDocuments(fetcher, cimd_policy(self_described_scopes(settings)))
 
 
 def looks_like_metadata_url(client_id: str) -> bool:

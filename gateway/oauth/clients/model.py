@@ -9,13 +9,12 @@ kept only as a SHA-256 digest: a slow KDF adds nothing to a secret that cannot b
 from __future__ import annotations
 
 import hashlib
-import hmac
 import secrets
-from collections.abc import Mapping
-from dataclasses import asdict, dataclass, field
-from typing import Any, Literal, cast
+from collections.abc import Iterable, Mapping
+from dataclasses import asdict, dataclass, field, fields
+from typing import Any, Literal
 
-from gateway.config import ClientConfig
+from gateway.constant_time import same
 from gateway.oauth.clients.redirect_uris import RedirectError, check_redirect_uri
 from tools_registry.scopes import is_scope_token
 from tools_registry.urls import UrlError, web_url
@@ -80,7 +79,7 @@ class Client:
     def verify_secret(self, presented: str) -> bool:
         if not self.secret_hash:
             return False
-        return hmac.compare_digest(hash_secret(presented), self.secret_hash)
+        return same(hash_secret(presented), self.secret_hash)
 
     def public_view(self) -> dict[str, Any]:
         """What ``clients show`` prints: everything but the secret digest."""
@@ -152,20 +151,28 @@ def _validate_jwks(jwks: Mapping[str, Any]) -> None:
             raise ClientError(f"jwks key alg {key['alg']!r} is not an accepted signature algorithm")
 
 
-def from_config(entry: ClientConfig) -> Client:
-    return validate(
-        Client(
-            client_id=entry.client_id,
-            auth_method=cast(AuthMethod, entry.auth_method),
-            name=entry.name or entry.client_id,
-            scopes=entry.scopes,
-            audiences=entry.audiences,
-            grant_types=entry.grant_types,
-            redirect_uris=entry.redirect_uris,
-            may_impersonate=entry.may_impersonate,
-            jwks=entry.jwks,
-            jwks_uri=entry.jwks_uri,
-            secret_hash=entry.secret_hash,
-            source="config",
-        )
-    )
+CONFIG_FIELDS = frozenset(f.name for f in fields(Client)) - {"source", "created_at", "extra"}
+"""The members a ``[[clients]]`` table of the config file may set."""
+_LIST_FIELDS = ("scopes", "audiences", "grant_types", "redirect_uris")
+
+
+def from_config(table: Mapping[str, Any]) -> Client:
+    """One ``[[clients]]`` table, validated; the config loader has checked that it sets a
+    ``client_id`` and only :data:`CONFIG_FIELDS`. Without an ``auth_method`` it is ``private_key_jwt``."""
+    values: dict[str, Any] = {"auth_method": "private_key_jwt", **table, "source": "config"}
+    for name in _LIST_FIELDS:
+        if name in values:
+            values[name] = tuple(values[name])
+    values["name"] = values.get("name") or values["client_id"]
+    return validate(Client(**values))
+
+
+def configured_clients(tables: Iterable[Mapping[str, Any]]) -> tuple[Client, ...]:
+    """Every ``[[clients]]`` table, validated; a client id defined twice is an error."""
+    clients: dict[str, Client] = {}
+    for table in tables:
+        client = from_config(table)
+        if client.client_id in clients:
+            raise ClientError(f"client {client.client_id!r} is defined twice")
+        clients[client.client_id] = client
+    return tuple(clients.values())

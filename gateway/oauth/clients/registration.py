@@ -17,9 +17,7 @@ What a client may register is decided by :mod:`gateway.oauth.client_metadata`.
 
 from __future__ import annotations
 
-import hmac
 import json
-import math
 import secrets
 from typing import Any
 
@@ -30,7 +28,7 @@ from starlette.routing import Route
 from gateway import paths
 from gateway.audit import AuditLog
 from gateway.clock import Clock
-from gateway.config import Settings
+from gateway.constant_time import same
 from gateway.errors import (
     NO_STORE,
     InvalidBearerToken,
@@ -46,52 +44,15 @@ from gateway.oauth.clients.self_described import (
     MetadataPolicy,
     client_metadata,
     parse_client_metadata,
-    self_described_scopes,
 )
 from gateway.oauth.forms import read_oauth_body
+from gateway.rate_limits import WindowCounter
 from gateway.request_body import DuplicateMember, unique_members
 from gateway.store import Store
 
 REGISTRATIONS = "client_registrations"
 """Store collection: client id -> the digest of its registration access token."""
 MAX_REGISTRATION_BYTES = 16 * 1024
-_WINDOW = 60
-_RATE_KEY = "dcr-rate"
-
-
-class RegistrationRateLimiter:
-    """At most ``limit`` registrations per client address per fixed one-minute window.
-
-    The counter is one ephemeral store key per (address, window): ``add`` starts it, compare-and-set
-    (``swap``) increments it, so concurrent requests on several replicas never lose a count. Under
-    heavy contention the loop gives up and refuses (fail closed).
-    """
-
-    def __init__(self, store: Store, clock: Clock, limit: int, attempts: int = 16) -> None:
-        self._store = store
-        self._clock = clock
-        self._limit = limit
-        self._attempts = attempts
-
-    async def hit(self, address: str) -> int | None:
-        """None when this registration may go ahead; otherwise the seconds until the window ends."""
-        now = self._clock.now()
-        window = int(now // _WINDOW)
-        remaining = (window + 1) * _WINDOW - now
-        key = f"{_RATE_KEY}:{window}:{address}"
-        ttl = remaining + 1
-        for _ in range(self._attempts):
-            if await self._store.add(key, "1", ttl):
-                return None
-            current = await self._store.get(key)
-            if current is None:
-                continue
-            count = int(current) if current.isdigit() else self._limit
-            if count >= self._limit:
-                break
-            if await self._store.swap(key, current, str(count + 1), ttl):
-                return None
-        return max(1, math.ceil(remaining))
 
 
 def _reject_constant(name: str) -> Any:
@@ -128,7 +89,7 @@ class RegistrationEndpoints:
         store: Store,
         clock: Clock,
         policy: MetadataPolicy,
-        limiter: RegistrationRateLimiter,
+        limiter: WindowCounter,
         registration_uri: str,
         audit: AuditLog,
     ) -> None:
@@ -205,7 +166,7 @@ class RegistrationEndpoints:
         record = await self._store.get_record(REGISTRATIONS, client_id)
         expected = str(json.loads(record).get("token_hash", "")) if record is not None else ""
         # compare even when there is no record, so the answer time does not tell which ids exist
-        matches = hmac.compare_digest(hash_secret(token), expected or hash_secret(""))
+        matches = same(hash_secret(token), expected or hash_secret(""))
         client = await self._clients.get(client_id) if matches and expected else None
         if client is None:
             self._audit.record("client_management", outcome="refused", method=request.method)
@@ -256,26 +217,15 @@ class RegistrationEndpoints:
         return Response(status_code=204, headers=NO_STORE)
 
 
-def dcr_policy(settings: Settings) -> MetadataPolicy:
-    grants = CODE_GRANTS | ({"client_credentials"} if settings.dcr_allow_client_credentials else set())
-    return MetadataPolicy(allowed_scopes=self_described_scopes(settings), grant_types=frozenset(grants))
+def dcr_policy(allowed_scopes: tuple[str, ...], *, allow_client_credentials: bool) -> MetadataPolicy:
+    """What a dynamic registration may ask for: the code grants, and ``client_credentials`` only
+    when the operator allows it (``dcr_allow_client_credentials``)."""
+    grants = CODE_GRANTS | ({"client_credentials"} if allow_client_credentials else set())
+    return MetadataPolicy(allowed_scopes=allowed_scopes, grant_types=frozenset(grants))
 
 
-def registration_routes(
-    settings: Settings, clients: ClientRegistry, store: Store, clock: Clock, audit: AuditLog
-) -> list[Route]:
-    """The RFC 7591/7592 routes, or none when ``dcr_enabled`` is off."""
-    if not settings.dcr_enabled:
-        return []
-    endpoints = RegistrationEndpoints(
-        clients=clients,
-        store=store,
-        clock=clock,
-        policy=dcr_policy(settings),
-        limiter=RegistrationRateLimiter(store, clock, settings.dcr_rate_limit_per_minute),
-        registration_uri=settings.endpoint(paths.REGISTER),
-        audit=audit,
-    )
+def registration_routes(endpoints: RegistrationEndpoints) -> list[Route]:
+    """The RFC 7591/7592 routes at ``/register`` and ``/register/<client_id>``."""
     client_path = paths.REGISTER + "/{client_id}"
     return [
         Route(paths.REGISTER, endpoints.register, methods=["POST"]),

@@ -20,11 +20,10 @@ that has also passed :func:`~gateway.oauth.clients.validate`.
 
 from __future__ import annotations
 
-from collections.abc import Mapping, Sequence
+from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass
 from typing import Any, cast
 
-from gateway.config import Settings
 from gateway.errors import InvalidClientMetadata, InvalidRedirectUri
 from gateway.oauth.clients.model import AUTH_METHODS, AuthMethod, Client, ClientError, validate
 from gateway.oauth.clients.redirect_uris import RedirectError, check_redirect_uri
@@ -55,9 +54,10 @@ class MetadataPolicy:
     """Recorded in the client's ``extra["registration"]``: ``dcr`` or ``cimd``."""
 
 
-def self_described_scopes(settings: Settings) -> tuple[str, ...]:
-    """The scopes DCR and CIMD clients may hold: ``dcr_allowed_scopes``, else the described scopes."""
-    return tuple(settings.dcr_allowed_scopes) or tuple(settings.scope_descriptions)
+def self_described_scopes(allowed: Iterable[str], described: Iterable[str]) -> tuple[str, ...]:
+    """The scopes DCR and CIMD clients may hold: the ``allowed`` ones (``dcr_allowed_scopes``), else
+    every ``described`` one (the scopes the consent page has words for)."""
+    return tuple(allowed) or tuple(described)
 
 
 def _refuse(message: str) -> InvalidClientMetadata:

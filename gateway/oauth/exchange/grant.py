@@ -11,7 +11,7 @@ from typing import Any
 
 from gateway.audit import AuditLog
 from gateway.claims import Claims
-from gateway.errors import InvalidRequest, OAuthError
+from gateway.errors import InvalidRequest, InvalidTarget, OAuthError
 from gateway.oauth.clients.model import Client
 from gateway.oauth.exchange.rules import ACCESS_TOKEN_TYPE, GRANT_TYPE, SUBJECT_TOKEN_TYPES, TokenExchanger
 from gateway.oauth.forms import Form
@@ -88,6 +88,8 @@ class TokenExchangeGrant:
         if not requested:
             raise InvalidRequest("name the target with audience or resource")
         audiences = tuple(dict.fromkeys(self._targets.known(target) for target in requested))
+        if len(audiences) > 1:  # one token, one place it is good at
+            raise InvalidTarget("ask for one audience per token")
         for audience in audiences:
             self._targets.allowed_for(client, audience)
         audit["audience"] = list(audiences)

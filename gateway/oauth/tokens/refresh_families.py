@@ -14,6 +14,7 @@ import secrets
 from dataclasses import asdict, dataclass, field, replace
 
 from gateway.clock import Clock
+from gateway.constant_time import same
 from gateway.errors import InvalidGrant
 from gateway.oauth.tokens.revocation import RevocationList
 from gateway.store import Store, digest
@@ -122,7 +123,7 @@ class RefreshTokens:
         if presented_digest in family.previous:
             await self.revoke_family(family_id)
             raise InvalidGrant("the refresh token was already used; the whole grant is revoked")
-        if not secrets.compare_digest(presented_digest, family.current):
+        if not same(presented_digest, family.current):
             raise InvalidGrant("the refresh token is invalid, expired or revoked")
         if self._clock.now() > family.created_at + self._absolute:
             raise InvalidGrant("the refresh token has reached its absolute lifetime")
