@@ -15,7 +15,6 @@ Bearer checks happen before this endpoint (``bearer.py``): ``scope["state"]["cla
 
 from __future__ import annotations
 
-import json
 from typing import Any
 
 from mcp.shared.inbound import (
@@ -25,7 +24,7 @@ from mcp.shared.inbound import (
     find_duplicated_routing_header,
     unsupported_protocol_version_rejection,
 )
-from mcp_types.jsonrpc import INTERNAL_ERROR, INVALID_PARAMS, INVALID_REQUEST, METHOD_NOT_FOUND, PARSE_ERROR
+from mcp_types.jsonrpc import INTERNAL_ERROR, INVALID_PARAMS, INVALID_REQUEST, METHOD_NOT_FOUND
 from mcp_types.version import HANDSHAKE_PROTOCOL_VERSIONS, LATEST_HANDSHAKE_VERSION, MODERN_PROTOCOL_VERSIONS
 from starlette.requests import Request
 from starlette.responses import JSONResponse, Response
@@ -33,7 +32,7 @@ from starlette.types import Send
 
 from gateway.claims import Claims
 from gateway.errors import JSONRPCError, bearer_challenge
-from gateway.request_body import BodyTooLarge, read_capped
+from gateway.resource.jsonrpc_request import read_jsonrpc_request
 from gateway.resource.mcp_stream import SSEReply, stream_target
 from gateway.resource.sessions import SessionStore
 from gateway.resource.tool_directory import CatalogDirectory
@@ -72,33 +71,8 @@ class McpEndpoint:
             return await self._delete(request)
         return Response(status_code=405, headers={"Allow": "POST, DELETE"})
 
-    async def _body(self, request: Request) -> dict[str, Any]:
-        try:
-            raw = await read_capped(request, self._max_body_bytes)
-        except BodyTooLarge as exc:
-            raise JSONRPCError(INVALID_REQUEST, str(exc), status=413) from None
-        try:
-            body = json.loads(raw)
-        except (ValueError, RecursionError):
-            raise JSONRPCError(PARSE_ERROR, "Parse error", status=400) from None
-        if (
-            not isinstance(body, dict)
-            or body.get("jsonrpc") != "2.0"
-            or not isinstance(body.get("method"), str)
-        ):
-            raise JSONRPCError(
-                INVALID_REQUEST, "the body must be one JSON-RPC request or notification", status=400
-            )
-        if "id" in body and (isinstance(body["id"], bool) or not isinstance(body["id"], str | int)):
-            raise JSONRPCError(INVALID_REQUEST, "the request id must be a string or a number", status=400)
-        if "params" in body and not isinstance(body["params"], dict):
-            raise JSONRPCError(
-                INVALID_PARAMS, "params must be an object", request_id=body.get("id"), status=400
-            )
-        return body
-
     async def _post(self, request: Request, stream_to: Send | None) -> Response:
-        body = await self._body(request)
+        body = await read_jsonrpc_request(request, self._max_body_bytes)
         claims: Claims = request.scope["state"]["claims"]
         version = request.headers.get("mcp-protocol-version")
         version = version.strip(OWS) if version is not None else None

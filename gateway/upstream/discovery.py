@@ -21,7 +21,7 @@ from tools_registry.servers import UpstreamServer
 logger = logging.getLogger("mcp_gateway.discovery")
 DISCOVERY_SUBJECT = "mcp-gateway"
 MAX_PAGES = 100
-MAX_TOOLS_PER_SERVER = 1000
+MAX_TOOLS_PER_SERVER = 5000
 """More tools than this from one upstream is refused as a whole (an upstream flooding the catalogue)."""
 
 

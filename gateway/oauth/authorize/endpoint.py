@@ -21,10 +21,10 @@ from starlette.responses import RedirectResponse, Response
 
 from gateway import paths
 from gateway.audit import AuditLog
-from gateway.errors import InvalidClient, InvalidScope, InvalidTarget, OAuthError
+from gateway.errors import InvalidClient, OAuthError
 from gateway.oauth.authorize import pages
+from gateway.oauth.authorize.authorization_request import RedirectedError, validate_request
 from gateway.oauth.authorize.browser_state import BrowserState, PendingRequest
-from gateway.oauth.authorize.pkce import is_valid_challenge_or_verifier
 from gateway.oauth.authorize.sign_in_limits import SignInLimits, account_digest
 from gateway.oauth.authorize.users import UserDirectory
 from gateway.oauth.clients.model import Client
@@ -32,7 +32,6 @@ from gateway.oauth.clients.redirect_uris import redirect_matches
 from gateway.oauth.clients.registry import ClientRegistry
 from gateway.oauth.tokens.audiences import Targets
 from gateway.oauth.tokens.authorization_codes import AuthorizationCodes, CodeGrant
-from gateway.oauth.tokens.scope_requests import narrow_scopes, parse_scope
 from gateway.request_body import BodyTooLarge, read_capped
 from tools_registry.urls import origin
 
@@ -40,15 +39,6 @@ if TYPE_CHECKING:
     from gateway.oauth.authorize.federation import FederatedSignIn
 
 MAX_FORM_BYTES = 16 * 1024
-
-
-class _RedirectError(Exception):
-    """An error reported to the client at its (already validated) redirect URI."""
-
-    def __init__(self, error: str, description: str) -> None:
-        super().__init__(description)
-        self.error = error
-        self.description = description
 
 
 class AuthorizationEndpoint:
@@ -104,8 +94,8 @@ class AuthorizationEndpoint:
             )
         state = params.get("state")
         try:
-            fields = self._validate(client, redirect_uri, params)
-        except _RedirectError as exc:
+            fields = validate_request(client, redirect_uri, params, self._targets)
+        except RedirectedError as exc:
             self._audit.record(
                 "authorize_refused", outcome="refused", client_id=client.client_id, error=exc.error
             )
@@ -117,33 +107,6 @@ class AuthorizationEndpoint:
         if new_binder:
             self._browser.cookies.set(response, self._browser.cookies.binder, binder, 600)
         return response
-
-    def _validate(self, client: Client, redirect_uri: str, params: dict[str, str]) -> dict[str, object]:
-        if params.get("request") or params.get("request_uri"):
-            raise _RedirectError("request_not_supported", "request objects are not supported")
-        if params.get("response_type") != "code":
-            raise _RedirectError("unsupported_response_type", "only response_type=code is supported")
-        challenge = params.get("code_challenge", "")
-        if not challenge:
-            raise _RedirectError("invalid_request", "PKCE is required: send code_challenge")
-        if params.get("code_challenge_method") != "S256":
-            raise _RedirectError("invalid_request", "code_challenge_method must be S256")
-        if not is_valid_challenge_or_verifier(challenge):
-            raise _RedirectError("invalid_request", "code_challenge must be 43-128 unreserved characters")
-        try:
-            requested = (params["resource"],) if "resource" in params else ()
-            resource = self._targets.choose(client, requested)
-            scopes = narrow_scopes(parse_scope(params.get("scope")), client.scopes)
-        except (InvalidTarget, InvalidScope) as exc:
-            raise _RedirectError(exc.error, exc.description) from None
-        return {
-            "client_id": client.client_id,
-            "redirect_uri": redirect_uri,
-            "scopes": scopes,
-            "state": params.get("state"),
-            "code_challenge": challenge,
-            "resource": resource,
-        }
 
     # -- the steps after validation ----------------------------------------------------------
     async def _next_step(

@@ -1,0 +1,51 @@
+"""Is this authorization request acceptable? A pure decision (CO-1, CO-6), taken once the client
+and its redirect URI are known good, so every refusal here goes back to the client's redirect URI.
+"""
+
+from __future__ import annotations
+
+from gateway.errors import InvalidScope, InvalidTarget
+from gateway.oauth.authorize.pkce import is_valid_challenge_or_verifier
+from gateway.oauth.clients.model import Client
+from gateway.oauth.tokens.audiences import Targets
+from gateway.oauth.tokens.scope_requests import narrow_scopes, parse_scope
+
+
+class RedirectedError(Exception):
+    """An error reported to the client at its (already validated) redirect URI."""
+
+    def __init__(self, error: str, description: str) -> None:
+        super().__init__(description)
+        self.error = error
+        self.description = description
+
+
+def validate_request(
+    client: Client, redirect_uri: str, params: dict[str, str], targets: Targets
+) -> dict[str, object]:
+    """The fields of the pending request, or :class:`RedirectedError` naming the first problem."""
+    if params.get("request") or params.get("request_uri"):
+        raise RedirectedError("request_not_supported", "request objects are not supported")
+    if params.get("response_type") != "code":
+        raise RedirectedError("unsupported_response_type", "only response_type=code is supported")
+    challenge = params.get("code_challenge", "")
+    if not challenge:
+        raise RedirectedError("invalid_request", "PKCE is required: send code_challenge")
+    if params.get("code_challenge_method") != "S256":
+        raise RedirectedError("invalid_request", "code_challenge_method must be S256")
+    if not is_valid_challenge_or_verifier(challenge):
+        raise RedirectedError("invalid_request", "code_challenge must be 43-128 unreserved characters")
+    try:
+        requested = (params["resource"],) if "resource" in params else ()
+        resource = targets.choose(client, requested)
+        scopes = narrow_scopes(parse_scope(params.get("scope")), client.scopes)
+    except (InvalidTarget, InvalidScope) as exc:
+        raise RedirectedError(exc.error, exc.description) from None
+    return {
+        "client_id": client.client_id,
+        "redirect_uri": redirect_uri,
+        "scopes": scopes,
+        "state": params.get("state"),
+        "code_challenge": challenge,
+        "resource": resource,
+    }
