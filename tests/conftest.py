@@ -30,9 +30,18 @@ def base_url() -> str:
 
 
 @pytest.fixture
-async def http(base_url: str) -> AsyncIterator[httpx2.AsyncClient]:
+def http_transport() -> httpx2.AsyncBaseTransport | None:
+    """Where ``http`` sends requests: the network, unless a module whose gateway runs in the
+    test's process overrides this with the transport that reaches it."""
+    return None
+
+
+@pytest.fixture
+async def http(
+    base_url: str, http_transport: httpx2.AsyncBaseTransport | None
+) -> AsyncIterator[httpx2.AsyncClient]:
     """The test's HTTP client, closed after it, so no test leaks connections into the next."""
-    async with http_client(base_url) as client:
+    async with http_client(base_url, transport=http_transport) as client:
         yield client
 
 

@@ -5,44 +5,54 @@ Replica A and replica B run on their own ports with the same store URL and the s
 on both (the signing keys live in the shared store), a session opened on one is served by the
 other, and a revocation seen by one is seen by the other at once. A load balancer in front would
 pick either replica for any request; the tests alternate on purpose.
+
+Each replica is built on its own (``build_gateway`` twice: its own store connection, key ring,
+verified-token cache, upstream transport and refresher), and the gateway keeps no state at module
+level, so all they share is Redis, as two processes would. That lets both run in the test's
+process: one client reaches each at its own loopback address (``127.0.0.1:<port>``, where nothing
+listens), and the example upstream runs beside them. Redis is real: it is what they share.
 """
 
 from __future__ import annotations
 
 import uuid
-from collections.abc import Iterator
+from collections.abc import AsyncIterator
 from dataclasses import dataclass
 
 import httpx2
 import pytest
+from starlette.types import Receive, Scope, Send
 
-from examples.upstream_server import build_app
 from gateway.config import settings_from
 from gateway.settings import Settings
+from gateway.upstream.asgi_transport import AsgiTransport, lifespan
 from tests.support.agents import AgentKey, agent_token, revoke
-from tests.support.asgi_server import Served
-from tests.support.gateway_server import RunningGateway, running_gateway
+from tests.support.inprocess import InProcessGateway, example_upstream, in_process_gateway
 from tests.support.mcp_requests import handshake_headers, in_session, initialize, wait_for_tools
 from tests.support.redis_servers import RedisServer
+from tests.support.streaming_asgi import StreamingASGITransport
 from tests.support.tokens import claims_of
 
 pytestmark = [pytest.mark.anyio, pytest.mark.redis]
 
 A, B = "agent-a", "agent-b"
 WEATHER_TOOLS = ["weather.echo", "weather.get_forecast", "weather.list_alerts"]
+FIRST_PORT, SECOND_PORT = 8001, 8002
+"""The loopback ports the replicas are configured for (nothing listens: requests reach them in process)."""
+WEATHER_ORIGIN = "https://weather.test"
 
 
 @dataclass
 class Replicas:
-    first: RunningGateway
-    second: RunningGateway
+    first: InProcessGateway
+    second: InProcessGateway
     keys: dict[str, AgentKey]
 
     @property
     def resource(self) -> str:
         return self.first.settings.mcp.resource
 
-    def mcp_of(self, replica: RunningGateway) -> str:
+    def mcp_of(self, replica: InProcessGateway) -> str:
         """Where a client reaches this replica (a load balancer would choose)."""
         return f"http://127.0.0.1:{replica.settings.server.port}{replica.settings.mcp.mcp_path}"
 
@@ -50,7 +60,17 @@ class Replicas:
     def both(self) -> tuple[str, str]:
         return self.mcp_of(self.first), self.mcp_of(self.second)
 
-    async def token(self, http: httpx2.AsyncClient, client_id: str, replica: RunningGateway) -> str:
+    def transport(self) -> httpx2.AsyncBaseTransport:
+        """How a client reaches both replicas: a request goes to the one at its URL's address."""
+        replicas = (self.first, self.second)
+        apps = {("127.0.0.1", replica.settings.server.port): replica.app for replica in replicas}
+
+        async def at_address(scope: Scope, receive: Receive, send: Send) -> None:
+            await apps[scope["server"]](scope, receive, send)
+
+        return StreamingASGITransport(at_address)
+
+    async def token(self, http: httpx2.AsyncClient, client_id: str, replica: InProcessGateway) -> str:
         """A token from this replica's own ``/token`` (for the shared issuer and resource)."""
         return await agent_token(http, _Replica(replica), self.keys[client_id], client_id)
 
@@ -58,10 +78,10 @@ class Replicas:
 class _Replica:
     """One replica's authorization endpoints: its own port, the shared issuer.
 
-    ``RunningGateway.endpoint`` builds URLs from the public URL, which is the first replica's.
+    ``InProcessGateway.endpoint`` builds URLs from the public URL, which is the first replica's.
     """
 
-    def __init__(self, replica: RunningGateway) -> None:
+    def __init__(self, replica: InProcessGateway) -> None:
         self._port = replica.settings.server.port
         self.issuer = replica.issuer
 
@@ -70,32 +90,38 @@ class _Replica:
 
 
 @pytest.fixture(scope="module")
-def replicas(redis_server: RedisServer) -> Iterator[Replicas]:
+async def replicas(redis_server: RedisServer) -> AsyncIterator[Replicas]:
     keys = {A: AgentKey(), B: AgentKey()}
     store = f"{redis_server.url}?key_prefix=replicas-{uuid.uuid4().hex[:12]}:"
-    with Served() as upstream:
-        audience = f"{upstream.url}/mcp"
+    audience = f"{WEATHER_ORIGIN}/mcp"
 
-        def settings(port: int, public_url: str = "") -> Settings:
-            return settings_from(
-                port=port,
-                public_url=public_url,
-                store=store,
-                servers=({"id": "weather", "url": audience},),
-                clients=tuple(
-                    {"client_id": client_id, "scopes": ("weather",), "jwks": key.jwks}
-                    for client_id, key in keys.items()
-                ),
-            )
+    def settings(port: int, public_url: str = "") -> Settings:
+        return settings_from(
+            port=port,
+            public_url=public_url,
+            store=store,
+            servers=({"id": "weather", "url": audience},),
+            clients=tuple(
+                {"client_id": client_id, "scopes": ("weather",), "jwks": key.jwks}
+                for client_id, key in keys.items()
+            ),
+        )
 
-        with (
-            running_gateway(settings) as first,
-            running_gateway(lambda port: settings(port, public_url=first.url)) as second,
-        ):
-            assert second.issuer == first.issuer
-            assert second.settings.mcp.resource == first.settings.mcp.resource
-            upstream.start(build_app(first.issuer, audience))
-            yield Replicas(first, second, keys)
+    first_transport, second_transport = AsgiTransport({}), AsgiTransport({})
+    first = in_process_gateway(settings(FIRST_PORT), first_transport)
+    second = in_process_gateway(settings(SECOND_PORT, public_url=first.url), second_transport)
+    assert second.issuer == first.issuer
+    assert second.settings.mcp.resource == first.settings.mcp.resource
+    upstream = example_upstream(first, WEATHER_ORIGIN)
+    for transport in (first_transport, second_transport):
+        transport.mount(WEATHER_ORIGIN, upstream)
+    async with lifespan(upstream), lifespan(first.app), lifespan(second.app):
+        yield Replicas(first, second, keys)
+
+
+@pytest.fixture
+def http_transport(replicas: Replicas) -> httpx2.AsyncBaseTransport:
+    return replicas.transport()
 
 
 @pytest.fixture

@@ -17,7 +17,6 @@ from typing import Any
 import pytest
 from starlette.types import Receive, Scope, Send
 
-from tests.support.http_clients import http_client
 from tests.support.mcp_requests import modern, wait_for_tools
 from tests.support.raw_asgi import read_body, send_response
 from tests.support.tokens import claims_of
@@ -77,19 +76,21 @@ class HandshakeOnlyUpstream:
 async def test_a_handshake_era_upstream_gets_one_session_per_agent_principal(tmp_path: Path) -> None:
     upstream = HandshakeOnlyUpstream()
     agents = ("agent-a", "agent-b")
-    with gateway_in_front_of(upstream, tmp_path / "gw.sqlite3", {"id": "legacy"}, agents) as fronted:
-        async with http_client() as http:
-            mcp = fronted.mcp
-            answers: dict[str, Any] = {}
-            for name in agents:
-                token = await fronted.token(http, name)
-                await wait_for_tools(http, mcp, token, ["legacy.whoami"])
-                for _ in range(2):  # the second call reuses the agent's upstream session
-                    response = await modern(
-                        http, mcp, token, "tools/call", {"name": "legacy.whoami", "arguments": {}}
-                    )
-                    assert response.status_code == 200, response.text
-                    answers[name] = response.json()["result"]["content"][0]["text"]
+    async with (
+        gateway_in_front_of(upstream, tmp_path / "gw.sqlite3", {"id": "legacy"}, agents) as fronted,
+        fronted.client() as http,
+    ):
+        mcp = fronted.mcp
+        answers: dict[str, Any] = {}
+        for name in agents:
+            token = await fronted.token(http, name)
+            await wait_for_tools(http, mcp, token, ["legacy.whoami"])
+            for _ in range(2):  # the second call reuses the agent's upstream session
+                response = await modern(
+                    http, mcp, token, "tools/call", {"name": "legacy.whoami", "arguments": {}}
+                )
+                assert response.status_code == 200, response.text
+                answers[name] = response.json()["result"]["content"][0]["text"]
     assert answers == {"agent-a": "session of agent-a|agent-a", "agent-b": "session of agent-b|agent-b"}
     principals = sorted(upstream.sessions.values())
     assert principals == ["agent-a|agent-a", "agent-b|agent-b", "mcp-gateway|"]

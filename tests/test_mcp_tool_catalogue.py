@@ -4,12 +4,16 @@ Two upstreams behind one gateway: the example weather server (``echo`` configure
 scopes, the other tools their default ``weather:<tool>``) and a raw JSON-RPC upstream with 250
 tools that it lists in a shuffled order, 60 per page. Agents hold different scopes; the
 catalogue pages by 100 with an opaque ``nextCursor``.
+
+The gateway and both upstreams run in the test's process (the upstreams behind an
+``AsgiTransport``); agents, the ``mcp`` SDK's client among them, reach the gateway through an ASGI
+transport. No socket is the point here: what each agent is shown is.
 """
 
 from __future__ import annotations
 
 import random
-from collections.abc import Iterator
+from collections.abc import AsyncIterator
 from dataclasses import dataclass
 
 import httpx2
@@ -17,13 +21,11 @@ import pytest
 from mcp.client.client import Client
 from mcp.client.streamable_http import streamable_http_client
 
-from examples.upstream_server import build_app
 from gateway.config import settings_from
-from gateway.settings import Settings
+from gateway.upstream.asgi_transport import AsgiTransport
 from tests.support.agents import AgentKey, agent_token
-from tests.support.asgi_server import Served
 from tests.support.fake_upstream import FakeUpstream
-from tests.support.gateway_server import RunningGateway, running_gateway
+from tests.support.inprocess import GATEWAY_URL, InProcessGateway, gateway_in_front_of_weather, http_reaches
 from tests.support.mcp_requests import (
     in_session,
     initialize,
@@ -44,11 +46,12 @@ AGENT_SCOPES = {
     "admin": ("weather", "bulk"),
 }
 WEATHER_TOOLS = ["weather.echo", "weather.get_forecast", "weather.list_alerts"]
+WEATHER_ORIGIN, BULK_ORIGIN = "https://weather.test", "https://bulk.test"
 
 
 @dataclass
 class Catalogue:
-    gateway: RunningGateway
+    gateway: InProcessGateway
     keys: dict[str, AgentKey]
     bulk: FakeUpstream
 
@@ -61,35 +64,34 @@ class Catalogue:
 
 
 @pytest.fixture(scope="module")
-def catalogue(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Catalogue]:
+async def catalogue(tmp_path_factory: pytest.TempPathFactory) -> AsyncIterator[Catalogue]:
     keys = {client_id: AgentKey() for client_id in AGENT_SCOPES}
     store = tmp_path_factory.mktemp("catalogue") / "gateway.sqlite3"
     shuffled = list(BULK_TOOLS)
     random.Random(7).shuffle(shuffled)
     bulk = FakeUpstream(tool_names=shuffled, page_size=60)
-    with Served() as weather, Served(lifespan="off").start(bulk) as bulk_server:
+    transport = AsgiTransport({BULK_ORIGIN: bulk})
+    settings = settings_from(
+        public_url=GATEWAY_URL,
+        store=f"sqlite:///{store}",
+        servers=(
+            {
+                "id": "weather",
+                "url": f"{WEATHER_ORIGIN}/mcp",
+                "tool_scopes": {"echo": ["weather:echo", "weather:admin"]},
+            },
+            {"id": "bulk", "url": f"{BULK_ORIGIN}/mcp"},
+        ),
+        clients=tuple(
+            {"client_id": client_id, "scopes": scopes, "jwks": keys[client_id].jwks}
+            for client_id, scopes in AGENT_SCOPES.items()
+        ),
+    )
+    async with gateway_in_front_of_weather(settings, transport, WEATHER_ORIGIN) as gateway:
+        yield Catalogue(gateway, keys, bulk)
 
-        def settings(port: int) -> Settings:
-            return settings_from(
-                port=port,
-                store=f"sqlite:///{store}",
-                servers=(
-                    {
-                        "id": "weather",
-                        "url": f"{weather.url}/mcp",
-                        "tool_scopes": {"echo": ["weather:echo", "weather:admin"]},
-                    },
-                    {"id": "bulk", "url": f"{bulk_server.url}/mcp"},
-                ),
-                clients=tuple(
-                    {"client_id": client_id, "scopes": scopes, "jwks": keys[client_id].jwks}
-                    for client_id, scopes in AGENT_SCOPES.items()
-                ),
-            )
 
-        with running_gateway(settings) as gateway:
-            weather.start(build_app(gateway.issuer, f"{weather.url}/mcp"))
-            yield Catalogue(gateway, keys, bulk)
+http_transport = http_reaches("catalogue")
 
 
 @pytest.fixture
@@ -192,7 +194,11 @@ async def test_the_mcp_sdk_client_pages_through_the_catalogue(
     token = await discovered.token(http, "admin")
     names: list[str] = []
     async with (
-        httpx2.AsyncClient(headers={"Authorization": f"Bearer {token}"}, timeout=20) as authorized,
+        httpx2.AsyncClient(
+            headers={"Authorization": f"Bearer {token}"},
+            timeout=20,
+            transport=discovered.gateway.streaming_transport(),
+        ) as authorized,
         Client(streamable_http_client(discovered.mcp, http_client=authorized), mode="auto") as client,
     ):
         cursor: str | None = None

@@ -1,9 +1,13 @@
 """The gateway's MCP endpoint as a protected resource: SPEC-NOTES PR-1 … PR-7 and its Transport rules.
 
-Each test is named after the rule it proves and speaks plain HTTP (``httpx2``) to a gateway running
-under uvicorn, with the example upstream (``examples/upstream_server.py``) behind it. Tokens come
-from the gateway's own ``/token`` (client_credentials + private_key_jwt); tokens no client can
-obtain over HTTP (expired, another issuer) are signed inside the running server with its own keys.
+Each test is named after the rule it proves and speaks plain HTTP (``httpx2``) to a gateway with
+the example upstream (``examples/upstream_server.py``) behind it. Tokens come from the gateway's
+own ``/token`` (client_credentials + private_key_jwt); tokens no client can obtain over HTTP
+(expired, another issuer) are signed with the gateway's own keys.
+
+No rule here is about the socket, so the gateway and its upstream run in the test's process. The
+gateway is configured as one bound to loopback port ``PORT`` (the default deployment), and the
+client addresses it there, so every request carries the ``Host`` a real client would send.
 """
 
 from __future__ import annotations
@@ -13,7 +17,7 @@ import json
 import re
 import time
 import uuid
-from collections.abc import AsyncIterator, Callable, Iterator
+from collections.abc import AsyncIterator, Awaitable, Callable
 from dataclasses import dataclass
 from typing import Any
 
@@ -21,13 +25,12 @@ import httpx2
 import jwt
 import pytest
 
-from examples.upstream_server import build_app
 from gateway.config import settings_from
 from gateway.settings import Settings
+from gateway.upstream.asgi_transport import AsgiTransport
 from tests.support.agents import AgentKey, agent_token, revoke
-from tests.support.asgi_server import Served
-from tests.support.gateway_loop import GatewayLoop
-from tests.support.gateway_server import RunningGateway, running_gateway
+from tests.support.gateway_tokens import mint
+from tests.support.inprocess import InProcessGateway, gateway_in_front_of_weather, http_reaches
 from tests.support.mcp_requests import (
     ACCEPT,
     HANDSHAKE_VERSION,
@@ -54,12 +57,14 @@ WEATHER_TOOLS = ["weather.echo", "weather.get_forecast", "weather.list_alerts"]
 HEADER_MISMATCH = -32020
 UNSUPPORTED_PROTOCOL_VERSION = -32022
 METHOD_NOT_FOUND = -32601
+PORT = 8000
+"""The loopback port the gateway is configured for (nothing listens: requests reach it in process)."""
+WEATHER_ORIGIN = "https://weather.test"
 
 
 @dataclass
 class Resource:
-    gateway: RunningGateway
-    gateway_loop: GatewayLoop
+    gateway: InProcessGateway
     keys: dict[str, AgentKey]
     seen: list[tuple[str, dict[str, Any]]]
     upstream_audience: str
@@ -75,38 +80,44 @@ class Resource:
     async def token(self, http: httpx2.AsyncClient, client_id: str = A, **form: str) -> str:
         return await agent_token(http, self.gateway, self.keys[client_id], client_id, **form)
 
+    async def mint(self, **options: Any) -> str:
+        """A token signed with the gateway's own keys (:func:`~tests.support.gateway_tokens.mint`)."""
+        return await mint(self.gateway.gateway, **options)
+
 
 @pytest.fixture(scope="module")
-def resource(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Resource]:
+async def resource(tmp_path_factory: pytest.TempPathFactory) -> AsyncIterator[Resource]:
     keys = {A: AgentKey(), B: AgentKey()}
     store = tmp_path_factory.mktemp("rules") / "gateway.sqlite3"
     seen: list[tuple[str, dict[str, Any]]] = []
-    gateway_loop = GatewayLoop()
-    with Served() as upstream:
-        audience = f"{upstream.url}/mcp"
+    audience = f"{WEATHER_ORIGIN}/mcp"
 
-        def settings(port: int) -> Settings:
-            mcp = f"http://127.0.0.1:{port}/mcp"
-            return settings_from(
-                port=port,
-                store=f"sqlite:///{store}",
-                resources=(OTHER_RESOURCE,),
-                resource_scopes=RESOURCE_SCOPES,
-                servers=({"id": "weather", "url": audience, "tool_scopes": {"echo": list(ECHO_SCOPES)}},),
-                clients=(
-                    {
-                        "client_id": A,
-                        "scopes": ("weather",),
-                        "audiences": (mcp, OTHER_RESOURCE),
-                        "jwks": keys[A].jwks,
-                    },
-                    {"client_id": B, "scopes": ("weather:get_forecast",), "jwks": keys[B].jwks},
-                ),
-            )
+    def settings(port: int) -> Settings:
+        mcp = f"http://127.0.0.1:{port}/mcp"
+        return settings_from(
+            port=port,
+            store=f"sqlite:///{store}",
+            resources=(OTHER_RESOURCE,),
+            resource_scopes=RESOURCE_SCOPES,
+            servers=({"id": "weather", "url": audience, "tool_scopes": {"echo": list(ECHO_SCOPES)}},),
+            clients=(
+                {
+                    "client_id": A,
+                    "scopes": ("weather",),
+                    "audiences": (mcp, OTHER_RESOURCE),
+                    "jwks": keys[A].jwks,
+                },
+                {"client_id": B, "scopes": ("weather:get_forecast",), "jwks": keys[B].jwks},
+            ),
+        )
 
-        with running_gateway(settings, wrap=gateway_loop.wrap) as gateway:
-            upstream.start(build_app(gateway.issuer, audience, on_token=lambda h, c: seen.append((h, c))))
-            yield Resource(gateway, gateway_loop, keys, seen, audience)
+    async with gateway_in_front_of_weather(
+        settings(PORT), AsgiTransport({}), WEATHER_ORIGIN, on_token=lambda h, c: seen.append((h, c))
+    ) as gateway:
+        yield Resource(gateway, keys, seen, audience)
+
+
+http_transport = http_reaches("resource")
 
 
 @pytest.fixture
@@ -178,16 +189,25 @@ def _foreign_key_token(resource: Resource) -> str:
     return jwt.encode(claims, key.private_key, algorithm="ES256", headers={"kid": key.kid, "typ": "at+jwt"})
 
 
-def _other_issuer_token(resource: Resource) -> str:
-    return resource.gateway_loop.mint(client_id=A, scope="weather", issuer="https://evil.example")
+async def _as_is(token: str) -> str:
+    """A token made without the gateway, as an awaitable like the others in the table."""
+    return token
 
 
-BAD_TOKENS: dict[str, Callable[[Resource], str]] = {
-    "garbage": lambda r: "not-a-jwt",
-    "signed-by-another-key": _foreign_key_token,
-    "expired": lambda r: r.gateway_loop.mint(client_id=A, scope="weather", lifetime=-5),
+async def _other_issuer_token(resource: Resource) -> str:
+    return await resource.mint(client_id=A, scope="weather", issuer="https://evil.example")
+
+
+async def _truncated_signature_token(resource: Resource) -> str:
+    return (await resource.mint(client_id=A, scope="weather"))[:-10]
+
+
+BAD_TOKENS: dict[str, Callable[[Resource], Awaitable[str]]] = {
+    "garbage": lambda r: _as_is("not-a-jwt"),
+    "signed-by-another-key": lambda r: _as_is(_foreign_key_token(r)),
+    "expired": lambda r: r.mint(client_id=A, scope="weather", lifetime=-5),
     "another-issuer": _other_issuer_token,
-    "truncated-signature": lambda r: r.gateway_loop.mint(client_id=A, scope="weather")[:-10],
+    "truncated-signature": _truncated_signature_token,
 }
 
 
@@ -195,7 +215,7 @@ BAD_TOKENS: dict[str, Callable[[Resource], str]] = {
 async def test_pr2_a_bad_token_is_401_invalid_token(
     discovered: Resource, http: httpx2.AsyncClient, kind: str
 ) -> None:
-    token = BAD_TOKENS[kind](discovered)
+    token = await BAD_TOKENS[kind](discovered)
     response = await modern(http, discovered.mcp, token, "tools/list")
     assert response.status_code == 401, response.text
     params = challenge_params(response.headers["www-authenticate"])
@@ -313,7 +333,7 @@ async def test_pr4_a_token_minted_for_another_resource_is_refused(
     response = await modern(http, resource.mcp, token, "tools/list")
     assert response.status_code == 401, response.text
     assert challenge_params(response.headers["www-authenticate"])["error"] == "invalid_token"
-    upstream_token = resource.gateway_loop.mint(client_id=A, scope="weather")
+    upstream_token = await resource.mint(client_id=A, scope="weather")
     assert (await modern(http, resource.mcp, upstream_token, "tools/list")).status_code == 200
 
 

@@ -1,6 +1,11 @@
 """Notifications an upstream sends before its answer (progress, log messages) are streamed to the
 agent as they come, when the agent accepts SSE; the answer comes last, with the agent's own id.
-An agent that accepts only JSON gets the answer alone."""
+An agent that accepts only JSON gets the answer alone.
+
+The gateway and its upstream run in the test's process. The agent's client reads the gateway's
+answer message by message, as the gateway's app sends it (``StreamingASGITransport``), so what the
+agent has before the upstream is let answer is exactly what the gateway sent before the answer
+existed; no socket or server adds anything to that order."""
 
 from __future__ import annotations
 
@@ -11,7 +16,6 @@ from pathlib import Path
 from typing import Any
 
 import anyio
-import httpx2
 import pytest
 from starlette.types import Send
 
@@ -81,11 +85,12 @@ def sse_messages(text: str) -> list[dict[str, Any]]:
     return messages
 
 
-async def test_upstream_notifications_are_streamed_before_the_answer(
-    tmp_path: Path, http: httpx2.AsyncClient
-) -> None:
+async def test_upstream_notifications_are_streamed_before_the_answer(tmp_path: Path) -> None:
     upstream = ProgressUpstream(tool_names=["slow_job"], progress_tokens=[])
-    with gateway_in_front_of(upstream, tmp_path / "gw.sqlite3", {"id": "jobs"}) as fronted:
+    async with (
+        gateway_in_front_of(upstream, tmp_path / "gw.sqlite3", {"id": "jobs"}) as fronted,
+        fronted.client() as http,
+    ):
         token = await fronted.token(http)
         mcp = fronted.mcp
         await wait_for_tools(http, mcp, token, ["jobs.slow_job"])

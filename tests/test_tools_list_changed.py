@@ -58,12 +58,13 @@ async def modern_json_only(
     return await http.post(mcp, json=modern_body(method, params), headers=headers)
 
 
-async def test_an_upstream_announcing_list_changed_is_rediscovered_at_once(
-    tmp_path: Path, http: httpx2.AsyncClient
-) -> None:
+async def test_an_upstream_announcing_list_changed_is_rediscovered_at_once(tmp_path: Path) -> None:
     upstream = AnnouncingUpstream(tool_names=["first_tool"])
     server = {"id": "live", "refresh_interval": 3600}
-    with gateway_in_front_of(upstream, tmp_path / "gw.sqlite3", server) as fronted:
+    async with (
+        gateway_in_front_of(upstream, tmp_path / "gw.sqlite3", server) as fronted,
+        fronted.client() as http,
+    ):
         token = await fronted.token(http)
         mcp = fronted.mcp
         assert "live.new_tool" not in await wait_for_tools(http, mcp, token, ["live.first_tool"])

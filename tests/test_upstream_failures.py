@@ -21,13 +21,12 @@ import anyio
 import httpx2
 import pytest
 
-from examples.upstream_server import build_app
 from gateway.composition import Gateway
 from gateway.config import settings_from
-from gateway.upstream.asgi_transport import AsgiTransport, lifespan
+from gateway.upstream.asgi_transport import AsgiTransport
 from tests.support.agents import AgentKey, agent_token
 from tests.support.fake_upstream import GARBAGE_ANSWERS, FakeUpstream
-from tests.support.inprocess import GATEWAY_URL, InProcessGateway, in_process_gateway
+from tests.support.inprocess import GATEWAY_URL, InProcessGateway, gateway_in_front_of_weather, http_reaches
 from tests.support.mcp_requests import list_all_tools, modern, tool_names, wait_for_tools
 
 pytestmark = pytest.mark.anyio
@@ -82,19 +81,12 @@ async def upstreams(tmp_path_factory: pytest.TempPathFactory) -> AsyncIterator[U
         servers=tuple(servers),
         clients=({"client_id": AGENT, "scopes": tuple(SERVER_IDS), "jwks": key.jwks},),
     )
-    gateway = in_process_gateway(settings, transport)
-    weather = build_app(
-        gateway.issuer, f"{ORIGINS['weather']}/mcp", host="weather.test", jwks_transport=gateway.transport()
-    )
-    transport.mount(ORIGINS["weather"], weather)  # "down" stays unmounted: nothing answers there
-    async with lifespan(weather), lifespan(gateway.app):
+    # "down" stays unmounted: nothing answers there
+    async with gateway_in_front_of_weather(settings, transport, ORIGINS["weather"]) as gateway:
         yield Upstreams(gateway, key, transport, fakes)
 
 
-@pytest.fixture
-async def http(upstreams: Upstreams) -> AsyncIterator[httpx2.AsyncClient]:
-    async with upstreams.gateway.client(timeout=30) as client:
-        yield client
+http_transport = http_reaches("upstreams")
 
 
 @pytest.fixture

@@ -3,13 +3,19 @@
 Nothing here is a test; every test module imports what it needs from here, and no test module
 imports another. One concern per module:
 
+The gateway in the test's process
+    :mod:`~tests.support.inprocess` the gateway, its app and its clients, no socket; the example
+    upstream served beside it; ``http`` pointed at it;
+    :mod:`~tests.support.gateway_address` where a gateway is reached, under uvicorn or in process;
+    :mod:`~tests.support.streaming_asgi` an httpx2 transport that hands an ASGI app's answer to
+    the client as the app sends it (a stream seen event by event, as over a socket).
+
 Servers the tests start
     :mod:`~tests.support.gateway_server` the gateway under uvicorn on a free port;
-    :mod:`~tests.support.inprocess` the gateway in the test's own event loop, no socket;
     :mod:`~tests.support.asgi_server` any other ASGI app (an upstream) the same way;
     :mod:`~tests.support.ports` loopback ports bound in advance, or known closed;
     :mod:`~tests.support.fake_upstream` an upstream MCP server whose failures a test chooses;
-    :mod:`~tests.support.upstream_gateway` a gateway in front of one such upstream;
+    :mod:`~tests.support.upstream_gateway` a gateway (in process) in front of one such upstream;
     :mod:`~tests.support.raw_asgi` reading a request and sending an answer in raw ASGI;
     :mod:`~tests.support.http_server` ``http.server`` handlers on loopback (documents, redirects);
     :mod:`~tests.support.tls` a throw-away certificate authority;
@@ -41,5 +47,6 @@ What the gateway answers
     :mod:`~tests.support.tokens` access tokens read, or verified against the published JWKS.
 
 Inside the gateway
+    :mod:`~tests.support.gateway_tokens` tokens signed with the gateway's own keys;
     :mod:`~tests.support.gateway_loop` code run, tokens signed, on the running gateway's own loop.
 """

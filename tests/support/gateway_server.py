@@ -21,24 +21,13 @@ from gateway.app import create_app
 from gateway.composition import Gateway, build_gateway
 from gateway.settings import Settings
 from gateway.store.factory import open_store
+from tests.support.gateway_address import GatewayAddress
 from tests.support.ports import bound_socket
 
 
 @dataclasses.dataclass
-class RunningGateway:
-    settings: Settings
+class RunningGateway(GatewayAddress):
     gateway: Gateway | None = None
-
-    @property
-    def url(self) -> str:
-        return self.settings.server.base_url
-
-    @property
-    def issuer(self) -> str:
-        return self.settings.server.issuer_id
-
-    def endpoint(self, path: str) -> str:
-        return self.settings.server.endpoint(path)
 
 
 @contextlib.contextmanager
