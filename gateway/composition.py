@@ -31,6 +31,7 @@ from gateway.oauth.token_endpoint.client_auth import ClientAuthenticator
 from gateway.oauth.tokens.access_tokens import AccessTokenIssuer, AccessTokenVerifier
 from gateway.oauth.tokens.audiences import Targets
 from gateway.oauth.tokens.authorization_codes import AuthorizationCodes
+from gateway.oauth.tokens.not_before import NotBeforeMarks
 from gateway.oauth.tokens.refresh_families import RefreshTokens
 from gateway.oauth.tokens.revocation import RevocationList
 from gateway.resource.bearer import VerifiedTokenCache
@@ -69,6 +70,7 @@ class Gateway:
     issuer: AccessTokenIssuer
     verifier: AccessTokenVerifier
     revocations: RevocationList
+    marks: NotBeforeMarks
     codes: AuthorizationCodes
     refresh_tokens: RefreshTokens
     targets: Targets
@@ -108,10 +110,11 @@ def build_gateway(
         store, clock, publish_lead=tokens.key_publish_lead, retire_after=tokens.access_token_ttl + 60
     )
     keyring = KeyRing(keys, clock, refresh_interval=tokens.key_refresh_interval)
+    marks = NotBeforeMarks(store, clock)
     clients = ClientRegistry(
-        store, configured_clients(settings.clients), _metadata_documents(settings, fetcher)
+        store, configured_clients(settings.clients), _metadata_documents(settings, fetcher), marks=marks
     )
-    users = UserDirectory(store)
+    users = UserDirectory(store, marks=marks)
     revocations = RevocationList(store, clock)
     issuer = AccessTokenIssuer(keyring, server.issuer_id, clock)
     targets = Targets(
@@ -140,6 +143,8 @@ def build_gateway(
         Cookies(secure=server.issuer_id.startswith("https://")),
         session_lifetime=settings.sign_in.sign_in_session_ttl,
         request_lifetime=SIGN_IN_REQUEST_LIFETIME,
+        clock=clock,
+        marks=marks,
     )
     federation = (
         FederatedSignIn(
@@ -180,9 +185,15 @@ def build_gateway(
         issuer=issuer,
         verifier=AccessTokenVerifier(keyring, server.issuer_id, clock, leeway=0),
         revocations=revocations,
-        codes=AuthorizationCodes(store, tokens.authorization_code_ttl),
+        marks=marks,
+        codes=AuthorizationCodes(store, tokens.authorization_code_ttl, clock),
         refresh_tokens=RefreshTokens(
-            store, revocations, clock, tokens.refresh_token_idle_ttl, tokens.refresh_token_absolute_ttl
+            store,
+            revocations,
+            clock,
+            tokens.refresh_token_idle_ttl,
+            tokens.refresh_token_absolute_ttl,
+            marks,
         ),
         targets=targets,
         exchanger=exchanger,

@@ -53,6 +53,7 @@ def _token_endpoint(gateway: Gateway) -> TokenEndpoint:
                 ttl,
                 audit,
                 gateway.clock,
+                gateway.marks,
             ),
             RefreshTokenGrant(gateway.refresh_tokens, gateway.issuer, ttl, audit),
             TokenExchangeGrant(
@@ -62,6 +63,7 @@ def _token_endpoint(gateway: Gateway) -> TokenEndpoint:
                 targets,
                 frozenset({targets.gateway_resource, settings.server.issuer_id}),
                 audit,
+                gateway.marks,
             ),
         ],
         settings.tokens.max_body_bytes,
@@ -107,6 +109,7 @@ def authorization_server_routes(gateway: Gateway) -> list[BaseRoute]:
         gateway.verifier,
         gateway.revocations,
         gateway.refresh_tokens,
+        gateway.marks,
         settings.tokens.max_body_bytes,
         gateway.audit,
     )

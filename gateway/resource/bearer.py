@@ -3,8 +3,10 @@
 Every request is verified (sessions are never authentication, PR-7). A token's verified
 :class:`~gateway.claims.Claims` are cached until its ``exp`` (bounded, LRU), because a signature
 check costs more than the rest of a proxied call; revocation is still asked of the store on every
-request by ``jti``. The claims reach the endpoint in ``scope["state"]["claims"]``. A refusal is
-raised as an error of the one family (:mod:`gateway.errors`); the ``/mcp`` dispatcher renders it.
+request by ``jti``, and whether its user or client was removed since it was issued (from memory,
+:mod:`gateway.oauth.tokens.not_before`). The claims reach the endpoint in
+``scope["state"]["claims"]``. A refusal is raised as an error of the one family
+(:mod:`gateway.errors`); the ``/mcp`` dispatcher renders it.
 """
 
 from __future__ import annotations
@@ -17,6 +19,7 @@ from gateway.claims import Claims
 from gateway.clock import Clock
 from gateway.errors import BearerTokenInQuery, InvalidBearerToken, ResourceChallenge
 from gateway.oauth.tokens.access_tokens import AccessTokenVerifier, InvalidToken
+from gateway.oauth.tokens.not_before import NotBeforeMarks
 from gateway.oauth.tokens.revocation import RevocationList
 
 
@@ -49,6 +52,7 @@ class BearerAuth:
         *,
         verifier: AccessTokenVerifier,
         revocations: RevocationList,
+        marks: NotBeforeMarks,
         resource: str,
         challenge: ResourceChallenge,
         cache: VerifiedTokenCache,
@@ -56,6 +60,7 @@ class BearerAuth:
         self._app = app
         self._verifier = verifier
         self._revocations = revocations
+        self._marks = marks
         self._resource = resource
         self._challenge = challenge
         self._cache = cache
@@ -83,4 +88,6 @@ class BearerAuth:
             self._cache.put(token, claims)
         if await self._revocations.is_revoked(claims.jti):
             raise InvalidBearerToken("the token has been revoked", challenge=self._challenge)
+        if not await self._marks.allows_token(claims):  # read from memory (RV-2)
+            raise InvalidBearerToken("the token's user or client was removed", challenge=self._challenge)
         return claims

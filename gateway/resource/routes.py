@@ -70,6 +70,7 @@ def mcp_app(gateway: Gateway) -> ASGIApp:
         serve,
         verifier=gateway.verifier,
         revocations=gateway.revocations,
+        marks=gateway.marks,
         resource=gateway.targets.gateway_resource,
         challenge=ResourceChallenge(metadata_url, " ".join(mcp.resource_scopes)),
         cache=gateway.verified_tokens,

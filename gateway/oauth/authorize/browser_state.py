@@ -16,7 +16,9 @@ from dataclasses import asdict, dataclass
 from starlette.requests import Request
 from starlette.responses import Response
 
+from gateway.clock import Clock
 from gateway.constant_time import same
+from gateway.oauth.tokens.not_before import NotBeforeMarks
 from gateway.store import Store, digest
 
 _SESSION = "browser-session:"
@@ -52,8 +54,21 @@ class Cookies:
 
 
 class BrowserState:
-    def __init__(self, store: Store, cookies: Cookies, session_lifetime: int, request_lifetime: int) -> None:
+    def __init__(
+        self,
+        store: Store,
+        cookies: Cookies,
+        session_lifetime: int,
+        request_lifetime: int,
+        *,
+        clock: Clock,
+        marks: NotBeforeMarks,
+    ) -> None:
+        """``marks``: a session or a remembered consent made before its user (or client) was
+        removed is not honoured (RV-2)."""
         self._store = store
+        self._clock = clock
+        self._marks = marks
         self.cookies = cookies
         self._session_lifetime = session_lifetime
         self._request_lifetime = request_lifetime
@@ -61,13 +76,17 @@ class BrowserState:
     # -- signed-in users -------------------------------------------------------------------
     async def signed_in_user(self, request: Request) -> str | None:
         handle = request.cookies.get(self.cookies.session)
-        if not handle:
+        value = await self._store.get(_SESSION + digest(handle)) if handle else None
+        if value is None:
             return None
-        return await self._store.get(_SESSION + digest(handle))
+        session = json.loads(value)
+        username = str(session["user"])
+        return username if await self._marks.allows(at=float(session["at"]), subject=username) else None
 
     async def sign_in(self, response: Response, username: str) -> None:
         handle = secrets.token_urlsafe(32)
-        await self._store.put(_SESSION + digest(handle), username, self._session_lifetime)
+        session = json.dumps({"user": username, "at": self._clock.now()})
+        await self._store.put(_SESSION + digest(handle), session, self._session_lifetime)
         self.cookies.set(response, self.cookies.session, handle, self._session_lifetime)
 
     # -- pending authorization requests ----------------------------------------------------
@@ -110,10 +129,14 @@ class BrowserState:
     # -- remembered consent (per user, client and scope set) --------------------------------
     async def remembered_scopes(self, username: str, client_id: str) -> set[str]:
         value = await self._store.get_record(CONSENTS, digest(f"{username}\x00{client_id}"))
-        return set(json.loads(value)) if value else set()
+        if not value:
+            return set()
+        consent = json.loads(value)
+        if not await self._marks.allows(at=float(consent["at"]), subject=username, client_id=client_id):
+            return set()
+        return set(consent["scopes"])
 
     async def remember_consent(self, username: str, client_id: str, scopes: tuple[str, ...]) -> None:
         granted = await self.remembered_scopes(username, client_id) | set(scopes)
-        await self._store.put_record(
-            CONSENTS, digest(f"{username}\x00{client_id}"), json.dumps(sorted(granted))
-        )
+        consent = {"scopes": sorted(granted), "at": self._clock.now()}
+        await self._store.put_record(CONSENTS, digest(f"{username}\x00{client_id}"), json.dumps(consent))

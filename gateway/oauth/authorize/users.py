@@ -18,6 +18,7 @@ from dataclasses import asdict, dataclass
 import anyio
 import anyio.to_thread
 
+from gateway.oauth.tokens.not_before import NotBeforeMarks
 from gateway.store import Store
 
 COLLECTION = "users"
@@ -70,10 +71,15 @@ def _dummy_hash() -> str:
 
 
 class UserDirectory:
-    def __init__(self, store: Store, max_concurrent_hashes: int = 2) -> None:
+    def __init__(
+        self, store: Store, max_concurrent_hashes: int = 2, *, marks: NotBeforeMarks | None = None
+    ) -> None:
         """``max_concurrent_hashes``: scrypt runs at most this many at once (each takes ~64 MiB and a
-        core for tens of milliseconds); more attempts wait their turn instead of starving the host."""
+        core for tens of milliseconds); more attempts wait their turn instead of starving the host.
+        ``marks``: where removing a user revokes all it was issued (RV-2); the gateway always passes
+        them, tests that only manage accounts may not."""
         self._store = store
+        self._marks = marks
         self._hashing = anyio.CapacityLimiter(max_concurrent_hashes)
 
     async def add(self, username: str, password: str, display_name: str = "") -> User:
@@ -100,7 +106,11 @@ class UserDirectory:
         return sorted((User(**json.loads(v)) for v in records.values()), key=lambda u: u.username)
 
     async def remove(self, username: str) -> bool:
-        return await self._store.delete_record(COLLECTION, username)
+        """Remove the account and, with it, every token, session and consent it held (RV-2)."""
+        removed = await self._store.delete_record(COLLECTION, username)
+        if removed and self._marks is not None:
+            await self._marks.revoke_subject(username)
+        return removed
 
     async def authenticate(self, username: str, password: str) -> User | None:
         """The user when the password is right; the KDF runs off the event loop."""

@@ -8,6 +8,7 @@ from dataclasses import asdict
 
 from gateway.oauth.clients.metadata_documents import ClientMetadataDocuments
 from gateway.oauth.clients.model import Client, ClientError, validate
+from gateway.oauth.tokens.not_before import NotBeforeMarks
 from gateway.store import Store
 
 COLLECTION = "clients"
@@ -34,8 +35,11 @@ class ClientRegistry:
         store: Store,
         configured: tuple[Client, ...] = (),
         resolver: ClientMetadataDocuments | None = None,
+        *,
+        marks: NotBeforeMarks,
     ) -> None:
         self._store = store
+        self._marks = marks
         self._configured = {client.client_id: client for client in configured}
         self._resolver = resolver
 
@@ -71,4 +75,7 @@ class ClientRegistry:
     async def remove(self, client_id: str) -> bool:
         if client_id in self._configured:
             raise ClientError(f"client {client_id!r} is defined in the config file; remove it there")
-        return await self._store.delete_record(COLLECTION, client_id)
+        removed = await self._store.delete_record(COLLECTION, client_id)
+        if removed:  # RV-2: every token, refresh family and consent of the client ends with it
+            await self._marks.revoke_client(client_id)
+        return removed

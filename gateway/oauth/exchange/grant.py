@@ -17,6 +17,7 @@ from gateway.oauth.exchange.rules import ACCESS_TOKEN_TYPE, GRANT_TYPE, SUBJECT_
 from gateway.oauth.forms import Form
 from gateway.oauth.tokens.access_tokens import AccessTokenVerifier, InvalidToken
 from gateway.oauth.tokens.audiences import Targets
+from gateway.oauth.tokens.not_before import NotBeforeMarks
 from gateway.oauth.tokens.revocation import RevocationList
 from gateway.oauth.tokens.scope_requests import parse_scope
 
@@ -40,7 +41,9 @@ class TokenExchangeGrant:
         targets: Targets,
         accepted_subject_audiences: frozenset[str],
         audit: AuditLog,
+        marks: NotBeforeMarks,
     ) -> None:
+        self._marks = marks
         self._exchanger = exchanger
         self._verifier = verifier
         self._revocations = revocations
@@ -58,6 +61,8 @@ class TokenExchangeGrant:
             raise InvalidRequest(f"the {kind} token was not issued for this gateway")
         if await self._revocations.is_revoked(claims.jti):
             raise InvalidRequest(f"the {kind} token has been revoked")
+        if not await self._marks.allows_token(claims):
+            raise InvalidRequest(f"the {kind} token's user or client was removed")
         return claims
 
     async def __call__(self, client: Client, form: Form) -> dict[str, Any]:

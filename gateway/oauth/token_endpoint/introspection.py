@@ -20,6 +20,7 @@ from gateway.oauth.clients.model import Client
 from gateway.oauth.forms import read_form
 from gateway.oauth.token_endpoint.client_auth import ClientAuthenticator
 from gateway.oauth.tokens.access_tokens import AccessTokenVerifier, InvalidToken
+from gateway.oauth.tokens.not_before import NotBeforeMarks
 from gateway.oauth.tokens.refresh_families import RefreshTokens
 from gateway.oauth.tokens.revocation import RevocationList
 
@@ -34,9 +35,11 @@ class IntrospectionEndpoints:
         verifier: AccessTokenVerifier,
         revocations: RevocationList,
         refresh_tokens: RefreshTokens,
+        marks: NotBeforeMarks,
         max_body_bytes: int,
         audit: AuditLog,
     ) -> None:
+        self._marks = marks
         self._authenticator = authenticator
         self._verifier = verifier
         self._revocations = revocations
@@ -59,6 +62,7 @@ class IntrospectionEndpoints:
             claims is None
             or claims.client_id != client.client_id
             or await self._revocations.is_revoked(claims.jti)
+            or not await self._marks.allows_token(claims)
         ):
             return JSONResponse(INACTIVE, headers=NO_STORE)
         body = {"active": True, "token_type": "Bearer"}

@@ -13,8 +13,9 @@ from __future__ import annotations
 
 import json
 import secrets
-from dataclasses import asdict, dataclass
+from dataclasses import asdict, dataclass, replace
 
+from gateway.clock import Clock
 from gateway.store import Store, digest
 
 _CODE = "code:"
@@ -29,6 +30,8 @@ class CodeGrant:
     resource: str
     scopes: tuple[str, ...]
     subject: str
+    issued_at: float = 0.0
+    """When the code was issued (a user or client removed since then voids it, RV-2)."""
 
 
 @dataclass(frozen=True)
@@ -47,13 +50,15 @@ def _decode(value: str) -> CodeGrant:
 
 
 class AuthorizationCodes:
-    def __init__(self, store: Store, lifetime: int) -> None:
+    def __init__(self, store: Store, lifetime: int, clock: Clock) -> None:
         self._store = store
         self.lifetime = lifetime
+        self._clock = clock
 
     async def issue(self, grant: CodeGrant) -> str:
         code = secrets.token_urlsafe(32)
-        await self._store.put(_CODE + digest(code), json.dumps(asdict(grant)), self.lifetime)
+        stamped = replace(grant, issued_at=self._clock.now())
+        await self._store.put(_CODE + digest(code), json.dumps(asdict(stamped)), self.lifetime)
         return code
 
     async def peek(self, code: str) -> CodeGrant | None:

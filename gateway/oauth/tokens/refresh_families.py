@@ -16,6 +16,7 @@ from dataclasses import asdict, dataclass, field, replace
 from gateway.clock import Clock
 from gateway.constant_time import same
 from gateway.errors import InvalidGrant
+from gateway.oauth.tokens.not_before import NotBeforeMarks
 from gateway.oauth.tokens.revocation import RevocationList
 from gateway.store import Store, digest
 
@@ -75,12 +76,14 @@ class RefreshTokens:
         clock: Clock,
         idle_lifetime: int,
         absolute_lifetime: int,
+        marks: NotBeforeMarks,
     ) -> None:
         self._store = store
         self._revocations = revocations
         self._clock = clock
         self._idle = idle_lifetime
         self._absolute = absolute_lifetime
+        self._marks = marks
 
     def _new_token(self, family_id: str) -> str:
         return f"{family_id}.{secrets.token_urlsafe(32)}"
@@ -127,6 +130,10 @@ class RefreshTokens:
             raise InvalidGrant("the refresh token is invalid, expired or revoked")
         if self._clock.now() > family.created_at + self._absolute:
             raise InvalidGrant("the refresh token has reached its absolute lifetime")
+        if not await self._marks.allows(
+            at=family.created_at, subject=family.subject, client_id=family.client_id
+        ):  # RV-2: its user or client was removed since the grant began
+            raise InvalidGrant("the refresh token is invalid, expired or revoked")
         return Rotation(family_id, family, stored, self._new_token(family_id))
 
     async def commit_rotation(self, rotation: Rotation, access_jti: str, access_exp: float) -> None:

@@ -14,6 +14,7 @@ from gateway.oauth.token_endpoint.grants import record_issued
 from gateway.oauth.tokens.access_tokens import AccessTokenIssuer, new_jti
 from gateway.oauth.tokens.audiences import canonical_resource
 from gateway.oauth.tokens.authorization_codes import AuthorizationCodes, IssuedFromCode
+from gateway.oauth.tokens.not_before import NotBeforeMarks
 from gateway.oauth.tokens.refresh_families import RefreshTokens, new_family_id
 from gateway.oauth.tokens.revocation import RevocationList
 
@@ -32,8 +33,10 @@ class AuthorizationCodeGrant:
         lifetime: int,
         audit: AuditLog,
         clock: Clock,
+        marks: NotBeforeMarks,
     ) -> None:
         self._clock = clock
+        self._marks = marks
         self._codes = codes
         self._issuer = issuer
         self._refresh = refresh_tokens
@@ -51,6 +54,10 @@ class AuthorizationCodeGrant:
             raise InvalidGrant(_REFUSED)
         if grant.client_id != client.client_id or grant.redirect_uri != redirect_uri:
             raise InvalidGrant(_REFUSED)
+        if not await self._marks.allows(
+            at=grant.issued_at, subject=grant.subject, client_id=client.client_id
+        ):
+            raise InvalidGrant(_REFUSED)  # RV-2: its user or client was removed since
         if not verifier or not verifier_matches(verifier, grant.code_challenge):
             raise InvalidGrant("code_verifier does not match the code_challenge")
         resources = form.all("resource")

@@ -1,0 +1,68 @@
+"""De-provisioning: "nothing issued to this person or this client before now is good any more"
+(rule book RV-2).
+
+Removing a user or a client moves its *not-before* mark to the moment of removal. Everything the
+gateway issued or remembered for that principal carries the instant it was made, and is honoured
+only when made strictly after the mark: access and downstream tokens (``iat``), refresh-token families
+(their creation), authorization codes, sign-in sessions and remembered consent. So one write
+revokes them all, without an index of what each principal holds, and a principal added again
+under the same name starts clean.
+
+The marks are records in the store (every replica and the CLI share them). The hot path reads them
+from memory: the snapshot is refreshed from the store at most every :data:`MAX_STALENESS` seconds,
+so a removal made by another process takes effect within that bound (at once in the process that
+made it). When the store cannot answer, the refresh raises and the request fails closed.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+
+from gateway.claims import Claims
+from gateway.clock import Clock
+from gateway.store import Store
+
+COLLECTION = "not_before"
+MAX_STALENESS = 1.0
+"""Seconds a replica may go on honouring what a removal made in another process revoked."""
+
+
+class NotBeforeMarks:
+    def __init__(self, store: Store, clock: Clock, max_staleness: float = MAX_STALENESS) -> None:
+        self._store = store
+        self._clock = clock
+        self._max_staleness = max_staleness
+        self._marks: Mapping[str, float] = {}
+        self._loaded_at: float | None = None
+
+    async def revoke_subject(self, subject: str) -> None:
+        """A person (built-in or federated) is gone: everything issued for them before now ends."""
+        await self._mark(f"sub:{subject}")
+
+    async def revoke_client(self, client_id: str) -> None:
+        """A client is gone: everything issued to it before now ends."""
+        await self._mark(f"client:{client_id}")
+
+    async def _mark(self, key: str) -> None:
+        await self._store.put_record(COLLECTION, key, repr(self._clock.now()))
+        self._loaded_at = None  # this process sees its own removal at once
+
+    async def allows(self, *, at: float, subject: str | None = None, client_id: str | None = None) -> bool:
+        """Whether something made at ``at`` for ``subject`` and ``client_id`` is still good."""
+        marks = await self._current()
+        for key in (f"sub:{subject}" if subject else None, f"client:{client_id}" if client_id else None):
+            mark = marks.get(key) if key else None
+            if mark is not None and at <= mark:  # made at the very instant of removal: revoked too
+                return False
+        return True
+
+    async def allows_token(self, claims: Claims) -> bool:
+        return await self.allows(at=claims.issued_at, subject=claims.subject, client_id=claims.client_id)
+
+    async def _current(self) -> Mapping[str, float]:
+        now = self._clock.now()
+        if self._loaded_at is None or now - self._loaded_at >= self._max_staleness:
+            records = await self._store.list_records(COLLECTION)
+            self._marks = {key: float(value) for key, value in records.items()}
+            self._loaded_at = now
+        return self._marks
