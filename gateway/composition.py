@@ -120,32 +120,10 @@ def build_gateway(
     targets = Targets(
         settings.mcp.resource, tokens.resources, ((t.audience, t.scopes) for t in tokens.targets)
     )
-    exchanger = TokenExchanger(
-        issuer,
-        targets,
-        revocations,
-        clock,
-        ExchangePolicy(tokens.exchange_max_ttl, tokens.max_delegation_depth),
-    )
-    assertions = AssertionVerifier(
-        issuer=server.issuer_id,
-        token_endpoint=server.endpoint(paths.TOKEN),
-        accept_token_endpoint_audience=tokens.accept_token_endpoint_audience,
-        max_lifetime=tokens.assertion_max_lifetime,
-        leeway=tokens.clock_leeway,
-        clients=clients,
-        keys=ClientKeys(fetcher),
-        store=store,
-        clock=clock,
-    )
-    browser = BrowserState(
-        store,
-        Cookies(secure=server.issuer_id.startswith("https://")),
-        session_lifetime=settings.sign_in.sign_in_session_ttl,
-        request_lifetime=SIGN_IN_REQUEST_LIFETIME,
-        clock=clock,
-        marks=marks,
-    )
+    policy = ExchangePolicy(tokens.exchange_max_ttl, tokens.max_delegation_depth)
+    exchanger = TokenExchanger(issuer, targets, revocations, clock, policy)
+    assertions = _assertion_verifier(settings, clients, ClientKeys(fetcher), store, clock)
+    browser = _browser_state(settings, store, clock, marks)
     federation = (
         FederatedSignIn(
             OidcProvider(_federation_config(settings), clock=clock),
@@ -160,13 +138,7 @@ def build_gateway(
     )
 
     # -- client of the upstream tools -------------------------------------------------------------
-    reserved = (
-        settings.mcp.resource,
-        settings.server.issuer_id,
-        *tokens.resources,
-        *(target.audience for target in tokens.targets),
-    )
-    servers = ServerRegistry(store, configured_servers(settings.servers), reserved_audiences=reserved)
+    servers = _server_registry(settings, store)
     catalog = Catalog(clock=clock.now)
     transport = transport or AiohttpTransport()
     upstream = UpstreamClient(transport)
@@ -188,12 +160,7 @@ def build_gateway(
         marks=marks,
         codes=AuthorizationCodes(store, tokens.authorization_code_ttl, clock),
         refresh_tokens=RefreshTokens(
-            store,
-            revocations,
-            clock,
-            tokens.refresh_token_idle_ttl,
-            tokens.refresh_token_absolute_ttl,
-            marks,
+            store, revocations, clock, tokens.refresh_token_idle_ttl, tokens.refresh_token_absolute_ttl, marks
         ),
         targets=targets,
         exchanger=exchanger,
@@ -210,6 +177,47 @@ def build_gateway(
         discovery=discovery,
         refresher=Refresher(discovery, servers, store, upstream.list_changed, clock=clock),
     )
+
+
+def _assertion_verifier(
+    settings: Settings, clients: ClientRegistry, keys: ClientKeys, store: Store, clock: Clock
+) -> AssertionVerifier:
+    server, tokens = settings.server, settings.tokens
+    return AssertionVerifier(
+        issuer=server.issuer_id,
+        token_endpoint=server.endpoint(paths.TOKEN),
+        accept_token_endpoint_audience=tokens.accept_token_endpoint_audience,
+        max_lifetime=tokens.assertion_max_lifetime,
+        leeway=tokens.clock_leeway,
+        clients=clients,
+        keys=keys,
+        store=store,
+        clock=clock,
+    )
+
+
+def _browser_state(settings: Settings, store: Store, clock: Clock, marks: NotBeforeMarks) -> BrowserState:
+    return BrowserState(
+        store,
+        Cookies(secure=settings.server.issuer_id.startswith("https://")),
+        session_lifetime=settings.sign_in.sign_in_session_ttl,
+        request_lifetime=SIGN_IN_REQUEST_LIFETIME,
+        clock=clock,
+        marks=marks,
+    )
+
+
+def _server_registry(settings: Settings, store: Store) -> ServerRegistry:
+    """The upstream servers, with the audiences none of them may hold (UP-4): the gateway's own
+    resource and issuer, and the configured resources and exchange targets."""
+    tokens = settings.tokens
+    reserved = (
+        settings.mcp.resource,
+        settings.server.issuer_id,
+        *tokens.resources,
+        *(target.audience for target in tokens.targets),
+    )
+    return ServerRegistry(store, configured_servers(settings.servers), reserved_audiences=reserved)
 
 
 def _metadata_documents(settings: Settings, fetcher: DocumentFetcher) -> ClientMetadataDocuments | None:
