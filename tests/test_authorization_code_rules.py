@@ -12,6 +12,7 @@ from __future__ import annotations
 import re
 import secrets
 import time
+from collections.abc import Iterator
 from html import escape
 from typing import Any
 from urllib.parse import parse_qs, urlencode, urlsplit
@@ -63,7 +64,17 @@ ERROR_PAGE_TITLE = "<h1>This request cannot be completed</h1>"
 # -- the gateway -------------------------------------------------------------------------------
 
 
-pytest_plugins = ["tests.support.code_flow"]  # its gateway and base_url fixtures
+@pytest.fixture(scope="module")
+def gateway(tmp_path_factory: pytest.TempPathFactory) -> Iterator[RunningGateway]:
+    """One gateway for the module; each test signs up a user of its own."""
+    with running_gateway(settings_for(sqlite_url(tmp_path_factory))) as running:
+        yield running
+
+
+@pytest.fixture
+def base_url(gateway: RunningGateway) -> str:
+    """``http`` speaks to this module's gateway."""
+    return gateway.url
 
 
 # -- the client's side of the protocol, beyond the code flow's own helpers ------------------

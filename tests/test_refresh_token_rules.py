@@ -10,6 +10,7 @@ revokes.
 from __future__ import annotations
 
 import time
+from collections.abc import Iterator
 
 import anyio
 import httpx2
@@ -33,7 +34,18 @@ from tests.support.oauth_errors import error_of
 from tests.support.tokens import claims_of
 from tests.support.users import signed_up
 
-pytest_plugins = ["tests.support.code_flow"]  # its gateway and base_url fixtures
+
+@pytest.fixture(scope="module")
+def gateway(tmp_path_factory: pytest.TempPathFactory) -> Iterator[RunningGateway]:
+    """One gateway for the module; each test signs up a user of its own."""
+    with running_gateway(settings_for(sqlite_url(tmp_path_factory))) as running:
+        yield running
+
+
+@pytest.fixture
+def base_url(gateway: RunningGateway) -> str:
+    """``http`` speaks to this module's gateway."""
+    return gateway.url
 
 
 # == RT-1: rotation on every use; reuse revokes the family =======================================

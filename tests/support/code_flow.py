@@ -9,7 +9,7 @@ the client redeems the code, refreshes, introspects.
 
 from __future__ import annotations
 
-from collections.abc import Callable, Iterator
+from collections.abc import Callable
 from typing import Any
 
 import httpx2
@@ -22,7 +22,7 @@ from gateway.settings import Settings
 from gateway.store.factory import open_store
 from tests.support.authorization_code import PublicClient, new_verifier
 from tests.support.browser import Person
-from tests.support.gateway_server import RunningGateway, running_gateway
+from tests.support.gateway_server import RunningGateway
 
 DESK = "desk"
 DESK_NAME = "Desk Assistant"
@@ -155,17 +155,3 @@ async def introspect(http: httpx2.AsyncClient, token: str, *, client_id: str = D
     assert response.status_code == 200, response.text
     body: dict[str, Any] = response.json()
     return body
-
-
-@pytest.fixture(scope="module")
-def gateway(tmp_path_factory: pytest.TempPathFactory) -> Iterator[RunningGateway]:
-    """One gateway for each module that names this one in ``pytest_plugins``; each test signs up
-    a user of its own."""
-    with running_gateway(settings_for(sqlite_url(tmp_path_factory))) as running:
-        yield running
-
-
-@pytest.fixture
-def base_url(gateway: RunningGateway) -> str:
-    """``http`` speaks to this module's gateway."""
-    return gateway.url
