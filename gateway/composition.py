@@ -24,7 +24,6 @@ from gateway.oauth.authorize.users import UserDirectory
 from gateway.oauth.clients.metadata_documents import ClientMetadataDocuments, cimd_policy
 from gateway.oauth.clients.model import configured_clients
 from gateway.oauth.clients.registry import ClientRegistry
-from gateway.oauth.clients.self_described import self_described_scopes
 from gateway.oauth.exchange.rules import ExchangePolicy, TokenExchanger
 from gateway.oauth.token_endpoint.assertions import AssertionVerifier, ClientKeys
 from gateway.oauth.token_endpoint.client_auth import ClientAuthenticator
@@ -224,10 +223,7 @@ def _metadata_documents(settings: Settings, fetcher: DocumentFetcher) -> ClientM
     """The CIMD resolver the client registry asks last, or None when ``cimd_enabled`` is off."""
     if not settings.registration.cimd_enabled:
         return None
-    scopes = self_described_scopes(
-        settings.registration.dcr_allowed_scopes, settings.sign_in.scope_descriptions
-    )
-    return ClientMetadataDocuments(fetcher, cimd_policy(scopes))
+    return ClientMetadataDocuments(fetcher, cimd_policy(tuple(settings.registration.dcr_allowed_scopes)))
 
 
 def _federation_config(settings: Settings) -> FederationConfig:

@@ -111,7 +111,8 @@ class RegistrationSettings:
     dcr_enabled: bool = True
     """Dynamic client registration (RFC 7591) at ``/register``, managed per RFC 7592."""
     dcr_allowed_scopes: tuple[str, ...] = ()
-    """Scopes a registered (DCR) or CIMD client may hold; empty: the keys of ``scope_descriptions``."""
+    """Scopes a registered (DCR) or CIMD client may hold; empty: none (describing a scope for the
+    consent page grants it to nobody)."""
     dcr_rate_limit_per_minute: int = 20
     """Registrations accepted per client IP address per minute."""
     dcr_allow_client_credentials: bool = False

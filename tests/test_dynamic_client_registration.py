@@ -380,3 +380,41 @@ async def test_with_dcr_and_cimd_off_there_is_no_register_endpoint_and_url_ids_a
             page = await http.get(authorize_url(gateway, url)[0])
             assert_error_page(page, "Unknown client")
     assert world.documents.state.count(urlsplit(url).path) == 0
+
+
+async def test_co4_an_error_for_a_self_registered_client_is_a_page_never_a_redirect(
+    world: World, http: httpx2.AsyncClient
+) -> None:
+    """RFC 9700 §4.11.2: nobody verified a registered client's redirect URI, so a request refused
+    before the person took part is not sent there (the gateway is no open redirector)."""
+    client = await registered(http, redirect_uris=["https://anyone.example/cb"])
+    url, _ = authorize_url(
+        world.gateway, client["client_id"], "https://anyone.example/cb", response_type="token"
+    )
+    page = await http.get(url)
+    assert "location" not in page.headers
+    assert_error_page(page, "not valid", "response_type=code")
+
+
+async def test_rg1_describing_a_scope_for_the_consent_page_does_not_let_registrations_hold_it(
+    tmp_path: Path,
+) -> None:
+    def settings(port: int) -> Settings:
+        return settings_from(
+            port=port,
+            store=f"sqlite:///{tmp_path / 'described.sqlite3'}",
+            scope_descriptions={"tools:read": "Read the tools"},
+        )
+
+    with running_gateway(settings) as gateway:
+        async with http_client(gateway.url) as http:
+            response = await register(http, redirect_uris=[CB], scope="tools:read")
+            assert error_of(response) == "invalid_client_metadata"
+
+
+async def test_as1_the_metadata_claims_no_openid_provider_features_it_lacks(http: httpx2.AsyncClient) -> None:
+    """No ID token is ever issued, so no ID-token algorithm or subject type is advertised."""
+    for path in ("/.well-known/oauth-authorization-server", "/.well-known/openid-configuration"):
+        metadata = (await http.get(path)).json()
+        assert "id_token_signing_alg_values_supported" not in metadata
+        assert "subject_types_supported" not in metadata

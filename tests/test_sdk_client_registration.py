@@ -108,7 +108,11 @@ async def test_mcp_sdk_uses_a_client_id_metadata_document_and_completes_the_flow
 
         def settings(port: int) -> Settings:
             return settings_from(
-                port=port, store=store, scope_descriptions=DESCRIPTIONS, fetch_allowed_private_hosts=allowed
+                port=port,
+                store=store,
+                scope_descriptions=DESCRIPTIONS,
+                dcr_allowed_scopes=tuple(DESCRIPTIONS),
+                fetch_allowed_private_hosts=allowed,
             )
 
         with running_gateway(settings, build=build_with(fetcher), wrap=with_protected_resource) as gateway:

@@ -24,7 +24,6 @@ from gateway.oauth.clients.registration import (
     dcr_policy,
     registration_routes,
 )
-from gateway.oauth.clients.self_described import self_described_scopes
 from gateway.oauth.exchange.grant import TokenExchangeGrant
 from gateway.oauth.server_metadata import authorization_server_metadata
 from gateway.oauth.token_endpoint.endpoint import TokenEndpoint
@@ -81,7 +80,7 @@ def _registration_routes(gateway: Gateway) -> list[Route]:
     registration = settings.registration
     if not registration.dcr_enabled:
         return []
-    scopes = self_described_scopes(registration.dcr_allowed_scopes, settings.sign_in.scope_descriptions)
+    scopes = tuple(registration.dcr_allowed_scopes)  # describing a scope grants it to nobody
     endpoints = RegistrationEndpoints(
         clients=gateway.clients,
         store=gateway.store,

@@ -37,8 +37,6 @@ def authorization_server_metadata(
         "revocation_endpoint_auth_methods_supported": AUTH_METHODS,
         "revocation_endpoint_auth_signing_alg_values_supported": list(ASSERTION_ALGORITHMS),
         "code_challenge_methods_supported": ["S256"],
-        "subject_types_supported": ["public"],
-        "id_token_signing_alg_values_supported": ["ES256"],
     }
     if registration_endpoint is not None:
         document["registration_endpoint"] = registration_endpoint  # RFC 7591

@@ -89,6 +89,7 @@ def registration_world(store: str) -> Iterator[World]:
                     port=port,
                     store=store,
                     scope_descriptions=DESCRIPTIONS,
+                    dcr_allowed_scopes=tuple(DESCRIPTIONS),  # what self-registered clients may hold
                     fetch_allowed_private_hosts=allowed,
                     dcr_rate_limit_per_minute=100_000,
                 )

@@ -86,20 +86,19 @@ class AuthorizationEndpoint:
             return pages.error_page("Unknown client, or this client may not use the authorization code flow.")
         if not redirect_uri or not any(redirect_matches(r, redirect_uri) for r in client.redirect_uris):
             return pages.error_page("The redirect URI is not registered for this client.")
-        if len(pairs) != len(params):
-            return self._back(
-                redirect_uri,
-                {"error": "invalid_request", "error_description": "a parameter is repeated"},
-                None,
-            )
         state = params.get("state")
         try:
+            if len(pairs) != len(params):
+                raise RedirectedError("invalid_request", "a parameter is repeated")
             fields = validate_request(client, redirect_uri, params, self._targets)
         except RedirectedError as exc:
             self._audit.record(
                 "authorize_refused", outcome="refused", client_id=client.client_id, error=exc.error
             )
-            return self._back(redirect_uri, {"error": exc.error, "error_description": exc.description}, state)
+            if client.self_registered:  # CO-4: its redirect URI is nobody's word but its own
+                return pages.error_page(f"This authorization request is not valid: {exc.description}")
+            answer = {"error": exc.error, "error_description": exc.description}
+            return self._back(redirect_uri, answer, state if len(pairs) == len(params) else None)
         binder, new_binder = self._browser.binder(request)
         pending = self._browser.new_pending(binder, **fields)
         request_id = await self._browser.save_pending(pending)

@@ -76,6 +76,12 @@ class Client:
     created_at: int = 0
     extra: Mapping[str, Any] = field(default_factory=dict)
 
+    @property
+    def self_registered(self) -> bool:
+        """Registered by itself (RFC 7591) or described by its own metadata document: nobody
+        vouched for its redirect URIs."""
+        return self.extra.get("registration") in ("dcr", "cimd")
+
     def verify_secret(self, presented: str) -> bool:
         if not self.secret_hash:
             return False

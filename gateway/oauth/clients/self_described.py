@@ -20,7 +20,7 @@ that has also passed :func:`~gateway.oauth.clients.validate`.
 
 from __future__ import annotations
 
-from collections.abc import Iterable, Mapping, Sequence
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from typing import Any, cast
 
@@ -52,12 +52,6 @@ class MetadataPolicy:
     """RFC 7591 §2: ``client_secret_basic`` when the member is absent (a CIMD policy says ``none``)."""
     kind: str = "dcr"
     """Recorded in the client's ``extra["registration"]``: ``dcr`` or ``cimd``."""
-
-
-def self_described_scopes(allowed: Iterable[str], described: Iterable[str]) -> tuple[str, ...]:
-    """The scopes DCR and CIMD clients may hold: the ``allowed`` ones (``dcr_allowed_scopes``), else
-    every ``described`` one (the scopes the consent page has words for)."""
-    return tuple(allowed) or tuple(described)
 
 
 def _refuse(message: str) -> InvalidClientMetadata:
