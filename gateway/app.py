@@ -36,6 +36,7 @@ def create_app(gateway: Gateway) -> Starlette:
                 await refreshing
             await gateway.transport.aclose()
             await gateway.fetcher.aclose()
+            await gateway.metadata_fetcher.aclose()
             await gateway.store.close()
 
     return Starlette(

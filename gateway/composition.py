@@ -21,7 +21,11 @@ from gateway.oauth.authorize.browser_state import BrowserState, Cookies
 from gateway.oauth.authorize.federation import FederatedSignIn
 from gateway.oauth.authorize.oidc_provider import FederationConfig, OidcProvider
 from gateway.oauth.authorize.users import UserDirectory
-from gateway.oauth.clients.metadata_documents import ClientMetadataDocuments, cimd_policy
+from gateway.oauth.clients.metadata_documents import (
+    ClientMetadataDocuments,
+    cimd_policy,
+    metadata_fetch_policy,
+)
 from gateway.oauth.clients.model import configured_clients
 from gateway.oauth.clients.registry import ClientRegistry
 from gateway.oauth.exchange.rules import ExchangePolicy, TokenExchanger
@@ -61,6 +65,7 @@ class Gateway:
     clock: Clock
     audit: AuditLog
     fetcher: DocumentFetcher
+    metadata_fetcher: DocumentFetcher
     # -- authorization server -----------------------------------------------------------------
     keys: KeyManager
     keyring: KeyRing
@@ -96,10 +101,14 @@ def build_gateway(
     clock: Clock | None = None,
     fetcher: DocumentFetcher | None = None,
     transport: UpstreamTransport | None = None,
+    metadata_fetcher: DocumentFetcher | None = None,
 ) -> Gateway:
+    """``fetcher`` fetches clients' ``jwks_uri`` (its allow-list is a setting); ``metadata_fetcher``
+    fetches Client ID Metadata Documents and never reaches a private address (RG-3)."""
     clock = clock or SystemClock()
     audit = AuditLog()
     server, tokens, registration = settings.server, settings.tokens, settings.registration
+    metadata_fetcher = metadata_fetcher or DocumentFetcher(metadata_fetch_policy(), clock=clock)
     fetcher = fetcher or DocumentFetcher(
         FetchPolicy(allowed_private_hosts=frozenset(registration.fetch_allowed_private_hosts)), clock=clock
     )
@@ -111,7 +120,10 @@ def build_gateway(
     keyring = KeyRing(keys, clock, refresh_interval=tokens.key_refresh_interval)
     marks = NotBeforeMarks(store, clock)
     clients = ClientRegistry(
-        store, configured_clients(settings.clients), _metadata_documents(settings, fetcher), marks=marks
+        store,
+        configured_clients(settings.clients),
+        _metadata_documents(settings, metadata_fetcher, clock),
+        marks=marks,
     )
     users = UserDirectory(store, marks=marks)
     revocations = RevocationList(store, clock)
@@ -149,6 +161,7 @@ def build_gateway(
         clock=clock,
         audit=audit,
         fetcher=fetcher,
+        metadata_fetcher=metadata_fetcher,
         keys=keys,
         keyring=keyring,
         clients=clients,
@@ -219,11 +232,14 @@ def _server_registry(settings: Settings, store: Store) -> ServerRegistry:
     return ServerRegistry(store, configured_servers(settings.servers), reserved_audiences=reserved)
 
 
-def _metadata_documents(settings: Settings, fetcher: DocumentFetcher) -> ClientMetadataDocuments | None:
+def _metadata_documents(
+    settings: Settings, fetcher: DocumentFetcher, clock: Clock
+) -> ClientMetadataDocuments | None:
     """The CIMD resolver the client registry asks last, or None when ``cimd_enabled`` is off."""
     if not settings.registration.cimd_enabled:
         return None
-    return ClientMetadataDocuments(fetcher, cimd_policy(tuple(settings.registration.dcr_allowed_scopes)))
+    policy = cimd_policy(tuple(settings.registration.dcr_allowed_scopes))
+    return ClientMetadataDocuments(fetcher, policy, clock)
 
 
 def _federation_config(settings: Settings) -> FederationConfig:

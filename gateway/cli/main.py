@@ -68,6 +68,7 @@ async def _with_gateway(settings: Settings, args: argparse.Namespace, handler: H
         return await handler(gateway, args)
     finally:
         await gateway.fetcher.aclose()
+        await gateway.metadata_fetcher.aclose()
         await gateway.store.close()
 
 

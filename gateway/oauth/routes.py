@@ -19,6 +19,7 @@ from starlette.routing import BaseRoute, Route
 from gateway import paths
 from gateway.oauth.authorize.endpoint import AuthorizationEndpoint
 from gateway.oauth.authorize.sign_in_limits import SignInLimits
+from gateway.oauth.clients.metadata_documents import METADATA_LOOKUPS_PER_MINUTE
 from gateway.oauth.clients.registration import (
     RegistrationEndpoints,
     dcr_policy,
@@ -123,6 +124,9 @@ def authorization_server_routes(gateway: Gateway) -> list[BaseRoute]:
         scope_descriptions=settings.sign_in.scope_descriptions,
         audit=gateway.audit,
         limits=SignInLimits(gateway.store, gateway.clock),
+        document_lookups=WindowCounter(
+            gateway.store, gateway.clock, name="cimd-lookup", limit=METADATA_LOOKUPS_PER_MINUTE, window=60
+        ),
     )
     metadata = authorization_server_metadata(
         issuer=server.issuer_id,

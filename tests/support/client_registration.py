@@ -65,10 +65,13 @@ class World:
 
 
 def build_with(fetcher: DocumentFetcher, clock: Any = None) -> Callable[[Settings], Gateway]:
-    """``running_gateway``'s ``build``: the gateway with this fetcher (and clock, if given)."""
+    """``running_gateway``'s ``build``: the gateway with this fetcher (and clock, if given), for
+    ``jwks_uri`` and metadata documents alike: the documents are served from loopback, which the
+    gateway's own metadata fetcher would never reach (RG-3; tests of that rule build without this)."""
 
     def build(settings: Settings) -> Gateway:
-        return build_gateway(settings, open_store(settings.server.store), clock=clock, fetcher=fetcher)
+        store = open_store(settings.server.store)
+        return build_gateway(settings, store, clock=clock, fetcher=fetcher, metadata_fetcher=fetcher)
 
     return build
 

@@ -27,11 +27,13 @@ from gateway.oauth.authorize.authorization_request import RedirectedError, valid
 from gateway.oauth.authorize.browser_state import BrowserState, PendingRequest
 from gateway.oauth.authorize.sign_in_limits import SignInLimits, account_digest
 from gateway.oauth.authorize.users import UserDirectory
+from gateway.oauth.clients.metadata_documents import looks_like_metadata_url
 from gateway.oauth.clients.model import Client
 from gateway.oauth.clients.redirect_uris import redirect_matches
 from gateway.oauth.clients.registry import ClientRegistry
 from gateway.oauth.tokens.audiences import Targets
 from gateway.oauth.tokens.authorization_codes import AuthorizationCodes, CodeGrant
+from gateway.rate_limits import WindowCounter
 from gateway.request_body import BodyTooLarge, read_capped
 from tools_registry.urls import origin
 
@@ -54,6 +56,7 @@ class AuthorizationEndpoint:
         scope_descriptions: Mapping[str, str],
         audit: AuditLog,
         limits: SignInLimits,
+        document_lookups: WindowCounter,
         federation: FederatedSignIn | None = None,
     ) -> None:
         self._federation = federation
@@ -66,6 +69,7 @@ class AuthorizationEndpoint:
         self._scope_descriptions = scope_descriptions
         self._audit = audit
         self._limits = limits
+        self._document_lookups = document_lookups
 
     # -- the redirect back to the client ---------------------------------------------------
     def _back(self, redirect_uri: str, params: dict[str, str], state: str | None) -> Response:
@@ -78,6 +82,13 @@ class AuthorizationEndpoint:
         pairs = parse_qsl(request.url.query, keep_blank_values=True)
         params = dict(pairs)
         client_id, redirect_uri = params.get("client_id", ""), params.get("redirect_uri", "")
+        if looks_like_metadata_url(client_id):  # RG-3: each such id may cost the gateway a fetch
+            address = request.client.host if request.client is not None else "unknown"
+            wait = await self._document_lookups.hit(address)
+            if wait is not None:
+                return pages.error_page(
+                    f"Too many client metadata documents asked for from here; try again in {wait} s.", 429
+                )
         try:
             client = await self._clients.get(client_id) if client_id else None
         except InvalidClient as exc:  # a client metadata document that cannot be used (RG-2)
