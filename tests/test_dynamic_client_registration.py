@@ -19,6 +19,7 @@ import pytest
 from gateway.clock import FrozenClock
 from gateway.config import settings_from
 from gateway.fetching.fetcher import DocumentFetcher, FetchPolicy
+from gateway.oauth.authorize.pages import page_headers
 from gateway.oauth.clients.model import hash_secret
 from gateway.settings import Settings
 from tests.support.agents import AgentKey
@@ -418,3 +419,36 @@ async def test_as1_the_metadata_claims_no_openid_provider_features_it_lacks(http
         metadata = (await http.get(path)).json()
         assert "id_token_signing_alg_values_supported" not in metadata
         assert "subject_types_supported" not in metadata
+
+
+@pytest.mark.parametrize(
+    "uri",
+    [
+        "https://evil.example frame-ancestors */cb",
+        "https://evil.example;frame-ancestors%20*/cb",
+        "https://evil.example<script>/cb",
+        'https://evil"example/cb',
+        "https://under_score.example/cb",
+    ],
+)
+async def test_co4_a_redirect_uri_whose_host_is_no_dns_name_or_address_is_refused(
+    http: httpx2.AsyncClient, uri: str
+) -> None:
+    assert error_of(await register(http, redirect_uris=[uri])) == "invalid_redirect_uri"
+
+
+@pytest.mark.parametrize("member", ["client_uri", "logo_uri", "jwks_uri"])
+async def test_rg1_an_informational_uri_whose_host_is_no_dns_name_is_refused(
+    http: httpx2.AsyncClient, member: str
+) -> None:
+    response = await register(http, redirect_uris=[CB], **{member: "https://a.example;b/x"})
+    assert error_of(response) == "invalid_client_metadata"
+
+
+def test_co7_the_page_policy_takes_only_plain_origins_as_form_targets() -> None:
+    """Even an origin that slipped past every check cannot add a directive to the policy."""
+    policy = page_headers(["https://ok.example", "https://x.example; frame-ancestors *", "http://[::1]:9"])[
+        "Content-Security-Policy"
+    ]
+    assert "form-action 'self' https://ok.example http://[::1]:9;" in policy
+    assert policy.count("frame-ancestors") == 1 and "frame-ancestors 'none'" in policy

@@ -13,12 +13,35 @@ gateway and this registry need it and the registry never imports the gateway.
 
 from __future__ import annotations
 
+import ipaddress
+import re
 from urllib.parse import SplitResult, urlsplit, urlunsplit
 
 LOOPBACK_HOSTS = frozenset({"127.0.0.1", "::1", "localhost"})
 """Host names (as ``urlsplit`` gives them: lowercase, IPv6 unbracketed) that mean this machine."""
 DEFAULT_PORTS = {"http": 80, "https": 443}
 MAX_URL_LENGTH = 2048
+
+
+_DNS_LABEL = re.compile(r"(?!-)[a-z0-9-]{1,63}(?<!-)")
+
+
+def valid_host(host: str) -> bool:
+    """A host as the gateway accepts it anywhere: a DNS name (letters, digits and hyphens per label;
+    internationalised names as punycode), an IPv4 address or an IPv6 address (unbracketed, as
+    ``urlsplit`` gives it). Stricter than RFC 3986's reg-name on purpose: no space, ``;``, ``,``,
+    quote or ``<`` can travel from a URL someone registered into a header the gateway writes.
+
+    >>> valid_host("weather.example"), valid_host("::1"), valid_host("a.example;frame-ancestors *")
+    (True, True, False)
+    """
+    try:
+        ipaddress.ip_address(host)
+        return True
+    except ValueError:
+        pass
+    name = host.lower().removesuffix(".")
+    return 0 < len(name) <= 253 and all(_DNS_LABEL.fullmatch(label) for label in name.split("."))
 
 
 class UrlError(ValueError):
@@ -59,6 +82,8 @@ def web_url(
     scheme = parts.scheme.lower()
     if scheme not in DEFAULT_PORTS or not parts.hostname:
         raise UrlError(f"{name} must be an absolute http(s) URL such as https://host/path, got {text!r}")
+    if not valid_host(parts.hostname):
+        raise UrlError(f"{name} must name a DNS host or an IP address, got {text!r}")
     if len(text) > max_length or not text.isprintable() or any(c.isspace() for c in text):
         raise UrlError(f"{name} must be a URL of at most {max_length} printable characters without spaces")
     if "#" in text:
@@ -85,9 +110,18 @@ def canonical_url(value: str) -> str:
 
 
 def origin(url: str) -> str:
-    """``scheme://authority`` of ``url``, lowercase (RFC 6454 compares origins case-insensitively)."""
+    """``scheme://host[:port]`` of ``url``, lowercase (RFC 6454), built from its parsed parts: no
+    userinfo, and nothing of a host that is not a valid one (then only ``scheme://``)."""
     parts = urlsplit(url)
-    return f"{parts.scheme}://{parts.netloc}".lower()
+    host = (parts.hostname or "").lower()
+    if not valid_host(host):
+        return f"{parts.scheme.lower()}://"
+    host = f"[{host}]" if ":" in host else host
+    try:
+        port = parts.port
+    except ValueError:
+        port = None
+    return f"{parts.scheme.lower()}://{host}" + (f":{port}" if port is not None else "")
 
 
 __all__ = [
@@ -99,5 +133,6 @@ __all__ = [
     "is_loopback",
     "origin",
     "split_url",
+    "valid_host",
     "web_url",
 ]

@@ -7,6 +7,7 @@ anti-framing and no-referrer headers (CO-7) and is never cached.
 
 from __future__ import annotations
 
+import re
 from collections.abc import Mapping, Sequence
 from html import escape
 
@@ -21,8 +22,14 @@ _STYLE = (
 )
 
 
+_CSP_SOURCE = re.compile(r"https?://([a-z0-9.-]+|\[[0-9a-f:.]+\])(:[0-9]{1,5})?")
+
+
 def page_headers(form_targets: Sequence[str] = ()) -> dict[str, str]:
-    form_action = " ".join(["'self'", *form_targets])
+    """The headers of every page. ``form_targets`` are origins built from parsed URLs
+    (``tools_registry.urls.origin``); one that is not a plain ``scheme://host[:port]`` is left out
+    rather than pasted into the policy (no directive can be smuggled in)."""
+    form_action = " ".join(["'self'", *(t for t in form_targets if _CSP_SOURCE.fullmatch(t))])
     return {
         "Cache-Control": "no-store",
         "X-Frame-Options": "DENY",

@@ -8,7 +8,7 @@ from __future__ import annotations
 
 from urllib.parse import urlsplit
 
-from tools_registry.urls import is_loopback
+from tools_registry.urls import is_loopback, valid_host
 
 
 class RedirectError(ValueError):
@@ -27,7 +27,9 @@ def check_redirect_uri(uri: str) -> None:
         raise RedirectError(f"redirect URI {uri!r} must not contain a fragment")
     if parts.username is not None or parts.password is not None:
         raise RedirectError(f"redirect URI {uri!r} must not contain userinfo")
-    if scheme == "https" and parts.hostname:
+    if scheme in ("http", "https") and not valid_host(parts.hostname or ""):
+        raise RedirectError(f"redirect URI {uri!r} must name a DNS host or an IP address")
+    if scheme == "https":
         return
     if scheme == "http" and is_loopback(parts.hostname):
         return
