@@ -12,6 +12,7 @@ from __future__ import annotations
 
 import json
 import os
+import secrets
 import signal
 import socket
 import subprocess
@@ -31,8 +32,21 @@ GATEWAY = "http://127.0.0.1:8000"
 UPSTREAM_HOST, UPSTREAM_PORT = "127.0.0.1", 8001
 UPSTREAM_URL = f"http://{UPSTREAM_HOST}:{UPSTREAM_PORT}/mcp"
 
+READ_SCOPES = ("weather:get_forecast", "weather:list_alerts")
+DEMO_USER = "demo"
+
 DEMO_CONFIG = f"""\
 # Written by examples/run_demo.py (make run); rewritten on every run.
+
+# What an MCP host that registers itself (DCR or a Client ID Metadata Document) may hold: the
+# weather server's read tools. The protected-resource metadata and the 401 challenge name them.
+dcr_allowed_scopes = {json.dumps(list(READ_SCOPES))}
+resource_scopes = {json.dumps(list(READ_SCOPES))}
+
+[scope_descriptions]
+"weather:get_forecast" = "Read weather forecasts"
+"weather:list_alerts" = "Read weather alerts"
+"weather:echo" = "Echo text back (a test tool)"
 
 [[servers]]
 id = "weather"
@@ -43,6 +57,22 @@ audience = "{UPSTREAM_URL}"
 get_forecast = ["weather:get_forecast"]
 list_alerts = ["weather:list_alerts"]
 echo = ["weather:echo"]
+"""
+
+
+HOW_TO = """
+In another terminal:
+  the example agent (private_key_jwt, client_credentials):
+    .venv/bin/python examples/agent.py --gateway {gateway} --client-id {agent} --key {key} \\
+        --tool weather.get_forecast --arguments '{{"city": "Paris"}}'
+  a real MCP host, for a person (it registers itself, you sign in and consent):
+    MCP Inspector:  npx @modelcontextprotocol/inspector, then connect to {gateway}/mcp
+                    (transport Streamable HTTP; its OAuth flow opens the gateway's sign-in page)
+    Claude Desktop and other stdio hosts: command "npx", args ["mcp-remote", "{gateway}/mcp"]
+    sign in as {user} / {password}
+  the CLI, on what this demo serves:
+    export MCP_GATEWAY_CONFIG={config} MCP_GATEWAY_STORE={store}
+    .venv/bin/mcp-gateway tools list     # clients list, users list, keys list …
 """
 
 
@@ -79,6 +109,28 @@ def provision_agent() -> Path:
         scopes = [arg for scope in AGENT_SCOPES for arg in ("--scope", scope)]
         cli("clients", "add", AGENT, "--name", "Demo agent", *scopes, "--jwks", json.dumps({"keys": [jwk]}))
     return key_path
+
+
+def provision_user() -> str:
+    """A person to sign in as at /authorize: ``demo``, with a password kept in ``var/`` (owner-only)."""
+    password_path = VAR / f"{DEMO_USER}.password"
+    if not password_path.exists():
+        password_path.write_text(secrets.token_urlsafe(12) + "\n")
+        password_path.chmod(0o600)
+        cli("users", "remove", DEMO_USER, check=False)
+    password = password_path.read_text().strip()
+    listed = cli("users", "list", "--json", check=False)
+    users = json.loads(listed.stdout) if listed.returncode == 0 else []
+    if not any(user.get("username") == DEMO_USER for user in users):
+        subprocess.run(
+            [sys.executable, "-m", "gateway", "users", "add", DEMO_USER, "--password-stdin"],
+            cwd=ROOT,
+            input=password + "\n",
+            text=True,
+            capture_output=True,
+            check=True,
+        )
+    return password
 
 
 def listening(host: str, port: int) -> bool:
@@ -137,6 +189,7 @@ def main() -> None:
     os.environ["MCP_GATEWAY_CONFIG"] = str(config_path)
     os.environ.setdefault("MCP_GATEWAY_STORE", f"sqlite:///{VAR / 'mcp-gateway.sqlite3'}")
     key_path = provision_agent()
+    password = provision_user()
     # Stopped by a supervisor rather than Ctrl-C: still stop both servers (the finally below).
     signal.signal(signal.SIGTERM, lambda signum, frame: sys.exit(128 + signum))
     upstream = start_upstream()
@@ -144,11 +197,16 @@ def main() -> None:
     try:
         print(f'example upstream "weather": {UPSTREAM_URL} (accepts only the gateway\'s tokens for it)')
         print(f"mcp-gateway: serving on {GATEWAY} (Ctrl-C to stop)")
-        print("In another terminal, run the example agent:")
         print(
-            f"  .venv/bin/python examples/agent.py --gateway {GATEWAY} --client-id {AGENT}"
-            f" --key {key_path.relative_to(ROOT)} --tool weather.get_forecast"
-            """ --arguments '{"city": "Paris"}'""",
+            HOW_TO.format(
+                gateway=GATEWAY,
+                agent=AGENT,
+                key=key_path.relative_to(ROOT),
+                user=DEMO_USER,
+                password=password,
+                config=config_path.relative_to(ROOT),
+                store=os.environ["MCP_GATEWAY_STORE"],
+            ),
             flush=True,
         )
         gateway = subprocess.Popen([sys.executable, "-m", "gateway", "serve"], cwd=ROOT)

@@ -1,6 +1,6 @@
 """Each rule of the token endpoint, proven on the HTTP endpoint of a running gateway (SQLite store).
 
-AS-2, AS-3, CA-1 … CA-6, RFC 8725; named after the rule each test proves.
+AS-2 … AS-4, CA-1 … CA-6, RFC 8725; named after the rule each test proves.
 """
 
 from __future__ import annotations
@@ -403,7 +403,7 @@ def test_the_resource_is_canonicalised_into_aud(
     assert claims["aud"] == "https://tools.example/weather"
 
 
-def test_scope_is_narrowed_to_what_the_client_may_hold(
+def test_as4_scope_is_narrowed_to_what_the_client_may_hold(
     http: httpx.Client, gateway: RunningGateway, agent_key: AgentKey
 ) -> None:
     form = assertion_form(agent_key.assertion(AGENT, gateway.issuer), scope="tools:read admin")
@@ -411,7 +411,17 @@ def test_scope_is_narrowed_to_what_the_client_may_hold(
     assert response.status_code == 200 and response.json()["scope"] == "tools:read"
 
 
-def test_a_request_for_only_forbidden_scopes_is_invalid_scope(
+def test_as4_a_narrower_scope_under_a_held_scope_may_be_requested_but_never_a_wider_one(
+    http: httpx.Client, gateway: RunningGateway, agent_key: AgentKey
+) -> None:
+    narrower = assertion_form(agent_key.assertion(AGENT, gateway.issuer), scope="tools:call:weather")
+    response = post_token(http, narrower)
+    assert response.status_code == 200 and response.json()["scope"] == "tools:call:weather"
+    wider = assertion_form(agent_key.assertion(AGENT, gateway.issuer), scope="tools")
+    assert error_of(post_token(http, wider), 400) == "invalid_scope"
+
+
+def test_as4_a_request_for_only_forbidden_scopes_is_invalid_scope(
     http: httpx.Client, gateway: RunningGateway, agent_key: AgentKey
 ) -> None:
     form = assertion_form(agent_key.assertion(AGENT, gateway.issuer), scope="admin")

@@ -1,0 +1,108 @@
+"""The configuration ``make run`` writes works, as is, with an MCP host that registers itself.
+
+The official ``mcp`` SDK plays the host a person uses: it finds the gateway from the 401, registers
+by DCR (nothing pre-registered), runs the authorization code flow with a person who signs in and
+consents, lists the tools, calls the example weather tool, and refreshes its token. The gateway runs
+under uvicorn on the demo's configuration file (only its port and store differ); the example
+upstream is served in process at the address the configuration names.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import time
+from collections.abc import AsyncIterator, Iterator
+from pathlib import Path
+
+import httpx2
+import pytest
+from mcp.client import Client
+from mcp.client.auth import OAuthClientProvider
+from mcp.client.streamable_http import streamable_http_client
+from mcp.shared.auth import OAuthClientMetadata
+from pydantic import AnyUrl
+from starlette.applications import Starlette
+from starlette.routing import Mount
+from starlette.types import ASGIApp
+
+from examples.agent import MemoryTokenStorage
+from examples.run_demo import DEMO_CONFIG, READ_SCOPES, UPSTREAM_URL
+from examples.upstream_server import build_app
+from gateway.composition import Gateway, build_gateway
+from gateway.config import load_settings
+from gateway.settings import Settings
+from gateway.store.factory import open_store
+from gateway.upstream.asgi_transport import AsgiTransport, lifespan
+from tests.support.gateway_server import RunningGateway, running_gateway
+from tests.support.sdk_clients import SdkBrowser
+from tests.support.users import signed_up
+from tools_registry.urls import origin
+
+pytestmark = pytest.mark.anyio
+
+HOST_REDIRECT = "http://127.0.0.1:9/callback"
+
+
+@pytest.fixture
+def demo_gateway(tmp_path: Path) -> Iterator[RunningGateway]:
+    config = tmp_path / "demo.toml"
+    config.write_text(DEMO_CONFIG)
+    store = f"sqlite:///{tmp_path / 'gw.sqlite3'}"
+
+    def settings(port: int) -> Settings:
+        return load_settings(str(config), environ={}, overrides={"port": port, "store": store})
+
+    upstreams: list[Starlette] = []
+
+    def build(settings: Settings) -> Gateway:
+        upstream = build_app(settings.server.issuer_id, UPSTREAM_URL)  # the demo's weather server
+        upstreams.append(upstream)
+        transport = AsgiTransport({origin(UPSTREAM_URL): upstream})
+        return build_gateway(settings, open_store(settings.server.store), transport=transport)
+
+    def with_upstream(gateway_app: Starlette, gateway: Gateway) -> ASGIApp:
+        @contextlib.asynccontextmanager
+        async def both(app: Starlette) -> AsyncIterator[None]:
+            async with lifespan(upstreams[0]), gateway_app.router.lifespan_context(gateway_app):
+                yield
+
+        return Starlette(routes=[Mount("/", app=gateway_app)], lifespan=both)
+
+    with running_gateway(settings, build=build, wrap=with_upstream) as gateway:
+        yield gateway
+
+
+async def test_an_mcp_host_registering_itself_lists_and_calls_tools_and_refreshes(
+    demo_gateway: RunningGateway,
+) -> None:
+    async with signed_up(demo_gateway.settings.server.store) as person:
+        browser = SdkBrowser(person)
+        storage = MemoryTokenStorage()
+        provider = OAuthClientProvider(
+            server_url=f"{demo_gateway.url}/mcp",
+            client_metadata=OAuthClientMetadata(
+                redirect_uris=[AnyUrl(HOST_REDIRECT)],
+                client_name="An MCP host",
+                token_endpoint_auth_method="none",
+            ),
+            storage=storage,
+            redirect_handler=browser.redirect_handler,
+            callback_handler=browser.callback_handler,
+        )
+        async with httpx2.AsyncClient(auth=provider, timeout=30) as http:
+            transport = streamable_http_client(f"{demo_gateway.url}/mcp", http_client=http)
+            async with Client(transport) as client:
+                names = {tool.name for tool in (await client.list_tools()).tools}
+                assert {"weather.get_forecast", "weather.list_alerts"} <= names
+                assert "weather.echo" not in names, "a self-registered host holds only the read tools"
+                result = await client.call_tool("weather.get_forecast", {"city": "Paris"})
+                assert not result.is_error, result
+                assert storage.tokens is not None and storage.tokens.refresh_token
+                first = storage.tokens
+                provider.context.token_expiry_time = time.time() - 1  # the SDK must refresh now
+                again = await client.call_tool("weather.get_forecast", {"city": "Oslo"})
+                assert not again.is_error, again
+        assert storage.tokens is not None and storage.tokens.access_token != first.access_token
+        assert storage.client_info is not None and storage.client_info.client_id
+        assert set(str(storage.tokens.scope).split()) == set(READ_SCOPES)
+        assert len(browser.authorize_urls) == 1, "one sign-in, then refreshes without the person"
