@@ -125,7 +125,7 @@ async def test_a_cimd_document_whose_client_id_differs_from_its_url_is_refused(
         ({"redirect_uris": [CB + "#x"]}, "fragment"),
         ({"redirect_uris": None}, "redirect_uris"),
         ({"client_secret": "s3cret"}, "must not carry a client secret"),
-        ({"scope": "admin:everything"}, "none of the requested scopes"),
+        ({"scope": ["tools:read"]}, "scope must be a string"),
     ],
 )
 async def test_a_cimd_document_with_unacceptable_metadata_is_refused_with_the_reason(

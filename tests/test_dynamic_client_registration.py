@@ -221,12 +221,21 @@ async def test_dcr_client_name_and_informational_members_are_capped_and_checked(
     assert "extra" not in body  # members the gateway does not understand are ignored (RFC 7591 §2)
 
 
-async def test_dcr_scope_is_narrowed_to_the_scopes_registered_clients_may_hold(
+async def test_rg1_dcr_scope_is_narrowed_to_the_scopes_registered_clients_may_hold(
     http: httpx2.AsyncClient,
 ) -> None:
     assert (await registered(http, scope="tools:read admin:everything"))["scope"] == "tools:read"
+    assert (await registered(http, scope="tools:read:weather"))["scope"] == "tools:read:weather"
+    assert (await registered(http, scope="tools"))["scope"] == " ".join(SCOPES), "never a wider one"
     assert (await registered(http))["scope"] == " ".join(SCOPES)
-    assert error_of(await register(http, scope="admin:everything")) == "invalid_client_metadata"
+
+
+async def test_rg1_requested_scopes_the_gateway_does_not_grant_are_replaced_by_its_defaults_not_refused(
+    http: httpx2.AsyncClient,
+) -> None:
+    """mcp-remote registers with ``openid email profile``: it gets the defaults (RFC 7591 §3.2.1)."""
+    assert (await registered(http, scope="openid email profile"))["scope"] == " ".join(SCOPES)
+    assert (await registered(http, scope="admin:everything"))["scope"] == " ".join(SCOPES)
 
 
 @pytest.mark.parametrize(

@@ -14,7 +14,10 @@ that has also passed :func:`~gateway.oauth.clients.validate`.
   with each other (RFC 7591 §2.1);
 * ``token_endpoint_auth_method`` from the policy's set; ``jwks`` xor ``jwks_uri`` for
   ``private_key_jwt``; ``jwks_uri`` https only (fetched later by the one SSRF-safe fetcher);
-* ``scope`` narrowed to the scopes self-described clients may hold (all of them when absent);
+* ``scope`` narrowed to the scopes self-described clients may hold, a held scope allowing the ones
+  below it; when it names none of them (``openid email profile``) or is absent, the client gets
+  the policy's whole set, the server's default (RFC 7591 §3.2.1): it is refused only when the
+  policy lets self-registered clients hold nothing;
 * ``client_name`` and the informational URIs and strings length-capped.
 """
 
@@ -27,7 +30,7 @@ from typing import Any, cast
 from gateway.errors import InvalidClientMetadata, InvalidRedirectUri
 from gateway.oauth.clients.model import AUTH_METHODS, AuthMethod, Client, ClientError, validate
 from gateway.oauth.clients.redirect_uris import RedirectError, check_redirect_uri
-from tools_registry.scopes import is_scope_token
+from tools_registry.scopes import covers, is_scope_token
 from tools_registry.urls import UrlError, split_url, web_url
 
 MAX_CLIENT_NAME = 100
@@ -113,10 +116,11 @@ def _scopes(document: Mapping[str, Any], allowed: Sequence[str]) -> tuple[str, .
     requested = [token for token in value.split(" ") if token]
     if not all(is_scope_token(token) for token in requested):
         raise _refuse("scope must be space-separated printable tokens")
-    granted = tuple(dict.fromkeys(token for token in requested if token in allowed))
-    if requested and not granted:
-        raise _refuse("none of the requested scopes may be held by a self-registered client")
-    return granted if requested else tuple(dict.fromkeys(allowed))
+    defaults = tuple(dict.fromkeys(allowed))
+    granted = tuple(dict.fromkeys(token for token in requested if covers(defaults, token)))
+    if requested and not defaults:
+        raise _refuse("self-registered clients may hold no scope here")
+    return granted or defaults
 
 
 def _grants_and_responses(
