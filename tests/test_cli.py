@@ -6,6 +6,7 @@ Exit codes (gateway/cli): 0 done, 1 the object was not there, 2 bad configuratio
 from __future__ import annotations
 
 import json
+import time
 from pathlib import Path
 
 import jwt
@@ -105,6 +106,22 @@ def test_list_json_shows_store_and_config_clients_sorted(cli: Cli, tmp_path: Pat
         ("c-store", "store"),
     ]
     assert all("secret_hash" not in c for c in listed)
+
+
+def test_text_listings_are_aligned_tables_with_headers_and_dates_as_dates(cli: Cli) -> None:
+    """People read tables (as from ``kubectl get``); ``--json`` keeps its records and epoch times."""
+    cli.json("clients", "add", "an-agent", "--jwks", json.dumps(AgentKey().jwks), "--scope", "tools:read")
+    header, row = cli.run("clients", "list").stdout.splitlines()
+    assert header.split() == ["CLIENT", "ID", "AUTHENTICATION", "SCOPES", "SOURCE"]
+    assert row.split() == ["an-agent", "private_key_jwt", "tools:read", "store"]
+    assert row.index("private_key_jwt") == header.index("AUTHENTICATION"), "columns are aligned"
+
+    (key,) = cli.json("keys", "list")
+    header, row = cli.run("keys", "list").stdout.splitlines()
+    assert header.split()[:2] == ["KID", "STATE"] and "SIGNS FROM" in header
+    assert time.strftime("%Y-%m-%d %H:%M:%S UTC", time.gmtime(key["activates_at"])) in row
+    assert str(key["activates_at"]) not in row, "never an epoch number for people"
+    assert isinstance(key["activates_at"], int), "--json is unchanged"
 
 
 def test_list_of_an_empty_store(cli: Cli) -> None:

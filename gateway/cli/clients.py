@@ -11,7 +11,7 @@ import json
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
-from gateway.cli.output import Handler, add_json_flag, emit, not_found, removed, show
+from gateway.cli.output import Handler, add_json_flag, emit, not_found, removed, show, table
 from gateway.oauth.clients.model import (
     AUTH_METHODS,
     GRANT_TYPES,
@@ -88,8 +88,9 @@ async def _add(gateway: Gateway, args: argparse.Namespace) -> int:
 
 async def _list(gateway: Gateway, args: argparse.Namespace) -> int:
     clients = await gateway.clients.list_clients()
-    rows = [f"{c.client_id}\t{c.auth_method}\t{' '.join(c.scopes)}\t({c.source})" for c in clients]
-    emit(args, [c.public_view() for c in clients], "\n".join(rows) or "no clients registered")
+    rows = [(c.client_id, c.auth_method, c.scopes, c.source) for c in clients]
+    text = table(("client id", "authentication", "scopes", "source"), rows, "no clients registered")
+    emit(args, [c.public_view() for c in clients], text)
     return 0
 
 

@@ -5,7 +5,7 @@ from __future__ import annotations
 import argparse
 from typing import TYPE_CHECKING, Any
 
-from gateway.cli.output import Handler, add_json_flag, emit
+from gateway.cli.output import Handler, add_json_flag, emit, table, when
 
 if TYPE_CHECKING:
     from gateway.composition import Gateway
@@ -23,14 +23,15 @@ def add_parser(commands: Any) -> None:
 async def _list(gateway: Gateway, args: argparse.Namespace) -> int:
     await gateway.keys.ensure_key()
     infos = [info.as_dict() for info in await gateway.keys.list_keys()]
-    emit(args, infos, "\n".join(f"{i['kid']}\t{i['state']}\tsigns from {i['activates_at']}" for i in infos))
+    rows = [(i["kid"], i["state"], when(i["activates_at"]), when(i["retires_at"])) for i in infos]
+    emit(args, infos, table(("kid", "state", "signs from", "retires"), rows, "no signing keys"))
     return 0
 
 
 async def _rotate(gateway: Gateway, args: argparse.Namespace) -> int:
     await gateway.keys.ensure_key()
     info = (await gateway.keys.rotate()).as_dict()
-    emit(args, info, f"new key {info['kid']} is published now and signs from {info['activates_at']}")
+    emit(args, info, f"new key {info['kid']} is published now and signs from {when(info['activates_at'])}")
     return 0
 
 

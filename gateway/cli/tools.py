@@ -8,10 +8,9 @@ as for ``clients``: 0 done, 1 no such server or the store is down, 2 bad argumen
 from __future__ import annotations
 
 import argparse
-import json
 from typing import TYPE_CHECKING, Any
 
-from gateway.cli.output import Handler, add_json_flag, emit, not_found, removed, show
+from gateway.cli.output import Handler, add_json_flag, emit, not_found, removed, show, table
 from tools_registry.servers import RegistryError, UpstreamServer
 
 if TYPE_CHECKING:
@@ -92,8 +91,9 @@ async def _add(gateway: Gateway, args: argparse.Namespace) -> int:
 
 async def _list(gateway: Gateway, args: argparse.Namespace) -> int:
     servers = await gateway.servers.list_servers()
-    rows = [f"{s.id}\t{s.url}\t({s.source})" for s in servers]
-    emit(args, [s.as_dict() for s in servers], "\n".join(rows) or "no upstream servers registered")
+    rows = [(s.id, s.url, s.audience, s.source) for s in servers]
+    text = table(("id", "url", "audience", "source"), rows, "no upstream servers registered")
+    emit(args, [s.as_dict() for s in servers], text)
     return 0
 
 
@@ -114,7 +114,9 @@ async def _refresh(gateway: Gateway, args: argparse.Namespace) -> int:
     if args.server_id is not None and await gateway.servers.get(args.server_id) is None:
         return not_found("upstream server", args.server_id)
     result = await gateway.refresher.refresh_now(args.server_id)
-    emit(args, result, json.dumps(result, indent=2, sort_keys=True))
+    rows = [(r["server"], r["healthy"], r.get("tools", 0), r.get("reason")) for r in result["servers"]]
+    headers = ("server", "healthy", "tools", "reason")
+    emit(args, result, table(headers, rows, "no upstream servers registered"))
     return 0
 
 

@@ -7,7 +7,7 @@ import getpass
 import sys
 from typing import TYPE_CHECKING, Any
 
-from gateway.cli.output import Handler, add_json_flag, emit, not_found, removed
+from gateway.cli.output import Handler, add_json_flag, emit, not_found, removed, table
 from gateway.oauth.authorize.users import UserError
 
 if TYPE_CHECKING:
@@ -44,7 +44,8 @@ async def _add(gateway: Gateway, args: argparse.Namespace) -> int:
 
 async def _list(gateway: Gateway, args: argparse.Namespace) -> int:
     users = [u.public_view() for u in await gateway.users.list_users()]
-    emit(args, users, "\n".join(u["username"] for u in users) or "no users")
+    rows = [(u["username"], u["display_name"]) for u in users]
+    emit(args, users, table(("username", "display name"), rows, "no users"))
     return 0
 
 
