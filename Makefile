@@ -7,9 +7,10 @@ STAMP := $(VENV)/.installed
 NODE_DIR := .node
 NODE_STAMP := $(NODE_DIR)/.installed
 IDP_STAMP := $(NODE_DIR)/idp/.installed
+TS_SDK_STAMP := $(NODE_DIR)/ts-sdk/.installed
 CHROMIUM := /usr/bin/chromium
 
-.PHONY: run test lint typecheck unit conformance-deps idp-deps chromium bench clean
+.PHONY: run test lint typecheck unit conformance-deps idp-deps ts-sdk-deps chromium bench clean
 
 $(STAMP): pyproject.toml constraints.txt
 	$(PYTHON) -m venv $(VENV)
@@ -39,6 +40,16 @@ $(IDP_STAMP):
 
 idp-deps: $(IDP_STAMP)
 
+# The out-of-the-box test drives the official TypeScript SDK (v1) as an MCP host, in its own prefix.
+$(TS_SDK_STAMP):
+	mkdir -p $(NODE_DIR)/ts-sdk
+	cd $(NODE_DIR)/ts-sdk && npm install --prefix . --silent --no-audit --no-fund --no-save \
+		@modelcontextprotocol/sdk@1.32.2
+	test -f $(NODE_DIR)/ts-sdk/node_modules/@modelcontextprotocol/sdk/dist/esm/client/index.js
+	touch $(TS_SDK_STAMP)
+
+ts-sdk-deps: $(TS_SDK_STAMP)
+
 # The consent-page test drives Debian's Chromium through playwright (never `playwright install`).
 $(CHROMIUM):
 	@if [ "$$(id -u)" = 0 ]; then \
@@ -63,7 +74,7 @@ typecheck: $(STAMP)
 # (measured 88%); code run in uvicorn's threads counts, the CLI's subprocesses do not.
 COVERAGE_FLOOR := 86
 
-unit: $(STAMP) $(NODE_STAMP) $(IDP_STAMP) $(CHROMIUM)
+unit: $(STAMP) $(NODE_STAMP) $(IDP_STAMP) $(TS_SDK_STAMP) $(CHROMIUM)
 	$(BIN)/pytest --cov --cov-report=term:skip-covered --cov-fail-under=$(COVERAGE_FLOOR)
 
 test: lint typecheck unit

@@ -1,15 +1,17 @@
-"""The configuration ``make run`` writes works, as is, with an MCP host that registers itself.
+"""The configuration ``make run`` writes works, as is, with MCP hosts that register themselves.
 
-The official ``mcp`` SDK plays the host a person uses: it finds the gateway from the 401, registers
-by DCR (nothing pre-registered), runs the authorization code flow with a person who signs in and
-consents, lists the tools, calls the example weather tool, and refreshes its token. The gateway runs
-under uvicorn on the demo's configuration file (only its port and store differ); the example
-upstream is served in process at the address the configuration names.
+The official SDKs, Python and TypeScript (v1, under Node 22), each play the host a person uses: it
+finds the gateway from the 401, registers by DCR (nothing pre-registered), runs the authorization
+code flow with a person who signs in and consents, lists the tools, calls the example weather tool,
+and refreshes its token. The gateway runs under uvicorn on the demo's configuration file (only its
+port and store differ); the example upstream is served in process at the address the
+configuration names.
 """
 
 from __future__ import annotations
 
 import contextlib
+import json
 import time
 from collections.abc import AsyncIterator, Iterator
 from pathlib import Path
@@ -35,6 +37,7 @@ from gateway.store.factory import open_store
 from gateway.upstream.asgi_transport import AsgiTransport, lifespan
 from tests.support.gateway_server import RunningGateway, running_gateway
 from tests.support.sdk_clients import SdkBrowser
+from tests.support.ts_sdk import run_ts_host
 from tests.support.users import signed_up
 from tools_registry.urls import origin
 
@@ -106,3 +109,25 @@ async def test_an_mcp_host_registering_itself_lists_and_calls_tools_and_refreshe
         assert storage.client_info is not None and storage.client_info.client_id
         assert set(str(storage.tokens.scope).split()) == set(READ_SCOPES)
         assert len(browser.authorize_urls) == 1, "one sign-in, then refreshes without the person"
+
+
+async def test_the_typescript_sdk_registering_itself_lists_and_calls_tools_and_refreshes(
+    demo_gateway: RunningGateway,
+) -> None:
+    async with signed_up(demo_gateway.settings.server.store) as person:
+        report = await run_ts_host(
+            person,
+            mcp_url=f"{demo_gateway.url}/mcp",
+            redirect_uri=HOST_REDIRECT,
+            tool="weather.get_forecast",
+            arguments={"city": "Paris"},
+        )
+    assert {"weather.get_forecast", "weather.list_alerts"} <= set(report["tools"])
+    assert "weather.echo" not in report["tools"], "a self-registered host holds only the read tools"
+    for result in (report["first"], report["second"]):
+        assert not result.get("isError"), result
+        assert "Paris" in json.dumps(result["content"])
+    assert report["registrations"] == 1 and report["clientId"]
+    assert len(report["authorizeUrls"]) == 1, "one sign-in, then a refresh without the person"
+    assert len(set(report["accessTokens"])) == 2, "the call after the revocation used a refreshed token"
+    assert set(report["scope"].split()) == set(READ_SCOPES)
