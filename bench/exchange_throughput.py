@@ -182,7 +182,7 @@ async def internal_path(store_url: str, label: str, args: argparse.Namespace) ->
     )
     gateway = build_gateway(settings, open_store(store_url), clock=SystemClock())
     try:
-        await gateway.keys.ensure_key()
+        await gateway.keys.ensure_keys()
         agents: list[Claims] = []
         for i in range(args.agents):
             issued = await gateway.issuer.issue(

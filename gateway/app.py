@@ -13,6 +13,7 @@ from starlette.middleware import Middleware
 
 from gateway.composition import Gateway
 from gateway.errors import EXCEPTION_HANDLERS
+from gateway.key_encryption import KeyEncryptionError
 from gateway.oauth.routes import authorization_server_routes
 from gateway.resource.routes import McpRoute, mcp_app, protected_resource_routes
 from gateway.store import StoreUnavailable
@@ -24,9 +25,12 @@ def create_app(gateway: Gateway) -> Starlette:
     @contextlib.asynccontextmanager
     async def lifespan(app: Starlette) -> AsyncIterator[None]:
         try:
-            await gateway.keys.ensure_key()
+            await gateway.keys.ensure_keys()
         except StoreUnavailable:
             logger.warning("the store is unavailable at start-up; requests get 503 until it is back")
+        except KeyEncryptionError as exc:  # the wrong KEK: nothing could be signed or verified
+            logger.error("the signing keys cannot be opened: %s", exc)
+            raise
         refreshing = asyncio.create_task(gateway.refresher.run())
         try:
             yield

@@ -10,13 +10,15 @@ and ``gateway.app`` puts the routes together.
 
 from __future__ import annotations
 
+import os
 from dataclasses import dataclass
 
 from gateway import paths
 from gateway.audit import AuditLog
 from gateway.clock import Clock, SystemClock
 from gateway.fetching.fetcher import DocumentFetcher, FetchPolicy
-from gateway.keys import KeyManager, KeyRing
+from gateway.key_encryption import KeyProtector, protector_for
+from gateway.keys import PURPOSES
 from gateway.oauth.authorize.browser_state import BrowserState, Cookies
 from gateway.oauth.authorize.federation import FederatedSignIn
 from gateway.oauth.authorize.oidc_provider import FederationConfig, OidcProvider
@@ -40,6 +42,7 @@ from gateway.oauth.tokens.revocation import RevocationList
 from gateway.resource.bearer import VerifiedTokenCache
 from gateway.resource.sessions import SessionStore
 from gateway.settings import Settings
+from gateway.signing_keys import SigningKeys, signing_keys
 from gateway.store import Store
 from gateway.upstream.aiohttp_transport import AiohttpTransport
 from gateway.upstream.discovery import Discovery
@@ -67,12 +70,14 @@ class Gateway:
     fetcher: DocumentFetcher
     metadata_fetcher: DocumentFetcher
     # -- authorization server -----------------------------------------------------------------
-    keys: KeyManager
-    keyring: KeyRing
+    keys: SigningKeys
     clients: ClientRegistry
     users: UserDirectory
     issuer: AccessTokenIssuer
     verifier: AccessTokenVerifier
+    """Trusts the ``gateway`` keys only: for every token the gateway accepts as a credential."""
+    introspection_verifier: AccessTokenVerifier
+    """Trusts both key sets: introspection answers for downstream tokens too."""
     revocations: RevocationList
     marks: NotBeforeMarks
     codes: AuthorizationCodes
@@ -102,9 +107,11 @@ def build_gateway(
     fetcher: DocumentFetcher | None = None,
     transport: UpstreamTransport | None = None,
     metadata_fetcher: DocumentFetcher | None = None,
+    key_protector: KeyProtector | None = None,
 ) -> Gateway:
     """``fetcher`` fetches clients' ``jwks_uri`` (its allow-list is a setting); ``metadata_fetcher``
-    fetches Client ID Metadata Documents and never reaches a private address (RG-3)."""
+    fetches Client ID Metadata Documents and never reaches a private address (RG-3);
+    ``key_protector`` seals private keys (by default from the ``key_encryption_key`` setting)."""
     clock = clock or SystemClock()
     audit = AuditLog()
     server, tokens, registration = settings.server, settings.tokens, settings.registration
@@ -114,10 +121,15 @@ def build_gateway(
     )
 
     # -- authorization server ---------------------------------------------------------------------
-    keys = KeyManager(
-        store, clock, publish_lead=tokens.key_publish_lead, retire_after=tokens.access_token_ttl + 60
+    keys = signing_keys(  # the gateway accepts the tokens whose audience is its /mcp or its issuer
+        store,
+        clock,
+        key_protector or protector_for(server.key_encryption_key, server.store, os.environ),
+        own_audiences=(settings.mcp.resource, server.issuer_id),
+        publish_lead=tokens.key_publish_lead,
+        retire_after=tokens.access_token_ttl + 60,
+        refresh_interval=tokens.key_refresh_interval,
     )
-    keyring = KeyRing(keys, clock, refresh_interval=tokens.key_refresh_interval)
     marks = NotBeforeMarks(store, clock)
     clients = ClientRegistry(
         store,
@@ -127,7 +139,7 @@ def build_gateway(
     )
     users = UserDirectory(store, marks=marks)
     revocations = RevocationList(store, clock)
-    issuer = AccessTokenIssuer(keyring, server.issuer_id, clock)
+    issuer = AccessTokenIssuer(keys, server.issuer_id, clock)
     targets = Targets(
         settings.mcp.resource, tokens.resources, ((t.audience, t.scopes) for t in tokens.targets)
     )
@@ -163,11 +175,11 @@ def build_gateway(
         fetcher=fetcher,
         metadata_fetcher=metadata_fetcher,
         keys=keys,
-        keyring=keyring,
         clients=clients,
         users=users,
         issuer=issuer,
-        verifier=AccessTokenVerifier(keyring, server.issuer_id, clock, leeway=0),
+        verifier=AccessTokenVerifier(keys.rings_for("gateway"), server.issuer_id, clock, leeway=0),
+        introspection_verifier=AccessTokenVerifier(keys.rings_for(*PURPOSES), server.issuer_id, clock),
         revocations=revocations,
         marks=marks,
         codes=AuthorizationCodes(store, tokens.authorization_code_ttl, clock),

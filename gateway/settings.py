@@ -35,6 +35,9 @@ class ServerSettings:
     issuer: str = ""
     """The authorization server's issuer identifier; defaults to ``public_url``. Byte-exact."""
     store: str = "sqlite:///var/mcp-gateway.sqlite3"
+    key_encryption_key: str = ""
+    """Where the key-encryption key that seals private keys at rest comes from: ``file:<path>`` or
+    ``env:<NAME>``; unset, a file beside a SQLite store (created on first use), required for Redis."""
     log_level: str = "info"
 
     @property

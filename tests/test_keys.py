@@ -17,8 +17,10 @@ from cryptography.hazmat.primitives.asymmetric import ec
 from jwt.algorithms import ECAlgorithm
 
 from gateway.clock import FrozenClock
+from gateway.key_encryption import LocalKeyProtector, protector_for
 from gateway.keys import ALGORITHM, KeyManager, KeyRing, thumbprint
 from gateway.oauth.tokens.access_tokens import AccessTokenIssuer, AccessTokenVerifier, InvalidToken
+from gateway.signing_keys import SigningKeys, signing_keys
 from gateway.store import Store
 from gateway.store.factory import open_store
 from gateway.store.memory import MemoryStore
@@ -31,6 +33,7 @@ ISSUER = "https://gw.example"
 AUDIENCE = "https://gw.example/mcp"
 PUBLIC_MEMBERS = {"kty", "crv", "x", "y", "kid", "use", "alg"}
 PRIVATE_MEMBERS = {"d", "p", "q", "dp", "dq", "qi", "oth", "k"}
+PROTECTOR = LocalKeyProtector(b"a key-encryption key for tests!!")
 
 
 # --- RFC 7638 thumbprints --------------------------------------------------------------------------
@@ -107,7 +110,7 @@ def clock() -> FrozenClock:
 
 @pytest.fixture
 def manager(clock: FrozenClock) -> KeyManager:
-    return KeyManager(MemoryStore(), clock, publish_lead=LEAD, retire_after=RETIRE_AFTER)
+    return KeyManager(MemoryStore(), clock, publish_lead=LEAD, retire_after=RETIRE_AFTER, protector=PROTECTOR)
 
 
 async def states(manager: KeyManager) -> dict[str, str]:
@@ -237,28 +240,36 @@ async def test_the_keyring_serves_its_snapshot_until_the_refresh_interval(
 # --- restarts and storage on SQLite ----------------------------------------------------------------
 
 
-def sqlite_parts(issuer_clock: FrozenClock, path: Path) -> tuple[Store, KeyManager, KeyRing]:
+def sqlite_parts(issuer_clock: FrozenClock, path: Path) -> tuple[Store, KeyManager, SigningKeys]:
     store = open_store(f"sqlite:///{path}")
-    manager = KeyManager(store, issuer_clock, publish_lead=60, retire_after=RETIRE_AFTER)
-    return store, manager, KeyRing(manager, issuer_clock, refresh_interval=15)
+    keys = signing_keys(
+        store,
+        issuer_clock,
+        PROTECTOR,
+        own_audiences=(AUDIENCE,),
+        publish_lead=60,
+        retire_after=RETIRE_AFTER,
+        refresh_interval=15,
+    )
+    return store, keys.managers["gateway"], keys
 
 
 @pytest.mark.anyio
 async def test_tokens_signed_before_a_restart_verify_after_it(tmp_path: Path, clock: FrozenClock) -> None:
     path = tmp_path / "gw.sqlite3"
-    store, manager, ring = sqlite_parts(clock, path)
+    store, manager, keys = sqlite_parts(clock, path)
     await manager.ensure_key()
-    issuer = AccessTokenIssuer(ring, ISSUER, clock)
+    issuer = AccessTokenIssuer(keys, ISSUER, clock)
     before = await issuer.issue(subject="a", client_id="a", audience=AUDIENCE, scopes=("x",), lifetime=300)
     await manager.rotate()
     await store.close()
 
     clock.advance(60)  # the rotated key signs now; the first one is retiring
-    store, manager, ring = sqlite_parts(clock, path)
-    verifier = AccessTokenVerifier(ring, ISSUER, clock)
+    store, manager, keys = sqlite_parts(clock, path)
+    verifier = AccessTokenVerifier(keys.rings_for("gateway"), ISSUER, clock)
     claims = await verifier.verify(before.token, audience=AUDIENCE)
     assert claims.jti == before.claims["jti"]
-    after = await AccessTokenIssuer(ring, ISSUER, clock).issue(
+    after = await AccessTokenIssuer(keys, ISSUER, clock).issue(
         subject="a", client_id="a", audience=AUDIENCE, scopes=("x",), lifetime=300
     )
     assert jwt.get_unverified_header(after.token)["kid"] != jwt.get_unverified_header(before.token)["kid"]
@@ -266,8 +277,8 @@ async def test_tokens_signed_before_a_restart_verify_after_it(tmp_path: Path, cl
     await store.close()
 
     # A third process that never saw either token verifies both, too.
-    store, _manager, ring = sqlite_parts(clock, path)
-    verifier = AccessTokenVerifier(ring, ISSUER, clock)
+    store, _manager, keys = sqlite_parts(clock, path)
+    verifier = AccessTokenVerifier(keys.rings_for("gateway"), ISSUER, clock)
     await verifier.verify(before.token, audience=AUDIENCE)
     await verifier.verify(after.token, audience=AUDIENCE)
     await store.close()
@@ -275,15 +286,16 @@ async def test_tokens_signed_before_a_restart_verify_after_it(tmp_path: Path, cl
 
 @pytest.mark.anyio
 async def test_a_token_from_a_key_of_another_store_is_refused(tmp_path: Path, clock: FrozenClock) -> None:
-    store_a, manager_a, ring_a = sqlite_parts(clock, tmp_path / "a.sqlite3")
-    store_b, manager_b, ring_b = sqlite_parts(clock, tmp_path / "b.sqlite3")
+    store_a, manager_a, keys_a = sqlite_parts(clock, tmp_path / "a.sqlite3")
+    store_b, manager_b, keys_b = sqlite_parts(clock, tmp_path / "b.sqlite3")
     await manager_a.ensure_key()
     await manager_b.ensure_key()
-    token = await AccessTokenIssuer(ring_a, ISSUER, clock).issue(
+    token = await AccessTokenIssuer(keys_a, ISSUER, clock).issue(
         subject="a", client_id="a", audience=AUDIENCE, scopes=(), lifetime=300
     )
     with pytest.raises(InvalidToken):
-        await AccessTokenVerifier(ring_b, ISSUER, clock).verify(token.token, audience=AUDIENCE)
+        verifier = AccessTokenVerifier(keys_b.rings_for("gateway"), ISSUER, clock)
+        await verifier.verify(token.token, audience=AUDIENCE)
     await store_a.close()
     await store_b.close()
 
@@ -303,7 +315,7 @@ async def test_the_sqlite_file_with_the_private_keys_is_owner_only(
     tmp_path: Path, clock: FrozenClock, umask_022: None
 ) -> None:
     path = tmp_path / "new-dir" / "gw.sqlite3"
-    store, manager, _ring = sqlite_parts(clock, path)
+    store, manager, _keys = sqlite_parts(clock, path)
     await manager.ensure_key()
     await manager.rotate()
     files = [p for p in path.parent.iterdir() if p.name.startswith(path.name)]
@@ -312,7 +324,7 @@ async def test_the_sqlite_file_with_the_private_keys_is_owner_only(
         assert file.stat().st_mode & 0o077 == 0, (file, oct(file.stat().st_mode))
     assert path.parent.stat().st_mode & 0o077 == 0
     raw = b"".join(f.read_bytes() for f in files)
-    assert b"PRIVATE KEY" in raw  # it really is the file that holds them
+    assert b"sealed_private_key" in raw  # it really is the file that holds them, sealed
     await store.close()
 
 
@@ -328,18 +340,22 @@ def cli_json(tmp_path: Path, *args: str, **env_extra: str) -> Any:
 
 def test_cli_keys_list_and_rotate(tmp_path: Path, umask_022: None) -> None:
     listed = cli_json(tmp_path, "keys", "list")
-    assert len(listed) == 1
-    (first,) = listed
-    assert first["state"] == "active" and first["alg"] == "ES256"
+    assert [k["purpose"] for k in listed] == ["gateway", "downstream"], "one key of each purpose"
+    first = {k["purpose"]: k for k in listed}
+    assert all(k["state"] == "active" and k["alg"] == "ES256" for k in listed)
     assert cli_json(tmp_path, "keys", "list") == listed  # listing does not make keys
 
-    rotated = cli_json(tmp_path, "keys", "rotate", MCP_GATEWAY_KEY_PUBLISH_LEAD="120")
-    assert rotated["state"] == "next"
-    assert rotated["kid"] != first["kid"]
+    lead = {"MCP_GATEWAY_KEY_PUBLISH_LEAD": "120"}
+    rotated = cli_json(tmp_path, "keys", "rotate", "--purpose", "downstream", **lead)
+    assert rotated["state"] == "next" and rotated["purpose"] == "downstream"
+    assert rotated["kid"] != first["downstream"]["kid"]
     assert rotated["activates_at"] - rotated["created_at"] in (119, 120, 121)
 
     states = {k["kid"]: k["state"] for k in cli_json(tmp_path, "keys", "list")}
-    assert states == {first["kid"]: "active", rotated["kid"]: "next"}
+    gateway, downstream = first["gateway"]["kid"], first["downstream"]["kid"]
+    assert states == {gateway: "active", downstream: "active", rotated["kid"]: "next"}
+    both = cli_json(tmp_path, "keys", "rotate")
+    assert [k["purpose"] for k in both] == ["gateway", "downstream"]
 
     text = Cli.on_sqlite(tmp_path).run("keys", "list")
     assert text.returncode == 0 and rotated["kid"] in text.stdout and "next" in text.stdout
@@ -352,12 +368,19 @@ def test_cli_keys_list_and_rotate(tmp_path: Path, umask_022: None) -> None:
 async def test_keys_rotated_by_the_cli_are_the_ones_the_server_publishes(tmp_path: Path) -> None:
     rotated = cli_json(tmp_path, "keys", "rotate")
     listed = cli_json(tmp_path, "keys", "list")
-    store = open_store(f"sqlite:///{tmp_path}/gw.sqlite3")
+    store_url = f"sqlite:///{tmp_path}/gw.sqlite3"
+    store = open_store(store_url)
     try:
-        manager = KeyManager(
-            store, FrozenClock(rotated["created_at"] + 1), publish_lead=600, retire_after=360
+        keys = signing_keys(
+            store,
+            FrozenClock(rotated[0]["created_at"] + 1),
+            protector_for("", store_url, {}),  # the KEK the CLI made beside the database
+            own_audiences=(AUDIENCE,),
+            publish_lead=600,
+            retire_after=360,
+            refresh_interval=15,
         )
-        jwks = (await manager.snapshot()).jwks
+        jwks = await keys.jwks()
         assert {k["kid"] for k in jwks["keys"]} == {k["kid"] for k in listed}
         for key in jwks["keys"]:
             assert key["kid"] == independent_thumbprint(key)

@@ -561,13 +561,16 @@ def _signed_by_gateway(gateway: RunningGateway, overrides: dict[str, Any]) -> st
     import anyio
 
     from gateway.clock import SystemClock
+    from gateway.key_encryption import protector_for
     from gateway.keys import KeyManager
     from gateway.store.factory import open_store
 
     async def snapshot() -> Any:
-        store = open_store(gateway.settings.server.store)
+        server = gateway.settings.server
+        store = open_store(server.store)
+        protector = protector_for(server.key_encryption_key, server.store, {})
         try:
-            return await KeyManager(store, SystemClock(), 600, 360).snapshot()
+            return await KeyManager(store, SystemClock(), 600, 360, protector=protector).snapshot()
         finally:
             await store.close()
 

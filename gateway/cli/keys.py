@@ -1,4 +1,5 @@
-"""``mcp-gateway keys list|rotate``: the gateway's own signing keys (see :mod:`gateway.keys`)."""
+"""``mcp-gateway keys list|rotate``: the gateway's signing keys, both purposes (see
+:mod:`gateway.signing_keys`)."""
 
 from __future__ import annotations
 
@@ -6,6 +7,7 @@ import argparse
 from typing import TYPE_CHECKING, Any
 
 from gateway.cli.output import Handler, add_json_flag, emit, table, when
+from gateway.keys import PURPOSES
 
 if TYPE_CHECKING:
     from gateway.composition import Gateway
@@ -15,23 +17,37 @@ def add_parser(commands: Any) -> None:
     keys = commands.add_parser("keys", help="manage signing keys").add_subparsers(
         dest="action", required=True
     )
-    keys.add_parser("list", help="the signing keys and their states")
-    keys.add_parser("rotate", help="publish a new key now; it signs after key_publish_lead seconds")
+    keys.add_parser("list", help="the signing keys of both purposes and their states")
+    rotate = keys.add_parser("rotate", help="publish a new key now; it signs after key_publish_lead seconds")
+    rotate.add_argument(
+        "--purpose",
+        choices=(*PURPOSES, "all"),
+        default="all",
+        help="gateway (tokens the gateway accepts), downstream (tokens for upstreams), or all",
+    )
     add_json_flag(keys.choices.values())
 
 
 async def _list(gateway: Gateway, args: argparse.Namespace) -> int:
-    await gateway.keys.ensure_key()
-    infos = [info.as_dict() for info in await gateway.keys.list_keys()]
-    rows = [(i["kid"], i["state"], when(i["activates_at"]), when(i["retires_at"])) for i in infos]
-    emit(args, infos, table(("kid", "state", "signs from", "retires"), rows, "no signing keys"))
+    await gateway.keys.ensure_keys()
+    infos = [key.as_dict() for manager in gateway.keys.managers.values() for key in await manager.list_keys()]
+    rows = [
+        (i["purpose"], i["kid"], i["state"], when(i["activates_at"]), when(i["retires_at"])) for i in infos
+    ]
+    headers = ("purpose", "kid", "state", "signs from", "retires")
+    emit(args, infos, table(headers, rows, "no signing keys"))
     return 0
 
 
 async def _rotate(gateway: Gateway, args: argparse.Namespace) -> int:
-    await gateway.keys.ensure_key()
-    info = (await gateway.keys.rotate()).as_dict()
-    emit(args, info, f"new key {info['kid']} is published now and signs from {when(info['activates_at'])}")
+    await gateway.keys.ensure_keys()
+    purposes = PURPOSES if args.purpose == "all" else (args.purpose,)
+    infos = [(await gateway.keys.managers[purpose].rotate()).as_dict() for purpose in purposes]
+    lines = [
+        f"new {i['purpose']} key {i['kid']}: published now, signs from {when(i['activates_at'])}"
+        for i in infos
+    ]
+    emit(args, infos if args.purpose == "all" else infos[0], "\n".join(lines))
     return 0
 
 

@@ -61,7 +61,7 @@ def _token_endpoint(gateway: Gateway) -> TokenEndpoint:
                 gateway.verifier,
                 gateway.revocations,
                 targets,
-                frozenset({targets.gateway_resource, settings.server.issuer_id}),
+                gateway.keys.own_audiences,
                 audit,
                 gateway.marks,
             ),
@@ -106,7 +106,7 @@ def authorization_server_routes(gateway: Gateway) -> list[BaseRoute]:
     tokens = _token_endpoint(gateway)
     introspection = IntrospectionEndpoints(
         gateway.authenticator,
-        gateway.verifier,
+        gateway.introspection_verifier,
         gateway.revocations,
         gateway.refresh_tokens,
         gateway.marks,
@@ -149,7 +149,7 @@ def authorization_server_routes(gateway: Gateway) -> list[BaseRoute]:
         return _cached_json(metadata, 300)
 
     async def serve_jwks(request: Request) -> Response:
-        return _cached_json(dict((await gateway.keyring.current()).jwks), 60)
+        return _cached_json(await gateway.keys.jwks(), 60)
 
     well_known = [
         *paths.well_known_paths("oauth-authorization-server", server.issuer_id),

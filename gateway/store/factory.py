@@ -26,11 +26,7 @@ def open_store(url: str, clock: Clock | None = None) -> Store:
     if scheme == "sqlite":
         from gateway.store.sqlite import SQLiteStore
 
-        # sqlite:///x.db -> "x.db" (relative); sqlite:////abs/x.db -> "/abs/x.db".
-        path = unquote(url.removeprefix("sqlite:").removeprefix("//").removeprefix("/"))
-        if not path:
-            raise ValueError(f"store URL {url!r} has no file path; e.g. sqlite:///gateway.db")
-        return SQLiteStore(path, clock)
+        return SQLiteStore(sqlite_path(url), clock)
     if scheme in _REDIS_SCHEMES:
         from gateway.store.redis import RedisStore
 
@@ -45,3 +41,18 @@ def open_store(url: str, clock: Clock | None = None) -> Store:
         f"store URL: {what} is not supported; use sqlite:///path, redis://, rediss://, "
         "redis+sentinel://, redis+cluster:// or memory://"
     )
+
+
+def sqlite_path(url: str) -> str:
+    """The file a ``sqlite:`` store URL names: ``sqlite:///x.db`` is ``x.db`` (relative),
+    ``sqlite:////abs/x.db`` is ``/abs/x.db``."""
+    path = unquote(url.removeprefix("sqlite:").removeprefix("//").removeprefix("/"))
+    if not path:
+        raise ValueError(f"store URL {url!r} has no file path; e.g. sqlite:///gateway.db")
+    return path
+
+
+def store_kind(url: str) -> str:
+    """``sqlite``, ``redis`` (any of its deployments) or ``memory``: what a store URL names."""
+    scheme = urlsplit(url).scheme
+    return "redis" if scheme in _REDIS_SCHEMES else scheme

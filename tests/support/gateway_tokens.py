@@ -14,6 +14,7 @@ from typing import Any
 import jwt
 
 from gateway.composition import Gateway
+from gateway.keys import KeyPurpose
 from gateway.oauth.tokens.access_tokens import AccessTokenIssuer
 
 
@@ -30,7 +31,7 @@ async def mint(
 ) -> str:
     """A token signed by the gateway's current key, as its grants sign: for its MCP endpoint,
     by its own issuer, about ``client_id``, unless ``audience``, ``issuer`` or ``sub`` say else."""
-    signer = gateway.issuer if issuer is None else AccessTokenIssuer(gateway.keyring, issuer, gateway.clock)
+    signer = gateway.issuer if issuer is None else AccessTokenIssuer(gateway.keys, issuer, gateway.clock)
     issued = await signer.issue(
         subject=sub or client_id,
         client_id=client_id,
@@ -42,8 +43,11 @@ async def mint(
     return issued.token
 
 
-async def sign(gateway: Gateway, claims: dict[str, Any], typ: str | None) -> str:
-    """``claims`` signed with the gateway's current key, the header's ``typ`` as given (or none)."""
-    keys = await gateway.keyring.current()
+async def sign(
+    gateway: Gateway, claims: dict[str, Any], typ: str | None, purpose: KeyPurpose = "gateway"
+) -> str:
+    """``claims`` signed with the gateway's current key of ``purpose``, the header's ``typ`` as given
+    (or none)."""
+    keys = await gateway.keys.rings[purpose].current()
     headers = {"kid": keys.signing_kid, **({"typ": typ} if typ is not None else {})}
     return jwt.encode(claims, keys.signing_key, algorithm="ES256", headers=headers)

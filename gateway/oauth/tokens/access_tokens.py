@@ -17,6 +17,7 @@ from gateway.claims import Claims
 from gateway.clock import Clock
 from gateway.jwt_hygiene import MalformedJWT, inspect_jwt, verify_signature
 from gateway.keys import ALGORITHM, KeyRing
+from gateway.signing_keys import SigningKeys
 
 ACCESS_TOKEN_TYP = "at+jwt"
 _ES256 = ECAlgorithm(ECAlgorithm.SHA256)
@@ -52,8 +53,10 @@ class IssuedToken:
 
 
 class AccessTokenIssuer:
-    def __init__(self, keyring: KeyRing, issuer: str, clock: Clock) -> None:
-        self._keyring = keyring
+    """Signs with the key set its audience calls for (:mod:`gateway.signing_keys`)."""
+
+    def __init__(self, keys: SigningKeys, issuer: str, clock: Clock) -> None:
+        self._keys = keys
         self._issuer = issuer
         self._clock = clock
 
@@ -70,7 +73,7 @@ class AccessTokenIssuer:
         jti: str | None = None,
     ) -> IssuedToken:
         """Sign a token living ``lifetime`` seconds, and never past ``not_after`` when given."""
-        keys = await self._keyring.current()
+        keys = await self._keys.signing_set(audience)
         now = int(self._clock.now())
         claims: dict[str, Any] = {
             "iss": self._issuer,
@@ -96,11 +99,12 @@ class AccessTokenVerifier:
     """Checks signature, ``typ``, ``iss``, ``exp``/``nbf`` and (when given) ``aud``.
 
     Revocation is a separate question asked of :class:`RevocationList`, because it must be
-    asked on every request while a verified signature can be cached.
+    asked on every request while a verified signature can be cached. Only the keys of ``rings``
+    verify: the gateway's own checks trust its ``gateway`` keys alone.
     """
 
-    def __init__(self, keyring: KeyRing, issuer: str, clock: Clock, leeway: int = 0) -> None:
-        self._keyring = keyring
+    def __init__(self, rings: tuple[KeyRing, ...], issuer: str, clock: Clock, leeway: int = 0) -> None:
+        self._rings = rings
         self._issuer = issuer
         self._clock = clock
         self._leeway = leeway
@@ -115,8 +119,12 @@ class AccessTokenVerifier:
             raise InvalidToken("not an access token (typ)")
         if header["alg"] != ALGORITHM:
             raise InvalidToken("unexpected alg")
-        keys = await self._keyring.current()
-        key = keys.verification_keys.get(str(header.get("kid", "")))
+        kid = str(header.get("kid", ""))
+        key = None
+        for ring in self._rings:
+            key = (await ring.current()).verification_keys.get(kid)
+            if key is not None:
+                break
         if key is None or not verify_signature(unverified, _ES256, key):
             raise InvalidToken("signature does not verify with this issuer's keys")
         self._check_claims(claims, audience)
