@@ -38,6 +38,7 @@ from gateway.claims import Claims
 from gateway.clock import SystemClock
 from gateway.composition import build_gateway
 from gateway.config import settings_from
+from gateway.key_encryption import new_kek_text
 from gateway.oauth.clients.model import hash_secret
 from gateway.store.factory import open_store
 from gateway.upstream.downstream_tokens import DownstreamTokens
@@ -62,10 +63,14 @@ BASIC = {"authorization": "Basic " + base64.b64encode(f"{CLIENT_ID}:{SECRET}".en
 # -- 1. the HTTP grant ------------------------------------------------------------------------
 
 
+BENCH_KEK = "env:MCP_GATEWAY_BENCH_KEK"
+"""The key-encryption key every gateway of the run (Redis ones included) seals its keys under."""
+
+
 def gateway_config(store: str, port: int) -> str:
     mcp = f"http://127.0.0.1:{port}/mcp"
     return (
-        f'store = "{store}"\nport = {port}\nlog_level = "warning"\n'
+        f'store = "{store}"\nport = {port}\nlog_level = "warning"\nkey_encryption_key = "{BENCH_KEK}"\n'
         f'[[targets]]\naudience = "{DOWNSTREAM}"\nscopes = ["tools:read", "tools:call"]\n'
         f'[[clients]]\nclient_id = "{CLIENT_ID}"\nauth_method = "client_secret_basic"\n'
         f'secret_hash = "{hash_secret(SECRET)}"\nscopes = ["tools:read", "tools:call"]\n'
@@ -172,6 +177,7 @@ def zipf_indices(rng: random.Random, n: int, count: int, s: float = 1.1) -> list
 async def internal_path(store_url: str, label: str, args: argparse.Namespace) -> None:
     settings = settings_from(
         store=store_url,
+        key_encryption_key=BENCH_KEK,
         targets=tuple(
             {
                 "audience": audience,
@@ -237,6 +243,7 @@ async def internal_path(store_url: str, label: str, args: argparse.Namespace) ->
 
 
 def main() -> None:
+    os.environ.setdefault("MCP_GATEWAY_BENCH_KEK", new_kek_text())  # BENCH_KEK, inherited by servers
     parser = argparse.ArgumentParser(description="token exchanges per second: HTTP grant and internal path")
     parser.add_argument("--requests", type=int, default=20000)
     parser.add_argument("--concurrency", type=int, default=64)

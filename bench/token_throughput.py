@@ -33,6 +33,8 @@ from cryptography.hazmat.primitives import serialization
 from cryptography.hazmat.primitives.asymmetric import ec
 from jwt.algorithms import ECAlgorithm
 
+from gateway.key_encryption import new_kek_text
+
 ROOT = Path(__file__).resolve().parent.parent
 JWT_BEARER = "urn:ietf:params:oauth:client-assertion-type:jwt-bearer"
 TARGET = 3000.0
@@ -212,6 +214,7 @@ def main() -> None:
             f"p50 {baseline['p50']:.2f} ms  p99 {baseline['p99']:.2f} ms"
         )
 
+        kek = new_kek_text()  # the key-encryption key the run's gateways seal their keys under
         for store_kind in args.stores.split(","):
             if store_kind == "redis":
                 redis_process, redis_port = start_redis(workdir)
@@ -224,10 +227,11 @@ def main() -> None:
             config = workdir / f"{store_kind}.toml"
             config.write_text(
                 f'store = "{store}"\nport = {port}\nlog_level = "warning"\n'
+                f'key_encryption_key = "env:MCP_GATEWAY_BENCH_KEK"\n'
                 f'[[clients]]\nclient_id = "bench-agent"\nscopes = ["tools:read"]\n'
                 f"jwks = '{json.dumps({'keys': [jwk]})}'\n"
             )
-            env = dict(os.environ, MCP_GATEWAY_CONFIG=str(config))
+            env = dict(os.environ, MCP_GATEWAY_CONFIG=str(config), MCP_GATEWAY_BENCH_KEK=kek)
             gateway = run_server([sys.executable, "-m", "gateway", "serve"], port, env)
             processes.append(gateway)
             assertions = sign_assertions(pem, "bench-agent", issuer, args.requests)

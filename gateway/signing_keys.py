@@ -27,9 +27,6 @@ class SigningKeys:
     own_audiences: frozenset[str]
     """The audiences that make a token one the gateway accepts."""
 
-    def rings_for(self, *purposes: KeyPurpose) -> tuple[KeyRing, ...]:
-        return tuple(self.rings[purpose] for purpose in purposes)
-
     def purpose_for(self, audience: str | Iterable[str]) -> KeyPurpose:
         audiences = {audience} if isinstance(audience, str) else set(audience)
         return "gateway" if audiences & self.own_audiences else "downstream"

@@ -3,6 +3,7 @@ service running before the suite starts (the Redis servers are started here, on 
 
 from __future__ import annotations
 
+import os
 from collections.abc import AsyncIterator, Iterator
 from pathlib import Path
 
@@ -13,8 +14,13 @@ import pytest
 # (and a helper module named in a test module's pytest_plugins can be imported by that module too).
 pytest.register_assert_rewrite("tests.support")
 
-from tests.support import redis_servers  # noqa: E402
+from gateway.key_encryption import new_kek_text  # noqa: E402
+from tests.support import kek, redis_servers  # noqa: E402
 from tests.support.http_clients import http_client  # noqa: E402
+
+
+def pytest_configure(config: pytest.Config) -> None:
+    os.environ.setdefault(kek.ENVIRONMENT_VARIABLE, new_kek_text())
 
 
 @pytest.fixture(scope="session")

@@ -116,9 +116,9 @@ def test_text_listings_are_aligned_tables_with_headers_and_dates_as_dates(cli: C
     assert row.split() == ["an-agent", "private_key_jwt", "tools:read", "store"]
     assert row.index("private_key_jwt") == header.index("AUTHENTICATION"), "columns are aligned"
 
-    (key,) = cli.json("keys", "list")
-    header, row = cli.run("keys", "list").stdout.splitlines()
-    assert header.split()[:2] == ["KID", "STATE"] and "SIGNS FROM" in header
+    key, _downstream = cli.json("keys", "list")
+    header, row, _ = cli.run("keys", "list").stdout.splitlines()
+    assert header.split()[:3] == ["PURPOSE", "KID", "STATE"] and "SIGNS FROM" in header
     assert time.strftime("%Y-%m-%d %H:%M:%S UTC", time.gmtime(key["activates_at"])) in row
     assert str(key["activates_at"]) not in row, "never an epoch number for people"
     assert isinstance(key["activates_at"], int), "--json is unchanged"

@@ -16,6 +16,7 @@ from gateway.settings import Settings
 from tests.support.browser import Outcome, Person
 from tests.support.conformance import run_authorization_scenario, start_authorization_suite
 from tests.support.gateway_server import running_gateway
+from tests.support.kek import SHARED_STORE_KEK
 from tests.support.ports import free_port
 from tests.support.users import add_user
 
@@ -66,6 +67,7 @@ def test_conformance_authorization_code_grant_passes_for_a_public_client(
         return settings_from(
             port=gateway_port,
             store=store_url,
+            key_encryption_key=SHARED_STORE_KEK,
             clients=(
                 {
                     "client_id": SUITE_CLIENT,

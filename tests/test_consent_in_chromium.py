@@ -33,6 +33,7 @@ from tests.support.authorization_code import PublicClient, new_verifier, query_o
 from tests.support.chromium import chromium_browser
 from tests.support.gateway_server import RunningGateway, running_gateway
 from tests.support.http_server import LoopbackServer, serving
+from tests.support.kek import SHARED_STORE_KEK
 from tests.support.tokens import claims_of
 from tests.support.users import add_user
 
@@ -98,6 +99,7 @@ def deployment(
             return settings_from(
                 port=port,
                 store=store_url,
+                key_encryption_key=SHARED_STORE_KEK,
                 scope_descriptions=DESCRIPTIONS,
                 clients=(
                     {

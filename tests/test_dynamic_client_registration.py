@@ -41,6 +41,7 @@ from tests.support.client_registration import (
 )
 from tests.support.gateway_server import RunningGateway, running_gateway
 from tests.support.http_clients import http_client
+from tests.support.kek import SHARED_STORE_KEK
 from tests.support.oauth_errors import assert_error_page, error_of
 from tests.support.tokens import claims_of
 
@@ -304,6 +305,7 @@ def strict_gateway(tmp_path_factory: pytest.TempPathFactory) -> Iterator[tuple[R
         return settings_from(
             port=port,
             store=store,
+            key_encryption_key=SHARED_STORE_KEK,
             dcr_allowed_scopes=("tools:read",),
             dcr_rate_limit_per_minute=3,
             dcr_allow_client_credentials=True,

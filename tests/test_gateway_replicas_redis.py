@@ -28,6 +28,7 @@ from gateway.settings import Settings
 from gateway.upstream.asgi_transport import AsgiTransport, lifespan
 from tests.support.agents import AgentKey, agent_token, revoke
 from tests.support.inprocess import InProcessGateway, example_upstream, in_process_gateway
+from tests.support.kek import SHARED_STORE_KEK
 from tests.support.mcp_requests import handshake_headers, in_session, initialize, wait_for_tools
 from tests.support.redis_servers import RedisServer
 from tests.support.streaming_asgi import StreamingASGITransport
@@ -100,6 +101,7 @@ async def replicas(redis_server: RedisServer) -> AsyncIterator[Replicas]:
             port=port,
             public_url=public_url,
             store=store,
+            key_encryption_key=SHARED_STORE_KEK,
             servers=({"id": "weather", "url": audience},),
             clients=tuple(
                 {"client_id": client_id, "scopes": ("weather",), "jwks": key.jwks}

@@ -35,6 +35,7 @@ from gateway.oauth.clients.model import hash_secret
 from gateway.settings import Settings
 from tests.support.agents import AgentKey
 from tests.support.gateway_server import RunningGateway, running_gateway
+from tests.support.kek import SHARED_STORE_KEK
 from tests.support.protected_resource import CHALLENGED_SCOPE, HELD_SCOPES, with_protected_resource
 from tests.support.sdk_clients import private_key_jwt_provider, signed_assertions
 from tests.support.tokens import claims_of, verified_claims
@@ -56,6 +57,7 @@ def gateway_for(store_url: str, agent_key: AgentKey, **overrides: Any) -> Iterat
         return settings_from(
             port=port,
             store=store_url,
+            key_encryption_key=SHARED_STORE_KEK,
             clients=(
                 {"client_id": JWT_AGENT, "scopes": HELD_SCOPES, "jwks": agent_key.jwks},
                 {

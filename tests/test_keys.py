@@ -266,7 +266,7 @@ async def test_tokens_signed_before_a_restart_verify_after_it(tmp_path: Path, cl
 
     clock.advance(60)  # the rotated key signs now; the first one is retiring
     store, manager, keys = sqlite_parts(clock, path)
-    verifier = AccessTokenVerifier(keys.rings_for("gateway"), ISSUER, clock)
+    verifier = AccessTokenVerifier(keys, ("gateway",), ISSUER, clock)
     claims = await verifier.verify(before.token, audience=AUDIENCE)
     assert claims.jti == before.claims["jti"]
     after = await AccessTokenIssuer(keys, ISSUER, clock).issue(
@@ -278,7 +278,7 @@ async def test_tokens_signed_before_a_restart_verify_after_it(tmp_path: Path, cl
 
     # A third process that never saw either token verifies both, too.
     store, _manager, keys = sqlite_parts(clock, path)
-    verifier = AccessTokenVerifier(keys.rings_for("gateway"), ISSUER, clock)
+    verifier = AccessTokenVerifier(keys, ("gateway",), ISSUER, clock)
     await verifier.verify(before.token, audience=AUDIENCE)
     await verifier.verify(after.token, audience=AUDIENCE)
     await store.close()
@@ -294,7 +294,7 @@ async def test_a_token_from_a_key_of_another_store_is_refused(tmp_path: Path, cl
         subject="a", client_id="a", audience=AUDIENCE, scopes=(), lifetime=300
     )
     with pytest.raises(InvalidToken):
-        verifier = AccessTokenVerifier(keys_b.rings_for("gateway"), ISSUER, clock)
+        verifier = AccessTokenVerifier(keys_b, ("gateway",), ISSUER, clock)
         await verifier.verify(token.token, audience=AUDIENCE)
     await store_a.close()
     await store_b.close()

@@ -32,6 +32,7 @@ from gateway.settings import Settings
 from tests.support.authorization_code import query_of
 from tests.support.browser import Person
 from tests.support.gateway_server import RunningGateway, running_gateway
+from tests.support.kek import SHARED_STORE_KEK
 from tests.support.protected_resource import CHALLENGED_SCOPE, HELD_SCOPES, with_protected_resource
 from tests.support.sdk_clients import SdkBrowser
 from tests.support.tokens import verified_claims
@@ -56,6 +57,7 @@ def gateway(store_url: str, username: str) -> Iterator[RunningGateway]:
         return settings_from(
             port=port,
             store=store_url,
+            key_encryption_key=SHARED_STORE_KEK,
             clients=(
                 {
                     "client_id": PUBLIC_CLIENT,

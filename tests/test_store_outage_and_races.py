@@ -19,6 +19,7 @@ from gateway.settings import Settings
 from tests.support import redis_servers
 from tests.support.agents import AgentKey, assertion_form
 from tests.support.gateway_server import RunningGateway, running_gateway
+from tests.support.kek import SHARED_STORE_KEK
 
 AGENT = "racer"
 
@@ -28,6 +29,7 @@ def _settings(store: str, key: AgentKey) -> object:
         return settings_from(
             port=port,
             store=store,
+            key_encryption_key=SHARED_STORE_KEK,
             clients=({"client_id": AGENT, "scopes": ("tools:read",), "jwks": key.jwks},),
         )
 

@@ -19,6 +19,7 @@ from gateway.config import settings_from
 from gateway.oauth.clients.model import hash_secret
 from gateway.settings import Settings
 from tests.support.gateway_server import RunningGateway, running_gateway
+from tests.support.kek import SHARED_STORE_KEK
 from tests.support.tokens import verified_claims
 
 GRANT = "urn:ietf:params:oauth:grant-type:token-exchange"
@@ -49,6 +50,7 @@ def gateway(store_url: str) -> Iterator[RunningGateway]:
         return settings_from(
             port=port,
             store=store_url,
+            key_encryption_key=SHARED_STORE_KEK,
             targets=({"audience": WEATHER, "scopes": ("tools:read", "tools:call")},),
             clients=(
                 client(BASIC_AGENT, "client_secret_basic"),

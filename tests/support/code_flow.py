@@ -23,6 +23,7 @@ from gateway.store.factory import open_store
 from tests.support.authorization_code import PublicClient, new_verifier
 from tests.support.browser import Person
 from tests.support.gateway_server import RunningGateway
+from tests.support.kek import SHARED_STORE_KEK
 
 DESK = "desk"
 DESK_NAME = "Desk Assistant"
@@ -50,6 +51,7 @@ def settings_for(store: str, **overrides: Any) -> Callable[[int], Settings]:
         return settings_from(
             port=port,
             store=store,
+            key_encryption_key=SHARED_STORE_KEK,
             resources=(WEATHER,),
             scope_descriptions=DESCRIPTIONS,
             clients=(

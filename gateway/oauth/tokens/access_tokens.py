@@ -16,7 +16,7 @@ from jwt.algorithms import ECAlgorithm
 from gateway.claims import Claims
 from gateway.clock import Clock
 from gateway.jwt_hygiene import MalformedJWT, inspect_jwt, verify_signature
-from gateway.keys import ALGORITHM, KeyRing
+from gateway.keys import ALGORITHM, KeyPurpose
 from gateway.signing_keys import SigningKeys
 
 ACCESS_TOKEN_TYP = "at+jwt"
@@ -99,12 +99,21 @@ class AccessTokenVerifier:
     """Checks signature, ``typ``, ``iss``, ``exp``/``nbf`` and (when given) ``aud``.
 
     Revocation is a separate question asked of :class:`RevocationList`, because it must be
-    asked on every request while a verified signature can be cached. Only the keys of ``rings``
-    verify: the gateway's own checks trust its ``gateway`` keys alone.
+    asked on every request while a verified signature can be cached. Only the keys of ``purposes``
+    verify (the gateway's own checks trust its ``gateway`` keys alone), and a token verifies only
+    under the key set its audience calls for (:mod:`gateway.signing_keys`).
     """
 
-    def __init__(self, rings: tuple[KeyRing, ...], issuer: str, clock: Clock, leeway: int = 0) -> None:
-        self._rings = rings
+    def __init__(
+        self,
+        keys: SigningKeys,
+        purposes: tuple[KeyPurpose, ...],
+        issuer: str,
+        clock: Clock,
+        leeway: int = 0,
+    ) -> None:
+        self._keys = keys
+        self._purposes = purposes
         self._issuer = issuer
         self._clock = clock
         self._leeway = leeway
@@ -120,15 +129,17 @@ class AccessTokenVerifier:
         if header["alg"] != ALGORITHM:
             raise InvalidToken("unexpected alg")
         kid = str(header.get("kid", ""))
-        key = None
-        for ring in self._rings:
-            key = (await ring.current()).verification_keys.get(kid)
+        for purpose in self._purposes:
+            key = (await self._keys.rings[purpose].current()).verification_keys.get(kid)
             if key is not None:
                 break
         if key is None or not verify_signature(unverified, _ES256, key):
             raise InvalidToken("signature does not verify with this issuer's keys")
         self._check_claims(claims, audience)
-        return Claims.from_jwt(claims)
+        verified = Claims.from_jwt(claims)
+        if self._keys.purpose_for(verified.audience) != purpose:
+            raise InvalidToken("signed by a key that never signs tokens for this audience")
+        return verified
 
     def _check_claims(self, claims: dict[str, Any], audience: str | None) -> None:
         missing = [name for name in ("iss", "sub", "aud", "exp", "iat", "jti") if name not in claims]
