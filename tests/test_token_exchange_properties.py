@@ -228,7 +228,7 @@ async def run_chain(
         assert depth <= max_depth
         assert claims["sub"] == "alice"
         assert claims["aud"] == (audiences[0] if len(audiences) == 1 else list(audiences))
-        assert (await gateway.verifier.verify(issued.token)).raw == dict(claims)
+        assert (await gateway.introspection_verifier.verify(issued.token)).raw == dict(claims)
         tokens.append(claims)
         event(f"issued at depth {depth}")
 
@@ -286,7 +286,7 @@ def test_downstream_token_is_renewed_shortly_before_expiry(gateway: Gateway) -> 
         clock.advance(1)
         renewed = await cache.token_for(as_verified(agent), WEATHER, ("a",))
         assert renewed != first
-        claims = (await gateway.verifier.verify(renewed, audience=WEATHER)).raw
+        claims = (await gateway.introspection_verifier.verify(renewed, audience=WEATHER)).raw
         assert claims["exp"] == int(clock.now()) + MAX_TTL
         assert (cache.hits, cache.misses) == (1, 2)
 
@@ -335,7 +335,7 @@ def test_downstream_a_different_scope_set_or_audience_is_a_different_entry(gatew
         other = await cache.token_for(as_verified(agent), FILES, ("a",))
         assert len({read, both, other}) == 3
         assert (cache.hits, cache.misses) == (0, 3)
-        assert (await gateway.verifier.verify(both)).raw["scope"] == "a b"
+        assert (await gateway.introspection_verifier.verify(both)).raw["scope"] == "a b"
 
     run(scenario)
 
@@ -345,7 +345,7 @@ def test_downstream_token_claims(gateway: Gateway) -> None:
         agent = await agent_token(gateway, ("a", "b", "c"), lifetime=100)
         cache = DownstreamTokens(gateway.exchanger, gateway.clock)
         token = await cache.token_for(as_verified(agent), WEATHER, ("b", "a"))
-        claims = (await gateway.verifier.verify(token, audience=WEATHER)).raw
+        claims = (await gateway.introspection_verifier.verify(token, audience=WEATHER)).raw
         assert claims["aud"] == WEATHER
         assert claims["scope"] == "b a"
         assert claims["act"] == {"sub": AGENT}
@@ -374,7 +374,7 @@ def test_downstream_tokens_are_revoked_with_the_agent_token(gateway: Gateway) ->
         agent = await agent_token(gateway, ("a",))
         cache = DownstreamTokens(gateway.exchanger, gateway.clock)
         token = await cache.token_for(as_verified(agent), WEATHER, ("a",))
-        jti = (await gateway.verifier.verify(token)).jti
+        jti = (await gateway.introspection_verifier.verify(token)).jti
         await gateway.revocations.revoke(str(agent.claims["jti"]), float(agent.claims["exp"]))
         assert await gateway.revocations.is_revoked(jti)
 
