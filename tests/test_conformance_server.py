@@ -61,8 +61,9 @@ UNTESTABLE_THROUGH_A_GATEWAY = {
 }
 """Checks the suite itself reports "Not testable" (``details.untestable``) unless the server lists
 a diagnostic tool of that exact name. The gateway only lists an upstream's tools under the
-upstream's id (``weather.echo``), so no upstream can supply one; and it never sends a request to
-the client (no sampling, no elicitation, no log notifications), which is what these tools probe.
+upstream's id (``weather.echo``), so no upstream can supply one; and here it sends no request to
+the client (the weather upstream may ask for nothing, UP-5; no log notifications unasked, UP-3),
+which is what these tools probe.
 They are handed to the suite as its ``--expected-failures`` baseline: the run fails if any other
 check fails, or if one of these stops failing (a stale baseline)."""
 

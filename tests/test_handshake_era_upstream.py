@@ -17,7 +17,13 @@ from typing import Any
 import pytest
 from starlette.types import Receive, Scope, Send
 
-from tests.support.mcp_requests import modern, wait_for_tools
+from tests.support.mcp_requests import (
+    CLIENT_CAPABILITIES_META,
+    modern,
+    modern_body,
+    modern_headers,
+    wait_for_tools,
+)
 from tests.support.raw_asgi import read_body, send_response
 from tests.support.tokens import claims_of
 from tests.support.upstream_gateway import gateway_in_front_of
@@ -34,6 +40,8 @@ def _principal(authorization: str) -> str:
 class HandshakeOnlyUpstream:
     sessions: dict[str, str] = field(default_factory=dict)
     """session id -> the principal that opened it."""
+    initialized_with: list[dict[str, Any]] = field(default_factory=list)
+    """The params of every ``initialize``."""
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
         body = json.loads(await read_body(receive))
@@ -44,6 +52,7 @@ class HandshakeOnlyUpstream:
         if method == "server/discover":
             status, answer = 400, {"error": {"code": -32601, "message": "unknown method"}}
         elif method == "initialize":
+            self.initialized_with.append(body["params"])
             session_id = secrets.token_hex(16)
             self.sessions[session_id] = principal
             extra.append((b"mcp-session-id", session_id.encode()))
@@ -94,3 +103,25 @@ async def test_a_handshake_era_upstream_gets_one_session_per_agent_principal(tmp
     assert answers == {"agent-a": "session of agent-a|agent-a", "agent-b": "session of agent-b|agent-b"}
     principals = sorted(upstream.sessions.values())
     assert principals == ["agent-a|agent-a", "agent-b|agent-b", "mcp-gateway|"]
+
+
+async def test_up5_a_handshake_era_upstream_is_told_the_client_can_be_asked_nothing(tmp_path: Path) -> None:
+    """The gateway relays no server-to-client requests in the 2025 era, so its ``initialize``
+    declares no capability, even for a server allowed every kind of input and an agent declaring
+    every one (one upstream session per principal then serves every agent honestly)."""
+    upstream = HandshakeOnlyUpstream()
+    server = {"id": "legacy", "input_requests": ["elicitation", "elicitation.url", "sampling", "roots"]}
+    everything = {"elicitation": {"form": {}, "url": {}}, "sampling": {}, "roots": {}}
+    async with (
+        gateway_in_front_of(upstream, tmp_path / "gw.sqlite3", server) as fronted,
+        fronted.client() as http,
+    ):
+        token = await fronted.token(http)
+        await wait_for_tools(http, fronted.mcp, token, ["legacy.whoami"])
+        body = modern_body("tools/call", {"name": "legacy.whoami", "arguments": {}})
+        body["params"]["_meta"][CLIENT_CAPABILITIES_META] = everything
+        headers = modern_headers(token, "tools/call", "legacy.whoami")
+        answered = await http.post(fronted.mcp, json=body, headers=headers)
+        assert answered.status_code == 200 and "result" in answered.json(), answered.text
+    assert len(upstream.initialized_with) == 2, "the prober's session, then the agent's"
+    assert all(params["capabilities"] == {} for params in upstream.initialized_with)

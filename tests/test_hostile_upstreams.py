@@ -1,6 +1,6 @@
 """Upstreams that attack the gateway: each one is refused, named in a JSON-RPC error, and leaves every
 other upstream serving and the catalogue refresher alive (rule book UP-1, UP-2); during a call only
-what the agent asked for flows back from an upstream (UP-3).
+what the agent asked for flows back from an upstream (UP-3, UP-5).
 
 One in-process gateway in front of a healthy upstream and several hostile ones: JSON nested
 100,000 levels deep in ``tools/list`` and in a ``tools/call`` answer, JSON nested just past the
@@ -324,7 +324,7 @@ async def test_up3_log_messages_are_relayed_only_at_the_level_the_agent_asked_fo
     assert asked["params"]["_meta"]["io.modelcontextprotocol/logLevel"] == "warning"
 
 
-async def test_up3_an_upstream_asking_for_input_the_agent_cannot_give_is_refused(
+async def test_up5_an_upstream_asking_for_input_the_agent_did_not_declare_is_refused(
     world: World, http: httpx2.AsyncClient, token: str
 ) -> None:
     messages = await streamed_call(http, world, token, "asker.ping_tool", {})

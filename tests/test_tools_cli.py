@@ -54,6 +54,10 @@ def test_add_show_list_remove_a_server(cli: Cli) -> None:
         "7.5",
         "--refresh-interval",
         "60",
+        "--input-request",
+        "sampling",
+        "--input-request",
+        "elicitation",
     )
     assert added == {
         "id": "billing",
@@ -65,6 +69,7 @@ def test_add_show_list_remove_a_server(cli: Cli) -> None:
         "descriptions": {"pay": "Pay an invoice = now."},
         "timeout": 7.5,
         "refresh_interval": 60.0,
+        "input_requests": ["elicitation", "sampling"],
         "source": "store",
     }
     assert cli.json("tools", "show", "billing") == added  # read back from the store by a new process
@@ -89,6 +94,7 @@ def test_the_defaults_of_a_new_server(cli: Cli) -> None:
     assert added["audience"] == "http://127.0.0.1:9100/mcp"
     assert added["default_scopes"] is None  # each tool t needs local:t
     assert (added["timeout"], added["refresh_interval"]) == (10.0, 300.0)
+    assert added["input_requests"] == [], "a new server may ask agents for nothing"
     result = cli.run("tools", "list")
     assert result.returncode == 0 and "local" in result.stdout
 
@@ -135,6 +141,7 @@ def test_adding_a_duplicate_is_refused(cli: Cli) -> None:
         (("x", "--url", "https://x.example", "--timeout", "0"), "timeout must be"),
         (("x", "--url", "https://x.example", "--timeout", "500"), "timeout must be"),
         (("x", "--url", "https://x.example", "--refresh-interval", "-5"), "refresh_interval must be"),
+        (("x", "--url", "https://x.example", "--input-request", "telepathy"), "not an input request kind"),
     ],
 )
 def test_bad_input_is_one_line_and_exit_2(cli: Cli, args: tuple[str, ...], fragment: str) -> None:

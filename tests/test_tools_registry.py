@@ -144,6 +144,9 @@ def test_a_server_is_immutable_including_its_tables() -> None:
         ({"timeout": True}, "timeout"),
         ({"timeout": "5"}, "timeout"),
         ({"refresh_interval": -1}, "refresh_interval"),
+        ({"input_requests": "sampling"}, "input_requests"),
+        ({"input_requests": ["elicitation.form"]}, "input_requests"),
+        ({"input_requests": [["sampling"]]}, "input_requests"),
         ({"source": "api"}, "source"),
     ],
 )
@@ -168,9 +171,11 @@ def test_a_config_table_becomes_a_read_only_server() -> None:
             "descriptions": {"get_forecast": "Forecast by day."},
             "timeout": 5,
             "refresh_interval": 60,
+            "input_requests": ["sampling", "elicitation.url"],
         }
     )
     assert server.source == "config"
+    assert server.input_requests == ("elicitation.url", "sampling")
     assert server.timeout == 5.0 and server.refresh_interval == 60.0
     assert server.scopes_for("set_alert") == ("weather:write",)
     assert server.descriptions == {"get_forecast": "Forecast by day."}
@@ -208,10 +213,11 @@ async def test_the_registry_keeps_added_servers_in_the_store(tmp_path: Path) -> 
     store = SQLiteStore(str(tmp_path / "gw.sqlite3"))  # one of the gateway's stores, as a RecordStore
     try:
         registry = ServerRegistry(store, configured_servers([{"id": "cfg", "url": "https://cfg.example"}]))
-        added = await registry.add(weather(tool_scopes={"a": ["weather:a"]}))
+        added = await registry.add(weather(tool_scopes={"a": ["weather:a"]}, input_requests=["sampling"]))
         assert added.source == "store"
         again = ServerRegistry(store)  # another process on the same store
         assert await again.get("weather") == added
+        assert added.input_requests == ("sampling",)
         assert [s.id for s in await registry.list_servers()] == ["cfg", "weather"]
         assert json.loads((await store.list_records(COLLECTION))["weather"])["url"] == added.url
         assert await registry.remove("weather") is True
@@ -250,6 +256,14 @@ async def test_a_corrupt_stored_record_does_not_hide_the_others() -> None:
     await store.put_record(COLLECTION, "broken", '{"id": "broken", "url": "ftp://x"}')
     await store.put_record(COLLECTION, "garbage", "not json")
     assert [s.id for s in await registry.list_servers()] == ["weather"]
+
+
+@pytest.mark.anyio
+async def test_a_server_stored_before_input_requests_existed_may_ask_for_nothing() -> None:
+    store = MemoryStore()
+    await store.put_record(COLLECTION, "old", '{"id": "old", "url": "https://old.example/mcp"}')
+    server = await ServerRegistry(store).get("old")
+    assert server is not None and server.input_requests == ()
 
 
 # --- the scope hierarchy -----------------------------------------------------------------------------

@@ -1,6 +1,7 @@
 """The catalogue of upstream MCP servers and their tools. It never imports the gateway.
 
 * :mod:`tools_registry.servers`: an upstream server as tool authors register it, validated.
+* :mod:`tools_registry.input_requests`: what an upstream may ask of agents (elicitation, sampling …).
 * :mod:`tools_registry.server_registry`: where servers are kept (config file or store), audiences bound.
 * :mod:`tools_registry.urls`: URLs, loopback hosts, origins and their canonical form, for everyone.
 * :mod:`tools_registry.scopes`: the scope hierarchy (which granted scope covers which).

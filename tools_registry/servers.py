@@ -12,6 +12,7 @@ both. A server's id is also its namespace: its tool ``get_forecast`` is exposed 
     default_scopes = ["weather:read"]         # default: each tool t needs "weather:t"
     timeout = 10                              # seconds, 0 < timeout <= 120
     refresh_interval = 300                    # seconds between tools/list refreshes
+    input_requests = ["elicitation"]          # what it may ask agents; default: nothing
     [servers.tool_scopes]
     set_alert = ["weather:write"]
     [servers.descriptions]
@@ -27,6 +28,7 @@ from dataclasses import dataclass, field
 from types import MappingProxyType
 from typing import Any, Literal
 
+from tools_registry.input_requests import allowed_kinds
 from tools_registry.scopes import is_scope_token
 from tools_registry.urls import UrlError, canonical_url, web_url
 
@@ -48,6 +50,7 @@ _CONFIG_KEYS = frozenset(
         "descriptions",
         "timeout",
         "refresh_interval",
+        "input_requests",
     }
 )
 
@@ -85,6 +88,9 @@ class UpstreamServer:
     """Description overrides per upstream tool name; they win over what the server says."""
     timeout: float = 10.0
     refresh_interval: float = 300.0
+    input_requests: tuple[str, ...] = ()
+    """What this server may ask of the agents calling its tools, by kind
+    (:mod:`tools_registry.input_requests`); empty: nothing."""
     source: Source = "store"
 
     def __post_init__(self) -> None:
@@ -100,6 +106,10 @@ class UpstreamServer:
         object.__setattr__(self, "timeout", _seconds("timeout", self.timeout, MAX_TIMEOUT))
         interval = _seconds("refresh_interval", self.refresh_interval, MAX_REFRESH_INTERVAL)
         object.__setattr__(self, "refresh_interval", interval)
+        try:
+            object.__setattr__(self, "input_requests", allowed_kinds("input_requests", self.input_requests))
+        except ValueError as exc:
+            raise RegistryError(str(exc)) from None
         if not isinstance(self.foreign_audience, bool):
             raise RegistryError(f"foreign_audience must be true or false, got {self.foreign_audience!r}")
         if self.source not in ("config", "store"):
@@ -124,6 +134,7 @@ class UpstreamServer:
             "descriptions": dict(self.descriptions),
             "timeout": self.timeout,
             "refresh_interval": self.refresh_interval,
+            "input_requests": list(self.input_requests),
             "source": self.source,
         }
 
@@ -220,6 +231,7 @@ def build_server(raw: Mapping[str, Any], source: Source) -> UpstreamServer:
         descriptions=raw.get("descriptions", {}),
         timeout=raw.get("timeout", 10.0),
         refresh_interval=raw.get("refresh_interval", 300.0),
+        input_requests=raw.get("input_requests", ()),
         source=source,
     )
 

@@ -11,6 +11,7 @@ import argparse
 from typing import TYPE_CHECKING, Any
 
 from gateway.cli.output import Handler, add_json_flag, emit, not_found, removed, show, table
+from tools_registry.input_requests import INPUT_REQUEST_KINDS
 from tools_registry.servers import RegistryError, UpstreamServer
 
 if TYPE_CHECKING:
@@ -48,6 +49,14 @@ def add_parser(commands: Any) -> None:
     )
     add.add_argument("--timeout", type=float, default=10.0, help="seconds per upstream call (max 120)")
     add.add_argument("--refresh-interval", type=float, default=300.0, help="seconds between refreshes")
+    add.add_argument(
+        "--input-request",
+        action="append",
+        default=[],
+        metavar="KIND",
+        help="what it may ask agents during a call (repeatable): "
+        f"{', '.join(INPUT_REQUEST_KINDS)}; default: nothing",
+    )
     actions.add_parser("list", help="list upstream servers")
     actions.add_parser("show", help="show an upstream server").add_argument("server_id")
     actions.add_parser("remove", help="remove an upstream server").add_argument("server_id")
@@ -83,6 +92,7 @@ async def _add(gateway: Gateway, args: argparse.Namespace) -> int:
         descriptions=_pairs("--description", args.description),
         timeout=args.timeout,
         refresh_interval=args.refresh_interval,
+        input_requests=tuple(args.input_request),
     )
     added = await gateway.servers.add(server)
     emit(args, added.as_dict(), f"registered upstream server {added.id} ({added.url})")

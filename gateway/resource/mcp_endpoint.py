@@ -24,6 +24,7 @@ from mcp.shared.inbound import (
     find_duplicated_routing_header,
     unsupported_protocol_version_rejection,
 )
+from mcp_types import CLIENT_CAPABILITIES_META_KEY
 from mcp_types.jsonrpc import INTERNAL_ERROR, INVALID_PARAMS, INVALID_REQUEST, METHOD_NOT_FOUND
 from mcp_types.version import HANDSHAKE_PROTOCOL_VERSIONS, LATEST_HANDSHAKE_VERSION, MODERN_PROTOCOL_VERSIONS
 from starlette.requests import Request
@@ -260,9 +261,17 @@ class McpEndpoint:
                 INTERNAL_ERROR, unavailable, request_id=request_id, data={"upstream": tool.server_id}
             )
         reply = SSEReply(stream_to) if stream_to is not None else None
+        # What the agent can be asked during the call: declared per request in 2026-07-28 (the
+        # ladder checked ``_meta``); nothing in the handshake era, where none is relayed (UP-5).
+        declared = params["_meta"].get(CLIENT_CAPABILITIES_META_KEY) if modern else None
         try:
             result = await self._forwarder.call(
-                claims, tool, params, request_id, on_notification=reply.notification if reply else None
+                claims,
+                tool,
+                params,
+                request_id,
+                on_notification=reply.notification if reply else None,
+                client_capabilities=declared,
             )
         except JSONRPCError as exc:
             if reply is not None and reply.started:

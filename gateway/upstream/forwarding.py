@@ -3,7 +3,8 @@
 The agent's token never leaves the gateway (PR-5): the upstream gets a downstream token from
 token exchange (``aud`` = the upstream's audience, ``scope`` = the tool's scopes, ``act.sub`` =
 the agent, ``exp`` ≤ the agent token's). Every upstream failure becomes one JSON-RPC error
-within the upstream's timeout, naming the upstream and never carrying a token.
+within the upstream's timeout, naming the upstream and never carrying a token. What the upstream
+may ask of the agent during the call, and what of it is relayed, is :mod:`input_requests` (UP-5).
 """
 
 from __future__ import annotations
@@ -16,6 +17,7 @@ from mcp_types.jsonrpc import INTERNAL_ERROR, INVALID_PARAMS, METHOD_NOT_FOUND
 from gateway.claims import Claims
 from gateway.errors import JSONRPCError, OAuthError
 from gateway.upstream.downstream_tokens import DownstreamTokens
+from gateway.upstream.input_requests import InputGrant, relayed, retry_refusal
 from gateway.upstream.mcp_client import UpstreamClient
 from gateway.upstream.relay_policy import RelayPolicy
 from gateway.upstream.transport import UpstreamFailure
@@ -62,9 +64,17 @@ class ToolForwarder:
         params: Mapping[str, Any],
         request_id: object,
         on_notification: Callable[[dict[str, Any]], Awaitable[None]] | None = None,
+        client_capabilities: object = None,
     ) -> dict[str, Any]:
-        """The upstream's JSON-RPC ``result`` (or its JSON-RPC ``error``, re-raised as ours)."""
+        """The upstream's JSON-RPC ``result`` (or its JSON-RPC ``error``, re-raised as ours).
+
+        ``client_capabilities``: what the agent declared for this request (2026-07-28); None when
+        its era cannot be relayed input requests (the 2025 handshake).
+        """
         server = tool.server
+        if (refused := retry_refusal(params)) is not None:
+            raise JSONRPCError(INVALID_PARAMS, refused, request_id=request_id)
+        grant = InputGrant.of(client_capabilities, server.input_requests)
         try:
             token = await self._downstream_tokens.token_for(claims, server.audience, tool.scopes)
         except OAuthError as exc:  # the exchange policy refused: say so, do not call upstream
@@ -88,6 +98,7 @@ class ToolForwarder:
                 forwarded,
                 name=tool.upstream_name,
                 on_notification=policy.filter(on_notification),
+                client_capabilities=grant.client_capabilities(),
             )
         except UpstreamFailure as exc:
             self._client.forget(server.id)
@@ -98,13 +109,28 @@ class ToolForwarder:
             raise upstream_error(server.id, answer["error"], request_id)
         result: dict[str, Any] = answer["result"]
         if result.get("resultType", "complete") != "complete":
-            raise JSONRPCError(
-                INTERNAL_ERROR,
-                f"upstream {server.id} asked for input the gateway does not relay",
-                request_id=request_id,
-                data={"upstream": server.id},
-            )
+            return self._input_required(server.id, grant, result, request_id)
         result_meta = result.get("_meta")
         if isinstance(result_meta, dict) and _SERVER_INFO in result_meta:  # the agent talks to the gateway
             result["_meta"] = {key: value for key, value in result_meta.items() if key != _SERVER_INFO}
         return result
+
+    @staticmethod
+    def _input_required(
+        server_id: str, grant: InputGrant, result: dict[str, Any], request_id: object
+    ) -> dict[str, Any]:
+        """An upstream's incomplete result: relayed when it asks only for what this call grants;
+        otherwise the upstream misbehaved (it was told what it may ask), and the agent is told so."""
+        refused = (
+            grant.refusal(result)
+            if result.get("resultType") == "input_required"
+            else "answered with a kind of result the gateway does not relay"
+        )
+        if refused is None:
+            return relayed(result)
+        raise JSONRPCError(
+            INTERNAL_ERROR,
+            f"upstream {server_id} {refused}",
+            request_id=request_id,
+            data={"upstream": server_id},
+        )

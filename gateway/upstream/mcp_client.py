@@ -3,7 +3,10 @@
 The era is probed once per upstream (``server/discover`` first, as the SDK clients do, then the
 ``initialize`` handshake). A handshake-era upstream that hands out session ids gets one session
 per agent principal, opened lazily, because an upstream may bind a session to the token that
-opened it. Every answer is checked to be one JSON-RPC response before it is used.
+opened it. Its ``initialize`` declares no client capabilities, for every agent alike (the gateway
+relays no server-to-client requests in that era), so the principal is key enough; a 2026-07-28
+upstream is told each request's capabilities in its ``_meta``. Every answer is checked to be one
+JSON-RPC response before it is used.
 """
 
 from __future__ import annotations
@@ -11,7 +14,7 @@ from __future__ import annotations
 import itertools
 import json
 from collections import OrderedDict
-from collections.abc import Awaitable, Callable
+from collections.abc import Awaitable, Callable, Mapping
 from dataclasses import dataclass
 from typing import Any
 
@@ -119,10 +122,18 @@ class UpstreamClient:
         return headers
 
     @staticmethod
-    def _params(upstream: _Upstream, params: dict[str, Any]) -> dict[str, Any]:
+    def _params(
+        upstream: _Upstream, params: dict[str, Any], capabilities: Mapping[str, Any] | None = None
+    ) -> dict[str, Any]:
+        """2026-07-28: the envelope of every request, with the client capabilities the caller grants
+        for this request (none unless said). The handshake era declared its capabilities once, in
+        ``initialize``: none (the gateway does not relay server-to-client requests there)."""
         if not upstream.modern:
             return params
-        meta = {PROTOCOL_VERSION_META_KEY: upstream.version, CLIENT_CAPABILITIES_META_KEY: {}}
+        meta = {
+            PROTOCOL_VERSION_META_KEY: upstream.version,
+            CLIENT_CAPABILITIES_META_KEY: dict(capabilities or {}),
+        }
         return {**params, "_meta": {**params.get("_meta", {}), **meta}}
 
     async def _send(
@@ -171,7 +182,7 @@ class UpstreamClient:
             "method": "initialize",
             "params": {
                 "protocolVersion": LATEST_HANDSHAKE_VERSION,
-                "capabilities": {},
+                "capabilities": {},  # no server-to-client requests are relayed in this era (UP-5)
                 "clientInfo": CLIENT_INFO,
             },
         }
@@ -197,11 +208,13 @@ class UpstreamClient:
         name: str | None = None,
         retry_session: bool = True,
         on_notification: Callable[[dict[str, Any]], Awaitable[None]] | None = None,
+        client_capabilities: Mapping[str, Any] | None = None,
     ) -> dict[str, Any]:
         """One request to the upstream; the JSON-RPC response (``result`` or ``error``).
 
         Notifications the upstream sends on an SSE answer before its response (progress, log
-        messages) reach ``on_notification`` as they arrive.
+        messages) reach ``on_notification`` as they arrive. ``client_capabilities``: what a
+        2026-07-28 upstream is told the client can do for this request (nothing by default).
         """
         upstream = self._upstreams.get(server.id)
         if upstream is None:
@@ -221,13 +234,15 @@ class UpstreamClient:
             "jsonrpc": "2.0",
             "id": next(self._ids),
             "method": method,
-            "params": self._params(upstream, params),
+            "params": self._params(upstream, params, client_capabilities),
         }
         on_event = _notifications_to(on_notification) if on_notification is not None else None
         reply = await self._send(server, payload, headers, on_event)
         if reply.status == 404 and upstream.stateful and retry_session:  # session ended upstream: reopen once
             self._sessions.pop((server.id, principal), None)
-            return await self.request(server, token, principal, method, params, name, False, on_notification)
+            return await self.request(
+                server, token, principal, method, params, name, False, on_notification, client_capabilities
+            )
         return parse_reply(server.id, reply, payload["id"], self.list_changed)
 
     def forget(self, server_id: str) -> None:

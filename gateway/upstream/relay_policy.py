@@ -10,9 +10,8 @@ for in this very request, and drops everything else:
 * nothing else: made-up methods, ``notifications/tools/list_changed`` (the gateway consumes it
   itself) and any request the upstream might try to slip in.
 
-A result that is not complete (an ``InputRequiredResult`` asking the agent for sampling or an
-elicitation) is not relayed either: the gateway tells upstreams its client has no such capability,
-so an upstream that asks anyway is misbehaving.
+Requests for input (an ``InputRequiredResult`` asking the agent for sampling or an elicitation)
+are not notifications: :mod:`gateway.upstream.input_requests` decides those (UP-5).
 """
 
 from __future__ import annotations

@@ -15,6 +15,8 @@ Servers the tests start
     :mod:`~tests.support.asgi_server` any other ASGI app (an upstream) the same way;
     :mod:`~tests.support.ports` loopback ports bound in advance, or known closed;
     :mod:`~tests.support.fake_upstream` an upstream MCP server whose failures a test chooses;
+    :mod:`~tests.support.asking_upstream` an ``mcp`` SDK upstream whose tools ask the agent for
+    input (elicitation, sampling), recording what it was told;
     :mod:`~tests.support.upstream_gateway` a gateway (in process) in front of one such upstream;
     :mod:`~tests.support.raw_asgi` reading a request and sending an answer in raw ASGI;
     :mod:`~tests.support.http_server` ``http.server`` handlers on loopback (documents, redirects);
