@@ -11,6 +11,9 @@ from collections.abc import AsyncIterator
 from starlette.applications import Starlette
 from starlette.middleware import Middleware
 
+from gateway import paths
+from gateway.admin.boundary import AdminRoute
+from gateway.admin.routes import admin_app, admin_routes
 from gateway.composition import Gateway
 from gateway.errors import EXCEPTION_HANDLERS
 from gateway.oauth.routes import authorization_server_routes
@@ -27,7 +30,7 @@ def create_app(gateway: Gateway) -> Starlette:
             await gateway.keys.ensure_key()
         except StoreUnavailable:
             logger.warning("the store is unavailable at start-up; requests get 503 until it is back")
-        refreshing = asyncio.create_task(gateway.refresher.run())
+        refreshing = asyncio.create_task(gateway.refresher_task.run())
         try:
             yield
         finally:
@@ -40,8 +43,15 @@ def create_app(gateway: Gateway) -> Starlette:
             await gateway.store.close()
 
     return Starlette(
-        routes=[*protected_resource_routes(gateway), *authorization_server_routes(gateway)],
+        routes=[
+            *protected_resource_routes(gateway),
+            *authorization_server_routes(gateway),
+            *admin_routes(gateway),
+        ],
         lifespan=lifespan,
-        middleware=[Middleware(McpRoute, path=gateway.settings.mcp.mcp_path, mcp_app=mcp_app(gateway))],
+        middleware=[
+            Middleware(McpRoute, path=gateway.settings.mcp.mcp_path, mcp_app=mcp_app(gateway)),
+            Middleware(AdminRoute, prefix=paths.ADMIN_API, admin_app=admin_app(gateway)),
+        ],
         exception_handlers=EXCEPTION_HANDLERS,
     )

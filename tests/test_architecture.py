@@ -31,6 +31,7 @@ COMPOSITION_ROOT = (
     "gateway.cli",
     "gateway.oauth.routes",
     "gateway.resource.routes",
+    "gateway.admin.routes",
 )
 """The modules (and packages) that may read the settings: the composition root and the HTTP faces
 it assembles. Every other part is handed the values it needs."""
