@@ -65,6 +65,7 @@ def as_gateway_error(exc: Exception, path: str) -> GatewayError:
     if isinstance(exc, HTTPException) and exc.status_code == 404:  # Starlette's router
         return NotFound("nothing is served at this path")
     if isinstance(exc, HTTPException) and exc.status_code == 405:
-        return MethodNotAllowed((exc.headers or {}).get("Allow", "GET"))
+        allowed = (exc.headers or {}).get("Allow", "GET").split(", ")
+        return MethodNotAllowed(", ".join(sorted(allowed)))  # Starlette's order is a set's
     logger.error("unexpected error on %s: %s", path, type(exc).__name__)
     return ServerError()
