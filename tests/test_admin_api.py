@@ -14,12 +14,14 @@ import time
 from collections.abc import Iterator
 from dataclasses import dataclass
 from pathlib import Path
+from typing import Any
 
 import anyio
 import httpx2
 import pytest
 
 from gateway import paths
+from gateway.admin.boundary import AdminRoute
 from gateway.config import ConfigError, settings_from
 from gateway.settings import Settings
 from tests.support.agents import AgentKey, agent_token, assertion_form, revoke
@@ -239,3 +241,26 @@ async def test_ad2_unknown_paths_and_methods_are_problem_details_and_only_after_
     assert problem_of(
         await http.delete(admin.gateway.endpoint("/admin/api/v1/nothing"), headers=headers), 404
     )
+
+
+async def test_ad2_a_fault_of_the_gateways_own_is_a_500_problem_that_says_nothing_more(
+    caplog: pytest.LogCaptureFixture,
+) -> None:
+    async def broken(scope: Any, receive: Any, send: Any) -> None:
+        raise RuntimeError("secret detail: /var/mcp-gateway.sqlite3")
+
+    async def elsewhere(scope: Any, receive: Any, send: Any) -> None:
+        raise AssertionError("only admin paths reach the admin stack")
+
+    app = AdminRoute(elsewhere, prefix=paths.ADMIN_API, admin_app=broken)
+    async with httpx2.AsyncClient(transport=httpx2.ASGITransport(app), base_url="http://gw.test") as http:
+        response = await http.get(paths.ADMIN_HEALTH)
+    assert problem_of(response, 500) == {
+        "type": "about:blank",
+        "title": "Internal Server Error",
+        "status": 500,
+        "detail": "the gateway failed to answer; the fault is in its log",
+        "error": "server_error",
+    }
+    assert "RuntimeError" in caplog.text
+    assert "secret" not in caplog.text and "secret" not in response.text

@@ -68,4 +68,4 @@ def as_gateway_error(exc: Exception, path: str) -> GatewayError:
         allowed = (exc.headers or {}).get("Allow", "GET").split(", ")
         return MethodNotAllowed(", ".join(sorted(allowed)))  # Starlette's order is a set's
     logger.error("unexpected error on %s: %s", path, type(exc).__name__)
-    return ServerError()
+    return ServerError("the gateway failed to answer; the fault is in its log")
