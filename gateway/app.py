@@ -11,6 +11,9 @@ from collections.abc import AsyncIterator
 from starlette.applications import Starlette
 from starlette.middleware import Middleware
 
+from gateway import paths
+from gateway.admin.boundary import AdminRoute
+from gateway.admin.routes import admin_app, admin_routes
 from gateway.composition import Gateway
 from gateway.errors import EXCEPTION_HANDLERS
 from gateway.key_encryption import KeyEncryptionError
@@ -31,7 +34,7 @@ def create_app(gateway: Gateway) -> Starlette:
         except KeyEncryptionError as exc:  # the wrong KEK: nothing could be signed or verified
             logger.error("the signing keys cannot be opened: %s", exc)
             raise
-        refreshing = asyncio.create_task(gateway.refresher.run())
+        refreshing = asyncio.create_task(gateway.refresher_task.run())
         try:
             yield
         finally:
@@ -44,8 +47,15 @@ def create_app(gateway: Gateway) -> Starlette:
             await gateway.store.close()
 
     return Starlette(
-        routes=[*protected_resource_routes(gateway), *authorization_server_routes(gateway)],
+        routes=[
+            *protected_resource_routes(gateway),
+            *authorization_server_routes(gateway),
+            *admin_routes(gateway),
+        ],
         lifespan=lifespan,
-        middleware=[Middleware(McpRoute, path=gateway.settings.mcp.mcp_path, mcp_app=mcp_app(gateway))],
+        middleware=[
+            Middleware(McpRoute, path=gateway.settings.mcp.mcp_path, mcp_app=mcp_app(gateway)),
+            Middleware(AdminRoute, prefix=paths.ADMIN_API, admin_app=admin_app(gateway)),
+        ],
         exception_handlers=EXCEPTION_HANDLERS,
     )

@@ -14,7 +14,9 @@ import os
 from dataclasses import dataclass
 
 from gateway import paths
+from gateway.admin.health import Replica
 from gateway.audit import AuditLog
+from gateway.background import Supervisor
 from gateway.clock import Clock, SystemClock
 from gateway.fetching.fetcher import DocumentFetcher, FetchPolicy
 from gateway.key_encryption import KeyProtector, protector_for
@@ -34,7 +36,7 @@ from gateway.oauth.exchange.rules import ExchangePolicy, TokenExchanger
 from gateway.oauth.token_endpoint.assertions import AssertionVerifier, ClientKeys
 from gateway.oauth.token_endpoint.client_auth import ClientAuthenticator
 from gateway.oauth.tokens.access_tokens import AccessTokenIssuer, AccessTokenVerifier
-from gateway.oauth.tokens.audiences import Targets
+from gateway.oauth.tokens.audiences import Targets, canonical_resource
 from gateway.oauth.tokens.authorization_codes import AuthorizationCodes
 from gateway.oauth.tokens.not_before import NotBeforeMarks
 from gateway.oauth.tokens.refresh_families import RefreshTokens
@@ -90,6 +92,12 @@ class Gateway:
     # -- protected resource -------------------------------------------------------------------
     sessions: SessionStore
     verified_tokens: VerifiedTokenCache
+    # -- operators ----------------------------------------------------------------------------
+    admin_resource: str
+    """The admin API's canonical URL: the audience its tokens must carry (AD-1)."""
+    admin_tokens: VerifiedTokenCache
+    """Verified admin tokens; never shared with ``/mcp``'s cache, which holds another audience."""
+    replica: Replica
     # -- client of the upstream tools ---------------------------------------------------------
     servers: ServerRegistry
     catalog: Catalog
@@ -98,6 +106,8 @@ class Gateway:
     downstream_tokens: DownstreamTokens
     discovery: Discovery
     refresher: Refresher
+    refresher_task: Supervisor
+    """Runs the refresher in the background and starts it again should it stop (UP-1)."""
 
 
 def build_gateway(
@@ -121,11 +131,12 @@ def build_gateway(
     )
 
     # -- authorization server ---------------------------------------------------------------------
-    keys = signing_keys(  # the gateway accepts the tokens whose audience is its /mcp or its issuer
+    admin_resource = canonical_resource(server.endpoint(paths.ADMIN_API))
+    keys = signing_keys(  # the gateway accepts tokens for its /mcp, its issuer and its admin API
         store,
         clock,
         key_protector or protector_for(server.key_encryption_key, server.store, os.environ),
-        own_audiences=(settings.mcp.resource, server.issuer_id),
+        own_audiences=(settings.mcp.resource, server.issuer_id, admin_resource),
         publish_lead=tokens.key_publish_lead,
         retire_after=tokens.access_token_ttl + 60,
         refresh_interval=tokens.key_refresh_interval,
@@ -141,7 +152,9 @@ def build_gateway(
     revocations = RevocationList(store, clock)
     issuer = AccessTokenIssuer(keys, server.issuer_id, clock)
     targets = Targets(
-        settings.mcp.resource, tokens.resources, ((t.audience, t.scopes) for t in tokens.targets)
+        settings.mcp.resource,
+        (*tokens.resources, admin_resource),
+        ((t.audience, t.scopes) for t in tokens.targets),
     )
     policy = ExchangePolicy(tokens.exchange_max_ttl, tokens.max_delegation_depth)
     exchanger = TokenExchanger(issuer, targets, revocations, clock, policy)
@@ -161,11 +174,12 @@ def build_gateway(
     )
 
     # -- client of the upstream tools -------------------------------------------------------------
-    servers = _server_registry(settings, store)
+    servers = _server_registry(settings, store, admin_resource)
     catalog = Catalog(clock=clock.now)
     transport = transport or AiohttpTransport()
     upstream = UpstreamClient(transport)
-    discovery = Discovery(upstream, issuer, catalog, targets)
+    discovery = Discovery(upstream, issuer, catalog, targets, clock=clock, audit=audit)
+    refresher = Refresher(discovery, servers, store, upstream.list_changed, clock=clock)
 
     return Gateway(
         settings=settings,
@@ -193,13 +207,17 @@ def build_gateway(
         federation=federation,
         sessions=SessionStore(store, settings.mcp.mcp_session_ttl),
         verified_tokens=VerifiedTokenCache(clock),
+        admin_resource=admin_resource,
+        admin_tokens=VerifiedTokenCache(clock, max_entries=100),
+        replica=Replica(started_at=clock.now()),
         servers=servers,
         catalog=catalog,
         transport=transport,
         upstream=upstream,
         downstream_tokens=DownstreamTokens(exchanger, clock),
         discovery=discovery,
-        refresher=Refresher(discovery, servers, store, upstream.list_changed, clock=clock),
+        refresher=refresher,
+        refresher_task=Supervisor("catalogue_refresher", refresher.run, clock=clock, audit=audit),
     )
 
 
@@ -231,12 +249,13 @@ def _browser_state(settings: Settings, store: Store, clock: Clock, marks: NotBef
     )
 
 
-def _server_registry(settings: Settings, store: Store) -> ServerRegistry:
+def _server_registry(settings: Settings, store: Store, admin_resource: str) -> ServerRegistry:
     """The upstream servers, with the audiences none of them may hold (UP-4): the gateway's own
-    resource and issuer, and the configured resources and exchange targets."""
+    resource, admin API and issuer, and the configured resources and exchange targets."""
     tokens = settings.tokens
     reserved = (
         settings.mcp.resource,
+        admin_resource,
         settings.server.issuer_id,
         *tokens.resources,
         *(target.audience for target in tokens.targets),

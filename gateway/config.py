@@ -23,6 +23,7 @@ from dataclasses import MISSING, Field, fields
 from pathlib import Path
 from typing import Any
 
+from gateway import paths
 from gateway.oauth.clients.model import CONFIG_FIELDS, ClientError, configured_clients
 from gateway.settings import (
     FederationSettings,
@@ -262,8 +263,11 @@ def _validate(settings: Settings) -> None:
     server, tokens = settings.server, settings.tokens
     for name, url in (("issuer", server.issuer_id), ("public_url", server.base_url)):
         _check_url(name, url)
-    if not settings.mcp.mcp_path.startswith("/"):
-        raise ConfigError(f"mcp_path must start with '/', got {settings.mcp.mcp_path!r}")
+    mcp_path = settings.mcp.mcp_path
+    if not mcp_path.startswith("/"):
+        raise ConfigError(f"mcp_path must start with '/', got {mcp_path!r}")
+    if mcp_path == paths.HEALTHZ or (mcp_path + "/").startswith(paths.ADMIN_API + "/"):  # AD-1
+        raise ConfigError(f"mcp_path {mcp_path!r} is taken by the health probe or the admin API")
     if not 0 < server.port < 65536:
         raise ConfigError(f"port must be between 1 and 65535, got {server.port}")
     counts = {**vars(tokens), **vars(settings.sign_in), **vars(settings.registration)}

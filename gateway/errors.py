@@ -13,33 +13,41 @@
         ├── InvalidClientMetadata    400 invalid_client_metadata (RFC 7591 §3.2.2)
         ├── InvalidRedirectUri       400 invalid_redirect_uri (RFC 7591 §3.2.2)
         ├── InvalidBearerToken       401 invalid_token + WWW-Authenticate: Bearer (RFC 6750 §3.1)
-        │   └── BearerTokenInQuery   400 invalid_request: a token in the query string (PR-3)
+        │   ├── BearerTokenInQuery   400 invalid_request: a token in the query string (PR-3)
+        │   └── InsufficientScope    403 insufficient_scope: a valid token without the role (AD-1)
         ├── MisdirectedRequest       421 misdirected_request: an unknown Host (PR-6)
         ├── OriginNotAllowed         403 forbidden: a browser Origin that is not allowed (PR-6)
+        ├── NotFound                 404 not_found (admin API)
+        ├── MethodNotAllowed         405 method_not_allowed + Allow (admin API)
         ├── RateLimited              429 temporarily_unavailable + Retry-After
-        └── TemporarilyUnavailable   503 temporarily_unavailable (a store or upstream is down)
+        ├── TemporarilyUnavailable   503 temporarily_unavailable (a store or upstream is down)
+        └── ServerError              500 server_error: a fault of the gateway's own, no detail
     └── JSONRPCError                 a JSON-RPC error answer of the MCP endpoint, with its HTTP status
 
-Every error leaves the process through :func:`render_error` (OAuth bodies through
-:func:`render_oauth_error`), so a description never carries a stack trace and every OAuth error
-response carries ``Cache-Control: no-store``. The handlers Starlette calls are at the end.
+Every error leaves the process through :func:`render_error`, so a description never carries a
+stack trace and every error response carries ``Cache-Control: no-store``. An error of the OAuth
+family has two bodies: the RFC 6749 §5.2 JSON (:func:`render_oauth_error`) and, at the admin API,
+RFC 9457 problem details (:func:`render_problem`, AD-2) with the same status and headers. The
+handlers Starlette calls are at the end.
 """
 
 from __future__ import annotations
 
 import logging
 from collections.abc import Awaitable, Callable
-from dataclasses import dataclass
+from http import HTTPStatus
 from typing import ClassVar
 
 from starlette.requests import Request
 from starlette.responses import JSONResponse, Response
 
+from gateway.challenges import ResourceChallenge, bearer_challenge
 from gateway.store import StoreUnavailable
 
 logger = logging.getLogger("mcp_gateway")
 
 NO_STORE = {"Cache-Control": "no-store", "Pragma": "no-cache"}
+PROBLEM_JSON = "application/problem+json"
 
 
 class GatewayError(Exception):
@@ -104,15 +112,6 @@ class InvalidRedirectUri(OAuthError):
     error = "invalid_redirect_uri"
 
 
-@dataclass(frozen=True)
-class ResourceChallenge:
-    """What a protected resource's challenge names (RFC 9728 §5.1): where its metadata is, and
-    the scopes to ask for."""
-
-    resource_metadata: str
-    scope: str = ""
-
-
 class InvalidBearerToken(OAuthError):
     """A missing or unacceptable bearer token at an endpoint the gateway guards itself (RFC 6750
     §3.1): ``/mcp`` (its challenge names the resource metadata) and RFC 7592 management."""
@@ -147,6 +146,14 @@ class BearerTokenInQuery(InvalidBearerToken):
     status_code = 400
 
 
+class InsufficientScope(InvalidBearerToken):
+    """403: a valid token that lacks the scope the operation needs; the challenge's ``scope`` names
+    it (RFC 6750 §3.1). The admin API's role check (AD-1)."""
+
+    error = "insufficient_scope"
+    status_code = 403
+
+
 class MisdirectedRequest(OAuthError):
     """421: the ``Host`` is not a name this gateway serves (a DNS-rebinding attempt; PR-6)."""
 
@@ -159,6 +166,23 @@ class OriginNotAllowed(OAuthError):
 
     error = "forbidden"
     status_code = 403
+
+
+class NotFound(OAuthError):
+    error = "not_found"
+    status_code = 404
+
+
+class MethodNotAllowed(OAuthError):
+    error = "method_not_allowed"
+    status_code = 405
+
+    def __init__(self, allow: str) -> None:
+        super().__init__(f"this path answers {allow}")
+        self.allow = allow
+
+    def headers(self) -> dict[str, str]:
+        return {"Allow": self.allow}
 
 
 class RateLimited(OAuthError):
@@ -181,6 +205,13 @@ class TemporarilyUnavailable(OAuthError):
         return {"Retry-After": "1"}
 
 
+class ServerError(OAuthError):
+    """500: a fault of the gateway's own; the answer says nothing more (the log has the type)."""
+
+    error = "server_error"
+    status_code = 500
+
+
 def render_oauth_error(exc: OAuthError) -> JSONResponse:
     """The JSON body of RFC 6749 §5.2, with the headers every OAuth error response needs."""
     body = {"error": exc.error}
@@ -189,30 +220,18 @@ def render_oauth_error(exc: OAuthError) -> JSONResponse:
     return JSONResponse(body, status_code=exc.status_code, headers={**NO_STORE, **exc.headers()})
 
 
-def bearer_challenge(
-    *, resource_metadata: str, scope: str = "", error: str | None = None, description: str = ""
-) -> str:
-    """``WWW-Authenticate: Bearer …`` (RFC 6750 §3, RFC 9728 §5.1; PR-2).
-
-    No ``error`` when no token was sent; ``invalid_token`` for a bad one; ``insufficient_scope``
-    with every scope the operation needs.
-    """
-    params = []
-    if error:
-        params.append(f'error="{error}"')
-        if description:
-            params.append(f'error_description="{_challenge_text(description)}"')
-    params.append(f'resource_metadata="{resource_metadata}"')
-    if scope:
-        params.append(f'scope="{scope}"')
-    return "Bearer " + ", ".join(params)
-
-
-def _challenge_text(text: str) -> str:
-    """RFC 6750 §3: ``error_description`` holds only %x20-21 / %x23-5B / %x5D-7E. A description
-    can quote a token's content (a duplicated member name): anything else becomes ``?``, so a
-    crafted token can neither break the challenge's quoting nor make the header unencodable."""
-    return "".join(c if " " <= c <= "~" and c not in '"\\' else "?" for c in text)
+def render_problem(exc: OAuthError) -> JSONResponse:
+    """The same error as RFC 9457 problem details (AD-2): ``about:blank`` with the status phrase as
+    its title (§4.2.1), the description as ``detail``, the OAuth code as the ``error`` member."""
+    body = {
+        "type": "about:blank",
+        "title": HTTPStatus(exc.status_code).phrase,
+        "status": exc.status_code,
+        "detail": exc.description or exc.error,
+        "error": exc.error,
+    }
+    headers = {**NO_STORE, **exc.headers()}
+    return JSONResponse(body, status_code=exc.status_code, headers=headers, media_type=PROBLEM_JSON)
 
 
 class JSONRPCError(GatewayError):
@@ -240,12 +259,13 @@ def render_jsonrpc_error(exc: JSONRPCError) -> JSONResponse:
     return JSONResponse(exc.body(), status_code=exc.status, headers=exc.headers)
 
 
-def render_error(exc: GatewayError) -> Response:
-    """The one way an error of the family becomes an HTTP answer."""
+def render_error(exc: GatewayError, *, problem: bool = False) -> Response:
+    """The one way an error of the family becomes an HTTP answer; ``problem``: as RFC 9457
+    problem details (the admin API) instead of the OAuth JSON."""
     if isinstance(exc, JSONRPCError):
         return render_jsonrpc_error(exc)
     if isinstance(exc, OAuthError):
-        return render_oauth_error(exc)
+        return render_problem(exc) if problem else render_oauth_error(exc)
     raise TypeError(f"{type(exc).__name__} has no renderer")  # pragma: no cover - a new subclass
 
 
@@ -262,7 +282,7 @@ async def _store_unavailable(request: Request, exc: Exception) -> Response:
 
 async def _unexpected(request: Request, exc: Exception) -> Response:
     logger.error("unexpected error on %s %s: %s", request.method, request.url.path, type(exc).__name__)
-    return JSONResponse({"error": "server_error"}, status_code=500, headers={"Cache-Control": "no-store"})
+    return render_oauth_error(ServerError())
 
 
 EXCEPTION_HANDLERS: dict[type[Exception], Callable[[Request, Exception], Awaitable[Response]]] = {

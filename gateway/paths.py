@@ -23,6 +23,15 @@ REGISTER = "/register"
 # -- protected resource -----------------------------------------------------------------------
 PROTECTED_RESOURCE_METADATA = "/.well-known/oauth-protected-resource"
 
+# -- operations -------------------------------------------------------------------------------
+HEALTHZ = "/healthz"
+"""The public probe for load balancers: whether this replica can serve, and nothing more."""
+ADMIN_API = "/admin/api"
+"""The admin API: its resource URL (the ``aud`` of admin tokens, the same for every version) and
+the prefix every admin path is under."""
+ADMIN_API_V1 = ADMIN_API + "/v1"
+ADMIN_HEALTH = ADMIN_API_V1 + "/health"
+
 
 def resource_metadata_path(resource: str) -> str:
     """``/.well-known/oauth-protected-resource/<path of the resource>`` (RFC 9728 §3.1)."""

@@ -1,8 +1,9 @@
 """The gateway's two sets of signing keys, and which one signs a given token.
 
-Tokens the gateway itself accepts (audience its MCP endpoint or its issuer: agents' access tokens,
-subject and actor tokens of an exchange) are signed by the ``gateway`` keys; every other token
-(downstream tokens for upstream servers, tokens for other resources) by the ``downstream`` keys.
+Tokens the gateway itself accepts (audience its MCP endpoint, its issuer or its admin API: agents'
+access tokens, subject and actor tokens of an exchange, admin tokens) are signed by the
+``gateway`` keys; every other token (downstream tokens for upstream servers, tokens for other
+resources) by the ``downstream`` keys.
 The gateway's own verifier trusts only the ``gateway`` keys, so a downstream key that leaks (or an
 upstream that learns to sign with one) cannot mint a token the gateway accepts. Introspection
 answers for both, and the JWKS publishes both, since resource servers verify downstream tokens.

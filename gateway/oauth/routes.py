@@ -61,7 +61,7 @@ def _token_endpoint(gateway: Gateway) -> TokenEndpoint:
                 gateway.verifier,
                 gateway.revocations,
                 targets,
-                gateway.keys.own_audiences,
+                frozenset({targets.gateway_resource, settings.server.issuer_id}),  # TE-2
                 audit,
                 gateway.marks,
             ),

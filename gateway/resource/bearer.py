@@ -15,9 +15,10 @@ from collections import OrderedDict
 
 from starlette.types import ASGIApp, Receive, Scope, Send
 
+from gateway.challenges import ResourceChallenge
 from gateway.claims import Claims
 from gateway.clock import Clock
-from gateway.errors import BearerTokenInQuery, InvalidBearerToken, ResourceChallenge
+from gateway.errors import BearerTokenInQuery, InvalidBearerToken
 from gateway.oauth.tokens.access_tokens import AccessTokenVerifier, InvalidToken
 from gateway.oauth.tokens.not_before import NotBeforeMarks
 from gateway.oauth.tokens.revocation import RevocationList

@@ -31,8 +31,9 @@ from starlette.requests import Request
 from starlette.responses import JSONResponse, Response
 from starlette.types import Send
 
+from gateway.challenges import bearer_challenge
 from gateway.claims import Claims
-from gateway.errors import JSONRPCError, bearer_challenge
+from gateway.errors import JSONRPCError
 from gateway.resource.jsonrpc_request import read_jsonrpc_request
 from gateway.resource.mcp_stream import SSEReply, stream_target
 from gateway.resource.sessions import SessionStore

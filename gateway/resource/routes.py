@@ -18,7 +18,8 @@ from starlette.routing import BaseRoute, Route
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
 from gateway import paths
-from gateway.errors import GatewayError, JSONRPCError, ResourceChallenge, render_error
+from gateway.challenges import ResourceChallenge
+from gateway.errors import GatewayError, JSONRPCError, render_error
 from gateway.resource.bearer import BearerAuth
 from gateway.resource.mcp_endpoint import McpEndpoint
 from gateway.resource.origin import OriginGuard, loopback_host_headers

@@ -4,13 +4,19 @@ The discovery token names the gateway itself as subject and client, is made for 
 audience only, carries no scope and lives one minute. An upstream that fails or answers garbage
 is marked unhealthy and logged; the rest of the catalogue keeps serving.
 :mod:`gateway.upstream.refresher` repeats discovery when each server is due.
+
+Each server's attempts are kept in :class:`Attempts` (this replica's memory) for the operators'
+health report; a server's first failure after a success, and its recovery, are audited.
 """
 
 from __future__ import annotations
 
 import logging
+from dataclasses import dataclass
 from typing import Any
 
+from gateway.audit import AuditLog
+from gateway.clock import Clock
 from gateway.oauth.tokens.access_tokens import AccessTokenIssuer
 from gateway.oauth.tokens.audiences import Targets
 from gateway.upstream.mcp_client import UpstreamClient
@@ -25,14 +31,33 @@ MAX_TOOLS_PER_SERVER = 5000
 """More tools than this from one upstream is refused as a whole (an upstream flooding the catalogue)."""
 
 
+@dataclass
+class Attempts:
+    """This replica's discoveries of one server; times are seconds since the epoch."""
+
+    last_attempt_at: float | None = None
+    last_success_at: float | None = None
+    consecutive_failures: int = 0
+
+
 class Discovery:
     def __init__(
-        self, client: UpstreamClient, issuer: AccessTokenIssuer, catalog: Catalog, targets: Targets
+        self,
+        client: UpstreamClient,
+        issuer: AccessTokenIssuer,
+        catalog: Catalog,
+        targets: Targets,
+        *,
+        clock: Clock,
+        audit: AuditLog,
     ) -> None:
         self._client = client
         self._issuer = issuer
         self._catalog = catalog
         self._targets = targets
+        self._clock = clock
+        self._audit = audit
+        self.attempts: dict[str, Attempts] = {}
 
     async def list_tools(self, server: UpstreamServer) -> list[Any]:
         token = await self._issuer.issue(
@@ -62,17 +87,35 @@ class Discovery:
         """Discover one server; a summary for logs and the CLI. Never raises: an upstream fault, or
         anything unforeseen while reading its answer, marks that one server unhealthy (its tools
         hidden) and leaves the others and the refresher running."""
+        attempts = self.attempts.setdefault(server.id, Attempts())
+        attempts.last_attempt_at = self._clock.now()
         try:
-            return await self._refresh(server)
+            result = await self._refresh(server)
         except UpstreamFailure as exc:
             reason = str(exc)
             logger.warning("discovery of %s failed: %s", server.id, reason)
         except Exception as exc:  # a hostile answer we did not foresee must not stop the refresher
             reason = f"discovery of {server.id} failed: {type(exc).__name__}"
             logger.error("%s", reason)
+        else:
+            self._count(server.id, attempts, result)
+            return result
         self._client.forget(server.id)
         self._catalog.mark_unhealthy(server.id, reason)
-        return {"server": server.id, "healthy": False, "reason": reason}
+        result = {"server": server.id, "healthy": False, "reason": reason}
+        self._count(server.id, attempts, result)
+        return result
+
+    def _count(self, server_id: str, attempts: Attempts, result: dict[str, Any]) -> None:
+        if result["healthy"]:
+            if attempts.consecutive_failures:
+                self._audit.record("upstream_discovery", outcome="recovered", server=server_id)
+            attempts.last_success_at, attempts.consecutive_failures = attempts.last_attempt_at, 0
+            return
+        attempts.consecutive_failures += 1
+        if attempts.consecutive_failures == 1:
+            reason = result.get("reason")
+            self._audit.record("upstream_discovery", outcome="failed", server=server_id, reason=reason)
 
     def forget(self, server_id: str) -> None:
         """The server was removed from the registry: its tools leave the catalogue and its audience
@@ -80,6 +123,7 @@ class Discovery:
         self._catalog.remove(server_id)
         self._targets.unregister(server_id)
         self._client.forget(server_id)
+        self.attempts.pop(server_id, None)
 
     async def _refresh(self, server: UpstreamServer) -> dict[str, Any]:
         raw = await self.list_tools(server)
@@ -92,9 +136,11 @@ class Discovery:
         }
         self._targets.register(server.audience, {server.id, *tool_scopes}, owner=server.id)
         health = self._catalog.health().get(server.id)
+        healthy = bool(health and health.healthy)
         return {
             "server": server.id,
-            "healthy": bool(health and health.healthy),
+            "healthy": healthy,
             "tools": len(raw) - len(problems),
             "skipped": problems,
+            **({} if healthy or health is None else {"reason": health.reason}),
         }

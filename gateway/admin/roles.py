@@ -1,0 +1,44 @@
+"""The admin API's roles: scopes on tokens the gateway issued for the admin API (AD-1).
+
+A role is a scope under ``admin``; the scope hierarchy (:mod:`tools_registry.scopes`) applies, so a
+client holding ``admin`` holds every role. Roles are granted like any scope, by listing them in a
+client's ``scopes``; the token must also be minted for the admin API's audience, which a client may
+ask for only when its ``audiences`` name it (self-registered clients never do).
+
+    admin:security-admin   decides who may hold what, revokes, reads everything
+    admin:tool-author      registers upstream servers and their tools
+    admin:auditor          reads (audit trail, health) and changes nothing
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+
+from gateway.challenges import ResourceChallenge
+from gateway.claims import Claims
+from gateway.errors import InsufficientScope
+from tools_registry.scopes import covers
+
+ADMIN = "admin"
+SECURITY_ADMIN = "admin:security-admin"
+TOOL_AUTHOR = "admin:tool-author"
+AUDITOR = "admin:auditor"
+ROLES = (SECURITY_ADMIN, TOOL_AUTHOR, AUDITOR)
+
+READERS = (AUDITOR, SECURITY_ADMIN, TOOL_AUTHOR)
+"""Who may read what every role may see (the health report); the least of them first."""
+
+
+def require_role(claims: Claims, allowed: Sequence[str], resource_metadata: str) -> None:
+    """Pass when the token holds one of the ``allowed`` roles (or a scope covering one); else 403
+    ``insufficient_scope`` whose challenge names the first, least privileged, of them.
+
+    >>> claims = Claims.from_jwt({"sub": "ops", "aud": "a", "jti": "j", "iat": 1, "exp": 2,
+    ...                           "scope": "admin"})
+    >>> require_role(claims, READERS, "https://gw.example/.well-known/oauth-protected-resource")
+    """
+    if not any(covers(claims.scopes, role) for role in allowed):
+        raise InsufficientScope(
+            f"this operation needs one of the roles {', '.join(allowed)}",
+            challenge=ResourceChallenge(resource_metadata, allowed[0]),
+        )
