@@ -84,10 +84,10 @@ async def test_a_handshake_era_upstream_gets_one_session_per_agent_principal(tmp
         answers: dict[str, Any] = {}
         for name in agents:
             token = await fronted.token(http, name)
-            await wait_for_tools(http, mcp, token, ["legacy.whoami"])
+            await wait_for_tools(http, mcp, token, ["legacy__whoami"])
             for _ in range(2):  # the second call reuses the agent's upstream session
                 response = await modern(
-                    http, mcp, token, "tools/call", {"name": "legacy.whoami", "arguments": {}}
+                    http, mcp, token, "tools/call", {"name": "legacy__whoami", "arguments": {}}
                 )
                 assert response.status_code == 200, response.text
                 answers[name] = response.json()["result"]["content"][0]["text"]
