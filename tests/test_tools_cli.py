@@ -195,7 +195,12 @@ def test_up5_tools_add_refuses_an_id_that_blurs_into_the_tool_name_separator(cli
     refused = cli.run("tools", "add", "weather_", "--url", "https://weather.example/mcp")
     assert_refused(refused, 2, "server id 'weather_' cannot be used with the tool name separator '__'")
     dotted = {"MCP_GATEWAY_TOOL_NAMESPACE_SEPARATOR": "."}
-    assert cli.run("tools", "add", "weather_", "--url", "https://weather.example/mcp", extra_env=dotted).returncode == 0
+    assert (
+        cli.run(
+            "tools", "add", "weather_", "--url", "https://weather.example/mcp", extra_env=dotted
+        ).returncode
+        == 0
+    )
 
 
 def test_up5_tools_refresh_shows_the_tools_skipped_because_their_names_meet(cli: Cli) -> None:
