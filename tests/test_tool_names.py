@@ -184,3 +184,45 @@ def test_up5_a_server_discovered_later_never_takes_a_name_an_agent_already_saw()
     catalog.mark_healthy("a")
     back = catalog.lookup("a__b__c")
     assert back is not None and back.server_id == "a"
+
+
+LEGACY_IDS = ["a", "a_", "a__b", "b"]
+MEETING_TOOLS = ["c", "_c", "b__c", "x", "b_c", "b.c"]
+
+
+@settings(max_examples=200, deadline=None)
+@given(
+    steps=st.lists(
+        st.tuples(
+            st.sampled_from(LEGACY_IDS), st.none() | st.lists(st.sampled_from(MEETING_TOOLS), unique=True)
+        ),
+        max_size=12,
+    )
+)
+def test_up5_what_is_exposed_depends_only_on_what_each_server_lists_never_on_the_order(
+    steps: list[tuple[str, list[str] | None]],
+) -> None:
+    """Replicas discover in different orders: replaces and removals in any order end where a fresh
+    catalogue fed the final lists (in another order) starts, so each name reaches the same tool."""
+    live = Catalog()
+    final: dict[str, list[str]] = {}
+    for server_id, listed in steps:
+        if listed is None:
+            live.remove(server_id)
+            final.pop(server_id, None)
+        else:
+            live.replace(server(server_id), tools(*listed))
+            final[server_id] = listed
+    fresh = Catalog()
+    for server_id in sorted(final, reverse=True):
+        fresh.replace(server(server_id), tools(*final[server_id]))
+
+    def exposed(catalog: Catalog) -> list[tuple[str, str, str]]:
+        return [(t.name, t.server_id, t.upstream_name) for t in catalog.visible_to(set(LEGACY_IDS))]
+
+    assert exposed(live) == exposed(fresh)
+    assert len({name for name, _, _ in exposed(live)}) == len(exposed(live))  # one tool per name
+    withheld = {sid: [line for line in h.skipped if "withheld" in line] for sid, h in live.health().items()}
+    assert withheld == {
+        sid: [line for line in h.skipped if "withheld" in line] for sid, h in fresh.health().items()
+    }

@@ -29,7 +29,7 @@ from collections.abc import Callable, Collection
 from dataclasses import dataclass
 from typing import Any
 
-from tools_registry.name_claims import Claims, settle
+from tools_registry.name_claims import NameClaims
 from tools_registry.pagination import DEFAULT_PAGE_SIZE, page
 from tools_registry.servers import UpstreamServer
 from tools_registry.tool_entries import CatalogTool, SkippedEntry, read_tool
@@ -91,7 +91,8 @@ class Catalog:
         self._clock = clock
         self._cache_size = cache_size
         self._entries: dict[str, _Entry] = {}
-        self._claims: Claims | None = None
+        self._claims = NameClaims()
+        self._withheld: dict[str, tuple[str, ...]] | None = None
         self._index: VisibilityIndex | None = None
         self._cache: dict[frozenset[str], list[CatalogTool]] = {}
 
@@ -115,9 +116,12 @@ class Catalog:
             return problems
         if server.id in self._entries and not self._entries[server.id].healthy:
             logger.info("upstream %s is healthy again", server.id)
+        previous = self._entries.get(server.id)
+        self._claims.release(previous.tools.values() if previous is not None else ())
+        self._claims.claim(tools.values())
         self._entries[server.id] = _Entry(server, tools, True, None, tuple(problems), self._clock())
         self._changed()
-        withheld = self._settled().withheld.get(server.id, ())
+        withheld = self._withheld_names().get(server.id, ())
         if withheld:
             logger.warning("upstream %s: %d tool name(s) withheld: %s", server.id, len(withheld), withheld[0])
         return [*problems, *withheld]
@@ -147,10 +151,11 @@ class Catalog:
 
     def remove(self, server_id: str) -> bool:
         """Forget a server and its tools (it was removed from the registry)."""
-        removed = self._entries.pop(server_id, None) is not None
-        if removed:
+        removed = self._entries.pop(server_id, None)
+        if removed is not None:
+            self._claims.release(removed.tools.values())
             self._changed()
-        return removed
+        return removed is not None
 
     def mark_unhealthy(self, server_id: str, reason: str, *, server: UpstreamServer | None = None) -> None:
         """Hide the server's tools until it answers well again; logged once per new reason."""
@@ -176,13 +181,13 @@ class Catalog:
         self._changed()
 
     def _changed(self) -> None:
-        self._claims = None
+        self._withheld = None
         self._index = None
         self._cache.clear()
 
     # -- queries ------------------------------------------------------------------------------
     def health(self) -> dict[str, ServerHealth]:
-        withheld = self._settled().withheld
+        withheld = self._withheld_names()
         report: dict[str, ServerHealth] = {}
         for server_id, e in sorted(self._entries.items()):
             lost = withheld.get(server_id, ())
@@ -199,7 +204,7 @@ class Catalog:
     def unavailable(self, name: str) -> tuple[CatalogTool, str] | None:
         """A known tool of an unhealthy server, and why it cannot be called right now. The caller
         checks the tool's scopes before it tells anyone why (the reason names upstream details)."""
-        tool = self._settled().owners.get(name)
+        tool = self._claims.owner(name)
         entry = self._entries.get(tool.server_id) if tool is not None else None
         if tool is None or entry is None or entry.healthy:
             return None
@@ -234,18 +239,17 @@ class Catalog:
             self._cache[key] = found
         return found
 
-    def _settled(self) -> Claims:
-        """Every kept tool's name settled, healthy servers or not (a server that goes down keeps
-        its names: they never pass to another server's tools meanwhile)."""
-        if self._claims is None:
-            self._claims = settle({server_id: e.tools.values() for server_id, e in self._entries.items()})
-        return self._claims
+    def _withheld_names(self) -> dict[str, tuple[str, ...]]:
+        """Why tools are withheld, per server. Every kept tool claims its name, its server healthy
+        or not: a server that goes down keeps its names, they never pass to another's tools."""
+        if self._withheld is None:
+            self._withheld = self._claims.withheld()
+        return self._withheld
 
     def _current(self) -> VisibilityIndex:
         if self._index is None:
             entries = self._entries
-            owners = self._settled().owners.values()
-            self._index = VisibilityIndex([t for t in owners if entries[t.server_id].healthy])
+            self._index = VisibilityIndex([t for t in self._claims.owned() if entries[t.server_id].healthy])
         return self._index
 
 
