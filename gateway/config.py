@@ -278,7 +278,7 @@ def _validate(settings: Settings) -> None:
     try:
         configured_clients(settings.clients)
         separator = check_separator(settings.mcp.tool_namespace_separator)
-        for table in settings.servers:  # UP-5: no id may blur into the separator of tool names
+        for table in settings.servers:  # UP-6: no id may blur into the separator of tool names
             check_server_id(table["id"], separator)
     except (ClientError, ValueError) as exc:
         raise ConfigError(str(exc)) from None

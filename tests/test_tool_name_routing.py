@@ -1,4 +1,4 @@
-"""UP-5 through the MCP endpoint: a name an agent saw in ``tools/list`` reaches that tool.
+"""UP-6 through the MCP endpoint: a name an agent saw in ``tools/list`` reaches that tool.
 
 One upstream lists a plain name, a dotted one and one too long for function calling; the gateway
 runs with the default separator and with the dotted one. Whatever the name was made into, a
@@ -24,7 +24,7 @@ UPSTREAM_TOOLS = ["get_forecast", "v2.get_forecast", "forecast_" + "x" * 100]
 
 
 @pytest.mark.parametrize("separator", ["__", "."])
-async def test_up5_an_exposed_name_round_trips_to_the_upstream_tool_under_its_own_name(
+async def test_up6_an_exposed_name_round_trips_to_the_upstream_tool_under_its_own_name(
     tmp_path: Path, separator: str
 ) -> None:
     upstream = FakeUpstream(tool_names=list(UPSTREAM_TOOLS))

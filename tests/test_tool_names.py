@@ -1,4 +1,4 @@
-"""The names agents see (``tools_registry.tool_names``) and UP-5: one name, one tool of one server.
+"""The names agents see (``tools_registry.tool_names``) and UP-6: one name, one tool of one server.
 
 Agent frameworks (openai-agents, langchain-mcp-adapters) pass MCP tool names to the model's
 function calling unchanged, and OpenAI and Anthropic accept only ``^[a-zA-Z0-9_-]{1,64}$``. By
@@ -106,11 +106,11 @@ def test_scopes_and_the_forwarded_name_stay_the_upstream_tools_own() -> None:
     assert [t.name for t in catalog.visible_to({"weather:v2.get_forecast"})] == ["weather__v2_get_forecast"]
 
 
-# -- UP-5: an exposed name belongs to one tool of one server -----------------------------------------
+# -- UP-6: an exposed name belongs to one tool of one server -----------------------------------------
 
 
 @pytest.mark.parametrize("server_id", ["a__b", "weather_", "_", "a___b"])
-def test_up5_a_server_id_that_blurs_into_the_separator_is_refused_at_registration(server_id: str) -> None:
+def test_up6_a_server_id_that_blurs_into_the_separator_is_refused_at_registration(server_id: str) -> None:
     with pytest.raises(RegistryError, match="tool name separator '__'"):
         asyncio.run(ServerRegistry(MemoryStore()).add(server(server_id)))
     with pytest.raises(RegistryError, match="tool name separator"):
@@ -121,7 +121,7 @@ def test_up5_a_server_id_that_blurs_into_the_separator_is_refused_at_registratio
     assert asyncio.run(dotted.add(server(server_id))).id == server_id
 
 
-def test_up5_ids_that_keep_to_the_rule_are_accepted_whatever_the_separator() -> None:
+def test_up6_ids_that_keep_to_the_rule_are_accepted_whatever_the_separator() -> None:
     check_server_id("weather_eu-2", "__")
     check_server_id("_weather", "__")  # a leading underscore is fine: the id ends before "__"
     with pytest.raises(ValueError):
@@ -130,7 +130,7 @@ def test_up5_ids_that_keep_to_the_rule_are_accepted_whatever_the_separator() -> 
         check_server_id("weather-eu", "-")
 
 
-def test_up5_two_tools_of_one_server_whose_names_meet_the_first_listed_keeps_it() -> None:
+def test_up6_two_tools_of_one_server_whose_names_meet_the_first_listed_keeps_it() -> None:
     catalog = Catalog()
     problems = catalog.replace(server("weather"), tools("get.x", "get_x", "other"))
     assert problems == [
@@ -143,7 +143,7 @@ def test_up5_two_tools_of_one_server_whose_names_meet_the_first_listed_keeps_it(
     assert catalog.health()["weather"].tools == 2
 
 
-def test_up5_a_shortened_name_that_meets_a_plain_one_is_not_shared() -> None:
+def test_up6_a_shortened_name_that_meets_a_plain_one_is_not_shared() -> None:
     shortened = exposed_name("weather", LONG)
     lookalike = shortened.removeprefix("weather__")  # exposed as exactly `shortened`, unshortened
     catalog = Catalog()
@@ -154,7 +154,7 @@ def test_up5_a_shortened_name_that_meets_a_plain_one_is_not_shared() -> None:
 
 
 @pytest.mark.parametrize("order", ["a first", "a__b first"])
-def test_up5_a_name_two_servers_claim_is_withheld_from_both_whatever_the_order(order: str) -> None:
+def test_up6_a_name_two_servers_claim_is_withheld_from_both_whatever_the_order(order: str) -> None:
     # `a` + "__" + `b__c` and `a__b` + "__" + `c`: ids from before the registration check
     claims = [(server("a"), tools("b__c", "own")), (server("a__b"), tools("c", "mine"))]
     catalog = Catalog()
@@ -170,7 +170,7 @@ def test_up5_a_name_two_servers_claim_is_withheld_from_both_whatever_the_order(o
     assert "tool 'c': exposed name 'a__b__c' is also claimed by server 'a'" in health["a__b"].skipped[0]
 
 
-def test_up5_a_server_discovered_later_never_takes_a_name_an_agent_already_saw() -> None:
+def test_up6_a_server_discovered_later_never_takes_a_name_an_agent_already_saw() -> None:
     catalog = Catalog()
     catalog.replace(server("a"), tools("b__c"))
     seen = catalog.lookup("a__b__c")
@@ -199,7 +199,7 @@ MEETING_TOOLS = ["c", "_c", "b__c", "x", "b_c", "b.c"]
         max_size=12,
     )
 )
-def test_up5_what_is_exposed_depends_only_on_what_each_server_lists_never_on_the_order(
+def test_up6_what_is_exposed_depends_only_on_what_each_server_lists_never_on_the_order(
     steps: list[tuple[str, list[str] | None]],
 ) -> None:
     """Replicas discover in different orders: replaces and removals in any order end where a fresh

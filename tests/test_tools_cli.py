@@ -191,7 +191,7 @@ def test_refresh_of_an_unknown_server_is_exit_1(cli: Cli) -> None:
     assert_refused(cli.run("tools", "refresh", "nope"), 1, "no upstream server 'nope'")
 
 
-def test_up5_tools_add_refuses_an_id_that_blurs_into_the_tool_name_separator(cli: Cli) -> None:
+def test_up6_tools_add_refuses_an_id_that_blurs_into_the_tool_name_separator(cli: Cli) -> None:
     refused = cli.run("tools", "add", "weather_", "--url", "https://weather.example/mcp")
     assert_refused(refused, 2, "server id 'weather_' cannot be used with the tool name separator '__'")
     dotted = {"MCP_GATEWAY_TOOL_NAMESPACE_SEPARATOR": "."}
@@ -203,7 +203,7 @@ def test_up5_tools_add_refuses_an_id_that_blurs_into_the_tool_name_separator(cli
     )
 
 
-def test_up5_tools_refresh_shows_the_tools_skipped_because_their_names_meet(cli: Cli) -> None:
+def test_up6_tools_refresh_shows_the_tools_skipped_because_their_names_meet(cli: Cli) -> None:
     with Served(lifespan="off").start(FakeUpstream(tool_names=["get.x", "get_x", "other"])) as served:
         assert cli.run("tools", "add", "meet", "--url", f"{served.url}/mcp").returncode == 0
         result = cli.run("tools", "refresh", "meet")

@@ -1,7 +1,7 @@
 """Where upstream servers are kept: the config file's ``[[servers]]`` (read-only at run time) and
 the store (``mcp-gateway tools add``, collection ``upstream_servers``); an id is unique across both,
 and every server's audience is bound to it alone (UP-4). An id must also keep its tools' exposed
-names apart from every other server's (UP-5, :func:`tools_registry.tool_names.check_server_id`).
+names apart from every other server's (UP-6, :func:`tools_registry.tool_names.check_server_id`).
 """
 
 from __future__ import annotations
@@ -84,7 +84,7 @@ class ServerRegistry:
 
     async def add(self, server: UpstreamServer) -> UpstreamServer:
         """Keep a new server in the store; its id must be new (in any letter case), keep its tools'
-        names apart (UP-5), and its audience be bound to it alone (:meth:`_check_binding`). Returns
+        names apart (UP-6), and its audience be bound to it alone (:meth:`_check_binding`). Returns
         it as stored."""
         if server.id in self._configured:
             raise RegistryError(f"server {server.id!r} is defined in the config file")
@@ -98,7 +98,7 @@ class ServerRegistry:
         """UP-4: an audience names one upstream and nothing else. Never the gateway's own resource
         or issuer or a configured target (the upstream would receive tokens the gateway honours);
         never one another server holds; on the url's own origin unless ``foreign_audience`` says
-        so explicitly. Server ids are unique whatever their letter case, and (UP-5) never blur into
+        so explicitly. Server ids are unique whatever their letter case, and (UP-6) never blur into
         the tool name separator, so no two servers' tools can be exposed under one name."""
         try:
             check_server_id(server.id, self._separator)
