@@ -182,7 +182,7 @@ def main() -> None:
             return body, headers
 
         direct_body, direct_headers = call("t00001")
-        via_body, via_headers = call("fast.t00001")
+        via_body, via_headers = call("fast__t00001")
         via_headers["Authorization"] = f"Bearer {token}"
         probe = httpx.post(f"{gateway}/mcp", json=via_body, headers=via_headers)
         assert probe.status_code == 200 and "result" in probe.json(), probe.text

@@ -1,7 +1,7 @@
 """An example agent: list the tools it may use through the gateway and call one.
 
     python examples/agent.py --gateway http://127.0.0.1:8000 --client-id demo-agent \\
-        --key var/demo-agent.pem --tool weather.get_forecast --arguments '{"city": "Paris"}'
+        --key var/demo-agent.pem --tool weather__get_forecast --arguments '{"city": "Paris"}'
 
 It is a plain ``mcp`` SDK client. The SDK's ``PrivateKeyJWTOAuthProvider`` answers the gateway's
 401: it reads the protected-resource metadata, then the authorization server metadata, and gets a
@@ -117,7 +117,7 @@ def main() -> None:
     parser.add_argument("--issuer", help="the gateway's issuer, exact (default: --gateway)")
     parser.add_argument("--client-id", default="demo-agent")
     parser.add_argument("--key", type=Path, default=Path("var/demo-agent.pem"), help="private key (PEM)")
-    parser.add_argument("--tool", default="weather.get_forecast")
+    parser.add_argument("--tool", default="weather__get_forecast")
     parser.add_argument("--arguments", default='{"city": "Paris"}', help="the tool's arguments (JSON)")
     parser.add_argument("--verbose", action="store_true", help="show the SDK's own log messages")
     args = parser.parse_args()

@@ -64,7 +64,7 @@ HOW_TO = """
 In another terminal:
   the example agent (private_key_jwt, client_credentials):
     .venv/bin/python examples/agent.py --gateway {gateway} --client-id {agent} --key {key} \\
-        --tool weather.get_forecast --arguments '{{"city": "Paris"}}'
+        --tool weather__get_forecast --arguments '{{"city": "Paris"}}'
   a real MCP host, for a person (it registers itself, you sign in and consent):
     MCP Inspector:  npx @modelcontextprotocol/inspector, then connect to {gateway}/mcp
                     (transport Streamable HTTP; its OAuth flow opens the gateway's sign-in page)

@@ -175,7 +175,7 @@ def build_gateway(
 
     # -- client of the upstream tools -------------------------------------------------------------
     servers = _server_registry(settings, store, admin_resource)
-    catalog = Catalog(clock=clock.now)
+    catalog = Catalog(separator=settings.mcp.tool_namespace_separator, clock=clock.now)
     transport = transport or AiohttpTransport()
     upstream = UpstreamClient(transport)
     discovery = Discovery(upstream, issuer, catalog, targets, clock=clock, audit=audit)
@@ -260,7 +260,12 @@ def _server_registry(settings: Settings, store: Store, admin_resource: str) -> S
         *tokens.resources,
         *(target.audience for target in tokens.targets),
     )
-    return ServerRegistry(store, configured_servers(settings.servers), reserved_audiences=reserved)
+    return ServerRegistry(
+        store,
+        configured_servers(settings.servers),
+        reserved_audiences=reserved,
+        separator=settings.mcp.tool_namespace_separator,
+    )
 
 
 def _metadata_documents(

@@ -36,6 +36,7 @@ from gateway.settings import (
     TokenSettings,
 )
 from tools_registry.servers import RegistryError, configured_servers
+from tools_registry.tool_names import check_separator, check_server_id
 from tools_registry.urls import UrlError, web_url
 
 ENV_PREFIX = "MCP_GATEWAY_"
@@ -280,7 +281,10 @@ def _validate(settings: Settings) -> None:
         raise ConfigError("authorization_code_ttl must be at most 600 seconds (CO-3)")
     try:
         configured_clients(settings.clients)
-    except ClientError as exc:
+        separator = check_separator(settings.mcp.tool_namespace_separator)
+        for table in settings.servers:  # UP-6: no id may blur into the separator of tool names
+            check_server_id(table["id"], separator)
+    except (ClientError, ValueError) as exc:
         raise ConfigError(str(exc)) from None
     if settings.federation.enabled:
         _validate_oidc(settings.federation)

@@ -174,11 +174,11 @@ class KeyManager:
         return self._describe(await self._load(), self._clock.now())
 
     async def snapshot(self) -> KeySet:
-        now = self._clock.now()
         keys = await self._load()
         if not keys:
             await self.ensure_key()
             keys = await self._load()
+        now = self._clock.now()  # after a first key was made: it signs from the instant it was made
         infos = {info.kid: info for info in self._describe(keys, now)}
         published = [k for k in keys if infos[k.kid].state != "expired"]
         signing = [k for k in keys if infos[k.kid].state == "active"]

@@ -168,8 +168,8 @@ class McpSettings:
     """The MCP endpoint: its canonical URL (the ``aud`` of agents' tokens) and what it accepts.
 
     >>> mcp = McpSettings(resource="https://gw.example/mcp", allowed_origins=("https://app.example",))
-    >>> mcp.mcp_path, mcp.mcp_max_body_bytes
-    ('/mcp', 1048576)
+    >>> mcp.mcp_path, mcp.mcp_max_body_bytes, mcp.tool_namespace_separator
+    ('/mcp', 1048576, '__')
     """
 
     resource: str
@@ -184,6 +184,10 @@ class McpSettings:
     """Browser origins, besides the gateway's own, allowed to call the MCP endpoint."""
     allowed_hosts: tuple[str, ...] = ()
     """Host headers, besides the public URL's (and loopback names on a loopback bind), accepted."""
+    tool_namespace_separator: str = "__"
+    """Joins server id and tool name in exposed tool names (``weather__get_forecast``): 1-4 of
+    ``_ - .``. Without ``.`` every name is a valid OpenAI/Anthropic function name; ``.`` gives the
+    older ``weather.get_forecast``."""
 
 
 @dataclass(frozen=True)

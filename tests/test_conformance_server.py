@@ -1,7 +1,7 @@
 """The official MCP conformance suite's ``server`` command against the gateway's ``/mcp``.
 
 The gateway runs in front of the example upstream (``examples/upstream_server.py``, tools
-``weather.get_forecast``, ``weather.list_alerts``, ``weather.echo``). The suite sends no token, so
+``weather__get_forecast``, ``weather__list_alerts``, ``weather__echo``). The suite sends no token, so
 it talks to :mod:`tests.support.token_proxy`, which adds a real access token (client_credentials with
 ``private_key_jwt``, scope ``weather``) and passes everything else through untouched — the product
 has no unauthenticated path. The gateway is configured to be served under the proxy's address
@@ -35,7 +35,7 @@ pytestmark = pytest.mark.conformance
 
 AGENT = "conformance-agent"
 HANDSHAKE, MODERN = "2025-11-25", "2026-07-28"
-WEATHER_TOOLS = {"weather.get_forecast", "weather.list_alerts", "weather.echo"}
+WEATHER_TOOLS = {"weather__get_forecast", "weather__list_alerts", "weather__echo"}
 DISCOVERY_WITHIN = 30.0
 
 SCENARIOS = [
@@ -61,7 +61,7 @@ UNTESTABLE_THROUGH_A_GATEWAY = {
 }
 """Checks the suite itself reports "Not testable" (``details.untestable``) unless the server lists
 a diagnostic tool of that exact name. The gateway only lists an upstream's tools under the
-upstream's id (``weather.echo``), so no upstream can supply one; and here it sends no request to
+upstream's id (``weather__echo``), so no upstream can supply one; and here it sends no request to
 the client (the weather upstream may ask for nothing, UP-5; no log notifications unasked, UP-3),
 which is what these tools probe.
 They are handed to the suite as its ``--expected-failures`` baseline: the run fails if any other
@@ -172,13 +172,13 @@ def test_the_gateway_trims_whitespace_around_mcp_name_without_the_proxy(target: 
     straight to the gateway on a raw socket: no HTTP client or proxy gets to trim it first."""
     gateway = target.gateway
     body = json.dumps(
-        modern_body("tools/call", {"name": "weather.echo", "arguments": {"text": "hi"}})
+        modern_body("tools/call", {"name": "weather__echo", "arguments": {"text": "hi"}})
     ).encode()
     head = (
         f"POST {gateway.settings.mcp.mcp_path} HTTP/1.1\r\nHost: 127.0.0.1:{gateway.settings.server.port}\r\n"
         f"Authorization: Bearer {target.token}\r\nContent-Type: application/json\r\n"
         "Accept: application/json, text/event-stream\r\n"
-        f"MCP-Protocol-Version:  {MODERN} \r\nMcp-Method: tools/call \r\nMcp-Name:   weather.echo  \r\n"
+        f"MCP-Protocol-Version:  {MODERN} \r\nMcp-Method: tools/call \r\nMcp-Name:   weather__echo  \r\n"
         f"Content-Length: {len(body)}\r\nConnection: close\r\n\r\n"
     )
     with socket.create_connection(("127.0.0.1", gateway.settings.server.port), timeout=10) as sock:

@@ -37,7 +37,7 @@ from tests.support.tokens import claims_of
 pytestmark = [pytest.mark.anyio, pytest.mark.redis]
 
 A, B = "agent-a", "agent-b"
-WEATHER_TOOLS = ["weather.echo", "weather.get_forecast", "weather.list_alerts"]
+WEATHER_TOOLS = ["weather__echo", "weather__get_forecast", "weather__list_alerts"]
 FIRST_PORT, SECOND_PORT = 8001, 8002
 """The loopback ports the replicas are configured for (nothing listens: requests reach them in process)."""
 WEATHER_ORIGIN = "https://weather.test"
@@ -148,7 +148,7 @@ async def test_two_replicas_sharing_redis_serve_one_session_alternately(
             assert response.status_code == 200, (mcp, response.text)
             assert [tool["name"] for tool in response.json()["result"]["tools"]] == WEATHER_TOOLS
         else:
-            arguments = {"name": "weather.echo", "arguments": {"text": str(request_id)}}
+            arguments = {"name": "weather__echo", "arguments": {"text": str(request_id)}}
             response = await in_session(http, mcp, token, session_id, "tools/call", arguments, request_id)
             assert response.status_code == 200, (mcp, response.text)
             assert response.json()["result"]["content"][0]["text"] == f"{request_id} (for {A} via {A})"

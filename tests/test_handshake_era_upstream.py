@@ -93,10 +93,10 @@ async def test_a_handshake_era_upstream_gets_one_session_per_agent_principal(tmp
         answers: dict[str, Any] = {}
         for name in agents:
             token = await fronted.token(http, name)
-            await wait_for_tools(http, mcp, token, ["legacy.whoami"])
+            await wait_for_tools(http, mcp, token, ["legacy__whoami"])
             for _ in range(2):  # the second call reuses the agent's upstream session
                 response = await modern(
-                    http, mcp, token, "tools/call", {"name": "legacy.whoami", "arguments": {}}
+                    http, mcp, token, "tools/call", {"name": "legacy__whoami", "arguments": {}}
                 )
                 assert response.status_code == 200, response.text
                 answers[name] = response.json()["result"]["content"][0]["text"]
@@ -117,10 +117,10 @@ async def test_up5_a_handshake_era_upstream_is_told_the_client_can_be_asked_noth
         fronted.client() as http,
     ):
         token = await fronted.token(http)
-        await wait_for_tools(http, fronted.mcp, token, ["legacy.whoami"])
-        body = modern_body("tools/call", {"name": "legacy.whoami", "arguments": {}})
+        await wait_for_tools(http, fronted.mcp, token, ["legacy__whoami"])
+        body = modern_body("tools/call", {"name": "legacy__whoami", "arguments": {}})
         body["params"]["_meta"][CLIENT_CAPABILITIES_META] = everything
-        headers = modern_headers(token, "tools/call", "legacy.whoami")
+        headers = modern_headers(token, "tools/call", "legacy__whoami")
         answered = await http.post(fronted.mcp, json=body, headers=headers)
         assert answered.status_code == 200 and "result" in answered.json(), answered.text
     assert len(upstream.initialized_with) == 2, "the prober's session, then the agent's"

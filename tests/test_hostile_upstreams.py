@@ -214,7 +214,7 @@ async def http(world: World) -> AsyncIterator[httpx2.AsyncClient]:
 async def token(world: World, http: httpx2.AsyncClient) -> str:
     token = await agent_token(http, world.gateway, world.key, AGENT)
     if not world.discovered:
-        listed = [f"{s}.ping_tool" for s in SERVER_IDS if s not in ("deeplist", "flooder")]
+        listed = [f"{s}__ping_tool" for s in SERVER_IDS if s not in ("deeplist", "flooder")]
         await wait_for_tools(http, world.mcp, token, listed)
         world.discovered = True
     return token
@@ -243,7 +243,7 @@ async def test_up1_json_nested_100000_deep_in_tools_list_marks_that_upstream_unh
     assert not health["deeplist"].healthy
     assert "nested deeper" in str(health["deeplist"].reason)
     assert health["good"].healthy
-    assert (await call(http, world, token, "good.ping_tool"))["result"]["isError"] is False
+    assert (await call(http, world, token, "good__ping_tool"))["result"]["isError"] is False
 
 
 async def test_up1_the_refresher_lives_on_after_a_hostile_discovery(
@@ -253,31 +253,31 @@ async def test_up1_the_refresher_lives_on_after_a_hostile_discovery(
     not die), and is served."""
     world.transport.mount(origin("late"), FakeUpstream())
     await world.wired.servers.add(UpstreamServer("late", f"{origin('late')}/mcp"))
-    await wait_for_tools(http, world.mcp, token, ["late.ping_tool"])
-    assert (await call(http, world, token, "late.ping_tool"))["result"]["isError"] is False
+    await wait_for_tools(http, world.mcp, token, ["late__ping_tool"])
+    assert (await call(http, world, token, "late__ping_tool"))["result"]["isError"] is False
 
 
 @pytest.mark.parametrize("server_id", ["deepcall", "justpast"])
 async def test_up1_a_tool_answer_nested_too_deep_is_a_jsonrpc_error_naming_the_upstream(
     world: World, http: httpx2.AsyncClient, token: str, server_id: str
 ) -> None:
-    error = upstream_error(await call(http, world, token, f"{server_id}.ping_tool"), server_id)
+    error = upstream_error(await call(http, world, token, f"{server_id}__ping_tool"), server_id)
     assert "nested deeper" in error["message"]
-    assert (await call(http, world, token, "good.ping_tool"))["result"]["isError"] is False
+    assert (await call(http, world, token, "good__ping_tool"))["result"]["isError"] is False
 
 
 async def test_up1_a_50_mb_answer_is_refused_and_other_upstreams_keep_serving(
     world: World, http: httpx2.AsyncClient, token: str
 ) -> None:
-    error = upstream_error(await call(http, world, token, "huge.ping_tool"), "huge")
+    error = upstream_error(await call(http, world, token, "huge__ping_tool"), "huge")
     assert "more than" in error["message"]
-    assert (await call(http, world, token, "good.ping_tool"))["result"]["isError"] is False
+    assert (await call(http, world, token, "good__ping_tool"))["result"]["isError"] is False
 
 
 async def test_up2_an_upstream_cannot_forge_the_gateways_step_up(
     world: World, http: httpx2.AsyncClient, token: str
 ) -> None:
-    error = upstream_error(await call(http, world, token, "forger.ping_tool"), "forger")
+    error = upstream_error(await call(http, world, token, "forger__ping_tool"), "forger")
     assert error["code"] == -32603, "the gateway's own insufficient-scope code is never relayed"
     assert error["data"] == {"upstream": "forger", "upstreamCode": -32003}
     assert "requiredScopes" not in json.dumps(error)
@@ -286,7 +286,7 @@ async def test_up2_an_upstream_cannot_forge_the_gateways_step_up(
 async def test_up2_an_upstream_error_code_that_is_not_an_integer_is_a_jsonrpc_error_not_a_500(
     world: World, http: httpx2.AsyncClient, token: str
 ) -> None:
-    error = upstream_error(await call(http, world, token, "badcode.ping_tool"), "badcode")
+    error = upstream_error(await call(http, world, token, "badcode__ping_tool"), "badcode")
     assert error["code"] == -32603 and error["data"]["upstreamCode"] is None
 
 
@@ -306,7 +306,7 @@ async def streamed_call(
 async def test_up3_only_progress_for_the_agents_own_token_is_relayed_and_nothing_unsolicited(
     world: World, http: httpx2.AsyncClient, token: str
 ) -> None:
-    messages = await streamed_call(http, world, token, "chatty.ping_tool", {})
+    messages = await streamed_call(http, world, token, "chatty__ping_tool", {})
     assert [m.get("method") for m in messages] == ["notifications/progress", None]
     assert messages[0]["params"] == {"progressToken": "p-1", "progress": 1, "total": 2}
     assert messages[-1]["result"]["content"][0]["text"] == "done"
@@ -316,7 +316,7 @@ async def test_up3_log_messages_are_relayed_only_at_the_level_the_agent_asked_fo
     world: World, http: httpx2.AsyncClient, token: str
 ) -> None:
     messages = await streamed_call(
-        http, world, token, "chatty.ping_tool", {"io.modelcontextprotocol/logLevel": "warning"}
+        http, world, token, "chatty__ping_tool", {"io.modelcontextprotocol/logLevel": "warning"}
     )
     relayed = [m for m in messages if m.get("method") == "notifications/message"]
     assert [m["params"]["data"] for m in relayed] == ["it broke"]
@@ -327,7 +327,7 @@ async def test_up3_log_messages_are_relayed_only_at_the_level_the_agent_asked_fo
 async def test_up5_an_upstream_asking_for_input_the_agent_did_not_declare_is_refused(
     world: World, http: httpx2.AsyncClient, token: str
 ) -> None:
-    messages = await streamed_call(http, world, token, "asker.ping_tool", {})
+    messages = await streamed_call(http, world, token, "asker__ping_tool", {})
     error = upstream_error(messages[-1], "asker")
     assert "input" in error["message"]
 
@@ -347,11 +347,11 @@ async def test_up1_why_an_upstream_is_unhealthy_is_told_only_to_a_caller_holding
     await world.wired.refresher.refresh_now("fickle")  # discovery fails: unhealthy, tools kept hidden
     outsider = await agent_token(http, world.gateway, world.key, AGENT, scope="good")
     refused = await modern(
-        http, world.mcp, outsider, "tools/call", {"name": "fickle.ping_tool", "arguments": {}}
+        http, world.mcp, outsider, "tools/call", {"name": "fickle__ping_tool", "arguments": {}}
     )
     assert refused.status_code == 403, refused.text
     assert "unreachable" not in refused.text and "fickle.test" not in refused.text
-    told = upstream_error(await call(http, world, token, "fickle.ping_tool"), "fickle")
+    told = upstream_error(await call(http, world, token, "fickle__ping_tool"), "fickle")
     assert "unavailable" in told["message"]
 
 
@@ -361,7 +361,7 @@ async def test_up4_removing_a_server_unregisters_its_audience_at_the_next_pass(
     world.transport.mount(origin("brief"), FakeUpstream())
     await world.wired.servers.add(UpstreamServer("brief", f"{origin('brief')}/mcp"))
     brief = await agent_token(http, world.gateway, world.key, AGENT, scope="brief")
-    await wait_for_tools(http, world.mcp, brief, ["brief.ping_tool"])
+    await wait_for_tools(http, world.mcp, brief, ["brief__ping_tool"])
     assert world.wired.targets.known(f"{origin('brief')}/mcp")
     assert await world.wired.servers.remove("brief")
     with anyio.fail_after(10):  # the refresher's next pass (a real tick: it runs in the background)
@@ -369,7 +369,7 @@ async def test_up4_removing_a_server_unregisters_its_audience_at_the_next_pass(
             await anyio.sleep(0.05)
     with pytest.raises(InvalidTarget):
         world.wired.targets.known(f"{origin('brief')}/mcp")
-    gone = await modern(http, world.mcp, brief, "tools/call", {"name": "brief.ping_tool", "arguments": {}})
+    gone = await modern(http, world.mcp, brief, "tools/call", {"name": "brief__ping_tool", "arguments": {}})
     assert gone.json()["error"]["code"] == -32602, "the tool is unknown now"
 
 

@@ -104,7 +104,7 @@ async def world() -> AsyncIterator[World]:
         world = World(gateway, key, upstreams)
         async with gateway.client() as http:
             world.token = await agent_token(http, gateway, key, AGENT)
-            wanted = [f"{s}.{tool}" for s in ALLOWED for tool in ("greet", "haiku", "insist")]
+            wanted = [f"{s}__{tool}" for s in ALLOWED for tool in ("greet", "haiku", "insist")]
             await wait_for_tools(http, world.mcp, world.token, wanted)
         yield world
 
@@ -191,8 +191,8 @@ async def test_up5_elicitation_and_sampling_reach_an_sdk_agent_that_declared_the
 ) -> None:
     person = Person([])
     async with sdk_client(world, agent_http, person) as client:
-        greeted = await client.call_tool("asker.greet", {})
-        written = await client.call_tool("asker.haiku", {})
+        greeted = await client.call_tool("asker__greet", {})
+        written = await client.call_tool("asker__haiku", {})
     assert not greeted.is_error and greeted.content == [TextContent(type="text", text="hello Ada")]
     assert not written.is_error and written.content[0] == TextContent(
         type="text", text="the model wrote: rain on the roof"
@@ -210,7 +210,7 @@ async def test_up5_the_upstream_is_told_what_the_agent_declared_and_the_server_a
     async with sdk_client(world, agent_http, Person([])) as client:
         for server_id in ALLOWED:  # roots: declared, allowed nowhere; the SDK agent is told so
             with pytest.raises(MCPError, match=f"upstream {server_id} asked for") as refused:
-                await client.call_tool(f"{server_id}.insist", {"kind": "roots"})
+                await client.call_tool(f"{server_id}__insist", {"kind": "roots"})
             assert refused.value.error.data == {"upstream": server_id}
     told = {server_id: upstream.seen[-1].capabilities for server_id, upstream in world.upstreams.items()}
     assert told == {  # elicitation: {} would be form too; the gateway names each mode it grants
@@ -223,9 +223,9 @@ async def test_up5_the_upstream_is_told_what_the_agent_declared_and_the_server_a
 async def test_up5_nothing_is_asked_of_an_agent_that_did_not_declare_it(
     world: World, http: httpx2.AsyncClient
 ) -> None:
-    refused_by_upstream(await call(http, world, "asker.greet", {}, {}), "asker")
+    refused_by_upstream(await call(http, world, "asker__greet", {}, {}), "asker")
     assert world.upstreams["asker"].seen[-1].capabilities == {}
-    sampling_only = await call(http, world, "asker.insist", {"kind": "elicitation"}, {"sampling": {}})
+    sampling_only = await call(http, world, "asker__insist", {"kind": "elicitation"}, {"sampling": {}})
     refused_by_gateway(sampling_only, "asker", "elicitation, which is not granted")
     assert world.upstreams["asker"].seen[-1].capabilities == {"sampling": {}}
 
@@ -233,24 +233,24 @@ async def test_up5_nothing_is_asked_of_an_agent_that_did_not_declare_it(
 async def test_up5_a_server_registered_without_input_requests_can_ask_nothing(
     world: World, http: httpx2.AsyncClient
 ) -> None:
-    refused_by_upstream(await call(http, world, "closed.greet", {}, EVERYTHING), "closed")
+    refused_by_upstream(await call(http, world, "closed__greet", {}, EVERYTHING), "closed")
     assert world.upstreams["closed"].seen[-1].capabilities == {}
     for kind in ("elicitation", "elicitation.url", "sampling", "roots"):
-        asked = await call(http, world, "closed.insist", {"kind": kind}, EVERYTHING)
+        asked = await call(http, world, "closed__insist", {"kind": kind}, EVERYTHING)
         refused_by_gateway(asked, "closed", "does not relay")
 
 
 async def test_up5_url_elicitation_is_relayed_only_from_a_server_allowed_it_explicitly(
     world: World, http: httpx2.AsyncClient
 ) -> None:
-    asker = await call(http, world, "asker.insist", {"kind": "elicitation.url"}, EVERYTHING)
+    asker = await call(http, world, "asker__insist", {"kind": "elicitation.url"}, EVERYTHING)
     refused_by_gateway(asker, "asker", "elicitation.url, which is not granted")
-    linker = await call(http, world, "linker.insist", {"kind": "elicitation.url"}, EVERYTHING)
+    linker = await call(http, world, "linker__insist", {"kind": "elicitation.url"}, EVERYTHING)
     result = linker.json()["result"]
     assert result["resultType"] == "input_required"
     assert result["inputRequests"]["ask"]["params"]["url"] == "https://phish.test/login"
     no_url = await call(
-        http, world, "linker.insist", {"kind": "elicitation.url"}, {"elicitation": {"form": {}}}
+        http, world, "linker__insist", {"kind": "elicitation.url"}, {"elicitation": {"form": {}}}
     )
     refused_by_gateway(no_url, "linker", "elicitation.url, which is not granted")
 
@@ -259,7 +259,7 @@ async def test_up5_the_input_requests_and_request_state_go_back_verbatim_to_the_
     world: World, http: httpx2.AsyncClient
 ) -> None:
     asker = world.upstreams["asker"]
-    first = await call(http, world, "asker.insist", {"kind": "elicitation"}, EVERYTHING)
+    first = await call(http, world, "asker__insist", {"kind": "elicitation"}, EVERYTHING)
     relayed = first.json()["result"]
     sent = asker.answers()[-1]["result"]  # what the upstream put on the wire
     assert relayed == {k: sent[k] for k in ("resultType", "inputRequests", "requestState")}
@@ -270,7 +270,7 @@ async def test_up5_the_input_requests_and_request_state_go_back_verbatim_to_the_
     second = await call(
         http,
         world,
-        "asker.insist",
+        "asker__insist",
         {"kind": "elicitation"},
         EVERYTHING,
         inputResponses=answer,
@@ -306,7 +306,7 @@ async def test_up5_an_oversized_or_malformed_retry_is_refused_before_any_upstrea
     world: World, http: httpx2.AsyncClient, retry: dict[str, Any], fragment: str
 ) -> None:
     before = len(world.upstreams["asker"].wire)
-    response = await call(http, world, "asker.insist", {"kind": "elicitation"}, EVERYTHING, **retry)
+    response = await call(http, world, "asker__insist", {"kind": "elicitation"}, EVERYTHING, **retry)
     assert response.status_code == 400, response.text
     error = response.json()["error"]
     assert error["code"] == -32602 and fragment in error["message"], error
@@ -331,7 +331,7 @@ async def test_up5_an_agent_in_the_handshake_era_is_asked_nothing(
     }
     opened = await http.post(world.mcp, json=initialize, headers=handshake_headers(world.token))
     session = opened.headers["mcp-session-id"]
-    sneaked = {"name": "asker.greet", "arguments": {}, "_meta": {CLIENT_CAPABILITIES_META: EVERYTHING}}
+    sneaked = {"name": "asker__greet", "arguments": {}, "_meta": {CLIENT_CAPABILITIES_META: EVERYTHING}}
     greeted = await in_session(http, world.mcp, world.token, session, "tools/call", sneaked)
     refused_by_upstream(greeted, "asker")
     assert world.upstreams["asker"].seen[-1].capabilities == {}
@@ -341,7 +341,7 @@ async def test_up5_an_agent_in_the_handshake_era_is_asked_nothing(
         world.token,
         session,
         "tools/call",
-        {"name": "asker.insist", "arguments": {"kind": "elicitation"}},
+        {"name": "asker__insist", "arguments": {"kind": "elicitation"}},
     )
     refused_by_gateway(insisted, "asker", "does not relay")
 

@@ -387,3 +387,16 @@ async def test_keys_rotated_by_the_cli_are_the_ones_the_server_publishes(tmp_pat
         assert_public_only(jwks)
     finally:
         await store.close()
+
+
+@pytest.mark.anyio
+async def test_the_first_snapshot_of_an_empty_store_has_a_key_that_signs_at_once() -> None:
+    """On the system clock, time moves between reading the clock and making the first key: the key
+    made by the snapshot itself must count as active, or a fresh store could not sign."""
+    from gateway.clock import SystemClock
+
+    manager = KeyManager(
+        MemoryStore(), SystemClock(), publish_lead=LEAD, retire_after=RETIRE_AFTER, protector=PROTECTOR
+    )
+    snapshot = await manager.snapshot()
+    assert snapshot.signing_kid in snapshot.verification_keys

@@ -96,14 +96,14 @@ async def test_an_mcp_host_registering_itself_lists_and_calls_tools_and_refreshe
             transport = streamable_http_client(f"{demo_gateway.url}/mcp", http_client=http)
             async with Client(transport) as client:
                 names = {tool.name for tool in (await client.list_tools()).tools}
-                assert {"weather.get_forecast", "weather.list_alerts"} <= names
-                assert "weather.echo" not in names, "a self-registered host holds only the read tools"
-                result = await client.call_tool("weather.get_forecast", {"city": "Paris"})
+                assert {"weather__get_forecast", "weather__list_alerts"} <= names
+                assert "weather__echo" not in names, "a self-registered host holds only the read tools"
+                result = await client.call_tool("weather__get_forecast", {"city": "Paris"})
                 assert not result.is_error, result
                 assert storage.tokens is not None and storage.tokens.refresh_token
                 first = storage.tokens
                 provider.context.token_expiry_time = time.time() - 1  # the SDK must refresh now
-                again = await client.call_tool("weather.get_forecast", {"city": "Oslo"})
+                again = await client.call_tool("weather__get_forecast", {"city": "Oslo"})
                 assert not again.is_error, again
         assert storage.tokens is not None and storage.tokens.access_token != first.access_token
         assert storage.client_info is not None and storage.client_info.client_id
@@ -119,11 +119,11 @@ async def test_the_typescript_sdk_registering_itself_lists_and_calls_tools_and_r
             person,
             mcp_url=f"{demo_gateway.url}/mcp",
             redirect_uri=HOST_REDIRECT,
-            tool="weather.get_forecast",
+            tool="weather__get_forecast",
             arguments={"city": "Paris"},
         )
-    assert {"weather.get_forecast", "weather.list_alerts"} <= set(report["tools"])
-    assert "weather.echo" not in report["tools"], "a self-registered host holds only the read tools"
+    assert {"weather__get_forecast", "weather__list_alerts"} <= set(report["tools"])
+    assert "weather__echo" not in report["tools"], "a self-registered host holds only the read tools"
     for result in (report["first"], report["second"]):
         assert not result.get("isError"), result
         assert "Paris" in json.dumps(result["content"])

@@ -39,7 +39,7 @@ from tests.support.tokens import claims_of
 pytestmark = pytest.mark.anyio
 
 AGENT = "sdk-agent"
-WEATHER_TOOLS = ["weather.echo", "weather.get_forecast", "weather.list_alerts"]
+WEATHER_TOOLS = ["weather__echo", "weather__get_forecast", "weather__list_alerts"]
 
 
 @dataclass
@@ -103,12 +103,12 @@ async def test_the_mcp_sdk_client_lists_and_calls_tools_through_the_gateway(
         assert [tool.name for tool in listed.tools] == WEATHER_TOOLS
         assert listed.next_cursor is None
 
-        forecast = await client.call_tool("weather.get_forecast", {"city": "Paris"})
+        forecast = await client.call_tool("weather__get_forecast", {"city": "Paris"})
         assert not forecast.is_error
         assert forecast.structured_content is not None
         assert forecast.structured_content["city"] == "Paris"
 
-        echoed = await client.call_tool("weather.echo", {"text": "hello"})
+        echoed = await client.call_tool("weather__echo", {"text": "hello"})
         assert not echoed.is_error
         assert isinstance(echoed.content[0], TextContent)
         assert echoed.content[0].text == f"hello (for {AGENT} via {AGENT})"
@@ -124,7 +124,7 @@ async def test_pr5_the_upstream_receives_an_exchanged_token_narrowed_to_the_tool
         Client(streamable_http_client(discovered.mcp_url, http_client=http), mode="auto") as client,
     ):
         before = len(discovered.seen)
-        result = await client.call_tool("weather.get_forecast", {"city": "Lyon"})
+        result = await client.call_tool("weather__get_forecast", {"city": "Lyon"})
         assert not result.is_error
         received = discovered.seen[before:]
     assert storage.tokens is not None

@@ -45,7 +45,7 @@ AGENT_SCOPES = {
     "bulk-reader": ("bulk",),
     "admin": ("weather", "bulk"),
 }
-WEATHER_TOOLS = ["weather.echo", "weather.get_forecast", "weather.list_alerts"]
+WEATHER_TOOLS = ["weather__echo", "weather__get_forecast", "weather__list_alerts"]
 WEATHER_ORIGIN, BULK_ORIGIN = "https://weather.test", "https://bulk.test"
 
 
@@ -97,7 +97,7 @@ http_transport = http_reaches("catalogue")
 @pytest.fixture
 async def discovered(catalogue: Catalogue, http: httpx2.AsyncClient) -> Catalogue:
     token = await catalogue.token(http, "admin")
-    await wait_for_tools(http, catalogue.mcp, token, [*WEATHER_TOOLS, "bulk.tool_249"])
+    await wait_for_tools(http, catalogue.mcp, token, [*WEATHER_TOOLS, "bulk__tool_249"])
     return catalogue
 
 
@@ -110,23 +110,23 @@ async def test_agents_with_different_scopes_see_different_tools(
         )
         for client_id in AGENT_SCOPES
     }
-    assert seen["forecaster"] == ["weather.get_forecast"]
-    assert seen["operator"] == ["weather.echo", "weather.list_alerts"]
+    assert seen["forecaster"] == ["weather__get_forecast"]
+    assert seen["operator"] == ["weather__echo", "weather__list_alerts"]
     assert seen["half-echo"] == [], "echo needs both of its scopes"
-    assert seen["bulk-reader"] == [f"bulk.{name}" for name in BULK_TOOLS]
-    assert seen["admin"] == sorted([*WEATHER_TOOLS, *(f"bulk.{name}" for name in BULK_TOOLS)])
+    assert seen["bulk-reader"] == [f"bulk__{name}" for name in BULK_TOOLS]
+    assert seen["admin"] == sorted([*WEATHER_TOOLS, *(f"bulk__{name}" for name in BULK_TOOLS)])
 
 
 async def test_an_agent_can_call_what_it_sees(discovered: Catalogue, http: httpx2.AsyncClient) -> None:
     operator = await discovered.token(http, "operator")
     echoed = await modern(
-        http, discovered.mcp, operator, "tools/call", {"name": "weather.echo", "arguments": {"text": "x"}}
+        http, discovered.mcp, operator, "tools/call", {"name": "weather__echo", "arguments": {"text": "x"}}
     )
     assert echoed.status_code == 200, echoed.text
     assert echoed.json()["result"]["content"][0]["text"] == "x (for operator via operator)"
     bulk_reader = await discovered.token(http, "bulk-reader")
     called = await modern(
-        http, discovered.mcp, bulk_reader, "tools/call", {"name": "bulk.tool_123", "arguments": {}}
+        http, discovered.mcp, bulk_reader, "tools/call", {"name": "bulk__tool_123", "arguments": {}}
     )
     assert called.status_code == 200, called.text
     assert called.json()["result"]["content"][0]["text"] == "tool_123 answered"
@@ -168,7 +168,7 @@ async def test_a_large_catalogue_is_paginated_with_next_cursor(
     token = await discovered.token(http, "bulk-reader")
     pages = await list_all_tools(http, discovered.mcp, token)
     assert [len(page) for page in pages] == [100, 100, 50]
-    assert tool_names(pages) == [f"bulk.{name}" for name in BULK_TOOLS]
+    assert tool_names(pages) == [f"bulk__{name}" for name in BULK_TOOLS]
     first = (await modern(http, discovered.mcp, token, "tools/list")).json()["result"]
     assert isinstance(first["nextCursor"], str) and first["nextCursor"]
     # The gateway followed the upstream's own pagination (60 per page) when it discovered the tools.

@@ -53,7 +53,7 @@ A, B = "agent-a", "agent-b"
 OTHER_RESOURCE = "https://other.example/api"
 RESOURCE_SCOPES = ("weather",)
 ECHO_SCOPES = ("weather:echo", "weather:admin")
-WEATHER_TOOLS = ["weather.echo", "weather.get_forecast", "weather.list_alerts"]
+WEATHER_TOOLS = ["weather__echo", "weather__get_forecast", "weather__list_alerts"]
 HEADER_MISMATCH = -32020
 UNSUPPORTED_PROTOCOL_VERSION = -32022
 METHOD_NOT_FOUND = -32601
@@ -249,7 +249,7 @@ async def test_pr2_a_missing_tool_scope_is_403_naming_every_scope_the_tool_needs
     discovered: Resource, http: httpx2.AsyncClient
 ) -> None:
     token = await discovered.token(http, B)  # holds weather:get_forecast only
-    for tool, needed in (("weather.echo", ECHO_SCOPES), ("weather.list_alerts", ("weather:list_alerts",))):
+    for tool, needed in (("weather__echo", ECHO_SCOPES), ("weather__list_alerts", ("weather:list_alerts",))):
         response = await modern(http, discovered.mcp, token, "tools/call", {"name": tool, "arguments": {}})
         assert response.status_code == 403, response.text
         challenge = response.headers["www-authenticate"]
@@ -262,7 +262,7 @@ async def test_pr2_a_missing_tool_scope_is_403_naming_every_scope_the_tool_needs
         assert response.json()["error"]["data"] == {"requiredScopes": list(needed)}
     before = len(discovered.seen)
     response = await modern(
-        http, discovered.mcp, token, "tools/call", {"name": "weather.echo", "arguments": {"text": "x"}}
+        http, discovered.mcp, token, "tools/call", {"name": "weather__echo", "arguments": {"text": "x"}}
     )
     assert response.status_code == 403
     assert len(discovered.seen) == before, "a refused call never reaches the upstream"
@@ -277,7 +277,7 @@ async def test_pr2_a_broader_granted_scope_covers_the_tools_narrower_one(
         discovered.mcp,
         token,
         "tools/call",
-        {"name": "weather.get_forecast", "arguments": {"city": "Oslo"}},
+        {"name": "weather__get_forecast", "arguments": {"city": "Oslo"}},
     )
     assert response.status_code == 200, response.text
     result = response.json()["result"]
@@ -369,7 +369,7 @@ async def test_pr5_the_agents_token_is_never_forwarded_upstream(
     token = await discovered.token(http, A)
     before = len(discovered.seen)
     response = await modern(
-        http, discovered.mcp, token, "tools/call", {"name": "weather.echo", "arguments": {"text": "hi"}}
+        http, discovered.mcp, token, "tools/call", {"name": "weather__echo", "arguments": {"text": "hi"}}
     )
     assert response.status_code == 200, response.text
     assert response.json()["result"]["content"][0]["text"] == f"hi (for {A} via {A})"
@@ -549,9 +549,9 @@ async def test_transport_an_oversized_body_is_413_with_a_jsonrpc_error(
 ) -> None:
     token = await resource.token(http)
     limit = resource.gateway.settings.mcp.mcp_max_body_bytes
-    body = modern_body("tools/call", {"name": "weather.echo", "arguments": {"text": "x" * (limit + 1)}})
+    body = modern_body("tools/call", {"name": "weather__echo", "arguments": {"text": "x" * (limit + 1)}})
     encoded = json.dumps(body).encode()
-    headers = modern_headers(token, "tools/call", "weather.echo")
+    headers = modern_headers(token, "tools/call", "weather__echo")
     declared = await http.post(resource.mcp, content=encoded, headers=headers)
     assert_jsonrpc_error(declared, 413, -32600, None)
 
@@ -570,7 +570,7 @@ ROUTING_HEADER_FAULTS: dict[str, tuple[str, dict[str, str | None]]] = {
     "missing Mcp-Method": ("tools/list", {"Mcp-Method": None}),
     "mismatched Mcp-Method": ("tools/list", {"Mcp-Method": "ping"}),
     "missing Mcp-Name": ("tools/call", {"Mcp-Name": None}),
-    "mismatched Mcp-Name": ("tools/call", {"Mcp-Name": "weather.list_alerts"}),
+    "mismatched Mcp-Name": ("tools/call", {"Mcp-Name": "weather__list_alerts"}),
     "Mcp-Name of another case": ("tools/call", {"Mcp-Name": "weather.GET_FORECAST"}),
     "_meta version unlike the header": ("tools/list", {}),
 }
@@ -582,7 +582,7 @@ async def test_transport_modern_missing_or_mismatched_routing_headers_are_header
 ) -> None:
     token = await discovered.token(http)
     method, changes = ROUTING_HEADER_FAULTS[fault]
-    name = "weather.get_forecast" if method == "tools/call" else None
+    name = "weather__get_forecast" if method == "tools/call" else None
     body = modern_body(method, {"name": name, "arguments": {"city": "Rome"}} if name else {})
     headers = modern_headers(token, method, name)
     for header, value in changes.items():

@@ -93,14 +93,14 @@ async def test_upstream_notifications_are_streamed_before_the_answer(tmp_path: P
     ):
         token = await fronted.token(http)
         mcp = fronted.mcp
-        await wait_for_tools(http, mcp, token, ["jobs.slow_job"])
-        params = {"name": "jobs.slow_job", "arguments": {}, "_meta": {"progressToken": "p-1"}}
+        await wait_for_tools(http, mcp, token, ["jobs__slow_job"])
+        params = {"name": "jobs__slow_job", "arguments": {}, "_meta": {"progressToken": "p-1"}}
         body = modern_body("tools/call", params, request_id=41)
         body["params"]["_meta"]["progressToken"] = "p-1"
         body["params"]["_meta"]["io.modelcontextprotocol/logLevel"] = "info"  # the agent asks for logs
         arrivals: list[dict[str, Any]] = []
         async with http.stream(
-            "POST", mcp, json=body, headers=modern_headers(token, "tools/call", "jobs.slow_job")
+            "POST", mcp, json=body, headers=modern_headers(token, "tools/call", "jobs__slow_job")
         ) as streamed:
             assert streamed.status_code == 200
             assert streamed.headers["content-type"].startswith("text/event-stream")
@@ -121,7 +121,7 @@ async def test_upstream_notifications_are_streamed_before_the_answer(tmp_path: P
         upstream.released.clear()
         upstream.released.set()  # the JSON-only agent below cannot see anything before the answer
 
-        json_only = modern_headers(token, "tools/call", "jobs.slow_job") | {"Accept": "application/json"}
+        json_only = modern_headers(token, "tools/call", "jobs__slow_job") | {"Accept": "application/json"}
         plain = await http.post(mcp, json=body, headers=json_only)
         assert plain.headers["content-type"].startswith("application/json")
         assert plain.json()["result"]["content"][0]["text"] == "done"

@@ -10,7 +10,9 @@ from pathlib import Path
 
 import pytest
 
+from tests.support.asgi_server import Served
 from tests.support.cli import Cli, assert_refused
+from tests.support.fake_upstream import FakeUpstream
 
 
 @pytest.fixture
@@ -194,3 +196,29 @@ def test_a_bad_config_server_is_one_line_and_exit_2(
 
 def test_refresh_of_an_unknown_server_is_exit_1(cli: Cli) -> None:
     assert_refused(cli.run("tools", "refresh", "nope"), 1, "no upstream server 'nope'")
+
+
+def test_up6_tools_add_refuses_an_id_that_blurs_into_the_tool_name_separator(cli: Cli) -> None:
+    refused = cli.run("tools", "add", "weather_", "--url", "https://weather.example/mcp")
+    assert_refused(refused, 2, "server id 'weather_' cannot be used with the tool name separator '__'")
+    dotted = {"MCP_GATEWAY_TOOL_NAMESPACE_SEPARATOR": "."}
+    assert (
+        cli.run(
+            "tools", "add", "weather_", "--url", "https://weather.example/mcp", extra_env=dotted
+        ).returncode
+        == 0
+    )
+
+
+def test_up6_tools_refresh_shows_the_tools_skipped_because_their_names_meet(cli: Cli) -> None:
+    with Served(lifespan="off").start(FakeUpstream(tool_names=["get.x", "get_x", "other"])) as served:
+        assert cli.run("tools", "add", "meet", "--url", f"{served.url}/mcp").returncode == 0
+        result = cli.run("tools", "refresh", "meet")
+    assert result.returncode == 0, result.stderr
+    lines = result.stdout.splitlines()
+    assert lines[0].split() == ["SERVER", "HEALTHY", "TOOLS", "SKIPPED", "REASON"]
+    assert lines[1].split() == ["meet", "yes", "2", "1", "-"]
+    assert lines[2] == (
+        "skipped: meet: tools[1]: tool 'get_x' would be exposed as 'meet__get_x', the name of its tool "
+        "'get.x'; the first is kept"
+    )

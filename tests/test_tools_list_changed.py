@@ -67,13 +67,13 @@ async def test_an_upstream_announcing_list_changed_is_rediscovered_at_once(tmp_p
     ):
         token = await fronted.token(http)
         mcp = fronted.mcp
-        assert "live.new_tool" not in await wait_for_tools(http, mcp, token, ["live.first_tool"])
+        assert "live__new_tool" not in await wait_for_tools(http, mcp, token, ["live__first_tool"])
         answer = await modern_json_only(
             http,
             mcp,
             token,
             "tools/call",
-            {"name": "live.first_tool", "arguments": {}},
+            {"name": "live__first_tool", "arguments": {}},
         )
         assert answer.json()["result"]["content"][0]["text"] == "ok"
-        await wait_for_tools(http, mcp, token, ["live.first_tool", "live.new_tool"], within=10)
+        await wait_for_tools(http, mcp, token, ["live__first_tool", "live__new_tool"], within=10)

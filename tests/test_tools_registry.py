@@ -1,7 +1,7 @@
 """``tools_registry``: upstream servers, the scope hierarchy, and the catalogue agents list.
 
-Rules proved here: tool names exposed to agents are ``<server>.<tool>`` within SEP-986
-(1-128 chars of ``[A-Za-z0-9_.-]``, SEP-986); an agent sees only the tools its
+Rules proved here: tool names exposed to agents are ``<server>__<tool>`` (SEP-986 names that are
+also function names; the naming rules are in ``test_tool_names.py``); an agent sees only the tools its
 token's scopes cover, in a deterministic order, with opaque cursors; an upstream that answers
 garbage is hidden while the rest of the catalogue keeps serving.
 """
@@ -28,6 +28,7 @@ from tools_registry.pagination import CursorError, decode_cursor, encode_cursor,
 from tools_registry.scopes import ancestors, covers, missing
 from tools_registry.server_registry import COLLECTION, ServerRegistry
 from tools_registry.servers import RegistryError, UpstreamServer, configured_servers, from_config
+from tools_registry.tool_names import exposed_name
 from tools_registry.urls import canonical_url
 
 REPO = Path(__file__).resolve().parent.parent
@@ -319,24 +320,24 @@ def test_tools_are_exposed_namespaced_with_overrides_and_scopes() -> None:
     )
     problems = catalog.replace(server, [upstream_forecast, tool("set_alert", description="Alert")])
     assert problems == []
-    forecast = catalog.lookup("weather.get_forecast")
+    forecast = catalog.lookup("weather__get_forecast")
     assert forecast is not None
     assert (forecast.server_id, forecast.upstream_name) == ("weather", "get_forecast")
     assert forecast.description == "Override wins."
     assert forecast.scopes == ("weather:get_forecast",)
     assert forecast.server.audience == "https://weather.example/mcp"
     assert forecast.descriptor == {
-        "name": "weather.get_forecast",
+        "name": "weather__get_forecast",
         "title": "Forecast",
         "description": "Override wins.",
         "inputSchema": {"type": "object"},
         "outputSchema": {"type": "object"},
         "annotations": {"readOnlyHint": True},
     }
-    alert = catalog.lookup("weather.set_alert")
+    alert = catalog.lookup("weather__set_alert")
     assert alert is not None and alert.scopes == ("weather:write",) and alert.description == "Alert"
     assert catalog.lookup("set_alert") is None
-    assert catalog.lookup("weather.unknown") is None
+    assert catalog.lookup("weather__unknown") is None
 
 
 def test_invalid_upstream_entries_are_skipped_and_reported() -> None:
@@ -351,8 +352,8 @@ def test_invalid_upstream_entries_are_skipped_and_reported() -> None:
         tool("slash/name"),
         tool("ünïcode"),
         tool(""),
-        tool("x" * 127),  # "s." + 127 = 129 characters: over SEP-986's 128
-        tool("y" * 126),  # exactly 128: fine
+        tool("x" * 129),  # over SEP-986's 128
+        tool("y" * 128),  # exactly 128: fine, and exposed shortened
         tool("bad_schema", inputSchema="object"),
         tool("bad_output", outputSchema=[]),
         tool("bad_description", description=["x"]),
@@ -364,10 +365,11 @@ def test_invalid_upstream_entries_are_skipped_and_reported() -> None:
     assert len(problems) == 13, problems
     assert all(p.startswith("s: tools[") for p in problems)
     assert any("listed twice" in p for p in problems)
-    assert sorted(t.name for t in catalog.visible_to({"s"})) == ["s.no_schema", "s.ok", "s." + "y" * 126]
-    ok = catalog.lookup("s.ok")
+    long_name = exposed_name("s", "y" * 128)
+    assert sorted(t.name for t in catalog.visible_to({"s"})) == ["s__no_schema", "s__ok", long_name]
+    ok = catalog.lookup("s__ok")
     assert ok is not None and ok.description is None  # the first 'ok' is kept
-    no_schema = catalog.lookup("s.no_schema")
+    no_schema = catalog.lookup("s__no_schema")
     assert no_schema is not None and no_schema.input_schema == {"type": "object"}
     assert catalog.health()["s"].skipped == tuple(problems)
 
@@ -383,18 +385,18 @@ def test_an_agent_sees_only_the_tools_its_scopes_cover_in_name_order() -> None:
     def names(granted: set[str]) -> list[str]:
         return [t.name for t in catalog.visible_to(granted)]
 
-    assert names({"weather"}) == ["weather.air", "weather.get_forecast"]  # set_alert also needs alerts
+    assert names({"weather"}) == ["weather__air", "weather__get_forecast"]  # set_alert also needs alerts
     assert names({"weather", "weather:air", "weather:get_forecast"}) == names({"weather"})  # no repeats
-    assert names({"weather", "alerts"}) == ["weather.air", "weather.get_forecast", "weather.set_alert"]
-    assert names({"weather:write", "alerts", "billing:pay"}) == ["billing.pay", "weather.set_alert"]
+    assert names({"weather", "alerts"}) == ["weather__air", "weather__get_forecast", "weather__set_alert"]
+    assert names({"weather:write", "alerts", "billing:pay"}) == ["billing__pay", "weather__set_alert"]
     assert names({"weatherman", "billing:pay:extra", "weather:get_forecast:x"}) == []
     assert names(set()) == []
     assert names({"billing", "weather", "alerts"}) == [
-        "billing.invoice",
-        "billing.pay",
-        "weather.air",
-        "weather.get_forecast",
-        "weather.set_alert",
+        "billing__invoice",
+        "billing__pay",
+        "weather__air",
+        "weather__get_forecast",
+        "weather__set_alert",
     ]
 
 
@@ -408,17 +410,17 @@ def test_the_order_does_not_depend_on_registration_or_upstream_order() -> None:
     granted = {"a", "b", "c"}
     listed = [t.name for t in first.visible_to(granted)]
     assert listed == [t.name for t in second.visible_to(granted)] == sorted(listed)
-    assert listed[:4] == ["a.A", "a.a", "a.m", "a.z"]  # case-sensitive, code-point order
+    assert listed[:4] == ["a__A", "a__a", "a__m", "a__z"]  # case-sensitive, code-point order
 
 
 def test_a_refresh_replaces_the_servers_tools_and_the_answer_for_each_agent() -> None:
     catalog = Catalog()
     server = weather()
     catalog.replace(server, [tool("old")])
-    assert [t.name for t in catalog.visible_to({"weather"})] == ["weather.old"]
+    assert [t.name for t in catalog.visible_to({"weather"})] == ["weather__old"]
     catalog.replace(server, [tool("new")])
-    assert [t.name for t in catalog.visible_to({"weather"})] == ["weather.new"]
-    assert catalog.lookup("weather.old") is None
+    assert [t.name for t in catalog.visible_to({"weather"})] == ["weather__new"]
+    assert catalog.lookup("weather__old") is None
     assert catalog.remove("weather") is True
     assert catalog.visible_to({"weather"}) == []
     assert catalog.remove("weather") is False
@@ -441,7 +443,7 @@ def test_the_index_agrees_with_the_rule_for_every_tool(
     server = UpstreamServer("s", "https://s.example", tool_scopes=tool_scopes, default_scopes=("a:b",))
     catalog = Catalog()
     catalog.replace(server, [tool(f"t{i}") for i in range(8)])
-    expected = [f"s.t{i}" for i in range(8) if not missing(granted, server.scopes_for(f"t{i}"))]
+    expected = [f"s__t{i}" for i in range(8) if not missing(granted, server.scopes_for(f"t{i}"))]
     assert [t.name for t in catalog.visible_to(granted)] == expected
 
 
@@ -460,20 +462,20 @@ def test_an_upstream_answering_garbage_is_hidden_while_the_others_keep_serving()
     now[0] = 1300.0
     problems = catalog.replace(weather(), {"tools": "not a list"})  # type: ignore[arg-type]
     assert problems == ["tools/list answered dict, not a list of tools"]
-    assert [t.name for t in catalog.visible_to(granted)] == ["billing.pay"]
-    assert catalog.lookup("weather.get_forecast") is None  # a call fails fast
-    assert catalog.unavailable_reason("weather.get_forecast") == (
+    assert [t.name for t in catalog.visible_to(granted)] == ["billing__pay"]
+    assert catalog.lookup("weather__get_forecast") is None  # a call fails fast
+    assert catalog.unavailable_reason("weather__get_forecast") == (
         "upstream 'weather' is unavailable: tools/list answered dict, not a list of tools"
     )
-    assert catalog.unavailable_reason("billing.pay") is None
-    assert catalog.unavailable_reason("weather.nope") is None
+    assert catalog.unavailable_reason("billing__pay") is None
+    assert catalog.unavailable_reason("weather__nope") is None
     health = catalog.health()
     assert health["weather"].healthy is False and health["weather"].tools == 1
     assert health["weather"].updated_at == 1300.0
     assert health["billing"].healthy is True
 
     catalog.mark_healthy("weather")  # the last good tools come back
-    assert [t.name for t in catalog.visible_to(granted)] == ["billing.pay", "weather.get_forecast"]
+    assert [t.name for t in catalog.visible_to(granted)] == ["billing__pay", "weather__get_forecast"]
 
 
 def test_a_list_of_nothing_but_garbage_marks_the_server_unhealthy() -> None:
@@ -498,7 +500,7 @@ def test_mark_unhealthy_and_recovery_through_a_good_answer() -> None:
     assert catalog.visible_to({"weather"}) == []
     assert len(catalog) == 0
     catalog.replace(weather(), [tool("b")])
-    assert [t.name for t in catalog.visible_to({"weather"})] == ["weather.b"]
+    assert [t.name for t in catalog.visible_to({"weather"})] == ["weather__b"]
     assert catalog.health()["weather"].reason is None
 
 
@@ -539,7 +541,7 @@ def test_a_page_that_ends_exactly_at_the_end_has_no_next_cursor() -> None:
     chunk, cursor = catalog.list_page({"srv000"}, None, page_size=5)
     assert cursor is not None
     rest, last = catalog.list_page({"srv000"}, cursor, page_size=5)
-    assert rest[0].name == "srv000.tool_0005" and last is None
+    assert rest[0].name == "srv000__tool_0005" and last is None
     assert catalog.list_page(set(), None) == ([], None)
 
 
@@ -575,7 +577,7 @@ def test_a_malformed_cursor_is_refused(cursor: str) -> None:
 
 
 def test_cursor_round_trip_and_page_size_bounds() -> None:
-    assert decode_cursor(encode_cursor("weather.get_forecast")) == "weather.get_forecast"
+    assert decode_cursor(encode_cursor("weather__get_forecast")) == "weather__get_forecast"
     with pytest.raises(ValueError, match="page_size"):
         page([], None, 0)
 

@@ -92,9 +92,9 @@ http_transport = http_reaches("upstreams")
 @pytest.fixture
 async def token(upstreams: Upstreams, http: httpx2.AsyncClient) -> str:
     token = await agent_token(http, upstreams.gateway, upstreams.key, AGENT)
-    expected = ["weather.get_forecast", "vanishing.ping_tool", "slow.ping_tool"]
+    expected = ["weather__get_forecast", "vanishing__ping_tool", "slow__ping_tool"]
     await wait_for_tools(
-        http, upstreams.mcp, token, [*expected, *(f"{s}.ping_tool" for s in GARBAGE_ON_CALL)]
+        http, upstreams.mcp, token, [*expected, *(f"{s}__ping_tool" for s in GARBAGE_ON_CALL)]
     )
     deadline = anyio.current_time() + 30
     while not {"down", *GARBAGE_ALWAYS} <= set(upstreams.health()):
@@ -131,7 +131,7 @@ def assert_upstream_error(response: httpx2.Response, server_id: str, *words: str
 
 
 async def assert_weather_works(http: httpx2.AsyncClient, upstreams: Upstreams, token: str) -> None:
-    response = await call(http, upstreams, token, "weather.get_forecast", {"city": "Bergen"})
+    response = await call(http, upstreams, token, "weather__get_forecast", {"city": "Bergen"})
     assert response.status_code == 200, response.text
     assert response.json()["result"]["structuredContent"]["city"] == "Bergen"
 
@@ -145,7 +145,7 @@ async def test_an_upstream_that_is_down_is_unhealthy_and_the_others_keep_working
     assert health["weather"]["healthy"] is True
     names = tool_names(await list_all_tools(http, upstreams.mcp, token))
     assert not [name for name in names if name.startswith("down.")]
-    response = await call(http, upstreams, token, "down.anything")
+    response = await call(http, upstreams, token, "down__anything")
     assert response.json()["error"]["code"] == -32602, "no tool of that server was ever discovered"
     await assert_weather_works(http, upstreams, token)
 
@@ -158,7 +158,7 @@ async def test_an_upstream_slower_than_its_timeout_gives_a_jsonrpc_error_while_o
     calls_before = len(slow_upstream.seen)
 
     async def slow() -> None:
-        responses["slow"] = await call(http, upstreams, token, "slow.ping_tool")
+        responses["slow"] = await call(http, upstreams, token, "slow__ping_tool")
 
     async def weather_meanwhile() -> None:
         with anyio.fail_after(10):  # the slow upstream has the call and will never answer it
@@ -178,7 +178,7 @@ async def test_an_upstream_slower_than_its_timeout_gives_a_jsonrpc_error_while_o
 async def test_an_upstream_answering_a_call_with_garbage_gives_a_jsonrpc_error(
     upstreams: Upstreams, http: httpx2.AsyncClient, token: str, server_id: str
 ) -> None:
-    response = await call(http, upstreams, token, f"{server_id}.ping_tool")
+    response = await call(http, upstreams, token, f"{server_id}__ping_tool")
     error = assert_upstream_error(response, server_id)
     assert error["data"] == {"upstream": server_id}
     if GARBAGE_ON_CALL[server_id] == "http-500":
@@ -198,18 +198,18 @@ async def test_an_upstream_answering_discovery_with_garbage_is_marked_unhealthy(
     assert health["tools"] == 0
     names = tool_names(await list_all_tools(http, upstreams.mcp, token))
     assert not [name for name in names if name.startswith(f"{server_id}.")]
-    assert "weather.get_forecast" in names
+    assert "weather__get_forecast" in names
     await assert_weather_works(http, upstreams, token)
 
 
 async def test_a_tool_of_an_upstream_gone_after_discovery_gives_a_jsonrpc_error_naming_it(
     upstreams: Upstreams, http: httpx2.AsyncClient, token: str
 ) -> None:
-    working = await call(http, upstreams, token, "vanishing.ping_tool")
+    working = await call(http, upstreams, token, "vanishing__ping_tool")
     assert working.json()["result"]["content"][0]["text"] == "ping_tool answered"
     upstreams.transport.unmount(ORIGINS["vanishing"])  # gone: calls now fail as on a refused connection
 
-    gone = await call(http, upstreams, token, "vanishing.ping_tool")
+    gone = await call(http, upstreams, token, "vanishing__ping_tool")
     error = assert_upstream_error(gone, "vanishing", "unreachable")
     assert error["data"] == {"upstream": "vanishing"}
     await assert_weather_works(http, upstreams, token)
@@ -221,8 +221,8 @@ async def test_a_tool_of_an_upstream_gone_after_discovery_gives_a_jsonrpc_error_
     summary = await upstreams.wired.discovery.refresh(server)
     assert summary["healthy"] is False
     names = tool_names(await list_all_tools(http, upstreams.mcp, token))
-    assert "vanishing.ping_tool" not in names
-    assert "weather.get_forecast" in names
-    hidden = await call(http, upstreams, token, "vanishing.ping_tool")
+    assert "vanishing__ping_tool" not in names
+    assert "weather__get_forecast" in names
+    hidden = await call(http, upstreams, token, "vanishing__ping_tool")
     assert_upstream_error(hidden, "vanishing", "unavailable")
     await assert_weather_works(http, upstreams, token)

@@ -14,6 +14,7 @@ import pytest
 from tests.support.fake_upstream import FakeUpstream
 from tests.support.mcp_requests import wait_for_tools
 from tests.support.upstream_gateway import gateway_in_front_of
+from tools_registry.tool_names import exposed_name
 
 pytestmark = pytest.mark.anyio
 
@@ -26,5 +27,5 @@ async def test_a_tools_list_page_of_several_hundred_kilobytes_is_discovered_whol
         fronted.client() as http,
     ):
         token = await fronted.token(http)
-        listed = await wait_for_tools(http, fronted.mcp, token, [f"big.{names[-1]}"])
+        listed = await wait_for_tools(http, fronted.mcp, token, [exposed_name("big", names[-1])])
     assert len(listed) == 2000

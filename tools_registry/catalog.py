@@ -1,15 +1,20 @@
 """The catalogue of discovered tools: each server's tools, its health, and what each token sees.
 
 Each upstream server's ``tools/list`` answer goes through :meth:`Catalog.replace`, which exposes
-tool ``t`` of server ``s`` as ``s.t`` (:mod:`tools_registry.tool_entries` reads each entry; one
-that cannot be exposed is skipped and reported, the rest of that server's tools are kept).
+tool ``t`` of server ``s`` under the name :func:`tools_registry.tool_names.exposed_name` gives
+(``s__t`` by default; :mod:`tools_registry.tool_entries` reads each entry; one that cannot be
+exposed is skipped and reported, the rest of that server's tools are kept). Two tools never share
+a name: within one server the first listed keeps it and a later one is skipped; across servers the
+name is withheld from all of them (:mod:`tools_registry.name_claims`). Both are reported in
+:meth:`Catalog.health` and by :meth:`Catalog.replace`.
 
 Health: an answer that is not a list, or a non-empty list with no usable tool, marks the server
 unhealthy, as does :meth:`Catalog.mark_unhealthy` (a timeout, an HTTP error). While unhealthy, a
 server's tools are hidden from ``tools/list`` and :meth:`Catalog.lookup` does not find them, so a
 call fails at once instead of waiting for the upstream's timeout;
-:meth:`Catalog.unavailable_reason` says why. Its last good tools are kept and come back with
-:meth:`Catalog.mark_healthy` or the next good answer. Other servers are not affected.
+:meth:`Catalog.unavailable_reason` says why. Its last good tools are kept (and keep their names)
+and come back with :meth:`Catalog.mark_healthy` or the next good answer. Other servers are not
+affected.
 
 ``tools/list`` for an agent is :meth:`Catalog.visible_to` (the tools whose every scope its token
 covers: :mod:`tools_registry.visibility`), sorted by exposed name, then paged
@@ -24,9 +29,11 @@ from collections.abc import Callable, Collection
 from dataclasses import dataclass
 from typing import Any
 
+from tools_registry.name_claims import NameClaims
 from tools_registry.pagination import DEFAULT_PAGE_SIZE, page
 from tools_registry.servers import UpstreamServer
 from tools_registry.tool_entries import CatalogTool, SkippedEntry, read_tool
+from tools_registry.tool_names import DEFAULT_SEPARATOR, check_separator
 from tools_registry.visibility import VisibilityIndex
 
 logger = logging.getLogger("tools_registry")
@@ -38,9 +45,9 @@ class ServerHealth:
     healthy: bool
     reason: str | None
     tools: int
-    """Tools kept for this server (hidden while it is unhealthy)."""
+    """Tools kept for this server (hidden while it is unhealthy), withheld names left out."""
     skipped: tuple[str, ...]
-    """Why entries of its last answer were skipped."""
+    """Why entries of its last answer were skipped, then why any of its names are withheld."""
     updated_at: float
 
     def as_dict(self) -> dict[str, Any]:
@@ -67,16 +74,25 @@ class _Entry:
 class Catalog:
     """The tools of every upstream server, by exposed name.
 
-    ``clock`` gives the ``updated_at`` of :meth:`health`, in seconds since the epoch: a callable,
-    since this package never imports the gateway (the gateway passes its ``Clock``'s ``now``).
-    ``cache_size`` bounds the per-scope-set cache of :meth:`visible_to` (emptied whenever the
-    catalogue changes).
+    ``separator`` joins server id and tool name (:mod:`tools_registry.tool_names`). ``clock``
+    gives the ``updated_at`` of :meth:`health`, in seconds since the epoch: a callable, since this
+    package never imports the gateway (the gateway passes its ``Clock``'s ``now``). ``cache_size``
+    bounds the per-scope-set cache of :meth:`visible_to` (emptied whenever the catalogue changes).
     """
 
-    def __init__(self, *, clock: Callable[[], float] = time.time, cache_size: int = 256) -> None:
+    def __init__(
+        self,
+        *,
+        separator: str = DEFAULT_SEPARATOR,
+        clock: Callable[[], float] = time.time,
+        cache_size: int = 256,
+    ) -> None:
+        self._separator = check_separator(separator)
         self._clock = clock
         self._cache_size = cache_size
         self._entries: dict[str, _Entry] = {}
+        self._claims = NameClaims()
+        self._withheld: dict[str, tuple[str, ...]] | None = None
         self._index: VisibilityIndex | None = None
         self._cache: dict[frozenset[str], list[CatalogTool]] = {}
 
@@ -91,17 +107,7 @@ class Catalog:
             reason = f"tools/list answered {type(raw_tools).__name__}, not a list of tools"
             self.mark_unhealthy(server.id, reason, server=server)
             return [reason]
-        tools: dict[str, CatalogTool] = {}
-        problems: list[str] = []
-        for position, raw in enumerate(raw_tools):
-            try:
-                tool = read_tool(server, raw)
-                if tool.upstream_name in tools:
-                    raise SkippedEntry(f"tool {tool.upstream_name!r} is listed twice; the first is kept")
-            except SkippedEntry as exc:
-                problems.append(f"{server.id}: tools[{position}]: {exc}")
-                continue
-            tools[tool.upstream_name] = tool
+        tools, problems = self._read(server, raw_tools)
         if problems:
             logger.warning("upstream %s: %d tool(s) skipped: %s", server.id, len(problems), problems[0])
         if raw_tools and not tools:
@@ -110,16 +116,46 @@ class Catalog:
             return problems
         if server.id in self._entries and not self._entries[server.id].healthy:
             logger.info("upstream %s is healthy again", server.id)
+        previous = self._entries.get(server.id)
+        self._claims.release(previous.tools.values() if previous is not None else ())
+        self._claims.claim(tools.values())
         self._entries[server.id] = _Entry(server, tools, True, None, tuple(problems), self._clock())
         self._changed()
-        return problems
+        withheld = self._withheld_names().get(server.id, ())
+        if withheld:
+            logger.warning("upstream %s: %d tool name(s) withheld: %s", server.id, len(withheld), withheld[0])
+        return [*problems, *withheld]
+
+    def _read(self, server: UpstreamServer, raw_tools: list[Any]) -> tuple[dict[str, CatalogTool], list[str]]:
+        """The usable tools of one answer by upstream name, and why the others were skipped. Of two
+        entries with the same upstream or exposed name, the first listed is kept."""
+        tools: dict[str, CatalogTool] = {}
+        exposed: dict[str, str] = {}
+        problems: list[str] = []
+        for position, raw in enumerate(raw_tools):
+            try:
+                tool = read_tool(server, raw, self._separator)
+                if tool.upstream_name in tools:
+                    raise SkippedEntry(f"tool {tool.upstream_name!r} is listed twice; the first is kept")
+                if tool.name in exposed:
+                    raise SkippedEntry(
+                        f"tool {tool.upstream_name!r} would be exposed as {tool.name!r}, the name of its "
+                        f"tool {exposed[tool.name]!r}; the first is kept"
+                    )
+            except SkippedEntry as exc:
+                problems.append(f"{server.id}: tools[{position}]: {exc}")
+                continue
+            tools[tool.upstream_name] = tool
+            exposed[tool.name] = tool.upstream_name
+        return tools, problems
 
     def remove(self, server_id: str) -> bool:
         """Forget a server and its tools (it was removed from the registry)."""
-        removed = self._entries.pop(server_id, None) is not None
-        if removed:
+        removed = self._entries.pop(server_id, None)
+        if removed is not None:
+            self._claims.release(removed.tools.values())
             self._changed()
-        return removed
+        return removed is not None
 
     def mark_unhealthy(self, server_id: str, reason: str, *, server: UpstreamServer | None = None) -> None:
         """Hide the server's tools until it answers well again; logged once per new reason."""
@@ -145,28 +181,34 @@ class Catalog:
         self._changed()
 
     def _changed(self) -> None:
+        self._withheld = None
         self._index = None
         self._cache.clear()
 
     # -- queries ------------------------------------------------------------------------------
     def health(self) -> dict[str, ServerHealth]:
-        return {
-            server_id: ServerHealth(server_id, e.healthy, e.reason, len(e.tools), e.skipped, e.updated_at)
-            for server_id, e in sorted(self._entries.items())
-        }
+        withheld = self._withheld_names()
+        report: dict[str, ServerHealth] = {}
+        for server_id, e in sorted(self._entries.items()):
+            lost = withheld.get(server_id, ())
+            tools = len(e.tools) - len(lost)
+            report[server_id] = ServerHealth(
+                server_id, e.healthy, e.reason, tools, (*e.skipped, *lost), e.updated_at
+            )
+        return report
 
     def lookup(self, name: str) -> CatalogTool | None:
-        """The tool exposed as ``name``; None when unknown or while its server is unhealthy."""
+        """The tool exposed as ``name``; None when unknown, withheld, or while its server is unhealthy."""
         return self._current().by_name.get(name)
 
     def unavailable(self, name: str) -> tuple[CatalogTool, str] | None:
         """A known tool of an unhealthy server, and why it cannot be called right now. The caller
         checks the tool's scopes before it tells anyone why (the reason names upstream details)."""
-        server_id, _, tool = name.partition(".")
-        entry = self._entries.get(server_id)
-        if entry is None or entry.healthy or tool not in entry.tools:
+        tool = self._claims.owner(name)
+        entry = self._entries.get(tool.server_id) if tool is not None else None
+        if tool is None or entry is None or entry.healthy:
             return None
-        return entry.tools[tool], f"upstream {server_id!r} is unavailable: {entry.reason}"
+        return tool, f"upstream {tool.server_id!r} is unavailable: {entry.reason}"
 
     def unavailable_reason(self, name: str) -> str | None:
         """Why ``name`` cannot be called right now, when it is a known tool of an unhealthy server."""
@@ -197,10 +239,17 @@ class Catalog:
             self._cache[key] = found
         return found
 
+    def _withheld_names(self) -> dict[str, tuple[str, ...]]:
+        """Why tools are withheld, per server. Every kept tool claims its name, its server healthy
+        or not: a server that goes down keeps its names, they never pass to another's tools."""
+        if self._withheld is None:
+            self._withheld = self._claims.withheld()
+        return self._withheld
+
     def _current(self) -> VisibilityIndex:
         if self._index is None:
-            healthy = [t for e in self._entries.values() if e.healthy for t in e.tools.values()]
-            self._index = VisibilityIndex(healthy)
+            entries = self._entries
+            self._index = VisibilityIndex([t for t in self._claims.owned() if entries[t.server_id].healthy])
         return self._index
 
 

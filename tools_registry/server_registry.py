@@ -1,6 +1,7 @@
 """Where upstream servers are kept: the config file's ``[[servers]]`` (read-only at run time) and
 the store (``mcp-gateway tools add``, collection ``upstream_servers``); an id is unique across both,
-and every server's audience is bound to it alone (UP-4).
+and every server's audience is bound to it alone (UP-4). An id must also keep its tools' exposed
+names apart from every other server's (UP-6, :func:`tools_registry.tool_names.check_server_id`).
 """
 
 from __future__ import annotations
@@ -11,6 +12,7 @@ from collections.abc import Iterable
 from typing import Protocol
 
 from tools_registry.servers import RegistryError, UpstreamServer, build_server
+from tools_registry.tool_names import DEFAULT_SEPARATOR, check_server_id
 from tools_registry.urls import canonical_url, origin
 
 logger = logging.getLogger("tools_registry")
@@ -48,10 +50,13 @@ class ServerRegistry:
         store: RecordStore,
         configured: Iterable[UpstreamServer] = (),
         reserved_audiences: Iterable[str] = (),
+        separator: str = DEFAULT_SEPARATOR,
     ) -> None:
         """``reserved_audiences``: audiences no upstream may hold (the gateway's own resource and
-        issuer, the resources and exchange targets of its configuration), in canonical form."""
+        issuer, the resources and exchange targets of its configuration), in canonical form.
+        ``separator``: the one the catalogue joins server ids and tool names with."""
         self._store = store
+        self._separator = separator
         self._reserved = frozenset(canonical_url(a) for a in reserved_audiences)
         self._configured: dict[str, UpstreamServer] = {}
         for server in configured:
@@ -78,8 +83,9 @@ class ServerRegistry:
         return sorted([*self._configured.values(), *stored], key=lambda s: s.id)
 
     async def add(self, server: UpstreamServer) -> UpstreamServer:
-        """Keep a new server in the store; its id must be new (in any letter case) and its audience
-        bound to it alone (:meth:`_check_binding`). Returns it as stored."""
+        """Keep a new server in the store; its id must be new (in any letter case), keep its tools'
+        names apart (UP-6), and its audience be bound to it alone (:meth:`_check_binding`). Returns
+        it as stored."""
         if server.id in self._configured:
             raise RegistryError(f"server {server.id!r} is defined in the config file")
         if await self._store.get_record(COLLECTION, server.id) is not None:
@@ -92,7 +98,12 @@ class ServerRegistry:
         """UP-4: an audience names one upstream and nothing else. Never the gateway's own resource
         or issuer or a configured target (the upstream would receive tokens the gateway honours);
         never one another server holds; on the url's own origin unless ``foreign_audience`` says
-        so explicitly. Server ids are unique whatever their letter case."""
+        so explicitly. Server ids are unique whatever their letter case, and (UP-6) never blur into
+        the tool name separator, so no two servers' tools can be exposed under one name."""
+        try:
+            check_server_id(server.id, self._separator)
+        except ValueError as exc:
+            raise RegistryError(str(exc)) from None
         for other in others:
             if other.id.lower() == server.id.lower():
                 raise RegistryError(f"server id {server.id!r} is taken (as {other.id!r}; ids ignore case)")

@@ -3,7 +3,7 @@
 Servers come from two places: ``[[servers]]`` tables in the config file (read-only at run time)
 and the store (``mcp-gateway tools add``, collection ``upstream_servers``). An id is unique across
 both. A server's id is also its namespace: its tool ``get_forecast`` is exposed as
-``weather.get_forecast``.
+``weather__get_forecast`` (the separator is a setting: :mod:`tools_registry.tool_names`).
 
     [[servers]]
     id = "weather"

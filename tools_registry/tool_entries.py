@@ -1,9 +1,10 @@
 """One entry of an upstream's ``tools/list`` answer, read into a :class:`CatalogTool` or skipped.
 
-Tool ``t`` of server ``s`` is exposed as ``s.t``. An entry that is not a tool (not an object, no
-string name, a schema that is not an object) or whose exposed name would not be 1-128 characters
-of ``[A-Za-z0-9_.-]`` (SEP-986) raises :class:`SkippedEntry` with the reason; the catalogue keeps
-the rest of that server's tools.
+Tool ``t`` of server ``s`` is exposed as ``s__t`` by default (:func:`tools_registry.tool_names.
+exposed_name`: the separator is a setting, and the name is made a valid function name). An entry
+that is not a tool (not an object, no string name, a schema that is not an object) or whose name is
+not 1-128 characters of ``[A-Za-z0-9_.-]`` (SEP-986) raises :class:`SkippedEntry` with the reason;
+the catalogue keeps the rest of that server's tools.
 """
 
 from __future__ import annotations
@@ -13,6 +14,7 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from tools_registry.servers import TOOL_NAME, UpstreamServer
+from tools_registry.tool_names import DEFAULT_SEPARATOR, exposed_name
 
 
 @dataclass(frozen=True)
@@ -20,9 +22,10 @@ class CatalogTool:
     """One upstream tool as agents see it, and what calling it takes."""
 
     name: str
-    """The exposed name, ``<server>.<tool>``."""
+    """The exposed name, ``<server><separator><tool>`` made a valid name (``weather__get_forecast``)."""
     server_id: str
     upstream_name: str
+    """The tool's own name at its server: what a call forwards, and what its scopes are built on."""
     description: str | None
     input_schema: Mapping[str, Any]
     output_schema: Mapping[str, Any] | None
@@ -39,17 +42,17 @@ class SkippedEntry(Exception):
     """Why one entry of a tools/list answer is not exposed."""
 
 
-def read_tool(server: UpstreamServer, raw: Any) -> CatalogTool:
-    """``raw`` (one element of ``server``'s ``tools`` array) as the tool agents see;
-    :class:`SkippedEntry` when it cannot be exposed."""
+def read_tool(server: UpstreamServer, raw: Any, separator: str = DEFAULT_SEPARATOR) -> CatalogTool:
+    """``raw`` (one element of ``server``'s ``tools`` array) as the tool agents see, named with
+    ``separator``; :class:`SkippedEntry` when it cannot be exposed."""
     if not isinstance(raw, dict):
         raise SkippedEntry(f"not a tool object: {type(raw).__name__}")
     upstream = raw.get("name")
     if not isinstance(upstream, str):
         raise SkippedEntry("the tool has no string name")
-    name = f"{server.id}.{upstream}"
-    if not TOOL_NAME.fullmatch(upstream) or not TOOL_NAME.fullmatch(name):
-        raise SkippedEntry(f"exposed name {name[:140]!r} is not 1-128 characters of [A-Za-z0-9_.-]")
+    if not TOOL_NAME.fullmatch(upstream):
+        raise SkippedEntry(f"tool name {upstream[:140]!r} is not 1-128 characters of [A-Za-z0-9_.-]")
+    name = exposed_name(server.id, upstream, separator)
     input_schema = raw.get("inputSchema", {"type": "object"})
     output_schema, annotations = raw.get("outputSchema"), raw.get("annotations")
     title, description = raw.get("title"), raw.get("description")

@@ -69,6 +69,7 @@ async def _with_gateway(settings: Settings, args: argparse.Namespace, handler: H
     finally:
         await gateway.fetcher.aclose()
         await gateway.metadata_fetcher.aclose()
+        await gateway.transport.aclose()
         await gateway.store.close()
 
 

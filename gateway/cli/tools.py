@@ -23,7 +23,7 @@ def add_parser(commands: Any) -> None:
     tools = commands.add_parser("tools", help="manage upstream MCP servers and their tools")
     actions = tools.add_subparsers(dest="action", required=True)
     add = actions.add_parser("add", help="register an upstream MCP server")
-    add.add_argument("server_id", help="also the namespace of its tools: <id>.<tool>")
+    add.add_argument("server_id", help="also the namespace of its tools: <id>__<tool> by default")
     add.add_argument("--url", required=True, help="its MCP endpoint (https; http only on loopback)")
     add.add_argument("--audience", default="", help="the aud its tokens need (default: the url)")
     add.add_argument(
@@ -123,10 +123,16 @@ async def _remove(gateway: Gateway, args: argparse.Namespace) -> int:
 async def _refresh(gateway: Gateway, args: argparse.Namespace) -> int:
     if args.server_id is not None and await gateway.servers.get(args.server_id) is None:
         return not_found("upstream server", args.server_id)
+    await gateway.keys.ensure_keys()  # discovery signs a token: a fresh store needs its first key
     result = await gateway.refresher.refresh_now(args.server_id)
-    rows = [(r["server"], r["healthy"], r.get("tools", 0), r.get("reason")) for r in result["servers"]]
-    headers = ("server", "healthy", "tools", "reason")
-    emit(args, result, table(headers, rows, "no upstream servers registered"))
+    servers = result["servers"]
+    rows = [
+        (r["server"], r["healthy"], r.get("tools", 0), len(r.get("skipped", ())), r.get("reason"))
+        for r in servers
+    ]
+    headers = ("server", "healthy", "tools", "skipped", "reason")
+    skipped = [f"skipped: {line}" for r in servers for line in r.get("skipped", ())]
+    emit(args, result, "\n".join([table(headers, rows, "no upstream servers registered"), *skipped]))
     return 0
 
 

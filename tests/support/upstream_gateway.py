@@ -55,8 +55,10 @@ async def gateway_in_front_of(
     agents: Iterable[str] = ("agent",),
     *,
     over_a_socket: bool = False,
+    **options: Any,
 ) -> AsyncIterator[UpstreamGateway]:
-    """``upstream`` known as the ``[[servers]]`` entry ``server`` (its ``url`` added here)."""
+    """``upstream`` known as the ``[[servers]]`` entry ``server`` (its ``url`` added here);
+    ``options`` are further settings, by their flat names."""
     keys = {agent: AgentKey() for agent in agents}
     with contextlib.ExitStack() as stack:
         url, transport = _reach(upstream, f"https://{server['id']}.test", over_a_socket, stack)
@@ -68,6 +70,7 @@ async def gateway_in_front_of(
                 {"client_id": agent, "scopes": (server["id"],), "jwks": key.jwks}
                 for agent, key in keys.items()
             ),
+            **options,
         )
         gateway = in_process_gateway(settings, transport)
         async with lifespan(gateway.app):
