@@ -1,6 +1,6 @@
 """What the gateway hop costs: tools/call through the gateway against the same call made directly.
 
-    .venv/bin/python bench/proxy_overhead.py [--seconds 10] [--connections 64] [--tools 10000]
+    .venv/bin/python bench/proxy_overhead.py [--seconds 10] [--connections 64] [--tools 5000]
 
 The upstream is a minimal fast MCP responder (raw ASGI JSON-RPC, uvicorn with uvloop +
 httptools, its own process) that also lists ``--tools`` tools. The gateway runs as
@@ -115,7 +115,7 @@ def main() -> None:
     parser = argparse.ArgumentParser(description="gateway hop overhead for tools/call")
     parser.add_argument("--seconds", type=int, default=10)
     parser.add_argument("--connections", type=int, default=64)
-    parser.add_argument("--tools", type=int, default=10_000)
+    parser.add_argument("--tools", type=int, default=5_000)  # MAX_TOOLS_PER_SERVER: one more is refused
     args = parser.parse_args()
     if shutil.which("wrk") is None:
         raise SystemExit("wrk is missing: apt-get install -y wrk")
