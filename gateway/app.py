@@ -15,7 +15,7 @@ from gateway import paths
 from gateway.admin.boundary import AdminRoute
 from gateway.admin.routes import admin_app, admin_routes
 from gateway.composition import Gateway
-from gateway.errors import EXCEPTION_HANDLERS
+from gateway.error_handlers import EXCEPTION_HANDLERS
 from gateway.key_encryption import KeyEncryptionError
 from gateway.oauth.routes import authorization_server_routes
 from gateway.resource.routes import McpRoute, mcp_app, protected_resource_routes
@@ -34,13 +34,17 @@ def create_app(gateway: Gateway) -> Starlette:
         except KeyEncryptionError as exc:  # the wrong KEK: nothing could be signed or verified
             logger.error("the signing keys cannot be opened: %s", exc)
             raise
-        refreshing = asyncio.create_task(gateway.refresher_task.run())
+        background = [
+            asyncio.create_task(gateway.refresher_task.run()),
+            asyncio.create_task(gateway.approvals_task.run()),
+        ]
         try:
             yield
         finally:
-            refreshing.cancel()
-            with contextlib.suppress(asyncio.CancelledError):
-                await refreshing
+            for task in background:
+                task.cancel()
+                with contextlib.suppress(asyncio.CancelledError):
+                    await task
             await gateway.transport.aclose()
             await gateway.fetcher.aclose()
             await gateway.metadata_fetcher.aclose()

@@ -33,12 +33,14 @@ class Claims:
     may_act: Mapping[str, Any] | None
     """RFC 8693 §4.4: who may act for the subject by exchanging this token."""
     raw: Mapping[str, Any]
+    grants: tuple[str, ...] = ()
+    """The approved grants its scopes rest on (``grants`` claim): revoking one ends the token."""
 
     @classmethod
     def from_jwt(cls, claims: Mapping[str, Any]) -> Claims:
         """From a token's verified claims (``sub``, ``aud``, ``jti``, ``iat``, ``exp`` present)."""
         audience = claims["aud"]
-        act, may_act = claims.get("act"), claims.get("may_act")
+        act, may_act, grants = claims.get("act"), claims.get("may_act"), claims.get("grants")
         return cls(
             subject=str(claims["sub"]),
             client_id=str(claims.get("client_id", "")),
@@ -50,6 +52,7 @@ class Claims:
             act=act if isinstance(act, Mapping) else None,
             may_act=may_act if isinstance(may_act, Mapping) else None,
             raw=MappingProxyType(dict(claims)),
+            grants=tuple(str(g) for g in grants) if isinstance(grants, list) else (),
         )
 
     @property

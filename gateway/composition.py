@@ -15,25 +15,34 @@ from dataclasses import dataclass
 
 from gateway import paths
 from gateway.admin.health import Replica
+from gateway.approvals import Approvals, build_approvals
+from gateway.approvals.events import Unannounced
+from gateway.approvals.policy import policy_from_table
 from gateway.audit import AuditLog
 from gateway.background import Supervisor
+from gateway.builders import (
+    assertion_verifier,
+    browser_state,
+    federation_config,
+    metadata_documents,
+    server_registry,
+)
 from gateway.clock import Clock, SystemClock
 from gateway.fetching.fetcher import DocumentFetcher, FetchPolicy
 from gateway.key_encryption import KeyProtector, protector_for
 from gateway.keys import PURPOSES
-from gateway.oauth.authorize.browser_state import BrowserState, Cookies
+from gateway.oauth.authorize.browser_state import BrowserState
 from gateway.oauth.authorize.federation import FederatedSignIn
-from gateway.oauth.authorize.oidc_provider import FederationConfig, OidcProvider
+from gateway.oauth.authorize.oidc_provider import OidcProvider
 from gateway.oauth.authorize.users import UserDirectory
 from gateway.oauth.clients.metadata_documents import (
-    ClientMetadataDocuments,
-    cimd_policy,
     metadata_fetch_policy,
 )
 from gateway.oauth.clients.model import configured_clients
 from gateway.oauth.clients.registry import ClientRegistry
+from gateway.oauth.clients.standing import StandingFromClients
 from gateway.oauth.exchange.rules import ExchangePolicy, TokenExchanger
-from gateway.oauth.token_endpoint.assertions import AssertionVerifier, ClientKeys
+from gateway.oauth.token_endpoint.assertions import ClientKeys
 from gateway.oauth.token_endpoint.client_auth import ClientAuthenticator
 from gateway.oauth.tokens.access_tokens import AccessTokenIssuer, AccessTokenVerifier
 from gateway.oauth.tokens.audiences import Targets, canonical_resource
@@ -54,10 +63,6 @@ from gateway.upstream.refresher import Refresher
 from gateway.upstream.transport import UpstreamTransport
 from tools_registry.catalog import Catalog
 from tools_registry.server_registry import ServerRegistry
-from tools_registry.servers import configured_servers
-
-SIGN_IN_REQUEST_LIFETIME = 600
-"""Seconds a pending authorization request waits for sign-in and consent."""
 
 
 @dataclass(frozen=True)
@@ -89,6 +94,9 @@ class Gateway:
     authenticator: ClientAuthenticator
     browser: BrowserState
     federation: FederatedSignIn | None
+    approvals: Approvals
+    """Policy, grants and access requests: what every grant path narrows to (AP-1)."""
+    approvals_task: Supervisor
     # -- protected resource -------------------------------------------------------------------
     sessions: SessionStore
     verified_tokens: VerifiedTokenCache
@@ -145,7 +153,7 @@ def build_gateway(
     clients = ClientRegistry(
         store,
         configured_clients(settings.clients),
-        _metadata_documents(settings, metadata_fetcher, clock),
+        metadata_documents(settings, metadata_fetcher, clock),
         marks=marks,
     )
     users = UserDirectory(store, marks=marks)
@@ -158,11 +166,22 @@ def build_gateway(
     )
     policy = ExchangePolicy(tokens.exchange_max_ttl, tokens.max_delegation_depth)
     exchanger = TokenExchanger(issuer, targets, revocations, clock, policy)
-    assertions = _assertion_verifier(settings, clients, ClientKeys(fetcher), store, clock)
-    browser = _browser_state(settings, store, clock, marks)
+    approvals = build_approvals(
+        store=store,
+        clock=clock,
+        audit=audit,
+        announcer=Unannounced(),
+        marks=marks,
+        standing=StandingFromClients(clients),
+        policy=policy_from_table(settings.approvals),
+        default_resource=settings.mcp.resource,
+        known_resource=targets.is_known,
+    )
+    assertions = assertion_verifier(settings, clients, ClientKeys(fetcher), store, clock)
+    browser = browser_state(settings, store, clock, marks)
     federation = (
         FederatedSignIn(
-            OidcProvider(_federation_config(settings), clock=clock),
+            OidcProvider(federation_config(settings), clock=clock),
             browser=browser,
             clients=clients,
             users=users,
@@ -174,7 +193,7 @@ def build_gateway(
     )
 
     # -- client of the upstream tools -------------------------------------------------------------
-    servers = _server_registry(settings, store, admin_resource)
+    servers = server_registry(settings, store, admin_resource)
     catalog = Catalog(separator=settings.mcp.tool_namespace_separator, clock=clock.now)
     transport = transport or AiohttpTransport()
     upstream = UpstreamClient(transport)
@@ -205,6 +224,8 @@ def build_gateway(
         authenticator=ClientAuthenticator(clients, assertions),
         browser=browser,
         federation=federation,
+        approvals=approvals,
+        approvals_task=Supervisor("approvals_sweeper", approvals.run, clock=clock, audit=audit),
         sessions=SessionStore(store, settings.mcp.mcp_session_ttl),
         verified_tokens=VerifiedTokenCache(clock),
         admin_resource=admin_resource,
@@ -218,74 +239,4 @@ def build_gateway(
         discovery=discovery,
         refresher=refresher,
         refresher_task=Supervisor("catalogue_refresher", refresher.run, clock=clock, audit=audit),
-    )
-
-
-def _assertion_verifier(
-    settings: Settings, clients: ClientRegistry, keys: ClientKeys, store: Store, clock: Clock
-) -> AssertionVerifier:
-    server, tokens = settings.server, settings.tokens
-    return AssertionVerifier(
-        issuer=server.issuer_id,
-        token_endpoint=server.endpoint(paths.TOKEN),
-        accept_token_endpoint_audience=tokens.accept_token_endpoint_audience,
-        max_lifetime=tokens.assertion_max_lifetime,
-        leeway=tokens.clock_leeway,
-        clients=clients,
-        keys=keys,
-        store=store,
-        clock=clock,
-    )
-
-
-def _browser_state(settings: Settings, store: Store, clock: Clock, marks: NotBeforeMarks) -> BrowserState:
-    return BrowserState(
-        store,
-        Cookies(secure=settings.server.issuer_id.startswith("https://")),
-        session_lifetime=settings.sign_in.sign_in_session_ttl,
-        request_lifetime=SIGN_IN_REQUEST_LIFETIME,
-        clock=clock,
-        marks=marks,
-    )
-
-
-def _server_registry(settings: Settings, store: Store, admin_resource: str) -> ServerRegistry:
-    """The upstream servers, with the audiences none of them may hold (UP-4): the gateway's own
-    resource, admin API and issuer, and the configured resources and exchange targets."""
-    tokens = settings.tokens
-    reserved = (
-        settings.mcp.resource,
-        admin_resource,
-        settings.server.issuer_id,
-        *tokens.resources,
-        *(target.audience for target in tokens.targets),
-    )
-    return ServerRegistry(
-        store,
-        configured_servers(settings.servers),
-        reserved_audiences=reserved,
-        separator=settings.mcp.tool_namespace_separator,
-    )
-
-
-def _metadata_documents(
-    settings: Settings, fetcher: DocumentFetcher, clock: Clock
-) -> ClientMetadataDocuments | None:
-    """The CIMD resolver the client registry asks last, or None when ``cimd_enabled`` is off."""
-    if not settings.registration.cimd_enabled:
-        return None
-    policy = cimd_policy(tuple(settings.registration.dcr_allowed_scopes))
-    return ClientMetadataDocuments(fetcher, policy, clock)
-
-
-def _federation_config(settings: Settings) -> FederationConfig:
-    federation = settings.federation
-    return FederationConfig(
-        issuer=federation.oidc_issuer,
-        client_id=federation.oidc_client_id,
-        client_secret=federation.oidc_client_secret,
-        redirect_uri=settings.server.endpoint(paths.FEDERATED_CALLBACK),
-        scopes=federation.oidc_scopes,
-        provider_name=federation.oidc_provider_name,
-        leeway=settings.tokens.clock_leeway,
     )

@@ -15,7 +15,6 @@ one line and exits with 2.
 
 from __future__ import annotations
 
-import json
 import os
 import tomllib
 from collections.abc import Mapping
@@ -24,7 +23,8 @@ from pathlib import Path
 from typing import Any
 
 from gateway import paths
-from gateway.oauth.clients.model import CONFIG_FIELDS, ClientError, configured_clients
+from gateway.config_tables import ConfigError, table_setting
+from gateway.oauth.clients.model import ClientError, configured_clients
 from gateway.settings import (
     FederationSettings,
     McpSettings,
@@ -32,12 +32,12 @@ from gateway.settings import (
     ServerSettings,
     Settings,
     SignInSettings,
-    TargetConfig,
     TokenSettings,
 )
-from tools_registry.servers import RegistryError, configured_servers
 from tools_registry.tool_names import check_separator, check_server_id
 from tools_registry.urls import UrlError, web_url
+
+__all__ = ["ENV_PREFIX", "ConfigError", "load_settings", "settings_from"]
 
 ENV_PREFIX = "MCP_GATEWAY_"
 
@@ -60,17 +60,13 @@ _GROUP_OF = {
     spec.name: group for group, kind in _GROUPS.items() for spec in fields(kind) if _is_setting(spec)
 }
 """The group each flat name is filed under (``access_token_ttl`` -> ``tokens``)."""
-_TABLES = ("clients", "scope_descriptions", "targets", "servers")
+_TABLES = ("clients", "scope_descriptions", "targets", "servers", "approvals")
 _SCALARS = {
     spec.name: spec
     for kind in _GROUPS.values()
     for spec in fields(kind)
     if _is_setting(spec) and spec.name not in _TABLES
 }
-
-
-class ConfigError(Exception):
-    """One line that tells the operator what is wrong and where."""
 
 
 def load_settings(
@@ -146,16 +142,8 @@ def _build(values: Mapping[str, Any], source: str) -> dict[str, Any]:
         raise ConfigError(f"{source}: unknown setting {unknown[0]!r}")
     built: dict[str, Any] = {}
     for name, value in values.items():
-        if name == "clients":
-            built[name] = tuple(_client(entry, source) for entry in _list_of_tables(value, source, name))
-        elif name == "targets":
-            built[name] = tuple(_target(entry, source) for entry in _list_of_tables(value, source, name))
-        elif name == "servers":
-            built[name] = _servers(_list_of_tables(value, source, name), source)
-        elif name == "scope_descriptions":
-            if not isinstance(value, Mapping) or not all(isinstance(v, str) for v in value.values()):
-                raise ConfigError(f"{source}: [scope_descriptions] must map scope names to text")
-            built[name] = dict(value)
+        if name in _TABLES:
+            built[name] = table_setting(name, value, source)
         else:
             built[name] = _coerce(name, value, source)
     return built
@@ -178,33 +166,8 @@ def _grouped(values: Mapping[str, Any]) -> Settings:
         mcp=McpSettings(resource=server.endpoint(mcp_path), **by_group["mcp"]),
         clients=values.get("clients", ()),
         servers=values.get("servers", ()),
+        approvals=values.get("approvals", {}),
     )
-
-
-def _list_of_tables(value: Any, source: str, name: str) -> list[Mapping[str, Any]]:
-    if not isinstance(value, list | tuple) or not all(isinstance(v, Mapping) for v in value):
-        raise ConfigError(f"{source}: {name!r} must be a list of tables ([[{name}]])")
-    return list(value)
-
-
-def _target(entry: Mapping[str, Any], source: str) -> TargetConfig:
-    unknown = sorted(set(entry) - {"audience", "scopes", "description"})
-    if unknown:
-        raise ConfigError(f"{source}: unknown target setting {unknown[0]!r}")
-    audience, scopes = entry.get("audience"), entry.get("scopes", [])
-    if not isinstance(audience, str) or not audience:
-        raise ConfigError(f"{source}: every [[targets]] entry needs an audience")
-    if not isinstance(scopes, list | tuple) or not all(isinstance(s, str) for s in scopes):
-        raise ConfigError(f"{source}: target {audience!r} scopes must be a list of strings")
-    return TargetConfig(audience, tuple(scopes), str(entry.get("description", "")))
-
-
-def _servers(tables: list[Mapping[str, Any]], source: str) -> tuple[Mapping[str, Any], ...]:
-    try:
-        configured_servers(tables)
-    except RegistryError as exc:
-        raise ConfigError(f"{source}: {exc}") from None
-    return tuple(tables)
 
 
 def _coerce(name: str, value: Any, source: str) -> Any:
@@ -217,24 +180,6 @@ def _coerce(name: str, value: Any, source: str) -> Any:
     if type(value) is not expected:
         raise ConfigError(f"{source}: {name!r} must be a {expected.__name__}, got {value!r}")
     return value
-
-
-def _client(entry: Mapping[str, Any], source: str) -> Mapping[str, Any]:
-    """The table's shape; what a client may be is checked by the client model (:func:`_validate`)."""
-    unknown = sorted(set(entry) - CONFIG_FIELDS)
-    if unknown:
-        raise ConfigError(f"{source}: unknown client setting {unknown[0]!r}")
-    if not isinstance(entry.get("client_id"), str) or not entry["client_id"]:
-        raise ConfigError(f"{source}: every [[clients]] entry needs a client_id")
-    table = dict(entry)
-    if isinstance(table.get("jwks"), str):
-        try:
-            table["jwks"] = json.loads(table["jwks"])
-        except ValueError:
-            raise ConfigError(
-                f"{source}: client {entry['client_id']!r} has a jwks that is not JSON"
-            ) from None
-    return table
 
 
 def _check_url(name: str, url: str) -> None:

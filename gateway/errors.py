@@ -16,9 +16,11 @@
         │   ├── BearerTokenInQuery   400 invalid_request: a token in the query string (PR-3)
         │   └── InsufficientScope    403 insufficient_scope: a valid token without the role (AD-1)
         ├── MisdirectedRequest       421 misdirected_request: an unknown Host (PR-6)
-        ├── OriginNotAllowed         403 forbidden: a browser Origin that is not allowed (PR-6)
+        ├── Forbidden                403 forbidden: a caller who may not do this (no self-approval)
+        │   └── OriginNotAllowed     403 forbidden: a browser Origin that is not allowed (PR-6)
         ├── NotFound                 404 not_found (admin API)
         ├── MethodNotAllowed         405 method_not_allowed + Allow (admin API)
+        ├── Conflict                 409 conflict: the record is no longer in a state that allows it
         ├── RateLimited              429 temporarily_unavailable + Retry-After
         ├── TemporarilyUnavailable   503 temporarily_unavailable (a store or upstream is down)
         └── ServerError              500 server_error: a fault of the gateway's own, no detail
@@ -34,15 +36,12 @@ handlers Starlette calls are at the end.
 from __future__ import annotations
 
 import logging
-from collections.abc import Awaitable, Callable
 from http import HTTPStatus
 from typing import ClassVar
 
-from starlette.requests import Request
 from starlette.responses import JSONResponse, Response
 
 from gateway.challenges import ResourceChallenge, bearer_challenge
-from gateway.store import StoreUnavailable
 
 logger = logging.getLogger("mcp_gateway")
 
@@ -161,11 +160,15 @@ class MisdirectedRequest(OAuthError):
     status_code = 421
 
 
-class OriginNotAllowed(OAuthError):
-    """403: a browser page on an origin that is not allowed (PR-6)."""
+class Forbidden(OAuthError):
+    """403: an authenticated caller who may not do this (an approver of their own request, AP-4)."""
 
     error = "forbidden"
     status_code = 403
+
+
+class OriginNotAllowed(Forbidden):
+    """403: a browser page on an origin that is not allowed (PR-6)."""
 
 
 class NotFound(OAuthError):
@@ -183,6 +186,11 @@ class MethodNotAllowed(OAuthError):
 
     def headers(self) -> dict[str, str]:
         return {"Allow": self.allow}
+
+
+class Conflict(OAuthError):
+    error = "conflict"
+    status_code = 409
 
 
 class RateLimited(OAuthError):
@@ -267,27 +275,3 @@ def render_error(exc: GatewayError, *, problem: bool = False) -> Response:
     if isinstance(exc, OAuthError):
         return render_problem(exc) if problem else render_oauth_error(exc)
     raise TypeError(f"{type(exc).__name__} has no renderer")  # pragma: no cover - a new subclass
-
-
-# -- the application's exception handlers --------------------------------------------------------
-async def _oauth_error(request: Request, exc: Exception) -> Response:
-    assert isinstance(exc, OAuthError)
-    return render_oauth_error(exc)
-
-
-async def _store_unavailable(request: Request, exc: Exception) -> Response:
-    logger.warning("store unavailable: %s", exc)
-    return render_oauth_error(TemporarilyUnavailable("the state store is unavailable; retry shortly"))
-
-
-async def _unexpected(request: Request, exc: Exception) -> Response:
-    logger.error("unexpected error on %s %s: %s", request.method, request.url.path, type(exc).__name__)
-    return render_oauth_error(ServerError())
-
-
-EXCEPTION_HANDLERS: dict[type[Exception], Callable[[Request, Exception], Awaitable[Response]]] = {
-    OAuthError: _oauth_error,
-    StoreUnavailable: _store_unavailable,
-    Exception: _unexpected,
-}
-"""Starlette's ``exception_handlers`` for every route but ``/mcp`` (which renders its own)."""

@@ -195,7 +195,7 @@ class Settings:
     """Every setting, by group, as :func:`gateway.config.load_settings` (or, from flat names,
     :func:`gateway.config.settings_from`) builds them.
 
-    The two lists of tables stay as the file wrote them, checked at load time: the composition root
+    The tables of structure stay as the file wrote them, checked at load time: the composition root
     turns ``clients`` into :class:`~gateway.oauth.clients.model.Client` objects and ``servers`` into
     :class:`~tools_registry.servers.UpstreamServer` objects, each with its own rules.
     """
@@ -210,3 +210,5 @@ class Settings:
     """``[[clients]]``: clients pre-registered by the security team (secrets only as ``secret_hash``)."""
     servers: tuple[Mapping[str, Any], ...] = ()
     """``[[servers]]``: upstream MCP servers, validated by ``tools_registry.servers`` at load time."""
+    approvals: Mapping[str, Any] = field(default_factory=dict)
+    """``[approvals]``: the approval policy, validated by ``gateway.approvals.policy`` at load time."""

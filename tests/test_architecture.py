@@ -24,6 +24,8 @@ SETTINGS_MODULES = ("gateway.config", "gateway.settings", "gateway.composition")
 """Where the settings are loaded, what they look like, and the wired gateway that carries them."""
 COMPOSITION_ROOT = (
     "gateway.config",
+    "gateway.config_tables",
+    "gateway.builders",
     "gateway.settings",
     "gateway.composition",
     "gateway.app",

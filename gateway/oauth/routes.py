@@ -40,11 +40,11 @@ if TYPE_CHECKING:
 
 def _token_endpoint(gateway: Gateway) -> TokenEndpoint:
     settings, ttl, audit = gateway.settings, gateway.settings.tokens.access_token_ttl, gateway.audit
-    targets = gateway.targets
+    targets, entitlements, clock = gateway.targets, gateway.approvals.entitlements, gateway.clock
     return TokenEndpoint(
         gateway.authenticator,
         [
-            ClientCredentialsGrant(gateway.issuer, targets, ttl, audit),
+            ClientCredentialsGrant(gateway.issuer, targets, entitlements, ttl, audit, clock),
             AuthorizationCodeGrant(
                 gateway.codes,
                 gateway.issuer,
@@ -52,10 +52,18 @@ def _token_endpoint(gateway: Gateway) -> TokenEndpoint:
                 gateway.revocations,
                 ttl,
                 audit,
-                gateway.clock,
+                clock,
                 gateway.marks,
+                entitlements,
             ),
-            RefreshTokenGrant(gateway.refresh_tokens, gateway.issuer, ttl, audit),
+            RefreshTokenGrant(
+                gateway.refresh_tokens,
+                gateway.issuer,
+                entitlements,
+                ttl,
+                audit,
+                clock,
+            ),
             TokenExchangeGrant(
                 gateway.exchanger,
                 gateway.verifier,
@@ -64,6 +72,7 @@ def _token_endpoint(gateway: Gateway) -> TokenEndpoint:
                 frozenset({targets.gateway_resource, settings.server.issuer_id}),  # TE-2
                 audit,
                 gateway.marks,
+                entitlements,
             ),
         ],
         settings.tokens.max_body_bytes,
@@ -121,6 +130,7 @@ def authorization_server_routes(gateway: Gateway) -> list[BaseRoute]:
         federation=gateway.federation,
         codes=gateway.codes,
         targets=gateway.targets,
+        entitlements=gateway.approvals.entitlements,
         scope_descriptions=settings.sign_in.scope_descriptions,
         audit=gateway.audit,
         limits=SignInLimits(gateway.store, gateway.clock),

@@ -4,11 +4,12 @@ and its redirect URI are known good, so every refusal here goes back to the clie
 
 from __future__ import annotations
 
+from gateway.approvals.entitlements import narrow_scopes
 from gateway.errors import InvalidScope, InvalidTarget
 from gateway.oauth.authorize.pkce import is_valid_challenge_or_verifier
 from gateway.oauth.clients.model import Client
 from gateway.oauth.tokens.audiences import Targets
-from gateway.oauth.tokens.scope_requests import narrow_scopes, parse_scope
+from gateway.oauth.tokens.scope_requests import parse_scope
 
 
 class RedirectedError(Exception):
@@ -21,9 +22,10 @@ class RedirectedError(Exception):
 
 
 def validate_request(
-    client: Client, redirect_uri: str, params: dict[str, str], targets: Targets
+    client: Client, redirect_uri: str, params: dict[str, str], targets: Targets, held: tuple[str, ...]
 ) -> dict[str, object]:
-    """The fields of the pending request, or :class:`RedirectedError` naming the first problem."""
+    """The fields of the pending request, or :class:`RedirectedError` naming the first problem;
+    the scopes are narrowed to ``held``, what the client may hold now (AP-1)."""
     if params.get("request") or params.get("request_uri"):
         raise RedirectedError("request_not_supported", "request objects are not supported")
     if params.get("response_type") != "code":
@@ -38,7 +40,7 @@ def validate_request(
     try:
         requested = (params["resource"],) if "resource" in params else ()
         resource = targets.choose(client, requested)
-        scopes = narrow_scopes(parse_scope(params.get("scope")), client.scopes)
+        scopes = narrow_scopes(parse_scope(params.get("scope")), held)
     except (InvalidTarget, InvalidScope) as exc:
         raise RedirectedError(exc.error, exc.description) from None
     return {

@@ -20,6 +20,7 @@ from starlette.requests import Request
 from starlette.responses import RedirectResponse, Response
 
 from gateway import paths
+from gateway.approvals.entitlements import Entitlements
 from gateway.audit import AuditLog
 from gateway.errors import InvalidClient, OAuthError
 from gateway.oauth.authorize import pages
@@ -57,8 +58,10 @@ class AuthorizationEndpoint:
         audit: AuditLog,
         limits: SignInLimits,
         document_lookups: WindowCounter,
+        entitlements: Entitlements,
         federation: FederatedSignIn | None = None,
     ) -> None:
+        self._entitlements = entitlements
         self._federation = federation
         self._issuer = issuer
         self._clients = clients
@@ -101,7 +104,8 @@ class AuthorizationEndpoint:
         try:
             if len(pairs) != len(params):
                 raise RedirectedError("invalid_request", "a parameter is repeated")
-            fields = validate_request(client, redirect_uri, params, self._targets)
+            held = await self._entitlements.held(client.client_id, client.scopes)
+            fields = validate_request(client, redirect_uri, params, self._targets, held)
         except RedirectedError as exc:
             self._audit.record(
                 "authorize_refused", outcome="refused", client_id=client.client_id, error=exc.error

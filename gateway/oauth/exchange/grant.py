@@ -9,6 +9,7 @@ from __future__ import annotations
 
 from typing import Any
 
+from gateway.approvals.entitlements import Entitlements
 from gateway.audit import AuditLog
 from gateway.claims import Claims
 from gateway.errors import InvalidRequest, InvalidTarget, OAuthError
@@ -42,8 +43,10 @@ class TokenExchangeGrant:
         accepted_subject_audiences: frozenset[str],
         audit: AuditLog,
         marks: NotBeforeMarks,
+        entitlements: Entitlements,
     ) -> None:
         self._marks = marks
+        self._entitlements = entitlements
         self._exchanger = exchanger
         self._verifier = verifier
         self._revocations = revocations
@@ -117,7 +120,7 @@ class TokenExchangeGrant:
             requester=client.client_id,
             audiences=audiences,
             requested_scopes=parse_scope(form.get("scope")),
-            client_scopes=client.scopes,
+            client_scopes=await self._entitlements.held(client.client_id, client.scopes),
             actor=actor,
             actor_expires_at=actor_expires_at,
         )

@@ -125,6 +125,8 @@ class TokenExchanger:
             extra["act"] = act
         elif subject.act is not None:
             extra["act"] = subject.act
+        if subject.grants:  # AP-2: revoking a grant ends the tokens exchanged from its tokens too
+            extra["grants"] = list(subject.grants)
         now = int(self._clock.now())
         expires_at = min(int(subject.expires_at), now + self._policy.max_lifetime)
         if actor_expires_at is not None:

@@ -69,6 +69,13 @@ class Targets:
                 del self._owners[audience]
                 del self._accepted[audience]
 
+    def is_known(self, resource: str) -> bool:
+        try:
+            self.known(resource)
+        except InvalidTarget:
+            return False
+        return True
+
     def known(self, requested: str) -> str:
         """The canonical audience, or ``invalid_target`` when no such target exists."""
         audience = canonical_resource(requested)

@@ -1,12 +1,13 @@
-"""De-provisioning: "nothing issued to this person or this client before now is good any more"
-(rule book RV-2).
+"""De-provisioning: "nothing issued to this person, this client or under this grant before now is
+good any more" (rule book RV-2, AP-2).
 
 Removing a user or a client moves its *not-before* mark to the moment of removal. Everything the
 gateway issued or remembered for that principal carries the instant it was made, and is honoured
 only when made strictly after the mark: access and downstream tokens (``iat``), refresh-token families
 (their creation), authorization codes, sign-in sessions and remembered consent. So one write
 revokes them all, without an index of what each principal holds, and a principal added again
-under the same name starts clean.
+under the same name starts clean. Revoking (or suspending) an approved grant moves the grant's
+mark: every token whose ``grants`` claim names it ends, and nothing else does.
 
 The marks are records in the store (every replica and the CLI share them). The hot path reads them
 from memory: the snapshot is refreshed from the store at most every :data:`MAX_STALENESS` seconds,
@@ -43,6 +44,10 @@ class NotBeforeMarks:
         """A client is gone: everything issued to it before now ends."""
         await self._mark(f"client:{client_id}")
 
+    async def revoke_grant(self, grant_id: str) -> None:
+        """A grant is revoked or suspended: every token carrying it (``grants`` claim) ends (AP-2)."""
+        await self._mark(f"grant:{grant_id}")
+
     async def _mark(self, key: str) -> None:
         await self._store.put_record(COLLECTION, key, repr(self._clock.now()))
         self._loaded_at = None  # this process sees its own removal at once
@@ -57,7 +62,11 @@ class NotBeforeMarks:
         return True
 
     async def allows_token(self, claims: Claims) -> bool:
-        return await self.allows(at=claims.issued_at, subject=claims.subject, client_id=claims.client_id)
+        """Neither its subject, nor its client, nor a grant it carries was revoked after it was made."""
+        if not await self.allows(at=claims.issued_at, subject=claims.subject, client_id=claims.client_id):
+            return False
+        marks = self._marks
+        return all(claims.issued_at > marks.get(f"grant:{grant}", -1.0) for grant in claims.grants)
 
     async def _current(self) -> Mapping[str, float]:
         now = self._clock.now()

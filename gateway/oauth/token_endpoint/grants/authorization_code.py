@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from typing import Any
 
+from gateway.approvals.entitlements import Entitlements
 from gateway.audit import AuditLog
 from gateway.clock import Clock
 from gateway.errors import InvalidGrant, InvalidTarget
@@ -34,7 +35,9 @@ class AuthorizationCodeGrant:
         audit: AuditLog,
         clock: Clock,
         marks: NotBeforeMarks,
+        entitlements: Entitlements,
     ) -> None:
+        self._entitlements = entitlements
         self._clock = clock
         self._marks = marks
         self._codes = codes
@@ -63,6 +66,9 @@ class AuthorizationCodeGrant:
         resources = form.all("resource")
         if resources and (len(resources) > 1 or canonical_resource(resources[0]) != grant.resource):
             raise InvalidTarget("the resource must be the one the code was issued for")
+        entitled = await self._entitlements.entitle(  # AP-1: a grant may have ended since consent
+            client.client_id, client.scopes, grant.scopes, grant.resource
+        )
         family = new_family_id() if "refresh_token" in client.grant_types else None
         about_to_issue = IssuedFromCode(new_jti(), self._clock.now() + self._lifetime + 1, family)
         if not await self._codes.claim(code, grant, about_to_issue, ttl=self._lifetime + 600):
@@ -72,9 +78,10 @@ class AuthorizationCodeGrant:
             subject=grant.subject,
             client_id=client.client_id,
             audience=grant.resource,
-            scopes=grant.scopes,
-            lifetime=self._lifetime,
+            scopes=entitled.scopes,
+            lifetime=entitled.bound(self._lifetime, self._clock.now()),
             jti=about_to_issue.jti,
+            extra=entitled.claims(),
         )
         body = issued.response()
         if family is not None:
@@ -82,7 +89,7 @@ class AuthorizationCodeGrant:
                 family_id=family,
                 client_id=client.client_id,
                 subject=grant.subject,
-                scopes=grant.scopes,
+                scopes=entitled.scopes,
                 resource=grant.resource,
                 access_jti=str(issued.claims["jti"]),
                 access_exp=float(issued.claims["exp"]),

@@ -1,10 +1,13 @@
-"""``grant_type=refresh_token`` (RT-1, RT-2): rotate, never widen, stay with the client."""
+"""``grant_type=refresh_token`` (RT-1, RT-2): rotate, never widen, stay with the client, and hold
+only what the client's standing scopes and active grants still allow (AP-1)."""
 
 from __future__ import annotations
 
 from typing import Any
 
+from gateway.approvals.entitlements import Entitlements
 from gateway.audit import AuditLog
+from gateway.clock import Clock
 from gateway.errors import InvalidScope, InvalidTarget
 from gateway.oauth.clients.model import Client
 from gateway.oauth.forms import Form
@@ -19,9 +22,17 @@ class RefreshTokenGrant:
     grant_type = "refresh_token"
 
     def __init__(
-        self, refresh_tokens: RefreshTokens, issuer: AccessTokenIssuer, lifetime: int, audit: AuditLog
+        self,
+        refresh_tokens: RefreshTokens,
+        issuer: AccessTokenIssuer,
+        entitlements: Entitlements,
+        lifetime: int,
+        audit: AuditLog,
+        clock: Clock,
     ) -> None:
         self._refresh = refresh_tokens
+        self._entitlements = entitlements
+        self._clock = clock
         self._issuer = issuer
         self._lifetime = lifetime
         self._audit = audit
@@ -32,16 +43,19 @@ class RefreshTokenGrant:
         requested = parse_scope(form.get("scope"))
         if any(scope not in family.scopes for scope in requested):
             raise InvalidScope("a refresh cannot add scopes the grant does not hold")
-        scopes = requested or family.scopes
         resources = form.all("resource")
         if resources and (len(resources) > 1 or canonical_resource(resources[0]) != family.resource):
             raise InvalidTarget("a refresh cannot change the resource of the grant")
+        entitled = await self._entitlements.entitle(  # AP-1: what the client may still hold
+            client.client_id, client.scopes, requested or family.scopes, family.resource
+        )
         issued = await self._issuer.issue(
             subject=family.subject,
             client_id=client.client_id,
             audience=family.resource,
-            scopes=scopes,
-            lifetime=self._lifetime,
+            scopes=entitled.scopes,
+            lifetime=entitled.bound(self._lifetime, self._clock.now()),
+            extra=entitled.claims(),
         )
         await self._refresh.commit_rotation(rotation, str(issued.claims["jti"]), float(issued.claims["exp"]))
         record_issued(self._audit, self.grant_type, client, issued)

@@ -1,0 +1,75 @@
+"""What the approval loop tells the world: an audit event for every change, and an announcement for
+the events webhooks may subscribe to (``access.requested``, ``access.approved``, ``access.denied``,
+``grant.revoked``, ``grant.expired``, ``review.due``, ``call.pending``).
+
+The seams the desks need from the rest of the gateway are Protocols here, so the approval loop
+imports nothing of the roles that use it.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from typing import Any, Protocol
+
+from gateway.approvals.grants import Grant
+from gateway.approvals.requests import AccessRequest
+from gateway.audit import AuditLog
+from gateway.clock import Clock
+
+
+class Announcer(Protocol):
+    """Where events go besides the audit trail (the webhooks)."""
+
+    async def announce(self, event: str, data: Mapping[str, Any]) -> None: ...
+
+
+class Unannounced:
+    """Until webhooks are wired: events reach the audit trail only."""
+
+    async def announce(self, event: str, data: Mapping[str, Any]) -> None:
+        return None
+
+
+class GrantMarks(Protocol):
+    """Makes every live token carrying a grant inactive (the not-before marks, RV-2)."""
+
+    async def revoke_grant(self, grant_id: str) -> None: ...
+
+
+class StandingGrants(Protocol):
+    """The standing grants read from the client definitions."""
+
+    async def standing(self, client_id: str | None = None) -> list[Grant]: ...
+
+
+class Events:
+    """One audit line and one announcement per event."""
+
+    def __init__(self, audit: AuditLog, announcer: Announcer, clock: Clock, suspend_overdue: bool) -> None:
+        self.audit = audit
+        self._announcer = announcer
+        self._clock = clock
+        self._suspend_overdue = suspend_overdue
+
+    async def of_request(self, event: str, request: AccessRequest, *, outcome: str, **fields: Any) -> None:
+        self.audit.record(
+            event.replace(".", "_"),
+            outcome=outcome,
+            request_id=request.request_id,
+            client_id=request.client_id,
+            scope=" ".join(request.granted_scopes or request.scopes),
+            resource=request.resource,
+            **fields,
+        )
+        await self._announcer.announce(event, request.public_view(self._clock.now()))
+
+    async def of_grant(self, event: str, grant: Grant, **fields: Any) -> None:
+        self.audit.record(
+            event.replace(".", "_"),
+            outcome=event.split(".")[1],
+            grant_id=grant.grant_id,
+            client_id=grant.client_id,
+            scope=" ".join(grant.scopes),
+            **fields,
+        )
+        await self._announcer.announce(event, grant.public_view(self._clock.now(), self._suspend_overdue))
