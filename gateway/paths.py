@@ -19,6 +19,8 @@ JWKS = "/jwks.json"
 INTROSPECT = "/introspect"
 REVOKE = "/revoke"
 REGISTER = "/register"
+ACCESS_REQUESTS = "/access-requests"
+"""Where agents file access requests and look at them (``/access-requests/{id}``)."""
 
 # -- protected resource -----------------------------------------------------------------------
 PROTECTED_RESOURCE_METADATA = "/.well-known/oauth-protected-resource"

@@ -74,8 +74,9 @@ class ApprovalPolicy:
     """Seconds a pending access request waits for a decision before it expires."""
     poll_interval: int = 5
     """Seconds an agent waits between two looks at its pending request."""
-    step_up: bool = True
-    """Whether a refusal for a missing scope at the MCP endpoint files an access request."""
+    step_up: bool = False
+    """Whether a refusal for a missing scope at the MCP endpoint files an access request (off: an
+    agent asks with ``POST /access-requests`` itself)."""
     review_interval: int = 90 * DAY
     """Seconds from a grant's approval (or last review) to its next review date."""
     suspend_overdue: bool = False

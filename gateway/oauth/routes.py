@@ -17,6 +17,7 @@ from starlette.responses import JSONResponse, Response
 from starlette.routing import BaseRoute, Route
 
 from gateway import paths
+from gateway.oauth.access_requests import AccessRequestEndpoints
 from gateway.oauth.authorize.endpoint import AuthorizationEndpoint
 from gateway.oauth.authorize.sign_in_limits import SignInLimits
 from gateway.oauth.clients.metadata_documents import METADATA_LOOKUPS_PER_MINUTE
@@ -82,6 +83,27 @@ def _token_endpoint(gateway: Gateway) -> TokenEndpoint:
 
 def _cached_json(document: dict[str, Any], max_age: int) -> JSONResponse:
     return JSONResponse(document, headers={"Cache-Control": f"public, max-age={max_age}"})
+
+
+def _access_request_routes(gateway: Gateway) -> list[Route]:
+    server = gateway.settings.server
+    endpoints = AccessRequestEndpoints(
+        desk=gateway.approvals.requests,
+        authenticator=gateway.authenticator,
+        clients=gateway.clients,
+        verifier=gateway.verifier,
+        revocations=gateway.revocations,
+        marks=gateway.marks,
+        targets=gateway.targets,
+        own_audiences=frozenset({gateway.targets.gateway_resource, server.issuer_id}),
+        status_url=server.endpoint(paths.ACCESS_REQUESTS),
+        max_body_bytes=gateway.settings.tokens.max_body_bytes,
+        clock=gateway.clock,
+    )
+    return [
+        Route(paths.ACCESS_REQUESTS, endpoints.file, methods=["POST"]),
+        Route(paths.ACCESS_REQUESTS + "/{request_id}", endpoints.look, methods=["GET", "POST"]),
+    ]
 
 
 def _registration_routes(gateway: Gateway) -> list[Route]:
@@ -153,6 +175,7 @@ def authorization_server_routes(gateway: Gateway) -> list[BaseRoute]:
         grant_types=tokens.grant_types,
         registration_endpoint=server.endpoint(paths.REGISTER) if settings.registration.dcr_enabled else None,
         client_id_metadata_document_supported=settings.registration.cimd_enabled,
+        access_request_endpoint=server.endpoint(paths.ACCESS_REQUESTS),
     )
 
     async def serve_metadata(request: Request) -> Response:
@@ -177,4 +200,5 @@ def authorization_server_routes(gateway: Gateway) -> list[BaseRoute]:
         Route(paths.INTROSPECT, introspection.introspect, methods=["POST"]),
         Route(paths.REVOKE, introspection.revoke, methods=["POST"]),
         *_registration_routes(gateway),
+        *_access_request_routes(gateway),
     ]

@@ -17,6 +17,7 @@ def authorization_server_metadata(
     grant_types: list[str],
     registration_endpoint: str | None = None,
     client_id_metadata_document_supported: bool = False,
+    access_request_endpoint: str | None = None,
 ) -> dict[str, Any]:
     """The document served byte-for-byte at both well-known paths; ``issuer`` is never rewritten."""
     document: dict[str, Any] = {
@@ -42,4 +43,6 @@ def authorization_server_metadata(
         document["registration_endpoint"] = registration_endpoint  # RFC 7591
     if client_id_metadata_document_supported:
         document["client_id_metadata_document_supported"] = True  # RG-2, AS-1
+    if access_request_endpoint is not None:
+        document["access_request_endpoint"] = access_request_endpoint  # AP-3, this gateway's own
     return document

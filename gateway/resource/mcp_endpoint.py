@@ -37,6 +37,7 @@ from gateway.errors import JSONRPCError
 from gateway.resource.jsonrpc_request import read_jsonrpc_request
 from gateway.resource.mcp_stream import SSEReply, stream_target
 from gateway.resource.sessions import SessionStore
+from gateway.resource.step_up import StepUpRequests
 from gateway.resource.tool_directory import CatalogDirectory
 from gateway.upstream.forwarding import ToolForwarder
 
@@ -57,7 +58,9 @@ class McpEndpoint:
         sessions: SessionStore,
         resource_metadata_url: str,
         max_body_bytes: int,
+        step_up: StepUpRequests | None = None,
     ) -> None:
+        self._step_up = step_up
         self._directory = directory
         self._forwarder = forwarder
         self._sessions = sessions
@@ -242,13 +245,18 @@ class McpEndpoint:
             tool, unavailable = found
         if tool is None:
             raise JSONRPCError(INVALID_PARAMS, f"Unknown tool: {name[:128]}", request_id=request_id)
-        if self._directory.missing_scopes(claims.scopes, tool.scopes):
+        missing = self._directory.missing_scopes(claims.scopes, tool.scopes)
+        if missing:
+            data: dict[str, Any] = {"requiredScopes": list(tool.scopes)}
+            filed = await self._step_up.file(claims, missing, name) if self._step_up else None
+            if filed is not None:
+                data["accessRequest"] = filed
             error = JSONRPCError(
                 INSUFFICIENT_SCOPE,
                 "insufficient scope for this tool",
                 request_id=request_id,
                 status=403,
-                data={"requiredScopes": list(tool.scopes)},
+                data=data,
             )
             error.headers["WWW-Authenticate"] = bearer_challenge(
                 resource_metadata=self._metadata_url,

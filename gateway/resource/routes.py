@@ -24,6 +24,7 @@ from gateway.resource.bearer import BearerAuth
 from gateway.resource.mcp_endpoint import McpEndpoint
 from gateway.resource.origin import OriginGuard, loopback_host_headers
 from gateway.resource.resource_metadata import protected_resource_metadata
+from gateway.resource.step_up import StepUpRequests
 from gateway.resource.tool_directory import CatalogDirectory
 from gateway.store import StoreUnavailable
 from gateway.upstream.forwarding import ToolForwarder
@@ -61,6 +62,11 @@ def mcp_app(gateway: Gateway) -> ASGIApp:
         sessions=gateway.sessions,
         resource_metadata_url=metadata_url,
         max_body_bytes=mcp.mcp_max_body_bytes,
+        step_up=StepUpRequests(
+            gateway.approvals.requests,
+            gateway.settings.server.endpoint(paths.ACCESS_REQUESTS),
+            gateway.clock,
+        ),
     )
 
     async def serve(scope: Scope, receive: Receive, send: Send) -> None:
