@@ -156,12 +156,18 @@ def test_the_tools_registry_never_imports_the_gateway(graph: dict[str, set[str]]
         ("gateway.resource", "gateway.admin"),
         ("gateway.upstream", "gateway.admin"),
         ("gateway.oauth", "gateway.admin"),
+        ("gateway.webhooks", "gateway.oauth"),
+        ("gateway.webhooks", "gateway.resource"),
+        ("gateway.webhooks", "gateway.upstream"),
+        ("gateway.webhooks", "gateway.admin"),
+        ("gateway.fetching", "gateway.webhooks"),
     ],
 )
 def test_no_role_reaches_back_up_the_chain(graph: dict[str, set[str]], importer: str, imported: str) -> None:
     """A tool call runs resource -> upstream -> authorization server (exchange) -> store; nothing
     below imports what sits above it. The operators' face (``gateway.admin``) reads all three
-    roles, and none of them reads it."""
+    roles, and none of them reads it. The webhooks (``gateway.webhooks``) read no role: a role that
+    has news holds an ``Announcer``; the fetching gate they share knows nothing of them."""
     assert imports_from(graph, importer, imported) == []
 
 

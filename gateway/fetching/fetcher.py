@@ -10,7 +10,8 @@ Every fetch goes through the same steps, each a refusal point (:class:`FetchErro
    refused unless the host is on the allow-list; IP-literal hosts are checked the same way;
 3. the connection goes to a resolved address itself (the request URL carries the IP), while the
    original ``Host`` header is sent and TLS uses the original hostname for SNI and certificate
-   verification, so a DNS answer that changes between the check and the connect cannot move it;
+   verification, so a DNS answer that changes between the check and the connect cannot move it
+   (steps 1 to 3 are :mod:`gateway.fetching.destinations`, which the webhook sender shares);
 4. no redirects (any 3xx is an error), only 200, a JSON media type, no content coding, a body of
    at most ``max_bytes`` (``Content-Length`` checked first, then the stream is cut off as soon as it
    goes past the cap), all within one total deadline;
@@ -40,14 +41,8 @@ import anyio
 import httpx2
 
 from gateway.clock import Clock, SystemClock
-from gateway.fetching.addresses import (
-    Resolver,
-    SystemResolver,
-    non_public_reason,
-    normalise_host,
-    parse_allow_entry,
-    parse_ip,
-)
+from gateway.fetching.addresses import Resolver
+from gateway.fetching.destinations import Destination, DestinationRefused, Destinations
 
 __all__ = ["DocumentFetcher", "FetchError", "FetchPolicy"]
 
@@ -127,8 +122,11 @@ class DocumentFetcher:
     ) -> None:
         self._policy = policy
         self._clock = clock or SystemClock()
-        self._resolver: Resolver = resolver if resolver is not None else SystemResolver()
-        self._allowed = frozenset(parse_allow_entry(entry) for entry in policy.allowed_private_hosts)
+        self._destinations = Destinations(
+            policy.allowed_private_hosts,
+            allow_http_for_allowed_hosts=policy.allow_http_for_allowed_hosts,
+            resolver=resolver,
+        )
         self._ssl_context = _default_ssl_context()
         self._cache: OrderedDict[str, tuple[float, bytes]] = OrderedDict()
         self._closed = False
@@ -161,62 +159,15 @@ class DocumentFetcher:
         self._closed = True
         self._cache.clear()
 
-    def _is_allowed(self, host: str, port: int) -> bool:
-        return (host, None) in self._allowed or (host, port) in self._allowed
-
-    def _check_url(self, url: str) -> tuple[httpx2.URL, str, int, bool]:
-        """The parsed URL, its host (IDNA-encoded, IPv6 unbracketed), port and allow-list verdict."""
-        if "#" in url:
-            raise FetchError("the URL must not have a fragment")
-        try:
-            parsed = httpx2.URL(url)
-        except (httpx2.InvalidURL, TypeError, ValueError):
-            raise FetchError("the URL is not a valid URL") from None
-        if parsed.scheme not in ("https", "http"):
-            raise FetchError("the URL must use https")
-        if parsed.userinfo:
-            raise FetchError("the URL must not carry userinfo")
-        host = normalise_host(parsed.raw_host.decode("ascii"))
-        if not host:
-            raise FetchError("the URL has no host")
-        port = parsed.port or (443 if parsed.scheme == "https" else 80)
-        allowed = self._is_allowed(host, port)
-        if parsed.scheme == "http" and not (allowed and self._policy.allow_http_for_allowed_hosts):
-            raise FetchError("the URL must use https")
-        return parsed, host, port, allowed
-
-    async def _addresses(self, host: str, port: int, allowed: bool) -> list[str]:
-        """The addresses to connect to: resolved once, each one vetted unless the host is allowed."""
-        literal = parse_ip(host)
-        if literal is not None:
-            candidates = [str(literal)]
-        else:
-            try:
-                candidates = list(await self._resolver.resolve(host, port))
-            except (OSError, UnicodeError):
-                raise FetchError(f"could not resolve {host}") from None
-        if not candidates:
-            raise FetchError(f"{host} resolves to no address")
-        addresses: list[str] = []
-        for candidate in candidates:
-            address = parse_ip(candidate.split("%", 1)[0])
-            if address is None:
-                raise FetchError(f"{host} resolves to something that is not an IP address")
-            reason = None if allowed else non_public_reason(address)
-            if reason is not None:
-                raise FetchError(f"{host} resolves to {address} ({reason}), which is not allowed")
-            addresses.append(candidate)
-        return addresses
-
     async def _fetch(self, url: str) -> tuple[bytes, float]:
-        parsed, host, port, allowed = self._check_url(url)
-        addresses = await self._addresses(host, port, allowed)
-        by_name = parse_ip(host) is None
-        headers = {"Accept": "application/json", "Accept-Encoding": "identity"}
-        extensions: dict[str, Any] = {}
-        if by_name:
-            headers["Host"] = parsed.netloc.decode("ascii")
-            extensions["sni_hostname"] = host
+        try:
+            destination = self._destinations.check(url)
+            addresses = await self._destinations.vetted_addresses(destination)
+        except DestinationRefused as exc:
+            raise FetchError(str(exc)) from None
+        return await self._fetch_pinned(destination, addresses)
+
+    async def _fetch_pinned(self, destination: Destination, addresses: list[str]) -> tuple[bytes, float]:
         last_error = "no address to connect to"
         async with httpx2.AsyncClient(
             verify=self._ssl_context,
@@ -226,10 +177,11 @@ class DocumentFetcher:
             limits=httpx2.Limits(max_connections=1, max_keepalive_connections=0),
         ) as client:
             for address in addresses:
-                target = parsed.copy_with(host=address) if by_name else parsed
+                pinned = destination.pinned_to(address)
+                headers = {"Accept": "application/json", "Accept-Encoding": "identity", **pinned.headers}
                 try:
                     async with client.stream(
-                        "GET", target, headers=headers, extensions=extensions
+                        "GET", pinned.url, headers=headers, extensions=pinned.extensions
                     ) as response:
                         return await self._read(response)
                 except httpx2.ConnectError as exc:
@@ -239,7 +191,7 @@ class DocumentFetcher:
                     raise TimeoutError from None
                 except httpx2.HTTPError as exc:
                     raise FetchError(f"the request failed: {type(exc).__name__}") from None
-        raise FetchError(f"could not connect to {host}: {last_error}")
+        raise FetchError(f"could not connect to {destination.host}: {last_error}")
 
     async def _read(self, response: httpx2.Response) -> tuple[bytes, float]:
         status = response.status_code
