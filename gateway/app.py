@@ -37,6 +37,7 @@ def create_app(gateway: Gateway) -> Starlette:
         background = [
             asyncio.create_task(gateway.refresher_task.run()),
             asyncio.create_task(gateway.approvals_task.run()),
+            asyncio.create_task(gateway.webhooks_task.run()),
         ]
         try:
             yield

@@ -16,7 +16,6 @@ from dataclasses import dataclass
 from gateway import paths
 from gateway.admin.health import Replica
 from gateway.approvals import Approvals, build_approvals
-from gateway.approvals.events import Unannounced
 from gateway.approvals.policy import policy_from_table
 from gateway.audit import AuditLog
 from gateway.background import Supervisor
@@ -61,6 +60,8 @@ from gateway.upstream.downstream_tokens import DownstreamTokens
 from gateway.upstream.mcp_client import UpstreamClient
 from gateway.upstream.refresher import Refresher
 from gateway.upstream.transport import UpstreamTransport
+from gateway.webhooks.dispatcher import Webhooks
+from gateway.webhooks.sender import SenderPolicy
 from tools_registry.catalog import Catalog
 from tools_registry.server_registry import ServerRegistry
 
@@ -97,6 +98,9 @@ class Gateway:
     approvals: Approvals
     """Policy, grants and access requests: what every grant path narrows to (AP-1)."""
     approvals_task: Supervisor
+    webhooks: Webhooks
+    """Signed announcements of the approval loop's events (WH-1..3)."""
+    webhooks_task: Supervisor
     # -- protected resource -------------------------------------------------------------------
     sessions: SessionStore
     verified_tokens: VerifiedTokenCache
@@ -140,10 +144,11 @@ def build_gateway(
 
     # -- authorization server ---------------------------------------------------------------------
     admin_resource = canonical_resource(server.endpoint(paths.ADMIN_API))
+    protector = key_protector or protector_for(server.key_encryption_key, server.store, os.environ)
     keys = signing_keys(  # the gateway accepts tokens for its /mcp, its issuer and its admin API
         store,
         clock,
-        key_protector or protector_for(server.key_encryption_key, server.store, os.environ),
+        protector,
         own_audiences=(settings.mcp.resource, server.issuer_id, admin_resource),
         publish_lead=tokens.key_publish_lead,
         retire_after=tokens.access_token_ttl + 60,
@@ -166,11 +171,18 @@ def build_gateway(
     )
     policy = ExchangePolicy(tokens.exchange_max_ttl, tokens.max_delegation_depth)
     exchanger = TokenExchanger(issuer, targets, revocations, clock, policy)
+    webhooks = Webhooks(
+        store,
+        clock,
+        protector,
+        SenderPolicy(allowed_private_hosts=frozenset(server.webhooks_allowed_private_hosts)),
+        audit,
+    )
     approvals = build_approvals(
         store=store,
         clock=clock,
         audit=audit,
-        announcer=Unannounced(),
+        announcer=webhooks,
         marks=marks,
         standing=StandingFromClients(clients),
         policy=policy_from_table(settings.approvals),
@@ -226,6 +238,8 @@ def build_gateway(
         federation=federation,
         approvals=approvals,
         approvals_task=Supervisor("approvals_sweeper", approvals.run, clock=clock, audit=audit),
+        webhooks=webhooks,
+        webhooks_task=Supervisor("webhook_deliveries", webhooks.run, clock=clock, audit=audit),
         sessions=SessionStore(store, settings.mcp.mcp_session_ttl),
         verified_tokens=VerifiedTokenCache(clock),
         admin_resource=admin_resource,

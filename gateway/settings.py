@@ -39,6 +39,9 @@ class ServerSettings:
     """Where the key-encryption key that seals private keys at rest comes from: ``file:<path>`` or
     ``env:<NAME>``; unset, a file beside a SQLite store (created on first use), required for Redis."""
     log_level: str = "info"
+    webhooks_allowed_private_hosts: tuple[str, ...] = ()
+    """Hosts webhook deliveries may reach on loopback or private addresses, and over plain http
+    (``host`` or ``host:port``; none by default: every receiver is public and https)."""
 
     @property
     def base_url(self) -> str:

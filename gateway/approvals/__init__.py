@@ -21,7 +21,7 @@ from dataclasses import dataclass
 import anyio
 
 from gateway.approvals.entitlements import Entitlements
-from gateway.approvals.events import Announcer, Events, GrantMarks, StandingGrants
+from gateway.approvals.events import Events, GrantMarks, StandingGrants
 from gateway.approvals.grant_desk import GrantDesk
 from gateway.approvals.grants import GrantBook
 from gateway.approvals.policy import ApprovalPolicy
@@ -30,6 +30,7 @@ from gateway.approvals.requests import AccessRequestBook
 from gateway.audit import AuditLog
 from gateway.clock import Clock
 from gateway.store import Store
+from gateway.webhooks import Announcer
 
 SWEEP_INTERVAL = 30.0
 """Seconds between two passes of the clock's consequences (expiry, due reviews)."""

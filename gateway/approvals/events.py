@@ -8,26 +8,13 @@ imports nothing of the roles that use it.
 
 from __future__ import annotations
 
-from collections.abc import Mapping
 from typing import Any, Protocol
 
 from gateway.approvals.grants import Grant
 from gateway.approvals.requests import AccessRequest
 from gateway.audit import AuditLog
 from gateway.clock import Clock
-
-
-class Announcer(Protocol):
-    """Where events go besides the audit trail (the webhooks)."""
-
-    async def announce(self, event: str, data: Mapping[str, Any]) -> None: ...
-
-
-class Unannounced:
-    """Until webhooks are wired: events reach the audit trail only."""
-
-    async def announce(self, event: str, data: Mapping[str, Any]) -> None:
-        return None
+from gateway.webhooks import Announcer
 
 
 class GrantMarks(Protocol):

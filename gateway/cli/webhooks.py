@@ -11,16 +11,13 @@ attempt. Exit codes as for the other commands: 0 done, 1 no such endpoint or the
 from __future__ import annotations
 
 import argparse
-import os
 from typing import TYPE_CHECKING, Any
 
 from gateway.cli.output import Handler, add_json_flag, emit, not_found, removed, table, when
-from gateway.key_encryption import protector_for
 from gateway.webhooks import EVENTS
 from gateway.webhooks.deliveries import Delivery
 from gateway.webhooks.dispatcher import Webhooks
 from gateway.webhooks.endpoints import ROTATION_GRACE, Endpoint
-from gateway.webhooks.sender import SenderPolicy
 
 if TYPE_CHECKING:
     from gateway.composition import Gateway
@@ -55,14 +52,8 @@ def add_parser(commands: Any) -> None:
 
 
 def _webhooks(gateway: Gateway) -> Webhooks:
-    """The endpoints and their logs on the gateway's store, with the KEK its signing keys use.
-
-    The CLI sends nothing, so the sender's policy here only checks the URLs ``add`` is given
-    (https; no allow-list).
-    """
-    server = gateway.settings.server
-    protector = protector_for(server.key_encryption_key, server.store, os.environ)
-    return Webhooks(gateway.store, gateway.clock, protector, SenderPolicy(), gateway.audit)
+    """The endpoints and their logs on the gateway's store, sealed under the KEK its keys use."""
+    return gateway.webhooks
 
 
 def _lines(endpoint: Endpoint) -> str:
