@@ -26,7 +26,7 @@ ENTRY_HEADING = re.compile(rf"^### (?P<id>(?:{_FAMILY})-\d+) — (?P<title>\S.*)
 LOOKS_LIKE_ENTRY = re.compile(rf"^#+\s*(?:{_FAMILY})-?\d+\b")
 RULE_TEST_NAME = re.compile(rf"^test_(?P<family>{_FAMILY.lower()})(?P<number>\d+)_")
 SOURCE_LINE = re.compile(r"^Source:\s*(?P<text>\S.*)$")
-CITES_A_STANDARD = re.compile(r"RFC \d+|draft-|OAuth 2\.1|MCP|OpenID")
+CITES_A_STANDARD = re.compile(r"RFC \d+|draft-|OAuth 2\.1|MCP|OpenID|NIST SP \d|ISO/IEC \d")
 
 
 @dataclass(frozen=True)
