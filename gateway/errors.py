@@ -21,6 +21,8 @@
         ├── NotFound                 404 not_found (admin API)
         ├── MethodNotAllowed         405 method_not_allowed + Allow (admin API)
         ├── Conflict                 409 conflict: the record is no longer in a state that allows it
+        ├── ContentTooLarge          413 invalid_request: a body over the endpoint's cap (admin API)
+        ├── UnsupportedMediaType     415 invalid_request: a body not in the media type taken (admin API)
         ├── RateLimited              429 temporarily_unavailable + Retry-After
         ├── TemporarilyUnavailable   503 temporarily_unavailable (a store or upstream is down)
         └── ServerError              500 server_error: a fault of the gateway's own, no detail
@@ -191,6 +193,19 @@ class MethodNotAllowed(OAuthError):
 class Conflict(OAuthError):
     error = "conflict"
     status_code = 409
+
+
+class ContentTooLarge(OAuthError):
+    """413 (RFC 9110 §15.5.14): a request body larger than the endpoint takes."""
+
+    status_code = 413
+
+
+class UnsupportedMediaType(OAuthError):
+    """415 (RFC 9110 §15.5.16): a request body in a media type the endpoint does not take; the
+    description names the one it takes."""
+
+    status_code = 415
 
 
 class RateLimited(OAuthError):

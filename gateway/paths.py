@@ -33,6 +33,11 @@ ADMIN_API = "/admin/api"
 the prefix every admin path is under."""
 ADMIN_API_V1 = ADMIN_API + "/v1"
 ADMIN_HEALTH = ADMIN_API_V1 + "/health"
+ADMIN_OPENAPI = ADMIN_API_V1 + "/openapi.json"
+"""The OpenAPI 3.1 document of the admin API, served to any admin role like the rest of it."""
+ADMIN_ACCESS_REQUESTS = ADMIN_API_V1 + "/access-requests"
+ADMIN_GRANTS = ADMIN_API_V1 + "/grants"
+ADMIN_POLICY = ADMIN_API_V1 + "/policy"
 
 
 def resource_metadata_path(resource: str) -> str:

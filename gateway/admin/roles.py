@@ -14,6 +14,7 @@ from __future__ import annotations
 
 from collections.abc import Sequence
 
+from gateway.approvals.decisions import Principal
 from gateway.challenges import ResourceChallenge
 from gateway.claims import Claims
 from gateway.errors import InsufficientScope
@@ -26,7 +27,13 @@ AUDITOR = "admin:auditor"
 ROLES = (SECURITY_ADMIN, TOOL_AUTHOR, AUDITOR)
 
 READERS = (AUDITOR, SECURITY_ADMIN, TOOL_AUTHOR)
-"""Who may read what every role may see (the health report); the least of them first."""
+"""Who may read what every role may see (the health report, requests, grants, the policy); the
+least of them first."""
+DECIDERS = (SECURITY_ADMIN, TOOL_AUTHOR)
+"""Who may approve or deny an access request at all; the policy names which of the two decides
+each request, and the request desk checks that (AP-4)."""
+KEEPERS = (SECURITY_ADMIN,)
+"""Who may revoke and re-certify grants (the grant desk checks it too)."""
 
 
 def require_role(claims: Claims, allowed: Sequence[str], resource_metadata: str) -> None:
@@ -42,3 +49,16 @@ def require_role(claims: Claims, allowed: Sequence[str], resource_metadata: str)
             f"this operation needs one of the roles {', '.join(allowed)}",
             challenge=ResourceChallenge(resource_metadata, allowed[0]),
         )
+
+
+def principal_of(claims: Claims) -> Principal:
+    """Who acts, as the approval desks know people: the token's subject, with every role its scopes
+    cover, named without the ``admin:`` prefix (a held ``admin`` covers all three).
+
+    >>> claims = Claims.from_jwt({"sub": "ops", "aud": "a", "jti": "j", "iat": 1, "exp": 2,
+    ...                           "scope": "admin:auditor admin:security-admin tools:read"})
+    >>> principal_of(claims)
+    Principal(subject='ops', roles=('security-admin', 'auditor'))
+    """
+    held = (role for role in ROLES if covers(claims.scopes, role))
+    return Principal(claims.subject, tuple(role.removeprefix(ADMIN + ":") for role in held))

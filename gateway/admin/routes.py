@@ -3,6 +3,8 @@
 GET  /healthz                                          public: ``{"status": "ok"}`` or 503, nothing more
 GET  /.well-known/oauth-protected-resource/admin/api   RFC 9728 metadata of the admin API
 GET  /admin/api/v1/health                              the health report, for any admin role
+GET  /admin/api/v1/openapi.json                        the OpenAPI 3.1 document, for any admin role
+     /admin/api/v1/access-requests, /grants, /policy   the approval loop (admin/approvals_api.py)
 
 The admin API is its own stack, dispatched by :class:`~gateway.admin.boundary.AdminRoute`:
 
@@ -26,7 +28,9 @@ from starlette.routing import BaseRoute, Route, Router
 from starlette.types import ASGIApp, Receive, Scope, Send
 
 from gateway import paths
+from gateway.admin.approvals_api import ApprovalsApi
 from gateway.admin.health import health_report, store_answers
+from gateway.admin.openapi import openapi_document
 from gateway.admin.roles import READERS, ROLES, require_role
 from gateway.challenges import ResourceChallenge
 from gateway.errors import NotFound
@@ -83,8 +87,23 @@ def admin_app(gateway: Gateway) -> ASGIApp:
         )
         return JSONResponse(report, headers=NO_STORE)
 
+    document = openapi_document(
+        server.endpoint(paths.ADMIN_API_V1), server.endpoint(paths.TOKEN), gateway.admin_resource
+    )
+
+    async def openapi(request: Request) -> Response:
+        require_role(request.scope["state"]["claims"], READERS, metadata_url)
+        return JSONResponse(document, headers=NO_STORE)
+
+    approvals = ApprovalsApi(gateway.approvals, gateway.clock, metadata_url)
     router = Router(
-        [Route(paths.ADMIN_HEALTH, health, methods=["GET"])], redirect_slashes=False, default=_not_found
+        [
+            Route(paths.ADMIN_HEALTH, health, methods=["GET"]),
+            Route(paths.ADMIN_OPENAPI, openapi, methods=["GET"]),
+            *approvals.routes(),
+        ],
+        redirect_slashes=False,
+        default=_not_found,
     )
     return BearerAuth(
         router,
