@@ -47,6 +47,9 @@ def text(value: Any, name: str) -> str:
 
 
 def positive_whole(value: Any, name: str) -> int:
+    """A whole number above zero; ``60.0`` is one too, as JSON Schema's ``integer`` says."""
+    if isinstance(value, float) and value.is_integer():
+        value = int(value)
     if not isinstance(value, int) or isinstance(value, bool) or value <= 0:
         raise InvalidRequest(f"{name} must be a positive whole number")
     return value

@@ -180,6 +180,7 @@ HEALTH = answer(
     "this replica's health; times are RFC 3339 (UTC)",
 )
 
+NOTE: Schema = {"type": "string", "maxLength": 1000, "description": "printable text, for the record"}
 APPROVE_BODY = body(
     {
         "scopes": {
@@ -190,14 +191,15 @@ APPROVE_BODY = body(
         },
         "resource": {"type": "string", "description": "the requested resource or a path under it"},
         "duration": {"type": "integer", "minimum": 1, "description": "seconds, at most the request's"},
-        "note": {"type": "string"},
+        "note": NOTE,
     },
     (),
     "an approval; every member is optional, and an empty body approves the request as it stands",
 )
-DENY_BODY = body({"reason": {"type": "string", "minLength": 1}}, ("reason",), "a denial")
-REVOKE_BODY = body({"reason": {"type": "string", "minLength": 1}}, ("reason",), "a revocation")
-REVIEW_BODY = body({"note": {"type": "string"}}, (), "a re-certification; the body may be empty")
+REASON: Schema = {"type": "string", "minLength": 1, "maxLength": 1000, "description": "printable text"}
+DENY_BODY = body({"reason": REASON}, ("reason",), "a denial; the agent reads the reason")
+REVOKE_BODY = body({"reason": REASON}, ("reason",), "a revocation")
+REVIEW_BODY = body({"note": NOTE}, (), "a re-certification; the body may be empty")
 
 SCHEMAS: dict[str, Schema] = {
     "Problem": PROBLEM,
