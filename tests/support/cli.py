@@ -47,8 +47,8 @@ class Cli:
             timeout=60,
         )
 
-    def json(self, *args: str) -> Any:
-        result = self.run(*args, "--json")
+    def json(self, *args: str, extra_env: dict[str, str] | None = None) -> Any:
+        result = self.run(*args, "--json", extra_env=extra_env)
         assert result.returncode == 0, result.stderr
         return json.loads(result.stdout)
 
