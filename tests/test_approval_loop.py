@@ -16,6 +16,7 @@ from collections.abc import AsyncIterator
 from dataclasses import dataclass
 from typing import Any
 
+import anyio
 import httpx2
 import pytest
 from mcp.client import Client
@@ -24,7 +25,7 @@ from starlette.applications import Starlette
 from starlette.routing import Mount
 from starlette.types import ASGIApp
 
-from examples.agent import MemoryTokenStorage
+from examples.agent import MemoryTokenStorage, ask_and_wait
 from examples.upstream_server import build_app
 from gateway.approvals.decisions import Principal
 from gateway.clock import FrozenClock
@@ -37,7 +38,7 @@ from tests.support.agents import AgentKey, assertion_form
 from tests.support.gateway_server import RunningGateway, running_gateway
 from tests.support.kek import SHARED_STORE_KEK
 from tests.support.mcp_requests import modern
-from tests.support.sdk_clients import private_key_jwt_provider
+from tests.support.sdk_clients import private_key_jwt_provider, signed_assertions
 from tools_registry.urls import origin
 
 pytestmark = pytest.mark.anyio
@@ -46,7 +47,7 @@ UPSTREAM = "http://127.0.0.1:9/mcp"
 """Where the weather server's registration says it is; the gateway reaches it in process."""
 HOUR = 3600
 ALICE = Principal("alice", ("security-admin",))
-POLICY = {"step_up": True, "rules": [{"scope": "weather", "max_duration": 8 * HOUR}]}
+POLICY = {"step_up": True, "poll_interval": 1, "rules": [{"scope": "weather", "max_duration": 8 * HOUR}]}
 
 
 @dataclass
@@ -133,7 +134,7 @@ async def test_ap1_an_approved_subset_is_what_the_token_holds_until_the_grant_en
     filed = await loop.ask(http, "weather:list_alerts weather:echo", duration=str(2 * HOUR))
     assert filed.status_code == 201, filed.text
     request = filed.json()
-    assert request["status"] == "pending" and request["interval"] == 5
+    assert request["status"] == "pending" and request["interval"] == POLICY["poll_interval"]
     assert filed.headers["location"] == request["status_url"]
     assert (await loop.token(http, "weather:list_alerts")).json()["error"] == "invalid_scope"
 
@@ -237,9 +238,40 @@ async def test_ap3_an_sdk_agent_asks_waits_and_then_lists_and_calls_the_granted_
     assert (await loop.look(http, request["status_url"]))["status"] == "approved"
 
     provider = private_key_jwt_provider(loop.running, loop.agent, loop.key, MemoryTokenStorage())
-    async with httpx2.AsyncClient(auth=provider, timeout=30) as sdk_http:
-        async with Client(streamable_http_client(loop.mcp, http_client=sdk_http)) as client:
-            names = {tool.name for tool in (await client.list_tools()).tools}
-            assert {"weather__get_forecast", "weather__list_alerts"} <= names
-            result = await client.call_tool("weather__list_alerts", {"region": "north"})
-            assert not result.is_error, result
+    async with (
+        httpx2.AsyncClient(auth=provider, timeout=30) as sdk_http,
+        Client(streamable_http_client(loop.mcp, http_client=sdk_http)) as client,
+    ):
+        names = {tool.name for tool in (await client.list_tools()).tools}
+        assert {"weather__get_forecast", "weather__list_alerts"} <= names
+        result = await client.call_tool("weather__list_alerts", {"region": "north"})
+        assert not result.is_error, result
+
+
+async def test_ap3_the_example_agent_asks_and_waits_until_a_person_decides(
+    loop: Loop, http: httpx2.AsyncClient
+) -> None:
+    said: list[str] = []
+
+    async def approve_when_filed() -> None:
+        while not (
+            pending := [
+                r for r in await loop.operator.approvals.requests.list("pending") if r.client_id == loop.agent
+            ]
+        ):
+            await anyio.sleep(0.05)  # the session's Redis holds other tests' requests too
+        await loop.operator.approvals.requests.approve(pending[0].request_id, ALICE, duration=HOUR)
+
+    async with anyio.create_task_group() as group:
+        group.start_soon(approve_when_filed)
+        status = await ask_and_wait(
+            http,
+            loop.running.issuer,
+            signed_assertions(loop.agent, loop.key),
+            ["weather:echo"],
+            "the demo needs to echo",
+            wait=30,
+            say=said.append,
+        )
+    assert status["status"] == "approved" and status["granted_scope"] == "weather:echo"
+    assert said[0].startswith("asked for weather:echo: request req_") and said[-1].startswith("approved")
