@@ -87,3 +87,29 @@ async def test_ap2_a_cached_call_reads_only_the_deny_list_whatever_grants_the_to
 
         await approvals.grants.revoke(str(approved.grant_id), Principal("bob", ("security-admin",)), "done")
         assert (await modern(http, running.settings.mcp.resource, token, "tools/list")).status_code == 401
+
+
+async def test_ap2_a_token_exchanged_from_a_granted_token_carries_the_grant_and_ends_with_it(
+    world: tuple[InProcessGateway, CountingStore],
+) -> None:
+    running, _ = world
+    wired = running.gateway
+    request = await wired.approvals.requests.file(
+        client_id="agent", scopes=("tickets",), origin="agent", justification="x"
+    )
+    approved = await wired.approvals.requests.approve(
+        request.request_id, Principal("alice", ("security-admin",))
+    )
+    token = await mint(wired, client_id="agent", scope="tickets", grants=[approved.grant_id])
+    subject = await wired.verifier.verify(token)
+    wired.targets.register("https://tools.example/tickets", ("tickets",), owner="tickets")
+    exchanged = await wired.exchanger.exchange(
+        subject=subject, requester="agent", audiences=("https://tools.example/tickets",)
+    )
+    downstream = await wired.introspection_verifier.verify(exchanged.token)
+    assert downstream.grants == (approved.grant_id,)
+    assert await wired.marks.allows_token(downstream) and await wired.marks.allows_token(subject)
+
+    await wired.approvals.grants.revoke(str(approved.grant_id), Principal("bob", ("security-admin",)), "done")
+    assert not await wired.marks.allows_token(downstream), "inactive at introspection and upstream"
+    assert not await wired.marks.allows_token(subject)
