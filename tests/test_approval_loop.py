@@ -9,7 +9,6 @@ replicas seeing a revocation pass by advancing it.
 
 from __future__ import annotations
 
-import contextlib
 import time
 import uuid
 from collections.abc import AsyncIterator
@@ -21,25 +20,20 @@ import httpx2
 import pytest
 from mcp.client import Client
 from mcp.client.streamable_http import streamable_http_client
-from starlette.applications import Starlette
-from starlette.routing import Mount
-from starlette.types import ASGIApp
 
 from examples.agent import MemoryTokenStorage, ask_and_wait
-from examples.upstream_server import build_app
 from gateway.approvals.decisions import Principal
 from gateway.clock import FrozenClock
 from gateway.composition import Gateway, build_gateway
 from gateway.config import settings_from
 from gateway.settings import Settings
 from gateway.store.factory import open_store
-from gateway.upstream.asgi_transport import AsgiTransport, lifespan
 from tests.support.agents import AgentKey, assertion_form
-from tests.support.gateway_server import RunningGateway, running_gateway
+from tests.support.gateway_server import RunningGateway
 from tests.support.kek import SHARED_STORE_KEK
 from tests.support.mcp_requests import modern
 from tests.support.sdk_clients import private_key_jwt_provider, signed_assertions
-from tools_registry.urls import origin
+from tests.support.weather_gateway import gateway_before_weather
 
 pytestmark = pytest.mark.anyio
 
@@ -102,25 +96,7 @@ def _settings(store: str, agent: str, key: AgentKey) -> Any:
 async def loop(store_url: str) -> AsyncIterator[Loop]:
     clock = FrozenClock(time.time())
     key, agent = AgentKey(), f"reporter-{uuid.uuid4().hex[:8]}"
-    upstreams: list[Starlette] = []
-
-    def build(settings: Settings) -> Gateway:
-        upstream = build_app(settings.server.issuer_id, UPSTREAM)
-        upstreams.append(upstream)
-        store = open_store(settings.server.store, clock)
-        return build_gateway(
-            settings, store, clock=clock, transport=AsgiTransport({origin(UPSTREAM): upstream})
-        )
-
-    def with_upstream(gateway_app: Starlette, gateway: Gateway) -> ASGIApp:
-        @contextlib.asynccontextmanager
-        async def both(app: Starlette) -> AsyncIterator[None]:
-            async with lifespan(upstreams[0]), gateway_app.router.lifespan_context(gateway_app):
-                yield
-
-        return Starlette(routes=[Mount("/", app=gateway_app)], lifespan=both)
-
-    with running_gateway(_settings(store_url, agent, key), build=build, wrap=with_upstream) as running:
+    with gateway_before_weather(_settings(store_url, agent, key), UPSTREAM, clock) as running:
         operator = build_gateway(running.settings, open_store(store_url, clock), clock=clock)
         try:
             yield Loop(running, operator, clock, key, agent)
