@@ -66,7 +66,7 @@ SERVERS = {
     "files": {"call_approval": ["delete_file"], "input_requests": ["elicitation"]},
     "vault": {"call_approval": ["*"], "input_requests": ["elicitation"]},
 }
-URL_ELICITATION = {"elicitation": {"url": {}}}
+URL_ELICITATION: dict[str, Any] = {"elicitation": {"url": {}}}
 SECURITY_ADMIN = Principal("sec-ops", ("security-admin",))
 
 
@@ -143,7 +143,8 @@ async def world() -> AsyncIterator[World]:
     for server_id, app in apps.items():
         transport.mount(origin(server_id), app)
     async with contextlib.AsyncExitStack() as running:
-        for app in [*apps.values(), gateway.app]:
+        running_apps: list[ASGIApp] = [*apps.values(), gateway.app]
+        for app in running_apps:
             await running.enter_async_context(lifespan(app))
         hooks, _secret = await gateway.gateway.webhooks.endpoints.add(
             "https://soc.test/hooks", ["call.pending"]
