@@ -1,4 +1,4 @@
-"""``mcp-gateway``: serve, and manage clients, users, tools, keys and webhooks on the configured store.
+"""``mcp-gateway``: serve; manage clients, users, tools, keys, webhooks and held calls on the store.
 
 Every management command works on the same store as a running server, so a client added here is
 usable at once without a restart. ``--json`` prints machine-readable output for scripts.
@@ -13,7 +13,7 @@ from collections.abc import Sequence
 
 import anyio
 
-from gateway.cli import clients, keys, tools, users, webhooks
+from gateway.cli import calls, clients, keys, tools, users, webhooks
 from gateway.cli.output import Handler
 from gateway.config import ConfigError, load_settings
 from gateway.oauth.authorize.users import UserError
@@ -22,7 +22,7 @@ from gateway.settings import Settings
 from gateway.store import StoreUnavailable
 from gateway.store.factory import open_store
 
-COMMANDS = (clients, users, tools, keys, webhooks)
+COMMANDS = (clients, users, tools, keys, webhooks, calls)
 HANDLERS: dict[tuple[str, str], Handler] = {
     action: handler for command in COMMANDS for action, handler in command.HANDLERS.items()
 }
