@@ -188,6 +188,7 @@ def build_gateway(
         policy=policy_from_table(settings.approvals),
         default_resource=settings.mcp.resource,
         known_resource=targets.is_known,
+        call_pages=server.endpoint(paths.CALL_PAGES),
     )
     assertions = assertion_verifier(settings, clients, ClientKeys(fetcher), store, clock)
     browser = browser_state(settings, store, clock, marks)

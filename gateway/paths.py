@@ -24,6 +24,8 @@ ACCESS_REQUESTS = "/access-requests"
 
 # -- protected resource -----------------------------------------------------------------------
 PROTECTED_RESOURCE_METADATA = "/.well-known/oauth-protected-resource"
+CALL_APPROVALS = "/call-approvals"
+"""Where an agent reads the state of a call of its own held for approval (``/call-approvals/{id}``)."""
 
 # -- operations -------------------------------------------------------------------------------
 HEALTHZ = "/healthz"
@@ -38,6 +40,10 @@ ADMIN_OPENAPI = ADMIN_API_V1 + "/openapi.json"
 ADMIN_ACCESS_REQUESTS = ADMIN_API_V1 + "/access-requests"
 ADMIN_GRANTS = ADMIN_API_V1 + "/grants"
 ADMIN_POLICY = ADMIN_API_V1 + "/policy"
+ADMIN_CALLS = ADMIN_API_V1 + "/calls"
+"""Held calls for approvers: ``?status=``, ``/{id}``, ``/{id}/approve``, ``/{id}/deny``."""
+CALL_PAGES = "/admin/calls"
+"""The approval page of a held call, ``/admin/calls/{id}`` (served by the console)."""
 
 
 def resource_metadata_path(resource: str) -> str:

@@ -10,10 +10,9 @@ configuration names.
 
 from __future__ import annotations
 
-import contextlib
 import json
 import time
-from collections.abc import AsyncIterator, Iterator
+from collections.abc import Iterator
 from pathlib import Path
 
 import httpx2
@@ -23,23 +22,16 @@ from mcp.client.auth import OAuthClientProvider
 from mcp.client.streamable_http import streamable_http_client
 from mcp.shared.auth import OAuthClientMetadata
 from pydantic import AnyUrl
-from starlette.applications import Starlette
-from starlette.routing import Mount
-from starlette.types import ASGIApp
 
 from examples.agent import MemoryTokenStorage
 from examples.run_demo import DEMO_CONFIG, READ_SCOPES, UPSTREAM_URL
-from examples.upstream_server import build_app
-from gateway.composition import Gateway, build_gateway
 from gateway.config import load_settings
 from gateway.settings import Settings
-from gateway.store.factory import open_store
-from gateway.upstream.asgi_transport import AsgiTransport, lifespan
-from tests.support.gateway_server import RunningGateway, running_gateway
+from tests.support.gateway_server import RunningGateway
 from tests.support.sdk_clients import SdkBrowser
 from tests.support.ts_sdk import run_ts_host
 from tests.support.users import signed_up
-from tools_registry.urls import origin
+from tests.support.weather_gateway import gateway_before_weather
 
 pytestmark = pytest.mark.anyio
 
@@ -55,23 +47,7 @@ def demo_gateway(tmp_path: Path) -> Iterator[RunningGateway]:
     def settings(port: int) -> Settings:
         return load_settings(str(config), environ={}, overrides={"port": port, "store": store})
 
-    upstreams: list[Starlette] = []
-
-    def build(settings: Settings) -> Gateway:
-        upstream = build_app(settings.server.issuer_id, UPSTREAM_URL)  # the demo's weather server
-        upstreams.append(upstream)
-        transport = AsgiTransport({origin(UPSTREAM_URL): upstream})
-        return build_gateway(settings, open_store(settings.server.store), transport=transport)
-
-    def with_upstream(gateway_app: Starlette, gateway: Gateway) -> ASGIApp:
-        @contextlib.asynccontextmanager
-        async def both(app: Starlette) -> AsyncIterator[None]:
-            async with lifespan(upstreams[0]), gateway_app.router.lifespan_context(gateway_app):
-                yield
-
-        return Starlette(routes=[Mount("/", app=gateway_app)], lifespan=both)
-
-    with running_gateway(settings, build=build, wrap=with_upstream) as gateway:
+    with gateway_before_weather(settings, UPSTREAM_URL) as gateway:
         yield gateway
 
 

@@ -60,6 +60,8 @@ def test_add_show_list_remove_a_server(cli: Cli) -> None:
         "sampling",
         "--input-request",
         "elicitation",
+        "--call-approval",
+        "refund",
     )
     assert added == {
         "id": "billing",
@@ -72,6 +74,7 @@ def test_add_show_list_remove_a_server(cli: Cli) -> None:
         "timeout": 7.5,
         "refresh_interval": 60.0,
         "input_requests": ["elicitation", "sampling"],
+        "call_approval": ["refund"],
         "source": "store",
     }
     assert cli.json("tools", "show", "billing") == added  # read back from the store by a new process

@@ -12,6 +12,7 @@ import asyncio
 import json
 import subprocess
 import sys
+from dataclasses import replace
 from pathlib import Path
 from typing import Any
 
@@ -27,7 +28,14 @@ from tools_registry.catalog import Catalog
 from tools_registry.pagination import CursorError, decode_cursor, encode_cursor, page
 from tools_registry.scopes import ancestors, covers, missing
 from tools_registry.server_registry import COLLECTION, ServerRegistry
-from tools_registry.servers import RegistryError, UpstreamServer, configured_servers, from_config
+from tools_registry.servers import (
+    RegistryError,
+    UpstreamServer,
+    build_server,
+    configured_servers,
+    from_config,
+)
+from tools_registry.tool_entries import read_tool
 from tools_registry.tool_names import exposed_name
 from tools_registry.urls import canonical_url
 
@@ -148,6 +156,9 @@ def test_a_server_is_immutable_including_its_tables() -> None:
         ({"input_requests": "sampling"}, "input_requests"),
         ({"input_requests": ["elicitation.form"]}, "input_requests"),
         ({"input_requests": [["sampling"]]}, "input_requests"),
+        ({"call_approval": "delete_file"}, "call_approval"),
+        ({"call_approval": ["bad name"]}, "call_approval"),
+        ({"call_approval": ["**"]}, "call_approval"),
         ({"source": "api"}, "source"),
     ],
 )
@@ -265,6 +276,46 @@ async def test_a_server_stored_before_input_requests_existed_may_ask_for_nothing
     await store.put_record(COLLECTION, "old", '{"id": "old", "url": "https://old.example/mcp"}')
     server = await ServerRegistry(store).get("old")
     assert server is not None and server.input_requests == ()
+
+
+def test_ap6_a_registration_names_the_tools_whose_calls_wait_for_approval() -> None:
+    server = from_config(
+        {"id": "files", "url": "https://files.example/mcp", "call_approval": ["rm", "wipe", "rm"]}
+    )
+    assert server.call_approval == ("rm", "wipe")
+    assert server.call_needs_approval("rm") and not server.call_needs_approval("read")
+    assert weather(call_approval=["*"]).call_needs_approval("anything")
+    assert not weather().call_needs_approval("anything"), "by default no call waits"
+    assert build_server(server.as_dict(), source="store") == replace(server, source="store")
+
+
+@pytest.mark.parametrize(
+    ("annotations", "destructive"),
+    [
+        ({"destructiveHint": True}, True),
+        ({"destructiveHint": True, "readOnlyHint": True}, False),
+        ({"destructiveHint": "true"}, False),
+        ({"destructiveHint": False}, False),
+        ({}, False),
+        (None, False),
+    ],
+)
+def test_ap6_a_tool_is_destructive_only_when_its_upstream_says_so(
+    annotations: dict[str, Any] | None, destructive: bool
+) -> None:
+    raw: dict[str, Any] = {
+        "name": "wipe",
+        **({"annotations": annotations} if annotations is not None else {}),
+    }
+    assert read_tool(weather(), raw).destructive is destructive
+
+
+@pytest.mark.anyio
+async def test_a_server_stored_before_call_approval_existed_holds_no_call() -> None:
+    store = MemoryStore()
+    await store.put_record(COLLECTION, "old", '{"id": "old", "url": "https://old.example/mcp"}')
+    server = await ServerRegistry(store).get("old")
+    assert server is not None and server.call_approval == ()
 
 
 # --- the scope hierarchy -----------------------------------------------------------------------------

@@ -13,6 +13,7 @@ both. A server's id is also its namespace: its tool ``get_forecast`` is exposed 
     timeout = 10                              # seconds, 0 < timeout <= 120
     refresh_interval = 300                    # seconds between tools/list refreshes
     input_requests = ["elicitation"]          # what it may ask agents; default: nothing
+    call_approval = ["delete_file"]           # tools each call of which waits for approval; "*": all
     [servers.tool_scopes]
     set_alert = ["weather:write"]
     [servers.descriptions]
@@ -51,8 +52,11 @@ _CONFIG_KEYS = frozenset(
         "timeout",
         "refresh_interval",
         "input_requests",
+        "call_approval",
     }
 )
+EVERY_TOOL = "*"
+"""In ``call_approval``: every tool of the server."""
 
 Source = Literal["config", "store"]
 
@@ -91,6 +95,9 @@ class UpstreamServer:
     input_requests: tuple[str, ...] = ()
     """What this server may ask of the agents calling its tools, by kind
     (:mod:`tools_registry.input_requests`); empty: nothing."""
+    call_approval: tuple[str, ...] = ()
+    """Upstream tool names (or ``*``, every tool) each call of which waits for a person's approval
+    before it is forwarded; empty: none."""
     source: Source = "store"
 
     def __post_init__(self) -> None:
@@ -110,6 +117,7 @@ class UpstreamServer:
             object.__setattr__(self, "input_requests", allowed_kinds("input_requests", self.input_requests))
         except ValueError as exc:
             raise RegistryError(str(exc)) from None
+        object.__setattr__(self, "call_approval", _tool_names("call_approval", self.call_approval))
         if not isinstance(self.foreign_audience, bool):
             raise RegistryError(f"foreign_audience must be true or false, got {self.foreign_audience!r}")
         if self.source not in ("config", "store"):
@@ -121,6 +129,10 @@ class UpstreamServer:
         if explicit is not None:
             return explicit
         return self.default_scopes if self.default_scopes is not None else (f"{self.id}:{tool}",)
+
+    def call_needs_approval(self, tool: str) -> bool:
+        """Whether each call of upstream tool ``tool`` waits for approval, by this registration."""
+        return tool in self.call_approval or EVERY_TOOL in self.call_approval
 
     def as_dict(self) -> dict[str, Any]:
         """JSON-ready, as ``tools show --json`` prints it."""
@@ -135,6 +147,7 @@ class UpstreamServer:
             "timeout": self.timeout,
             "refresh_interval": self.refresh_interval,
             "input_requests": list(self.input_requests),
+            "call_approval": list(self.call_approval),
             "source": self.source,
         }
 
@@ -155,6 +168,13 @@ def _check_tool(name: str, tool: object) -> str:
     if not isinstance(tool, str) or not TOOL_NAME.fullmatch(tool):
         raise RegistryError(f"{name} names tool {tool!r}: tool names are 1-128 chars of [A-Za-z0-9_.-]")
     return tool
+
+
+def _tool_names(name: str, value: object) -> tuple[str, ...]:
+    if not isinstance(value, list | tuple):
+        raise RegistryError(f'{name} must be a list of tool names (or "*"), got {value!r}')
+    names = tuple(tool if tool == EVERY_TOOL else _check_tool(name, tool) for tool in value)
+    return tuple(dict.fromkeys(names))
 
 
 def _scopes(name: str, value: object) -> tuple[str, ...]:
@@ -232,6 +252,7 @@ def build_server(raw: Mapping[str, Any], source: Source) -> UpstreamServer:
         timeout=raw.get("timeout", 10.0),
         refresh_interval=raw.get("refresh_interval", 300.0),
         input_requests=raw.get("input_requests", ()),
+        call_approval=raw.get("call_approval", ()),
         source=source,
     )
 

@@ -37,6 +37,14 @@ class CatalogTool:
     descriptor: Mapping[str, Any] = field(repr=False, compare=False, default_factory=dict)
     """The MCP ``Tool`` object for ``tools/list``, built once."""
 
+    @property
+    def destructive(self) -> bool:
+        """Whether the upstream says the tool may destroy something: ``destructiveHint`` is true and
+        the tool is not read-only. A hint from the upstream, not a guarantee: a tool whose upstream
+        says nothing is not counted (name it in its server's ``call_approval`` instead)."""
+        hints = self.annotations or {}
+        return hints.get("destructiveHint") is True and hints.get("readOnlyHint") is not True
+
 
 class SkippedEntry(Exception):
     """Why one entry of a tools/list answer is not exposed."""

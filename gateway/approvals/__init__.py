@@ -7,6 +7,8 @@
     decisions.py     the pure rules of deciding
     request_desk.py  filing, approving, denying
     grant_desk.py    reading, revoking, re-certifying grants; the clock's consequences
+    held_calls.py    tool calls held for approval, their fingerprints and the atomic pass (AP-6)
+    call_desk.py     holding, approving, denying and passing held calls
     events.py        one audit line and one announcement per change; the seams as Protocols
 
 The loop imports nothing of the three roles: the authorization server, the MCP endpoint, the admin
@@ -20,10 +22,12 @@ from dataclasses import dataclass
 
 import anyio
 
+from gateway.approvals.call_desk import CallDesk
 from gateway.approvals.entitlements import Entitlements
 from gateway.approvals.events import Events, GrantMarks, StandingGrants
 from gateway.approvals.grant_desk import GrantDesk
 from gateway.approvals.grants import GrantBook
+from gateway.approvals.held_calls import HeldCallBook
 from gateway.approvals.policy import ApprovalPolicy
 from gateway.approvals.request_desk import RequestDesk
 from gateway.approvals.requests import AccessRequestBook
@@ -42,10 +46,13 @@ class Approvals:
     entitlements: Entitlements
     grants: GrantDesk
     requests: RequestDesk
+    calls: CallDesk
+    """Tool calls held until someone approves them (AP-6)."""
 
     async def sweep(self) -> None:
         await self.requests.expire_overdue()
         await self.grants.sweep()
+        await self.calls.sweep()
 
     async def run(self) -> None:
         """Sweep forever (under :class:`gateway.background.Supervisor`)."""
@@ -65,7 +72,9 @@ def build_approvals(
     policy: ApprovalPolicy,
     default_resource: str,
     known_resource: Callable[[str], bool],
+    call_pages: str,
 ) -> Approvals:
+    """``call_pages``: where a held call's approval page is, ``<call_pages>/<call id>``."""
     book = GrantBook(store)
     events = Events(audit, announcer, clock, policy.suspend_overdue)
     grants = GrantDesk(grants=book, standing=standing, policy=policy, marks=marks, events=events, clock=clock)
@@ -78,4 +87,5 @@ def build_approvals(
         default_resource=default_resource,
         known_resource=known_resource,
     )
-    return Approvals(policy, Entitlements(book, clock, policy.suspend_overdue), grants, requests)
+    calls = CallDesk(book=HeldCallBook(store), policy=policy, events=events, clock=clock, page_url=call_pages)
+    return Approvals(policy, Entitlements(book, clock, policy.suspend_overdue), grants, requests, calls)

@@ -11,10 +11,11 @@ from __future__ import annotations
 from typing import Any, Protocol
 
 from gateway.approvals.grants import Grant
+from gateway.approvals.held_calls import HeldCall
 from gateway.approvals.requests import AccessRequest
 from gateway.audit import AuditLog
 from gateway.clock import Clock
-from gateway.webhooks import Announcer
+from gateway.webhooks import EVENTS, Announcer
 
 
 class GrantMarks(Protocol):
@@ -60,3 +61,22 @@ class Events:
             **fields,
         )
         await self._announcer.announce(event, grant.public_view(self._clock.now(), self._suspend_overdue))
+
+    async def of_call(self, event: str, call: HeldCall, *, outcome: str, **fields: Any) -> None:
+        """Every step of a held call is audited; announced are the steps webhooks can subscribe
+        to (``call.pending``), without the arguments, which stay in the gateway."""
+        self.audit.record(
+            event.replace(".", "_"),
+            outcome=outcome,
+            call_id=call.call_id,
+            tool=call.tool,
+            server=call.server_id,
+            client_id=call.client_id,
+            subject=call.subject,
+            fingerprint=call.fingerprint,
+            **fields,
+        )
+        if event in EVENTS:
+            await self._announcer.announce(
+                event, call.public_view(self._clock.now(), arguments=False) | fields
+            )

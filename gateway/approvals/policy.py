@@ -7,6 +7,8 @@ The security team writes it in the configuration file (``[approvals]``), version
     default = "approval"          # scopes no rule names: auto | approval | never
     step_up = true                # a refusal for a missing scope at /mcp files a request
     suspend_overdue = false       # an overdue review suspends the grant until re-certified
+    destructive_calls = "approval"  # calls of tools annotated destructiveHint wait for approval
+    call_approver = "person"      # who approves a held call: security-admin | person
 
     [[approvals.rules]]
     scope = "payments"            # this scope and every scope under it (payments:refund, ...)
@@ -33,6 +35,10 @@ from tools_registry.scopes import ancestors, is_scope_token
 
 Decision = Literal["auto", "approval", "never"]
 DECISIONS: tuple[Decision, ...] = ("auto", "approval", "never")
+CallDecision = Literal["auto", "approval"]
+CallApprover = Literal["security-admin", "person"]
+CALL_DECISIONS: tuple[CallDecision, ...] = ("auto", "approval")
+CALL_APPROVERS: tuple[CallApprover, ...] = ("security-admin", "person")
 APPROVER_ROLES = ("security-admin", "tool-author")
 """Roles a rule may name as its approvers; an auditor never decides."""
 
@@ -81,6 +87,11 @@ class ApprovalPolicy:
     """Seconds from a grant's approval (or last review) to its next review date."""
     suspend_overdue: bool = False
     """Whether a grant past its review date stops working until someone re-certifies it."""
+    destructive_calls: CallDecision = "auto"
+    """Whether each call of a tool its upstream annotates ``destructiveHint`` waits for approval."""
+    call_approver: CallApprover = "security-admin"
+    """Who approves a held call: a ``security-admin``, or the person the agent acts for (a
+    ``security-admin`` when there is none)."""
 
     def rule_for(self, scope: str) -> ScopeRule:
         """The most specific rule naming ``scope`` or a scope above it, else the default."""
@@ -101,6 +112,8 @@ class ApprovalPolicy:
             "step_up": self.step_up,
             "review_interval": self.review_interval,
             "suspend_overdue": self.suspend_overdue,
+            "destructive_calls": self.destructive_calls,
+            "call_approver": self.call_approver,
         }
 
 
@@ -118,6 +131,8 @@ _POLICY_FIELDS = frozenset(
         "step_up",
         "review_interval",
         "suspend_overdue",
+        "destructive_calls",
+        "call_approver",
     }
 )
 
@@ -155,6 +170,11 @@ def policy_from_table(table: Mapping[str, Any]) -> ApprovalPolicy:
         if name in table:
             if not isinstance(table[name], bool):
                 raise PolicyError(f"[approvals]: {name} must be true or false")
+            values[name] = table[name]
+    for name, allowed in (("destructive_calls", CALL_DECISIONS), ("call_approver", CALL_APPROVERS)):
+        if name in table:
+            if table[name] not in allowed:
+                raise PolicyError(f"[approvals]: {name} must be one of {', '.join(allowed)}")
             values[name] = table[name]
     if "version" in table:
         values["version"] = str(table["version"])

@@ -4,7 +4,7 @@ The commands call the request desk (:mod:`gateway.approvals.request_desk`) on th
 store, as the admin API and the console do, so a decision made here reaches a running gateway at
 once and obeys the same rules; who decides is :mod:`gateway.cli.operator`. ``--json`` prints the
 admin API's own records (times as epoch seconds). Exit codes: 0 done, 1 no such request or the
-store is down, 2 bad arguments, 3 refused by a rule (decided already, your own request, the role).
+store is down, 2 bad arguments or a decision the rules refuse (decided already, your own request).
 """
 
 from __future__ import annotations

@@ -5,7 +5,7 @@ the admin API and the console do: a revocation reaches every replica's not-befor
 second (AP-2), a review moves the next review date on (AP-5). Standing grants (a client's own
 scopes, ``standing:<client id>``) are listed and shown but changed only by changing the client.
 Who acts is :mod:`gateway.cli.operator`. Exit codes as for ``approvals``: 0 done, 1 no such grant
-or the store is down, 2 bad arguments, 3 refused by a rule (revoked already, a standing grant).
+or the store is down, 2 bad arguments or a change the rules refuse (revoked already, standing).
 """
 
 from __future__ import annotations

@@ -1,10 +1,10 @@
-"""``mcp-gateway``: serve, and manage clients, users, tools, keys, webhooks, access requests and
-grants on the configured store.
+"""``mcp-gateway``: serve; manage clients, users, tools, keys, webhooks, held calls, access requests
+and grants on the store.
 
 Every management command works on the same store as a running server, so a client added here is
 usable at once without a restart. ``--json`` prints machine-readable output for scripts.
-Exit codes: 0 done, 1 the store or the object was not there, 2 bad configuration or arguments,
-3 refused by a rule of the approval loop (a decision taken already, one's own request, a role).
+Exit codes: 0 done, 1 the store or the object was not there, 2 bad configuration or arguments, or
+a decision the approval loop's rules refuse (decided already, one's own request).
 """
 
 from __future__ import annotations
@@ -15,17 +15,17 @@ from collections.abc import Sequence
 
 import anyio
 
-from gateway.cli import approvals, clients, grants, keys, tools, users, webhooks
+from gateway.cli import approvals, calls, clients, grants, keys, tools, users, webhooks
 from gateway.cli.output import Handler
 from gateway.config import ConfigError, load_settings
-from gateway.errors import Conflict, Forbidden, NotFound, OAuthError
+from gateway.errors import NotFound, OAuthError
 from gateway.oauth.authorize.users import UserError
 from gateway.oauth.clients.model import ClientError
 from gateway.settings import Settings
 from gateway.store import StoreUnavailable
 from gateway.store.factory import open_store
 
-COMMANDS = (clients, users, tools, keys, webhooks, approvals, grants)
+COMMANDS = (clients, users, tools, keys, webhooks, calls, approvals, grants)
 HANDLERS: dict[tuple[str, str], Handler] = {
     action: handler for command in COMMANDS for action, handler in command.HANDLERS.items()
 }
@@ -63,16 +63,7 @@ def main(argv: Sequence[str] | None = None) -> int:
         return 1
     except OAuthError as exc:  # a desk's refusal, worded for whoever asked
         print(f"mcp-gateway: {exc.description or exc.error}", file=sys.stderr)
-        return exit_code_of(exc)
-
-
-def exit_code_of(refusal: OAuthError) -> int:
-    """1 for what is not there, 3 for what a rule refuses, 2 for a request that is wrong."""
-    if isinstance(refusal, NotFound):
-        return 1
-    if isinstance(refusal, Forbidden | Conflict):
-        return 3
-    return 2
+        return 1 if isinstance(exc, NotFound) else 2
 
 
 async def _with_gateway(settings: Settings, args: argparse.Namespace, handler: Handler) -> int:

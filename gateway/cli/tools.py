@@ -57,6 +57,13 @@ def add_parser(commands: Any) -> None:
         help="what it may ask agents during a call (repeatable): "
         f"{', '.join(INPUT_REQUEST_KINDS)}; default: nothing",
     )
+    add.add_argument(
+        "--call-approval",
+        action="append",
+        default=[],
+        metavar="TOOL",
+        help='a tool each call of which waits for approval (repeatable; "*": every tool)',
+    )
     actions.add_parser("list", help="list upstream servers")
     actions.add_parser("show", help="show an upstream server").add_argument("server_id")
     actions.add_parser("remove", help="remove an upstream server").add_argument("server_id")
@@ -93,6 +100,7 @@ async def _add(gateway: Gateway, args: argparse.Namespace) -> int:
         timeout=args.timeout,
         refresh_interval=args.refresh_interval,
         input_requests=tuple(args.input_request),
+        call_approval=tuple(args.call_approval),
     )
     added = await gateway.servers.add(server)
     emit(args, added.as_dict(), f"registered upstream server {added.id} ({added.url})")

@@ -13,6 +13,7 @@ between the check and the connect cannot move the connection.
 
 from __future__ import annotations
 
+import ssl
 from collections.abc import Iterable
 from dataclasses import dataclass
 from typing import Any
@@ -133,3 +134,16 @@ class Destinations:
                 raise DestinationRefused(f"{host} resolves to {address} ({reason}), which is not allowed")
             addresses.append(candidate)
         return addresses
+
+
+def pinned_client(ssl_context: ssl.SSLContext, timeout: float) -> httpx2.AsyncClient:
+    """The client one outbound request to a vetted address is made with: a fresh one each time, so
+    a connection verified for one hostname is never reused for another on the same address; no
+    proxy or environment variable (``trust_env``), no redirect, one connection, one deadline."""
+    return httpx2.AsyncClient(
+        verify=ssl_context,
+        trust_env=False,
+        follow_redirects=False,
+        timeout=timeout,
+        limits=httpx2.Limits(max_connections=1, max_keepalive_connections=0),
+    )

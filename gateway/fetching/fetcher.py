@@ -42,7 +42,7 @@ import httpx2
 
 from gateway.clock import Clock, SystemClock
 from gateway.fetching.addresses import Resolver
-from gateway.fetching.destinations import Destination, DestinationRefused, Destinations
+from gateway.fetching.destinations import Destination, DestinationRefused, Destinations, pinned_client
 
 __all__ = ["DocumentFetcher", "FetchError", "FetchPolicy"]
 
@@ -169,13 +169,7 @@ class DocumentFetcher:
 
     async def _fetch_pinned(self, destination: Destination, addresses: list[str]) -> tuple[bytes, float]:
         last_error = "no address to connect to"
-        async with httpx2.AsyncClient(
-            verify=self._ssl_context,
-            trust_env=False,
-            follow_redirects=False,
-            timeout=self._policy.timeout,
-            limits=httpx2.Limits(max_connections=1, max_keepalive_connections=0),
-        ) as client:
+        async with pinned_client(self._ssl_context, self._policy.timeout) as client:
             for address in addresses:
                 pinned = destination.pinned_to(address)
                 headers = {"Accept": "application/json", "Accept-Encoding": "identity", **pinned.headers}

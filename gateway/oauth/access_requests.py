@@ -70,12 +70,11 @@ class AccessRequestEndpoints:
     async def file(self, request: Request) -> Response:
         form = await read_form(request, self._max_body_bytes)
         client, subject = await self._requester(request, form)
-        resource = form.get("resource")
         filed = await self._desk.file(
             client_id=client.client_id,
             subject=subject,
             scopes=parse_scope(form.get("scope")),
-            resource=self._targets.choose(client, (resource,) if resource else ()),
+            resource=self._targets.choose(client, form.all("resource")),
             justification=form.get("justification") or "",
             duration=_duration(form.get("duration")),
             origin="agent",

@@ -127,6 +127,7 @@ def _registration_routes(gateway: Gateway) -> list[Route]:
         ),
         registration_uri=settings.server.endpoint(paths.REGISTER),
         audit=gateway.audit,
+        requests=gateway.approvals.requests,
     )
     return registration_routes(endpoints)
 

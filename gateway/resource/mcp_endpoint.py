@@ -9,7 +9,7 @@
 
 The era is chosen by the ``MCP-Protocol-Version`` header: a handshake revision, or no header, is
 the handshake era; anything else routes to the modern path (an unknown revision gets -32022).
-Answers are buffered JSON. GET offers no stream (405).
+Answers are buffered JSON (a tools/call may stream: :mod:`tool_calls`). GET offers no stream (405).
 Bearer checks happen before this endpoint (``bearer.py``): ``scope["state"]["claims"]``.
 """
 
@@ -24,20 +24,19 @@ from mcp.shared.inbound import (
     find_duplicated_routing_header,
     unsupported_protocol_version_rejection,
 )
-from mcp_types import CLIENT_CAPABILITIES_META_KEY
-from mcp_types.jsonrpc import INTERNAL_ERROR, INVALID_PARAMS, INVALID_REQUEST, METHOD_NOT_FOUND
+from mcp_types.jsonrpc import INVALID_PARAMS, INVALID_REQUEST, METHOD_NOT_FOUND
 from mcp_types.version import HANDSHAKE_PROTOCOL_VERSIONS, LATEST_HANDSHAKE_VERSION, MODERN_PROTOCOL_VERSIONS
 from starlette.requests import Request
 from starlette.responses import JSONResponse, Response
 from starlette.types import Send
 
-from gateway.challenges import bearer_challenge
 from gateway.claims import Claims
 from gateway.errors import JSONRPCError
 from gateway.resource.jsonrpc_request import read_jsonrpc_request
-from gateway.resource.mcp_stream import SSEReply, stream_target
+from gateway.resource.mcp_stream import stream_target
 from gateway.resource.sessions import SessionStore
 from gateway.resource.step_up import StepUpRequests
+from gateway.resource.tool_calls import CallGate, ToolCalls
 from gateway.resource.tool_directory import CatalogDirectory
 from gateway.upstream.forwarding import ToolForwarder
 
@@ -46,7 +45,6 @@ SERVER_INFO_META_KEY = "io.modelcontextprotocol/serverInfo"
 OWS = " \t"
 """RFC 9110 §5.5: a field value excludes leading and trailing whitespace."""
 DEFAULT_ASSUMED_VERSION = "2025-03-26"
-INSUFFICIENT_SCOPE = -32003
 
 
 class McpEndpoint:
@@ -59,12 +57,17 @@ class McpEndpoint:
         resource_metadata_url: str,
         max_body_bytes: int,
         step_up: StepUpRequests | None = None,
+        gate: CallGate | None = None,
     ) -> None:
-        self._step_up = step_up
         self._directory = directory
-        self._forwarder = forwarder
+        self._tool_calls = ToolCalls(
+            directory=directory,
+            forwarder=forwarder,
+            resource_metadata_url=resource_metadata_url,
+            step_up=step_up,
+            gate=gate,
+        )
         self._sessions = sessions
-        self._metadata_url = resource_metadata_url
         self._max_body_bytes = max_body_bytes
 
     # -- HTTP ------------------------------------------------------------------------------
@@ -209,7 +212,7 @@ class McpEndpoint:
                 result.update(ttlMs=self._directory.ttl_ms, cacheScope="private")
             return result
         if method == "tools/call":
-            return await self._call(params, claims, request_id, modern, stream_to)
+            return await self._tool_calls.call(params, claims, request_id, modern, stream_to)
         if method == "server/discover" and modern:
             return {
                 "supportedVersions": list(MODERN_PROTOCOL_VERSIONS),
@@ -225,69 +228,3 @@ class McpEndpoint:
             request_id=request_id,
             status=ERROR_CODE_HTTP_STATUS[METHOD_NOT_FOUND] if modern else 200,
         )
-
-    async def _call(
-        self,
-        params: dict[str, Any],
-        claims: Claims,
-        request_id: object,
-        modern: bool,
-        stream_to: Send | None,
-    ) -> dict[str, Any] | Response:
-        name = params.get("name")
-        arguments = params.get("arguments", {})
-        if not isinstance(name, str) or not isinstance(arguments, dict):
-            raise JSONRPCError(
-                INVALID_PARAMS, "tools/call needs a name and an arguments object", request_id=request_id
-            )
-        tool, unavailable = self._directory.lookup(name), None
-        if tool is None and (found := self._directory.unavailable(name)) is not None:
-            tool, unavailable = found
-        if tool is None:
-            raise JSONRPCError(INVALID_PARAMS, f"Unknown tool: {name[:128]}", request_id=request_id)
-        missing = self._directory.missing_scopes(claims.scopes, tool.scopes)
-        if missing:
-            data: dict[str, Any] = {"requiredScopes": list(tool.scopes)}
-            filed = await self._step_up.file(claims, missing, name) if self._step_up else None
-            if filed is not None:
-                data["accessRequest"] = filed
-            error = JSONRPCError(
-                INSUFFICIENT_SCOPE,
-                "insufficient scope for this tool",
-                request_id=request_id,
-                status=403,
-                data=data,
-            )
-            error.headers["WWW-Authenticate"] = bearer_challenge(
-                resource_metadata=self._metadata_url,
-                scope=" ".join(tool.scopes),
-                error="insufficient_scope",
-                description=f"the tool {name} needs these scopes",
-            )
-            raise error
-        if unavailable is not None:  # told only to a caller that may use the tool
-            raise JSONRPCError(
-                INTERNAL_ERROR, unavailable, request_id=request_id, data={"upstream": tool.server_id}
-            )
-        reply = SSEReply(stream_to) if stream_to is not None else None
-        # What the agent can be asked during the call: declared per request in 2026-07-28 (the
-        # ladder checked ``_meta``); nothing in the handshake era, where none is relayed (UP-5).
-        declared = params["_meta"].get(CLIENT_CAPABILITIES_META_KEY) if modern else None
-        try:
-            result = await self._forwarder.call(
-                claims,
-                tool,
-                params,
-                request_id,
-                on_notification=reply.notification if reply else None,
-                client_capabilities=declared,
-            )
-        except JSONRPCError as exc:
-            if reply is not None and reply.started:
-                return await reply.finish(exc.body())
-            raise
-        if reply is not None and reply.started:
-            if modern:
-                result.setdefault("resultType", "complete")
-            return await reply.finish({"jsonrpc": "2.0", "id": request_id, "result": result})
-        return result

@@ -4,6 +4,9 @@
 exception middleware, so the hot path of every tool call pays for neither:
 
     McpRoute -> OriginGuard (Host, Origin) -> BearerAuth (token) -> McpEndpoint
+
+Beside it, ``GET /call-approvals/{id}``: an agent reads a call of its own held for approval (AP-6),
+behind the same bearer check.
 """
 
 from __future__ import annotations
@@ -14,13 +17,14 @@ from typing import TYPE_CHECKING
 from mcp_types.jsonrpc import INTERNAL_ERROR
 from starlette.requests import Request
 from starlette.responses import JSONResponse, Response
-from starlette.routing import BaseRoute, Route
+from starlette.routing import BaseRoute, Route, request_response
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
 from gateway import paths
 from gateway.challenges import ResourceChallenge
 from gateway.errors import GatewayError, JSONRPCError, render_error
 from gateway.resource.bearer import BearerAuth
+from gateway.resource.call_approval import ApprovalGate, CallStatus
 from gateway.resource.mcp_endpoint import McpEndpoint
 from gateway.resource.origin import OriginGuard, loopback_host_headers
 from gateway.resource.resource_metadata import protected_resource_metadata
@@ -49,7 +53,18 @@ def protected_resource_routes(gateway: Gateway) -> list[BaseRoute]:
         return JSONResponse(document, headers={"Cache-Control": "public, max-age=300"})
 
     where = (paths.resource_metadata_path(mcp.resource), paths.PROTECTED_RESOURCE_METADATA)
-    return [Route(path, serve, methods=["GET"]) for path in dict.fromkeys(where)]
+    return [
+        *(Route(path, serve, methods=["GET"]) for path in dict.fromkeys(where)),
+        Route(paths.CALL_APPROVALS + "/{call_id}", _call_status_app(gateway), methods=["GET"]),
+    ]
+
+
+def _call_status_app(gateway: Gateway) -> ASGIApp:
+    """An agent's own held calls, behind the MCP endpoint's bearer check (its token, its audience)."""
+    status = CallStatus(
+        gateway.approvals.calls, gateway.settings.server.endpoint(paths.CALL_APPROVALS), gateway.clock
+    )
+    return _bearer(gateway, request_response(status.read))
 
 
 def mcp_app(gateway: Gateway) -> ASGIApp:
@@ -67,26 +82,33 @@ def mcp_app(gateway: Gateway) -> ASGIApp:
             gateway.settings.server.endpoint(paths.ACCESS_REQUESTS),
             gateway.clock,
         ),
+        gate=ApprovalGate(gateway.approvals.calls, server.endpoint(paths.CALL_APPROVALS), gateway.clock),
     )
 
     async def serve(scope: Scope, receive: Receive, send: Send) -> None:
         response = await endpoint.handle(Request(scope, receive), send)
         await response(scope, receive, send)
 
-    bearer = BearerAuth(
-        serve,
+    return OriginGuard(
+        _bearer(gateway, serve),
+        public_url=server.base_url,
+        allowed_origins=mcp.allowed_origins,
+        allowed_hosts=(*mcp.allowed_hosts, *loopback_host_headers(server.host, server.port)),
+    )
+
+
+def _bearer(gateway: Gateway, app: ASGIApp) -> BearerAuth:
+    """``app`` behind the bearer check for tokens minted for the MCP endpoint (PR-2 … PR-4)."""
+    server, mcp = gateway.settings.server, gateway.settings.mcp
+    metadata_url = server.endpoint(paths.resource_metadata_path(mcp.resource))
+    return BearerAuth(
+        app,
         verifier=gateway.verifier,
         revocations=gateway.revocations,
         marks=gateway.marks,
         resource=gateway.targets.gateway_resource,
         challenge=ResourceChallenge(metadata_url, " ".join(mcp.resource_scopes)),
         cache=gateway.verified_tokens,
-    )
-    return OriginGuard(
-        bearer,
-        public_url=server.base_url,
-        allowed_origins=mcp.allowed_origins,
-        allowed_hosts=(*mcp.allowed_hosts, *loopback_host_headers(server.host, server.port)),
     )
 
 

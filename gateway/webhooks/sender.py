@@ -23,7 +23,7 @@ from dataclasses import dataclass
 import anyio
 import httpx2
 
-from gateway.fetching.destinations import Destination, DestinationRefused, Destinations
+from gateway.fetching.destinations import Destination, DestinationRefused, Destinations, pinned_client
 
 
 @dataclass(frozen=True)
@@ -86,13 +86,7 @@ class WebhookSender:
         self, destination: Destination, addresses: list[str], body: bytes, headers: Mapping[str, str]
     ) -> Outcome:
         last_error = "no address to connect to"
-        async with httpx2.AsyncClient(
-            verify=self._ssl_context,
-            trust_env=False,
-            follow_redirects=False,
-            timeout=self._policy.timeout,
-            limits=httpx2.Limits(max_connections=1, max_keepalive_connections=0),
-        ) as client:
+        async with pinned_client(self._ssl_context, self._policy.timeout) as client:
             for address in addresses:
                 pinned = destination.pinned_to(address)
                 request_headers = {

@@ -12,6 +12,7 @@ The gateway in the test's process
 
 Servers the tests start
     :mod:`~tests.support.gateway_server` the gateway under uvicorn on a free port;
+    :mod:`~tests.support.weather_gateway` the same, with the example weather server behind it;
     :mod:`~tests.support.asgi_server` any other ASGI app (an upstream) the same way;
     :mod:`~tests.support.ports` loopback ports bound in advance, or known closed;
     :mod:`~tests.support.fake_upstream` an upstream MCP server whose failures a test chooses;
@@ -26,7 +27,8 @@ Servers the tests start
     :mod:`~tests.support.redis_servers` private Redis deployments (standalone, Cluster, Sentinel);
     :mod:`~tests.support.oidc_idp` a real OpenID provider under Node (``idp/provider.mjs``);
     :mod:`~tests.support.conformance` the official MCP conformance suite as a subprocess;
-    :mod:`~tests.support.protected_resource` a stand-in ``/mcp`` for OAuth client libraries.
+    :mod:`~tests.support.protected_resource` a stand-in ``/mcp`` for OAuth client libraries;
+    :mod:`~tests.support.webhook_receiver` a webhook receiver that verifies what it is sent.
 
 Clients the tests play
     :mod:`~tests.support.http_clients` the HTTP clients tests speak with (``http`` in conftest);

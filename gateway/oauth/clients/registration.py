@@ -17,6 +17,7 @@ What a client may register is decided by :mod:`gateway.oauth.client_metadata`.
 
 from __future__ import annotations
 
+import contextlib
 import json
 import secrets
 from typing import Any
@@ -26,6 +27,8 @@ from starlette.responses import JSONResponse, Response
 from starlette.routing import Route
 
 from gateway import paths
+from gateway.approvals.decisions import MAX_SCOPES
+from gateway.approvals.request_desk import RequestDesk
 from gateway.audit import AuditLog
 from gateway.clock import Clock
 from gateway.constant_time import same
@@ -49,6 +52,7 @@ from gateway.oauth.forms import read_oauth_body
 from gateway.rate_limits import WindowCounter
 from gateway.request_body import DuplicateMember, unique_members
 from gateway.store import Store
+from tools_registry.scopes import covers
 
 REGISTRATIONS = "client_registrations"
 """Store collection: client id -> the digest of its registration access token."""
@@ -92,7 +96,9 @@ class RegistrationEndpoints:
         limiter: WindowCounter,
         registration_uri: str,
         audit: AuditLog,
+        requests: RequestDesk | None = None,
     ) -> None:
+        self._requests = requests
         self._clients = clients
         self._store = store
         self._clock = clock
@@ -150,10 +156,35 @@ class RegistrationEndpoints:
             grant_types=" ".join(client.grant_types),
             scope=" ".join(client.scopes),
         )
+        await self._ask_for_the_rest(client, document)
         credentials = {"registration_access_token": access_token}
         if client.secret_hash is not None:
             credentials["client_secret"] = secret
         return _json(self._information(client, **credentials), status=201)
+
+    async def _ask_for_the_rest(self, client: Client, document: dict[str, Any]) -> None:
+        """AP-3: the scopes a registration asked for beyond what it was given, where a rule of the
+        policy names them as granted after approval, go to the security team as one access
+        request (scopes no rule names, such as a host's ``openid email profile``, file nothing)."""
+        asked = document.get("scope")
+        if self._requests is None or not isinstance(asked, str):
+            return
+        policy = self._requests.policy
+        rest = [
+            scope
+            for scope in dict.fromkeys(asked.split())
+            if not covers(client.scopes, scope)
+            and (rule := policy.rule_for(scope)) is not policy.default
+            and rule.decision == "approval"
+        ]
+        if rest:
+            with contextlib.suppress(OAuthError):  # the registration stands whatever the request
+                await self._requests.file(
+                    client_id=client.client_id,
+                    scopes=rest[:MAX_SCOPES],
+                    origin="registration",
+                    justification=f"asked for when {client.name or 'the client'} registered",
+                )
 
     # -- RFC 7592: /register/<client_id> -----------------------------------------------------
     async def _authorized_client(self, request: Request) -> Client:

@@ -1,0 +1,118 @@
+"""``python -m gateway calls …`` on a SQLite store, as an operator runs it (rule book AP-6).
+
+Calls are held the way a running gateway holds them (its desk, on the CLI's store); the CLI lists,
+shows, approves and denies them in a process of its own. Exit codes (gateway/cli): 0 done, 1 no
+such call, 2 bad arguments or a decision the rules refuse.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from pathlib import Path
+from typing import Any
+
+import anyio
+
+from gateway.approvals.call_desk import CallDesk
+from gateway.approvals.events import Events
+from gateway.approvals.held_calls import CallFacts, HeldCallBook, canonical_arguments
+from gateway.approvals.policy import ApprovalPolicy
+from gateway.audit import AuditLog
+from gateway.clock import SystemClock
+from gateway.store.sqlite import SQLiteStore
+from tests.support.cli import Cli, assert_refused
+
+FOR_ALICE = CallFacts(
+    tool="files__delete_file",
+    server_id="files",
+    upstream_name="delete_file",
+    arguments=canonical_arguments({"path": "/srv/report.pdf"}),
+    client_id="desk-assistant",
+    subject="alice",
+    actor_chain=(),
+)
+ON_ITS_OWN = CallFacts(
+    tool="files__wipe",
+    server_id="files",
+    upstream_name="wipe",
+    arguments=canonical_arguments({"volume": "scratch"}),
+    client_id="batch-agent",
+    subject="batch-agent",
+    actor_chain=(),
+)
+
+
+class Silent:
+    async def announce(self, event: str, data: Mapping[str, Any]) -> None:
+        return None
+
+
+def hold(cli: Cli, *calls: CallFacts, policy: ApprovalPolicy | None = None) -> list[str]:
+    """What a running gateway does when these calls arrive: hold each; their ids."""
+
+    async def run() -> list[str]:
+        store = SQLiteStore(cli.store.removeprefix("sqlite:///"))
+        clock = SystemClock()
+        policy_ = policy or ApprovalPolicy()
+        events = Events(AuditLog(), Silent(), clock, suspend_overdue=False)
+        desk = CallDesk(
+            book=HeldCallBook(store),
+            policy=policy_,
+            events=events,
+            clock=clock,
+            page_url="https://gw/admin/calls",
+        )
+        try:
+            return [(await desk.hold(facts, "registration")).call_id for facts in calls]
+        finally:
+            await store.close()
+
+    return anyio.run(run)
+
+
+def test_ap6_held_calls_are_listed_shown_and_decided_from_the_command_line(tmp_path: Path) -> None:
+    cli = Cli.on_sqlite(tmp_path)
+    for_alice, on_its_own = hold(cli, FOR_ALICE, ON_ITS_OWN)
+
+    listed = cli.run("calls", "list")
+    assert listed.returncode == 0, listed.stderr
+    assert for_alice in listed.stdout and on_its_own in listed.stdout and "pending" in listed.stdout
+    assert {c["call_id"] for c in cli.json("calls", "list", "--status", "pending")} == {for_alice, on_its_own}
+    shown = cli.run("calls", "show", for_alice)
+    assert 'arguments: {"path":"/srv/report.pdf"}' in shown.stdout and "subject: alice" in shown.stdout
+
+    assert_refused(cli.run("calls", "approve", for_alice, "--as", "alice"), 2, "made for them")
+    assert_refused(
+        cli.run("calls", "approve", for_alice, "--as", "desk-assistant"), 2, "agent that made a call"
+    )
+    approved = cli.json("calls", "approve", for_alice, "--as", "sec-ops", "--note", "owner agreed")
+    assert (approved["status"], approved["decided_by"], approved["reason"]) == (
+        "approved",
+        "sec-ops",
+        "owner agreed",
+    )
+    assert_refused(cli.run("calls", "deny", for_alice, "--as", "sec-ops", "--reason", "no"), 2, "not pending")
+
+    denied = cli.json("calls", "deny", on_its_own, "--as", "sec-ops", "--reason", "not on a weekday")
+    assert (denied["status"], denied["reason"]) == ("denied", "not on a weekday")
+    assert [c["call_id"] for c in cli.json("calls", "list", "--status", "denied")] == [on_its_own]
+
+    assert_refused(cli.run("calls", "show", "call_nope"), 1, "no held call 'call_nope'")
+    assert_refused(cli.run("calls", "approve", "call_nope", "--as", "sec-ops"), 1, "no held call")
+    assert cli.run("calls", "approve", for_alice).returncode == 2, "--as is required"
+
+
+def test_ap6_with_the_person_as_approver_only_that_person_approves_from_the_command_line(
+    tmp_path: Path,
+) -> None:
+    config = tmp_path / "gateway.toml"
+    config.write_text('[approvals]\ncall_approver = "person"\n')
+    cli = Cli(store=f"sqlite:///{tmp_path / 'gw.sqlite3'}", cwd=tmp_path, config=config)
+    for_alice, on_its_own = hold(cli, FOR_ALICE, ON_ITS_OWN, policy=ApprovalPolicy(call_approver="person"))
+
+    assert_refused(cli.run("calls", "approve", for_alice, "--as", "sec-ops"), 2, "only alice")
+    assert_refused(cli.run("calls", "approve", for_alice, "--as", "bob"), 2, "only alice")
+    assert cli.json("calls", "approve", for_alice, "--as", "alice")["decided_by"] == "alice"
+    assert cli.json("calls", "approve", on_its_own, "--as", "sec-ops")["status"] == "approved", (
+        "a call made for no person falls back to a security admin"
+    )
