@@ -10,6 +10,7 @@ roles.py            the roles (scopes under ``admin``), the check each operation
 health.py           the health report: this replica's upstreams, background work and store
 approvals_api.py    access requests, grants and the policy, over the desks of
                     :mod:`gateway.approvals`
+calls_api.py        held calls (AP-6), over the call desk
 queries.py          query parameters, read strictly
 json_bodies.py      JSON request bodies, read strictly
 paging.py           cursor pages of the lists

@@ -10,38 +10,29 @@ Reading needs one of the admin roles (:data:`~gateway.admin.roles.READERS`). Dec
 desk's rule (:func:`gateway.approvals.call_desk.check_decider`): the ``security-admin`` role, or,
 when policy makes the person the approver, the token's subject being that person; never through
 the client that made the call. The routes go under the admin API's bearer check; the router of
-:mod:`gateway.admin.routes` lists them.
+:mod:`gateway.admin.routes` lists them. Queries and bodies are read as everywhere in the admin API
+(:mod:`gateway.admin.queries`, :mod:`gateway.admin.json_bodies`): unknown parameters and members
+are refused.
 """
 
 from __future__ import annotations
-
-import json
-from typing import Any
 
 from starlette.requests import Request
 from starlette.responses import JSONResponse, Response
 from starlette.routing import BaseRoute, Route
 
 from gateway import paths
-from gateway.admin.roles import READERS, ROLES, require_role
+from gateway.admin.json_bodies import Member, json_body, text
+from gateway.admin.queries import one_of, query_of
+from gateway.admin.roles import READERS, principal_of, require_role
 from gateway.approvals.call_desk import CallDesk
-from gateway.approvals.decisions import Principal
 from gateway.approvals.held_calls import CALL_STATUSES
 from gateway.claims import Claims
 from gateway.clock import Clock
-from gateway.errors import NO_STORE, InvalidRequest
-from gateway.request_body import BodyTooLarge, read_capped, unique_members
-from tools_registry.scopes import covers
+from gateway.errors import NO_STORE
 
-MAX_DECISION_BODY = 8 * 1024
-
-
-def principal_of(claims: Claims) -> Principal:
-    """Who acts with an admin token: its subject, with the roles its scopes cover
-    (``admin:security-admin`` -> ``security-admin``)."""
-    return Principal(
-        claims.subject, tuple(role.split(":", 1)[1] for role in ROLES if covers(claims.scopes, role))
-    )
+APPROVE = {"note": Member(text)}
+DENY = {"reason": Member(text, required=True)}
 
 
 def call_routes(desk: CallDesk, clock: Clock, resource_metadata: str) -> list[BaseRoute]:
@@ -49,9 +40,7 @@ def call_routes(desk: CallDesk, clock: Clock, resource_metadata: str) -> list[Ba
 
     async def listed(request: Request) -> Response:
         require_role(request.scope["state"]["claims"], READERS, resource_metadata)
-        status = request.query_params.get("status")
-        if status is not None and status not in CALL_STATUSES:
-            raise InvalidRequest(f"status must be one of {', '.join(CALL_STATUSES)}")
+        status = one_of(query_of(request, ("status",)).get("status"), "status", CALL_STATUSES)
         now = clock.now()
         calls = [call.public_view(now) for call in await desk.list(status)]
         return JSONResponse({"calls": calls}, headers=NO_STORE)
@@ -63,8 +52,7 @@ def call_routes(desk: CallDesk, clock: Clock, resource_metadata: str) -> list[Ba
 
     async def approve(request: Request) -> Response:
         claims: Claims = request.scope["state"]["claims"]
-        body = await _decision_body(request)
-        note = _text(body, "note")
+        note = (await json_body(request, APPROVE)).get("note", "")
         call = await desk.approve(
             request.path_params["call_id"], principal_of(claims), via=claims.client_id, note=note
         )
@@ -72,7 +60,7 @@ def call_routes(desk: CallDesk, clock: Clock, resource_metadata: str) -> list[Ba
 
     async def deny(request: Request) -> Response:
         claims: Claims = request.scope["state"]["claims"]
-        reason = _text(await _decision_body(request), "reason")
+        reason = (await json_body(request, DENY))["reason"]
         call = await desk.deny(
             request.path_params["call_id"], principal_of(claims), reason, via=claims.client_id
         )
@@ -84,27 +72,3 @@ def call_routes(desk: CallDesk, clock: Clock, resource_metadata: str) -> list[Ba
         Route(paths.ADMIN_CALLS + "/{call_id}/approve", approve, methods=["POST"]),
         Route(paths.ADMIN_CALLS + "/{call_id}/deny", deny, methods=["POST"]),
     ]
-
-
-async def _decision_body(request: Request) -> dict[str, Any]:
-    """The JSON object of a decision; an empty body is an empty object."""
-    try:
-        raw = await read_capped(request, MAX_DECISION_BODY)
-    except BodyTooLarge as exc:
-        raise InvalidRequest(str(exc)) from None
-    if not raw.strip():
-        return {}
-    try:
-        body = json.loads(raw, object_pairs_hook=unique_members)
-    except (ValueError, RecursionError):
-        raise InvalidRequest("the body must be a JSON object") from None
-    if not isinstance(body, dict):
-        raise InvalidRequest("the body must be a JSON object")
-    return body
-
-
-def _text(body: dict[str, Any], name: str) -> str:
-    value = body.get(name, "")
-    if not isinstance(value, str):
-        raise InvalidRequest(f"{name} must be a string")
-    return value

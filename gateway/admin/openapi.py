@@ -20,6 +20,12 @@ SCHEME = "adminToken"
 READ = ("admin:auditor", "admin:security-admin", "admin:tool-author")
 DECIDE = ("admin:security-admin", "admin:tool-author")
 KEEP = ("admin:security-admin",)
+CALL_DECIDERS = ("admin:security-admin",)
+"""Who approves held calls, unless policy makes the person the call was made for its approver."""
+PERSON_DECIDES = (
+    "; or the person the call was made for, when policy makes them its approver; never through the"
+    " client that made the call"
+)
 WRITE_REFUSALS = ("400", "404", "409", "413", "415")
 
 PROBLEMS = {
@@ -48,6 +54,7 @@ def _operation(
     parameters: tuple[str, ...] = (),
     body: str | None = None,
     body_required: bool = False,
+    also: str = "",
 ) -> dict[str, Any]:
     responses: dict[str, Any] = {
         "200": {"description": "done", "content": {"application/json": {"schema": answer}}},
@@ -57,7 +64,7 @@ def _operation(
     operation: dict[str, Any] = {
         "operationId": operation_id,
         "summary": summary,
-        "description": f"Roles: {', '.join(roles)} (any one).",
+        "description": f"Roles: {', '.join(roles)} (any one){also}.",
         "security": [{SCHEME: [role]} for role in roles],
         "responses": dict(sorted(responses.items(), key=lambda item: item[0])),
     }
@@ -88,6 +95,10 @@ def _query(name: str, description: str, schema: Schema) -> dict[str, Any]:
 PARAMETERS: dict[str, Any] = {
     "RequestId": _path_id("request_id", "an access request's id (req_...)"),
     "GrantId": _path_id("grant_id", "a grant's id (grt_..., or standing:<client id>)"),
+    "CallId": _path_id("call_id", "a held call's id"),
+    "CallStatus": _query(
+        "status", "only calls in this status", {"enum": ["pending", "approved", "denied", "expired", "used"]}
+    ),
     "ClientId": _query("client_id", "only this client's records", {"type": "string", "maxLength": 512}),
     "RequestStatus": _query(
         "status", "only requests in this status", {"enum": ["pending", "approved", "denied", "expired"]}
@@ -199,6 +210,51 @@ def _paths() -> dict[str, Any]:
                 WRITE_REFUSALS,
                 parameters=("GrantId",),
                 body="ReviewBody",
+            )
+        },
+        "/calls": {
+            "get": _operation(
+                "listHeldCalls",
+                "tool calls held for approval, oldest first",
+                READ,
+                ref("HeldCallList"),
+                ("400",),
+                parameters=("CallStatus",),
+            )
+        },
+        "/calls/{call_id}": {
+            "get": _operation(
+                "getHeldCall",
+                "one held call, with its exact arguments",
+                READ,
+                ref("HeldCall"),
+                ("404",),
+                parameters=("CallId",),
+            )
+        },
+        "/calls/{call_id}/approve": {
+            "post": _operation(
+                "approveHeldCall",
+                "let the same call pass once",
+                CALL_DECIDERS,
+                ref("HeldCall"),
+                WRITE_REFUSALS,
+                parameters=("CallId",),
+                body="CallApproveBody",
+                also=PERSON_DECIDES,
+            )
+        },
+        "/calls/{call_id}/deny": {
+            "post": _operation(
+                "denyHeldCall",
+                "refuse the call; the agent is told the reason",
+                CALL_DECIDERS,
+                ref("HeldCall"),
+                WRITE_REFUSALS,
+                parameters=("CallId",),
+                body="DenyBody",
+                body_required=True,
+                also=PERSON_DECIDES,
             )
         },
         "/policy": {"get": _operation("getPolicy", "the approval policy in force", READ, ref("Policy"), ())},

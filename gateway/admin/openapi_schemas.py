@@ -163,6 +163,31 @@ def page_of(item: str) -> Schema:
     )
 
 
+HELD_CALL = answer(
+    {
+        "call_id": {"type": "string"},
+        "tool": {"type": "string", "description": "the exposed tool name"},
+        "server_id": {"type": "string"},
+        "upstream_name": {"type": "string"},
+        "arguments": {"description": "the call's exact arguments, as the agent sent them"},
+        "fingerprint": {"type": "string", "description": "what an identical call must match"},
+        "client_id": {"type": "string"},
+        "subject": {"type": "string"},
+        "person": nullable("string", "the person the call was made for, if any"),
+        "actor_chain": texts(),
+        "held_because": {"type": "string", "enum": ["registration", "destructive"]},
+        "approver": {"type": "string", "enum": ["security-admin", "person"]},
+        "created_at": {"type": "number", "description": EPOCH},
+        "expires_at": {"type": "number", "description": "until then it waits, or once approved may pass"},
+        "status": {"type": "string", "enum": ["pending", "approved", "denied", "expired", "used"]},
+        "decided_at": nullable("number"),
+        "decided_by": nullable("string"),
+        "reason": {"type": "string"},
+        "used_at": nullable("number"),
+    },
+    "a tool call held for approval (AP-6)",
+)
+
 HEALTH = answer(
     {
         "status": {"type": "string", "enum": ["ok", "degraded"]},
@@ -201,6 +226,9 @@ DENY_BODY = body({"reason": REASON}, ("reason",), "a denial; the agent reads the
 REVOKE_BODY = body({"reason": REASON}, ("reason",), "a revocation")
 REVIEW_BODY = body({"note": NOTE}, (), "a re-certification; the body may be empty")
 
+HELD_CALL_LIST = answer({"calls": {"type": "array", "items": ref("HeldCall")}}, "held calls, oldest first")
+CALL_APPROVE_BODY = body({"note": NOTE}, (), "an approval of one held call; the body may be empty")
+
 SCHEMAS: dict[str, Schema] = {
     "Problem": PROBLEM,
     "Health": HEALTH,
@@ -211,8 +239,11 @@ SCHEMAS: dict[str, Schema] = {
     "Grant": GRANT,
     "GrantPage": page_of("Grant"),
     "Policy": POLICY,
+    "HeldCall": HELD_CALL,
+    "HeldCallList": HELD_CALL_LIST,
     "ApproveBody": APPROVE_BODY,
     "DenyBody": DENY_BODY,
     "RevokeBody": REVOKE_BODY,
     "ReviewBody": REVIEW_BODY,
+    "CallApproveBody": CALL_APPROVE_BODY,
 }

@@ -5,6 +5,7 @@ GET  /.well-known/oauth-protected-resource/admin/api   RFC 9728 metadata of the 
 GET  /admin/api/v1/health                              the health report, for any admin role
 GET  /admin/api/v1/openapi.json                        the OpenAPI 3.1 document, for any admin role
      /admin/api/v1/access-requests, /grants, /policy   the approval loop (admin/approvals_api.py)
+     /admin/api/v1/calls                               held calls (admin/calls_api.py)
 
 The admin API is its own stack, dispatched by :class:`~gateway.admin.boundary.AdminRoute`:
 
@@ -29,6 +30,7 @@ from starlette.types import ASGIApp, Receive, Scope, Send
 
 from gateway import paths
 from gateway.admin.approvals_api import ApprovalsApi
+from gateway.admin.calls_api import call_routes
 from gateway.admin.health import health_report, store_answers
 from gateway.admin.openapi import openapi_document
 from gateway.admin.roles import READERS, ROLES, require_role
@@ -70,8 +72,23 @@ def admin_routes(gateway: Gateway) -> list[BaseRoute]:
 
 def admin_app(gateway: Gateway) -> ASGIApp:
     """The admin API: the bearer check for its audience, then its router."""
+    metadata_url = gateway.settings.server.endpoint(paths.resource_metadata_path(gateway.admin_resource))
+    router = Router(admin_api_routes(gateway, metadata_url), redirect_slashes=False, default=_not_found)
+    return BearerAuth(
+        router,
+        verifier=gateway.verifier,
+        revocations=gateway.revocations,
+        marks=gateway.marks,
+        resource=gateway.admin_resource,
+        challenge=ResourceChallenge(metadata_url),
+        cache=gateway.admin_tokens,
+    )
+
+
+def admin_api_routes(gateway: Gateway, metadata_url: str) -> list[BaseRoute]:
+    """Every route of the admin API (each handler checks its own role; ``metadata_url`` is what
+    an ``insufficient_scope`` challenge names)."""
     server = gateway.settings.server
-    metadata_url = server.endpoint(paths.resource_metadata_path(gateway.admin_resource))
     store_backend = urlsplit(server.store).scheme  # the scheme only: the URL may hold a password
 
     async def health(request: Request) -> Response:
@@ -95,25 +112,12 @@ def admin_app(gateway: Gateway) -> ASGIApp:
         require_role(request.scope["state"]["claims"], READERS, metadata_url)
         return JSONResponse(document, headers=NO_STORE)
 
-    approvals = ApprovalsApi(gateway.approvals, gateway.clock, metadata_url)
-    router = Router(
-        [
-            Route(paths.ADMIN_HEALTH, health, methods=["GET"]),
-            Route(paths.ADMIN_OPENAPI, openapi, methods=["GET"]),
-            *approvals.routes(),
-        ],
-        redirect_slashes=False,
-        default=_not_found,
-    )
-    return BearerAuth(
-        router,
-        verifier=gateway.verifier,
-        revocations=gateway.revocations,
-        marks=gateway.marks,
-        resource=gateway.admin_resource,
-        challenge=ResourceChallenge(metadata_url),
-        cache=gateway.admin_tokens,
-    )
+    return [
+        Route(paths.ADMIN_HEALTH, health, methods=["GET"]),
+        Route(paths.ADMIN_OPENAPI, openapi, methods=["GET"]),
+        *ApprovalsApi(gateway.approvals, gateway.clock, metadata_url).routes(),
+        *call_routes(gateway.approvals.calls, gateway.clock, metadata_url),
+    ]
 
 
 async def _not_found(scope: Scope, receive: Receive, send: Send) -> None:
