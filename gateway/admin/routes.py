@@ -26,6 +26,7 @@ from starlette.routing import BaseRoute, Route, Router
 from starlette.types import ASGIApp, Receive, Scope, Send
 
 from gateway import paths
+from gateway.admin.calls_api import call_routes
 from gateway.admin.health import health_report, store_answers
 from gateway.admin.roles import READERS, ROLES, require_role
 from gateway.challenges import ResourceChallenge
@@ -84,7 +85,12 @@ def admin_app(gateway: Gateway) -> ASGIApp:
         return JSONResponse(report, headers=NO_STORE)
 
     router = Router(
-        [Route(paths.ADMIN_HEALTH, health, methods=["GET"])], redirect_slashes=False, default=_not_found
+        [
+            Route(paths.ADMIN_HEALTH, health, methods=["GET"]),
+            *call_routes(gateway.approvals.calls, gateway.clock, metadata_url),
+        ],
+        redirect_slashes=False,
+        default=_not_found,
     )
     return BearerAuth(
         router,
