@@ -80,6 +80,7 @@ class Desks:
             policy=policy_from_table(policy),
             default_resource=MCP,
             known_resource=lambda resource: resource.startswith(MCP),
+            call_pages="https://gw.example/admin/calls",
         )
 
     async def ask(self, scopes: tuple[str, ...], **extra: Any) -> str:

@@ -7,7 +7,7 @@ calls of ``delete_file`` (its registration names it) and, by policy (``destructi
 ``wipe`` (annotated ``destructiveHint``); ``vault`` holds every call (``*``). Agents are raw
 JSON-RPC (both eras) and the SDK's own ``Client`` (2026-07-28). Whether a call got through is read
 from what the upstream did, not from the gateway. Approvers use the desk, the admin API's routes
-(:func:`gateway.admin.calls_api.call_routes`, mounted here in front of the app) or nothing else.
+(:func:`gateway.admin.calls_api.call_routes`, listed by the admin API's router) or nothing else.
 """
 
 from __future__ import annotations
@@ -31,17 +31,12 @@ from mcp_types import (
     ElicitResult,
     TextContent,
 )
-from starlette.routing import Router
 from starlette.types import ASGIApp
 
 from gateway import paths
-from gateway.admin.boundary import AdminRoute
-from gateway.admin.calls_api import call_routes
 from gateway.approvals.call_desk import CallDesk
 from gateway.approvals.decisions import Principal
-from gateway.challenges import ResourceChallenge
 from gateway.config import settings_from
-from gateway.resource.bearer import BearerAuth
 from gateway.resource.call_approval import APPROVAL_INPUT, CALL_DENIED, CALL_PENDING
 from gateway.upstream.asgi_transport import AsgiTransport, lifespan
 from tests.support.agents import AgentKey, agent_token
@@ -97,24 +92,6 @@ class World:
         return [entry for entry in self.upstreams[server_id].done if entry[1] == path]
 
 
-def admin_calls_app(gateway: InProcessGateway) -> ASGIApp:
-    """The gateway's app with the held-calls routes of the admin API in front, behind the admin API's
-    own bearer check and error boundary (what ``gateway.admin.routes`` does once it lists them)."""
-    wired = gateway.gateway
-    metadata_url = gateway.endpoint(paths.resource_metadata_path(wired.admin_resource))
-    router = Router(call_routes(wired.approvals.calls, wired.clock, metadata_url), redirect_slashes=False)
-    guarded = BearerAuth(
-        router,
-        verifier=wired.verifier,
-        revocations=wired.revocations,
-        marks=wired.marks,
-        resource=wired.admin_resource,
-        challenge=ResourceChallenge(metadata_url),
-        cache=wired.admin_tokens,
-    )
-    return AdminRoute(gateway.app, prefix=paths.ADMIN_CALLS, admin_app=guarded)
-
-
 @pytest.fixture(scope="module")
 async def world() -> AsyncIterator[World]:
     keys = {client_id: AgentKey() for client_id in (AGENT, OPS, AUDITOR, DOUBLE)}
@@ -149,7 +126,7 @@ async def world() -> AsyncIterator[World]:
         hooks, _secret = await gateway.gateway.webhooks.endpoints.add(
             "https://soc.test/hooks", ["call.pending"]
         )
-        world = World(gateway, upstreams, keys, admin_calls_app(gateway), hooks.id)
+        world = World(gateway, upstreams, keys, gateway.app, hooks.id)
         async with gateway.client() as http:
             world.token = await agent_token(http, gateway, keys[AGENT], AGENT)
             tools = [
