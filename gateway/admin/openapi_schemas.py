@@ -124,6 +124,7 @@ GRANT = answer(
         "revoke_reason": {"type": "string"},
         "reviewed_at": nullable("number"),
         "reviewed_by": nullable("string"),
+        "review_note": {"type": "string"},
         "suspended_at": nullable("number"),
         "status": {"type": "string", "enum": ["active", "expired", "revoked", "suspended"]},
         "overdue": {"type": "boolean", "description": "past its review date"},

@@ -74,10 +74,10 @@ def terms_of(policy: ApprovalPolicy, scopes: Sequence[str], wished: int) -> tupl
 def check_approver(request: AccessRequest, by: Principal, now: float, *, voting: bool = True) -> None:
     """AP-4: the request is still pending, the decider holds its role, never asked for it, and
     (``voting``) has not approved it already."""
+    if not by.holds(request.approver_role):  # first: a caller without the role learns nothing more
+        raise Forbidden(f"deciding this request needs the {request.approver_role} role")
     if request.current_status(now) != "pending":
         raise Conflict(f"the request is {request.current_status(now)}, not pending")
-    if not by.holds(request.approver_role):
-        raise Forbidden(f"deciding this request needs the {request.approver_role} role")
     if by.subject in request.requesters():
         raise Forbidden("no one decides a request they made")
     if voting and any(vote.approver == by.subject for vote in request.votes):

@@ -9,7 +9,7 @@ from typing import Any
 
 from gateway.approvals.decisions import MAX_NOTE, Principal, checked_text
 from gateway.approvals.events import Events, GrantMarks, StandingGrants
-from gateway.approvals.grants import Grant, GrantBook
+from gateway.approvals.grants import STANDING_PREFIX, Grant, GrantBook
 from gateway.approvals.policy import ApprovalPolicy
 from gateway.clock import Clock
 from gateway.errors import Conflict, Forbidden, NotFound
@@ -42,10 +42,14 @@ class GrantDesk:
 
     # -- reading ------------------------------------------------------------------------------
     async def get(self, grant_id: str) -> Grant:
-        for grant in await self.list(client_id=None):
-            if grant.grant_id == grant_id:
-                return grant
-        raise NotFound("no such grant")
+        if grant_id.startswith(STANDING_PREFIX):
+            found = await self._standing.standing(grant_id.removeprefix(STANDING_PREFIX))
+        else:
+            approved = await self.book.get(grant_id)
+            found = [approved] if approved is not None else []
+        if not found:
+            raise NotFound("no such grant")
+        return found[0]
 
     async def list(self, client_id: str | None = None) -> list[Grant]:
         """Standing grants first, then approved grants, oldest first."""
@@ -90,16 +94,19 @@ class GrantDesk:
         status = grant.status(now, suspend_overdue=False)
         if status in ("revoked", "expired"):
             raise Conflict(f"the grant is {status}; it cannot be reviewed")
-        checked_text(note, "note", MAX_NOTE)
+        text = checked_text(note, "note", MAX_NOTE)
         reviewed = await self.book.save(
             grant,
             review_by=self.next_review(now, grant.expires_at),
             reviewed_at=now,
             reviewed_by=by.subject,
+            review_note=text,
             suspended_at=None,
             announced=tuple(event for event in grant.announced if event != "review.due"),
         )
-        self._events.audit.record("grant_reviewed", outcome="recertified", grant_id=grant_id, by=by.subject)
+        self._events.audit.record(
+            "grant_reviewed", outcome="recertified", grant_id=grant_id, by=by.subject, note=text
+        )
         return reviewed
 
     def next_review(self, now: float, expires_at: float | None) -> float | None:

@@ -59,6 +59,7 @@ class Grant:
     revoke_reason: str = ""
     reviewed_at: float | None = None
     reviewed_by: str | None = None
+    review_note: str = ""
     suspended_at: float | None = None
     announced: tuple[str, ...] = ()
     """Events already announced for this grant (``grant.expired``, ``review.due``): each once."""
