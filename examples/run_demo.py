@@ -27,7 +27,8 @@ from jwt.algorithms import ECAlgorithm
 ROOT = Path(__file__).resolve().parent.parent
 VAR = ROOT / "var"
 AGENT = "demo-agent"
-AGENT_SCOPES = ("weather",)
+AGENT_SCOPES = ("weather:get_forecast", "weather:list_alerts")
+"""The demo agent's standing scopes: the read tools. It lacks ``weather:echo`` and asks for it."""
 GATEWAY = "http://127.0.0.1:8000"
 UPSTREAM_HOST, UPSTREAM_PORT = "127.0.0.1", 8001
 UPSTREAM_URL = f"http://{UPSTREAM_HOST}:{UPSTREAM_PORT}/mcp"
@@ -39,9 +40,31 @@ DEMO_CONFIG = f"""\
 # Written by examples/run_demo.py (make run); rewritten on every run.
 
 # What an MCP host that registers itself (DCR or a Client ID Metadata Document) may hold: the
-# weather server's read tools. The protected-resource metadata and the 401 challenge name them.
+# weather server's read tools. The protected-resource metadata and the 401 challenge name every
+# tool's scope, so an agent asks for all of them and gets what it holds (echo after approval).
 dcr_allowed_scopes = {json.dumps(list(READ_SCOPES))}
-resource_scopes = {json.dumps(list(READ_SCOPES))}
+resource_scopes = {json.dumps([*READ_SCOPES, "weather:echo"])}
+
+# The approval policy: the read tools are granted at once, anything else of the weather server
+# waits for a security-admin's approval (at most a day); a call refused for a missing scope files
+# the request itself.
+[approvals]
+version = "demo"
+step_up = true
+poll_interval = 2
+
+[[approvals.rules]]
+scope = "weather:get_forecast"
+decision = "auto"
+
+[[approvals.rules]]
+scope = "weather:list_alerts"
+decision = "auto"
+
+[[approvals.rules]]
+scope = "weather"
+decision = "approval"
+max_duration = 86400
 
 [scope_descriptions]
 "weather:get_forecast" = "Read weather forecasts"
@@ -65,6 +88,13 @@ In another terminal:
   the example agent (private_key_jwt, client_credentials):
     .venv/bin/python examples/agent.py --gateway {gateway} --client-id {agent} --key {key} \\
         --tool weather__get_forecast --arguments '{{"city": "Paris"}}'
+  the approval loop: the agent lacks weather:echo, asks for it and waits for a decision:
+    .venv/bin/python examples/agent.py --gateway {gateway} --client-id {agent} --key {key} \\
+        --ask weather:echo --why "the demo echoes a greeting" --tool weather__echo --arguments '{{"text": "hi"}}'
+  approve it while it waits, with the CLI (in a third terminal, after the export below):
+    .venv/bin/mcp-gateway approvals list
+    .venv/bin/mcp-gateway approvals approve <request id> --duration 3600
+  or in the console: {gateway}/admin, signed in as {user} (a security-admin)
   a real MCP host, for a person (it registers itself, you sign in and consent):
     MCP Inspector:  npx @modelcontextprotocol/inspector, then connect to {gateway}/mcp
                     (transport Streamable HTTP; its OAuth flow opens the gateway's sign-in page)

@@ -15,6 +15,7 @@ import time
 from collections.abc import Iterator
 from pathlib import Path
 
+import anyio
 import httpx2
 import pytest
 from mcp.client import Client
@@ -23,12 +24,14 @@ from mcp.client.streamable_http import streamable_http_client
 from mcp.shared.auth import OAuthClientMetadata
 from pydantic import AnyUrl
 
-from examples.agent import MemoryTokenStorage
-from examples.run_demo import DEMO_CONFIG, READ_SCOPES, UPSTREAM_URL
+from examples.agent import MemoryTokenStorage, ask_and_wait
+from examples.run_demo import AGENT, AGENT_SCOPES, DEMO_CONFIG, READ_SCOPES, UPSTREAM_URL
 from gateway.config import load_settings
 from gateway.settings import Settings
+from tests.support.agents import AgentKey
+from tests.support.cli import Cli
 from tests.support.gateway_server import RunningGateway
-from tests.support.sdk_clients import SdkBrowser
+from tests.support.sdk_clients import SdkBrowser, private_key_jwt_provider, signed_assertions
 from tests.support.ts_sdk import run_ts_host
 from tests.support.users import signed_up
 from tests.support.weather_gateway import gateway_before_weather
@@ -107,3 +110,46 @@ async def test_the_typescript_sdk_registering_itself_lists_and_calls_tools_and_r
     assert len(report["authorizeUrls"]) == 1, "one sign-in, then a refresh without the person"
     assert len(set(report["accessTokens"])) == 2, "the call after the revocation used a refreshed token"
     assert set(report["scope"].split()) == set(READ_SCOPES)
+
+
+async def test_ap3_the_demo_agent_asks_for_the_tool_it_lacks_and_calls_it_once_approved_with_the_cli(
+    demo_gateway: RunningGateway, tmp_path: Path
+) -> None:
+    """What ``make run`` shows: the demo agent holds the read tools, asks for ``weather:echo``,
+    waits; an operator approves it with the CLI; the agent's next connection lists and calls it."""
+    cli = Cli(store=demo_gateway.settings.server.store, cwd=tmp_path, config=tmp_path / "demo.toml")
+    key = AgentKey()
+    reads = [arg for scope in AGENT_SCOPES for arg in ("--scope", scope)]
+    added = cli.run("clients", "add", AGENT, *reads, "--jwks", json.dumps(key.jwks))
+    assert added.returncode == 0, added.stderr
+
+    async def approve_with_the_cli() -> None:
+        while not (
+            pending := await anyio.to_thread.run_sync(cli.json, "approvals", "list", "--status", "pending")
+        ):
+            await anyio.sleep(0.2)
+        approved = await anyio.to_thread.run_sync(
+            cli.run, "approvals", "approve", pending[0]["request_id"], "--duration", "3600", "--as", "sec-ops"
+        )
+        assert approved.returncode == 0, approved.stderr
+
+    async with httpx2.AsyncClient(timeout=30) as http, anyio.create_task_group() as group:
+        group.start_soon(approve_with_the_cli)
+        status = await ask_and_wait(
+            http,
+            demo_gateway.issuer,
+            signed_assertions(AGENT, key),
+            ["weather:echo"],
+            "demo",
+            say=lambda _: None,
+        )
+    assert status["status"] == "approved"
+
+    provider = private_key_jwt_provider(demo_gateway, AGENT, key, MemoryTokenStorage())
+    async with (
+        httpx2.AsyncClient(auth=provider, timeout=30) as sdk_http,
+        Client(streamable_http_client(f"{demo_gateway.url}/mcp", http_client=sdk_http)) as client,
+    ):
+        assert "weather__echo" in {tool.name for tool in (await client.list_tools()).tools}
+        result = await client.call_tool("weather__echo", {"text": "hi"})
+        assert not result.is_error, result
