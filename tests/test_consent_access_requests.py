@@ -91,7 +91,7 @@ async def test_ap3_consent_files_the_scopes_awaiting_approval_and_the_code_carri
     (filed,) = await filed_for(gateway, person.username)
     assert "<code>payments:refund</code>" in filed and "<code>root</code>" not in filed
     assert f"asked for at sign-in by {person.username}" in filed
-    assert "by consent" in filed and f"<code>{DESK}</code>" in filed
+    assert "at the consent page, when the person allowed" in filed and f"<code>{DESK}</code>" in filed
 
 
 async def test_ap3_when_nothing_asked_for_is_held_the_person_is_told_it_went_for_approval(

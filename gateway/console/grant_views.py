@@ -58,8 +58,14 @@ def _row(
     state = html.badge(status) + (f" {html.badge('overdue')}" if late else "")
     if grant.standing:
         expires, review = '<span class="muted">with the client</span>', '<span class="muted">—</span>'
+        granted_by = '<span class="muted">its definition</span>'
     else:
-        expires, review = html.moment(grant.expires_at), html.moment(grant.review_by)
+        expires, granted_by = html.moment(grant.expires_at), html.people(grant.granted_by)
+        review = (
+            html.moment(grant.review_by)
+            if grant.review_by
+            else '<span class="muted">none: it ends first</span>'
+        )
     if grant.revoked_at is not None:
         state += (
             f'<br><span class="muted">by {escape(grant.revoked_by or "")} at '
@@ -74,14 +80,18 @@ def _row(
         f"<td>{html.scope_list(grant.scopes, descriptions)}</td>"
         f"<td>{_resource(grant.resource)}</td>"
         f"<td>{escape(grant.source)}</td>"
-        f"<td>{html.people(grant.granted_by)}</td>"
+        f"<td>{granted_by}</td>"
         f"<td>{expires}</td><td>{review}</td><td>{state}</td>"
         f"<td>{_actions(grant, status, visitor)}</td></tr>"
     )
 
 
 def _resource(resource: str | None) -> str:
-    return f"<code>{escape(resource)}</code>" if resource else '<span class="muted">any it may use</span>'
+    return (
+        f'<code class="url">{escape(resource)}</code>'
+        if resource
+        else '<span class="muted">any it may use</span>'
+    )
 
 
 def _actions(grant: Grant, status: str, visitor: Visitor) -> str:
@@ -92,12 +102,12 @@ def _actions(grant: Grant, status: str, visitor: Visitor) -> str:
     token = html.hidden({"csrf": visitor.csrf})
     key = escape(grant.grant_id)
     return (
-        f"<details><summary>Revoke <span class=muted>{key}</span></summary>"
+        f'<details><summary>Revoke<span class="hidden-name"> {key}</span></summary>'
         f'<form method="post" action="{grant_path(grant.grant_id, "revoke")}">{token}'
         f'<label for="revoke-{key}">Reason</label>'
         f'<textarea id="revoke-{key}" name="reason" maxlength="1000" required></textarea>'
         '<button type="submit" class="danger">Revoke grant</button></form></details>'
-        f"<details><summary>Review <span class=muted>{key}</span></summary>"
+        f'<details><summary>Review<span class="hidden-name"> {key}</span></summary>'
         f'<form method="post" action="{grant_path(grant.grant_id, "review")}">{token}'
         f'<label for="review-{key}">Note (optional)</label>'
         f'<textarea id="review-{key}" name="note" maxlength="1000"></textarea>'

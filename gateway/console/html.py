@@ -44,6 +44,7 @@ STYLE = (
     "tr.overdue td{background:#fff5dc}"
     "code{font:.88em ui-monospace,SFMono-Regular,Menlo,Consolas,monospace;background:#eef0f4;"
     "padding:.05rem .3rem;border-radius:3px}"
+    "td code,time{white-space:nowrap}td code.url{white-space:normal;word-break:break-all}"
     "ul.scopes{list-style:none;margin:0;padding:0}ul.scopes li{margin:.1rem 0}"
     ".muted,.desc{color:var(--muted)}"
     ".badge{display:inline-block;padding:.05rem .55rem;border-radius:999px;font-size:.8rem;font-weight:600;"
@@ -75,9 +76,11 @@ STYLE = (
     "button.primary{background:var(--accent);color:#fff}button.approve{background:var(--ok);color:#fff}"
     "button.danger{background:var(--bad);color:#fff}"
     "button.secondary{background:#fff;border-color:#b0b7c3;color:var(--ink)}"
-    "details{margin:.25rem 0}details summary{cursor:pointer;color:var(--accent);font-weight:600}"
+    "details{margin:.25rem 0}"
+    "details summary{cursor:pointer;color:var(--accent);font-weight:600;white-space:nowrap}"
     "a{color:var(--accent)}:focus-visible{outline:3px solid #8fb4ff;outline-offset:2px}"
     ".narrow{max-width:26rem}.empty{padding:1.5rem;text-align:center;color:var(--muted)}"
+    ".hidden-name{position:absolute;width:1px;height:1px;overflow:hidden;clip-path:inset(50%);white-space:nowrap}"
 )
 
 NAVIGATION = ((paths.CONSOLE, "Approval queue"), (paths.CONSOLE_GRANTS, "Grants"))
@@ -153,6 +156,11 @@ def length(seconds: float) -> str:
         if count:
             parts.append(f"{count} {unit}")
     return " ".join(parts[:2]) or "0 s"
+
+
+def age(seconds: float) -> str:
+    """How long ago something happened: ``just now`` under a minute, else :func:`length` ago."""
+    return "just now" if seconds < 60 else f"{length(seconds)} ago"
 
 
 def scope_list(scopes: Iterable[str], descriptions: Mapping[str, str]) -> str:

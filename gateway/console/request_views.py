@@ -18,6 +18,14 @@ UNITS = (("days", 86400), ("hours", 3600), ("minutes", 60), ("seconds", 1))
 """The units a duration is given in on the decision form, largest first."""
 
 
+ORIGINS = {
+    "agent": "by the agent itself",
+    "step-up": "by the gateway, for a call the agent was refused (step-up)",
+    "consent": "at the consent page, when the person allowed",
+    "registration": "at the client's registration",
+}
+
+
 def request_path(request_id: str, action: str = "") -> str:
     return f"{paths.CONSOLE_REQUESTS}/{quote(request_id, safe='')}" + (f"/{action}" if action else "")
 
@@ -45,8 +53,8 @@ def queue(
     rows = "".join(
         "<tr>"
         f'<td><a href="{request_path(r.request_id)}">{escape(r.request_id)}</a></td>'
-        f"<td>{html.length(now - r.created_at)}"
-        f'<br><span class="muted">since {html.moment(r.created_at)}</span></td>'
+        f"<td>{html.age(now - r.created_at)}"
+        f'<br><span class="muted">{html.moment(r.created_at)}</span></td>'
         f"<td>{_requester(r)}</td>"
         f"<td>{html.scope_list(r.scopes, descriptions)}</td>"
         f"<td>{escape(r.justification) or '<span class=muted>none given</span>'}</td>"
@@ -119,13 +127,13 @@ def one(
             else '<span class="muted">nobody: the agent itself</span>',
         ),
         ("Asks for", html.scope_list(request.scopes, descriptions)),
-        ("Resource", f"<code>{escape(request.resource)}</code>"),
+        ("Resource", f'<code class="url">{escape(request.resource)}</code>'),
         ("Justification", escape(request.justification) or '<span class="muted">none given</span>'),
         ("For how long", f"{html.length(request.duration)} at most"),
         (
             "Filed",
-            f"{html.moment(request.created_at)} ({html.length(now - request.created_at)} ago), "
-            f"by {escape(request.origin)}",
+            f"{html.moment(request.created_at)} ({html.age(now - request.created_at)}), "
+            f"{ORIGINS.get(request.origin, escape(request.origin))}",
         ),
         ("Already holds", html.scope_list(held, descriptions)),
         (
@@ -154,7 +162,7 @@ def one(
     return (
         f'<p><a href="{paths.CONSOLE}">← Approval queue</a></p>'
         f"<h1>Access request <code>{escape(request.request_id)}</code></h1>"
-        f'<p class="lead">{html.badge(status)} {_requester(request)}</p>'
+        f'<p class="lead">{html.badge(status)} asked by {_requester(request)}</p>'
         f"{html.notice(message)}{html.notice(done, 'done')}"
         f'<div class="card"><dl class="facts">{listed}</dl></div>'
         f"{_decision_forms(request, visitor, descriptions) if status == 'pending' else ''}"
