@@ -15,13 +15,19 @@ import hashlib
 import re
 import time
 from collections.abc import AsyncIterator, Iterator
+from dataclasses import replace
 from urllib.parse import quote
 
 import httpx2
 import pytest
 
 from gateway import paths
+from gateway.approvals.decisions import Principal
+from gateway.approvals.grants import Grant, standing_grant
+from gateway.config import ConfigError, settings_from
+from gateway.console import grant_views
 from gateway.console.html import STYLE
+from gateway.console.visitors import Visitor
 from tests.support.approval_desk import (
     BOT,
     DESK,
@@ -228,6 +234,13 @@ async def test_ad5_signing_out_ends_the_session(gateway: RunningGateway) -> None
         out = await person.submit(queue, paths.CONSOLE_SIGN_OUT)
         assert out.status_code == 303 and out.headers["location"] == paths.CONSOLE_SIGN_IN
         assert (await person.open(paths.CONSOLE)).status_code == 303
+
+
+def test_ad5_the_mcp_endpoint_cannot_be_put_over_the_console() -> None:
+    for taken in ("/admin", "/admin/", "/admin/grants", "/admin/apis"):
+        with pytest.raises(ConfigError, match="taken by the health probe, the console or the admin API"):
+            settings_from(mcp_path=taken)
+    assert settings_from(mcp_path="/administration").mcp.mcp_path == "/administration"
 
 
 # == AD-5 and AP-4: the desks decide, the page shows =================================================
@@ -439,3 +452,27 @@ async def test_a_security_admin_recertifies_a_grant(
     assert done.status_code == 303
     after = await sec.open(done.headers["location"])
     assert "Re-certified" in after.text and "reviewed by sec" in after.text
+
+
+def test_an_overdue_grant_stands_out_and_a_standing_one_offers_no_form() -> None:
+    """The grants page, from records: a grant past its review date is marked and counted."""
+    now = 1_800_000_000.0
+    overdue = Grant(
+        "grt_late", BOT, ("payments:read",), "https://gw.example/mcp", "approval", ("sec",),
+        created_at=now - 10 * 86400, expires_at=now + 86400, review_by=now - 3600,
+    )  # fmt: skip
+    on_time = replace(overdue, grant_id="grt_fine", review_by=now + 3600)
+    standing = standing_grant(BOT, ("weather:read",), "config", now - 86400)
+    visitor = Visitor(Principal("sec", ("security-admin",)), "token")
+    body = grant_views.grants(
+        [standing, overdue, on_time], descriptions={}, now=now, suspend_overdue=False, visitor=visitor
+    )
+    assert "<strong>1 overdue for review</strong>" in body
+    late = re.search(r'<tr id="grt_late" class=overdue>.*?</tr>', body, re.S)
+    assert late is not None and '<span class="badge overdue">overdue</span>' in late.group(0)
+    assert '<tr id="grt_fine">' in body
+    assert set(forms_of(body)) == {
+        grant_views.grant_path(g, a) for g in ("grt_late", "grt_fine") for a in ("revoke", "review")
+    }
+    suspended = grant_views.grants([overdue], descriptions={}, now=now, suspend_overdue=True, visitor=visitor)
+    assert '<span class="badge suspended">suspended</span>' in suspended
