@@ -152,10 +152,11 @@ class FederatedSignIn:
 
     async def _returning(self, request: Request, record: dict[str, str]) -> Response:
         binder = request.cookies.get(self._browser.cookies.binder, "")
-        if not same(digest(binder), record["binder"]) or not record["return_to"].startswith("/"):
+        back = record["return_to"]
+        if not same(digest(binder), record["binder"]) or not back.startswith("/") or back.startswith("//"):
             self._audit.record("federated_sign_in", outcome="refused", error="foreign_browser")
             return pages.error_page("This sign-in was not started in this browser.", 403)
-        return await self._sign_in(request, record, record["return_to"], purpose="console")
+        return await self._sign_in(request, record, back, purpose="console")
 
     async def _sign_in(self, request: Request, record: dict[str, str], then: str, **who: str) -> Response:
         """Check the provider's answer, redeem its code, sign the person in with the roles their ID

@@ -23,13 +23,14 @@ from collections.abc import Iterable, Mapping
 from dataclasses import dataclass, field
 from typing import Any
 
-SECURITY_ADMIN = "security-admin"
-TOOL_AUTHOR = "tool-author"
+from gateway.approvals.policy import APPROVER_ROLES
+
 AUDITOR = "auditor"
-ROLES = (SECURITY_ADMIN, TOOL_AUTHOR, AUDITOR)
+WRITERS = APPROVER_ROLES
+"""Roles that may act at the console: the ones a policy rule may name as approvers (what each may
+do is the desks' rule, not the page's)."""
+ROLES = (*WRITERS, AUDITOR)
 """Every role, in the order pages and listings show them."""
-WRITERS = (SECURITY_ADMIN, TOOL_AUTHOR)
-"""Roles that may act at the console (what each may do is the desks' rule, not the page's)."""
 
 
 class RoleError(ValueError):
