@@ -334,7 +334,7 @@ async def test_ad5_a_refusal_is_a_page_with_its_reason_and_status_never_a_server
         ({"scope": "payments:other"}, 400, "was not requested"),
     ]
     for fields, status, text in cases:
-        answer = await sec.submit(page, action, **fields)  # type: ignore[arg-type]
+        answer = await sec.submit(page, action, **fields)
         assert answer.status_code == status and text in notice_of(answer.text), (fields, answer.text[-800:])
     denied = await sec.submit(page, request_page(request_id) + "/deny", reason="")
     assert denied.status_code == 400 and "Reason is required" in notice_of(denied.text)

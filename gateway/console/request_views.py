@@ -144,6 +144,8 @@ def one(
     ]
     if status == "pending":
         facts.append(("Waits until", html.moment(request.expires_at)))
+    elif status == "expired":
+        facts.append(("Expired", f"{html.moment(request.expires_at)}, undecided"))
     else:
         facts.append(("Decided", f"{html.moment(request.decided_at)} by {html.people(request.decided_by)}"))
     if status == "approved":
