@@ -15,6 +15,7 @@ from gateway import paths
 from gateway.admin.boundary import AdminRoute
 from gateway.admin.routes import admin_app, admin_routes
 from gateway.composition import Gateway
+from gateway.console.routes import console_routes
 from gateway.error_handlers import EXCEPTION_HANDLERS
 from gateway.key_encryption import KeyEncryptionError
 from gateway.oauth.routes import authorization_server_routes
@@ -56,6 +57,7 @@ def create_app(gateway: Gateway) -> Starlette:
             *protected_resource_routes(gateway),
             *authorization_server_routes(gateway),
             *admin_routes(gateway),
+            *console_routes(gateway),
         ],
         lifespan=lifespan,
         middleware=[

@@ -8,6 +8,7 @@ from gateway.clock import Clock
 from gateway.fetching.fetcher import DocumentFetcher
 from gateway.oauth.authorize.browser_state import BrowserState, Cookies
 from gateway.oauth.authorize.oidc_provider import FederationConfig
+from gateway.oauth.authorize.roles import RoleMapping
 from gateway.oauth.clients.metadata_documents import ClientMetadataDocuments, cimd_policy
 from gateway.oauth.clients.registry import ClientRegistry
 from gateway.oauth.token_endpoint.assertions import AssertionVerifier, ClientKeys
@@ -88,4 +89,5 @@ def federation_config(settings: Settings) -> FederationConfig:
         scopes=federation.oidc_scopes,
         provider_name=federation.oidc_provider_name,
         leeway=settings.tokens.clock_leeway,
+        roles=RoleMapping(federation.oidc_role_claim, federation.oidc_role_mapping),
     )

@@ -60,7 +60,7 @@ _GROUP_OF = {
     spec.name: group for group, kind in _GROUPS.items() for spec in fields(kind) if _is_setting(spec)
 }
 """The group each flat name is filed under (``access_token_ttl`` -> ``tokens``)."""
-_TABLES = ("clients", "scope_descriptions", "targets", "servers", "approvals")
+_TABLES = ("clients", "scope_descriptions", "targets", "servers", "approvals", "oidc_role_mapping")
 _SCALARS = {
     spec.name: spec
     for kind in _GROUPS.values()
@@ -212,8 +212,8 @@ def _validate(settings: Settings) -> None:
     mcp_path = settings.mcp.mcp_path
     if not mcp_path.startswith("/"):
         raise ConfigError(f"mcp_path must start with '/', got {mcp_path!r}")
-    if mcp_path == paths.HEALTHZ or (mcp_path + "/").startswith(paths.ADMIN_API + "/"):  # AD-1
-        raise ConfigError(f"mcp_path {mcp_path!r} is taken by the health probe or the admin API")
+    if mcp_path == paths.HEALTHZ or (mcp_path + "/").startswith(paths.CONSOLE + "/"):  # AD-1, AD-5
+        raise ConfigError(f"mcp_path {mcp_path!r} is taken by the health probe, the console or the admin API")
     if not 0 < server.port < 65536:
         raise ConfigError(f"port must be between 1 and 65535, got {server.port}")
     counts = {**vars(tokens), **vars(settings.sign_in), **vars(settings.registration)}
@@ -241,3 +241,5 @@ def _validate_oidc(federation: FederationSettings) -> None:
         raise ConfigError("oidc_issuer is set, so oidc_client_id is required")
     if "openid" not in federation.oidc_scopes:
         raise ConfigError("oidc_scopes must include 'openid'")
+    if federation.oidc_role_mapping and not federation.oidc_role_claim:
+        raise ConfigError("[oidc_role_mapping] is set, so oidc_role_claim must name the claim it maps")

@@ -1,6 +1,7 @@
 """The settings the configuration file gives as tables (``[[clients]]``, ``[[targets]]``,
-``[[servers]]``, ``[scope_descriptions]``, ``[approvals]``): each one's shape is checked here, what
-it may hold by the part that owns it (the client model, the server registry, the approval policy).
+``[[servers]]``, ``[scope_descriptions]``, ``[approvals]``, ``[oidc_role_mapping]``): each one's
+shape is checked here, what it may hold by the part that owns it (the client model, the server
+registry, the approval policy, the roles).
 """
 
 from __future__ import annotations
@@ -10,6 +11,7 @@ from collections.abc import Mapping
 from typing import Any
 
 from gateway.approvals.policy import PolicyError, policy_from_table
+from gateway.oauth.authorize.roles import RoleError, checked_roles
 from gateway.oauth.clients.model import CONFIG_FIELDS
 from gateway.settings import TargetConfig
 from tools_registry.servers import RegistryError, configured_servers
@@ -35,9 +37,29 @@ def table_setting(name: str, value: Any, source: str) -> Any:
         except PolicyError as exc:
             raise ConfigError(f"{source}: {exc}") from None
         return dict(value)
+    if name == "oidc_role_mapping":
+        return _role_mapping(value, source)
     if not isinstance(value, Mapping) or not all(isinstance(v, str) for v in value.values()):
         raise ConfigError(f"{source}: [scope_descriptions] must map scope names to text")
     return dict(value)
+
+
+def _role_mapping(value: Any, source: str) -> dict[str, tuple[str, ...]]:
+    """``{claim value: role or [roles]}``, every role one the gateway knows (AD-6)."""
+    if not isinstance(value, Mapping):
+        raise ConfigError(f"{source}: [oidc_role_mapping] must map claim values to roles")
+    mapping: dict[str, tuple[str, ...]] = {}
+    for claim_value, roles in value.items():
+        listed = [roles] if isinstance(roles, str) else roles
+        if not isinstance(listed, list | tuple) or not listed or not all(isinstance(r, str) for r in listed):
+            raise ConfigError(
+                f"{source}: [oidc_role_mapping] {claim_value!r} must name a role or a list of roles"
+            )
+        try:
+            mapping[str(claim_value)] = checked_roles(listed)
+        except RoleError as exc:
+            raise ConfigError(f"{source}: [oidc_role_mapping] {claim_value!r}: {exc}") from None
+    return mapping
 
 
 def _list_of_tables(value: Any, source: str, name: str) -> list[Mapping[str, Any]]:

@@ -44,6 +44,15 @@ ADMIN_CALLS = ADMIN_API_V1 + "/calls"
 """Held calls for approvers: ``?status=``, ``/{id}``, ``/{id}/approve``, ``/{id}/deny``."""
 CALL_PAGES = "/admin/calls"
 """The approval page of a held call, ``/admin/calls/{id}`` (served by the console)."""
+CONSOLE = "/admin"
+"""The security team's web console: its pages are under this prefix, except ``/admin/api``."""
+CONSOLE_SIGN_IN = CONSOLE + "/sign-in"
+CONSOLE_FEDERATED = CONSOLE_SIGN_IN + "/federated"
+CONSOLE_SIGN_OUT = CONSOLE + "/sign-out"
+CONSOLE_REQUESTS = CONSOLE + "/requests"
+"""``/admin/requests/{id}`` shows one access request; ``…/approve`` and ``…/deny`` decide it."""
+CONSOLE_GRANTS = CONSOLE + "/grants"
+"""The grants; ``/admin/grants/{id}/revoke`` and ``…/review`` change one."""
 
 
 def resource_metadata_path(resource: str) -> str:

@@ -4,6 +4,7 @@ and JSON objects with a duplicated member refused (two readers must never see tw
 from __future__ import annotations
 
 from typing import Any
+from urllib.parse import parse_qsl
 
 from starlette.requests import Request
 
@@ -30,6 +31,16 @@ async def read_capped(request: Request, max_bytes: int) -> bytes:
         if len(body) > max_bytes:
             raise BodyTooLarge(max_bytes)
     return bytes(body)
+
+
+async def read_page_form(request: Request, max_bytes: int) -> dict[str, list[str]]:
+    """A form one of the gateway's own pages posted: capped, every value of every name (a list of
+    checkboxes repeats its name), bytes that are not UTF-8 replaced; :class:`BodyTooLarge`."""
+    body = await read_capped(request, max_bytes)
+    form: dict[str, list[str]] = {}
+    for name, value in parse_qsl(body.decode("utf-8", "replace"), keep_blank_values=True):
+        form.setdefault(name, []).append(value)
+    return form
 
 
 def unique_members(pairs: list[tuple[str, Any]]) -> dict[str, Any]:

@@ -160,6 +160,11 @@ class FederationSettings:
     oidc_scopes: tuple[str, ...] = ("openid",)
     oidc_provider_name: str = ""
     """The name on the "Sign in with …" button; defaults to the issuer's host."""
+    oidc_role_claim: str = ""
+    """The ID-token claim whose values give console roles (``groups``); empty: federated people
+    hold no role."""
+    oidc_role_mapping: Mapping[str, tuple[str, ...]] = field(default_factory=dict)
+    """``[oidc_role_mapping]``: a value of that claim -> the role (or list of roles) it gives."""
 
     @property
     def enabled(self) -> bool:

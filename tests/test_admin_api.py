@@ -223,7 +223,7 @@ def test_ad1_the_mcp_endpoint_cannot_be_put_under_the_admin_api_or_the_probe() -
     for taken in ["/admin/api", "/admin/api/", "/admin/api/v1/health", "/healthz"]:
         with pytest.raises(ConfigError, match="mcp_path"):
             settings_from(mcp_path=taken)
-    assert settings_from(mcp_path="/admin/apis").mcp.mcp_path == "/admin/apis"
+    assert settings_from(mcp_path="/administration").mcp.mcp_path == "/administration"
 
 
 async def test_ad2_unknown_paths_and_methods_are_problem_details_and_only_after_authentication(

@@ -34,6 +34,7 @@ COMPOSITION_ROOT = (
     "gateway.oauth.routes",
     "gateway.resource.routes",
     "gateway.admin.routes",
+    "gateway.console.routes",
 )
 """The modules (and packages) that may read the settings: the composition root and the HTTP faces
 it assembles. Every other part is handed the values it needs."""
@@ -161,13 +162,19 @@ def test_the_tools_registry_never_imports_the_gateway(graph: dict[str, set[str]]
         ("gateway.webhooks", "gateway.upstream"),
         ("gateway.webhooks", "gateway.admin"),
         ("gateway.fetching", "gateway.webhooks"),
+        ("gateway.oauth", "gateway.console"),
+        ("gateway.resource", "gateway.console"),
+        ("gateway.upstream", "gateway.console"),
+        ("gateway.approvals", "gateway.console"),
+        ("gateway.admin", "gateway.console"),
     ],
 )
 def test_no_role_reaches_back_up_the_chain(graph: dict[str, set[str]], importer: str, imported: str) -> None:
     """A tool call runs resource -> upstream -> authorization server (exchange) -> store; nothing
     below imports what sits above it. The operators' face (``gateway.admin``) reads all three
     roles, and none of them reads it. The webhooks (``gateway.webhooks``) read no role: a role that
-    has news holds an ``Announcer``; the fetching gate they share knows nothing of them."""
+    has news holds an ``Announcer``; the fetching gate they share knows nothing of them. The
+    console (``gateway.console``) reads the approval desks and the sign-in, and nothing reads it."""
     assert imports_from(graph, importer, imported) == []
 
 

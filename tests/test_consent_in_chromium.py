@@ -13,12 +13,9 @@ browser here. A missing Chromium fails the test, it is not skipped.
 
 from __future__ import annotations
 
-import contextlib
-import http.server
 import re
 import threading
 from collections.abc import Iterator
-from html import escape
 from pathlib import Path
 from urllib.parse import urlsplit
 
@@ -32,8 +29,8 @@ from gateway.settings import Settings
 from tests.support.authorization_code import PublicClient, new_verifier, query_of
 from tests.support.chromium import chromium_browser
 from tests.support.gateway_server import RunningGateway, running_gateway
-from tests.support.http_server import LoopbackServer, serving
 from tests.support.kek import SHARED_STORE_KEK
+from tests.support.redirect_target import Target, redirect_target
 from tests.support.tokens import claims_of
 from tests.support.users import add_user
 
@@ -48,37 +45,6 @@ USERNAME = "dana"
 PASSWORD = "correct horse battery staple"
 
 
-# -- the client's redirect target and a page that tries to frame the consent page ------------------
-
-
-class _Target(http.server.BaseHTTPRequestHandler):
-    frame_src = ""
-
-    def do_GET(self) -> None:
-        if self.path.startswith("/frame"):
-            frame = f'<iframe src="{escape(self.frame_src)}"></iframe>'
-            body = f'<!doctype html><html lang="en"><title>framer</title>{frame}'
-        else:
-            body = '<!doctype html><html lang="en"><title>client</title><h1>Back at the client</h1>'
-        data = body.encode()
-        self.send_response(200)
-        self.send_header("Content-Type", "text/html; charset=utf-8")
-        self.send_header("Content-Length", str(len(data)))
-        self.end_headers()
-        self.wfile.write(data)
-
-    def log_message(self, format: str, *args: object) -> None:
-        pass
-
-
-@contextlib.contextmanager
-def redirect_target() -> Iterator[tuple[str, type[_Target]]]:
-    """A loopback HTTP server playing the client's redirect URI; (its base URL, its handler class)."""
-    handler = type("Target", (_Target,), {})
-    with serving(LoopbackServer(handler, None)) as server:
-        yield f"http://127.0.0.1:{server.port}", handler
-
-
 # -- the gateway, the user, the browser --------------------------------------------------------------
 
 
@@ -91,7 +57,7 @@ def chromium() -> Iterator[Browser]:
 @pytest.fixture(scope="module")
 def deployment(
     tmp_path_factory: pytest.TempPathFactory,
-) -> Iterator[tuple[RunningGateway, str, type[_Target]]]:
+) -> Iterator[tuple[RunningGateway, str, type[Target]]]:
     store_url = f"sqlite:///{tmp_path_factory.mktemp('chromium') / 'gw.sqlite3'}"
     with redirect_target() as (target, handler):
 
@@ -143,7 +109,7 @@ def sign_in(page: Page, url: str) -> dict[str, str]:
 
 
 def test_a_person_reads_the_consent_page_unticks_a_scope_and_allows_in_chromium(
-    chromium: Browser, deployment: tuple[RunningGateway, str, type[_Target]]
+    chromium: Browser, deployment: tuple[RunningGateway, str, type[Target]]
 ) -> None:
     gw, target, _ = deployment
     verifier = new_verifier()
@@ -206,7 +172,7 @@ def test_a_person_reads_the_consent_page_unticks_a_scope_and_allows_in_chromium(
 
 
 def test_chromium_refuses_to_show_the_consent_page_in_a_frame(
-    chromium: Browser, deployment: tuple[RunningGateway, str, type[_Target]]
+    chromium: Browser, deployment: tuple[RunningGateway, str, type[Target]]
 ) -> None:
     gw, target, handler = deployment
     context = chromium.new_context()

@@ -52,7 +52,7 @@ from tests.support.browser import form_fields
 from tests.support.chromium import chromium_browser
 from tests.support.gateway_server import RunningGateway, running_gateway
 from tests.support.http_clients import http_client
-from tests.support.oidc_idp import RunningIdp, require_idp, running_idp
+from tests.support.oidc_idp import RunningIdp, require_idp, running_idp, through_the_provider
 from tests.support.tokens import claims_of
 
 pytestmark = pytest.mark.anyio
@@ -69,8 +69,6 @@ ACCOUNTS = {
     "erin": {"email": "erin@example.com", "preferred_username": "erin"},
 }
 _FORMS = re.compile(r'<form method="post" action="([^"]+)">(.*?)</form>', re.S)
-_IDP_FORM = re.compile(r'<form autocomplete="off" action="([^"]+)" method="post">(.*?)</form>', re.S)
-_IDP_HIDDEN = re.compile(r'<input type="hidden" name="([^"]+)" value="([^"]*)"/?>')
 
 
 # -- the gateway and the provider ----------------------------------------------------------------
@@ -141,30 +139,6 @@ async def press_federated_button(browser: httpx2.AsyncClient, url: str) -> tuple
     started = await browser.post(urljoin(url, paths.FEDERATED_START), data=hidden)
     assert started.status_code == 303, started.text[:500]
     return page, started.headers["location"]
-
-
-async def through_the_provider(
-    browser: httpx2.AsyncClient, location: str, gw: RunningGateway, login: str = "alice"
-) -> str:
-    """Follow the provider's sign-in and consent forms; the URL it sends the browser back to."""
-    for _ in range(12):
-        if location.startswith(gw.url):
-            return location
-        response = await browser.get(location)
-        if response.status_code in (302, 303):
-            location = urljoin(location, response.headers["location"])
-            continue
-        assert response.status_code == 200, (response.status_code, response.text[:800])
-        match = _IDP_FORM.search(response.text)
-        assert match is not None, response.text[:800]
-        action, body = match.groups()
-        data = {unescape(k): unescape(v) for k, v in _IDP_HIDDEN.findall(body)}
-        if data.get("prompt") == "login":
-            data |= {"login": login, "password": "any password"}
-        answer = await browser.post(urljoin(location, unescape(action)), data=data)
-        assert answer.status_code in (302, 303), (answer.status_code, answer.text[:800])
-        location = urljoin(location, answer.headers["location"])
-    raise AssertionError("the provider never sent the browser back")
 
 
 async def consent_and_redeem(

@@ -1,4 +1,10 @@
-"""``mcp-gateway users add|list|remove``: the built-in people who may sign in at ``/authorize``."""
+"""``mcp-gateway users add|list|remove|roles``: the built-in people who may sign in at ``/authorize``
+and at the console (``/admin``), and the roles they hold there.
+
+    mcp-gateway users add dana --role security-admin      # repeat --role for more; none by default
+    mcp-gateway users roles dana --set auditor tool-author   # exactly these (--set alone: none)
+    mcp-gateway users roles dana --add security-admin --remove auditor
+"""
 
 from __future__ import annotations
 
@@ -8,6 +14,7 @@ import sys
 from typing import TYPE_CHECKING, Any
 
 from gateway.cli.output import Handler, add_json_flag, emit, not_found, removed, table
+from gateway.oauth.authorize.roles import ROLES
 from gateway.oauth.authorize.users import UserError
 
 if TYPE_CHECKING:
@@ -22,8 +29,18 @@ def add_parser(commands: Any) -> None:
     add.add_argument("username")
     add.add_argument("--display-name", default="")
     add.add_argument("--password-stdin", action="store_true", help="read the password from stdin")
+    add.add_argument(
+        "--role", action="append", default=[], choices=ROLES, help="a role at the console (repeatable)"
+    )
     users.add_parser("list", help="list users")
     users.add_parser("remove", help="remove a user").add_argument("username")
+    roles = users.add_parser("roles", help="change a user's roles at the console")
+    roles.add_argument("username")
+    roles.add_argument("--set", nargs="*", choices=ROLES, help="exactly these roles (none: no role)")
+    roles.add_argument("--add", action="append", default=[], choices=ROLES, help="add a role (repeatable)")
+    roles.add_argument(
+        "--remove", action="append", default=[], choices=ROLES, help="remove a role (repeatable)"
+    )
     add_json_flag(users.choices.values())
 
 
@@ -36,16 +53,23 @@ def _read_password(args: argparse.Namespace) -> str:
     return password
 
 
+def _roles_text(roles: tuple[str, ...]) -> str:
+    return ", ".join(roles) or "no role"
+
+
 async def _add(gateway: Gateway, args: argparse.Namespace) -> int:
-    user = await gateway.users.add(args.username, _read_password(args), args.display_name)
-    emit(args, user.public_view(), f"added user {user.username}")
+    user = await gateway.users.add(args.username, _read_password(args), args.display_name, tuple(args.role))
+    gateway.audit.record("user_added", outcome="added", sub=user.username, roles=" ".join(user.roles))
+    emit(args, user.public_view(), f"added user {user.username} ({_roles_text(user.roles)})")
     return 0
 
 
 async def _list(gateway: Gateway, args: argparse.Namespace) -> int:
-    users = [u.public_view() for u in await gateway.users.list_users()]
-    rows = [(u["username"], u["display_name"]) for u in users]
-    emit(args, users, table(("username", "display name"), rows, "no users"))
+    users = await gateway.users.list_users()
+    rows = [(u.username, u.display_name or u.username, list(u.roles)) for u in users]
+    emit(
+        args, [u.public_view() for u in users], table(("username", "display name", "roles"), rows, "no users")
+    )
     return 0
 
 
@@ -55,8 +79,30 @@ async def _remove(gateway: Gateway, args: argparse.Namespace) -> int:
     return removed(args, "user", args.username)
 
 
+async def _roles(gateway: Gateway, args: argparse.Namespace) -> int:
+    if (args.set is None) == (not args.add and not args.remove):
+        raise UserError("give either --set, or --add and --remove")
+    user = await gateway.users.get(args.username)
+    if user is None:
+        return not_found("user", args.username)
+    wanted = args.set if args.set is not None else [*user.roles, *args.add]
+    changed = await gateway.users.set_roles(
+        user.username, tuple(role for role in wanted if role not in args.remove)
+    )
+    gateway.audit.record(
+        "user_roles_changed",
+        outcome="changed",
+        sub=changed.username,
+        roles=" ".join(changed.roles),
+        before=" ".join(user.roles),
+    )
+    emit(args, changed.public_view(), f"user {changed.username} now holds: {_roles_text(changed.roles)}")
+    return 0
+
+
 HANDLERS: dict[tuple[str, str], Handler] = {
     ("users", "add"): _add,
     ("users", "list"): _list,
     ("users", "remove"): _remove,
+    ("users", "roles"): _roles,
 }

@@ -18,7 +18,9 @@ from starlette.routing import BaseRoute, Route
 
 from gateway import paths
 from gateway.oauth.access_requests import AccessRequestEndpoints
+from gateway.oauth.authorize.approval_at_consent import ApprovalAtConsent
 from gateway.oauth.authorize.endpoint import AuthorizationEndpoint
+from gateway.oauth.authorize.password_sign_in import PasswordSignIn
 from gateway.oauth.authorize.sign_in_limits import SignInLimits
 from gateway.oauth.clients.metadata_documents import METADATA_LOOKUPS_PER_MINUTE
 from gateway.oauth.clients.registration import (
@@ -132,6 +134,11 @@ def _registration_routes(gateway: Gateway) -> list[Route]:
     return registration_routes(endpoints)
 
 
+def password_sign_in(gateway: Gateway) -> PasswordSignIn:
+    """Built-in users' sign-in with its limits (SI-1): ``/authorize``'s and the console's forms."""
+    return PasswordSignIn(gateway.users, SignInLimits(gateway.store, gateway.clock), gateway.audit)
+
+
 def authorization_server_routes(gateway: Gateway) -> list[BaseRoute]:
     settings = gateway.settings
     server = settings.server
@@ -148,7 +155,7 @@ def authorization_server_routes(gateway: Gateway) -> list[BaseRoute]:
     authorization = AuthorizationEndpoint(
         issuer=server.issuer_id,
         clients=gateway.clients,
-        users=gateway.users,
+        passwords=password_sign_in(gateway),
         browser=gateway.browser,
         federation=gateway.federation,
         codes=gateway.codes,
@@ -156,7 +163,9 @@ def authorization_server_routes(gateway: Gateway) -> list[BaseRoute]:
         entitlements=gateway.approvals.entitlements,
         scope_descriptions=settings.sign_in.scope_descriptions,
         audit=gateway.audit,
-        limits=SignInLimits(gateway.store, gateway.clock),
+        approvals=ApprovalAtConsent(
+            gateway.approvals.requests, gateway.audit, settings.sign_in.scope_descriptions
+        ),
         document_lookups=WindowCounter(
             gateway.store, gateway.clock, name="cimd-lookup", limit=METADATA_LOOKUPS_PER_MINUTE, window=60
         ),

@@ -21,11 +21,13 @@ Servers the tests start
     :mod:`~tests.support.upstream_gateway` a gateway (in process) in front of one such upstream;
     :mod:`~tests.support.raw_asgi` reading a request and sending an answer in raw ASGI;
     :mod:`~tests.support.http_server` ``http.server`` handlers on loopback (documents, redirects);
+    :mod:`~tests.support.redirect_target` a client's redirect URI a browser lands on, and a framer;
     :mod:`~tests.support.tls` a throw-away certificate authority;
     :mod:`~tests.support.fetch_probes` the fetcher's resolver seam, a port that counts connections;
     :mod:`~tests.support.token_proxy` a proxy adding a token for the conformance suite;
     :mod:`~tests.support.redis_servers` private Redis deployments (standalone, Cluster, Sentinel);
-    :mod:`~tests.support.oidc_idp` a real OpenID provider under Node (``idp/provider.mjs``);
+    :mod:`~tests.support.oidc_idp` a real OpenID provider under Node (``idp/provider.mjs``), and a
+    person passing its sign-in and consent forms;
     :mod:`~tests.support.conformance` the official MCP conformance suite as a subprocess;
     :mod:`~tests.support.protected_resource` a stand-in ``/mcp`` for OAuth client libraries;
     :mod:`~tests.support.webhook_receiver` a webhook receiver that verifies what it is sent.
@@ -35,6 +37,7 @@ Clients the tests play
     :mod:`~tests.support.agents` ``private_key_jwt`` agents and their token requests;
     :mod:`~tests.support.browser` a headless person who signs in and consents;
     :mod:`~tests.support.users` users added to the gateway's store, each with that browser;
+    :mod:`~tests.support.console` a person at the console (``/admin``), submitting its forms;
     :mod:`~tests.support.authorization_code` a public client's PKCE, ``/authorize`` and redemption;
     :mod:`~tests.support.chromium` Debian's Chromium, for what only a real browser shows;
     :mod:`~tests.support.sdk_clients` the ``mcp`` SDK's OAuth providers, and the browser they need;
@@ -43,6 +46,8 @@ Clients the tests play
 
 The harness of a family of test modules
     :mod:`~tests.support.code_flow` the client ``desk`` of the code-flow and refresh-token rules;
+    :mod:`~tests.support.approval_desk` the console's gateway: agents, an approval policy, and a
+    security team of people with roles;
     :mod:`~tests.support.client_registration` the registration tests' gateway (``world``, through
     ``pytest_plugins``), the documents clients publish, registration requests.
 

@@ -31,7 +31,10 @@ class Cli:
         """The command line on ``folder/gw.sqlite3``, run from ``folder``."""
         return cls(store=f"sqlite:///{folder / 'gw.sqlite3'}", cwd=folder)
 
-    def run(self, *args: str, extra_env: dict[str, str] | None = None) -> subprocess.CompletedProcess[str]:
+    def run(
+        self, *args: str, extra_env: dict[str, str] | None = None, stdin: str | None = None
+    ) -> subprocess.CompletedProcess[str]:
+        """``stdin``: what the process reads on its standard input (a password)."""
         env = {k: v for k, v in os.environ.items() if not k.startswith("MCP_GATEWAY_")}
         env["MCP_GATEWAY_STORE"] = self.store
         env["PYTHONPATH"] = str(REPO)
@@ -45,6 +48,7 @@ class Cli:
             capture_output=True,
             text=True,
             timeout=60,
+            input=stdin,
         )
 
     def json(self, *args: str, extra_env: dict[str, str] | None = None) -> Any:

@@ -54,6 +54,7 @@ def settings_for(store: str, **overrides: Any) -> Callable[[int], Settings]:
             key_encryption_key=SHARED_STORE_KEK,
             resources=(WEATHER,),
             scope_descriptions=DESCRIPTIONS,
+            approvals={"rules": [{"scope": "admin", "decision": "never"}]},  # never for an agent
             clients=(
                 {
                     "client_id": DESK,

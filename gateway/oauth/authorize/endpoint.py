@@ -5,6 +5,11 @@
     GET  /authorize/consent    the consent page (or the code, when consent is remembered)
     POST /authorize/consent    allow (with the ticked scopes) or deny; 303 back to the client
 
+Scopes the client does not hold but that policy grants after approval are named on the consent
+page and, when the person allows, filed as an access request (AP-3); the code carries only what
+the client holds now, and when it holds none of what it asked for, a page says what went for
+approval instead of a redirect.
+
 Until ``client_id`` and ``redirect_uri`` are known good, errors are an error page, never a
 redirect (no open redirector). After that, every answer goes back to the client's redirect URI
 with ``state`` and ``iss`` (RFC 9207), errors included.
@@ -24,10 +29,10 @@ from gateway.approvals.entitlements import Entitlements
 from gateway.audit import AuditLog
 from gateway.errors import InvalidClient, OAuthError
 from gateway.oauth.authorize import pages
+from gateway.oauth.authorize.approval_at_consent import ApprovalAtConsent
 from gateway.oauth.authorize.authorization_request import RedirectedError, validate_request
 from gateway.oauth.authorize.browser_state import BrowserState, PendingRequest
-from gateway.oauth.authorize.sign_in_limits import SignInLimits, account_digest
-from gateway.oauth.authorize.users import UserDirectory
+from gateway.oauth.authorize.password_sign_in import PasswordSignIn
 from gateway.oauth.clients.metadata_documents import looks_like_metadata_url
 from gateway.oauth.clients.model import Client
 from gateway.oauth.clients.redirect_uris import redirect_matches
@@ -35,7 +40,7 @@ from gateway.oauth.clients.registry import ClientRegistry
 from gateway.oauth.tokens.audiences import Targets
 from gateway.oauth.tokens.authorization_codes import AuthorizationCodes, CodeGrant
 from gateway.rate_limits import WindowCounter
-from gateway.request_body import BodyTooLarge, read_capped
+from gateway.request_body import BodyTooLarge, read_page_form
 from tools_registry.urls import origin
 
 if TYPE_CHECKING:
@@ -50,28 +55,28 @@ class AuthorizationEndpoint:
         *,
         issuer: str,
         clients: ClientRegistry,
-        users: UserDirectory,
+        passwords: PasswordSignIn,
         browser: BrowserState,
         codes: AuthorizationCodes,
         targets: Targets,
         scope_descriptions: Mapping[str, str],
         audit: AuditLog,
-        limits: SignInLimits,
         document_lookups: WindowCounter,
         entitlements: Entitlements,
+        approvals: ApprovalAtConsent,
         federation: FederatedSignIn | None = None,
     ) -> None:
         self._entitlements = entitlements
+        self._approvals = approvals
         self._federation = federation
         self._issuer = issuer
         self._clients = clients
-        self._users = users
+        self._passwords = passwords
         self._browser = browser
         self._codes = codes
         self._targets = targets
         self._scope_descriptions = scope_descriptions
         self._audit = audit
-        self._limits = limits
         self._document_lookups = document_lookups
 
     # -- the redirect back to the client ---------------------------------------------------
@@ -105,7 +110,9 @@ class AuthorizationEndpoint:
             if len(pairs) != len(params):
                 raise RedirectedError("invalid_request", "a parameter is repeated")
             held = await self._entitlements.held(client.client_id, client.scopes)
-            fields = validate_request(client, redirect_uri, params, self._targets, held)
+            fields = validate_request(
+                client, redirect_uri, params, self._targets, held, self._approvals.approvable
+            )
         except RedirectedError as exc:
             self._audit.record(
                 "authorize_refused", outcome="refused", client_id=client.client_id, error=exc.error
@@ -146,7 +153,8 @@ class AuthorizationEndpoint:
                 form_targets=targets + (await federation.form_targets() if federation else []),
                 federated=federation.button if federation else None,
             )
-        if set(pending.scopes) <= await self._browser.remembered_scopes(user, client.client_id):
+        remembered = await self._browser.remembered_scopes(user, client.client_id)
+        if not pending.awaiting and set(pending.scopes) <= remembered:
             return await self._issue_code(request_id, pending, user, pending.scopes)
         return pages.consent_page(
             action=paths.CONSENT,
@@ -156,6 +164,7 @@ class AuthorizationEndpoint:
             redirect_host=urlsplit(pending.redirect_uri).netloc,
             user=user,
             scopes=[(s, self._scope_descriptions.get(s, "")) for s in pending.scopes],
+            awaiting=[(s, self._scope_descriptions.get(s, "")) for s in pending.awaiting],
             form_targets=targets,
         )
 
@@ -186,13 +195,9 @@ class AuthorizationEndpoint:
 
     async def _form(self, request: Request) -> dict[str, list[str]]:
         try:
-            body = await read_capped(request, MAX_FORM_BYTES)
+            return await read_page_form(request, MAX_FORM_BYTES)
         except BodyTooLarge as exc:
             raise OAuthError(str(exc)) from None
-        form: dict[str, list[str]] = {}
-        for name, value in parse_qsl(body.decode("utf-8", "replace"), keep_blank_values=True):
-            form.setdefault(name, []).append(value)
-        return form
 
     async def _pending_from_form(
         self, request: Request, form: dict[str, list[str]]
@@ -218,27 +223,20 @@ class AuthorizationEndpoint:
         if found is None:
             return pages.error_page("This sign-in form has expired or was not issued to this browser.", 403)
         request_id, pending, client = found
-        username = (form.get("username") or [""])[0]
-        address = request.client.host if request.client is not None else "unknown"
-        who = {"client_id": client.client_id, "account": account_digest(username), "address": address}
-        wait = await self._limits.wait_before(username, address)
-        if wait is not None:  # SI-1: no password is checked while the limit holds
-            self._audit.record("sign_in", outcome="refused", reason="too_many_failures", **who)
-            minutes = -(-wait // 60)
-            error = f"Too many failed sign-ins. Try again in {minutes} minute{'s' if minutes > 1 else ''}."
-            return await self._next_step(request, client, request_id, pending, error=error, status=429)
-        user = await self._users.authenticate(username, (form.get("password") or [""])[0])
-        if user is None:
-            await self._limits.failed(username, address)
-            self._audit.record("sign_in", outcome="refused", reason="wrong_credentials", **who)
+        attempt = await self._passwords.attempt(
+            request,
+            (form.get("username") or [""])[0],
+            (form.get("password") or [""])[0],
+            client_id=client.client_id,
+        )
+        if attempt.user is None:
             return await self._next_step(
-                request, client, request_id, pending, error="Wrong username or password."
+                request, client, request_id, pending, error=attempt.error, status=attempt.status
             )
-        self._audit.record("sign_in", outcome="granted", sub=user.username, client_id=client.client_id)
         response = RedirectResponse(
             f"{paths.CONSENT}?{urlencode({'request_id': request_id})}", status_code=303
         )
-        await self._browser.sign_in(response, user.username)
+        await self._browser.sign_in(response, attempt.user.username)
         return response
 
     # -- GET /authorize/consent --------------------------------------------------------------
@@ -270,13 +268,19 @@ class AuthorizationEndpoint:
             )
         ticked = set(form.get("scope", []))
         granted = tuple(s for s in pending.scopes if s in ticked)
-        if not granted:
+        if not granted and not pending.awaiting:
             await self._browser.finish_pending(request_id)
             return self._back(
                 pending.redirect_uri,
                 {"error": "access_denied", "error_description": "no scope was granted"},
                 pending.state,
             )
+        if not granted:  # only the scopes awaiting approval are left: they are what the person allowed
+            if not await self._browser.finish_pending(request_id):
+                return pages.error_page("This authorization request has already been completed.")
+            return await self._approvals.file_and_tell(pending, user, client.name or client.client_id)
+        if pending.awaiting:
+            await self._approvals.file(pending, user)
         await self._browser.remember_consent(user, client.client_id, granted)
         self._audit.record(
             "consent", outcome="granted", sub=user, client_id=client.client_id, scope=" ".join(granted)

@@ -16,7 +16,13 @@ browser that holds that request's binder cookie (CO-8). No cookie is added.
 
 A federated person is signed in as ``oidc:<sub>``: the provider's stable subject, never its e-mail
 or display name (those can be reassigned). If a built-in user of that exact name exists, the
-federated sign-in is refused rather than merged with it.
+federated sign-in is refused rather than merged with it. The session remembers the console roles
+the operator's mapping gives the values of one claim of the ID token (``oidc_role_claim``,
+``[oidc_role_mapping]``; AD-6).
+
+The console (``/admin``) signs people in the same way, outside any authorization request: its
+state record names the path to return to and the digest of the browser's binder cookie, and the
+callback is honoured only in the browser holding that cookie.
 """
 
 from __future__ import annotations
@@ -31,6 +37,7 @@ from starlette.routing import Route
 
 from gateway import paths
 from gateway.audit import AuditLog
+from gateway.constant_time import same
 from gateway.errors import OAuthError
 from gateway.oauth.authorize import pages
 from gateway.oauth.authorize.browser_state import BrowserState
@@ -46,6 +53,7 @@ SUBJECT_PREFIX = "oidc:"
 STATE_TTL = 600
 MAX_FORM_BYTES = 16 * 1024
 _STATE = "federation-state:"
+_LEAVING = {"Cache-Control": "no-store", "Referrer-Policy": "no-referrer"}
 
 
 class FederatedSignIn:
@@ -92,23 +100,29 @@ class FederatedSignIn:
         pending = await self._browser.load_pending(request, request_id, form.get("csrf") or "")
         if pending is None:
             return pages.error_page("This sign-in form has expired or was not issued to this browser.", 403)
+        self._audit.record("federated_sign_in", outcome="started", client_id=pending.client_id)
+        return await self._to_provider({"request_id": request_id})
+
+    async def start_returning(self, binder: str, return_to: str) -> Response:
+        """A sign-in outside any authorization request (the console's): once the provider signed
+        the person in, the browser holding ``binder`` goes back to ``return_to``, a path of ours.
+        The caller has checked its own form's CSRF token."""
+        self._audit.record("federated_sign_in", outcome="started", purpose="console")
+        return await self._to_provider({"return_to": return_to, "binder": digest(binder)})
+
+    async def _to_provider(self, continuation: dict[str, str]) -> Response:
         try:
             authorization = await self.provider.authorization_url()
         except FederationError as exc:
             logger.warning("federated sign-in unavailable: %s", exc)
             return pages.error_page(f"{self._name} cannot be reached for sign-in right now.", 502)
         record = {
-            "request_id": request_id,
+            **continuation,
             "code_verifier": authorization["code_verifier"],
             "nonce": authorization["nonce"],
         }
         await self._store.put(_STATE + digest(authorization["state"]), json.dumps(record), STATE_TTL)
-        self._audit.record("federated_sign_in", outcome="started", client_id=pending.client_id)
-        return RedirectResponse(
-            authorization["url"],
-            status_code=303,
-            headers={"Cache-Control": "no-store", "Referrer-Policy": "no-referrer"},
-        )
+        return RedirectResponse(authorization["url"], status_code=303, headers=_LEAVING)
 
     # -- GET /authorize/federated/callback -----------------------------------------------------
     async def callback(self, request: Request) -> Response:
@@ -119,6 +133,8 @@ class FederatedSignIn:
             self._audit.record("federated_sign_in", outcome="refused", error="unknown_state")
             return pages.error_page("This sign-in has expired or was already used.", 403)
         record = json.loads(taken)
+        if "return_to" in record:
+            return await self._returning(request, record)
         request_id: str = record["request_id"]
         pending = await self._browser.load_pending(request, request_id, None)
         client = await self._clients.get(pending.client_id) if pending is not None else None
@@ -127,35 +143,45 @@ class FederatedSignIn:
             return pages.error_page(
                 "This sign-in was not started in this browser, or its request has ended.", 403
             )
+        return await self._sign_in(
+            request,
+            record,
+            f"{paths.CONSENT}?{urlencode({'request_id': request_id})}",
+            client_id=client.client_id,
+        )
+
+    async def _returning(self, request: Request, record: dict[str, str]) -> Response:
+        binder = request.cookies.get(self._browser.cookies.binder, "")
+        back = record["return_to"]
+        if not same(digest(binder), record["binder"]) or not back.startswith("/") or back.startswith("//"):
+            self._audit.record("federated_sign_in", outcome="refused", error="foreign_browser")
+            return pages.error_page("This sign-in was not started in this browser.", 403)
+        return await self._sign_in(request, record, back, purpose="console")
+
+    async def _sign_in(self, request: Request, record: dict[str, str], then: str, **who: str) -> Response:
+        """Check the provider's answer, redeem its code, sign the person in with the roles their ID
+        token maps to (AD-6), and send the browser on to ``then``."""
+        params = request.query_params
         refused = await self.provider.check_response(params)
         if refused is not None:
-            self._audit.record(
-                "federated_sign_in", outcome="refused", client_id=client.client_id, error=refused
-            )
+            self._audit.record("federated_sign_in", outcome="refused", error=refused, **who)
             return pages.error_page(f"{self._name} did not sign you in ({refused}).", 403)
         try:
             claims = await self.provider.redeem(params["code"], record["code_verifier"], record["nonce"])
         except IdTokenRejected as exc:
-            self._audit.record(
-                "federated_sign_in", outcome="refused", client_id=client.client_id, error=str(exc)
-            )
+            self._audit.record("federated_sign_in", outcome="refused", error=str(exc), **who)
             return pages.error_page(f"The answer from {self._name} was not accepted.", 403)
         except FederationError as exc:
             logger.warning("federated sign-in failed: %s", exc)
             return pages.error_page(f"{self._name} cannot be reached for sign-in right now.", 502)
         username = SUBJECT_PREFIX + claims["sub"]
         if await self._users.get(username) is not None:
-            self._audit.record(
-                "federated_sign_in", outcome="refused", client_id=client.client_id, error="name_taken"
-            )
+            self._audit.record("federated_sign_in", outcome="refused", error="name_taken", **who)
             return pages.error_page("This account cannot sign in here: a local user has its name.", 403)
+        roles = self.provider.config.roles.roles_from(claims)
         self._audit.record(
-            "sign_in", outcome="granted", sub=username, client_id=client.client_id, method="oidc"
+            "sign_in", outcome="granted", sub=username, method="oidc", roles=" ".join(roles), **who
         )
-        response = RedirectResponse(
-            f"{paths.CONSENT}?{urlencode({'request_id': request_id})}",
-            status_code=303,
-            headers={"Cache-Control": "no-store", "Referrer-Policy": "no-referrer"},
-        )
-        await self._browser.sign_in(response, username)
+        response = RedirectResponse(then, status_code=303, headers=_LEAVING)
+        await self._browser.sign_in(response, username, federated_roles=roles)
         return response

@@ -18,7 +18,7 @@ from __future__ import annotations
 
 import asyncio
 from collections.abc import Mapping
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from typing import Any
 from urllib.parse import urlsplit
 
@@ -28,6 +28,7 @@ from authlib.integrations.starlette_client import OAuth
 from joserfc.errors import JoseError
 
 from gateway.clock import Clock
+from gateway.oauth.authorize.roles import RoleMapping
 from tools_registry.urls import UrlError, origin, web_url
 
 RETRY_DISCOVERY_AFTER = 30.0
@@ -67,6 +68,8 @@ class FederationConfig:
     provider_name: str = ""
     leeway: int = 30
     timeout: float = 5.0
+    roles: RoleMapping = field(default_factory=RoleMapping)
+    """Which ID-token claim gives a person console roles, and how (AD-6)."""
 
     @property
     def name(self) -> str:

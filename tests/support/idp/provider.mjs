@@ -5,7 +5,8 @@
 //
 //   OIDC_PROVIDER_PREFIX  the npm prefix holding node_modules/oidc-provider (.node/idp)
 //   IDP_CLIENT_ID, IDP_CLIENT_SECRET, IDP_REDIRECT_URI   the one client: the gateway
-//   IDP_ACCOUNTS          JSON {accountId: {claims}}; only these accounts can sign in
+//   IDP_ACCOUNTS          JSON {accountId: {claims}}; only these accounts can sign in (a `groups`
+//                         claim, a list of names, is given to the scope `groups`)
 //
 // Sign-in and consent are oidc-provider's devInteractions: plain HTML forms (any password).
 import { generateKeyPairSync, randomBytes } from 'node:crypto';
@@ -55,7 +56,11 @@ const provider = new Provider(issuer, {
     openid: ['sub'],
     email: ['email', 'email_verified'],
     profile: ['name', 'preferred_username'],
+    groups: ['groups'],
   },
+  // The ID token carries every claim its scopes grant (as many providers do for `groups`), not
+  // only `sub`: the gateway reads roles from the ID token, never from the userinfo endpoint.
+  conformIdTokenClaims: false,
   async findAccount(ctx, id) {
     if (!Object.hasOwn(accounts, id)) return undefined;
     return { accountId: id, async claims() { return { ...accounts[id], sub: id }; } };

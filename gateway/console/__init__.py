@@ -1,0 +1,17 @@
+"""The security team's web console at ``/admin``: server-rendered pages, no script, no build step.
+
+    routes.py          the routes, built from the wired gateway (``console_routes``)
+    access.py          the door of every page: signed in, holding a role, forms with the session's token
+    visitors.py        who is at the console and the roles of record (AD-6)
+    sign_in.py         the sign-in forms (built-in users and the OpenID provider) and signing out
+    requests_pages.py  the approval queue, one request, approve and deny
+    grants_pages.py    the grants, revoke and review
+    request_views.py   the HTML of the queue and of a request
+    grant_views.py     the HTML of the grants
+    html.py            the stylesheet, the page frame and the small pieces pages share
+
+The pages decide nothing: every read and every change goes through the desks of
+:mod:`gateway.approvals` (the request desk and the grant desk), so the console, the admin API and
+the CLI obey the same rules. The console signs people in with the authorization server's sign-in
+(:mod:`gateway.oauth.authorize`) and shares its session; no role imports the console.
+"""

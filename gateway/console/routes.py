@@ -1,0 +1,65 @@
+"""The console's HTTP face, built from the wired parts: the security team's pages under ``/admin``.
+
+    GET  /admin                                  the approval queue
+    GET  /admin/requests/{id}                    one access request and its decision forms
+    POST /admin/requests/{id}/approve|deny
+    GET  /admin/grants                           the grants, with revoke and review forms
+    POST /admin/grants/{id}/revoke|review
+    GET|POST /admin/sign-in, POST /admin/sign-in/federated, POST /admin/sign-out
+    anything else under /admin                   a 404 page
+
+``/admin/api`` is not here: the admin API is dispatched ahead of the router
+(:class:`~gateway.admin.boundary.AdminRoute`), so none of these routes ever sees its paths.
+"""
+
+from __future__ import annotations
+
+from typing import TYPE_CHECKING
+
+from starlette.requests import Request
+from starlette.responses import RedirectResponse, Response
+from starlette.routing import BaseRoute, Route
+
+from gateway import paths
+from gateway.console.access import LEAVING, Access, not_found
+from gateway.console.grants_pages import GrantPages
+from gateway.console.requests_pages import RequestPages
+from gateway.console.sign_in import ConsoleSignIn
+from gateway.console.visitors import Visitors
+from gateway.oauth.routes import password_sign_in
+
+if TYPE_CHECKING:
+    from gateway.composition import Gateway
+
+
+def console_routes(gateway: Gateway) -> list[BaseRoute]:
+    descriptions = gateway.settings.sign_in.scope_descriptions
+    access = Access(Visitors(gateway.browser, gateway.users))
+    requests = RequestPages(gateway.approvals, descriptions, gateway.clock)
+    grants = GrantPages(gateway.approvals, descriptions, gateway.clock)
+    sign_in = ConsoleSignIn(gateway.browser, password_sign_in(gateway), gateway.federation)
+    one_request = paths.CONSOLE_REQUESTS + "/{request_id}"
+    one_grant = paths.CONSOLE_GRANTS + "/{grant_id}"
+
+    async def to_the_queue(request: Request) -> Response:
+        return RedirectResponse(paths.CONSOLE, status_code=303, headers=LEAVING)
+
+    return [
+        Route(paths.CONSOLE, access.page(requests.queue), methods=["GET"]),
+        Route(paths.CONSOLE + "/", to_the_queue, methods=["GET"]),
+        Route(paths.CONSOLE_SIGN_IN, sign_in.form, methods=["GET"]),
+        Route(paths.CONSOLE_SIGN_IN, sign_in.sign_in, methods=["POST"]),
+        *(
+            [Route(paths.CONSOLE_FEDERATED, sign_in.federated, methods=["POST"])]
+            if gateway.federation
+            else []
+        ),
+        Route(paths.CONSOLE_SIGN_OUT, access.form(sign_in.sign_out, role_needed=False), methods=["POST"]),
+        Route(one_request, access.page(requests.one), methods=["GET"]),
+        Route(one_request + "/approve", access.form(requests.approve), methods=["POST"]),
+        Route(one_request + "/deny", access.form(requests.deny), methods=["POST"]),
+        Route(paths.CONSOLE_GRANTS, access.page(grants.list), methods=["GET"]),
+        Route(one_grant + "/revoke", access.form(grants.revoke), methods=["POST"]),
+        Route(one_grant + "/review", access.form(grants.review), methods=["POST"]),
+        Route(paths.CONSOLE + "/{rest:path}", not_found, methods=["GET", "POST"]),
+    ]
