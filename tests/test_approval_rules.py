@@ -4,6 +4,7 @@ grants. The HTTP paths are in ``test_approval_loop.py``."""
 
 from __future__ import annotations
 
+import json
 import time
 from collections.abc import Mapping
 from typing import Any
@@ -331,3 +332,31 @@ def test_ap1_each_scope_rests_on_the_standing_scopes_or_the_longest_covering_gra
 def test_a_policy_the_gateway_cannot_apply_is_refused_at_start(table: dict[str, Any], message: str) -> None:
     with pytest.raises(PolicyError, match=message):
         policy_from_table(table)
+
+
+async def test_ap4_an_approval_naming_no_scope_grants_nothing_rather_than_everything(desks: Desks) -> None:
+    request_id = await desks.ask(("tickets:read", "tickets:write"))
+    with pytest.raises(InvalidScope):
+        await desks.approvals.requests.approve(request_id, ALICE, scopes=[])
+    assert (await desks.approvals.requests.get(request_id)).status == "pending"
+
+
+async def test_ap4_a_refused_decision_is_in_the_audit_trail_with_who_tried(
+    desks: Desks, caplog: pytest.LogCaptureFixture
+) -> None:
+    request_id = await desks.ask(("tickets",), subject="alice")
+    with caplog.at_level("INFO", logger="mcp_gateway.audit"), pytest.raises(Forbidden):
+        await desks.approvals.requests.approve(request_id, ALICE)
+    refused = [
+        json.loads(r.getMessage()) for r in caplog.records if "access_request_decision" in r.getMessage()
+    ]
+    assert refused == [
+        {
+            "event": "access_request_decision",
+            "outcome": "refused",
+            "action": "approve",
+            "request_id": request_id,
+            "by": "alice",
+            "reason": "no one decides a request they made",
+        }
+    ]

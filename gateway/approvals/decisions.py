@@ -87,9 +87,9 @@ def check_approver(request: AccessRequest, by: Principal, now: float, *, voting:
 def approved_terms(
     request: AccessRequest, scopes: Sequence[str] | None, resource: str | None, duration: int | None
 ) -> tuple[tuple[str, ...], str, int]:
-    """What one approver grants: all the request's scopes or a subset (or narrower scopes under
-    them), its resource or one under it, its duration or shorter."""
-    chosen = checked_scopes(scopes) if scopes else request.scopes
+    """What one approver grants: all the request's scopes (``scopes`` None) or a subset (or
+    narrower scopes under them), its resource or one under it, its duration or shorter."""
+    chosen = request.scopes if scopes is None else checked_scopes(scopes)  # [] is no scope, not all
     wider = [scope for scope in chosen if not covers(request.scopes, scope)]
     if wider:
         raise InvalidScope(f"scope {wider[0]!r} was not requested; approve the request's scopes or fewer")

@@ -30,7 +30,7 @@ from gateway.approvals.grants import Grant, new_grant_id
 from gateway.approvals.policy import ApprovalPolicy
 from gateway.approvals.requests import AccessRequest, AccessRequestBook, Origin, Vote, new_request_id
 from gateway.clock import Clock
-from gateway.errors import Conflict, InvalidRequest, InvalidScope, InvalidTarget, NotFound
+from gateway.errors import Conflict, Forbidden, InvalidRequest, InvalidScope, InvalidTarget, NotFound
 from tools_registry.scopes import covers
 
 KEEP_DECISIONS = 30 * 24 * 3600
@@ -142,7 +142,7 @@ class RequestDesk:
         has approved, on the terms all of them agreed to."""
         request = await self.get(request_id)
         now = self._clock.now()
-        check_approver(request, by, now)
+        self._check_decider(request, by, now, "approve", voting=True)
         terms = approved_terms(request, scopes, resource, duration)
         vote = Vote(by.subject, now, *terms, checked_text(note, "note", MAX_NOTE))
         votes = await self.book.vote(request, vote, self._keep_for(request))
@@ -158,7 +158,7 @@ class RequestDesk:
         request = await self.get(request_id)
         now = self._clock.now()
         text = checked_text(reason, "reason", MAX_NOTE, required=True)
-        check_approver(request, by, now, voting=False)
+        self._check_decider(request, by, now, "deny", voting=False)
         if not await self.book.settle(request, "denied", self._keep_for(request)):
             raise Conflict("another decision on this request came first")
         denied = await self.book.save(
@@ -219,6 +219,23 @@ class RequestDesk:
                 self._events.audit.record(
                     "access_request_expired", outcome="expired", request_id=expired.request_id
                 )
+
+    def _check_decider(
+        self, request: AccessRequest, by: Principal, now: float, action: str, *, voting: bool
+    ) -> None:
+        """AP-4, and a refusal is an audit event too: the security team sees who tried."""
+        try:
+            check_approver(request, by, now, voting=voting)
+        except (Forbidden, Conflict) as exc:
+            self._events.audit.record(
+                "access_request_decision",
+                outcome="refused",
+                action=action,
+                request_id=request.request_id,
+                by=by.subject,
+                reason=exc.description,
+            )
+            raise
 
     def _keep_for(self, request: AccessRequest) -> float:
         return max(1.0, request.expires_at - self._clock.now()) + KEEP_DECISIONS
