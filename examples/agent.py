@@ -20,6 +20,7 @@ import asyncio
 import json
 import logging
 import sys
+import time
 from collections.abc import Awaitable, Callable
 from pathlib import Path
 from typing import Any
@@ -107,7 +108,7 @@ async def ask_and_wait(
     status: dict[str, Any] = filed.json()
     say(f"asked for {status['scope']}: request {status['request_id']} is {status['status']}")
     say(f"  approve it: .venv/bin/mcp-gateway approvals approve {status['request_id']}")
-    say("  or at the console: /admin (sign in as a security-admin)")
+    say(f"  or at the console: {issuer.rstrip('/')}/admin (sign in as a security-admin)")
     loop = asyncio.get_running_loop()
     deadline = loop.time() + wait
     while status["status"] == "pending" and loop.time() < deadline:
@@ -115,7 +116,8 @@ async def ask_and_wait(
         looked = await http.post(status["status_url"], data=await _assertion_form(assertions, issuer))
         status = looked.json()
     if status["status"] == "approved":
-        say(f"approved: {status['granted_scope']} until {status['granted_until']}")
+        until = time.strftime("%Y-%m-%d %H:%M UTC", time.gmtime(status["granted_until"]))
+        say(f"approved: {status['granted_scope']} until {until}")
     elif status["status"] == "denied":
         say(f"denied: {status.get('reason', '')}")
     else:

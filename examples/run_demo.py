@@ -88,10 +88,13 @@ In another terminal:
   the example agent (private_key_jwt, client_credentials):
     .venv/bin/python examples/agent.py --gateway {gateway} --client-id {agent} --key {key} \\
         --tool weather__get_forecast --arguments '{{"city": "Paris"}}'
+  the CLI, on what this demo serves:
+    export MCP_GATEWAY_CONFIG={config} MCP_GATEWAY_STORE={store}
+    .venv/bin/mcp-gateway tools list     # clients list, users list, keys list …
   the approval loop: the agent lacks weather:echo, asks for it and waits for a decision:
     .venv/bin/python examples/agent.py --gateway {gateway} --client-id {agent} --key {key} \\
-        --ask weather:echo --why "the demo echoes a greeting" --tool weather__echo --arguments '{{"text": "hi"}}'
-  approve it while it waits, with the CLI (in a third terminal, after the export below):
+        --ask weather:echo --why "to echo a greeting" --tool weather__echo --arguments '{{"text": "hi"}}'
+  approve it while it waits, with the CLI (in a third terminal, after the export above):
     .venv/bin/mcp-gateway approvals list
     .venv/bin/mcp-gateway approvals approve <request id> --duration 3600
   or in the console: {gateway}/admin, signed in as {user} (a security-admin)
@@ -99,10 +102,7 @@ In another terminal:
     MCP Inspector:  npx @modelcontextprotocol/inspector, then connect to {gateway}/mcp
                     (transport Streamable HTTP; its OAuth flow opens the gateway's sign-in page)
     Claude Desktop and other stdio hosts: command "npx", args ["mcp-remote", "{gateway}/mcp"]
-    sign in as {user} / {password}
-  the CLI, on what this demo serves:
-    export MCP_GATEWAY_CONFIG={config} MCP_GATEWAY_STORE={store}
-    .venv/bin/mcp-gateway tools list     # clients list, users list, keys list …
+    sign in as {user} / {password} (also at the console)
 """
 
 
@@ -142,7 +142,8 @@ def provision_agent() -> Path:
 
 
 def provision_user() -> str:
-    """A person to sign in as at /authorize: ``demo``, with a password kept in ``var/`` (owner-only)."""
+    """A person to sign in as at /authorize and at the console: ``demo``, a security-admin, with a
+    password kept in ``var/`` (owner-only)."""
     password_path = VAR / f"{DEMO_USER}.password"
     if not password_path.exists():
         password_path.write_text(secrets.token_urlsafe(12) + "\n")
@@ -160,6 +161,7 @@ def provision_user() -> str:
             capture_output=True,
             check=True,
         )
+    cli("users", "roles", DEMO_USER, "--set", "security-admin")  # decides the demo's requests
     return password
 
 
