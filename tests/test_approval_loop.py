@@ -26,6 +26,7 @@ from gateway.approvals.decisions import Principal
 from gateway.clock import FrozenClock
 from gateway.composition import Gateway, build_gateway
 from gateway.config import settings_from
+from gateway.resource.call_approval import CALL_PENDING
 from gateway.settings import Settings
 from gateway.store.factory import open_store
 from tests.support.agents import AgentKey, assertion_form
@@ -86,7 +87,7 @@ def _settings(store: str, agent: str, key: AgentKey) -> Any:
             key_encryption_key=SHARED_STORE_KEK,
             approvals=POLICY,
             clients=[{"client_id": agent, "jwks": key.jwks, "scopes": ["weather:get_forecast"]}],
-            servers=[{"id": "weather", "url": UPSTREAM}],
+            servers=[{"id": "weather", "url": UPSTREAM, "call_approval": ["get_forecast"]}],
         )
 
     return make
@@ -251,3 +252,31 @@ async def test_ap3_the_example_agent_asks_and_waits_until_a_person_decides(
         )
     assert status["status"] == "approved" and status["granted_scope"] == "weather:echo"
     assert said[0].startswith("asked for weather:echo: request req_") and said[-1].startswith("approved")
+
+
+async def test_ap6_an_approved_call_passes_exactly_once_even_when_two_arrive_together(
+    loop: Loop, http: httpx2.AsyncClient
+) -> None:
+    """Per-call approval on the store users deploy: the pass is taken atomically (SQLite, Redis)."""
+    token = (await loop.token(http)).json()["access_token"]
+    paris = {"name": "weather__get_forecast", "arguments": {"city": "Paris"}}
+    held = (await modern(http, loop.mcp, token, "tools/call", paris)).json()["error"]
+    assert held["code"] == CALL_PENDING
+    await loop.operator.approvals.calls.approve(held["data"]["callApproval"]["id"], ALICE)
+
+    answers: list[dict[str, Any]] = []
+
+    async def call() -> None:
+        answers.append((await modern(http, loop.mcp, token, "tools/call", paris)).json())
+
+    async with anyio.create_task_group() as group:
+        group.start_soon(call)
+        group.start_soon(call)
+    assert sorted("result" in answer for answer in answers) == [False, True], answers
+    again = next(answer for answer in answers if "error" in answer)["error"]
+    assert (
+        again["code"] == CALL_PENDING
+        and again["data"]["callApproval"]["id"] != held["data"]["callApproval"]["id"]
+    )
+    oslo = {"name": "weather__get_forecast", "arguments": {"city": "Oslo"}}
+    assert (await modern(http, loop.mcp, token, "tools/call", oslo)).json()["error"]["code"] == CALL_PENDING
