@@ -11,8 +11,6 @@ since the two share one session.
 
 from __future__ import annotations
 
-import contextlib
-import secrets
 from collections.abc import AsyncIterator, Iterator
 from urllib.parse import urljoin
 
@@ -24,14 +22,17 @@ from gateway.settings import Settings
 from tests.support.approval_desk import settings_for
 from tests.support.authorization_code import PublicClient
 from tests.support.console import forms_of
-from tests.support.gateway_server import RunningGateway, running_gateway
+from tests.support.gateway_server import RunningGateway
 from tests.support.http_clients import http_client
-from tests.support.oidc_idp import RunningIdp, require_idp, running_idp, through_the_provider
+from tests.support.oidc_idp import (
+    IDP_CLIENT,
+    RunningIdp,
+    gateway_beside_idp,
+    through_the_provider,
+)
 
 pytestmark = pytest.mark.anyio
 
-IDP_CLIENT = "mcp-gateway"
-IDP_SECRET = secrets.token_urlsafe(24)
 ACCOUNTS = {
     "alice": {"groups": ["staff", "sec-team"]},
     "bob": {"groups": ["staff"]},
@@ -43,34 +44,22 @@ MAPPING = {"sec-team": "security-admin", "audit": "auditor"}
 
 @pytest.fixture(scope="module")
 def deployment(tmp_path_factory: pytest.TempPathFactory) -> Iterator[tuple[RunningGateway, RunningIdp]]:
-    require_idp()
     store = f"sqlite:///{tmp_path_factory.mktemp('console-federation') / 'gw.sqlite3'}"
-    with contextlib.ExitStack() as stack:
-        idps: list[RunningIdp] = []
 
-        def make(port: int) -> Settings:
-            idp = stack.enter_context(
-                running_idp(
-                    client_id=IDP_CLIENT,
-                    client_secret=IDP_SECRET,
-                    redirect_uri=f"http://127.0.0.1:{port}{paths.FEDERATED_CALLBACK}",
-                    accounts=ACCOUNTS,
-                )
-            )
-            idps.append(idp)
-            return settings_for(
-                store,
-                oidc_issuer=idp.issuer,
-                oidc_client_id=IDP_CLIENT,
-                oidc_client_secret=IDP_SECRET,
-                oidc_scopes=("openid", "groups"),
-                oidc_provider_name="Test IdP",
-                oidc_role_claim="groups",
-                oidc_role_mapping=MAPPING,
-            )(port)
+    def settings(port: int, idp: RunningIdp, secret: str) -> Settings:
+        return settings_for(
+            store,
+            oidc_issuer=idp.issuer,
+            oidc_client_id=IDP_CLIENT,
+            oidc_client_secret=secret,
+            oidc_scopes=("openid", "groups"),
+            oidc_provider_name="Test IdP",
+            oidc_role_claim="groups",
+            oidc_role_mapping=MAPPING,
+        )(port)
 
-        gateway = stack.enter_context(running_gateway(make))
-        yield gateway, idps[0]
+    with gateway_beside_idp(ACCOUNTS, settings) as deployment:
+        yield deployment
 
 
 @pytest.fixture

