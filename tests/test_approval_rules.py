@@ -17,9 +17,10 @@ from gateway.approvals.decisions import Principal
 from gateway.approvals.entitlements import entitle
 from gateway.approvals.grants import Grant
 from gateway.approvals.policy import PolicyError, policy_from_table
+from gateway.approvals.request_desk import MAX_PENDING_PER_CLIENT
 from gateway.audit import AuditLog
 from gateway.clock import FrozenClock
-from gateway.errors import Conflict, Forbidden, InvalidRequest, InvalidScope, InvalidTarget
+from gateway.errors import Conflict, Forbidden, InvalidRequest, InvalidScope, InvalidTarget, RateLimited
 from gateway.store.memory import MemoryStore
 
 pytestmark = pytest.mark.anyio
@@ -360,3 +361,15 @@ async def test_ap4_a_refused_decision_is_in_the_audit_trail_with_who_tried(
             "reason": "no one decides a request they made",
         }
     ]
+
+
+async def test_ap3_one_client_cannot_flood_the_queue(desks: Desks) -> None:
+    for n in range(MAX_PENDING_PER_CLIENT):
+        await desks.ask((f"tickets:queue{n}",))
+    with pytest.raises(RateLimited, match="waiting already"):
+        await desks.ask(("tickets:one-more",))
+    assert await desks.ask(("tickets:queue0",)), "asking again for a waiting request still names it"
+    other = await desks.approvals.requests.file(
+        client_id="another-agent", scopes=("tickets",), origin="agent", justification="mine"
+    )
+    assert other.status == "pending"

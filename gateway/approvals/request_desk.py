@@ -30,9 +30,19 @@ from gateway.approvals.grants import Grant, new_grant_id
 from gateway.approvals.policy import ApprovalPolicy
 from gateway.approvals.requests import AccessRequest, AccessRequestBook, Origin, Vote, new_request_id
 from gateway.clock import Clock
-from gateway.errors import Conflict, Forbidden, InvalidRequest, InvalidScope, InvalidTarget, NotFound
+from gateway.errors import (
+    Conflict,
+    Forbidden,
+    InvalidRequest,
+    InvalidScope,
+    InvalidTarget,
+    NotFound,
+    RateLimited,
+)
 from tools_registry.scopes import covers
 
+MAX_PENDING_PER_CLIENT = 20
+"""Requests one client may have waiting at once (AP-3)."""
 KEEP_DECISIONS = 30 * 24 * 3600
 """Seconds the decision keys of a request outlive its deadline."""
 
@@ -96,14 +106,15 @@ class RequestDesk:
         never = split_by_decision(self.policy, wanted)["never"]
         if never:
             raise InvalidScope(f"policy never grants {' '.join(never)}; ask without it")
-        for pending in await self.list("pending"):
-            if (pending.client_id, pending.subject, pending.resource, pending.scopes) == (
-                client_id,
-                subject,
-                target,
-                wanted,
-            ):
+        waiting = [r for r in await self.list("pending") if r.client_id == client_id]
+        for pending in waiting:
+            if (pending.subject, pending.resource, pending.scopes) == (subject, target, wanted):
                 return pending
+        if len(waiting) >= MAX_PENDING_PER_CLIENT:  # a client cannot flood the queue
+            raise RateLimited(
+                f"this client has {len(waiting)} requests waiting already; wait for a decision",
+                retry_after=self.policy.poll_interval,
+            )
         approvers, role, length = terms_of(self.policy, wanted, duration or 10**9)
         request = await self.book.save(
             AccessRequest(
