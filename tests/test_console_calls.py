@@ -32,8 +32,8 @@ from gateway.resource.call_approval import CALL_DENIED
 from gateway.settings import Settings
 from tests.support.console import ConsoleUser, SignedIn, forms_of, notice_of
 from tests.support.held_calls import (
-    BOT,
     DESK,
+    FILES_BOT,
     TOOL,
     CallDeployment,
     bot_token,
@@ -117,7 +117,7 @@ async def test_ap6_a_security_admin_reads_the_exact_arguments_approves_and_the_s
         assert (
             row is not None
             and f"<code>{TOOL}</code>" in row.group(0)
-            and f"<code>{BOT}</code>" in row.group(0)
+            and f"<code>{FILES_BOT}</code>" in row.group(0)
         )
 
         page = await sec.open(approval["approveUrl"].removeprefix(gw.url))

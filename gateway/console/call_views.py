@@ -138,7 +138,7 @@ def _facts(call: HeldCall, tool: CatalogTool | None, now: float, status: str) ->
     facts = [
         (
             "Tool",
-            f"<code>{escape(call.tool)}</code>: <code>{escape(call.upstream_name)}</code> "
+            f"<code>{escape(call.tool)}</code>, which is <code>{escape(call.upstream_name)}</code> "
             f"at the server <code>{escape(call.server_id)}</code>",
         ),
         ("What it does", _description(call, tool)),

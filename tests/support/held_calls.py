@@ -50,7 +50,7 @@ FILES = "files"
 ORIGIN = "https://files.test"
 TOOL = "files__delete_file"
 """The tool whose every call is held."""
-BOT, BOT_SECRET = "files-bot", "files-bot-secret-71d0a4"
+FILES_BOT, FILES_BOT_SECRET = "files-bot", "files-bot-secret-71d0a4"
 DESK = "desk"
 CB = "http://127.0.0.1:9999/cb"
 DESK_CLIENT = PublicClient(DESK, CB, FILES, "st-calls")
@@ -71,11 +71,11 @@ def call_settings(
         servers=({"id": FILES, "url": f"{ORIGIN}/mcp", "call_approval": ["delete_file"]},),
         clients=(
             {
-                "client_id": BOT,
+                "client_id": FILES_BOT,
                 "name": "Files bot",
                 "auth_method": "client_secret_basic",
                 "scopes": (FILES,),
-                "secret_hash": hash_secret(BOT_SECRET),
+                "secret_hash": hash_secret(FILES_BOT_SECRET),
             },
             {
                 "client_id": DESK,
@@ -146,14 +146,14 @@ def _bot_form() -> dict[str, str]:
 
 async def bot_token(http: httpx2.AsyncClient, gw: RunningGateway) -> str:
     """A token of ``files-bot``, acting on its own."""
-    answer = await http.post(gw.endpoint(paths.TOKEN), data=_bot_form(), auth=(BOT, BOT_SECRET))
+    answer = await http.post(gw.endpoint(paths.TOKEN), data=_bot_form(), auth=(FILES_BOT, FILES_BOT_SECRET))
     assert answer.status_code == 200, answer.text
     return str(answer.json()["access_token"])
 
 
 def bot_token_blocking(gw: RunningGateway) -> str:
     with blocking_http_client() as http:
-        answer = http.post(gw.endpoint(paths.TOKEN), data=_bot_form(), auth=(BOT, BOT_SECRET))
+        answer = http.post(gw.endpoint(paths.TOKEN), data=_bot_form(), auth=(FILES_BOT, FILES_BOT_SECRET))
     assert answer.status_code == 200, answer.text
     return str(answer.json()["access_token"])
 
