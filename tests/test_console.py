@@ -39,7 +39,7 @@ from tests.support.approval_desk import (
 )
 from tests.support.authorization_code import PublicClient
 from tests.support.browser import Person
-from tests.support.console import ConsoleUser, forms_of
+from tests.support.console import ConsoleUser, SignedIn, forms_of, notice_of
 from tests.support.gateway_server import RunningGateway
 
 pytestmark = pytest.mark.anyio
@@ -55,28 +55,8 @@ def gateway(tmp_path_factory: pytest.TempPathFactory) -> Iterator[RunningGateway
 
 @pytest.fixture
 async def sec(gateway: RunningGateway) -> AsyncIterator[ConsoleUser]:
-    async with signed_in(gateway, "sec") as person:
+    async with SignedIn(gateway, "sec") as person:
         yield person
-
-
-def signed_in(gateway: RunningGateway, name: str) -> _SignedIn:
-    return _SignedIn(gateway, name)
-
-
-class _SignedIn:
-    """``async with signed_in(gw, "sec") as person``: a console user, signed in."""
-
-    def __init__(self, gateway: RunningGateway, name: str) -> None:
-        self._user = ConsoleUser(gateway.url)
-        self._name = name
-
-    async def __aenter__(self) -> ConsoleUser:
-        answer = await self._user.sign_in(self._name, PASSWORD)
-        assert answer.status_code == 303 and answer.headers["location"] == paths.CONSOLE, answer.text[:500]
-        return self._user
-
-    async def __aexit__(self, *exc: object) -> None:
-        await self._user.http.aclose()
 
 
 def request_page(request_id: str) -> str:
@@ -85,11 +65,6 @@ def request_page(request_id: str) -> str:
 
 def approve_action(request_id: str) -> str:
     return request_page(request_id) + "/approve"
-
-
-def notice_of(page: str) -> str:
-    match = re.search(r'<p class="notice error" role="alert">(.*?)</p>', page)
-    return match.group(1) if match else ""
 
 
 def row_id(page: str, kind: str, scope: str) -> str:
@@ -137,7 +112,7 @@ async def test_ad5_a_person_without_a_role_sees_a_403_page_and_nothing_else(
     gateway: RunningGateway, http: httpx2.AsyncClient
 ) -> None:
     request_id = await file_request(http, gateway, "payments:secret-plan", "nobody may read this")
-    async with signed_in(gateway, "nobody") as nobody:
+    async with SignedIn(gateway, "nobody") as nobody:
         for path in (paths.CONSOLE, paths.CONSOLE_GRANTS, request_page(request_id)):
             page = await nobody.open(path)
             assert page.status_code == 403, path
@@ -163,7 +138,7 @@ async def test_ad5_every_console_page_resists_framing_caching_and_leaks(
         "grants": await sec.open(paths.CONSOLE_GRANTS),
         "not found": await sec.open("/admin/nothing/here"),
     }
-    async with signed_in(gateway, "nobody") as nobody:
+    async with SignedIn(gateway, "nobody") as nobody:
         pages["no role"] = await nobody.open(paths.CONSOLE)
     for name, page in pages.items():
         assert page.headers["content-type"].startswith("text/html"), name
@@ -187,7 +162,7 @@ async def test_ad5_a_form_without_this_sessions_token_is_refused_and_changes_not
     request_id = await file_request(http, gateway, "payments:forged", "forgery check")
     page = await sec.open(request_page(request_id))
     assert approve_action(request_id) in forms_of(page.text)
-    async with signed_in(gateway, "sec2") as other:
+    async with SignedIn(gateway, "sec2") as other:
         theirs = forms_of((await other.open(request_page(request_id))).text)[approve_action(request_id)][
             "csrf"
         ]
@@ -229,7 +204,7 @@ async def test_ad5_sign_in_at_the_console_is_limited_like_sign_in_at_authorize(
 
 
 async def test_ad5_signing_out_ends_the_session(gateway: RunningGateway) -> None:
-    async with signed_in(gateway, "audrey") as person:
+    async with SignedIn(gateway, "audrey") as person:
         queue = await person.open(paths.CONSOLE)
         out = await person.submit(queue, paths.CONSOLE_SIGN_OUT)
         assert out.status_code == 303 and out.headers["location"] == paths.CONSOLE_SIGN_IN
@@ -254,7 +229,7 @@ async def test_ad5_an_auditor_reads_everything_but_no_form_writes_and_the_desk_r
     await sec.submit(
         await sec.open(request_page(approved)), approve_action(approved), scope="payments:audited-grant"
     )
-    async with signed_in(gateway, "audrey") as auditor:
+    async with SignedIn(gateway, "audrey") as auditor:
         queue = await auditor.open(paths.CONSOLE)
         assert queue.status_code == 200 and request_id in queue.text
         page = await auditor.open(request_page(request_id))
@@ -283,7 +258,7 @@ async def test_ad5_a_tool_author_decides_only_what_policy_hands_to_tool_authors(
 ) -> None:
     payments = await file_request(http, gateway, "payments:authored", "not for tool authors")
     catalogue = await file_request(http, gateway, "catalogue:publish", "publish the new tools")
-    async with signed_in(gateway, "author") as author:
+    async with SignedIn(gateway, "author") as author:
         page = await author.open(request_page(payments))
         refused = await author.submit(page, approve_action(payments), scope="payments:authored")
         assert refused.status_code == 403
@@ -315,7 +290,7 @@ async def test_ad5_no_one_approves_a_request_their_agent_filed_for_them(
     refused = await sec.submit(page, approve_action(request_id), scope="payments:for-myself")
     assert refused.status_code == 403
     assert notice_of(refused.text) == "Refused: No one decides a request they made."
-    async with signed_in(gateway, "sec2") as other:
+    async with SignedIn(gateway, "sec2") as other:
         page = await other.open(request_page(request_id))
         done = await other.submit(page, approve_action(request_id), scope="payments:for-myself")
         assert done.status_code == 303
@@ -418,7 +393,7 @@ async def test_two_approvers_are_needed_where_policy_says_so(
     twice = await sec.submit(page, approve_action(request_id), scope="payments:bulk")
     assert twice.status_code == 409 and "another person must approve it too" in notice_of(twice.text)
     assert (await request_status(http, gateway, request_id))["status"] == "pending"
-    async with signed_in(gateway, "sec2") as other:
+    async with SignedIn(gateway, "sec2") as other:
         page = await other.open(request_page(request_id))
         second = await other.submit(page, approve_action(request_id), scope="payments:bulk")
         assert second.headers["location"].endswith("?done=approved")

@@ -7,8 +7,11 @@ token requests before and after say what the grant allowed. A person's agent ask
 for a scope that needs approval: the consent page names it as going to the security team, and a
 request for nothing the agent holds ends on a page saying it went for approval. Along the way:
 accessibility basics as Chromium computes them, the anti-framing policy as Chromium applies it.
-Screenshots go to ``test-artifacts/``: the queue, the decision form, the grants, the consent page
-and the "sent for approval" page.
+A held tool call (AP-6): a security admin opens it from the console's navigation, reads its exact
+arguments (markup in them stays text: no dialog opens), and approves it; the agent's identical call
+then reaches the upstream once.
+Screenshots go to ``test-artifacts/``: the queue, the decision form, the grants, the consent page,
+the "sent for approval" page and the held call.
 """
 
 from __future__ import annotations
@@ -27,6 +30,17 @@ from tests.support.approval_desk import BOT, BOT_SECRET, DESK, DESK_NAME, desk_g
 from tests.support.authorization_code import PublicClient
 from tests.support.chromium import chromium_browser
 from tests.support.gateway_server import RunningGateway
+from tests.support.held_calls import (
+    FILES_BOT,
+    TOOL,
+    CallDeployment,
+    bot_token_blocking,
+    call_gateway,
+    call_settings,
+    call_tool_blocking,
+    held_call,
+    passed,
+)
 from tests.support.http_clients import blocking_http_client
 from tests.support.redirect_target import Target, redirect_target
 from tests.support.users import PASSWORD, add_user
@@ -52,6 +66,14 @@ def deployment(
         worker.join(60)
         ARTIFACTS.mkdir(exist_ok=True)
         yield gateway, target, handler
+
+
+@pytest.fixture(scope="module")
+def held_calls(tmp_path_factory: pytest.TempPathFactory) -> Iterator[CallDeployment]:
+    store = f"sqlite:///{tmp_path_factory.mktemp('calls-chromium') / 'gw.sqlite3'}"
+    with call_gateway(lambda port: call_settings(store, port), store) as deployment:
+        ARTIFACTS.mkdir(exist_ok=True)
+        yield deployment
 
 
 def file_request(gw: RunningGateway, scope: str, justification: str) -> str:
@@ -232,3 +254,47 @@ def test_the_consent_page_says_which_scopes_go_to_the_security_team_in_chromium(
         expect(rows.filter(has_text="payments:refund")).to_contain_text(f"asked for at sign-in by {PERSON}")
     finally:
         admin.close()
+
+
+def test_a_security_admin_reads_a_held_call_and_approves_it_in_chromium(
+    chromium: Browser, held_calls: CallDeployment
+) -> None:
+    gw = held_calls.gateway
+    path = "/srv/reports/<script>alert('held')</script>q3-draft.pdf"
+    arguments = {"path": path, "why": "Superseded by the final Q3 report"}
+    token = bot_token_blocking(gw)
+    call_id = held_call(call_tool_blocking(gw, token, arguments))["id"]
+    context = chromium.new_context(viewport={"width": 1400, "height": 1000})
+    try:
+        page = context.new_page()
+        dialogs: list[str] = []
+        page.on("dialog", lambda dialog: dialogs.append(dialog.message))
+        sign_in_at_console(page, gw, "sec")
+        expect(page.get_by_role("main")).to_contain_text("held tool call")
+
+        page.get_by_role("link", name="Held calls").click()
+        expect(page.get_by_role("heading", level=1)).to_have_text("Held calls")
+        expect(page.get_by_role("link", name="Held calls")).to_have_attribute("aria-current", "page")
+        row = page.get_by_role("row").filter(has=page.get_by_role("link", name=call_id))
+        expect(row).to_contain_text(TOOL)
+        expect(row).to_contain_text(FILES_BOT)
+
+        page.get_by_role("link", name=call_id).click()
+        expect(page.get_by_role("heading", level=1)).to_have_text(f"Held call {call_id}")
+        shown = page.get_by_label("Arguments")
+        expect(shown).to_contain_text(f'"path": "{path}"')
+        expect(shown).to_contain_text('"why": "Superseded by the final Q3 report"')
+        expect(page.get_by_role("main")).to_contain_text("Deletes a file.")
+        every_button_is_named(page)
+        page.screenshot(path=str(ARTIFACTS / "console-held-call.png"), full_page=True)
+
+        page.get_by_label("Note (optional)").fill("The final report replaces it.")
+        page.get_by_role("button", name="Approve this call").click()
+        expect(page.get_by_role("status")).to_contain_text("Approved: the agent")
+        expect(page.locator(".lead .badge")).to_have_text("approved")
+        expect(page.get_by_role("button", name="Approve this call")).to_have_count(0)
+        assert dialogs == [], "markup in the arguments ran"
+    finally:
+        context.close()
+    assert passed(call_tool_blocking(gw, token, arguments)) == f"deleted {path}"
+    assert held_calls.done(path) == [("delete_file", path)]

@@ -1,25 +1,27 @@
 """``mcp-gateway calls list|show|approve|deny``: tool calls held for approval (AP-6).
 
 The CLI works on the same store as a running gateway, so an approval here lets the agent's next
-identical call pass at once. Whoever runs it has the store, so acts as a ``security-admin``; each
-decision names the person deciding (``--as``), which the rules check: never the agent that made the
-call, never the person it was made for, unless policy makes that person the approver
-(``call_approver = "person"``), and then only them. Exit codes: 0 done, 1 no such call or the store
-is down, 2 bad arguments or a decision the rules refuse.
+identical call pass at once. Who decides is the operator of :mod:`gateway.cli.operator`, as for
+``approvals`` and ``grants``: ``cli:<name>`` (``--as NAME``, else ``$USER``) holding
+``security-admin`` and ``auditor``. The call desk's rules apply to that name: never the agent that
+made the call, never the person it was made for. When policy makes the person the approver
+(``call_approver = "person"``), the operator is not that person: approving is refused with a line
+saying the person approves in the console, at the call's page; denying stays open to the operator,
+as to every security admin. Exit codes: 0 done, 1 no such call or the store is down, 2 bad
+arguments or a decision the rules refuse.
 """
 
 from __future__ import annotations
 
 import argparse
-import sys
 from collections.abc import Awaitable
 from typing import TYPE_CHECKING, Any
 
 from gateway.approvals.call_desk import SECURITY_ADMIN
-from gateway.approvals.decisions import Principal
 from gateway.approvals.held_calls import CALL_STATUSES, HeldCall
+from gateway.cli.operator import add_operator_flag, operator_of
 from gateway.cli.output import Handler, add_json_flag, emit, not_found, table, when
-from gateway.errors import NotFound, OAuthError
+from gateway.errors import Forbidden, NotFound
 
 if TYPE_CHECKING:
     from gateway.composition import Gateway
@@ -35,12 +37,12 @@ def add_parser(commands: Any) -> None:
     actions.add_parser("show", help="show a held call and its exact arguments").add_argument("call_id")
     approve = actions.add_parser("approve", help="let the same call pass once")
     approve.add_argument("call_id")
-    approve.add_argument("--as", dest="subject", required=True, help="who approves (recorded)")
     approve.add_argument("--note", default="", help="why, for the record")
     deny = actions.add_parser("deny", help="refuse the call; the agent is told the reason")
     deny.add_argument("call_id")
-    deny.add_argument("--as", dest="subject", required=True, help="who denies (recorded)")
     deny.add_argument("--reason", required=True, help="told to the agent")
+    for parser in (approve, deny):
+        add_operator_flag(parser)
     add_json_flag(actions.choices.values())
 
 
@@ -86,23 +88,29 @@ async def _show(gateway: Gateway, args: argparse.Namespace) -> int:
 
 
 async def _approve(gateway: Gateway, args: argparse.Namespace) -> int:
-    by = Principal(args.subject, (SECURITY_ADMIN,))
-    return await _decided(gateway, args, gateway.approvals.calls.approve(args.call_id, by, note=args.note))
+    desk = gateway.approvals.calls
+    try:
+        return await _decided(gateway, args, desk.approve(args.call_id, operator_of(args), note=args.note))
+    except Forbidden as exc:
+        call = await desk.get(args.call_id)
+        if call.approver != "person":
+            raise
+        raise Forbidden(
+            f"{exc.description}; {call.person} approves it in the console, at {desk.page_of(call.call_id)}"
+        ) from None
 
 
 async def _deny(gateway: Gateway, args: argparse.Namespace) -> int:
-    by = Principal(args.subject, (SECURITY_ADMIN,))
-    return await _decided(gateway, args, gateway.approvals.calls.deny(args.call_id, by, args.reason))
+    decision = gateway.approvals.calls.deny(args.call_id, operator_of(args), args.reason)
+    return await _decided(gateway, args, decision)
 
 
 async def _decided(gateway: Gateway, args: argparse.Namespace, decision: Awaitable[HeldCall]) -> int:
+    """A refusal other than a missing call reaches ``main``, which prints it and exits 2."""
     try:
         call = await decision
     except NotFound:
         return not_found(KIND, args.call_id)
-    except OAuthError as exc:
-        print(f"mcp-gateway: {exc.description}", file=sys.stderr)
-        return 2
     view = call.public_view(gateway.clock.now())
     emit(args, view, f"{view['status']} {KIND} {call.call_id}\n{_lines(call, view)}")
     return 0

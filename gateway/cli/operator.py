@@ -1,4 +1,5 @@
-"""Who acts when the approval commands decide: the operator at the command line.
+"""Who acts when the approval commands (``approvals``, ``grants``, ``calls``) decide: the operator
+at the command line.
 
 Whoever can run these commands against the store can also write to the store directly, so there
 is nothing to check their roles against: the CLI's principal is ``cli:<name>`` with the roles
@@ -7,7 +8,8 @@ of the process; it is what the grant's ``granted_by`` and the audit trail record
 apply every rule that is not about roles: a request whose client id or person is ``cli:<name>``
 cannot be decided by that name (AP-4), a two-person scope needs two different names, a decision
 is taken once. A rule whose approvers are ``tool-author`` is decided at the admin API by a tool
-author, not here.
+author, not here; a held call whose approver is the person it was made for
+(``call_approver = "person"``) is approved by that person, in the console.
 """
 
 from __future__ import annotations

@@ -6,12 +6,16 @@
     sign_in.py         the sign-in forms (built-in users and the OpenID provider) and signing out
     requests_pages.py  the approval queue, one request, approve and deny
     grants_pages.py    the grants, revoke and review
+    calls_pages.py     the held tool calls (AP-6), one call, approve and deny; a call's page is
+                       also open to the person it was made for, who may hold no role
     request_views.py   the HTML of the queue and of a request
     grant_views.py     the HTML of the grants
+    call_views.py      the HTML of the held calls and of one call
+    call_arguments.py  a held call's arguments as an approver reads them
     html.py            the stylesheet, the page frame and the small pieces pages share
 
 The pages decide nothing: every read and every change goes through the desks of
-:mod:`gateway.approvals` (the request desk and the grant desk), so the console, the admin API and
-the CLI obey the same rules. The console signs people in with the authorization server's sign-in
+:mod:`gateway.approvals` (the request desk, the grant desk and the call desk), so the console, the
+admin API and the CLI obey the same rules. The console signs people in with the authorization server's sign-in
 (:mod:`gateway.oauth.authorize`) and shares its session; no role imports the console.
 """

@@ -4,6 +4,10 @@
     a form (POST)  no session, or a token that is not this session's: 403 before anything is read
                    or changed; no role: the 403 page; else the handler, with the form
 
+A page or form opened to people without a role (``role_needed=False``: the page of a held call,
+which the person it was made for may read, AP-6) makes that check itself and answers
+:func:`no_role_page` to everyone else.
+
 Whatever a desk refuses is shown as a page with its reason and status; a store that does not answer
 is a 503 page. Nothing reaches Starlette's JSON error handlers, and no answer is a bare 500.
 """
@@ -44,22 +48,23 @@ def refusal(exc: OAuthError) -> str:
 
 
 def field(form: Form, name: str) -> str:
-    """The first value of ``name`` in the form, or an empty string."""
-    return (form.get(name) or [""])[0]
+    """The first value of ``name`` in the form, or an empty string. A browser sends the line breaks
+    of a text area as CR LF; they are read as LF, the one line break the desks' texts allow."""
+    return (form.get(name) or [""])[0].replace("\r\n", "\n")
 
 
 class Access:
     def __init__(self, visitors: Visitors) -> None:
         self._visitors = visitors
 
-    def page(self, handler: PageHandler) -> Endpoint:
+    def page(self, handler: PageHandler, *, role_needed: bool = True) -> Endpoint:
         async def endpoint(request: Request) -> Response:
             try:
                 visitor = await self._visitors.of(request)
                 if visitor is None:
                     target = f"{paths.CONSOLE_SIGN_IN}?{urlencode({'next': request.url.path})}"
                     return RedirectResponse(target, status_code=303, headers=LEAVING)
-                if not visitor.has_role:
+                if role_needed and not visitor.has_role:
                     return no_role_page(visitor)
                 return await _answered(handler(request, visitor), visitor)
             except StoreUnavailable as exc:
@@ -102,11 +107,10 @@ async def _answered(answer: Awaitable[Response], visitor: Visitor) -> Response:
 
 
 def refused_page(text: str, status: int = 403, visitor: Visitor | None = None) -> Response:
-    body = (
-        "<h1>This cannot be done</h1>"
-        f"{html.notice(text)}"
-        f'<p><a href="{paths.CONSOLE}">Back to the approval queue</a></p>'
-    )
+    back = f'<p><a href="{paths.CONSOLE}">Back to the approval queue</a></p>'
+    if visitor is not None and not visitor.has_role:
+        back = ""  # the queue is not for them
+    body = "<h1>This cannot be done</h1>" + html.notice(text) + back
     return html.page("Refused", body, status=status, person=visitor.header() if visitor else None)
 
 
@@ -119,6 +123,8 @@ def no_role_page(visitor: Visitor) -> Response:
         "<p>Ask your security team for a role. They give one to a built-in user with "
         f"<code>mcp-gateway users roles {escape(visitor.name)} --set auditor</code>; people who sign in "
         "with the company's identity provider get theirs from their groups there.</p>"
+        "<p>An agent acting for you that asks you to approve one of its tool calls gives you the link "
+        "to that call's page: open that link.</p>"
     )
     return html.page("No role", body, status=403, person=visitor.header())
 

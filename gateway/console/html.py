@@ -53,6 +53,7 @@ STYLE = (
     ".badge.active,.badge.approved{background:#e2f3e6;color:var(--ok)}"
     ".badge.overdue,.badge.suspended{background:#fdecc8;color:var(--warn)}"
     ".badge.revoked,.badge.denied{background:#f9dedc;color:var(--bad)}"
+    ".badge.used{background:#e2f3e6;color:var(--ok)}"
     ".notice{padding:.75rem 1rem;border-radius:6px;margin:0 0 1.25rem;border:1px solid}"
     ".notice.error{background:#fbeaea;border-color:#f0b8b4;color:#7d1a14}"
     ".notice.done{background:#e8f5ec;border-color:#b5dcc0;color:#17532a}"
@@ -60,6 +61,9 @@ STYLE = (
     "margin:0 0 1rem}"
     "dl.facts{display:grid;grid-template-columns:max-content 1fr;gap:.45rem 1.5rem;margin:0}"
     "dl.facts dt{color:var(--muted)}dl.facts dd{margin:0}"
+    "pre.arguments{font:.88em/1.45 ui-monospace,SFMono-Regular,Menlo,Consolas,monospace;background:#f1f3f6;"
+    "border:1px solid var(--line);border-radius:6px;padding:.75rem 1rem;margin:0 0 1rem;white-space:pre-wrap;"
+    "overflow-wrap:anywhere;max-height:40rem;overflow:auto}"
     ".forms{display:grid;grid-template-columns:repeat(auto-fit,minmax(22rem,1fr));gap:1rem;margin-top:1rem}"
     ".forms h2{margin-top:0}"
     "fieldset{border:1px solid var(--line);border-radius:6px;padding:.5rem 1rem .75rem;margin:0 0 .75rem}"
@@ -83,7 +87,13 @@ STYLE = (
     ".hidden-name{position:absolute;width:1px;height:1px;overflow:hidden;clip-path:inset(50%);white-space:nowrap}"
 )
 
-NAVIGATION = ((paths.CONSOLE, "Approval queue"), (paths.CONSOLE_GRANTS, "Grants"))
+NAVIGATION = (
+    (paths.CONSOLE, "Approval queue"),
+    (paths.CALL_PAGES, "Held calls"),
+    (paths.CONSOLE_GRANTS, "Grants"),
+)
+"""The pages a person holding a role moves between; a person holding none is shown no navigation
+(they may only read the held calls made for them, AP-6)."""
 
 
 def page(
@@ -114,10 +124,11 @@ def _header(person: tuple[str, Sequence[str], str] | None, current: str) -> str:
         f'<a href="{path}"{" aria-current=page" if path == current else ""}>{text}</a>'
         for path, text in NAVIGATION
     )
+    navigation = f'<nav aria-label="Console">{links}</nav>' if roles else ""
     held = ", ".join(roles) or "no role"
     return (
         '<header><div class="bar"><span class="brand">MCP gateway console</span>'
-        f'<nav aria-label="Console">{links}</nav>'
+        f"{navigation}"
         f'<span class="who">Signed in as <strong>{escape(name)}</strong> · {escape(held)}</span>'
         f'<form method="post" action="{paths.CONSOLE_SIGN_OUT}">{hidden({"csrf": token})}'
         '<button type="submit">Sign out</button></form></div></header>'

@@ -49,6 +49,7 @@ def queue(
     descriptions: Mapping[str, str],
     now: float,
     policy_version: str,
+    held_calls: int = 0,
 ) -> str:
     rows = "".join(
         "<tr>"
@@ -72,9 +73,11 @@ def queue(
         if pending
         else '<p class="card empty">No access request is waiting for a decision.</p>'
     )
+    calls = f"{held_calls} held tool call{'s' if held_calls != 1 else ''}"
     return (
         "<h1>Approval queue</h1>"
         f'<p class="lead">{len(pending)} access request{"s" if len(pending) != 1 else ""} waiting · '
+        f'<a href="{paths.CALL_PAGES}">{calls} waiting</a> · '
         f"approval policy <code>{escape(policy_version)}</code></p>"
         f"{waiting}<h2>Decided lately</h2>{_decided(decided, descriptions, now)}"
     )

@@ -40,6 +40,7 @@ DONE = {
 class RequestPages:
     def __init__(self, approvals: Approvals, descriptions: Mapping[str, str], clock: Clock) -> None:
         self._requests = approvals.requests
+        self._calls = approvals.calls
         self._grants = approvals.grants
         self._policy = approvals.policy
         self._descriptions = descriptions
@@ -55,7 +56,10 @@ class RequestPages:
             reverse=True,
         )[:RECENT]
         held = {client: await self._grants.held(client) for client in {r.client_id for r in pending}}
-        body = request_views.queue(pending, decided, held, self._descriptions, now, self._policy.version)
+        held_calls = len(await self._calls.list("pending"))
+        body = request_views.queue(
+            pending, decided, held, self._descriptions, now, self._policy.version, held_calls
+        )
         return html.page("Approval queue", body, person=visitor.header(), current=paths.CONSOLE)
 
     async def one(self, request: Request, visitor: Visitor) -> Response:

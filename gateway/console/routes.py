@@ -5,6 +5,9 @@
     POST /admin/requests/{id}/approve|deny
     GET  /admin/grants                           the grants, with revoke and review forms
     POST /admin/grants/{id}/revoke|review
+    GET  /admin/calls                            the held tool calls (AP-6)
+    GET  /admin/calls/{id}                       one held call; also for the person it was made for
+    POST /admin/calls/{id}/approve|deny
     GET|POST /admin/sign-in, POST /admin/sign-in/federated, POST /admin/sign-out
     anything else under /admin                   a 404 page
 
@@ -22,6 +25,7 @@ from starlette.routing import BaseRoute, Route
 
 from gateway import paths
 from gateway.console.access import LEAVING, Access, not_found
+from gateway.console.calls_pages import CallPages
 from gateway.console.grants_pages import GrantPages
 from gateway.console.requests_pages import RequestPages
 from gateway.console.sign_in import ConsoleSignIn
@@ -37,9 +41,11 @@ def console_routes(gateway: Gateway) -> list[BaseRoute]:
     access = Access(Visitors(gateway.browser, gateway.users))
     requests = RequestPages(gateway.approvals, descriptions, gateway.clock)
     grants = GrantPages(gateway.approvals, descriptions, gateway.clock)
+    calls = CallPages(gateway.approvals.calls, gateway.catalog.lookup, gateway.clock)
     sign_in = ConsoleSignIn(gateway.browser, password_sign_in(gateway), gateway.federation)
     one_request = paths.CONSOLE_REQUESTS + "/{request_id}"
     one_grant = paths.CONSOLE_GRANTS + "/{grant_id}"
+    one_call = paths.CALL_PAGES + "/{call_id}"
 
     async def to_the_queue(request: Request) -> Response:
         return RedirectResponse(paths.CONSOLE, status_code=303, headers=LEAVING)
@@ -61,5 +67,9 @@ def console_routes(gateway: Gateway) -> list[BaseRoute]:
         Route(paths.CONSOLE_GRANTS, access.page(grants.list), methods=["GET"]),
         Route(one_grant + "/revoke", access.form(grants.revoke), methods=["POST"]),
         Route(one_grant + "/review", access.form(grants.review), methods=["POST"]),
+        Route(paths.CALL_PAGES, access.page(calls.list), methods=["GET"]),
+        Route(one_call, access.page(calls.one, role_needed=False), methods=["GET"]),
+        Route(one_call + "/approve", access.form(calls.approve, role_needed=False), methods=["POST"]),
+        Route(one_call + "/deny", access.form(calls.deny, role_needed=False), methods=["POST"]),
         Route(paths.CONSOLE + "/{rest:path}", not_found, methods=["GET", "POST"]),
     ]

@@ -12,10 +12,13 @@ from urllib.parse import urljoin
 import httpx2
 
 from gateway import paths
+from tests.support.gateway_address import GatewayAddress
 from tests.support.http_clients import http_client
+from tests.support.users import PASSWORD
 
 _FORM = re.compile(r'<form method="post" action="([^"]+)">(.*?)</form>', re.S)
 _HIDDEN = re.compile(r'<input type="hidden" name="([^"]+)" value="([^"]*)">')
+_ALERT = re.compile(r'<p class="notice error" role="alert">(.*?)</p>', re.S)
 
 
 def forms_of(page: str) -> dict[str, dict[str, str]]:
@@ -24,6 +27,12 @@ def forms_of(page: str) -> dict[str, dict[str, str]]:
         unescape(action): {unescape(k): unescape(v) for k, v in _HIDDEN.findall(body)}
         for action, body in _FORM.findall(page)
     }
+
+
+def notice_of(page: str) -> str:
+    """The error notice at the top of a console page (as markup), or an empty string."""
+    match = _ALERT.search(page)
+    return match.group(1) if match else ""
 
 
 class ConsoleUser:
@@ -60,3 +69,20 @@ class ConsoleUser:
     async def post(self, path: str, **fields: str | list[str]) -> httpx2.Response:
         """A post made by hand (a forged or replayed form)."""
         return await self.http.post(path, data=fields)
+
+
+class SignedIn:
+    """``async with SignedIn(gw, "sec") as person``: a console user, signed in with the password
+    every test person has, and landed on the approval queue."""
+
+    def __init__(self, gateway: GatewayAddress, name: str) -> None:
+        self._user = ConsoleUser(gateway.url)
+        self._name = name
+
+    async def __aenter__(self) -> ConsoleUser:
+        answer = await self._user.sign_in(self._name, PASSWORD)
+        assert answer.status_code == 303 and answer.headers["location"] == paths.CONSOLE, answer.text[:500]
+        return self._user
+
+    async def __aexit__(self, *exc: object) -> None:
+        await self._user.http.aclose()
