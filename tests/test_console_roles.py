@@ -180,3 +180,11 @@ def test_ad6_roles_come_only_from_mapped_values_of_the_configured_claim(
     mapping = RoleMapping("groups", {"sec-team": ("security-admin",), "ops": ("tool-author", "auditor")})
     assert mapping.roles_from({"sub": "someone", **claims}) == roles
     assert RoleMapping().roles_from({"sub": "someone", **claims}) == ()
+
+
+def test_ad6_no_built_in_user_can_take_the_name_of_a_person_of_the_provider(tmp_path: Path) -> None:
+    """Federated people are ``oidc:<subject>``: a built-in ``oidc:carol`` could otherwise decide what
+    only the federated carol may (her agent's held calls)."""
+    cli = Cli.on_sqlite(tmp_path)
+    refused = cli.run("users", "add", "oidc:carol", "--password-stdin", stdin=NEW_PASSWORD + "\n")
+    assert_refused(refused, 2, "belong to people of the OpenID provider")

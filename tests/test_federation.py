@@ -44,7 +44,8 @@ from gateway.oauth.authorize.oidc_provider import (
     IdTokenRejected,
     OidcProvider,
 )
-from gateway.oauth.authorize.users import UserDirectory
+from gateway.oauth.authorize.users import COLLECTION as USERS
+from gateway.oauth.authorize.users import User, UserDirectory, hash_password
 from gateway.settings import Settings
 from gateway.store.factory import open_store
 from tests.support.authorization_code import PublicClient, new_verifier, query_of
@@ -265,11 +266,13 @@ async def test_a_person_who_cancels_at_the_provider_is_not_signed_in(
 async def test_a_provider_subject_equal_to_a_local_user_name_is_refused(
     deployment: tuple[RunningGateway, RunningIdp], browser: httpx2.AsyncClient
 ) -> None:
-    """``oidc:bob`` made by an administrator is someone else: never merged with the provider's bob."""
+    """``oidc:bob`` left by an older version (``users add`` refuses the name now, AD-6) is someone
+    else: never merged with the provider's bob."""
     gw, _ = deployment
     store = open_store(gw.settings.server.store)
     try:
-        await UserDirectory(store).add("oidc:bob", "a local password 123")
+        older = User("oidc:bob", hash_password("a local password 123"), "", ())
+        await store.put_record(USERS, older.username, older.to_json())
         _, to_provider = await press_federated_button(browser, DESK_CLIENT.authorize_url(gw))
         callback = await through_the_provider(browser, to_provider, gw, login="bob")
         refused = await browser.get(callback)

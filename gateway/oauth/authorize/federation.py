@@ -42,14 +42,14 @@ from gateway.errors import OAuthError
 from gateway.oauth.authorize import pages
 from gateway.oauth.authorize.browser_state import BrowserState
 from gateway.oauth.authorize.oidc_provider import FederationError, IdTokenRejected, OidcProvider
-from gateway.oauth.authorize.users import UserDirectory
+from gateway.oauth.authorize.users import FEDERATED_PREFIX, UserDirectory
 from gateway.oauth.clients.registry import ClientRegistry
 from gateway.oauth.forms import read_form
 from gateway.store import Store, digest
 
 logger = logging.getLogger("mcp_gateway.federation")
 
-SUBJECT_PREFIX = "oidc:"
+SUBJECT_PREFIX = FEDERATED_PREFIX
 STATE_TTL = 600
 MAX_FORM_BYTES = 16 * 1024
 _STATE = "federation-state:"

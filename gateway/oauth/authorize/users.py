@@ -30,6 +30,11 @@ _N, _R, _P = 2**15, 8, 1
 _MAXMEM = 128 * 1024 * 1024
 
 
+FEDERATED_PREFIX = "oidc:"
+"""How the names of people signed in at the upstream OpenID provider begin; no built-in user's does,
+so a built-in user can never pass for a federated person (AD-6)."""
+
+
 class UserError(ValueError):
     """A user definition that cannot be accepted."""
 
@@ -106,6 +111,10 @@ class UserDirectory:
     ) -> User:
         if not username or len(username) > 128 or not username.isprintable() or " " in username:
             raise UserError("username must be 1-128 printable characters without spaces")
+        if username.startswith(FEDERATED_PREFIX):
+            raise UserError(
+                f"names beginning with {FEDERATED_PREFIX!r} belong to people of the OpenID provider"
+            )
         if len(password) < 12:
             raise UserError("password must be at least 12 characters")
         known_roles = _roles(roles)
