@@ -56,8 +56,8 @@ class McpEndpoint:
         sessions: SessionStore,
         resource_metadata_url: str,
         max_body_bytes: int,
-        step_up: StepUpRequests | None = None,
-        gate: CallGate | None = None,
+        step_up: StepUpRequests,
+        gate: CallGate,
     ) -> None:
         self._directory = directory
         self._tool_calls = ToolCalls(

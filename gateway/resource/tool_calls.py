@@ -52,22 +52,6 @@ class CallGate(Protocol):
         ...
 
 
-class OpenGate:
-    """Every call passes."""
-
-    async def through(
-        self,
-        claims: Claims,
-        tool: CatalogTool,
-        params: Mapping[str, Any],
-        *,
-        request_id: object,
-        modern: bool,
-        forward: Forward,
-    ) -> dict[str, Any]:
-        return await forward(params)
-
-
 class ToolCalls:
     def __init__(
         self,
@@ -75,14 +59,14 @@ class ToolCalls:
         directory: CatalogDirectory,
         forwarder: ToolForwarder,
         resource_metadata_url: str,
-        step_up: StepUpRequests | None = None,
-        gate: CallGate | None = None,
+        step_up: StepUpRequests,
+        gate: CallGate,
     ) -> None:
         self._directory = directory
         self._forwarder = forwarder
         self._metadata_url = resource_metadata_url
         self._step_up = step_up
-        self._gate = gate or OpenGate()
+        self._gate = gate
 
     async def call(
         self,
@@ -143,7 +127,7 @@ class ToolCalls:
         self, claims: Claims, tool: CatalogTool, missing: tuple[str, ...], request_id: object
     ) -> JSONRPCError:
         data: dict[str, Any] = {"requiredScopes": list(tool.scopes)}
-        filed = await self._step_up.file(claims, missing, tool.name) if self._step_up else None
+        filed = await self._step_up.file(claims, missing, tool.name)
         if filed is not None:
             data["accessRequest"] = filed
         error = JSONRPCError(
