@@ -131,7 +131,3 @@ class Entitlements:
         grants = await self._grants.of_client(client_id)
         active = active_grants(grants, audience, self._clock.now(), self._suspend_overdue)
         return tuple(dict.fromkeys((*standing, *(s for g in active for s in g.scopes))))
-
-    @property
-    def suspend_overdue(self) -> bool:
-        return self._suspend_overdue

@@ -8,6 +8,7 @@ from __future__ import annotations
 from typing import Any
 
 from gateway.approvals.decisions import MAX_NOTE, Principal, checked_text
+from gateway.approvals.entitlements import active_grants
 from gateway.approvals.events import Events, GrantMarks, StandingGrants
 from gateway.approvals.grants import STANDING_PREFIX, Grant, GrantBook
 from gateway.approvals.policy import ApprovalPolicy
@@ -61,15 +62,10 @@ class GrantDesk:
 
     async def held(self, client_id: str, resource: str | None = None) -> tuple[str, ...]:
         """Every scope the client may be issued now (for ``resource``, or anywhere)."""
-        now = self._clock.now()
-        scopes = [
-            scope
-            for grant in await self.list(client_id)
-            if grant.status(now, self._policy.suspend_overdue) == "active"
-            and (resource is None or grant.resource in (None, resource))
-            for scope in grant.scopes
-        ]
-        return tuple(dict.fromkeys(scopes))
+        grants = active_grants(
+            await self.list(client_id), resource, self._clock.now(), self._policy.suspend_overdue
+        )
+        return tuple(dict.fromkeys(scope for grant in grants for scope in grant.scopes))
 
     # -- changing -----------------------------------------------------------------------------
     async def revoke(self, grant_id: str, by: Principal, reason: str) -> Grant:
