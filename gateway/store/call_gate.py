@@ -1,0 +1,83 @@
+"""Calls to a networked store, bounded in number and in time: what makes a store fail closed fast.
+
+Each call runs in its own task and its caller stops waiting at one overall deadline (the wait for
+a free slot, connecting and the reply together), then gets :class:`StoreUnavailable`. A
+cooperative timeout around the call is not enough: a driver can swallow the cancellation (redis-py's
+inner ``asyncio.wait_for`` on Python 3.11 does) and then run into a further timeout of its own. An
+abandoned call is cancelled and keeps its slot until it ends, so the number of calls in flight
+never exceeds the slots, whatever the backend does.
+
+Whatever a call raises becomes :class:`StoreUnavailable`: the backend did not answer as it should,
+and the caller fails closed. No retry loop hides an outage: the next request tries again.
+"""
+
+from __future__ import annotations
+
+import asyncio
+from collections.abc import Awaitable, Callable
+from typing import Any, TypeVar
+
+from gateway.store import StoreUnavailable
+
+T = TypeVar("T")
+
+
+class CallGate:
+    """``slots`` calls in flight at most; each caller waits ``deadline`` seconds for its answer."""
+
+    def __init__(self, backend: str, *, deadline: float, slots: int) -> None:
+        self._backend = backend
+        self._deadline = deadline
+        self._slots = asyncio.Semaphore(slots)
+        self._queue_limit = 5 * deadline
+        self._unresponsive_until = 0.0
+        self._in_flight: set[asyncio.Future[Any]] = set()
+
+    async def call(self, operation: Callable[[], Awaitable[T]]) -> T:
+        await self._acquire_slot()
+        task = asyncio.ensure_future(operation())
+        self._in_flight.add(task)
+        task.add_done_callback(self._finished)
+        try:
+            done, _ = await asyncio.wait((task,), timeout=self._deadline)
+        except BaseException:  # the caller was cancelled: so is its call
+            task.cancel()
+            raise
+        if not done:
+            task.cancel()
+            self._unresponsive_until = asyncio.get_running_loop().time() + self._deadline
+            raise StoreUnavailable(f"{self._backend}: no answer within {self._deadline} s")
+        if task.cancelled():  # by close()
+            raise StoreUnavailable(f"{self._backend}: the store was closed")
+        try:
+            return task.result()
+        except StoreUnavailable:
+            raise
+        except Exception as exc:
+            raise StoreUnavailable(f"{self._backend}: {type(exc).__name__}: {exc}") from exc
+
+    async def _acquire_slot(self) -> None:
+        """Wait for a free slot. The deadline is for the backend to answer, not for this queue: a
+        burst of healthy requests waits its turn. But while the backend has just failed to answer,
+        a caller that would have to queue is refused at once instead of piling up."""
+        loop = asyncio.get_running_loop()
+        if self._slots.locked() and loop.time() < self._unresponsive_until:
+            raise StoreUnavailable(f"{self._backend}: not answering; refused without queueing")
+        try:
+            await asyncio.wait_for(self._slots.acquire(), timeout=self._queue_limit)
+        except TimeoutError:
+            waited = self._queue_limit
+            raise StoreUnavailable(f"{self._backend}: no free connection within {waited} s") from None
+
+    def _finished(self, task: asyncio.Future[Any]) -> None:
+        self._slots.release()
+        self._in_flight.discard(task)
+        if not task.cancelled():
+            task.exception()  # retrieved: an abandoned call's error is not worth a log line
+
+    async def close(self) -> None:
+        """Cancel the calls in flight and give them the deadline to end."""
+        for task in self._in_flight:
+            task.cancel()
+        if self._in_flight:
+            await asyncio.wait(self._in_flight, timeout=self._deadline)
