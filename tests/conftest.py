@@ -3,8 +3,10 @@ service running before the suite starts (the Redis servers are started here, on 
 
 from __future__ import annotations
 
+import asyncio
 import os
 from collections.abc import AsyncIterator, Iterator
+from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 
 import httpx2
@@ -15,7 +17,8 @@ import pytest
 pytest.register_assert_rewrite("tests.support")
 
 from gateway.key_encryption import new_kek_text  # noqa: E402
-from tests.support import kek, redis_servers  # noqa: E402
+from gateway.store.factory import migrate_schema  # noqa: E402
+from tests.support import kek, postgres_servers, redis_servers  # noqa: E402
 from tests.support.http_clients import http_client  # noqa: E402
 
 
@@ -80,3 +83,28 @@ def redis_sentinel() -> Iterator[redis_servers.RedisSentinelServers]:
     """A Redis master watched by one Sentinel, for the session (the store's Sentinel mode)."""
     with redis_servers.redis_sentinel() as sentinel:
         yield sentinel
+
+
+# -- a private PostgreSQL, started once per session on a free port ------------------------------
+MIGRATED_TEMPLATE = "gateway_migrated"
+
+
+@pytest.fixture(scope="session")
+def postgres_server() -> Iterator[postgres_servers.PostgresServer]:
+    """One PostgreSQL for the session, holding a template database with the store's schema migrated
+    (skips the test when PostgreSQL is not installed)."""
+    with postgres_servers.postgres_server() as server:
+        server.sql(f"CREATE DATABASE {MIGRATED_TEMPLATE}")
+        # In a thread of its own: this fixture may be set up from inside a test's running loop.
+        url = server.url(MIGRATED_TEMPLATE)
+        with ThreadPoolExecutor(1) as thread:
+            thread.submit(asyncio.run, migrate_schema(url)).result()
+        yield server
+
+
+@pytest.fixture
+def postgres_url(postgres_server: postgres_servers.PostgresServer) -> Iterator[str]:
+    """A database of the test's own, with the store's schema (a copy of the migrated template)."""
+    database = postgres_server.new_database(template=MIGRATED_TEMPLATE)
+    yield postgres_server.url(database)
+    postgres_server.drop_database(database)

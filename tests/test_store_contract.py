@@ -1,11 +1,11 @@
 """The store contract, proved against every backend, and the properties particular to each.
 
-The same tests run on memory, SQLite and Redis (standalone, Cluster, Sentinel): whatever the
+The same tests run on memory, SQLite, Redis (standalone, Cluster, Sentinel) and PostgreSQL: whatever the
 deployment, a ``jti`` is accepted once, an authorization code is redeemed once, and a store that
 cannot answer raises :class:`StoreUnavailable` so callers fail closed. No test asserts a time.
 Expiry is tested by letting time pass (:func:`elapse`): memory and SQLite measure TTLs on a
-:class:`FrozenClock` that the test advances; Redis measures them on the server's own clock, so there
-the TTLs are sub-second and the test waits them out.
+:class:`FrozenClock` that the test advances; Redis and PostgreSQL measure them on the server's own
+clock, so there the TTLs are sub-second and the test waits them out.
 """
 
 from __future__ import annotations
@@ -28,6 +28,7 @@ from redis.crc import key_slot
 from gateway.clock import FrozenClock
 from gateway.store import Store, StoreUnavailable
 from gateway.store.factory import open_store
+from gateway.store.postgres import PostgresStore
 from gateway.store.redis import RedisStore
 from gateway.store.sqlite import _PURGE_EVERY, SQLiteStore
 from tests.support import redis_servers
@@ -39,6 +40,7 @@ BACKENDS = [
     pytest.param("redis", marks=pytest.mark.redis),
     pytest.param("redis-cluster", marks=pytest.mark.redis),
     pytest.param("redis-sentinel", marks=pytest.mark.redis),
+    pytest.param("postgresql", marks=pytest.mark.postgres),
 ]
 REDIS_FIXTURES = {
     "redis": "redis_server",
@@ -67,18 +69,20 @@ def clock() -> FrozenClock:
 @pytest.fixture(params=BACKENDS)
 async def store(request: pytest.FixtureRequest, tmp_path: Path, clock: FrozenClock) -> AsyncIterator[Store]:
     backend = request.param
+    opened: Store
+    # The contract is about what each operation guarantees, not about how fast: on Redis and
+    # PostgreSQL it gets a deadline that a burst of 200 commands meets on a loaded test machine. The
+    # fail-fast deadline has its own tests below and in test_postgres_store.py (a stopped or frozen
+    # server).
     if backend == "memory":
-        url = "memory://"
+        opened = open_store("memory://", clock)
     elif backend == "sqlite":
-        url = f"sqlite:///{tmp_path / 'store.db'}"
+        opened = open_store(f"sqlite:///{tmp_path / 'store.db'}", clock)
+    elif backend == "postgresql":  # a database of the test's own
+        opened = PostgresStore(request.getfixturevalue("postgres_url"), deadline=CONTRACT_DEADLINE)
     else:
         url = f"{request.getfixturevalue(REDIS_FIXTURES[backend]).url}?key_prefix={_prefix()}"
-    # The contract is about what each operation guarantees, not about how fast: on Redis it gets a
-    # deadline that a burst of 200 commands meets on a loaded test machine. The fail-fast deadline
-    # has its own tests below (a stopped or frozen Redis).
-    opened: Store = (
-        RedisStore(url, deadline=CONTRACT_DEADLINE) if backend in REDIS_FIXTURES else open_store(url, clock)
-    )
+        opened = RedisStore(url, deadline=CONTRACT_DEADLINE)
     # As the gateway does at startup. For Cluster this also loads the topology, which redis-py
     # 8.1 races against a cold burst of concurrent commands (see gateway/store/redis.py).
     await opened.ping()
@@ -91,10 +95,10 @@ async def store(request: pytest.FixtureRequest, tmp_path: Path, clock: FrozenClo
 @pytest.fixture
 def elapse(store: Store, clock: FrozenClock) -> Elapse:
     """Let ``seconds`` pass for the store's TTLs: the frozen clock of memory and SQLite moves at once;
-    a Redis server expires keys on its own clock, so there the test has to wait."""
+    Redis and PostgreSQL expire keys on the server's clock, so there the test has to wait."""
 
     async def elapse(seconds: float) -> None:
-        if isinstance(store, RedisStore):
+        if isinstance(store, RedisStore | PostgresStore):
             await anyio.sleep(seconds)
         else:
             clock.advance(seconds)
@@ -563,7 +567,8 @@ async def test_sqlite_urls_take_relative_and_absolute_paths(
 @pytest.mark.parametrize(
     "url",
     [
-        "postgres://admin:s3cret@db.example/gateway",
+        "postgres://admin:s3cret@db.example:not-a-port/gateway",
+        "postgresql://admin:s3cret@/gateway",
         "/var/lib/gateway.db",
         "sqlite:///",
         "redis+sentinel://:s3cret@127.0.0.1:26379",

@@ -170,10 +170,10 @@ class PostgresServer:
             raise RuntimeError(f"psql: {result.stderr.strip()}")
         return result.stdout.strip()
 
-    def new_database(self, prefix: str = "test") -> str:
-        """A fresh empty database; its name."""
+    def new_database(self, prefix: str = "test", template: str = "template1") -> str:
+        """A fresh database, a copy of ``template`` (by default an empty one); its name."""
         name = f"{prefix}_{uuid.uuid4().hex[:12]}"
-        self.sql(f"CREATE DATABASE {name}")
+        self.sql(f"CREATE DATABASE {name} TEMPLATE {template}")
         return name
 
     def drop_database(self, name: str) -> None:
