@@ -3,10 +3,8 @@ service running before the suite starts (the Redis servers are started here, on 
 
 from __future__ import annotations
 
-import asyncio
 import os
 from collections.abc import AsyncIterator, Iterator
-from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 
 import httpx2
@@ -17,7 +15,6 @@ import pytest
 pytest.register_assert_rewrite("tests.support")
 
 from gateway.key_encryption import new_kek_text  # noqa: E402
-from gateway.store.factory import migrate_schema  # noqa: E402
 from tests.support import kek, postgres_servers, redis_servers  # noqa: E402
 from tests.support.http_clients import http_client  # noqa: E402
 
@@ -95,10 +92,7 @@ def postgres_server() -> Iterator[postgres_servers.PostgresServer]:
     (skips the test when PostgreSQL is not installed)."""
     with postgres_servers.postgres_server() as server:
         server.sql(f"CREATE DATABASE {MIGRATED_TEMPLATE}")
-        # In a thread of its own: this fixture may be set up from inside a test's running loop.
-        url = server.url(MIGRATED_TEMPLATE)
-        with ThreadPoolExecutor(1) as thread:
-            thread.submit(asyncio.run, migrate_schema(url)).result()
+        postgres_servers.migrate(server.url(MIGRATED_TEMPLATE))
         yield server
 
 

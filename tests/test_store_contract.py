@@ -33,6 +33,7 @@ from gateway.store.redis import RedisStore
 from gateway.store.sqlite import _PURGE_EVERY, SQLiteStore
 from tests.support import redis_servers
 from tests.support.ports import free_port
+from tests.support.store_probes import eventually_works, every_call_fails_closed, works
 
 BACKENDS = [
     "memory",
@@ -397,39 +398,6 @@ def private_cluster() -> Iterator[redis_servers.RedisClusterServers]:
         yield cluster
 
 
-async def _works(store: Store, key_prefix: str = "") -> None:
-    key = key_prefix + uuid.uuid4().hex
-    assert await store.add(key, "v", ttl=60) is True
-    assert await store.take(key) == "v"
-
-
-async def _eventually_works(store: Store, key_prefix: str = "") -> None:
-    """Sentinel and Cluster take a moment to serve a restarted master again; the store does not."""
-    with anyio.fail_after(20):
-        while True:
-            try:
-                return await _works(store, key_prefix)
-            except StoreUnavailable:
-                await anyio.sleep(0.1)
-
-
-async def _every_call_fails_closed(store: Store, key: str = "k", collection: str = "c") -> None:
-    results = await asyncio.gather(
-        store.get_record(collection, "r"),
-        store.put_record(collection, "r", "v"),
-        store.delete_record(collection, "r"),
-        store.list_records(collection),
-        store.add(key, "v", ttl=60),
-        store.get(key),
-        store.put(key, "v", ttl=60),
-        store.take(key),
-        store.delete(key),
-        store.swap(key, "v", "w", ttl=60),
-        return_exceptions=True,
-    )
-    assert all(isinstance(result, StoreUnavailable) for result in results), results
-
-
 @pytest.mark.anyio
 @pytest.mark.redis
 async def test_a_stopped_redis_fails_closed_and_the_same_store_works_when_it_is_back(
@@ -437,13 +405,13 @@ async def test_a_stopped_redis_fails_closed_and_the_same_store_works_when_it_is_
 ) -> None:
     store = RedisStore(private_redis.url)
     try:
-        await asyncio.gather(*(_works(store) for _ in range(20)))  # pooled connections to go stale
+        await asyncio.gather(*(works(store) for _ in range(20)))  # pooled connections to go stale
         private_redis.stop()
-        await _every_call_fails_closed(store)
+        await every_call_fails_closed(store)
         with pytest.raises(StoreUnavailable):
             await store.ping()
         private_redis.start()
-        await asyncio.gather(*(_works(store) for _ in range(20)))  # at once: stale ones are replaced
+        await asyncio.gather(*(works(store) for _ in range(20)))  # at once: stale ones are replaced
     finally:
         await store.close()
 
@@ -455,13 +423,13 @@ async def test_a_frozen_redis_fails_closed_and_the_same_store_works_when_it_thaw
 ) -> None:
     store = RedisStore(private_redis.url)
     try:
-        await _works(store)
+        await works(store)
         private_redis.pause()  # accepts connections, answers nothing: only timeouts can tell
         try:
-            await _every_call_fails_closed(store)
+            await every_call_fails_closed(store)
         finally:
             private_redis.resume()
-        await _works(store)
+        await works(store)
     finally:
         await store.close()
 
@@ -473,11 +441,11 @@ async def test_a_stopped_sentinel_master_fails_closed_and_the_same_store_recover
 ) -> None:
     store = RedisStore(private_sentinel.url)
     try:
-        await _works(store)
+        await works(store)
         private_sentinel.master.stop()
-        await _every_call_fails_closed(store)
+        await every_call_fails_closed(store)
         private_sentinel.master.start()
-        await _eventually_works(store)
+        await eventually_works(store)
     finally:
         await store.close()
 
@@ -496,11 +464,11 @@ async def test_a_cluster_fails_closed_for_a_stopped_master_and_the_same_store_re
     store = RedisStore(private_cluster.url)
     tag = _tag_on_node(private_cluster, 1)
     try:
-        await _works(store)
+        await works(store)
         private_cluster.nodes[1].stop()
-        await _every_call_fails_closed(store, key=f"{{{tag}}}k", collection=f"{{{tag}}}c")
+        await every_call_fails_closed(store, key=f"{{{tag}}}k", collection=f"{{{tag}}}c")
         private_cluster.nodes[1].start()
-        await _eventually_works(store, key_prefix=f"{{{tag}}}")
+        await eventually_works(store, key_prefix=f"{{{tag}}}")
         await store.put_record(f"{{{tag}}}c", "r", "v")
         assert await store.get_record(f"{{{tag}}}c", "r") == "v"
     finally:
@@ -544,7 +512,7 @@ async def test_an_unreachable_sentinel_or_startup_node_is_skipped(
     for url in (sentinel_url, cluster_url):
         store = open_store(f"{url}?key_prefix={_prefix()}")
         try:
-            await _works(store)
+            await works(store)
         finally:
             await store.close()
 

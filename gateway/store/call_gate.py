@@ -1,11 +1,16 @@
 """Calls to a networked store, bounded in number and in time: what makes a store fail closed fast.
 
-Each call runs in its own task and its caller stops waiting at one overall deadline (the wait for
-a free slot, connecting and the reply together), then gets :class:`StoreUnavailable`. A
-cooperative timeout around the call is not enough: a driver can swallow the cancellation (redis-py's
-inner ``asyncio.wait_for`` on Python 3.11 does) and then run into a further timeout of its own. An
-abandoned call is cancelled and keeps its slot until it ends, so the number of calls in flight
-never exceeds the slots, whatever the backend does.
+Each call runs in its own task and its caller stops waiting at a deadline, then gets
+:class:`StoreUnavailable`. A cooperative timeout around the call is not enough: a driver can swallow
+the cancellation (redis-py's inner ``asyncio.wait_for`` on Python 3.11 does) and then run into a
+further timeout of its own. An abandoned call is cancelled and keeps its slot until it ends, so the
+number of calls in flight never exceeds the slots, whatever the backend does.
+
+When all slots are taken, callers queue: a burst of healthy requests waits its turn (up to five
+deadlines). But once a call has gone unanswered for a whole deadline the backend is *silent*: the
+callers queued then are refused at once, and so is anyone who would have to queue, until a call
+gets an answer again. A caller therefore waits about one deadline at most for a backend that has
+stopped answering, however many arrive together; the free slots keep probing it.
 
 Whatever a call raises becomes :class:`StoreUnavailable`: the backend did not answer as it should,
 and the caller fails closed. No retry loop hides an outage: the next request tries again.
@@ -30,7 +35,7 @@ class CallGate:
         self._deadline = deadline
         self._slots = asyncio.Semaphore(slots)
         self._queue_limit = 5 * deadline
-        self._unresponsive_until = 0.0
+        self._silent = asyncio.Event()
         self._in_flight: set[asyncio.Future[Any]] = set()
 
     async def call(self, operation: Callable[[], Awaitable[T]]) -> T:
@@ -45,10 +50,11 @@ class CallGate:
             raise
         if not done:
             task.cancel()
-            self._unresponsive_until = asyncio.get_running_loop().time() + self._deadline
+            self._silent.set()
             raise StoreUnavailable(f"{self._backend}: no answer within {self._deadline} s")
         if task.cancelled():  # by close()
             raise StoreUnavailable(f"{self._backend}: the store was closed")
+        self._silent.clear()  # it answered, if only with an error
         try:
             return task.result()
         except StoreUnavailable:
@@ -57,17 +63,27 @@ class CallGate:
             raise StoreUnavailable(f"{self._backend}: {type(exc).__name__}: {exc}") from exc
 
     async def _acquire_slot(self) -> None:
-        """Wait for a free slot. The deadline is for the backend to answer, not for this queue: a
-        burst of healthy requests waits its turn. But while the backend has just failed to answer,
-        a caller that would have to queue is refused at once instead of piling up."""
-        loop = asyncio.get_running_loop()
-        if self._slots.locked() and loop.time() < self._unresponsive_until:
+        if not self._slots.locked():
+            await self._slots.acquire()  # a free slot: taken without waiting
+            return
+        if self._silent.is_set():
             raise StoreUnavailable(f"{self._backend}: not answering; refused without queueing")
+        slot = asyncio.ensure_future(self._slots.acquire())
+        silence = asyncio.ensure_future(self._silent.wait())
         try:
-            await asyncio.wait_for(self._slots.acquire(), timeout=self._queue_limit)
-        except TimeoutError:
-            waited = self._queue_limit
-            raise StoreUnavailable(f"{self._backend}: no free connection within {waited} s") from None
+            first = asyncio.FIRST_COMPLETED
+            await asyncio.wait((slot, silence), timeout=self._queue_limit, return_when=first)
+        finally:
+            silence.cancel()
+            slot.cancel()  # nothing to cancel once it holds the slot; a cancelled wait holds none
+        holds_slot = slot.done() and not slot.cancelled()
+        if holds_slot and not self._silent.is_set():
+            return
+        if holds_slot:
+            self._slots.release()
+        if self._silent.is_set():
+            raise StoreUnavailable(f"{self._backend}: stopped answering while this call queued")
+        raise StoreUnavailable(f"{self._backend}: no free connection within {self._queue_limit} s")
 
     def _finished(self, task: asyncio.Future[Any]) -> None:
         self._slots.release()

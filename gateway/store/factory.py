@@ -22,6 +22,7 @@ from urllib.parse import unquote, urlsplit
 
 from gateway.clock import Clock
 from gateway.store import Store
+from gateway.store.postgres_schema import CURRENT_VERSION, Migration
 
 _REDIS_SCHEMES = ("redis", "rediss", "redis+sentinel", "redis+cluster")
 _POSTGRES_SCHEMES = ("postgresql", "postgres")
@@ -71,14 +72,14 @@ def store_kind(url: str) -> str:
     return "postgresql" if scheme in _POSTGRES_SCHEMES else scheme
 
 
-async def migrate_schema(url: str) -> tuple[int, ...] | None:
-    """Bring the schema of the store at ``url`` up to date: the versions applied now (empty when it
-    was current), or None for a backend without a versioned schema."""
+async def migrate_schema(url: str) -> tuple[int, tuple[Migration, ...]] | None:
+    """Bring the schema of the store at ``url`` up to date: its version now and the migrations
+    applied to get there (none when it was current); None for a backend without a versioned schema."""
     if store_kind(url) != "postgresql":
         return None
     from gateway.store.postgres_migrations import migrate_database
 
-    return tuple(migration.version for migration in await migrate_database(url))
+    return CURRENT_VERSION, await migrate_database(url)
 
 
 async def check_schema(url: str) -> None:

@@ -1,8 +1,9 @@
 """Private PostgreSQL servers for tests: ``initdb`` and ``pg_ctl`` in a temporary folder.
 
 A server listens on a free port of 127.0.0.1 only (its unix socket stays in its own folder), with
-trust authentication for one local user, and keeps nothing worth an fsync (``fsync=off``): it is
-thrown away at the end. It can be stopped and started again on the same port, or paused
+trust authentication for one local user, and skips the fsyncs (``fsync=off``: it is thrown away at
+the end). Commits still reach the log before they are acknowledged, so stopping it at once (as a
+crash would) loses nothing committed. It can be stopped and started again on the same port, or paused
 (SIGSTOP), which is how the fail-closed tests take the database away and bring it back.
 
 The binaries are looked for on ``PATH`` and then under Debian's ``/usr/lib/postgresql/<version>/bin``
@@ -12,6 +13,7 @@ under root the server runs as the ``postgres`` system user, which the package cr
 
 from __future__ import annotations
 
+import asyncio
 import contextlib
 import os
 import pwd
@@ -22,10 +24,12 @@ import subprocess
 import tempfile
 import uuid
 from collections.abc import Iterator
+from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 
 import pytest
 
+from gateway.store.factory import migrate_schema
 from tests.support.ports import free_port
 
 USER = "gateway"
@@ -113,7 +117,7 @@ class PostgresServer:
     def _start(self) -> None:
         options = (
             f"-c listen_addresses=127.0.0.1 -p {self.port} -k {self.folder} "
-            "-c fsync=off -c synchronous_commit=off -c full_page_writes=off -c max_connections=300"
+            "-c fsync=off -c full_page_writes=off -c max_connections=300"
         )
         try:
             self._run("pg_ctl", "start", "--pgdata", str(self.data), "--wait",
@@ -189,9 +193,25 @@ class PostgresServer:
         self.stop()
 
 
+def migrate(url: str) -> None:
+    """``mcp-gateway migrate`` on ``url``, in a thread of its own: a caller may be a fixture set up
+    from inside a test's running event loop."""
+    with ThreadPoolExecutor(1) as thread:
+        thread.submit(asyncio.run, migrate_schema(url)).result()
+
+
 @contextlib.contextmanager
 def postgres_server() -> Iterator[PostgresServer]:
     """A running server of the block's own (skips the test when PostgreSQL is not installed)."""
     bin_dir = require_postgres()
     with tempfile.TemporaryDirectory(prefix="postgres-") as tmp, PostgresServer(Path(tmp), bin_dir) as server:
         yield server
+
+
+@contextlib.contextmanager
+def postgres_database() -> Iterator[tuple[PostgresServer, str]]:
+    """A server of the block's own with one database, ``gateway``, migrated; and its URL."""
+    with postgres_server() as server:
+        server.sql("CREATE DATABASE gateway")
+        migrate(server.url("gateway"))
+        yield server, server.url("gateway")
