@@ -102,3 +102,11 @@ def postgres_url(postgres_server: postgres_servers.PostgresServer) -> Iterator[s
     database = postgres_server.new_database(template=MIGRATED_TEMPLATE)
     yield postgres_server.url(database)
     postgres_server.drop_database(database)
+
+
+@pytest.fixture
+def unmigrated_postgres_url(postgres_server: postgres_servers.PostgresServer) -> Iterator[str]:
+    """A database of the test's own on the session's server, still without the store's schema."""
+    database = postgres_server.new_database()
+    yield postgres_server.url(database)
+    postgres_server.drop_database(database)

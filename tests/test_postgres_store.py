@@ -35,16 +35,8 @@ def private_postgres() -> Iterator[tuple[postgres_servers.PostgresServer, str]]:
 
 
 @pytest.fixture
-def fresh_database(postgres_server: postgres_servers.PostgresServer) -> Iterator[str]:
-    """A database of the test's own on the session's server, without the store's schema."""
-    database = postgres_server.new_database()
-    yield postgres_server.url(database)
-    postgres_server.drop_database(database)
-
-
-@pytest.fixture
-async def fresh_store(fresh_database: str) -> AsyncIterator[PostgresStore]:
-    store = PostgresStore(fresh_database)
+async def fresh_store(unmigrated_postgres_url: str) -> AsyncIterator[PostgresStore]:
+    store = PostgresStore(unmigrated_postgres_url)
     try:
         yield store
     finally:
@@ -107,43 +99,43 @@ async def test_a_store_on_an_unreachable_server_fails_closed_without_echoing_the
 
 
 async def test_a_store_without_its_schema_refuses_every_call_until_it_is_migrated(
-    fresh_database: str, fresh_store: PostgresStore
+    unmigrated_postgres_url: str, fresh_store: PostgresStore
 ) -> None:
     with pytest.raises(StoreUnavailable, match="run 'mcp-gateway migrate'"):
         await fresh_store.put_record("clients", "a", "{}")
     with pytest.raises(SchemaNotCurrent, match="no schema yet"):
-        await check_schema(fresh_database)
-    await migrate_schema(fresh_database)
-    await check_schema(fresh_database)
+        await check_schema(unmigrated_postgres_url)
+    await migrate_schema(unmigrated_postgres_url)
+    await check_schema(unmigrated_postgres_url)
     await fresh_store.put_record("clients", "a", "{}")  # the same store, without a restart
     assert await fresh_store.get_record("clients", "a") == "{}"
 
 
 async def test_a_schema_newer_than_the_gateway_is_refused_by_the_check_and_by_migrate(
-    fresh_database: str, postgres_server: postgres_servers.PostgresServer
+    unmigrated_postgres_url: str, postgres_server: postgres_servers.PostgresServer
 ) -> None:
-    await migrate_schema(fresh_database)
-    database = fresh_database.rsplit("/", 1)[1]
+    await migrate_schema(unmigrated_postgres_url)
+    database = unmigrated_postgres_url.rsplit("/", 1)[1]
     postgres_server.sql(
         f"INSERT INTO schema_migrations (version, description) VALUES ({CURRENT_VERSION + 1}, 'later')",
         database,
     )
     with pytest.raises(SchemaNotCurrent, match="newer than this gateway"):
-        await check_schema(fresh_database)
+        await check_schema(unmigrated_postgres_url)
     with pytest.raises(SchemaNotCurrent, match="newer than this gateway"):
-        await migrate_schema(fresh_database)
+        await migrate_schema(unmigrated_postgres_url)
 
 
 async def test_migrations_run_at_once_apply_each_version_once(
-    fresh_database: str, postgres_server: postgres_servers.PostgresServer
+    unmigrated_postgres_url: str, postgres_server: postgres_servers.PostgresServer
 ) -> None:
-    results = await asyncio.gather(*(migrate_schema(fresh_database) for _ in range(4)))
+    results = await asyncio.gather(*(migrate_schema(unmigrated_postgres_url) for _ in range(4)))
     applied = [migration.version for result in results if result for migration in result[1]]
     assert sorted(applied) == [migration.version for migration in MIGRATIONS]
-    database = fresh_database.rsplit("/", 1)[1]
+    database = unmigrated_postgres_url.rsplit("/", 1)[1]
     versions = postgres_server.sql("SELECT version FROM schema_migrations ORDER BY version", database)
     assert versions.split() == [str(migration.version) for migration in MIGRATIONS]
-    assert await migrate_schema(fresh_database) == (CURRENT_VERSION, ())
+    assert await migrate_schema(unmigrated_postgres_url) == (CURRENT_VERSION, ())
 
 
 async def test_expired_keys_are_purged_lazily(
