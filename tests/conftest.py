@@ -51,11 +51,21 @@ async def http(
         yield client
 
 
-@pytest.fixture(params=["sqlite", pytest.param("redis", marks=pytest.mark.redis)])
+@pytest.fixture(
+    params=[
+        "sqlite",
+        pytest.param("redis", marks=pytest.mark.redis),
+        pytest.param("postgres", marks=pytest.mark.postgres),
+    ]
+)
 def store_url(request: pytest.FixtureRequest, tmp_path: Path) -> str:
-    """Runs the test on each backend users deploy: a SQLite file of its own, the session's Redis."""
+    """Runs the test on each backend users deploy: a SQLite file of its own, the session's Redis, a
+    migrated database of its own on the session's PostgreSQL (about 25 s more for the suite)."""
     if request.param == "sqlite":
         return f"sqlite:///{tmp_path / 'gw.sqlite3'}"
+    if request.param == "postgres":
+        url: str = request.getfixturevalue("postgres_url")
+        return url
     server: redis_servers.RedisServer = request.getfixturevalue("redis_server")
     return server.url
 
