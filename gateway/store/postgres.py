@@ -21,7 +21,8 @@ Every operation is one autocommit statement, so atomicity is the database's:
   concurrent adds the first inserts, the others wait on its row and then find it live;
 * ``take``: ``DELETE ... RETURNING``: one caller deletes the row, the others find none;
 * ``swap``: ``UPDATE ... WHERE value = expected``: the others re-check the row the winner changed;
-* ``append``: one ``INSERT`` per item (ordered by an identity column), so none waits for another.
+* ``append``: one ``INSERT`` per item (ordered by an identity column), so none waits for another;
+  each item lives for its own TTL, as on SQLite.
 
 TTLs are the database server's clock (``clock_timestamp()``), which every replica shares; a
 ``clock`` handed to :func:`~gateway.store.factory.open_store` is not used. Expired keys are deleted

@@ -2,7 +2,8 @@
 :mod:`gateway.store.postgres_migrations`.
 
 A migration is never edited once released: a change to the schema is a new one with the next
-number. Each runs in a transaction of its own, so a failed one leaves the schema as it was.
+number. ``mcp-gateway migrate`` applies the missing ones in one transaction, so a failure leaves
+the schema as it was.
 Keys and identifiers use the ``"C"`` collation: they are compared byte by byte (faster, and the
 same answer whatever the server's locale).
 """

@@ -26,6 +26,7 @@ import uuid
 from collections.abc import Iterator
 from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
+from typing import Any
 
 import pytest
 
@@ -89,16 +90,16 @@ class PostgresServer:
         return f"postgresql://{USER}@127.0.0.1:{self.port}/{database}"
 
     def _run(self, program: str, *args: str) -> None:
-        kwargs = {}
+        account: dict[str, Any] = {}
         if self._account is not None:
-            kwargs = {"user": self._account.pw_uid, "group": self._account.pw_gid, "extra_groups": []}
+            account = {"user": self._account.pw_uid, "group": self._account.pw_gid, "extra_groups": []}
         subprocess.run(
             [str(self.bin_dir / program), *args],
             check=True,
             capture_output=True,
             cwd=self.folder,
             timeout=60,
-            **kwargs,  # type: ignore[arg-type]
+            **account,
         )
 
     def start(self) -> None:
