@@ -1,7 +1,7 @@
 """Turning one ``postgresql://`` (or ``postgres://``) store URL into asyncpg connections.
 
-The URL is libpq's: ``postgresql://user[:password]@host[:port]/database[?sslmode=verify-full&...]``
-(asyncpg reads it, TLS options included). Every connection gets the same fail-fast settings: a
+The URL has libpq's form, ``postgresql://user[:password]@host[:port]/database[?sslmode=verify-full]``;
+asyncpg reads it, TLS options included. Every connection gets the same fail-fast settings: a
 short connect timeout, a client-side timeout per statement and the server's own
 ``statement_timeout``, so a statement waiting on a lock is ended by the server too instead of
 piling up behind a caller that has given up. Error messages never repeat the URL: it may hold a
