@@ -10,7 +10,7 @@ IDP_STAMP := $(NODE_DIR)/idp/.installed
 TS_SDK_STAMP := $(NODE_DIR)/ts-sdk/.installed
 CHROMIUM := /usr/bin/chromium
 
-.PHONY: run test lint typecheck unit conformance-deps idp-deps ts-sdk-deps chromium bench clean
+.PHONY: run test lint typecheck unit conformance-deps idp-deps ts-sdk-deps chromium postgres bench clean
 
 $(STAMP): pyproject.toml constraints.txt
 	$(PYTHON) -m venv $(VENV)
@@ -60,6 +60,16 @@ $(CHROMIUM):
 
 chromium: $(CHROMIUM)
 
+# The PostgreSQL store's tests start private servers with Debian's initdb and pg_ctl (found on PATH
+# or under /usr/lib/postgresql/<version>/bin); without them those tests would skip, so install them.
+postgres:
+	@if command -v initdb >/dev/null || ls /usr/lib/postgresql/*/bin/initdb >/dev/null 2>&1; then :; \
+	elif [ "$$(id -u)" = 0 ]; then \
+		apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq postgresql; \
+	else \
+		echo "PostgreSQL is missing: run 'sudo apt-get install -y postgresql' (Debian/Ubuntu)" >&2; exit 1; \
+	fi
+
 run: $(STAMP)
 	$(BIN)/python examples/run_demo.py
 
@@ -74,7 +84,7 @@ typecheck: $(STAMP)
 # (measured 88%); code run in uvicorn's threads counts, the CLI's subprocesses do not.
 COVERAGE_FLOOR := 86
 
-unit: $(STAMP) $(NODE_STAMP) $(IDP_STAMP) $(TS_SDK_STAMP) $(CHROMIUM)
+unit: $(STAMP) $(NODE_STAMP) $(IDP_STAMP) $(TS_SDK_STAMP) $(CHROMIUM) postgres
 	$(BIN)/pytest --cov --cov-report=term:skip-covered --cov-fail-under=$(COVERAGE_FLOOR)
 
 test: lint typecheck unit
@@ -87,11 +97,12 @@ test: lint typecheck unit
 		echo "wrk is missing: run 'sudo apt-get install -y wrk'" >&2; exit 1; \
 	fi
 
-bench: $(STAMP) /usr/bin/wrk
+bench: $(STAMP) /usr/bin/wrk postgres
 	$(BIN)/python bench/token_throughput.py
 	$(BIN)/python bench/exchange_throughput.py
 	$(BIN)/python bench/proxy_overhead.py
 	$(BIN)/python bench/tools_list.py
+	$(BIN)/python bench/store_backends.py
 
 clean:
 	rm -rf $(VENV) $(NODE_DIR) .mypy_cache .ruff_cache .pytest_cache

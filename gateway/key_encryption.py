@@ -14,7 +14,7 @@ from (``key_encryption_key`` setting):
 * ``env:<NAME>``: an environment variable holding the same;
 * unset: beside a SQLite store's file (``var/mcp-gateway.kek`` for the default store), created on
   first use with owner-only permissions; a fresh KEK per process for the memory store; refused for
-  a shared store (Redis), whose replicas must all hold the same KEK.
+  a shared store (Redis, PostgreSQL), whose replicas must all hold the same KEK.
 """
 
 from __future__ import annotations

@@ -5,19 +5,30 @@ from __future__ import annotations
 import gc
 import logging
 
+import anyio
 import uvicorn
 
 from gateway.app import create_app
 from gateway.composition import build_gateway
 from gateway.settings import Settings
-from gateway.store.factory import open_store
+from gateway.store import StoreUnavailable
+from gateway.store.factory import check_schema, open_store
+
+logger = logging.getLogger("mcp_gateway")
 
 
 def serve(settings: Settings) -> None:
+    """Serve until stopped. A store whose schema is not current stops it before it starts
+    (:class:`~gateway.store.SchemaNotCurrent`); a store that does not answer does not: requests get
+    503 until it is back, and the store checks its schema then."""
     server = settings.server
     logging.basicConfig(
         level=server.log_level.upper(), format="%(asctime)s %(name)s %(levelname)s %(message)s"
     )
+    try:
+        anyio.run(check_schema, server.store)
+    except StoreUnavailable as exc:
+        logger.warning("the store's schema could not be checked at start-up: %s", exc)
     app = create_app(build_gateway(settings, open_store(server.store)))
     gc.collect()
     gc.freeze()  # start-up objects never need scanning again

@@ -37,7 +37,8 @@ class ServerSettings:
     store: str = "sqlite:///var/mcp-gateway.sqlite3"
     key_encryption_key: str = ""
     """Where the key-encryption key that seals private keys at rest comes from: ``file:<path>`` or
-    ``env:<NAME>``; unset, a file beside a SQLite store (created on first use), required for Redis."""
+    ``env:<NAME>``; unset, a file beside a SQLite store (created on first use), required for PostgreSQL
+    and Redis."""
     log_level: str = "info"
     webhooks_allowed_private_hosts: tuple[str, ...] = ()
     """Hosts webhook deliveries may reach on loopback or private addresses, and over plain http

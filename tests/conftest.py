@@ -15,7 +15,7 @@ import pytest
 pytest.register_assert_rewrite("tests.support")
 
 from gateway.key_encryption import new_kek_text  # noqa: E402
-from tests.support import kek, redis_servers  # noqa: E402
+from tests.support import kek, postgres_servers, redis_servers  # noqa: E402
 from tests.support.http_clients import http_client  # noqa: E402
 
 
@@ -51,11 +51,21 @@ async def http(
         yield client
 
 
-@pytest.fixture(params=["sqlite", pytest.param("redis", marks=pytest.mark.redis)])
+@pytest.fixture(
+    params=[
+        "sqlite",
+        pytest.param("redis", marks=pytest.mark.redis),
+        pytest.param("postgres", marks=pytest.mark.postgres),
+    ]
+)
 def store_url(request: pytest.FixtureRequest, tmp_path: Path) -> str:
-    """Runs the test on each backend users deploy: a SQLite file of its own, the session's Redis."""
+    """Runs the test on each backend users deploy: a SQLite file of its own, the session's Redis, a
+    migrated database of its own on the session's PostgreSQL (about 25 s more for the suite)."""
     if request.param == "sqlite":
         return f"sqlite:///{tmp_path / 'gw.sqlite3'}"
+    if request.param == "postgres":
+        url: str = request.getfixturevalue("postgres_url")
+        return url
     server: redis_servers.RedisServer = request.getfixturevalue("redis_server")
     return server.url
 
@@ -80,3 +90,33 @@ def redis_sentinel() -> Iterator[redis_servers.RedisSentinelServers]:
     """A Redis master watched by one Sentinel, for the session (the store's Sentinel mode)."""
     with redis_servers.redis_sentinel() as sentinel:
         yield sentinel
+
+
+# -- a private PostgreSQL, started once per session on a free port ------------------------------
+MIGRATED_TEMPLATE = "gateway_migrated"
+
+
+@pytest.fixture(scope="session")
+def postgres_server() -> Iterator[postgres_servers.PostgresServer]:
+    """One PostgreSQL for the session, holding a template database with the store's schema migrated
+    (skips the test when PostgreSQL is not installed)."""
+    with postgres_servers.postgres_server() as server:
+        server.sql(f"CREATE DATABASE {MIGRATED_TEMPLATE}")
+        postgres_servers.migrate(server.url(MIGRATED_TEMPLATE))
+        yield server
+
+
+@pytest.fixture
+def postgres_url(postgres_server: postgres_servers.PostgresServer) -> Iterator[str]:
+    """A database of the test's own, with the store's schema (a copy of the migrated template)."""
+    database = postgres_server.new_database(template=MIGRATED_TEMPLATE)
+    yield postgres_server.url(database)
+    postgres_server.drop_database(database)
+
+
+@pytest.fixture
+def unmigrated_postgres_url(postgres_server: postgres_servers.PostgresServer) -> Iterator[str]:
+    """A database of the test's own on the session's server, still without the store's schema."""
+    database = postgres_server.new_database()
+    yield postgres_server.url(database)
+    postgres_server.drop_database(database)

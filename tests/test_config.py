@@ -270,7 +270,7 @@ BAD_CONFIGS: dict[str, tuple[str | None, dict[str, str]]] = {
     "bad env int": ("", {"MCP_GATEWAY_PORT": "eighty"}),
     "bad env bool": ("", {"MCP_GATEWAY_ACCEPT_TOKEN_ENDPOINT_AUDIENCE": "maybe"}),
     "negative ttl": ("access_token_ttl = -5\n", {}),
-    "bad store url": ("", {"MCP_GATEWAY_STORE": "postgres://user:pw@db/gw"}),
+    "bad store url": ("", {"MCP_GATEWAY_STORE": "mysql://user:pw@db/gw"}),
 }
 
 

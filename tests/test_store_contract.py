@@ -1,11 +1,11 @@
 """The store contract, proved against every backend, and the properties particular to each.
 
-The same tests run on memory, SQLite and Redis (standalone, Cluster, Sentinel): whatever the
+The same tests run on memory, SQLite, Redis (standalone, Cluster, Sentinel) and PostgreSQL: whatever the
 deployment, a ``jti`` is accepted once, an authorization code is redeemed once, and a store that
 cannot answer raises :class:`StoreUnavailable` so callers fail closed. No test asserts a time.
 Expiry is tested by letting time pass (:func:`elapse`): memory and SQLite measure TTLs on a
-:class:`FrozenClock` that the test advances; Redis measures them on the server's own clock, so there
-the TTLs are sub-second and the test waits them out.
+:class:`FrozenClock` that the test advances; Redis and PostgreSQL measure them on the server's own
+clock, so there the TTLs are sub-second and the test waits them out.
 """
 
 from __future__ import annotations
@@ -28,10 +28,12 @@ from redis.crc import key_slot
 from gateway.clock import FrozenClock
 from gateway.store import Store, StoreUnavailable
 from gateway.store.factory import open_store
+from gateway.store.postgres import PostgresStore
 from gateway.store.redis import RedisStore
 from gateway.store.sqlite import _PURGE_EVERY, SQLiteStore
 from tests.support import redis_servers
 from tests.support.ports import free_port
+from tests.support.store_probes import eventually_works, every_call_fails_closed, works
 
 BACKENDS = [
     "memory",
@@ -39,6 +41,7 @@ BACKENDS = [
     pytest.param("redis", marks=pytest.mark.redis),
     pytest.param("redis-cluster", marks=pytest.mark.redis),
     pytest.param("redis-sentinel", marks=pytest.mark.redis),
+    pytest.param("postgresql", marks=pytest.mark.postgres),
 ]
 REDIS_FIXTURES = {
     "redis": "redis_server",
@@ -67,18 +70,20 @@ def clock() -> FrozenClock:
 @pytest.fixture(params=BACKENDS)
 async def store(request: pytest.FixtureRequest, tmp_path: Path, clock: FrozenClock) -> AsyncIterator[Store]:
     backend = request.param
+    opened: Store
+    # The contract is about what each operation guarantees, not about how fast: on Redis and
+    # PostgreSQL it gets a deadline that a burst of 200 commands meets on a loaded test machine. The
+    # fail-fast deadline has its own tests below and in test_postgres_store.py (a stopped or frozen
+    # server).
     if backend == "memory":
-        url = "memory://"
+        opened = open_store("memory://", clock)
     elif backend == "sqlite":
-        url = f"sqlite:///{tmp_path / 'store.db'}"
+        opened = open_store(f"sqlite:///{tmp_path / 'store.db'}", clock)
+    elif backend == "postgresql":  # a database of the test's own
+        opened = PostgresStore(request.getfixturevalue("postgres_url"), deadline=CONTRACT_DEADLINE)
     else:
         url = f"{request.getfixturevalue(REDIS_FIXTURES[backend]).url}?key_prefix={_prefix()}"
-    # The contract is about what each operation guarantees, not about how fast: on Redis it gets a
-    # deadline that a burst of 200 commands meets on a loaded test machine. The fail-fast deadline
-    # has its own tests below (a stopped or frozen Redis).
-    opened: Store = (
-        RedisStore(url, deadline=CONTRACT_DEADLINE) if backend in REDIS_FIXTURES else open_store(url, clock)
-    )
+        opened = RedisStore(url, deadline=CONTRACT_DEADLINE)
     # As the gateway does at startup. For Cluster this also loads the topology, which redis-py
     # 8.1 races against a cold burst of concurrent commands (see gateway/store/redis.py).
     await opened.ping()
@@ -91,10 +96,10 @@ async def store(request: pytest.FixtureRequest, tmp_path: Path, clock: FrozenClo
 @pytest.fixture
 def elapse(store: Store, clock: FrozenClock) -> Elapse:
     """Let ``seconds`` pass for the store's TTLs: the frozen clock of memory and SQLite moves at once;
-    a Redis server expires keys on its own clock, so there the test has to wait."""
+    Redis and PostgreSQL expire keys on the server's clock, so there the test has to wait."""
 
     async def elapse(seconds: float) -> None:
-        if isinstance(store, RedisStore):
+        if isinstance(store, RedisStore | PostgresStore):
             await anyio.sleep(seconds)
         else:
             clock.advance(seconds)
@@ -393,39 +398,6 @@ def private_cluster() -> Iterator[redis_servers.RedisClusterServers]:
         yield cluster
 
 
-async def _works(store: Store, key_prefix: str = "") -> None:
-    key = key_prefix + uuid.uuid4().hex
-    assert await store.add(key, "v", ttl=60) is True
-    assert await store.take(key) == "v"
-
-
-async def _eventually_works(store: Store, key_prefix: str = "") -> None:
-    """Sentinel and Cluster take a moment to serve a restarted master again; the store does not."""
-    with anyio.fail_after(20):
-        while True:
-            try:
-                return await _works(store, key_prefix)
-            except StoreUnavailable:
-                await anyio.sleep(0.1)
-
-
-async def _every_call_fails_closed(store: Store, key: str = "k", collection: str = "c") -> None:
-    results = await asyncio.gather(
-        store.get_record(collection, "r"),
-        store.put_record(collection, "r", "v"),
-        store.delete_record(collection, "r"),
-        store.list_records(collection),
-        store.add(key, "v", ttl=60),
-        store.get(key),
-        store.put(key, "v", ttl=60),
-        store.take(key),
-        store.delete(key),
-        store.swap(key, "v", "w", ttl=60),
-        return_exceptions=True,
-    )
-    assert all(isinstance(result, StoreUnavailable) for result in results), results
-
-
 @pytest.mark.anyio
 @pytest.mark.redis
 async def test_a_stopped_redis_fails_closed_and_the_same_store_works_when_it_is_back(
@@ -433,13 +405,13 @@ async def test_a_stopped_redis_fails_closed_and_the_same_store_works_when_it_is_
 ) -> None:
     store = RedisStore(private_redis.url)
     try:
-        await asyncio.gather(*(_works(store) for _ in range(20)))  # pooled connections to go stale
+        await asyncio.gather(*(works(store) for _ in range(20)))  # pooled connections to go stale
         private_redis.stop()
-        await _every_call_fails_closed(store)
+        await every_call_fails_closed(store)
         with pytest.raises(StoreUnavailable):
             await store.ping()
         private_redis.start()
-        await asyncio.gather(*(_works(store) for _ in range(20)))  # at once: stale ones are replaced
+        await asyncio.gather(*(works(store) for _ in range(20)))  # at once: stale ones are replaced
     finally:
         await store.close()
 
@@ -451,13 +423,13 @@ async def test_a_frozen_redis_fails_closed_and_the_same_store_works_when_it_thaw
 ) -> None:
     store = RedisStore(private_redis.url)
     try:
-        await _works(store)
+        await works(store)
         private_redis.pause()  # accepts connections, answers nothing: only timeouts can tell
         try:
-            await _every_call_fails_closed(store)
+            await every_call_fails_closed(store)
         finally:
             private_redis.resume()
-        await _works(store)
+        await works(store)
     finally:
         await store.close()
 
@@ -469,11 +441,11 @@ async def test_a_stopped_sentinel_master_fails_closed_and_the_same_store_recover
 ) -> None:
     store = RedisStore(private_sentinel.url)
     try:
-        await _works(store)
+        await works(store)
         private_sentinel.master.stop()
-        await _every_call_fails_closed(store)
+        await every_call_fails_closed(store)
         private_sentinel.master.start()
-        await _eventually_works(store)
+        await eventually_works(store)
     finally:
         await store.close()
 
@@ -492,11 +464,11 @@ async def test_a_cluster_fails_closed_for_a_stopped_master_and_the_same_store_re
     store = RedisStore(private_cluster.url)
     tag = _tag_on_node(private_cluster, 1)
     try:
-        await _works(store)
+        await works(store)
         private_cluster.nodes[1].stop()
-        await _every_call_fails_closed(store, key=f"{{{tag}}}k", collection=f"{{{tag}}}c")
+        await every_call_fails_closed(store, key=f"{{{tag}}}k", collection=f"{{{tag}}}c")
         private_cluster.nodes[1].start()
-        await _eventually_works(store, key_prefix=f"{{{tag}}}")
+        await eventually_works(store, key_prefix=f"{{{tag}}}")
         await store.put_record(f"{{{tag}}}c", "r", "v")
         assert await store.get_record(f"{{{tag}}}c", "r") == "v"
     finally:
@@ -540,7 +512,7 @@ async def test_an_unreachable_sentinel_or_startup_node_is_skipped(
     for url in (sentinel_url, cluster_url):
         store = open_store(f"{url}?key_prefix={_prefix()}")
         try:
-            await _works(store)
+            await works(store)
         finally:
             await store.close()
 
@@ -563,7 +535,8 @@ async def test_sqlite_urls_take_relative_and_absolute_paths(
 @pytest.mark.parametrize(
     "url",
     [
-        "postgres://admin:s3cret@db.example/gateway",
+        "postgres://admin:s3cret@db.example:not-a-port/gateway",
+        "postgresql://admin:s3cret@/gateway",
         "/var/lib/gateway.db",
         "sqlite:///",
         "redis+sentinel://:s3cret@127.0.0.1:26379",

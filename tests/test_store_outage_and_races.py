@@ -2,13 +2,18 @@
 
 * 200 concurrent requests carrying one assertion: exactly one token (CA-5 on SQLite and Redis);
 * Redis stopped (or frozen) while requests flow: ``503 temporarily_unavailable``, never a token
-  the gateway could not record, and tokens again once Redis is back, without a restart.
+  the gateway could not record, and tokens again once Redis is back, without a restart;
+* PostgreSQL stopped, then frozen: the same at ``/token``, and a JSON-RPC error (503) at ``/mcp``
+  for a token the gateway issued, then both work again without a restart.
+
+The clients' timeouts are what would fail a gateway that hangs instead of answering; no test
+asserts a duration.
 """
 
 from __future__ import annotations
 
 import time
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 
 import anyio
 import httpx2
@@ -16,10 +21,11 @@ import pytest
 
 from gateway.config import settings_from
 from gateway.settings import Settings
-from tests.support import redis_servers
+from tests.support import postgres_servers, redis_servers
 from tests.support.agents import AgentKey, assertion_form
 from tests.support.gateway_server import RunningGateway, running_gateway
 from tests.support.kek import SHARED_STORE_KEK
+from tests.support.mcp_requests import modern_body, modern_headers
 
 AGENT = "racer"
 
@@ -113,3 +119,56 @@ def test_with_redis_frozen_the_token_endpoint_answers_503_instead_of_hanging(
         ).status_code != 200 and time.monotonic() < deadline:
             time.sleep(0.1)
         assert response.status_code == 200, response.text
+
+
+@pytest.fixture
+def own_postgres() -> Iterator[tuple[postgres_servers.PostgresServer, str]]:
+    """A PostgreSQL of this test's own, because the test stops it, with a migrated database."""
+    with postgres_servers.postgres_database() as server_and_url:
+        yield server_and_url
+
+
+OUTAGE_CLIENT_TIMEOUT = 3.0
+"""Loose: the gateway answers in about half a second; a gateway that hung would pass this."""
+
+
+def _tools_list(http: httpx2.Client, token: str) -> httpx2.Response:
+    return http.post("/mcp", json=modern_body("tools/list"), headers=modern_headers(token, "tools/list"))
+
+
+def _eventually(request: Callable[[], httpx2.Response]) -> httpx2.Response:
+    deadline = time.monotonic() + 10
+    while (response := request()).status_code != 200 and time.monotonic() < deadline:
+        time.sleep(0.1)
+    return response
+
+
+@pytest.mark.postgres
+def test_with_postgres_stopped_or_frozen_token_and_mcp_fail_closed_and_recover_by_themselves(
+    own_postgres: tuple[postgres_servers.PostgresServer, str],
+) -> None:
+    server, url = own_postgres
+    key = AgentKey()
+    with (
+        running_gateway(_settings(url, key)) as gateway,  # type: ignore[arg-type]
+        httpx2.Client(base_url=gateway.url, timeout=OUTAGE_CLIENT_TIMEOUT) as http,
+    ):
+        issued = _token_request(http, gateway, key)
+        assert issued.status_code == 200, issued.text
+        token = issued.json()["access_token"]
+        assert _tools_list(http, token).status_code == 200
+        for take_away, bring_back in ((server.stop, server.start), (server.pause, server.resume)):
+            take_away()
+            try:
+                for _ in range(3):
+                    refused = _token_request(http, gateway, key)
+                    assert refused.status_code == 503, refused.text
+                    assert refused.json()["error"] == "temporarily_unavailable"
+                    assert "access_token" not in refused.text
+                    failed = _tools_list(http, token)
+                    assert failed.status_code == 503, failed.text
+                    assert failed.json()["jsonrpc"] == "2.0" and "error" in failed.json()
+            finally:
+                bring_back()
+            assert _eventually(lambda: _token_request(http, gateway, key)).status_code == 200
+            assert _eventually(lambda: _tools_list(http, token)).status_code == 200

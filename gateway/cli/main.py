@@ -1,10 +1,11 @@
-"""``mcp-gateway``: serve; manage clients, users, tools, keys, webhooks, held calls, access requests
-and grants on the store.
+"""``mcp-gateway``: serve; migrate the store's schema; manage clients, users, tools, keys, webhooks,
+held calls, access requests and grants on the store.
 
 Every management command works on the same store as a running server, so a client added here is
 usable at once without a restart. ``--json`` prints machine-readable output for scripts.
-Exit codes: 0 done, 1 the store or the object was not there, 2 bad configuration or arguments, or
-a decision the approval loop's rules refuse (decided already, one's own request).
+Exit codes: 0 done, 1 the store or the object was not there, 2 bad configuration or arguments, a
+store whose schema is not current (run ``mcp-gateway migrate``), or a decision the approval loop's
+rules refuse (decided already, one's own request).
 """
 
 from __future__ import annotations
@@ -15,15 +16,15 @@ from collections.abc import Sequence
 
 import anyio
 
-from gateway.cli import approvals, calls, clients, grants, keys, tools, users, webhooks
+from gateway.cli import approvals, calls, clients, grants, keys, migrate, tools, users, webhooks
 from gateway.cli.output import Handler
 from gateway.config import ConfigError, load_settings
 from gateway.errors import NotFound, OAuthError
 from gateway.oauth.authorize.users import UserError
 from gateway.oauth.clients.model import ClientError
 from gateway.settings import Settings
-from gateway.store import StoreUnavailable
-from gateway.store.factory import open_store
+from gateway.store import SchemaNotCurrent, StoreUnavailable
+from gateway.store.factory import check_schema, open_store
 
 COMMANDS = (clients, users, tools, keys, webhooks, calls, approvals, grants)
 HANDLERS: dict[tuple[str, str], Handler] = {
@@ -39,6 +40,7 @@ def _parser() -> argparse.ArgumentParser:
     serve = commands.add_parser("serve", help="run the gateway")
     serve.add_argument("--host", help="bind address (default 127.0.0.1: loopback only)")
     serve.add_argument("--port", type=int)
+    migrate.add_parser(commands)
     for command in COMMANDS:
         command.add_parser(commands)
     return parser
@@ -54,8 +56,10 @@ def main(argv: Sequence[str] | None = None) -> int:
             serve(load_settings(args.config, overrides=overrides))
             return 0
         settings = load_settings(args.config, overrides={"store": args.store})
+        if args.command == "migrate":
+            return anyio.run(migrate.run, settings.server.store, args)
         return anyio.run(_with_gateway, settings, args, HANDLERS[(args.command, args.action)])
-    except (ConfigError, ClientError, UserError, ValueError) as exc:
+    except (ConfigError, ClientError, UserError, ValueError, SchemaNotCurrent) as exc:
         print(f"mcp-gateway: {exc}", file=sys.stderr)
         return 2
     except StoreUnavailable as exc:
@@ -69,6 +73,7 @@ def main(argv: Sequence[str] | None = None) -> int:
 async def _with_gateway(settings: Settings, args: argparse.Namespace, handler: Handler) -> int:
     from gateway.composition import build_gateway
 
+    await check_schema(settings.server.store)
     gateway = build_gateway(settings, open_store(settings.server.store))
     try:
         return await handler(gateway, args)

@@ -29,6 +29,11 @@ class StoreUnavailable(Exception):
     """The backend did not answer (connection refused, timeout, locked database)."""
 
 
+class SchemaNotCurrent(Exception):
+    """The backend answers, but its schema is not the one this gateway needs: an operator has to
+    run ``mcp-gateway migrate`` (or a newer gateway). The message is one line that says so."""
+
+
 class Store(Protocol):
     # -- durable records ---------------------------------------------------------------------
     async def get_record(self, collection: str, record_id: str) -> str | None: ...
@@ -77,4 +82,4 @@ class Store(Protocol):
     async def close(self) -> None: ...
 
 
-__all__ = ["Store", "StoreUnavailable", "digest"]
+__all__ = ["SchemaNotCurrent", "Store", "StoreUnavailable", "digest"]

@@ -3,12 +3,17 @@
 * ``sqlite:///relative/path.db`` or ``sqlite:////absolute/path.db`` - the embedded default;
 * ``redis://``, ``rediss://``, ``redis+sentinel://``, ``redis+cluster://`` - shared state for
   several replicas (see :mod:`gateway.store.redis`);
+* ``postgresql://`` or ``postgres://`` - a real database, shared by several replicas, its schema
+  made by ``mcp-gateway migrate`` (see :mod:`gateway.store.postgres`);
 * ``memory://`` - tests only: nothing survives the process.
 
-Backends are imported on demand so a SQLite deployment never imports redis.
+Backends are imported on demand so a SQLite deployment never imports redis or asyncpg.
 
-``clock`` measures the TTLs of the SQLite and memory stores (the system clock by default). A Redis
-store ignores it: there the TTLs are the Redis server's own clock.
+``clock`` measures the TTLs of the SQLite and memory stores (the system clock by default). Redis and
+PostgreSQL stores ignore it: there the TTLs are the server's own clock, which replicas share.
+
+Only PostgreSQL has a versioned schema: :func:`migrate_schema` and :func:`check_schema` do nothing
+for the other backends (SQLite creates its tables itself; Redis and memory have none).
 """
 
 from __future__ import annotations
@@ -17,8 +22,10 @@ from urllib.parse import unquote, urlsplit
 
 from gateway.clock import Clock
 from gateway.store import Store
+from gateway.store.postgres_schema import CURRENT_VERSION, Migration
 
 _REDIS_SCHEMES = ("redis", "rediss", "redis+sentinel", "redis+cluster")
+_POSTGRES_SCHEMES = ("postgresql", "postgres")
 
 
 def open_store(url: str, clock: Clock | None = None) -> Store:
@@ -31,6 +38,10 @@ def open_store(url: str, clock: Clock | None = None) -> Store:
         from gateway.store.redis import RedisStore
 
         return RedisStore(url)
+    if scheme in _POSTGRES_SCHEMES:
+        from gateway.store.postgres import PostgresStore
+
+        return PostgresStore(url)
     if scheme == "memory":
         from gateway.store.memory import MemoryStore
 
@@ -39,7 +50,7 @@ def open_store(url: str, clock: Clock | None = None) -> Store:
     what = f"scheme {scheme}://" if scheme else "a URL without a scheme"
     raise ValueError(
         f"store URL: {what} is not supported; use sqlite:///path, redis://, rediss://, "
-        "redis+sentinel://, redis+cluster:// or memory://"
+        "redis+sentinel://, redis+cluster://, postgresql:// or memory://"
     )
 
 
@@ -53,6 +64,28 @@ def sqlite_path(url: str) -> str:
 
 
 def store_kind(url: str) -> str:
-    """``sqlite``, ``redis`` (any of its deployments) or ``memory``: what a store URL names."""
+    """``sqlite``, ``redis`` (any of its deployments), ``postgresql`` or ``memory``: what a store URL
+    names."""
     scheme = urlsplit(url).scheme
-    return "redis" if scheme in _REDIS_SCHEMES else scheme
+    if scheme in _REDIS_SCHEMES:
+        return "redis"
+    return "postgresql" if scheme in _POSTGRES_SCHEMES else scheme
+
+
+async def migrate_schema(url: str) -> tuple[int, tuple[Migration, ...]] | None:
+    """Bring the schema of the store at ``url`` up to date: its version now and the migrations
+    applied to get there (none when it was current); None for a backend without a versioned schema."""
+    if store_kind(url) != "postgresql":
+        return None
+    from gateway.store.postgres_migrations import migrate_database
+
+    return CURRENT_VERSION, await migrate_database(url)
+
+
+async def check_schema(url: str) -> None:
+    """Raise :class:`~gateway.store.SchemaNotCurrent` when the store at ``url`` needs
+    ``mcp-gateway migrate`` first; :class:`~gateway.store.StoreUnavailable` when it cannot tell."""
+    if store_kind(url) == "postgresql":
+        from gateway.store.postgres_migrations import check_database
+
+        await check_database(url)

@@ -18,14 +18,14 @@ on every shape (each touches a single key).
 
 Fail closed, fast: socket timeouts are short (0.25 s), redis-py's retries are off (its default
 of 10 retries with backoff would hold a request for seconds; Cluster keeps two immediate ones),
-and each call has one overall deadline (0.4 s) covering the wait for a free slot, connecting, and
-the reply. When Redis is down or frozen every call raises :class:`StoreUnavailable` by then;
-connections are re-established by later calls, so the same object works again when Redis is
-back. No retry loop hides an outage: callers answer 503 and the next request tries again.
+and each call goes through a :class:`~gateway.store.call_gate.CallGate`: one overall deadline
+(0.4 s) covering the wait for a free slot, connecting, and the reply. When Redis is down or frozen
+every call raises :class:`~gateway.store.StoreUnavailable` by then; connections are re-established
+by later calls, so the same object works again when Redis is back. No retry loop hides an outage:
+callers answer 503 and the next request tries again.
 
 Concurrency is bounded (64 commands in flight per store by default, and as many pooled
-connections per server): extra callers wait for a free slot instead of failing, until the
-deadline.
+connections per server): extra callers wait for a free slot instead of failing.
 
 A command whose reply is lost (timeout, dropped connection, a Cluster retry) may still have taken
 effect: a later ``add`` of that key then answers False and a later ``take`` None. A lost reply
@@ -34,11 +34,10 @@ can cost a legitimate request; it never lets a replay through.
 
 from __future__ import annotations
 
-import asyncio
 from collections.abc import Awaitable, Callable
-from typing import Any, TypeVar
+from typing import TypeVar
 
-from gateway.store import StoreUnavailable
+from gateway.store.call_gate import CallGate
 from gateway.store.redis_connection import connect
 
 T = TypeVar("T")
@@ -95,60 +94,14 @@ class RedisStore:
         key_prefix = connection.key_prefix
         self._records = f"{key_prefix}rec:"
         self._keys = f"{key_prefix}eph:"
-        self._deadline = deadline
-        self._slots = asyncio.Semaphore(max_connections)
-        self._queue_limit = 5 * deadline
-        self._unresponsive_until = 0.0
-        self._in_flight: set[asyncio.Future[Any]] = set()
+        self._gate = CallGate("redis", deadline=deadline, slots=max_connections)
 
     async def _call(self, operation: Callable[[], Awaitable[T]]) -> T:
-        """Run one Redis command under the deadline; any failure becomes StoreUnavailable.
-
-        The command runs in its own task and the caller stops waiting at the deadline. A
-        cooperative timeout around the command is not enough: on Python 3.11, redis-py's inner
-        ``asyncio.wait_for`` can swallow the cancellation, and the call then runs into a further
-        socket timeout. An abandoned command is cancelled and keeps its slot until it ends.
-        """
-        await self._acquire_slot()
-        task = asyncio.ensure_future(operation())
-        self._in_flight.add(task)
-        task.add_done_callback(self._finished)
-        try:
-            done, _ = await asyncio.wait((task,), timeout=self._deadline)
-        except BaseException:  # the caller was cancelled: so is its command
-            task.cancel()
-            raise
-        if not done:
-            task.cancel()
-            self._unresponsive_until = asyncio.get_running_loop().time() + self._deadline
-            raise StoreUnavailable(f"redis: no answer within {self._deadline} s")
-        if task.cancelled():  # by close()
-            raise StoreUnavailable("redis: the store was closed")
-        try:
-            return task.result()
-        except Exception as exc:
-            # Mostly ConnectionError, TimeoutError, ClusterDownError; but redis-py's cluster
-            # client can also fail with e.g. AttributeError when a topology refresh closes a
-            # connection under a concurrent command. Whatever it is, Redis did not answer.
-            raise StoreUnavailable(f"redis: {type(exc).__name__}: {exc}") from exc
-
-    async def _acquire_slot(self) -> None:
-        """Wait for one of the bounded connections. The deadline is for Redis to answer, not for
-        this queue: a burst of healthy requests waits its turn. But while Redis has just failed to
-        answer, a caller that would have to queue is refused at once instead of piling up."""
-        loop = asyncio.get_running_loop()
-        if self._slots.locked() and loop.time() < self._unresponsive_until:
-            raise StoreUnavailable("redis: not answering; refused without queueing")
-        try:
-            await asyncio.wait_for(self._slots.acquire(), timeout=self._queue_limit)
-        except TimeoutError:
-            raise StoreUnavailable(f"redis: no free connection within {self._queue_limit} s") from None
-
-    def _finished(self, task: asyncio.Future[Any]) -> None:
-        self._slots.release()
-        self._in_flight.discard(task)
-        if not task.cancelled():
-            task.exception()  # retrieved: an abandoned command's error is not worth a log line
+        """One Redis command through the gate (:mod:`gateway.store.call_gate`): bounded, under the
+        deadline, and whatever goes wrong (mostly ConnectionError, TimeoutError, ClusterDownError;
+        but redis-py's cluster client can also fail with e.g. AttributeError when a topology refresh
+        closes a connection under a concurrent command) becomes StoreUnavailable."""
+        return await self._gate.call(operation)
 
     # -- durable records -----------------------------------------------------------------------
     async def get_record(self, collection: str, record_id: str) -> str | None:
@@ -211,10 +164,7 @@ class RedisStore:
         await self._call(lambda: self._client.ping())
 
     async def close(self) -> None:
-        for task in self._in_flight:
-            task.cancel()
-        if self._in_flight:
-            await asyncio.wait(self._in_flight, timeout=self._deadline)
+        await self._gate.close()
         await self._client.aclose()
         if self._sentinel is not None:
             await self._sentinel.aclose()

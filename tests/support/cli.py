@@ -35,21 +35,35 @@ class Cli:
         self, *args: str, extra_env: dict[str, str] | None = None, stdin: str | None = None
     ) -> subprocess.CompletedProcess[str]:
         """``stdin``: what the process reads on its standard input (a password)."""
+        return subprocess.run(
+            [sys.executable, "-m", "gateway", *args],
+            cwd=self.cwd,
+            env=self._environment(extra_env),
+            capture_output=True,
+            text=True,
+            timeout=60,
+            input=stdin,
+        )
+
+    def start(self, *args: str, extra_env: dict[str, str] | None = None) -> subprocess.Popen[str]:
+        """The command left running (``serve``); its output is kept for the test to read."""
+        return subprocess.Popen(
+            [sys.executable, "-m", "gateway", *args],
+            cwd=self.cwd,
+            env=self._environment(extra_env),
+            stdout=subprocess.PIPE,
+            stderr=subprocess.PIPE,
+            text=True,
+        )
+
+    def _environment(self, extra_env: dict[str, str] | None) -> dict[str, str]:
         env = {k: v for k, v in os.environ.items() if not k.startswith("MCP_GATEWAY_")}
         env["MCP_GATEWAY_STORE"] = self.store
         env["PYTHONPATH"] = str(REPO)
         if self.config is not None:
             env["MCP_GATEWAY_CONFIG"] = str(self.config)
         env.update(extra_env or {})
-        return subprocess.run(
-            [sys.executable, "-m", "gateway", *args],
-            cwd=self.cwd,
-            env=env,
-            capture_output=True,
-            text=True,
-            timeout=60,
-            input=stdin,
-        )
+        return env
 
     def json(self, *args: str, extra_env: dict[str, str] | None = None) -> Any:
         result = self.run(*args, "--json", extra_env=extra_env)
