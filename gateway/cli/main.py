@@ -71,8 +71,10 @@ async def _with_gateway(settings: Settings, args: argparse.Namespace, handler: H
 
     gateway = build_gateway(settings, open_store(settings.server.store))
     try:
-        return await handler(gateway, args)
+        with gateway.audit.entered_via("cli"):
+            return await handler(gateway, args)
     finally:
+        await gateway.audit_trail.close()  # what the command recorded is written before it exits
         await gateway.fetcher.aclose()
         await gateway.metadata_fetcher.aclose()
         await gateway.transport.aclose()
