@@ -54,8 +54,13 @@ class StoredEvent:
         return AuditEvent.from_json(json.loads(self.body))
 
     def to_json(self) -> dict[str, Any]:
-        """What ``audit export`` writes: the event with its place in the chain."""
-        return {"seq": self.seq, "prev_hash": self.prev_hash, "hash": self.hash, **json.loads(self.body)}
+        """What ``audit export`` writes: the event with its place in the chain (a body that is not
+        JSON any more is written as it is stored, under ``body``)."""
+        try:
+            event = json.loads(self.body)
+        except ValueError:
+            event = {"body": self.body}
+        return {"seq": self.seq, "prev_hash": self.prev_hash, "hash": self.hash, **event}
 
     def intact(self) -> bool:
         """The stored hash is the hash of the stored body after the stored previous hash."""

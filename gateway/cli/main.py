@@ -1,10 +1,11 @@
 """``mcp-gateway``: serve; manage clients, users, tools, keys, webhooks, held calls, access requests
-and grants on the store.
+and grants on the store; read and verify the audit trail.
 
 Every management command works on the same store as a running server, so a client added here is
 usable at once without a restart. ``--json`` prints machine-readable output for scripts.
 Exit codes: 0 done, 1 the store or the object was not there, 2 bad configuration or arguments, or
-a decision the approval loop's rules refuse (decided already, one's own request).
+a decision the approval loop's rules refuse (decided already, one's own request), 3 ``audit verify``
+found the trail changed.
 """
 
 from __future__ import annotations
@@ -15,7 +16,7 @@ from collections.abc import Sequence
 
 import anyio
 
-from gateway.cli import approvals, calls, clients, grants, keys, tools, users, webhooks
+from gateway.cli import approvals, audit, calls, clients, grants, keys, tools, users, webhooks
 from gateway.cli.output import Handler
 from gateway.config import ConfigError, load_settings
 from gateway.errors import NotFound, OAuthError
@@ -25,7 +26,7 @@ from gateway.settings import Settings
 from gateway.store import StoreUnavailable
 from gateway.store.factory import open_store
 
-COMMANDS = (clients, users, tools, keys, webhooks, calls, approvals, grants)
+COMMANDS = (clients, users, tools, keys, webhooks, calls, approvals, grants, audit)
 HANDLERS: dict[tuple[str, str], Handler] = {
     action: handler for command in COMMANDS for action, handler in command.HANDLERS.items()
 }
