@@ -98,6 +98,14 @@ def public_key(jwk: Mapping[str, Any]) -> ec.EllipticCurvePublicKey:
     return key
 
 
+def _kid(jws: str) -> str | None:
+    """The ``kid`` a stored checkpoint names (unverified: only to notice a new key)."""
+    try:
+        return str(jwt.get_unverified_header(jws).get("kid"))
+    except jwt.PyJWTError:
+        return None
+
+
 class Checkpointer:
     def __init__(
         self,
@@ -123,16 +131,23 @@ class Checkpointer:
 
     async def maybe(self, *, force: bool = False) -> Checkpoint | None:
         """Sign a checkpoint of the newest event when one is due; none when not due or when the
-        trail is broken right after the last checkpoint."""
+        trail is broken right after the last checkpoint. A new signing key makes one due at once
+        (after the record of the key), so what the retired key signed is soon vouched for again."""
         head, last = await self._store.head(), await self._store.last_checkpoint()
         signed = ChainHead(last.seq, last.hash) if last is not None else ChainHead(0, GENESIS)
-        if head.seq <= signed.seq:
-            return None
+        keys = await self._keys.current()
+        rotated = last is not None and _kid(last.jws) != keys.signing_kid
         now = self._clock.now()
         since = last.at if last is not None else self._started
-        if not (force or head.seq - signed.seq >= self._every_events or now - since >= self._every_seconds):
+        unsigned = head.seq - signed.seq
+        if not (
+            rotated
+            or (
+                unsigned > 0
+                and (force or unsigned >= self._every_events or now - since >= self._every_seconds)
+            )
+        ):
             return None
-        keys = await self._keys.current()
         await self._record_key(keys)
         through = await self._checked_through(signed)
         if through.seq <= signed.seq:

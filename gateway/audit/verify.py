@@ -163,6 +163,7 @@ def _checkpoint_findings(
     agreeing = 0  # the last event a checkpoint vouches for, as far as the chain agrees
     vouched: list[tuple[CheckpointClaims, bool]] = []  # (claims, under a published key)
     recorded = {kid: key for kid, (_, key) in read.recorded_keys.items()}
+    seq_of = {digest: seq for seq, digest in hashes.items()}
     for expected, checkpoint in enumerate(checkpoints, start=1):
         where = f"checkpoint {checkpoint.number}"
         if checkpoint.number != expected:
@@ -184,6 +185,16 @@ def _checkpoint_findings(
         if actual is None:
             findings.append(
                 Finding("deleted", claims.seq, f"event {claims.seq}, which {where} vouches for, is gone")
+            )
+        elif actual != claims.hash and claims.hash in seq_of:
+            moved = seq_of[claims.hash]
+            kind, why = ("deleted", "removed") if moved < claims.seq else ("inserted", "put")
+            findings.append(
+                Finding(
+                    kind,
+                    claims.seq,
+                    f"event {claims.seq} of {where} is now event {moved}: one was {why} before it",
+                )
             )
         elif actual != claims.hash:
             findings.append(
