@@ -61,6 +61,11 @@ class AuditLog:
         if self.trail is not None:
             await self.trail.commit(made)
 
+    @property
+    def channel(self) -> str | None:
+        """The channel entered here, if any."""
+        return self._via.get()
+
     @contextlib.contextmanager
     def entered_via(self, channel: str) -> Iterator[None]:
         """Every event recorded inside the block came in through ``channel`` (one of
