@@ -168,7 +168,7 @@ class Checkpointer:
             jwk = next(key for key in keys.jwks["keys"] if key["kid"] == kid)
             fields = {"kid": kid, "jwk": {name: jwk[name] for name in ("kty", "crv", "x", "y", "kid")}}
             await self._store.append(
-                [self._maker.new_event(KEY_EVENT, "recorded", fields, via=None, actor=None)]
+                [self._maker.new_event("audit_signing_key", "recorded", fields, via=None, actor=None)]
             )
         self._recorded.add(kid)
 
