@@ -17,7 +17,7 @@ import pytest
 
 from gateway.audit.chain import GENESIS, link
 from gateway.audit.events import EventMaker
-from gateway.audit.factory import open_audit_store
+from gateway.audit.factory import audit_store_url, open_audit_store
 from gateway.audit.store import EMPTY, AuditFilter, AuditStore, AuditUnavailable, ChainHead
 from gateway.clock import FrozenClock
 from tests.support.audit import START, made_events, maker_at
@@ -158,3 +158,18 @@ def test_au2_the_trail_file_is_owner_only(tmp_path: Path) -> None:
     path = tmp_path / "deep" / "trail.audit.sqlite3"
     open_audit_store(f"sqlite:///{path}")
     assert path.stat().st_mode & 0o777 == 0o600 and path.parent.stat().st_mode & 0o777 == 0o700
+
+
+def test_au2_the_trail_lives_beside_a_sqlite_store_in_a_file_of_its_own(
+    caplog: pytest.LogCaptureFixture,
+) -> None:
+    assert (
+        audit_store_url("", "sqlite:///var/mcp-gateway.sqlite3") == "sqlite:///var/mcp-gateway.audit.sqlite3"
+    )
+    assert audit_store_url("", "sqlite:////srv/gw/state.db") == "sqlite:////srv/gw/state.audit.sqlite3"
+    assert audit_store_url("sqlite:////audit/trail.db", "sqlite:///x.sqlite3") == "sqlite:////audit/trail.db"
+    assert audit_store_url("", "memory://") == "memory://" and caplog.text == ""
+    assert audit_store_url("", "redis://127.0.0.1:6379/0") == "memory://"
+    assert "set audit_store" in caplog.text, "a Redis gateway says its trail is in memory"
+    with pytest.raises(ValueError, match="audit_store: scheme redis:// is not supported"):
+        open_audit_store("redis://127.0.0.1:6379/0")

@@ -202,7 +202,7 @@ class EventMaker:
     """Makes the events of one gateway: its clock, its ids."""
 
     def __init__(self, clock: Clock) -> None:
-        self._clock = clock
+        self.clock = clock
         self._ids = EventIds(clock)
 
     def new_event(
@@ -218,5 +218,5 @@ class EventMaker:
         who = Actor.from_fields(cleaned, via) if actor is None else actor
         if who.via is None and via is not None:
             who = replace(who, via=via)
-        at = round(self._clock.now(), 6)
+        at = round(self.clock.now(), 6)
         return AuditEvent(self._ids.next(), at, event_type, outcome, who, cleaned)

@@ -41,6 +41,9 @@ FLUSH_INTERVAL = 0.1
 """Seconds between two writes of the buffer, at most (while the store answers)."""
 BATCH = 500
 """Events written in one transaction, at most."""
+CHECK_EVERY = 1.0
+"""Seconds (of the gateway's clock) between two looks for a due checkpoint when this process wrote
+nothing new: a checkpoint due by time, or by a new signing key, waits at most this long."""
 WhenUnavailable = Literal["fail_closed", "buffer"]
 
 logger = logging.getLogger("mcp_gateway")
@@ -77,6 +80,8 @@ class AuditTrail:
         self._dropped = 0
         self._lock = anyio.Lock()
         self._failing = False
+        self._looked: tuple[int, float] | None = None
+        """When the flusher last looked for a due checkpoint: (events written then, time)."""
         self.appended = 0
         """Events this process has written to the trail."""
 
@@ -155,7 +160,12 @@ class AuditTrail:
         """One pass of the flusher; a store that does not answer is tried again at the next."""
         try:
             await self.flush()
-            if self.checkpoints is not None:
+            now = self.maker.clock.now()
+            looked = self._looked
+            if self.checkpoints is not None and (
+                looked is None or looked[0] != self.appended or now - looked[1] >= CHECK_EVERY
+            ):
+                self._looked = (self.appended, now)
                 await self.checkpoints.maybe()
         except StoreUnavailable:
             pass  # reported once (above, or by the checkpointer); the events wait in the buffer
