@@ -7,14 +7,15 @@ from __future__ import annotations
 
 import json
 import logging
+from collections.abc import Sequence
 from pathlib import Path
 
 import anyio
 import pytest
 
 from gateway.audit import AuditLog
-from gateway.audit.events import WITHHELD, Actor
-from gateway.audit.store import AuditUnavailable
+from gateway.audit.events import WITHHELD, Actor, AuditEvent
+from gateway.audit.store import AuditUnavailable, ChainHead
 from gateway.audit.trail import FLUSH_INTERVAL, AuditTrail
 from gateway.store import StoreUnavailable
 from tests.support.audit import trail_world
@@ -197,3 +198,27 @@ async def test_au1_event_ids_are_unique_and_ordered_by_time(tmp_path: Path) -> N
     ids = [s.index.event_id for s in await world.store.read()]
     assert len(set(ids)) == 15 and ids == sorted(ids)
     assert all(len(i) == 36 and i[14] == "7" for i in ids), "UUIDv7"
+
+
+async def test_au3_a_write_cancelled_at_shutdown_is_neither_lost_nor_written_twice(tmp_path: Path) -> None:
+    world = trail_world(tmp_path)
+    entered, release = anyio.Event(), anyio.Event()
+    append = world.store.store.append
+
+    async def slow_append(events: Sequence[AuditEvent]) -> ChainHead:
+        head = await append(events)  # committed; the answer is still on its way back
+        entered.set()
+        await release.wait()
+        return head
+
+    world.store.store.append = slow_append  # type: ignore[method-assign]
+    world.audit.record("sign_in", outcome="granted", sub="alice")
+    async with anyio.create_task_group() as group:
+        group.start_soon(world.trail.flush)
+        await entered.wait()
+        group.cancel_scope.cancel()  # the lifespan cancels the flusher in the middle of a write
+        release.set()
+    assert world.trail.buffered == 0
+    await world.trail.close()
+    reopened = trail_world(tmp_path)
+    assert await types_stored(reopened.trail) == ["sign_in", "audit_signing_key"]

@@ -129,15 +129,16 @@ class AuditTrail:
         async with self._lock:  # one writer per process: a waiting caller may find its event written
             while self._buffer and self._buffer[0][0] <= ticket:
                 batch = [event for _, event in list(self._buffer)[:BATCH]]
-                try:
-                    await self.store.append(batch)
-                except AuditUnavailable as exc:
-                    self._report(exc)
-                    raise
-                self._report(None)
-                for _ in batch:
-                    self._buffer.popleft()
-                self.appended += len(batch)
+                with anyio.CancelScope(shield=True):  # a committed batch always leaves the buffer
+                    try:
+                        await self.store.append(batch)
+                    except AuditUnavailable as exc:
+                        self._report(exc)
+                        raise
+                    self._report(None)
+                    for _ in batch:
+                        self._buffer.popleft()
+                    self.appended += len(batch)
 
     def _report(self, failure: AuditUnavailable | None) -> None:
         """One line when the store stops answering, one when it is back."""
