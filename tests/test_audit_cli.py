@@ -102,7 +102,7 @@ def test_au1_tail_follow_prints_events_as_they_come(tmp_path: Path) -> None:
     env = {k: v for k, v in os.environ.items() if not k.startswith("MCP_GATEWAY_")}
     env.update(MCP_GATEWAY_STORE=cli.store, PYTHONPATH=str(REPO))
     follower = subprocess.Popen(
-        [sys.executable, "-m", "gateway", "audit", "tail", "-n", "0", "--follow", "--json"],
+        [sys.executable, "-m", "gateway", "audit", "tail", "-n", "1", "--follow", "--json"],
         cwd=tmp_path,
         env=env,
         stdout=subprocess.PIPE,
@@ -111,8 +111,9 @@ def test_au1_tail_follow_prints_events_as_they_come(tmp_path: Path) -> None:
     lines: queue.Queue[str] = queue.Queue()
     threading.Thread(target=lambda: [lines.put(line) for line in follower.stdout or ()], daemon=True).start()
     try:
+        lines.get(timeout=30)  # the newest event: the follower has read where the trail ends
         assert cli.run("users", "add", "second", "--password-stdin", stdin=PASSWORD).returncode == 0
-        seen = json.loads(lines.get(timeout=30))  # the follower polls twice a second
+        seen = json.loads(lines.get(timeout=30))  # it polls twice a second
         assert (seen["type"], seen["actor"]["subject"]) == ("user_added", "second")
     finally:
         follower.terminate()
