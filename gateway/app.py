@@ -14,6 +14,7 @@ from starlette.middleware import Middleware
 from gateway import paths
 from gateway.admin.boundary import AdminRoute
 from gateway.admin.routes import admin_app, admin_routes
+from gateway.audit.channels import AuditChannel
 from gateway.composition import Gateway
 from gateway.console.routes import console_routes
 from gateway.error_handlers import EXCEPTION_HANDLERS
@@ -23,6 +24,8 @@ from gateway.resource.routes import McpRoute, mcp_app, protected_resource_routes
 from gateway.store import StoreUnavailable
 
 logger = logging.getLogger("mcp_gateway")
+AUDIT_CHANNELS = ((paths.ADMIN_API, "admin-api"), (paths.CONSOLE, "console"))
+"""The channel of each operators' face; every other path is an agent's."""
 
 
 def create_app(gateway: Gateway) -> Starlette:
@@ -39,6 +42,7 @@ def create_app(gateway: Gateway) -> Starlette:
             asyncio.create_task(gateway.refresher_task.run()),
             asyncio.create_task(gateway.approvals_task.run()),
             asyncio.create_task(gateway.webhooks_task.run()),
+            asyncio.create_task(gateway.audit_task.run()),  # last to stop: the others audit
         ]
         try:
             yield
@@ -47,6 +51,7 @@ def create_app(gateway: Gateway) -> Starlette:
                 task.cancel()
                 with contextlib.suppress(asyncio.CancelledError):
                     await task
+            await gateway.audit_trail.close()  # what is buffered is written and signed
             await gateway.transport.aclose()
             await gateway.fetcher.aclose()
             await gateway.metadata_fetcher.aclose()
@@ -61,6 +66,7 @@ def create_app(gateway: Gateway) -> Starlette:
         ],
         lifespan=lifespan,
         middleware=[
+            Middleware(AuditChannel, audit=gateway.audit, channels=AUDIT_CHANNELS),
             Middleware(McpRoute, path=gateway.settings.mcp.mcp_path, mcp_app=mcp_app(gateway)),
             Middleware(AdminRoute, prefix=paths.ADMIN_API, admin_app=admin_app(gateway)),
         ],

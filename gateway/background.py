@@ -59,7 +59,8 @@ class Supervisor:
         while True:
             state.running, state.started_at = True, self._clock.now()
             try:
-                await self._work()
+                with self._audit.entered_via("background"):
+                    await self._work()
                 reason = "ended"
             except Exception as exc:  # supervision: the work is started again, whatever it raised
                 reason = type(exc).__name__

@@ -18,6 +18,11 @@ from gateway.admin.health import Replica
 from gateway.approvals import Approvals, build_approvals
 from gateway.approvals.policy import policy_from_table
 from gateway.audit import AuditLog
+from gateway.audit.checkpoints import Checkpointer
+from gateway.audit.events import EventMaker
+from gateway.audit.factory import audit_store_url, open_audit_store
+from gateway.audit.store import AuditStore
+from gateway.audit.trail import AuditTrail, WhenUnavailable
 from gateway.background import Supervisor
 from gateway.builders import (
     assertion_verifier,
@@ -75,6 +80,10 @@ class Gateway:
     store: Store
     clock: Clock
     audit: AuditLog
+    audit_trail: AuditTrail
+    """The durable trail behind ``audit``: its buffer, its store, its checkpoints."""
+    audit_task: Supervisor
+    """Writes the trail's buffer every 100 ms and signs its checkpoints."""
     fetcher: DocumentFetcher
     metadata_fetcher: DocumentFetcher
     # -- authorization server -----------------------------------------------------------------
@@ -130,12 +139,13 @@ def build_gateway(
     transport: UpstreamTransport | None = None,
     metadata_fetcher: DocumentFetcher | None = None,
     key_protector: KeyProtector | None = None,
+    audit_store: AuditStore | None = None,
 ) -> Gateway:
     """``fetcher`` fetches clients' ``jwks_uri`` (its allow-list is a setting); ``metadata_fetcher``
     fetches Client ID Metadata Documents and never reaches a private address (RG-3);
-    ``key_protector`` seals private keys (by default from the ``key_encryption_key`` setting)."""
+    ``key_protector`` seals private keys (by default from the ``key_encryption_key`` setting);
+    ``audit_store`` keeps the audit trail (by default where the ``audit_store`` setting says)."""
     clock = clock or SystemClock()
-    audit = AuditLog()
     server, tokens, registration = settings.server, settings.tokens, settings.registration
     metadata_fetcher = metadata_fetcher or DocumentFetcher(metadata_fetch_policy(), clock=clock)
     fetcher = fetcher or DocumentFetcher(
@@ -154,6 +164,8 @@ def build_gateway(
         retire_after=tokens.access_token_ttl + 60,
         refresh_interval=tokens.key_refresh_interval,
     )
+    trail = audit_trail(settings, keys, clock, audit_store)
+    audit = AuditLog(trail=trail, maker=trail.maker)
     marks = NotBeforeMarks(store, clock)
     clients = ClientRegistry(
         store,
@@ -218,6 +230,8 @@ def build_gateway(
         store=store,
         clock=clock,
         audit=audit,
+        audit_trail=trail,
+        audit_task=Supervisor("audit_flusher", trail.run, clock=clock, audit=audit),
         fetcher=fetcher,
         metadata_fetcher=metadata_fetcher,
         keys=keys,
@@ -254,4 +268,31 @@ def build_gateway(
         discovery=discovery,
         refresher=refresher,
         refresher_task=Supervisor("catalogue_refresher", refresher.run, clock=clock, audit=audit),
+    )
+
+
+def audit_trail(
+    settings: Settings, keys: SigningKeys, clock: Clock, audit_store: AuditStore | None
+) -> AuditTrail:
+    """The durable trail: its store, its outage policy, its checkpoints signed with the gateway's
+    own key set (never the downstream one)."""
+    audit = settings.audit
+    durable = audit_store or open_audit_store(audit_store_url(audit.audit_store, settings.server.store))
+    maker = EventMaker(clock)
+    checkpointer = Checkpointer(
+        durable,
+        keys.rings["gateway"],
+        maker,
+        clock,
+        issuer=settings.server.issuer_id,
+        every_events=audit.audit_checkpoint_events,
+        every_seconds=audit.audit_checkpoint_seconds,
+    )
+    policy: WhenUnavailable = "buffer" if audit.audit_when_unavailable == "buffer" else "fail_closed"
+    return AuditTrail(
+        durable,
+        maker,
+        when_unavailable=policy,
+        max_buffered=audit.audit_buffer_events,
+        checkpoints=checkpointer,
     )

@@ -26,6 +26,7 @@ from gateway import paths
 from gateway.config_tables import ConfigError, table_setting
 from gateway.oauth.clients.model import ClientError, configured_clients
 from gateway.settings import (
+    AuditSettings,
     FederationSettings,
     McpSettings,
     RegistrationSettings,
@@ -48,6 +49,7 @@ _GROUPS: dict[str, type] = {
     "sign_in": SignInSettings,
     "federation": FederationSettings,
     "mcp": McpSettings,
+    "audit": AuditSettings,
 }
 
 
@@ -164,6 +166,7 @@ def _grouped(values: Mapping[str, Any]) -> Settings:
         sign_in=SignInSettings(**by_group["sign_in"]),
         federation=FederationSettings(**by_group["federation"]),
         mcp=McpSettings(resource=server.endpoint(mcp_path), **by_group["mcp"]),
+        audit=AuditSettings(**by_group["audit"]),
         clients=values.get("clients", ()),
         servers=values.get("servers", ()),
         approvals=values.get("approvals", {}),
@@ -202,6 +205,9 @@ _POSITIVE = (
     "dcr_rate_limit_per_minute",
     "exchange_max_ttl",
     "max_delegation_depth",
+    "audit_buffer_events",
+    "audit_checkpoint_events",
+    "audit_checkpoint_seconds",
 )
 
 
@@ -216,10 +222,12 @@ def _validate(settings: Settings) -> None:
         raise ConfigError(f"mcp_path {mcp_path!r} is taken by the health probe, the console or the admin API")
     if not 0 < server.port < 65536:
         raise ConfigError(f"port must be between 1 and 65535, got {server.port}")
-    counts = {**vars(tokens), **vars(settings.sign_in), **vars(settings.registration)}
+    counts = {**vars(tokens), **vars(settings.sign_in), **vars(settings.registration), **vars(settings.audit)}
     for name in _POSITIVE:
         if counts[name] <= 0:
             raise ConfigError(f"{name} must be positive, got {counts[name]}")
+    if settings.audit.audit_when_unavailable not in ("fail_closed", "buffer"):
+        raise ConfigError("audit_when_unavailable must be fail_closed or buffer")
     if tokens.access_token_ttl > 3600:
         raise ConfigError("access_token_ttl must be at most 3600 seconds (short-lived tokens)")
     if tokens.authorization_code_ttl > 600:

@@ -200,6 +200,28 @@ class McpSettings:
 
 
 @dataclass(frozen=True)
+class AuditSettings:
+    """The durable audit trail (docs/audit.md): where it lives, what an outage does, how often it
+    is signed.
+
+    >>> AuditSettings().audit_when_unavailable, AuditSettings().audit_checkpoint_events
+    ('fail_closed', 1000)
+    """
+
+    audit_store: str = ""
+    """``sqlite:///path`` or ``memory://``; unset: a file beside a SQLite store (``<name>.audit.sqlite3``)."""
+    audit_when_unavailable: str = "fail_closed"
+    """While the trail does not answer, a decision that grants is ``fail_closed`` (refused, 503) or
+    given with its event kept in memory (``buffer``) until the trail answers."""
+    audit_buffer_events: int = 10_000
+    """Events kept in memory at most, waiting to be written."""
+    audit_checkpoint_events: int = 1000
+    """A signed checkpoint after this many events at most …"""
+    audit_checkpoint_seconds: int = 60
+    """… and after this many seconds at most, when events are unsigned."""
+
+
+@dataclass(frozen=True)
 class Settings:
     """Every setting, by group, as :func:`gateway.config.load_settings` (or, from flat names,
     :func:`gateway.config.settings_from`) builds them.
@@ -215,6 +237,7 @@ class Settings:
     sign_in: SignInSettings
     federation: FederationSettings
     mcp: McpSettings
+    audit: AuditSettings = field(default_factory=AuditSettings)
     clients: tuple[Mapping[str, Any], ...] = ()
     """``[[clients]]``: clients pre-registered by the security team (secrets only as ``secret_hash``)."""
     servers: tuple[Mapping[str, Any], ...] = ()

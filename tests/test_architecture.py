@@ -167,6 +167,12 @@ def test_the_tools_registry_never_imports_the_gateway(graph: dict[str, set[str]]
         ("gateway.upstream", "gateway.console"),
         ("gateway.approvals", "gateway.console"),
         ("gateway.admin", "gateway.console"),
+        ("gateway.audit", "gateway.oauth"),
+        ("gateway.audit", "gateway.resource"),
+        ("gateway.audit", "gateway.upstream"),
+        ("gateway.audit", "gateway.admin"),
+        ("gateway.audit", "gateway.approvals"),
+        ("gateway.audit", "gateway.webhooks"),
     ],
 )
 def test_no_role_reaches_back_up_the_chain(graph: dict[str, set[str]], importer: str, imported: str) -> None:
@@ -174,7 +180,8 @@ def test_no_role_reaches_back_up_the_chain(graph: dict[str, set[str]], importer:
     below imports what sits above it. The operators' face (``gateway.admin``) reads all three
     roles, and none of them reads it. The webhooks (``gateway.webhooks``) read no role: a role that
     has news holds an ``Announcer``; the fetching gate they share knows nothing of them. The
-    console (``gateway.console``) reads the approval desks and the sign-in, and nothing reads it."""
+    console (``gateway.console``) reads the approval desks and the sign-in, and nothing reads it.
+    The audit trail (``gateway.audit``) is what every part records through: it reads none of them."""
     assert imports_from(graph, importer, imported) == []
 
 

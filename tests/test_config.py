@@ -178,6 +178,19 @@ def test_settings_from_checks_values_as_the_file_does() -> None:
         settings_from(access_token_ttl=7200)
 
 
+def test_the_audit_settings_are_their_own_group_and_checked() -> None:
+    settings = load_settings(
+        None,
+        environ={"MCP_GATEWAY_AUDIT_WHEN_UNAVAILABLE": "buffer", "MCP_GATEWAY_AUDIT_BUFFER_EVENTS": "50"},
+    )
+    assert (settings.audit.audit_when_unavailable, settings.audit.audit_buffer_events) == ("buffer", 50)
+    assert settings_from().audit.audit_store == ""
+    with pytest.raises(ConfigError, match="audit_when_unavailable must be fail_closed or buffer"):
+        settings_from(audit_when_unavailable="ignore")
+    with pytest.raises(ConfigError, match="audit_checkpoint_events must be positive"):
+        settings_from(audit_checkpoint_events=0)
+
+
 def test_clients_stay_tables_and_a_bad_one_is_refused_at_load_in_one_line(tmp_path: Path) -> None:
     table = '[[clients]]\nclient_id = "a"\njwks_uri = "https://a.example/jwks"\n'
     settings = load_settings(write(tmp_path / "good.toml", table), environ={})

@@ -31,7 +31,8 @@ class StandingGrants(Protocol):
 
 
 class Events:
-    """One audit line and one announcement per event."""
+    """One audit event and one announcement per event. Every change of the loop is a decision of
+    the security team, so its event is committed to the trail before the desk answers (AU-3)."""
 
     def __init__(self, audit: AuditLog, announcer: Announcer, clock: Clock, suspend_overdue: bool) -> None:
         self.audit = audit
@@ -40,7 +41,7 @@ class Events:
         self._suspend_overdue = suspend_overdue
 
     async def of_request(self, event: str, request: AccessRequest, *, outcome: str, **fields: Any) -> None:
-        self.audit.record(
+        await self.audit.durable(
             event.replace(".", "_"),
             outcome=outcome,
             request_id=request.request_id,
@@ -52,7 +53,7 @@ class Events:
         await self._announcer.announce(event, request.public_view(self._clock.now()))
 
     async def of_grant(self, event: str, grant: Grant, **fields: Any) -> None:
-        self.audit.record(
+        await self.audit.durable(
             event.replace(".", "_"),
             outcome=event.split(".")[1],
             grant_id=grant.grant_id,
@@ -65,7 +66,7 @@ class Events:
     async def of_call(self, event: str, call: HeldCall, *, outcome: str, **fields: Any) -> None:
         """Every step of a held call is audited; announced are the steps webhooks can subscribe
         to (``call.pending``), without the arguments, which stay in the gateway."""
-        self.audit.record(
+        await self.audit.durable(
             event.replace(".", "_"),
             outcome=outcome,
             call_id=call.call_id,

@@ -100,7 +100,7 @@ class GrantDesk:
             suspended_at=None,
             announced=tuple(event for event in grant.announced if event != "review.due"),
         )
-        self._events.audit.record(
+        await self._events.audit.durable(
             "grant_reviewed", outcome="recertified", grant_id=grant_id, by=by.subject, note=text
         )
         return reviewed

@@ -159,7 +159,7 @@ class RequestDesk:
         votes = await self.book.vote(request, vote, self._keep_for(request))
         distinct = tuple({v.approver: v for v in reversed(votes)}.values())[::-1]
         if len(distinct) < request.approvers_required:
-            self._events.audit.record(
+            await self._events.audit.durable(
                 "access_request_approval", outcome="recorded", request_id=request_id, by=by.subject
             )
             return replace(request, votes=distinct)  # the record itself changes only when settled

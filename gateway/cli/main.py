@@ -1,11 +1,11 @@
 """``mcp-gateway``: serve; migrate the store's schema; manage clients, users, tools, keys, webhooks,
-held calls, access requests and grants on the store.
+held calls, access requests and grants on the store; read and verify the audit trail.
 
 Every management command works on the same store as a running server, so a client added here is
 usable at once without a restart. ``--json`` prints machine-readable output for scripts.
 Exit codes: 0 done, 1 the store or the object was not there, 2 bad configuration or arguments, a
 store whose schema is not current (run ``mcp-gateway migrate``), or a decision the approval loop's
-rules refuse (decided already, one's own request).
+rules refuse (decided already, one's own request), 3 ``audit verify`` found the trail changed.
 """
 
 from __future__ import annotations
@@ -16,7 +16,7 @@ from collections.abc import Sequence
 
 import anyio
 
-from gateway.cli import approvals, calls, clients, grants, keys, migrate, tools, users, webhooks
+from gateway.cli import approvals, audit, calls, clients, grants, keys, migrate, tools, users, webhooks
 from gateway.cli.output import Handler
 from gateway.config import ConfigError, load_settings
 from gateway.errors import NotFound, OAuthError
@@ -26,7 +26,7 @@ from gateway.settings import Settings
 from gateway.store import SchemaNotCurrent, StoreUnavailable
 from gateway.store.factory import check_schema, open_store
 
-COMMANDS = (clients, users, tools, keys, webhooks, calls, approvals, grants)
+COMMANDS = (clients, users, tools, keys, webhooks, calls, approvals, grants, audit)
 HANDLERS: dict[tuple[str, str], Handler] = {
     action: handler for command in COMMANDS for action, handler in command.HANDLERS.items()
 }
@@ -76,8 +76,10 @@ async def _with_gateway(settings: Settings, args: argparse.Namespace, handler: H
     await check_schema(settings.server.store)
     gateway = build_gateway(settings, open_store(settings.server.store))
     try:
-        return await handler(gateway, args)
+        with gateway.audit.entered_via("cli"):
+            return await handler(gateway, args)
     finally:
+        await gateway.audit_trail.close()  # what the command recorded is written before it exits
         await gateway.fetcher.aclose()
         await gateway.metadata_fetcher.aclose()
         await gateway.transport.aclose()

@@ -77,7 +77,7 @@ class TokenExchangeGrant:
                 "token_exchange", outcome="refused", error=exc.error, reason=exc.description, **audit
             )
             raise
-        self._audit.record("token_exchange", outcome="granted", **audit)
+        await self._audit.durable("token_exchange", outcome="granted", **audit)  # AU-3
         return body
 
     async def _exchange(self, client: Client, form: Form, audit: dict[str, Any]) -> dict[str, Any]:

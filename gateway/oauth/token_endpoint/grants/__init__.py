@@ -18,10 +18,11 @@ class Grant(Protocol):
         ...
 
 
-def record_issued(audit: AuditLog, grant_type: str, client: Client, issued: IssuedToken) -> None:
-    """The audit line of a token a grant issued: who, for whom, where, what, which ``jti``."""
+async def record_issued(audit: AuditLog, grant_type: str, client: Client, issued: IssuedToken) -> None:
+    """The audit event of a token a grant issued: who, for whom, where, what, which ``jti``; committed
+    to the trail before the grant answers (AU-3), so the token never leaves without its record."""
     claims = issued.claims
-    audit.record(
+    await audit.durable(
         "token_issued",
         outcome="granted",
         grant=grant_type,

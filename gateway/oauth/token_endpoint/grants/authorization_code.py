@@ -94,7 +94,7 @@ class AuthorizationCodeGrant:
                 access_jti=str(issued.claims["jti"]),
                 access_exp=float(issued.claims["exp"]),
             )
-        record_issued(self._audit, self.grant_type, client, issued)
+        await record_issued(self._audit, self.grant_type, client, issued)
         return body
 
     async def _revoke_on_valid_replay(

@@ -48,5 +48,5 @@ class ClientCredentialsGrant:
             lifetime=entitled.bound(self._lifetime, self._clock.now()),
             extra=entitled.claims(),
         )
-        record_issued(self._audit, self.grant_type, client, issued)
+        await record_issued(self._audit, self.grant_type, client, issued)
         return issued.response()

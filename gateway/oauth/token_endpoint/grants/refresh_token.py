@@ -58,5 +58,5 @@ class RefreshTokenGrant:
             extra=entitled.claims(),
         )
         await self._refresh.commit_rotation(rotation, str(issued.claims["jti"]), float(issued.claims["exp"]))
-        record_issued(self._audit, self.grant_type, client, issued)
+        await record_issued(self._audit, self.grant_type, client, issued)
         return issued.response(refresh_token=rotation.new_token)

@@ -1,0 +1,211 @@
+"""The durable trail on SQLite: the first :class:`~gateway.audit.store.AuditStore`.
+
+It lives in a file of its own (by default beside the store's, ``<name>.audit.sqlite3``), not in the
+store's: SQLite lets one writer at a time into a file, and the trail commits with a full ``fsync``
+(``synchronous=FULL``: an event ``durable`` returned survives a power cut), which the store's writes
+(250 ms budget, failing closed) should never queue behind. The file is owner-only, as the store's.
+
+Calls run in a worker thread (a commit waits for the disk, which the event loop must not), one at a
+time per object. Appends take the write lock first (``BEGIN IMMEDIATE``), then read the head, so
+any number of processes appending to the file form one chain. The SQL below is written to read
+the same on PostgreSQL where it can (``ON CONFLICT``, ``LIMIT``, standard types); the placeholders
+and the locking statement are what a PostgreSQL backend changes.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import json
+import os
+import sqlite3
+import threading
+from collections.abc import Callable, Sequence
+from pathlib import Path
+from typing import Any, TypeVar
+
+import anyio.to_thread
+
+from gateway.audit.chain import GENESIS, StoredEvent, extend
+from gateway.audit.events import AuditEvent, EventIndex
+from gateway.audit.store import EMPTY, AuditFilter, AuditUnavailable, ChainHead, Checkpoint, Signer
+
+_BUSY_TIMEOUT_MS = 2000
+_T = TypeVar("_T")
+
+_SCHEMA = """
+CREATE TABLE IF NOT EXISTS audit_events (
+    seq        INTEGER PRIMARY KEY,
+    event_id   TEXT NOT NULL,
+    at         DOUBLE PRECISION NOT NULL,
+    type       TEXT NOT NULL,
+    outcome    TEXT NOT NULL,
+    client_id  TEXT,
+    subject    TEXT,
+    tool       TEXT,
+    prev_hash  TEXT NOT NULL,
+    hash       TEXT NOT NULL,
+    body       TEXT NOT NULL
+);
+CREATE INDEX IF NOT EXISTS audit_events_at ON audit_events (at);
+CREATE INDEX IF NOT EXISTS audit_events_type ON audit_events (type, seq);
+CREATE TABLE IF NOT EXISTS audit_head (
+    id    INTEGER PRIMARY KEY CHECK (id = 1),
+    seq   INTEGER NOT NULL,
+    hash  TEXT NOT NULL
+);
+CREATE TABLE IF NOT EXISTS audit_checkpoints (
+    number  INTEGER PRIMARY KEY,
+    seq     INTEGER NOT NULL,
+    hash    TEXT NOT NULL,
+    at      DOUBLE PRECISION NOT NULL,
+    jws     TEXT NOT NULL
+);
+"""
+_FIRST_HEAD = "INSERT INTO audit_head (id, seq, hash) VALUES (1, 0, ?) ON CONFLICT (id) DO NOTHING"
+_INSERT = """
+INSERT INTO audit_events (seq, prev_hash, hash, body, event_id, at, type, outcome, client_id, subject, tool)
+VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)
+"""
+_SELECT = """
+SELECT seq, prev_hash, hash, body, event_id, at, type, outcome, client_id, subject, tool
+FROM audit_events WHERE seq > ? AND (? IS NULL OR at >= ?) AND (? IS NULL OR at < ?)
+AND (? IS NULL OR client_id = ?) AND (? IS NULL OR subject = ?) AND (? IS NULL OR outcome = ?)
+AND (? IS NULL OR tool = ?) AND (? = 0 OR type IN (SELECT value FROM json_each(?)))
+ORDER BY seq LIMIT ?
+"""
+_CHECKPOINTS = (
+    "SELECT number, seq, hash, at, jws FROM audit_checkpoints WHERE number > ? ORDER BY number LIMIT ?"
+)
+_LAST_CHECKPOINT = "SELECT number, seq, hash, at, jws FROM audit_checkpoints ORDER BY number DESC LIMIT 1"
+
+
+def _owner_only(path: Path) -> None:
+    """The parent directory (0700) and the empty file (0600), unless they exist: SQLite would
+    create the file with the umask's mode."""
+    for directory in reversed([d for d in (path.parent, *path.parent.parents) if not d.exists()]):
+        directory.mkdir(mode=0o700, exist_ok=True)
+        os.chmod(directory, 0o700)
+    with contextlib.suppress(FileExistsError):
+        os.close(os.open(path, os.O_RDWR | os.O_CREAT | os.O_EXCL, 0o600))
+
+
+class SQLiteAuditStore:
+    def __init__(self, path: str) -> None:
+        self.path = path
+        self._lock = threading.Lock()
+        try:
+            if path != ":memory:":
+                _owner_only(Path(path))
+            self._db = sqlite3.connect(
+                path, timeout=_BUSY_TIMEOUT_MS / 1000, isolation_level=None, check_same_thread=False
+            )
+            self._db.execute(f"PRAGMA busy_timeout = {_BUSY_TIMEOUT_MS}")
+            self._db.execute("PRAGMA journal_mode = WAL")
+            self._db.execute("PRAGMA synchronous = FULL")
+            self._db.executescript(_SCHEMA)
+            self._db.execute(_FIRST_HEAD, (GENESIS,))
+        except (OSError, sqlite3.Error) as exc:
+            raise AuditUnavailable(f"cannot open the audit trail {path!r}: {exc}") from exc
+
+    async def _run(self, work: Callable[[sqlite3.Connection], _T]) -> _T:
+        def locked() -> _T:
+            with self._lock:
+                try:
+                    return work(self._db)
+                except sqlite3.Error as exc:
+                    raise AuditUnavailable(f"audit trail {self.path!r}: {exc}") from exc
+                finally:
+                    if self._db.in_transaction:  # whatever stopped the work, it changed nothing
+                        self._db.rollback()
+
+        return await anyio.to_thread.run_sync(locked)
+
+    # -- events --------------------------------------------------------------------------------
+    async def append(self, events: Sequence[AuditEvent]) -> ChainHead:
+        def work(db: sqlite3.Connection) -> ChainHead:
+            db.execute("BEGIN IMMEDIATE")  # the write lock first: no other appender reads this head
+            seq, prev_hash = db.execute("SELECT seq, hash FROM audit_head WHERE id = 1").fetchone()
+            links = list(extend(seq, prev_hash, events))
+            if not links:
+                db.execute("ROLLBACK")
+                return ChainHead(seq, prev_hash)
+            db.executemany(_INSERT, [_row(link) for link in links])
+            head = ChainHead(links[-1].seq, links[-1].hash)
+            db.execute("UPDATE audit_head SET seq = ?, hash = ? WHERE id = 1", (head.seq, head.hash))
+            db.execute("COMMIT")
+            return head
+
+        return await self._run(work)
+
+    async def head(self) -> ChainHead:
+        def work(db: sqlite3.Connection) -> ChainHead:
+            row = db.execute("SELECT seq, hash FROM audit_head WHERE id = 1").fetchone()
+            return EMPTY if row is None else ChainHead(int(row[0]), str(row[1]))
+
+        return await self._run(work)
+
+    async def read(
+        self, after: int = 0, limit: int = 1000, filters: AuditFilter | None = None
+    ) -> list[StoredEvent]:
+        params = (after, *_criteria(filters or AuditFilter()), limit)
+        rows = await self._run(lambda db: db.execute(_SELECT, params).fetchall())
+        return [_stored(row) for row in rows]
+
+    # -- checkpoints ---------------------------------------------------------------------------
+    async def add_checkpoint(self, seq: int, hash: str, at: float, sign: Signer) -> Checkpoint | None:
+        def work(db: sqlite3.Connection) -> Checkpoint | None:
+            db.execute("BEGIN IMMEDIATE")
+            last = db.execute(_LAST_CHECKPOINT).fetchone()
+            if last is not None and last[1] >= seq:
+                db.execute("ROLLBACK")
+                return None
+            number = 1 if last is None else last[0] + 1
+            checkpoint = Checkpoint(number, seq, hash, at, sign(number))
+            db.execute(
+                "INSERT INTO audit_checkpoints (number, seq, hash, at, jws) VALUES (?, ?, ?, ?, ?)",
+                (number, seq, hash, at, checkpoint.jws),
+            )
+            db.execute("COMMIT")
+            return checkpoint
+
+        return await self._run(work)
+
+    async def checkpoints(self, after: int = 0, limit: int = 1000) -> list[Checkpoint]:
+        rows = await self._run(lambda db: db.execute(_CHECKPOINTS, (after, limit)).fetchall())
+        return [Checkpoint(*row) for row in rows]
+
+    async def last_checkpoint(self) -> Checkpoint | None:
+        row = await self._run(lambda db: db.execute(_LAST_CHECKPOINT).fetchone())
+        return None if row is None else Checkpoint(*row)
+
+    async def close(self) -> None:
+        with self._lock:
+            self._db.close()
+
+
+def _row(link: StoredEvent) -> tuple[Any, ...]:
+    i = link.index
+    return (
+        link.seq,
+        link.prev_hash,
+        link.hash,
+        link.body,
+        i.event_id,
+        i.at,
+        i.type,
+        i.outcome,
+        i.client_id,
+        i.subject,
+        i.tool,
+    )
+
+
+def _stored(row: Sequence[Any]) -> StoredEvent:
+    seq, prev_hash, digest, body, *index = row
+    return StoredEvent(int(seq), str(prev_hash), str(digest), str(body), EventIndex(*index))
+
+
+def _criteria(filters: AuditFilter) -> tuple[Any, ...]:
+    """The parameters of :data:`_SELECT` after ``seq``: each criterion twice (unset: no condition)."""
+    pairs = (filters.since, filters.until, filters.client_id, filters.subject, filters.outcome, filters.tool)
+    return (*(value for value in pairs for _ in (0, 1)), len(filters.types), json.dumps(filters.types))

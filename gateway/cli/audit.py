@@ -1,0 +1,192 @@
+"""``mcp-gateway audit tail|search|verify|export``: the security team's view of the audit trail.
+
+The commands read the trail the server writes (``audit_store``, by default beside a SQLite store),
+while it runs: ``tail`` shows the newest events (``--follow`` keeps printing them as they come),
+``search`` the events matching every criterion given, ``export`` every event as JSON lines with its
+place in the chain (for a SIEM, or for checking elsewhere), and ``verify`` recomputes the chain and
+checks every checkpoint against the gateway's published keys (docs/audit.md). Times are accepted as
+seconds since the epoch, as ISO 8601 (``2026-05-01``, ``2026-05-01T08:00:00Z``; UTC unless an offset
+is given), or as a length of time before now (``90s``, ``15m``, ``2h``, ``7d``).
+
+Exit codes: 0 done (``verify``: the trail is as the gateway wrote it), 1 the trail or the store does
+not answer, 2 bad arguments, 3 ``verify`` found the trail changed.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import re
+from datetime import UTC, datetime
+from typing import TYPE_CHECKING, Any
+
+import anyio
+
+from gateway.audit.chain import StoredEvent
+from gateway.audit.store import AuditFilter
+from gateway.audit.verify import verify_trail
+from gateway.cli.output import Handler, add_json_flag, emit, table, when
+
+if TYPE_CHECKING:
+    from gateway.composition import Gateway
+
+TRAIL_CHANGED = 3
+FOLLOW_INTERVAL = 0.5
+_PAGE = 1000
+_AGO = re.compile(r"(\d+)([smhd])")
+_UNITS = {"s": 1, "m": 60, "h": 3600, "d": 86400}
+
+
+def add_parser(commands: Any) -> None:
+    audit = commands.add_parser("audit", help="read, search, verify and export the audit trail")
+    actions = audit.add_subparsers(dest="action", required=True)
+    tail = actions.add_parser("tail", help="the newest events")
+    tail.add_argument("-n", type=int, default=20, help="how many (default 20)")
+    tail.add_argument("--follow", "-f", action="store_true", help="keep printing new events (Ctrl-C stops)")
+    search = actions.add_parser("search", help="the events matching every criterion given, oldest first")
+    _add_time_flags(search)
+    search.add_argument("--type", action="append", default=[], help="an event type (repeatable)")
+    search.add_argument("--client", help="the client acting, or acted upon")
+    search.add_argument("--subject", help="the person or subject acting, or acted upon")
+    search.add_argument("--outcome", help="granted, refused, revoked, …")
+    search.add_argument("--tool", help="an exposed tool name")
+    search.add_argument("--after", type=int, default=0, help="only events after this sequence number")
+    search.add_argument("--limit", type=int, default=100, help="at most this many (default 100)")
+    actions.add_parser("verify", help="recompute the chain and check every signed checkpoint")
+    export = actions.add_parser("export", help="every event as JSON lines, with its place in the chain")
+    _add_time_flags(export, until=False)
+    export.add_argument("--format", choices=("jsonl",), required=True)
+    add_json_flag(actions.choices[name] for name in ("tail", "search", "verify"))
+
+
+def _add_time_flags(parser: argparse.ArgumentParser, *, until: bool = True) -> None:
+    parser.add_argument("--since", help="from this time on (epoch seconds, ISO 8601, or 15m/2h/7d ago)")
+    if until:
+        parser.add_argument("--until", help="before this time")
+
+
+def parse_time(text: str, now: float) -> float:
+    """A moment as the ``--since``/``--until`` flags accept it (see the module's docstring)."""
+    if re.fullmatch(r"\d+(\.\d+)?", text) and len(text.split(".")[0]) >= 9:
+        return float(text)
+    ago = _AGO.fullmatch(text)
+    if ago:
+        return now - int(ago[1]) * _UNITS[ago[2]]
+    try:
+        moment = datetime.fromisoformat(text.replace("Z", "+00:00"))
+    except ValueError:
+        raise ValueError(f"{text!r} is not a time: use epoch seconds, ISO 8601 or 15m/2h/7d") from None
+    return (moment if moment.tzinfo else moment.replace(tzinfo=UTC)).timestamp()
+
+
+def _rows(events: list[StoredEvent]) -> str:
+    rows = [_row(stored) for stored in events]
+    headers = ("seq", "at", "type", "outcome", "client", "subject", "via", "details")
+    return table(headers, rows, "no events")
+
+
+def _row(stored: StoredEvent) -> tuple[object, ...]:
+    try:
+        event = stored.event()
+    except (ValueError, KeyError, TypeError):
+        return (stored.seq, "-", stored.index.type, "-", "-", "-", "-", "(not an event: run audit verify)")
+    details = " ".join(f"{name}={_short(value)}" for name, value in event.fields.items())
+    index = event.index()
+    return (
+        stored.seq,
+        when(event.at),
+        event.type,
+        event.outcome,
+        index.client_id,
+        index.subject,
+        event.actor.via,
+        details[:100] + ("…" if len(details) > 100 else ""),
+    )
+
+
+def _short(value: Any) -> str:
+    return value if isinstance(value, str) else json.dumps(value, separators=(",", ":"))
+
+
+def _json(events: list[StoredEvent]) -> list[dict[str, Any]]:
+    return [stored.to_json() for stored in events]
+
+
+async def _tail(gateway: Gateway, args: argparse.Namespace) -> int:
+    store = gateway.audit_trail.store
+    head = await store.head()
+    events = await store.read(max(0, head.seq - args.n), args.n)
+    if not args.follow:
+        emit(args, _json(events), _rows(events))
+        return 0
+    after = events[-1].seq if events else head.seq
+    _print_follow(args, events, header=True)
+    while True:
+        await anyio.sleep(FOLLOW_INTERVAL)
+        while page := await store.read(after, _PAGE):
+            _print_follow(args, page, header=False)
+            after = page[-1].seq
+
+
+def _print_follow(args: argparse.Namespace, events: list[StoredEvent], *, header: bool) -> None:
+    """JSON lines with ``--json``; else table rows, the header once."""
+    if args.json:
+        for stored in events:
+            print(json.dumps(stored.to_json()), flush=True)
+        return
+    if events:
+        lines = _rows(events).splitlines()
+        print("\n".join(lines if header else lines[1:]), flush=True)
+
+
+async def _search(gateway: Gateway, args: argparse.Namespace) -> int:
+    now = gateway.clock.now()
+    criteria = AuditFilter(
+        since=parse_time(args.since, now) if args.since else None,
+        until=parse_time(args.until, now) if args.until else None,
+        types=tuple(args.type),
+        client_id=args.client,
+        subject=args.subject,
+        outcome=args.outcome,
+        tool=args.tool,
+    )
+    events = await gateway.audit_trail.store.read(args.after, args.limit, criteria)
+    text = _rows(events)
+    if len(events) == args.limit:
+        text += f"\n(more: --after {events[-1].seq})"
+    emit(args, _json(events), text)
+    return 0
+
+
+async def _verify(gateway: Gateway, args: argparse.Namespace) -> int:
+    published = (await gateway.keys.managers["gateway"].snapshot()).verification_keys
+    result = await verify_trail(gateway.audit_trail.store, published, gateway.settings.server.issuer_id)
+    lines = [f"{finding.kind}: {finding.detail}" for finding in result.findings]
+    unsigned = result.events and result.head - result.signed_through
+    summary = (
+        f"{result.events} events, {result.checkpoints} checkpoints; "
+        f"the checkpoints agree with the chain through event {result.signed_through}"
+        + (f" ({unsigned} newer events chained, not signed yet)" if unsigned else "")
+    )
+    verdict = "the trail is as the gateway wrote it" if result.ok else "THE TRAIL WAS CHANGED"
+    emit(args, result.to_json(), "\n".join([*lines, summary, verdict]))
+    return 0 if result.ok else TRAIL_CHANGED
+
+
+async def _export(gateway: Gateway, args: argparse.Namespace) -> int:
+    store = gateway.audit_trail.store
+    since = parse_time(args.since, gateway.clock.now()) if args.since else None
+    after = 0
+    while page := await store.read(after, _PAGE, AuditFilter(since=since)):
+        for stored in page:
+            print(json.dumps(stored.to_json(), ensure_ascii=False))
+        after = page[-1].seq
+    return 0
+
+
+HANDLERS: dict[tuple[str, str], Handler] = {
+    ("audit", "tail"): _tail,
+    ("audit", "search"): _search,
+    ("audit", "verify"): _verify,
+    ("audit", "export"): _export,
+}
