@@ -12,15 +12,15 @@ from __future__ import annotations
 import logging
 
 from starlette.exceptions import HTTPException
-from starlette.types import ASGIApp, Message, Receive, Scope, Send
+from starlette.types import ASGIApp, Receive, Scope, Send
 
+from gateway.error_handlers import answer_within_boundary
 from gateway.errors import (
     GatewayError,
     MethodNotAllowed,
     NotFound,
     ServerError,
     TemporarilyUnavailable,
-    render_error,
 )
 from gateway.store import StoreUnavailable
 
@@ -40,19 +40,9 @@ class AdminRoute:
         if scope["type"] != "http" or not (path == self._prefix or path.startswith(self._prefix + "/")):
             await self._app(scope, receive, send)
             return
-        started = False
-
-        async def tracking_send(message: Message) -> None:
-            nonlocal started
-            started = started or message["type"] == "http.response.start"
-            await send(message)
-
-        try:
-            await self._admin_app(scope, receive, tracking_send)
-        except Exception as exc:
-            error = as_gateway_error(exc, path)
-            if not started:
-                await render_error(error, problem=True)(scope, receive, send)
+        await answer_within_boundary(
+            self._admin_app, scope, receive, send, lambda exc: as_gateway_error(exc, path), problem=True
+        )
 
 
 def as_gateway_error(exc: Exception, path: str) -> GatewayError:

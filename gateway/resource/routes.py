@@ -18,11 +18,12 @@ from mcp_types.jsonrpc import INTERNAL_ERROR
 from starlette.requests import Request
 from starlette.responses import JSONResponse, Response
 from starlette.routing import BaseRoute, Route, request_response
-from starlette.types import ASGIApp, Message, Receive, Scope, Send
+from starlette.types import ASGIApp, Receive, Scope, Send
 
 from gateway import paths
 from gateway.challenges import ResourceChallenge
-from gateway.errors import GatewayError, JSONRPCError, render_error
+from gateway.error_handlers import answer_within_boundary
+from gateway.errors import GatewayError, JSONRPCError
 from gateway.resource.bearer import BearerAuth
 from gateway.resource.call_approval import ApprovalGate, CallStatus
 from gateway.resource.mcp_endpoint import McpEndpoint
@@ -126,27 +127,13 @@ class McpRoute:
         if scope["type"] != "http" or scope["path"] != self._path:
             await self._app(scope, receive, send)
             return
-        started = False
+        await answer_within_boundary(self._mcp_app, scope, receive, send, self._error_of)
 
-        async def tracking_send(message: Message) -> None:
-            nonlocal started
-            started = started or message["type"] == "http.response.start"
-            await send(message)
-
-        try:
-            await self._mcp_app(scope, receive, tracking_send)
-        except GatewayError as exc:
-            if not started:
-                await render_error(exc)(scope, receive, send)
-        except StoreUnavailable as exc:
+    def _error_of(self, exc: Exception) -> GatewayError:
+        if isinstance(exc, GatewayError):
+            return exc
+        if isinstance(exc, StoreUnavailable):
             logger.warning("store unavailable: %s", exc)
-            if not started:
-                error = JSONRPCError(
-                    INTERNAL_ERROR, "the state store is unavailable; retry shortly", status=503
-                )
-                await render_error(error)(scope, receive, send)
-        except Exception as exc:
-            logger.error("unexpected error on %s: %s", self._path, type(exc).__name__)
-            if not started:
-                error = JSONRPCError(INTERNAL_ERROR, "internal error", status=500)
-                await render_error(error)(scope, receive, send)
+            return JSONRPCError(INTERNAL_ERROR, "the state store is unavailable; retry shortly", status=503)
+        logger.error("unexpected error on %s: %s", self._path, type(exc).__name__)
+        return JSONRPCError(INTERNAL_ERROR, "internal error", status=500)
