@@ -12,6 +12,7 @@
     grant_views.py     the HTML of the grants
     call_views.py      the HTML of the held calls and of one call
     call_arguments.py  a held call's arguments as an approver reads them
+    queues.py          what a queue lists: the waiting records, then the latest decided
     html.py            the stylesheet, the page frame and the small pieces pages share
 
 The pages decide nothing: every read and every change goes through the desks of

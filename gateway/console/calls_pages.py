@@ -29,12 +29,11 @@ from gateway.approvals.held_calls import HeldCall
 from gateway.clock import Clock
 from gateway.console import call_views, html
 from gateway.console.access import LEAVING, Form, field, no_role_page, refusal
+from gateway.console.queues import waiting_and_recent
 from gateway.console.visitors import Visitor
 from gateway.errors import NotFound, OAuthError
 from tools_registry.tool_entries import CatalogTool
 
-RECENT = 20
-"""How many decided calls the list shows."""
 DONE = {
     "approved": "Approved: the agent's identical call will be made once, if it comes within the window.",
     "denied": "Denied: the agent is told, with your reason.",
@@ -51,13 +50,7 @@ class CallPages:
 
     async def list(self, request: Request, visitor: Visitor) -> Response:
         now = self._clock.now()
-        everything = await self._desk.list()
-        pending = [c for c in everything if c.current_status(now) == "pending"]
-        decided = sorted(
-            (c for c in everything if c.current_status(now) != "pending"),
-            key=lambda c: c.decided_at or c.expires_at,
-            reverse=True,
-        )[:RECENT]
+        pending, decided = waiting_and_recent(await self._desk.list(), now)
         body = call_views.calls(pending, decided, now)
         return html.page("Held calls", body, person=visitor.header(), current=paths.CALL_PAGES)
 

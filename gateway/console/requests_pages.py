@@ -24,11 +24,10 @@ from gateway.approvals.requests import AccessRequest
 from gateway.clock import Clock
 from gateway.console import html, request_views
 from gateway.console.access import LEAVING, Form, field, refusal
+from gateway.console.queues import waiting_and_recent
 from gateway.console.visitors import Visitor
 from gateway.errors import InvalidRequest, OAuthError
 
-RECENT = 20
-"""How many decided requests the queue page lists."""
 MAX_DIGITS = 10
 DONE = {
     "approved": "Approved: the grant is made, and the agent can ask for a token with these scopes now.",
@@ -48,13 +47,7 @@ class RequestPages:
 
     async def queue(self, request: Request, visitor: Visitor) -> Response:
         now = self._clock.now()
-        everything = await self._requests.list()
-        pending = [r for r in everything if r.current_status(now) == "pending"]
-        decided = sorted(
-            (r for r in everything if r.current_status(now) != "pending"),
-            key=lambda r: r.decided_at or r.expires_at,
-            reverse=True,
-        )[:RECENT]
+        pending, decided = waiting_and_recent(await self._requests.list(), now)
         held = {client: await self._grants.held(client) for client in {r.client_id for r in pending}}
         held_calls = len(await self._calls.list("pending"))
         body = request_views.queue(
