@@ -16,6 +16,8 @@ from gateway.approvals.decisions import Principal
 from gateway.clock import FrozenClock
 from gateway.composition import build_gateway
 from gateway.config import settings_from
+from gateway.errors import InvalidScope
+from gateway.oauth.clients.model import Client
 from gateway.store import Store
 from gateway.store.memory import MemoryStore
 from gateway.upstream.asgi_transport import AsgiTransport, lifespan
@@ -113,3 +115,29 @@ async def test_ap2_a_token_exchanged_from_a_granted_token_carries_the_grant_and_
     await wired.approvals.grants.revoke(str(approved.grant_id), Principal("bob", ("security-admin",)), "done")
     assert not await wired.marks.allows_token(downstream), "inactive at introspection and upstream"
     assert not await wired.marks.allows_token(subject)
+
+
+async def test_rv2_a_client_removed_and_added_again_starts_without_its_old_grants(
+    world: tuple[InProcessGateway, CountingStore],
+) -> None:
+    running, _ = world
+    wired = running.gateway
+    client = Client(
+        "temp-agent", "none", grant_types=("authorization_code",), redirect_uris=("http://127.0.0.1:9/cb",)
+    )
+    await wired.clients.add(client)
+    request = await wired.approvals.requests.file(
+        client_id="temp-agent", scopes=("tickets",), origin="agent", justification="x"
+    )
+    await wired.approvals.requests.approve(request.request_id, Principal("alice", ("security-admin",)))
+    mcp = running.settings.mcp.resource
+    assert (await wired.approvals.entitlements.entitle("temp-agent", (), ("tickets",), mcp)).scopes == (
+        "tickets",
+    )
+
+    assert await wired.clients.remove("temp-agent")  # moves the client's not-before mark
+    assert isinstance(wired.clock, FrozenClock)
+    wired.clock.advance(1)  # the client comes back later
+    await wired.clients.add(client)
+    with pytest.raises(InvalidScope):
+        await wired.approvals.entitlements.entitle("temp-agent", (), ("tickets",), mcp)

@@ -55,11 +55,17 @@ class Heard:
 
 
 class Marks:
+    """The not-before marks, in memory: grants revoked, and clients removed at an instant."""
+
     def __init__(self) -> None:
         self.revoked: list[str] = []
+        self.clients_removed: dict[str, float] = {}
 
     async def revoke_grant(self, grant_id: str) -> None:
         self.revoked.append(grant_id)
+
+    async def allows(self, *, at: float, subject: str | None = None, client_id: str | None = None) -> bool:
+        return client_id is None or at > self.clients_removed.get(client_id, float("-inf"))
 
 
 class NoStanding:
@@ -373,3 +379,16 @@ async def test_ap3_one_client_cannot_flood_the_queue(desks: Desks) -> None:
         client_id="another-agent", scopes=("tickets",), origin="agent", justification="mine"
     )
     assert other.status == "pending"
+
+
+async def test_rv2_a_client_added_again_under_the_same_id_holds_none_of_the_grants_of_the_one_removed(
+    desks: Desks,
+) -> None:
+    await desks.approvals.requests.approve(await desks.ask(("tickets",)), ALICE)
+    assert await desks.entitled("tickets") == ("tickets",)
+    desks.marks.clients_removed["agent"] = desks.clock.now()  # clients remove: the mark moves
+    desks.clock.advance(1)
+    with pytest.raises(InvalidScope):
+        await desks.entitled("tickets")
+    assert await desks.approvals.grants.held("agent") == ()
+    assert await desks.ask(("tickets",)), "the new client may ask for it like anyone"

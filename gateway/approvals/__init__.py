@@ -88,4 +88,6 @@ def build_approvals(
         known_resource=known_resource,
     )
     calls = CallDesk(book=HeldCallBook(store), policy=policy, events=events, clock=clock, page_url=call_pages)
-    return Approvals(policy, Entitlements(book, clock, policy.suspend_overdue), grants, requests, calls)
+    return Approvals(
+        policy, Entitlements(book, clock, marks, policy.suspend_overdue), grants, requests, calls
+    )

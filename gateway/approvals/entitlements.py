@@ -17,6 +17,7 @@ from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
 from typing import Any
 
+from gateway.approvals.events import GrantMarks
 from gateway.approvals.grants import Grant, GrantBook
 from gateway.clock import Clock
 from gateway.errors import InvalidScope
@@ -103,8 +104,11 @@ def _end(grant: Grant, suspend_overdue: bool) -> float:
 class Entitlements:
     """:func:`entitle` over the grants in the store, at the clock's now."""
 
-    def __init__(self, grants: GrantBook, clock: Clock, suspend_overdue: bool = False) -> None:
+    def __init__(
+        self, grants: GrantBook, clock: Clock, marks: GrantMarks, suspend_overdue: bool = False
+    ) -> None:
         self._grants = grants
+        self._marks = marks
         self._clock = clock
         self._suspend_overdue = suspend_overdue
 
@@ -118,7 +122,7 @@ class Entitlements:
         return entitle(
             requested,
             standing,
-            await self._grants.of_client(client_id),
+            await self._of_client(client_id),
             audience,
             now=self._clock.now(),
             suspend_overdue=self._suspend_overdue,
@@ -128,6 +132,15 @@ class Entitlements:
         self, client_id: str, standing: Sequence[str], audience: str | None = None
     ) -> tuple[str, ...]:
         """Every scope the client may be issued now, for ``audience`` or (None) anywhere."""
-        grants = await self._grants.of_client(client_id)
+        grants = await self._of_client(client_id)
         active = active_grants(grants, audience, self._clock.now(), self._suspend_overdue)
         return tuple(dict.fromkeys((*standing, *(s for g in active for s in g.scopes))))
+
+    async def _of_client(self, client_id: str) -> list[Grant]:
+        """The client's grants made after it was last removed (RV-2): a client added again under
+        the same id starts clean, its marks read from memory."""
+        return [
+            grant
+            for grant in await self._grants.of_client(client_id)
+            if await self._marks.allows(at=grant.created_at, client_id=client_id)
+        ]

@@ -19,9 +19,14 @@ from gateway.webhooks import EVENTS, Announcer
 
 
 class GrantMarks(Protocol):
-    """Makes every live token carrying a grant inactive (the not-before marks, RV-2)."""
+    """The not-before marks (RV-2): revoking a grant makes every live token carrying it inactive,
+    and a grant made before its client was removed belongs to no client added later under its id."""
 
     async def revoke_grant(self, grant_id: str) -> None: ...
+
+    async def allows(
+        self, *, at: float, subject: str | None = None, client_id: str | None = None
+    ) -> bool: ...
 
 
 class StandingGrants(Protocol):

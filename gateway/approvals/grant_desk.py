@@ -61,11 +61,16 @@ class GrantDesk:
         ]
 
     async def held(self, client_id: str, resource: str | None = None) -> tuple[str, ...]:
-        """Every scope the client may be issued now (for ``resource``, or anywhere)."""
-        grants = active_grants(
-            await self.list(client_id), resource, self._clock.now(), self._policy.suspend_overdue
-        )
-        return tuple(dict.fromkeys(scope for grant in grants for scope in grant.scopes))
+        """Every scope the client may be issued now (for ``resource``, or anywhere): what
+        :class:`~gateway.approvals.entitlements.Entitlements` would allow, never a grant of a
+        client removed before this one was added under its id (RV-2)."""
+        grants = [
+            grant
+            for grant in await self.list(client_id)
+            if grant.standing or await self._marks.allows(at=grant.created_at, client_id=client_id)
+        ]
+        active = active_grants(grants, resource, self._clock.now(), self._policy.suspend_overdue)
+        return tuple(dict.fromkeys(scope for grant in active for scope in grant.scopes))
 
     # -- changing -----------------------------------------------------------------------------
     async def revoke(self, grant_id: str, by: Principal, reason: str) -> Grant:
