@@ -392,3 +392,12 @@ async def test_rv2_a_client_added_again_under_the_same_id_holds_none_of_the_gran
         await desks.entitled("tickets")
     assert await desks.approvals.grants.held("agent") == ()
     assert await desks.ask(("tickets",)), "the new client may ask for it like anyone"
+
+
+async def test_rv2_a_request_whose_client_was_removed_since_cannot_be_approved(desks: Desks) -> None:
+    request_id = await desks.ask(("tickets",))
+    desks.marks.clients_removed["agent"] = desks.clock.now()
+    desks.clock.advance(1)
+    with pytest.raises(Conflict, match="removed since"):
+        await desks.approvals.requests.approve(request_id, ALICE)
+    assert await desks.approvals.grants.book.all() == []

@@ -72,6 +72,10 @@ class GrantDesk:
         active = active_grants(grants, resource, self._clock.now(), self._policy.suspend_overdue)
         return tuple(dict.fromkeys(scope for grant in active for scope in grant.scopes))
 
+    async def asker_removed_since(self, client_id: str, subject: str | None, at: float) -> bool:
+        """Whether the client (or the person) that asked at ``at`` was removed since (RV-2)."""
+        return not await self._marks.allows(at=at, subject=subject, client_id=client_id)
+
     # -- changing -----------------------------------------------------------------------------
     async def revoke(self, grant_id: str, by: Principal, reason: str) -> Grant:
         """AP-2: the grant ends now, and every live token that carries it with it."""

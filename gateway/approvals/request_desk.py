@@ -154,6 +154,8 @@ class RequestDesk:
         request = await self.get(request_id)
         now = self._clock.now()
         self._check_decider(request, by, now, "approve", voting=True)
+        if await self._grants.asker_removed_since(request.client_id, request.subject, request.created_at):
+            raise Conflict("the client or person that asked was removed since: the request went with them")
         terms = approved_terms(request, scopes, resource, duration)
         vote = Vote(by.subject, now, *terms, checked_text(note, "note", MAX_NOTE))
         votes = await self.book.vote(request, vote, self._keep_for(request))
