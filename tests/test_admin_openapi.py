@@ -11,6 +11,7 @@ shape); requests that break the document must be refused.
 from __future__ import annotations
 
 import doctest
+import sys
 from collections.abc import Iterator
 from dataclasses import dataclass
 from typing import Any
@@ -144,7 +145,24 @@ def test_ad2_generated_requests_get_no_5xx_and_every_answer_is_as_documented(doc
         for mode in (GenerationMode.POSITIVE, GenerationMode.NEGATIVE):
             for path_parameters in ({}, fixed) if fixed else ({},):
                 strategy = operation.as_strategy(generation_mode=mode, path_parameters=path_parameters)
-                answer_as_documented(strategy, headers)
+                answer_as_documented(strategy.filter(sends_every_query_parameter), headers)
+
+
+def sends_every_query_parameter(case: Any) -> bool:
+    """Whether each generated query parameter reaches the wire. An extra parameter whose value is
+    ``[]``, ``[[]]`` or ``[{}]`` serializes to nothing, so the request sent is valid after all, yet
+    schemathesis (4.32) still calls it negative and expects a refusal: a false failure, not ours."""
+    return not any(sends_nothing(value) for value in (case.query or {}).values())
+
+
+def sends_nothing(value: Any) -> bool:
+    """
+    >>> sends_nothing([]), sends_nothing([[], {}]), sends_nothing(["x"]), sends_nothing("")
+    (True, True, False, False)
+    """
+    if isinstance(value, dict):
+        value = list(value.values())
+    return isinstance(value, list) and all(sends_nothing(item) for item in value)
 
 
 def answer_as_documented(strategy: Any, headers: dict[str, str]) -> None:
@@ -172,5 +190,5 @@ def answer_as_documented(strategy: Any, headers: dict[str, str]) -> None:
 
 
 def test_the_examples_in_the_admin_api_modules_hold() -> None:
-    for module in (paging, queries, json_bodies, roles):
+    for module in (paging, queries, json_bodies, roles, sys.modules[__name__]):
         assert doctest.testmod(module, raise_on_error=True).attempted >= 1, module.__name__
