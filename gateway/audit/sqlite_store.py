@@ -60,6 +60,15 @@ CREATE TABLE IF NOT EXISTS audit_checkpoints (
     at      DOUBLE PRECISION NOT NULL,
     jws     TEXT NOT NULL
 );
+CREATE TABLE IF NOT EXISTS audit_exports (
+    exporter  TEXT PRIMARY KEY,
+    seq       INTEGER NOT NULL
+);
+CREATE TABLE IF NOT EXISTS audit_pruned (
+    id    INTEGER PRIMARY KEY CHECK (id = 1),
+    seq   INTEGER NOT NULL,
+    hash  TEXT NOT NULL
+);
 """
 _FIRST_HEAD = "INSERT INTO audit_head (id, seq, hash) VALUES (1, 0, ?) ON CONFLICT (id) DO NOTHING"
 _INSERT = """
@@ -77,6 +86,14 @@ _CHECKPOINTS = (
     "SELECT number, seq, hash, at, jws FROM audit_checkpoints WHERE number > ? ORDER BY number LIMIT ?"
 )
 _LAST_CHECKPOINT = "SELECT number, seq, hash, at, jws FROM audit_checkpoints ORDER BY number DESC LIMIT 1"
+_SET_EXPORT_POSITION = """
+INSERT INTO audit_exports (exporter, seq) VALUES (?, ?)
+ON CONFLICT (exporter) DO UPDATE SET seq = excluded.seq WHERE excluded.seq > audit_exports.seq
+"""
+_SET_PRUNED = """
+INSERT INTO audit_pruned (id, seq, hash) VALUES (1, ?, ?)
+ON CONFLICT (id) DO UPDATE SET seq = excluded.seq, hash = excluded.hash
+"""
 
 
 def _owner_only(path: Path) -> None:
@@ -177,6 +194,35 @@ class SQLiteAuditStore:
     async def last_checkpoint(self) -> Checkpoint | None:
         row = await self._run(lambda db: db.execute(_LAST_CHECKPOINT).fetchone())
         return None if row is None else Checkpoint(*row)
+
+    # -- export and retention ------------------------------------------------------------------
+    async def export_position(self, exporter: str) -> int:
+        query = "SELECT seq FROM audit_exports WHERE exporter = ?"
+        row = await self._run(lambda db: db.execute(query, (exporter,)).fetchone())
+        return 0 if row is None else int(row[0])
+
+    async def set_export_position(self, exporter: str, seq: int) -> None:
+        await self._run(lambda db: db.execute(_SET_EXPORT_POSITION, (exporter, seq)))
+
+    async def prune(self, through: int) -> int:
+        def work(db: sqlite3.Connection) -> int:
+            db.execute("BEGIN IMMEDIATE")
+            row = db.execute("SELECT seq, hash FROM audit_events WHERE seq = ?", (through,)).fetchone()
+            if row is None:  # pruned already, or not written yet
+                db.execute("ROLLBACK")
+                return 0
+            deleted = db.execute("DELETE FROM audit_events WHERE seq <= ?", (through,)).rowcount
+            db.execute(_SET_PRUNED, (row[0], row[1]))
+            db.execute("COMMIT")
+            return int(deleted)
+
+        return await self._run(work)
+
+    async def pruned(self) -> ChainHead:
+        row = await self._run(
+            lambda db: db.execute("SELECT seq, hash FROM audit_pruned WHERE id = 1").fetchone()
+        )
+        return EMPTY if row is None else ChainHead(int(row[0]), str(row[1]))
 
     async def close(self) -> None:
         with self._lock:

@@ -94,4 +94,27 @@ class AuditStore(Protocol):
 
     async def last_checkpoint(self) -> Checkpoint | None: ...
 
+    # -- export and retention ------------------------------------------------------------------
+    async def export_position(self, exporter: str) -> int:
+        """The sequence number through which ``exporter`` confirmed delivery (0: nothing yet)."""
+        ...
+
+    async def set_export_position(self, exporter: str, seq: int) -> None:
+        """Record that ``exporter`` delivered every event through ``seq``. Positions only move
+        forward: a lower ``seq`` than the recorded one changes nothing."""
+        ...
+
+    async def prune(self, through: int) -> int:
+        """In one transaction: delete the events numbered ``through`` and below and remember the
+        last one deleted (:meth:`pruned`); checkpoints stay (small, and still numbered without
+        gaps). How many events were deleted: 0 when event ``through`` is not in the trail (pruned
+        already, or not written). The caller decides what may go (retention: old enough, and
+        delivered by every exporter)."""
+        ...
+
+    async def pruned(self) -> ChainHead:
+        """The last event deleted by :meth:`prune` (its sequence number and hash), the anchor the
+        retained trail chains from: :data:`EMPTY` while nothing was pruned."""
+        ...
+
     async def close(self) -> None: ...
