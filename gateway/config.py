@@ -35,6 +35,7 @@ from gateway.settings import (
     SignInSettings,
     TokenSettings,
 )
+from gateway.store.factory import store_kind
 from tools_registry.tool_names import check_separator, check_server_id
 from tools_registry.urls import UrlError, web_url
 
@@ -220,6 +221,10 @@ def _validate(settings: Settings) -> None:
         raise ConfigError(f"mcp_path must start with '/', got {mcp_path!r}")
     if mcp_path == paths.HEALTHZ or (mcp_path + "/").startswith(paths.CONSOLE + "/"):  # AD-1, AD-5
         raise ConfigError(f"mcp_path {mcp_path!r} is taken by the health probe, the console or the admin API")
+    if server.hot_store and store_kind(server.hot_store) not in ("redis", "memory"):
+        raise ConfigError(
+            "hot_store must be a Redis URL (redis://, rediss://, redis+sentinel://, redis+cluster://)"
+        )
     if not 0 < server.port < 65536:
         raise ConfigError(f"port must be between 1 and 65535, got {server.port}")
     counts = {**vars(tokens), **vars(settings.sign_in), **vars(settings.registration), **vars(settings.audit)}

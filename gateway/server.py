@@ -12,7 +12,7 @@ from gateway.app import create_app
 from gateway.composition import build_gateway
 from gateway.settings import Settings
 from gateway.store import StoreUnavailable
-from gateway.store.factory import check_schema, open_store
+from gateway.store.factory import check_schema, open_state
 
 logger = logging.getLogger("mcp_gateway")
 
@@ -29,7 +29,7 @@ def serve(settings: Settings) -> None:
         anyio.run(check_schema, server.store)
     except StoreUnavailable as exc:
         logger.warning("the store's schema could not be checked at start-up: %s", exc)
-    app = create_app(build_gateway(settings, open_store(server.store)))
+    app = create_app(build_gateway(settings, open_state(server.store, server.hot_store)))
     gc.collect()
     gc.freeze()  # start-up objects never need scanning again
     gc.set_threshold(50_000, 20, 100)  # fewer young-generation passes on the request path

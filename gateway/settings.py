@@ -35,6 +35,9 @@ class ServerSettings:
     issuer: str = ""
     """The authorization server's issuer identifier; defaults to ``public_url``. Byte-exact."""
     store: str = "sqlite:///var/mcp-gateway.sqlite3"
+    hot_store: str = ""
+    """A second store for the single-use and expiring keys (replay, deny-list, codes, sessions, rate
+    limits, votes), e.g. a Redis Cluster beside a PostgreSQL ``store``; unset: ``store`` keeps both."""
     key_encryption_key: str = ""
     """Where the key-encryption key that seals private keys at rest comes from: ``file:<path>`` or
     ``env:<NAME>``; unset, a file beside a SQLite store (created on first use), required for PostgreSQL

@@ -178,6 +178,15 @@ def test_settings_from_checks_values_as_the_file_does() -> None:
         settings_from(access_token_ttl=7200)
 
 
+def test_the_hot_store_is_a_redis_url_read_like_the_store() -> None:
+    environ = {"MCP_GATEWAY_HOT_STORE": "redis+cluster://127.0.0.1:7000,127.0.0.1:7001"}
+    assert load_settings(None, environ=environ).server.hot_store == environ["MCP_GATEWAY_HOT_STORE"]
+    assert settings_from().server.hot_store == ""
+    for not_redis in ("sqlite:///hot.sqlite3", "postgresql://db/gateway", "hot"):
+        with pytest.raises(ConfigError, match="hot_store must be a Redis URL"):
+            settings_from(hot_store=not_redis)
+
+
 def test_the_audit_settings_are_their_own_group_and_checked() -> None:
     settings = load_settings(
         None,

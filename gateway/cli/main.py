@@ -24,7 +24,7 @@ from gateway.oauth.authorize.users import UserError
 from gateway.oauth.clients.model import ClientError
 from gateway.settings import Settings
 from gateway.store import SchemaNotCurrent, StoreUnavailable
-from gateway.store.factory import check_schema, open_store
+from gateway.store.factory import check_schema, open_state
 
 COMMANDS = (clients, users, tools, keys, webhooks, calls, approvals, grants, audit)
 HANDLERS: dict[tuple[str, str], Handler] = {
@@ -74,7 +74,7 @@ async def _with_gateway(settings: Settings, args: argparse.Namespace, handler: H
     from gateway.composition import build_gateway
 
     await check_schema(settings.server.store)
-    gateway = build_gateway(settings, open_store(settings.server.store))
+    gateway = build_gateway(settings, open_state(settings.server.store, settings.server.hot_store))
     try:
         with gateway.audit.entered_via("cli"):
             return await handler(gateway, args)

@@ -7,6 +7,10 @@
   made by ``mcp-gateway migrate`` (see :mod:`gateway.store.postgres`);
 * ``memory://`` - tests only: nothing survives the process.
 
+A second URL, ``hot_store``, may take the single-use and expiring keys away from the store, which
+keeps the durable records (:func:`open_state`, :mod:`gateway.store.split`): PostgreSQL for records
+beside Redis for the hot state.
+
 Backends are imported on demand so a SQLite deployment never imports redis or asyncpg.
 
 ``clock`` measures the TTLs of the SQLite and memory stores (the system clock by default). Redis and
@@ -52,6 +56,15 @@ def open_store(url: str, clock: Clock | None = None) -> Store:
         f"store URL: {what} is not supported; use sqlite:///path, redis://, rediss://, "
         "redis+sentinel://, redis+cluster://, postgresql:// or memory://"
     )
+
+
+def open_state(store_url: str, hot_store_url: str = "", clock: Clock | None = None) -> Store:
+    """The gateway's state: the store alone, or the store's records beside a hot store's keys."""
+    if not hot_store_url:
+        return open_store(store_url, clock)
+    from gateway.store.split import SplitStore
+
+    return SplitStore(open_store(store_url, clock), open_store(hot_store_url, clock))
 
 
 def sqlite_path(url: str) -> str:

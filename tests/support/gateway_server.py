@@ -20,7 +20,7 @@ from starlette.types import ASGIApp
 from gateway.app import create_app
 from gateway.composition import Gateway, build_gateway
 from gateway.settings import Settings
-from gateway.store.factory import open_store
+from gateway.store.factory import open_state
 from tests.support.gateway_address import GatewayAddress
 from tests.support.ports import bound_socket
 
@@ -52,7 +52,9 @@ def running_gateway(
 
     def run() -> None:
         try:
-            gateway = (build or (lambda s: build_gateway(s, open_store(s.server.store))))(settings)
+            gateway = (build or (lambda s: build_gateway(s, open_state(s.server.store, s.server.hot_store))))(
+                settings
+            )
             running.gateway = gateway
             app = create_app(gateway)
             config = uvicorn.Config(

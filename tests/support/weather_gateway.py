@@ -14,7 +14,7 @@ from examples.upstream_server import build_app
 from gateway.clock import Clock
 from gateway.composition import Gateway, build_gateway
 from gateway.settings import Settings
-from gateway.store.factory import open_store
+from gateway.store.factory import open_state
 from gateway.upstream.asgi_transport import AsgiTransport, lifespan
 from tests.support.gateway_server import RunningGateway, running_gateway
 from tools_registry.urls import origin
@@ -33,7 +33,10 @@ def gateway_before_weather(
         upstreams.append(upstream)
         transport = AsgiTransport({origin(upstream_url): upstream})
         return build_gateway(
-            settings, open_store(settings.server.store, clock), clock=clock, transport=transport
+            settings,
+            open_state(settings.server.store, settings.server.hot_store, clock),
+            clock=clock,
+            transport=transport,
         )
 
     def with_upstream(gateway_app: Starlette, gateway: Gateway) -> ASGIApp:
