@@ -8,12 +8,18 @@ httptools, its own process) that also lists ``--tools`` tools. The gateway runs 
 ``wrk``), with the same JSON-RPC body both ways (2026-07-28 headers). Prints: direct req/s,
 gateway req/s and their ratio at 64 connections with p50/p99, the p50 added by the gateway at
 one connection, and tools/list p50 over the catalogue of ``--tools`` tools.
+
+Then the same tools/call load against a second gateway on the same upstream, with the per-call
+audit events switched off (``bench/serve_without_audit.py``), and the ratio of the two rates: what
+the audit trail costs on the hot path (aim: the gateway with audit keeps >= 0.90 of the rate
+without it). Pass ``--no-audit-comparison`` to skip it.
 """
 
 from __future__ import annotations
 
 import argparse
 import base64
+import hashlib
 import json
 import os
 import re
@@ -29,6 +35,7 @@ from token_throughput import free_port, wait_for
 
 ROOT = Path(__file__).resolve().parent.parent
 MODERN = "2026-07-28"
+META = {"io.modelcontextprotocol/protocolVersion": MODERN, "io.modelcontextprotocol/clientCapabilities": {}}
 
 UPSTREAM = r"""
 import json, sys
@@ -111,11 +118,84 @@ def _latency(output: str, label: str) -> float:
     return value / 1000 if unit == "us" else value * 1000 if unit == "s" else value
 
 
+def start_gateway(
+    processes: list[subprocess.Popen[bytes]],
+    workdir: Path,
+    upstream_port: int,
+    command: list[str] | None = None,
+) -> tuple[str, str]:
+    """A gateway in front of the upstream, on a SQLite store of its own; its URL and a token."""
+    workdir.mkdir()
+    port = free_port()
+    secret = "bench-secret-" + base64.urlsafe_b64encode(os.urandom(12)).decode()
+    digest = hashlib.sha256(secret.encode()).hexdigest()
+    config = workdir / "gateway.toml"
+    config.write_text(
+        f'store = "sqlite:///{workdir / "gw.sqlite3"}"\nport = {port}\nlog_level = "warning"\n'
+        f'[[servers]]\nid = "fast"\nurl = "http://127.0.0.1:{upstream_port}/mcp"\n'
+        f'[[clients]]\nclient_id = "bench"\nauth_method = "client_secret_basic"\nscopes = ["fast"]\n'
+        f'secret_hash = "sha256:{digest}"\n'
+    )
+    env = dict(os.environ, MCP_GATEWAY_CONFIG=str(config))
+    argv = command or [sys.executable, "-m", "gateway", "serve"]
+    processes.append(subprocess.Popen(argv, cwd=ROOT, env=env))
+    wait_for(port)
+    url = f"http://127.0.0.1:{port}"
+    answer = httpx.post(f"{url}/token", data={"grant_type": "client_credentials"}, auth=("bench", secret))
+    token: str = answer.json()["access_token"]
+    discovered(url, *tools_list(token))
+    return url, token
+
+
+def tools_list(token: str) -> tuple[dict[str, object], dict[str, str]]:
+    body = {"jsonrpc": "2.0", "id": 1, "method": "tools/list", "params": {"_meta": META}}
+    headers = {
+        "Authorization": f"Bearer {token}",
+        "Content-Type": "application/json",
+        "Accept": "application/json, text/event-stream",
+        "MCP-Protocol-Version": MODERN,
+        "Mcp-Method": "tools/list",
+    }
+    return body, headers
+
+
+def discovered(gateway: str, body: dict[str, object], headers: dict[str, str]) -> None:
+    """Wait until the gateway lists the upstream's tools (discovery runs in the background)."""
+    deadline = time.monotonic() + 60
+    while time.monotonic() < deadline:
+        listed = httpx.post(f"{gateway}/mcp", json=body, headers=headers).json()
+        if listed.get("result", {}).get("tools"):
+            return
+        time.sleep(0.5)
+    raise SystemExit("the gateway did not discover the upstream's tools")
+
+
+def call(name: str, token: str | None = None) -> tuple[dict[str, object], dict[str, str]]:
+    """A tools/call of ``name``, with the bearer ``token`` when it goes through a gateway."""
+    body = {
+        "jsonrpc": "2.0",
+        "id": 7,
+        "method": "tools/call",
+        "params": {"name": name, "arguments": {}, "_meta": META},
+    }
+    headers = {
+        "Content-Type": "application/json",
+        "Accept": "application/json, text/event-stream",
+        "MCP-Protocol-Version": MODERN,
+        "Mcp-Method": "tools/call",
+        "Mcp-Name": name,
+    }
+    if token is not None:
+        headers["Authorization"] = f"Bearer {token}"
+    return body, headers
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(description="gateway hop overhead for tools/call")
     parser.add_argument("--seconds", type=int, default=10)
     parser.add_argument("--connections", type=int, default=64)
     parser.add_argument("--tools", type=int, default=5_000)  # MAX_TOOLS_PER_SERVER: one more is refused
+    parser.add_argument("--no-audit-comparison", action="store_true")
     args = parser.parse_args()
     if shutil.which("wrk") is None:
         raise SystemExit("wrk is missing: apt-get install -y wrk")
@@ -123,67 +203,15 @@ def main() -> None:
     workdir = Path(tempfile.mkdtemp(prefix="mcpgw-proxy-bench-"))
     processes: list[subprocess.Popen[bytes]] = []
     try:
-        upstream_port, gateway_port = free_port(), free_port()
+        upstream_port = free_port()
         processes.append(
             subprocess.Popen([sys.executable, "-c", UPSTREAM, str(upstream_port), str(args.tools)])
         )
         wait_for(upstream_port)
-        secret = "bench-secret-" + base64.urlsafe_b64encode(os.urandom(12)).decode()
-        digest = __import__("hashlib").sha256(secret.encode()).hexdigest()
-        config = workdir / "gateway.toml"
-        config.write_text(
-            f'store = "sqlite:///{workdir / "gw.sqlite3"}"\nport = {gateway_port}\nlog_level = "warning"\n'
-            f'[[servers]]\nid = "fast"\nurl = "http://127.0.0.1:{upstream_port}/mcp"\n'
-            f'[[clients]]\nclient_id = "bench"\nauth_method = "client_secret_basic"\nscopes = ["fast"]\n'
-            f'secret_hash = "sha256:{digest}"\n'
-        )
-        env = dict(os.environ, MCP_GATEWAY_CONFIG=str(config))
-        processes.append(subprocess.Popen([sys.executable, "-m", "gateway", "serve"], cwd=ROOT, env=env))
-        wait_for(gateway_port)
-        gateway = f"http://127.0.0.1:{gateway_port}"
-        token = httpx.post(
-            f"{gateway}/token", data={"grant_type": "client_credentials"}, auth=("bench", secret)
-        ).json()["access_token"]
-        meta = {
-            "io.modelcontextprotocol/protocolVersion": MODERN,
-            "io.modelcontextprotocol/clientCapabilities": {},
-        }
-        list_body = {"jsonrpc": "2.0", "id": 1, "method": "tools/list", "params": {"_meta": meta}}
-        list_headers = {
-            "Authorization": f"Bearer {token}",
-            "Content-Type": "application/json",
-            "Accept": "application/json, text/event-stream",
-            "MCP-Protocol-Version": MODERN,
-            "Mcp-Method": "tools/list",
-        }
-        deadline = time.monotonic() + 60
-        while time.monotonic() < deadline:
-            listed = httpx.post(f"{gateway}/mcp", json=list_body, headers=list_headers).json()
-            if listed.get("result", {}).get("tools"):
-                break
-            time.sleep(0.5)
-        else:
-            raise SystemExit("the gateway did not discover the upstream's tools")
-
-        def call(name: str) -> tuple[dict[str, object], dict[str, str]]:
-            body = {
-                "jsonrpc": "2.0",
-                "id": 7,
-                "method": "tools/call",
-                "params": {"name": name, "arguments": {}, "_meta": meta},
-            }
-            headers = {
-                "Content-Type": "application/json",
-                "Accept": "application/json, text/event-stream",
-                "MCP-Protocol-Version": MODERN,
-                "Mcp-Method": "tools/call",
-                "Mcp-Name": name,
-            }
-            return body, headers
-
+        gateway, token = start_gateway(processes, workdir / "audited", upstream_port)
+        list_body, list_headers = tools_list(token)
         direct_body, direct_headers = call("t00001")
-        via_body, via_headers = call("fast__t00001")
-        via_headers["Authorization"] = f"Bearer {token}"
+        via_body, via_headers = call("fast__t00001", token)
         probe = httpx.post(f"{gateway}/mcp", json=via_body, headers=via_headers)
         assert probe.status_code == 200 and "result" in probe.json(), probe.text
 
@@ -212,6 +240,20 @@ def main() -> None:
             f"tools/list over {args.tools} tools, first page of 100, one connection: p50 {listing['p50']:.2f} ms"
             f"  p99 {listing['p99']:.2f} ms  (goal p50 <= 10 ms)"
         )
+        if not args.no_audit_comparison:
+            quiet, quiet_token = start_gateway(
+                processes,
+                workdir / "unaudited",
+                upstream_port,
+                [sys.executable, "bench/serve_without_audit.py"],
+            )
+            quiet_body, quiet_headers = call("fast__t00001", quiet_token)
+            unaudited = run_wrk(f"{quiet}/mcp", quiet_body, quiet_headers, n, s, workdir)
+            audited = run_wrk(f"{gateway}/mcp", via_body, via_headers, n, s, workdir)  # again, back to back
+            print(
+                f"audit on vs off (c={n}): {audited['rate']:8.0f} vs {unaudited['rate']:8.0f} req/s, "
+                f"ratio {audited['rate'] / unaudited['rate']:.2f}  (goal >= 0.90: the trail costs <= 10 %)"
+            )
     finally:
         for process in processes:
             process.terminate()
