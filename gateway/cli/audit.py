@@ -164,7 +164,8 @@ async def _verify(gateway: Gateway, args: argparse.Namespace) -> int:
     lines = [f"{finding.kind}: {finding.detail}" for finding in result.findings]
     unsigned = result.events and result.head - result.signed_through
     summary = (
-        f"{result.events} events, {result.checkpoints} checkpoints; "
+        (f"events through {result.pruned_through} were pruned; " if result.pruned_through else "")
+        + f"{result.events} events, {result.checkpoints} checkpoints; "
         f"the checkpoints agree with the chain through event {result.signed_through}"
         + (f" ({unsigned} newer events chained, not signed yet)" if unsigned else "")
     )
