@@ -86,7 +86,7 @@ async def test_syslog_messages_are_framed_rfc5424_with_the_events_structured_dat
         )
         assert message.pri == 13 * 8 + (4 if event.index.outcome == "refused" else 5)
         body = json.loads(message.msg)
-        assert body == {**event.to_json(), "ocsf_class": ocsf_class(event.index.type)}
+        assert body == event.to_json()
         assert message.timestamp.endswith("Z")
     assert await world.store.export_position("siem") == stored[-1].seq
 
@@ -279,7 +279,7 @@ async def test_jsonl_files_rotate_by_size_keep_n_and_are_owner_only(
     seqs = [line["seq"] for line in lines]
     head = await world.store.head()
     assert seqs == list(range(seqs[0], head.seq + 1)) and seqs[0] > 1  # the oldest file went
-    assert lines[-1]["hash"] == head.hash and "ocsf_class" in lines[-1]
+    assert lines[-1]["hash"] == head.hash
 
 
 async def test_jsonl_to_a_stream(world: TrailWorld) -> None:

@@ -2,8 +2,9 @@
 
 The commands read the trail the server writes (``audit_store``, by default beside a SQLite store),
 while it runs: ``tail`` shows the newest events (``--follow`` keeps printing them as they come),
-``search`` the events matching every criterion given, ``export`` every event as JSON lines with its
-place in the chain (for a SIEM, or for checking elsewhere), and ``verify`` recomputes the chain and
+``search`` the events matching every criterion given, ``export`` every event kept as JSON lines with
+its place in the chain (the lines the ``jsonl`` exporter writes: for a SIEM, for checking
+elsewhere; ``--after`` resumes from a sequence number), and ``verify`` recomputes the chain and
 checks every checkpoint against the gateway's published keys (docs/audit.md). Times are accepted as
 seconds since the epoch, as ISO 8601 (``2026-05-01``, ``2026-05-01T08:00:00Z``; UTC unless an offset
 is given), or as a length of time before now (``90s``, ``15m``, ``2h``, ``7d``).
@@ -23,6 +24,7 @@ from typing import TYPE_CHECKING, Any
 import anyio
 
 from gateway.audit.chain import StoredEvent
+from gateway.audit.exporters.records import exported
 from gateway.audit.store import AuditFilter
 from gateway.audit.verify import verify_trail
 from gateway.cli.output import Handler, add_json_flag, emit, table, when
@@ -55,6 +57,7 @@ def add_parser(commands: Any) -> None:
     actions.add_parser("verify", help="recompute the chain and check every signed checkpoint")
     export = actions.add_parser("export", help="every event as JSON lines, with its place in the chain")
     _add_time_flags(export, until=False)
+    export.add_argument("--after", type=int, default=0, help="only events after this sequence number")
     export.add_argument("--format", choices=("jsonl",), required=True)
     add_json_flag(actions.choices[name] for name in ("tail", "search", "verify"))
 
@@ -177,10 +180,10 @@ async def _verify(gateway: Gateway, args: argparse.Namespace) -> int:
 async def _export(gateway: Gateway, args: argparse.Namespace) -> int:
     store = gateway.audit_trail.store
     since = parse_time(args.since, gateway.clock.now()) if args.since else None
-    after = 0
+    after = args.after
     while page := await store.read(after, _PAGE, AuditFilter(since=since)):
-        for stored in page:
-            print(json.dumps(stored.to_json(), ensure_ascii=False))
+        for stored in page:  # the lines the jsonl exporter writes (gateway.audit.exporters.records)
+            print(exported(stored).line)
         after = page[-1].seq
     return 0
 

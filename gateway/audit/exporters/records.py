@@ -1,16 +1,18 @@
-"""What an exported event says, the same for every exporter: the event as the trail stores it,
-its place in the chain (``seq``, ``prev_hash``, ``hash``) and the OCSF class its type is filed
-under (:func:`gateway.audit.catalogue.ocsf_class`).
+"""What an exported event says, the same for every exporter: the event as the trail stores it with
+its place in the chain (``seq``, ``prev_hash``, ``hash``), as one JSON line, the very line
+``mcp-gateway audit export`` writes; beside it, the columns the syslog structured data and the OTLP
+attributes carry, and the OCSF class its type is filed under
+(:func:`gateway.audit.catalogue.ocsf_class`).
 
-A receiver can check what it holds without the gateway: ``hash`` is SHA-256 over ``prev_hash``
-and the canonical body (docs/audit.md), and consecutive events link by ``prev_hash``.
+The line holds nothing else, so a receiver can check what it holds without the gateway: drop
+``seq``, ``prev_hash`` and ``hash``, and ``hash`` is SHA-256 over ``prev_hash`` and the canonical
+JSON of the rest (docs/audit.md); consecutive events link by ``prev_hash``.
 """
 
 from __future__ import annotations
 
 import json
 from dataclasses import dataclass
-from typing import Any
 
 from gateway.audit.catalogue import ocsf_class
 from gateway.audit.chain import StoredEvent
@@ -40,17 +42,16 @@ class Exported:
 
 def exported(stored: StoredEvent) -> Exported:
     index = stored.index
-    record: dict[str, Any] = {**stored.to_json(), "ocsf_class": ocsf_class(index.type)}
     return Exported(
         seq=stored.seq,
         hash=stored.hash,
         type=index.type,
         outcome=index.outcome,
         at=index.at,
-        ocsf_class=record["ocsf_class"],
+        ocsf_class=ocsf_class(index.type),
         client_id=index.client_id,
         subject=index.subject,
         tool=index.tool,
         event_id=index.event_id,
-        line=json.dumps(record, ensure_ascii=False, separators=(",", ":")),
+        line=json.dumps(stored.to_json(), ensure_ascii=False, separators=(",", ":")),
     )
