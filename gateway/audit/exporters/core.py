@@ -65,7 +65,7 @@ class Exporter:
         the oldest event kept); ``wait`` is how the loop waits (a test hands in its own)."""
         self.name = name
         self._store = store
-        self._sink = sink
+        self.sink = sink
         self._batch_events = batch_events
         self._batch_bytes = batch_bytes
         self._wait = wait
@@ -81,7 +81,7 @@ class Exporter:
                 await self._wait(await self.step())
         finally:
             with anyio.CancelScope(shield=True):
-                await self._sink.close()
+                await self.sink.close()
 
     async def step(self) -> float:
         """One pass: at most one batch delivered; how long to wait before the next pass."""
@@ -93,7 +93,7 @@ class Exporter:
         if not batch:
             return IDLE
         try:
-            await self._sink.deliver(batch)
+            await self.sink.deliver(batch)
         except ExportFailed as exc:
             return self._failed(str(exc), exc.retry_after)
         try:
