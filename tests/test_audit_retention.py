@@ -149,3 +149,30 @@ async def test_au5_the_exported_copy_still_links_to_the_retained_trail(world: Tr
     pruned = await world.store.pruned()
     exported = {line["seq"]: line for line in map(json.loads, out.getvalue().splitlines())}
     assert exported[pruned.seq]["hash"] == pruned.hash
+
+
+async def test_au5_a_retired_keys_record_outlives_the_prune_while_its_checkpoints_stay(tmp_path: Path) -> None:
+    """The record of the key that signed checkpoints still kept goes with the old events: it is
+    committed again first, so those checkpoints stay verifiable once the key is retired."""
+    world = trail_world(tmp_path, every_events=3)
+    for _ in range(4):
+        await world.record(3)
+    first_kid = (await world.keys.rings["gateway"].current()).signing_kid
+    signed_first = [c.seq for c in await world.store.checkpoints()]
+    manager = world.keys.managers["gateway"]
+    for _ in range(2):
+        await manager.rotate()
+        world.clock.advance(600 + 360 + 16)
+    await manager.rotate()
+    assert first_kid not in (await manager.snapshot()).verification_keys
+    world.clock.advance(2 * DAY)
+    await world.record(3)
+    await world.checkpoints.maybe(force=True)
+    await export(world, "fast", batches=5)
+    await export(world, "slow", batches=1, batch_events=signed_first[1])  # through the 2nd checkpoint
+    await retention(world, ("fast", "slow")).step()
+    assert (await world.store.pruned()).seq == signed_first[1]  # the first key's later ones stay
+    await world.trail.tick()
+    await world.checkpoints.maybe(force=True)
+    result = await world.verification()
+    assert result.ok, result.findings
