@@ -15,6 +15,8 @@ import logging
 import stat
 from pathlib import Path
 
+import anyio
+import anyio.lowlevel
 import pytest
 from opentelemetry.proto.collector.logs.v1.logs_service_pb2 import (
     ExportLogsPartialSuccess,
@@ -259,6 +261,25 @@ async def test_otlp_an_unreachable_collector_never_raises(world: TrailWorld) -> 
     assert await exporter(world, sink, "collector").step() == 1.0
     await sink.close()
     assert await world.store.export_position("collector") == 0
+
+
+async def test_an_exporter_started_again_delivers_with_the_same_sink(world: TrailWorld) -> None:
+    """``run`` closes its sink when cancelled; a supervisor starting it again gets a working one."""
+    async with otlp_receiver() as receiver:
+        sink = OtlpLogs(receiver.url, clock=world.clock)
+        for _ in range(2):
+            with anyio.CancelScope() as scope:
+
+                async def wait(seconds: float, scope: anyio.CancelScope = scope) -> None:
+                    if seconds == IDLE:  # caught up: stop, as a shutdown would
+                        scope.cancel()
+                    await anyio.lowlevel.checkpoint()
+
+                await Exporter("collector", world.store, sink, wait=wait).run()
+            await world.record(2, client_id="bot")
+    head = await world.store.head()
+    assert await world.store.export_position("collector") == head.seq - 2
+    assert len(receiver.requests) == 2
 
 
 # -- JSON lines ----------------------------------------------------------------------------------

@@ -151,7 +151,9 @@ async def test_au5_the_exported_copy_still_links_to_the_retained_trail(world: Tr
     assert exported[pruned.seq]["hash"] == pruned.hash
 
 
-async def test_au5_a_retired_keys_record_outlives_the_prune_while_its_checkpoints_stay(tmp_path: Path) -> None:
+async def test_au5_a_retired_keys_record_outlives_the_prune_while_its_checkpoints_stay(
+    tmp_path: Path,
+) -> None:
     """The record of the key that signed checkpoints still kept goes with the old events: it is
     committed again first, so those checkpoints stay verifiable once the key is retired."""
     world = trail_world(tmp_path, every_events=3)

@@ -130,15 +130,22 @@ class OtlpLogs:
         self._headers = dict(headers or {})
         self._timeout = timeout
         self._max_response = max_response_bytes
-        context = ssl.create_default_context(cafile=ca_file) if ca_file else ssl.create_default_context()
-        self._client = httpx2.AsyncClient(verify=context, trust_env=False, follow_redirects=False)
+        self._tls = ssl.create_default_context(cafile=ca_file) if ca_file else ssl.create_default_context()
+        self._client: httpx2.AsyncClient | None = None
+
+    def _connections(self) -> httpx2.AsyncClient:
+        """One client, kept between batches (its connection too); made again after :meth:`close`."""
+        if self._client is None or self._client.is_closed:
+            self._client = httpx2.AsyncClient(verify=self._tls, trust_env=False, follow_redirects=False)
+        return self._client
 
     async def deliver(self, batch: Sequence[StoredEvent]) -> None:
         body = export_request(batch, int(self._clock.now() * 1e9)).SerializeToString()
         headers = {**self._headers, "Content-Type": "application/x-protobuf"}
         try:
             with anyio.fail_after(self._timeout):
-                async with self._client.stream("POST", self.url, content=body, headers=headers) as response:
+                client = self._connections()
+                async with client.stream("POST", self.url, content=body, headers=headers) as response:
                     answer = await self._read(response)
         except TimeoutError:
             raise ExportFailed(f"{self.url} did not answer within {self._timeout:g} s") from None
@@ -178,4 +185,6 @@ class OtlpLogs:
             )
 
     async def close(self) -> None:
-        await self._client.aclose()
+        if self._client is not None:
+            await self._client.aclose()
+            self._client = None
