@@ -6,16 +6,22 @@ from __future__ import annotations
 
 from pathlib import Path
 
+import anyio
 import pytest
 
+from gateway.app import create_app
 from gateway.audit.exporters.config import exporter_configs
 from gateway.audit.exporters.jsonlines import JsonLinesFile, JsonLinesStream
 from gateway.audit.exporters.otlp import OtlpLogs
 from gateway.audit.exporters.syslog import SyslogSender
+from gateway.audit.sqlite_store import SQLiteAuditStore
 from gateway.clock import FrozenClock
 from gateway.composition import build_gateway
 from gateway.config import ConfigError, load_settings, settings_from
+from gateway.store.factory import open_store
 from gateway.store.memory import MemoryStore
+from gateway.upstream.asgi_transport import lifespan
+from tests.support.receivers import syslog_listener
 
 SIEM = {"kind": "syslog", "host": "siem.internal", "ca_file": "/etc/ca.pem"}
 COLLECTOR = {"kind": "otlp", "endpoint": "https://otel.internal:4318", "headers": {"authorization": "x"}}
@@ -109,3 +115,28 @@ async def test_the_composition_root_builds_one_supervised_exporter_per_table(tmp
     for exporter in gateway.audit_exporters:
         await exporter.sink.close()
     await gateway.audit_trail.close()
+
+
+@pytest.mark.anyio
+async def test_a_running_gateway_ships_its_trail_to_a_syslog_receiver(tmp_path: Path) -> None:
+    """The gateway as ``mcp-gateway serve`` runs it (its app's lifespan starts the supervised
+    exporter): an event recorded reaches a syslog receiver on loopback, with its place in the chain."""
+    async with syslog_listener() as listener:
+        settings = settings_from(
+            store=f"sqlite:///{tmp_path / 'gw.sqlite3'}",
+            audit_export={
+                "siem": {"kind": "syslog", "host": "127.0.0.1", "port": listener.port, "tls": False}
+            },
+        )
+        gateway = build_gateway(settings, open_store(settings.server.store))
+        async with lifespan(create_app(gateway)):
+            gateway.audit.record("sign_in", outcome="refused", sub="mallory", reason="bad password")
+            with anyio.fail_after(20):  # a bound on the wait, not a measure of it
+                while not any(m.msgid == "sign_in" for m in listener.messages):
+                    await anyio.sleep(0.05)
+    (message,) = [m for m in listener.messages if m.msgid == "sign_in"]
+    trail = SQLiteAuditStore(str(tmp_path / "gw.audit.sqlite3"))
+    (stored,) = [s for s in await trail.read(0, 100) if s.index.type == "sign_in"]
+    await trail.close()
+    assert message.params["hash"] == stored.hash and message.params["ocsf_class"] == "3002"
+    assert message.params["outcome"] == "refused" and message.pri == 13 * 8 + 4
