@@ -86,6 +86,8 @@ class Retention:
         await self._audit.durable(
             "audit_pruned", outcome="pruned", count=through - pruned.seq, through=through, after=pruned.seq
         )
+        if self._audit.trail is not None:  # written, whatever audit_when_unavailable says
+            await self._audit.trail.flush()
         return await self._store.prune(through)
 
     async def _prune_point(self, pruned: int, limit: int) -> int:

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import socket
 from collections.abc import Awaitable, Callable
 
 import anyio
@@ -23,7 +24,8 @@ def sink_for(config: ExporterConfig, clock: Clock) -> Sink:
             return JsonLinesStream()
         return JsonLinesFile(o["path"], max_bytes=o["max_bytes"], keep=o["keep"])
     if config.kind == "syslog":
-        message_format = SyslogFormat(o["hostname"], o["app_name"], o["facility"], o["sd_id"])
+        hostname = o["hostname"] or socket.gethostname()
+        message_format = SyslogFormat(hostname, o["app_name"], o["facility"], o["sd_id"])
         return SyslogSender(
             o["host"],
             o["port"],
