@@ -18,9 +18,10 @@
     max_bytes = 104857600
     keep = 10
 
-Syslog's ``hostname`` is the machine's name unless given. Every kind takes ``batch_events`` (1 to 5000, default 500) and ``batch_bytes`` (events per batch
-stop before their bodies pass this, default 1 MiB). A mistake raises :class:`ValueError` naming the
-table and the key; :mod:`gateway.config_tables` turns it into the configuration's error.
+Syslog's ``hostname`` is the machine's name unless given. Every kind takes ``batch_events`` (1 to
+5000, default 500) and ``batch_bytes`` (events per batch stop before their bodies pass this,
+default 1 MiB). A mistake raises :class:`ValueError` naming the table and the key;
+:mod:`gateway.config_tables` turns it into the configuration's error.
 """
 
 from __future__ import annotations
