@@ -27,10 +27,11 @@ from gateway.audit.catalogue import ocsf_class
 from gateway.audit.exporters.core import IDLE, Exporter, Sink
 from gateway.audit.exporters.jsonlines import JsonLinesFile, JsonLinesStream
 from gateway.audit.exporters.otlp import OtlpLogs
-from gateway.audit.exporters.rfc5424 import SyslogFormat
+from gateway.audit.exporters.records import Exported
+from gateway.audit.exporters.rfc5424 import SyslogFormat, checked_sd_id, framed
 from gateway.audit.exporters.syslog import SyslogSender, tls_context
 from tests.support.audit import TrailWorld, trail_world
-from tests.support.receivers import otlp_receiver, syslog_listener
+from tests.support.receivers import otlp_receiver, parse_rfc5424, syslog_listener, unframe
 from tests.support.tls import ThrowAwayCA
 
 pytestmark = pytest.mark.anyio
@@ -38,10 +39,12 @@ pytestmark = pytest.mark.anyio
 
 @pytest.fixture
 async def world(tmp_path: Path) -> TrailWorld:
-    """A trail of 10 token events for ``bot``, one refusal, and the record of the signing key."""
+    """A trail of 10 token events for ``bot``, one refusal, a sign-in by someone whose name is not
+    ASCII (octet counting counts bytes), and the record of the signing key."""
     world = trail_world(tmp_path, every_events=1000)
     await world.record(10, client_id="bot")
     world.audit.record("token_refused", outcome="refused", client_id="intruder", reason="bad assertion")
+    world.audit.record("sign_in", outcome="granted", sub="josé", note='quote " bracket ] back \\ slash')
     await world.trail.tick()
     await world.checkpoints.maybe(force=True)
     return world
@@ -136,6 +139,30 @@ async def test_au6_a_syslog_batch_written_without_confirmation_counts_when_asked
         listener.hold_open = True
         await drain(exporter(world, syslog_sender(listener.port, confirm="written", timeout=5)))
     assert await world.store.export_position("siem") == (await world.store.head()).seq
+
+
+def test_rfc5424_escapes_structured_data_and_keeps_header_fields_printable() -> None:
+    event = Exported(
+        seq=7,
+        hash="ab" * 32,
+        type="odd type",
+        outcome='a"b]c\\d',
+        at=1_700_000_000.25,
+        ocsf_class=0,
+        client_id=None,
+        subject=None,
+        tool=None,
+        event_id="e",
+        line='{"x":"é"}',
+    )
+    raw = SyslogFormat(hostname="gw host", app_name="", sd_id="audit@99999").message(event)
+    parsed = parse_rfc5424(unframe(framed(raw))[0])
+    assert parsed.params["outcome"] == 'a"b]c\\d' and parsed.sd_id == "audit@99999"
+    assert (parsed.hostname, parsed.app_name, parsed.procid, parsed.msgid) == ("gwhost", "-", "-", "oddtype")
+    assert parsed.timestamp == "2023-11-14T22:13:20.250000Z" and parsed.msg == '{"x":"é"}'
+    assert framed(raw).startswith(str(len(raw)).encode() + b" ") and len(raw) > len(raw.decode())
+    with pytest.raises(ValueError, match="SD-ID"):
+        checked_sd_id("no-number")
 
 
 # -- syslog over TLS -----------------------------------------------------------------------------
@@ -280,6 +307,21 @@ async def test_an_exporter_started_again_delivers_with_the_same_sink(world: Trai
     head = await world.store.head()
     assert await world.store.export_position("collector") == head.seq - 2
     assert len(receiver.requests) == 2
+
+
+async def test_otlp_over_tls_is_verified_by_default(world: TrailWorld, tmp_path: Path) -> None:
+    authority = ThrowAwayCA(tmp_path)
+    async with otlp_receiver(tls=authority.server_for("localhost")) as receiver:
+        endpoint = receiver.url.replace("http://127.0.0.1", "https://localhost")
+        untrusted = OtlpLogs(endpoint, clock=world.clock, timeout=5)
+        assert await exporter(world, untrusted, "collector").step() == 1.0
+        await untrusted.close()
+        assert receiver.requests == []
+        trusted = OtlpLogs(endpoint, clock=world.clock, ca_file=str(authority.ca_file), timeout=5)
+        await drain(exporter(world, trusted, "collector"))
+        await trusted.close()
+    assert len(receiver.requests) == 1
+    assert await world.store.export_position("collector") == (await world.store.head()).seq
 
 
 # -- JSON lines ----------------------------------------------------------------------------------

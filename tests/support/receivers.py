@@ -135,16 +135,16 @@ class OtlpReceiver:
 
 
 @asynccontextmanager
-async def otlp_receiver() -> AsyncIterator[OtlpReceiver]:
+async def otlp_receiver(tls: ssl.SSLContext | None = None) -> AsyncIterator[OtlpReceiver]:
     receiver = OtlpReceiver()
     app = web.Application()
     app.router.add_post("/v1/logs", receiver.handle)
     runner = web.AppRunner(app, access_log=None)
     await runner.setup()
-    site = web.TCPSite(runner, "127.0.0.1", 0)
+    site = web.TCPSite(runner, "127.0.0.1", 0, ssl_context=tls)
     await site.start()
     port = runner.addresses[0][1]
-    receiver.url = f"http://127.0.0.1:{port}"
+    receiver.url = f"http://127.0.0.1:{port}"  # https when ``tls`` is given (the test names the host)
     try:
         yield receiver
     finally:
