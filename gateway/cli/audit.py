@@ -1,11 +1,12 @@
-"""``mcp-gateway audit tail|search|verify|export``: the security team's view of the audit trail.
+"""``mcp-gateway audit tail|search|verify|export|exporters``: the security team's view of the trail.
 
 The commands read the trail the server writes (``audit_store``, by default beside a SQLite store),
 while it runs: ``tail`` shows the newest events (``--follow`` keeps printing them as they come),
 ``search`` the events matching every criterion given, ``export`` every event kept as JSON lines with
 its place in the chain (the lines the ``jsonl`` exporter writes: for a SIEM, for checking
 elsewhere; ``--after`` resumes from a sequence number), and ``verify`` recomputes the chain and
-checks every checkpoint against the gateway's published keys (docs/audit.md). Times are accepted as
+checks every checkpoint against the gateway's published keys (docs/audit.md); ``exporters`` says how
+far each configured exporter delivered and where the (pruned) trail starts. Times are accepted as
 seconds since the epoch, as ISO 8601 (``2026-05-01``, ``2026-05-01T08:00:00Z``; UTC unless an offset
 is given), or as a length of time before now (``90s``, ``15m``, ``2h``, ``7d``).
 
@@ -55,11 +56,12 @@ def add_parser(commands: Any) -> None:
     search.add_argument("--after", type=int, default=0, help="only events after this sequence number")
     search.add_argument("--limit", type=int, default=100, help="at most this many (default 100)")
     actions.add_parser("verify", help="recompute the chain and check every signed checkpoint")
+    actions.add_parser("exporters", help="each configured exporter's position, and what retention may prune")
     export = actions.add_parser("export", help="every event as JSON lines, with its place in the chain")
     _add_time_flags(export, until=False)
     export.add_argument("--after", type=int, default=0, help="only events after this sequence number")
     export.add_argument("--format", choices=("jsonl",), required=True)
-    add_json_flag(actions.choices[name] for name in ("tail", "search", "verify"))
+    add_json_flag(actions.choices[name] for name in ("tail", "search", "verify", "exporters"))
 
 
 def _add_time_flags(parser: argparse.ArgumentParser, *, until: bool = True) -> None:
@@ -188,9 +190,42 @@ async def _export(gateway: Gateway, args: argparse.Namespace) -> int:
     return 0
 
 
+async def _exporters(gateway: Gateway, args: argparse.Namespace) -> int:
+    store = gateway.audit_trail.store
+    head, pruned = await store.head(), await store.pruned()
+    positions = {e.name: await store.export_position(e.name) for e in gateway.audit_exporters}
+    settings = gateway.settings.audit
+    exporters = [
+        {
+            "name": name,
+            "kind": settings.audit_export[name]["kind"],
+            "delivered_through": seq,
+            "behind": head.seq - seq,
+        }
+        for name, seq in positions.items()
+    ]
+    data = {
+        "head": head.seq,
+        "pruned_through": pruned.seq,
+        "retention_days": settings.audit_retention_days,
+        "exporters": exporters,
+    }
+    rows = [(e["name"], e["kind"], e["delivered_through"], e["behind"]) for e in exporters]
+    keep = f"kept {settings.audit_retention_days} days" if settings.audit_retention_days else "kept forever"
+    text = "\n".join(
+        [
+            table(("exporter", "kind", "delivered through", "behind"), rows, "no exporter is configured"),
+            f"the trail holds events {pruned.seq + 1} to {head.seq}; events are {keep}",
+        ]
+    )
+    emit(args, data, text)
+    return 0
+
+
 HANDLERS: dict[tuple[str, str], Handler] = {
     ("audit", "tail"): _tail,
     ("audit", "search"): _search,
     ("audit", "verify"): _verify,
     ("audit", "export"): _export,
+    ("audit", "exporters"): _exporters,
 }

@@ -118,7 +118,7 @@ def _bounded(events: list[StoredEvent], limit: int) -> list[StoredEvent]:
     """The longest prefix whose bodies fit in ``limit`` bytes (always one event at least)."""
     size = 0
     for index, stored in enumerate(events):
-        size += len(stored.body)
+        size += len(stored.body.encode("utf-8"))
         if size > limit and index > 0:
             return events[:index]
     return events
