@@ -23,7 +23,7 @@ from gateway.store.memory import MemoryStore
 from gateway.upstream.asgi_transport import lifespan
 from tests.support.receivers import syslog_listener
 
-SIEM = {"kind": "syslog", "host": "siem.internal", "ca_file": "/etc/ca.pem"}
+SIEM = {"kind": "syslog", "host": "siem.internal"}
 COLLECTOR = {"kind": "otlp", "endpoint": "https://otel.internal:4318", "headers": {"authorization": "x"}}
 
 
@@ -39,6 +39,7 @@ COLLECTOR = {"kind": "otlp", "endpoint": "https://otel.internal:4318", "headers"
         ),
         ({"siem": {**SIEM, "confirm": "never"}}, "confirm must be 'close' or 'written'"),
         ({"siem": {**SIEM, "sd_id": "no at sign"}}, "sd_id"),
+        ({"siem": {**SIEM, "ca_file": "/nowhere/ca.pem"}}, "ca_file /nowhere/ca.pem does not exist"),
         (
             {"otel": {"kind": "otlp", "endpoint": "ftp://x"}},
             "[audit_export.otel]: endpoint must be an http(s) URL",
@@ -91,7 +92,7 @@ async def test_the_composition_root_builds_one_supervised_exporter_per_table(tmp
         store="memory://",
         audit_retention_days=30,
         audit_export={
-            "siem": SIEM | {"ca_file": ""},
+            "siem": SIEM,
             "collector": COLLECTOR,
             "archive": {"kind": "jsonl", "path": str(tmp_path / "a.jsonl")},
             "shipper": {"kind": "jsonl", "path": "-"},

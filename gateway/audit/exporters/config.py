@@ -26,6 +26,7 @@ default 1 MiB). A mistake raises :class:`ValueError` naming the table and the ke
 
 from __future__ import annotations
 
+import os
 import re
 from collections.abc import Mapping
 from dataclasses import dataclass, field
@@ -113,7 +114,7 @@ def _syslog(read: _Reader) -> dict[str, Any]:
         "host": read.text("host", required=True),
         "port": read.whole("port", 6514 if tls else 601, 1, 65535),
         "tls": tls,
-        "ca_file": read.text("ca_file", "") or None,
+        "ca_file": read.ca_file(),
         "confirm": confirm,
         "facility": read.whole("facility", LOG_AUDIT, 0, 23),
         "hostname": read.text("hostname", ""),
@@ -133,7 +134,7 @@ def _otlp(read: _Reader) -> dict[str, Any]:
     return {
         "endpoint": endpoint,
         "headers": {str(k): v for k, v in headers.items()},
-        "ca_file": read.text("ca_file", "") or None,
+        "ca_file": read.ca_file(),
         "timeout": read.whole("timeout", 30, 1, 600),
     }
 
@@ -148,6 +149,14 @@ class _Reader:
         if not isinstance(value, str) or (required and not value):
             raise ValueError(f"{self.where}: {key} must be {'given as ' if required else ''}text")
         return value
+
+    def ca_file(self) -> str | None:
+        """A PEM file of CA certificates that can be read now (a typo fails the start, not every
+        delivery); none: the system's trust store."""
+        path = self.text("ca_file", "")
+        if path and not os.access(path, os.R_OK):
+            raise ValueError(f"{self.where}: ca_file {path} does not exist or cannot be read")
+        return path or None
 
     def whole(self, key: str, default: int, low: int, high: int) -> int:
         value = self.table.get(key, default)
