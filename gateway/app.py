@@ -42,6 +42,8 @@ def create_app(gateway: Gateway) -> Starlette:
             asyncio.create_task(gateway.refresher_task.run()),
             asyncio.create_task(gateway.approvals_task.run()),
             asyncio.create_task(gateway.webhooks_task.run()),
+            *(asyncio.create_task(task.run()) for task in gateway.audit_export_tasks),
+            asyncio.create_task(gateway.audit_retention_task.run()),
             asyncio.create_task(gateway.audit_task.run()),  # last to stop: the others audit
         ]
         try:

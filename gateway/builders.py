@@ -3,7 +3,19 @@ it needs and returns one part."""
 
 from __future__ import annotations
 
+from collections.abc import Sequence
+
 from gateway import paths
+from gateway.audit.checkpoints import Checkpointer
+from gateway.audit.events import EventMaker
+from gateway.audit.exporters.build import exporter_for
+from gateway.audit.exporters.config import exporter_configs
+from gateway.audit.exporters.core import Exporter
+from gateway.audit.factory import audit_store_url, open_audit_store
+from gateway.audit.log import AuditLog
+from gateway.audit.retention import Retention
+from gateway.audit.store import AuditStore
+from gateway.audit.trail import AuditTrail, WhenUnavailable
 from gateway.clock import Clock
 from gateway.fetching.fetcher import DocumentFetcher
 from gateway.oauth.authorize.browser_state import BrowserState, Cookies
@@ -14,6 +26,7 @@ from gateway.oauth.clients.registry import ClientRegistry
 from gateway.oauth.token_endpoint.assertions import AssertionVerifier, ClientKeys
 from gateway.oauth.tokens.not_before import NotBeforeMarks
 from gateway.settings import Settings
+from gateway.signing_keys import SigningKeys
 from gateway.store import Store
 from tools_registry.server_registry import ServerRegistry
 from tools_registry.servers import configured_servers
@@ -90,4 +103,51 @@ def federation_config(settings: Settings) -> FederationConfig:
         provider_name=federation.oidc_provider_name,
         leeway=settings.tokens.clock_leeway,
         roles=RoleMapping(federation.oidc_role_claim, federation.oidc_role_mapping),
+    )
+
+
+def audit_trail(
+    settings: Settings, keys: SigningKeys, clock: Clock, audit_store: AuditStore | None
+) -> AuditTrail:
+    """The durable trail: its store, its outage policy, its checkpoints signed with the gateway's
+    own key set (never the downstream one)."""
+    audit = settings.audit
+    durable = audit_store or open_audit_store(audit_store_url(audit.audit_store, settings.server.store))
+    maker = EventMaker(clock)
+    checkpointer = Checkpointer(
+        durable,
+        keys.rings["gateway"],
+        maker,
+        clock,
+        issuer=settings.server.issuer_id,
+        every_events=audit.audit_checkpoint_events,
+        every_seconds=audit.audit_checkpoint_seconds,
+    )
+    policy: WhenUnavailable = "buffer" if audit.audit_when_unavailable == "buffer" else "fail_closed"
+    return AuditTrail(
+        durable,
+        maker,
+        when_unavailable=policy,
+        max_buffered=audit.audit_buffer_events,
+        checkpoints=checkpointer,
+    )
+
+
+def audit_exporters(settings: Settings, store: AuditStore, clock: Clock) -> tuple[Exporter, ...]:
+    """One exporter per ``[audit_export.<name>]`` table, reading the trail's store."""
+    return tuple(
+        exporter_for(config, store, clock) for config in exporter_configs(settings.audit.audit_export)
+    )
+
+
+def audit_retention(
+    settings: Settings, store: AuditStore, audit: AuditLog, clock: Clock, exporters: Sequence[Exporter]
+) -> Retention:
+    return Retention(
+        store,
+        audit,
+        clock,
+        days=settings.audit.audit_retention_days,
+        exporters=[exporter.name for exporter in exporters],
+        prune_unexported=settings.audit.audit_prune_unexported,
     )

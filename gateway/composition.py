@@ -18,14 +18,16 @@ from gateway.admin.health import Replica
 from gateway.approvals import Approvals, build_approvals
 from gateway.approvals.policy import policy_from_table
 from gateway.audit import AuditLog
-from gateway.audit.checkpoints import Checkpointer
-from gateway.audit.events import EventMaker
-from gateway.audit.factory import audit_store_url, open_audit_store
+from gateway.audit.exporters.core import Exporter
+from gateway.audit.retention import Retention
 from gateway.audit.store import AuditStore
-from gateway.audit.trail import AuditTrail, WhenUnavailable
+from gateway.audit.trail import AuditTrail
 from gateway.background import Supervisor
 from gateway.builders import (
     assertion_verifier,
+    audit_exporters,
+    audit_retention,
+    audit_trail,
     browser_state,
     federation_config,
     metadata_documents,
@@ -84,6 +86,12 @@ class Gateway:
     """The durable trail behind ``audit``: its buffer, its store, its checkpoints."""
     audit_task: Supervisor
     """Writes the trail's buffer every 100 ms and signs its checkpoints."""
+    audit_exporters: tuple[Exporter, ...]
+    """``[audit_export.<name>]``: each ships the trail somewhere, under a supervisor of its own."""
+    audit_export_tasks: tuple[Supervisor, ...]
+    audit_retention: Retention
+    """Deletes what is past ``audit_retention_days`` and delivered by every exporter (AU-5)."""
+    audit_retention_task: Supervisor
     fetcher: DocumentFetcher
     metadata_fetcher: DocumentFetcher
     # -- authorization server -----------------------------------------------------------------
@@ -166,6 +174,8 @@ def build_gateway(
     )
     trail = audit_trail(settings, keys, clock, audit_store)
     audit = AuditLog(trail=trail, maker=trail.maker)
+    exporters = audit_exporters(settings, trail.store, clock)
+    retention = audit_retention(settings, trail.store, audit, clock, exporters)
     marks = NotBeforeMarks(store, clock)
     clients = ClientRegistry(
         store,
@@ -232,6 +242,12 @@ def build_gateway(
         audit=audit,
         audit_trail=trail,
         audit_task=Supervisor("audit_flusher", trail.run, clock=clock, audit=audit),
+        audit_exporters=exporters,
+        audit_export_tasks=tuple(
+            Supervisor(f"audit_export_{e.name}", e.run, clock=clock, audit=audit) for e in exporters
+        ),
+        audit_retention=retention,
+        audit_retention_task=Supervisor("audit_retention", retention.run, clock=clock, audit=audit),
         fetcher=fetcher,
         metadata_fetcher=metadata_fetcher,
         keys=keys,
@@ -268,31 +284,4 @@ def build_gateway(
         discovery=discovery,
         refresher=refresher,
         refresher_task=Supervisor("catalogue_refresher", refresher.run, clock=clock, audit=audit),
-    )
-
-
-def audit_trail(
-    settings: Settings, keys: SigningKeys, clock: Clock, audit_store: AuditStore | None
-) -> AuditTrail:
-    """The durable trail: its store, its outage policy, its checkpoints signed with the gateway's
-    own key set (never the downstream one)."""
-    audit = settings.audit
-    durable = audit_store or open_audit_store(audit_store_url(audit.audit_store, settings.server.store))
-    maker = EventMaker(clock)
-    checkpointer = Checkpointer(
-        durable,
-        keys.rings["gateway"],
-        maker,
-        clock,
-        issuer=settings.server.issuer_id,
-        every_events=audit.audit_checkpoint_events,
-        every_seconds=audit.audit_checkpoint_seconds,
-    )
-    policy: WhenUnavailable = "buffer" if audit.audit_when_unavailable == "buffer" else "fail_closed"
-    return AuditTrail(
-        durable,
-        maker,
-        when_unavailable=policy,
-        max_buffered=audit.audit_buffer_events,
-        checkpoints=checkpointer,
     )

@@ -63,7 +63,15 @@ _GROUP_OF = {
     spec.name: group for group, kind in _GROUPS.items() for spec in fields(kind) if _is_setting(spec)
 }
 """The group each flat name is filed under (``access_token_ttl`` -> ``tokens``)."""
-_TABLES = ("clients", "scope_descriptions", "targets", "servers", "approvals", "oidc_role_mapping")
+_TABLES = (
+    "clients",
+    "scope_descriptions",
+    "targets",
+    "servers",
+    "approvals",
+    "oidc_role_mapping",
+    "audit_export",
+)
 _SCALARS = {
     spec.name: spec
     for kind in _GROUPS.values()
@@ -233,6 +241,8 @@ def _validate(settings: Settings) -> None:
             raise ConfigError(f"{name} must be positive, got {counts[name]}")
     if settings.audit.audit_when_unavailable not in ("fail_closed", "buffer"):
         raise ConfigError("audit_when_unavailable must be fail_closed or buffer")
+    if settings.audit.audit_retention_days < 0:
+        raise ConfigError("audit_retention_days must be 0 (keep forever) or a number of days")
     if tokens.access_token_ttl > 3600:
         raise ConfigError("access_token_ttl must be at most 3600 seconds (short-lived tokens)")
     if tokens.authorization_code_ttl > 600:

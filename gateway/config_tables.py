@@ -1,7 +1,7 @@
 """The settings the configuration file gives as tables (``[[clients]]``, ``[[targets]]``,
-``[[servers]]``, ``[scope_descriptions]``, ``[approvals]``, ``[oidc_role_mapping]``): each one's
-shape is checked here, what it may hold by the part that owns it (the client model, the server
-registry, the approval policy, the roles).
+``[[servers]]``, ``[scope_descriptions]``, ``[approvals]``, ``[oidc_role_mapping]``,
+``[audit_export.<name>]``): each one's shape is checked here, what it may hold by the part that owns
+it (the client model, the server registry, the approval policy, the roles, the audit exporters).
 """
 
 from __future__ import annotations
@@ -11,6 +11,7 @@ from collections.abc import Mapping
 from typing import Any
 
 from gateway.approvals.policy import PolicyError, policy_from_table
+from gateway.audit.exporters.config import exporter_configs
 from gateway.oauth.authorize.roles import RoleError, checked_roles
 from gateway.oauth.clients.model import CONFIG_FIELDS
 from gateway.settings import TargetConfig
@@ -39,6 +40,12 @@ def table_setting(name: str, value: Any, source: str) -> Any:
         return dict(value)
     if name == "oidc_role_mapping":
         return _role_mapping(value, source)
+    if name == "audit_export":
+        try:
+            exporter_configs(value)
+        except ValueError as exc:
+            raise ConfigError(f"{source}: {exc}") from None
+        return {str(key): dict(table) for key, table in value.items()}
     if not isinstance(value, Mapping) or not all(isinstance(v, str) for v in value.values()):
         raise ConfigError(f"{source}: [scope_descriptions] must map scope names to text")
     return dict(value)

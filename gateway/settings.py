@@ -222,6 +222,15 @@ class AuditSettings:
     """A signed checkpoint after this many events at most …"""
     audit_checkpoint_seconds: int = 60
     """… and after this many seconds at most, when events are unsigned."""
+    audit_export: Mapping[str, Mapping[str, Any]] = field(default_factory=dict)
+    """``[audit_export.<name>]``: the exporters (JSON lines, syslog, OTLP), checked at load time by
+    ``gateway.audit.exporters.config``; the name keys each one's position in the trail."""
+    audit_retention_days: int = 0
+    """Events older than this many days leave the trail once every exporter delivered them (0: kept
+    forever)."""
+    audit_prune_unexported: bool = False
+    """With no exporter configured, whether retention may delete events no exporter copied (off:
+    it deletes nothing, and says so once)."""
 
 
 @dataclass(frozen=True)

@@ -103,6 +103,7 @@ CATALOGUE = _catalogue(
     EventType(
         "audit_events_dropped", "events the trail's full buffer could not keep (in the log only)", 6002
     ),
+    EventType("audit_pruned", "events past the retention, delivered by every exporter, left the trail", 6002),
 )
 
 

@@ -11,6 +11,9 @@ now say; comparing the two names each kind of tampering:
   or a copy of another event (same id);
 * **reordered**: following the links goes back to a lower sequence number.
 
+A pruned trail (:mod:`gateway.audit.retention`) starts after the last event pruned: its first event
+links to that one's hash, and numbering goes on from there.
+
 An edit that recomputed every later hash leaves the links whole; only the signed checkpoints
 (:mod:`gateway.audit.verify`) can tell it.
 """
@@ -46,9 +49,14 @@ class Row:
     hash: str
 
 
-def link_findings(rows: Sequence[Row]) -> list[Finding]:
-    """Deletions, insertions and moves among ``rows`` (in sequence order)."""
-    findings = _gaps(rows)
+START = Row(0, "", GENESIS)
+"""Where an unpruned trail starts: before event 1, at the genesis hash."""
+
+
+def link_findings(rows: Sequence[Row], anchor: Row = START) -> list[Finding]:
+    """Deletions, insertions and moves among ``rows`` (in sequence order). ``anchor``: the event the
+    trail starts after (``seq`` and ``hash``): the last one pruned, else the genesis."""
+    findings = _gaps(rows, anchor.seq + 1)
     gapped = {f.seq for f in findings}
     known = {row.hash for row in rows}
     followers: dict[str, list[int]] = {}
@@ -73,11 +81,11 @@ def link_findings(rows: Sequence[Row]) -> list[Finding]:
                 )
             index = nxt
 
-    starts = [i for i in followers.get(GENESIS, [])]
+    starts = [i for i in followers.get(anchor.hash, [])]
     if starts:
         walk(min(starts, key=lambda i: (not followers.get(rows[i].hash), i)))
     for index, row in enumerate(rows):
-        if not visited[index] and row.prev_hash not in known and row.prev_hash != GENESIS:
+        if not visited[index] and row.prev_hash not in known and row.prev_hash != anchor.hash:
             if row.seq not in gapped:
                 findings.append(
                     Finding("deleted", row.seq, f"the event written before event {row.seq} is missing")
@@ -96,8 +104,8 @@ def link_findings(rows: Sequence[Row]) -> list[Finding]:
     return sorted(findings, key=lambda f: (f.seq or 0, f.kind))
 
 
-def _gaps(rows: Sequence[Row]) -> list[Finding]:
-    findings, expected = [], 1
+def _gaps(rows: Sequence[Row], expected: int) -> list[Finding]:
+    findings: list[Finding] = []
     for row in rows:
         if row.seq > expected:
             missing = (

@@ -12,6 +12,11 @@ Three passes over what the store holds, reading nothing else:
    event it names. When a checkpoint disagrees with the chain although the links are whole, every
    hash after some edit was recomputed: the change lies after the last checkpoint that agrees.
 
+A trail that retention pruned (:mod:`gateway.audit.retention`) is verified from where it starts:
+its first event chains from the last one deleted (``AuditStore.pruned``), the checkpoints of deleted
+events are checked for numbering and signature only, and the start itself must be vouched for by a
+checkpoint at exactly that event and announced by an ``audit_pruned`` event kept in the trail.
+
 Verification holds three short strings per event in memory (about 200 bytes).
 """
 
@@ -32,7 +37,8 @@ from gateway.audit.checkpoints import (
     read_checkpoint,
 )
 from gateway.audit.links import Finding, Row, link_findings
-from gateway.audit.store import AuditStore, ChainHead, Checkpoint
+from gateway.audit.retention import PRUNED_EVENT
+from gateway.audit.store import EMPTY, AuditStore, ChainHead, Checkpoint
 
 _PAGE = 2000
 
@@ -44,6 +50,8 @@ class Verification:
     checkpoints: int = 0
     signed_through: int = 0
     """The last event a valid checkpoint vouches for (the trail up to it is as written)."""
+    pruned_through: int = 0
+    """The last event retention deleted: the trail starts after it."""
     findings: list[Finding] = field(default_factory=list)
 
     @property
@@ -57,6 +65,7 @@ class Verification:
             "head": self.head,
             "checkpoints": self.checkpoints,
             "signed_through": self.signed_through,
+            "pruned_through": self.pruned_through,
             "findings": [finding.to_json() for finding in self.findings],
         }
 
@@ -67,6 +76,8 @@ class _Read:
     findings: list[Finding] = field(default_factory=list)
     recorded_keys: dict[str, tuple[int, ec.EllipticCurvePublicKey]] = field(default_factory=dict)
     """kid -> (the event that recorded it, the key)."""
+    prunes: set[int] = field(default_factory=set)
+    """The ``through`` of every ``audit_pruned`` event kept."""
 
 
 async def verify_trail(
@@ -74,13 +85,18 @@ async def verify_trail(
 ) -> Verification:
     """``published``: the gateway's own verification keys by ``kid``; ``issuer``: its issuer id."""
     read = await _read_events(store)
-    head = await store.head()
-    result = Verification(events=len(read.rows), head=head.seq)
-    result.findings = read.findings + link_findings(read.rows) + _head_findings(read.rows, head)
+    head, pruned = await store.head(), await store.pruned()
+    anchor = Row(pruned.seq, "", pruned.hash)
+    result = Verification(events=len(read.rows), head=head.seq, pruned_through=pruned.seq)
+    result.findings = read.findings + link_findings(read.rows, anchor) + _head_findings(read, head, anchor)
     checkpoints = await _all_checkpoints(store)
     result.checkpoints = len(checkpoints)
     hashes = {row.seq: row.hash for row in read.rows}
-    findings, result.signed_through = _checkpoint_findings(checkpoints, hashes, published, read, issuer)
+    if pruned != EMPTY:
+        hashes[pruned.seq] = pruned.hash
+    findings, result.signed_through = _checkpoint_findings(
+        checkpoints, hashes, published, read, issuer, pruned
+    )
     result.findings += findings
     result.findings.sort(key=lambda f: (f.seq or 0, f.kind))
     return result
@@ -116,6 +132,8 @@ async def _read_events(store: AuditStore) -> _Read:
                     )
                 )
             seen.setdefault(event.event_id, stored.seq)
+            if event.type == PRUNED_EVENT and isinstance(event.fields.get("through"), int):
+                read.prunes.add(event.fields["through"])
             if event.type == KEY_EVENT:
                 with contextlib.suppress(KeyError, ValueError, TypeError):  # a broken key vouches for nothing
                     read.recorded_keys[str(event.fields["kid"])] = (
@@ -125,8 +143,23 @@ async def _read_events(store: AuditStore) -> _Read:
     return read
 
 
-def _head_findings(rows: list[Row], head: ChainHead) -> list[Finding]:
-    last = rows[-1] if rows else Row(0, "", head.hash if head.seq == 0 else "")
+def _head_findings(read: _Read, head: ChainHead, anchor: Row) -> list[Finding]:
+    """The trail ends at its head; a pruned one starts where an ``audit_pruned`` event says."""
+    rows = read.rows
+    findings = []
+    if anchor.seq and anchor.seq not in read.prunes:
+        findings.append(
+            Finding(
+                "deleted",
+                anchor.seq,
+                f"events through {anchor.seq} are gone, and no audit_pruned event says so",
+            )
+        )
+    return findings + _end_findings(rows, head, anchor)
+
+
+def _end_findings(rows: list[Row], head: ChainHead, anchor: Row) -> list[Finding]:
+    last = rows[-1] if rows else anchor
     if last.seq < head.seq:
         return [
             Finding("deleted", last.seq + 1, f"events {last.seq + 1} to {head.seq} are missing at the end")
@@ -157,8 +190,11 @@ def _checkpoint_findings(
     published: Mapping[str, ec.EllipticCurvePublicKey],
     read: _Read,
     issuer: str,
+    pruned: ChainHead = EMPTY,
 ) -> tuple[list[Finding], int]:
-    """The findings of the checkpoints, and the last event a valid one vouches for."""
+    """The findings of the checkpoints, and the last event a valid one vouches for. Checkpoints of
+    pruned events are checked for their numbering and signature only, but one at exactly the
+    pruned event, which must agree with the hash the pruned trail starts from."""
     findings: list[Finding] = []
     agreeing = 0  # the last event a checkpoint vouches for, as far as the chain agrees
     vouched: list[tuple[CheckpointClaims, bool]] = []  # (claims, under a published key)
@@ -180,6 +216,8 @@ def _checkpoint_findings(
             findings.append(
                 Finding("checkpoint", checkpoint.seq, f"{where} is stored apart from what it signs")
             )
+            continue
+        if claims.seq < pruned.seq:
             continue
         actual = hashes.get(claims.seq)
         if actual is None:
@@ -208,6 +246,14 @@ def _checkpoint_findings(
         else:
             agreeing = max(agreeing, claims.seq)
             vouched.append((claims, under_published))
+    if pruned.seq and not any(claims.seq == pruned.seq for claims, _ in vouched):
+        findings.append(
+            Finding(
+                "deleted",
+                pruned.seq,
+                f"the trail starts after event {pruned.seq}, which no checkpoint vouches for",
+            )
+        )
     latest_published = max((c.seq for c, published_key in vouched if published_key), default=0)
     signed_through = 0
     for claims, under_published in vouched:

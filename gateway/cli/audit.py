@@ -1,10 +1,12 @@
-"""``mcp-gateway audit tail|search|verify|export``: the security team's view of the audit trail.
+"""``mcp-gateway audit tail|search|verify|export|exporters``: the security team's view of the trail.
 
 The commands read the trail the server writes (``audit_store``, by default beside a SQLite store),
 while it runs: ``tail`` shows the newest events (``--follow`` keeps printing them as they come),
-``search`` the events matching every criterion given, ``export`` every event as JSON lines with its
-place in the chain (for a SIEM, or for checking elsewhere), and ``verify`` recomputes the chain and
-checks every checkpoint against the gateway's published keys (docs/audit.md). Times are accepted as
+``search`` the events matching every criterion given, ``export`` every event kept as JSON lines with
+its place in the chain (the lines the ``jsonl`` exporter writes: for a SIEM, for checking
+elsewhere; ``--after`` resumes from a sequence number), and ``verify`` recomputes the chain and
+checks every checkpoint against the gateway's published keys (docs/audit.md); ``exporters`` says how
+far each configured exporter delivered and where the (pruned) trail starts. Times are accepted as
 seconds since the epoch, as ISO 8601 (``2026-05-01``, ``2026-05-01T08:00:00Z``; UTC unless an offset
 is given), or as a length of time before now (``90s``, ``15m``, ``2h``, ``7d``).
 
@@ -23,6 +25,7 @@ from typing import TYPE_CHECKING, Any
 import anyio
 
 from gateway.audit.chain import StoredEvent
+from gateway.audit.exporters.records import exported
 from gateway.audit.store import AuditFilter
 from gateway.audit.verify import verify_trail
 from gateway.cli.output import Handler, add_json_flag, emit, table, when
@@ -53,10 +56,12 @@ def add_parser(commands: Any) -> None:
     search.add_argument("--after", type=int, default=0, help="only events after this sequence number")
     search.add_argument("--limit", type=int, default=100, help="at most this many (default 100)")
     actions.add_parser("verify", help="recompute the chain and check every signed checkpoint")
+    actions.add_parser("exporters", help="each configured exporter's position, and what retention may prune")
     export = actions.add_parser("export", help="every event as JSON lines, with its place in the chain")
     _add_time_flags(export, until=False)
+    export.add_argument("--after", type=int, default=0, help="only events after this sequence number")
     export.add_argument("--format", choices=("jsonl",), required=True)
-    add_json_flag(actions.choices[name] for name in ("tail", "search", "verify"))
+    add_json_flag(actions.choices[name] for name in ("tail", "search", "verify", "exporters"))
 
 
 def _add_time_flags(parser: argparse.ArgumentParser, *, until: bool = True) -> None:
@@ -164,7 +169,8 @@ async def _verify(gateway: Gateway, args: argparse.Namespace) -> int:
     lines = [f"{finding.kind}: {finding.detail}" for finding in result.findings]
     unsigned = result.events and result.head - result.signed_through
     summary = (
-        f"{result.events} events, {result.checkpoints} checkpoints; "
+        (f"events through {result.pruned_through} were pruned; " if result.pruned_through else "")
+        + f"{result.events} events, {result.checkpoints} checkpoints; "
         f"the checkpoints agree with the chain through event {result.signed_through}"
         + (f" ({unsigned} newer events chained, not signed yet)" if unsigned else "")
     )
@@ -176,11 +182,43 @@ async def _verify(gateway: Gateway, args: argparse.Namespace) -> int:
 async def _export(gateway: Gateway, args: argparse.Namespace) -> int:
     store = gateway.audit_trail.store
     since = parse_time(args.since, gateway.clock.now()) if args.since else None
-    after = 0
+    after = args.after
     while page := await store.read(after, _PAGE, AuditFilter(since=since)):
-        for stored in page:
-            print(json.dumps(stored.to_json(), ensure_ascii=False))
+        for stored in page:  # the lines the jsonl exporter writes (gateway.audit.exporters.records)
+            print(exported(stored).line)
         after = page[-1].seq
+    return 0
+
+
+async def _exporters(gateway: Gateway, args: argparse.Namespace) -> int:
+    store = gateway.audit_trail.store
+    head, pruned = await store.head(), await store.pruned()
+    positions = {e.name: await store.export_position(e.name) for e in gateway.audit_exporters}
+    settings = gateway.settings.audit
+    exporters = [
+        {
+            "name": name,
+            "kind": settings.audit_export[name]["kind"],
+            "delivered_through": seq,
+            "behind": head.seq - seq,
+        }
+        for name, seq in positions.items()
+    ]
+    data = {
+        "head": head.seq,
+        "pruned_through": pruned.seq,
+        "retention_days": settings.audit_retention_days,
+        "exporters": exporters,
+    }
+    rows = [(e["name"], e["kind"], e["delivered_through"], e["behind"]) for e in exporters]
+    keep = f"kept {settings.audit_retention_days} days" if settings.audit_retention_days else "kept forever"
+    text = "\n".join(
+        [
+            table(("exporter", "kind", "delivered through", "behind"), rows, "no exporter is configured"),
+            f"the trail holds events {pruned.seq + 1} to {head.seq}; events are {keep}",
+        ]
+    )
+    emit(args, data, text)
     return 0
 
 
@@ -189,4 +227,5 @@ HANDLERS: dict[tuple[str, str], Handler] = {
     ("audit", "search"): _search,
     ("audit", "verify"): _verify,
     ("audit", "export"): _export,
+    ("audit", "exporters"): _exporters,
 }

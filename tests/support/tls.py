@@ -55,6 +55,9 @@ class ThrowAwayCA:
             cadata=certificate.public_bytes(serialization.Encoding.PEM).decode()
         )
         """A client context that trusts this CA alone."""
+        self.ca_file = directory / "throw-away-ca.pem"
+        """This CA's certificate as a PEM file (for a setting that names a CA file)."""
+        self.ca_file.write_bytes(certificate.public_bytes(serialization.Encoding.PEM))
 
     def server_for(self, hostname: str) -> ssl.SSLContext:
         """A server context whose certificate, signed by this CA, names ``hostname``."""
