@@ -23,12 +23,10 @@ from gateway import paths
 from gateway.admin.paging import page_asked, paged_headers, sequence_after, sequence_cursor
 from gateway.admin.queries import query_of
 from gateway.admin.roles import AUDIT_READERS, require_role
-from gateway.audit.search import Criteria, SearchError, criteria
+from gateway.audit.search import QUERY_NAMES, Criteria, SearchError, criteria
 from gateway.audit.store import AuditStore
 from gateway.clock import Clock
 from gateway.errors import InvalidRequest
-
-CRITERIA = ("since", "until", "type", "client_id", "subject", "tool", "outcome")
 
 
 def audit_routes(store: AuditStore, clock: Clock, resource_metadata: str) -> list[BaseRoute]:
@@ -36,12 +34,11 @@ def audit_routes(store: AuditStore, clock: Clock, resource_metadata: str) -> lis
 
     async def events(request: Request) -> Response:
         require_role(request.scope["state"]["claims"], AUDIT_READERS, resource_metadata)
-        query = query_of(request, (*CRITERIA, "cursor", "limit"))
+        query = query_of(request, (*QUERY_NAMES, "cursor", "limit"))
         limit = page_asked(None, query.get("limit")).limit
         after = sequence_after(query["cursor"]) if "cursor" in query else 0
-        asked = Criteria(**{("types" if name == "type" else name): query.get(name, "") for name in CRITERIA})
         try:
-            filters = criteria(asked, clock.now())
+            filters = criteria(Criteria.of(query), clock.now())
         except SearchError as exc:
             raise InvalidRequest(str(exc)) from None
         found = await store.read(after, limit + 1, filters)

@@ -17,6 +17,7 @@ of them, and says whether it saw them all.
 from __future__ import annotations
 
 import re
+from collections.abc import Mapping
 from dataclasses import dataclass
 from datetime import UTC, datetime
 
@@ -27,6 +28,8 @@ _AGO = re.compile(r"(\d{1,9})([smhd])")
 _UNITS = {"s": 1, "m": 60, "h": 3600, "d": 86400}
 _TYPE = re.compile(r"[a-z][a-z0-9_.]{0,63}")
 MAX_TYPES = 20
+QUERY_NAMES = ("since", "until", "type", "client_id", "subject", "tool", "outcome")
+"""The criteria as the admin API's query and the console's search form name them."""
 SCAN_PAGE = 1000
 
 
@@ -45,6 +48,11 @@ class Criteria:
     subject: str = ""
     outcome: str = ""
     tool: str = ""
+
+    @classmethod
+    def of(cls, values: Mapping[str, str]) -> Criteria:
+        """The criteria as query parameters name them (:data:`QUERY_NAMES`: ``type`` for the types)."""
+        return cls(**{("types" if name == "type" else name): values.get(name, "") for name in QUERY_NAMES})
 
 
 def parse_time(text: str, now: float) -> float:

@@ -91,6 +91,10 @@ NAVIGATION = (
     (paths.CONSOLE, "Approval queue"),
     (paths.CALL_PAGES, "Held calls"),
     (paths.CONSOLE_GRANTS, "Grants"),
+    (paths.CONSOLE_CLIENTS, "Clients"),
+    (paths.CONSOLE_TOOLS, "Tools"),
+    (paths.CONSOLE_ACCESS_GRAPH, "Access graph"),
+    (paths.CONSOLE_AUDIT, "Audit"),
 )
 """The pages a person holding a role moves between; a person holding none is shown no navigation
 (they may only read the held calls made for them, AP-6)."""
