@@ -22,16 +22,11 @@ import httpx2
 import pytest
 
 from gateway import paths
-from gateway.audit import AuditLog
-from gateway.audit.events import EventMaker
-from gateway.audit.sqlite_store import SQLiteAuditStore
-from gateway.audit.store import AuditFilter
-from gateway.audit.trail import AuditTrail
-from gateway.clock import SystemClock
 from gateway.console.client_views import REVOKE_GRANT, REVOKE_TOKENS, anchor
 from tests.support.admin_api import Operators, operator_client, request_path
 from tests.support.agents import AgentKey
 from tests.support.console import SignedIn, forms_of
+from tests.support.gateway_server import RunningGateway
 from tests.support.held_calls import (
     FILES_BOT,
     FILES_BOT_SECRET,
@@ -42,6 +37,7 @@ from tests.support.held_calls import (
     call_tool,
 )
 from tests.support.problems import problem_of
+from tests.support.trail_writer import events, record, trail_of
 
 pytestmark = pytest.mark.anyio
 
@@ -62,27 +58,14 @@ class Deployment:
     ops: Operators
 
     @property
-    def gw(self) -> Any:
+    def gw(self) -> RunningGateway:
         return self.calls.gateway
 
     async def record(self, event: str, count: int = 1, **fields: Any) -> None:
-        """``count`` events written to the gateway's trail through an ``AuditLog``."""
-        store = SQLiteAuditStore(str(self.trail_path))
-        trail = AuditTrail(store, EventMaker(SystemClock()))
-        log = AuditLog(trail=trail, maker=trail.maker)
-        try:
-            for n in range(count):
-                log.record(event, **fields, n=n)
-            await trail.flush()
-        finally:
-            await store.close()
+        await record(self.trail_path, event, count, **fields)
 
     async def events(self, **criteria: Any) -> list[dict[str, Any]]:
-        store = SQLiteAuditStore(str(self.trail_path))
-        try:
-            return [stored.to_json() for stored in await store.read(0, 10_000, AuditFilter(**criteria))]
-        finally:
-            await store.close()
+        return await events(self.trail_path, **criteria)
 
 
 @pytest.fixture(scope="module")
@@ -96,7 +79,7 @@ def deployment(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Deployment]
         return call_settings(store, port, more_clients=operators)
 
     with call_gateway(settings, store) as calls:
-        yield Deployment(calls, folder / "gw.audit.sqlite3", Operators(calls.gateway, keys))
+        yield Deployment(calls, trail_of(store), Operators(calls.gateway, keys))
 
 
 def card(page: str, client_id: str) -> str:

@@ -69,7 +69,7 @@ def _tool_row(
         else '<span class="muted">none</span>'
     )
     rate = "—" if use.error_rate is None else f"{use.error_rate:.0%}"
-    flagged = ' class="bad"' if use.error_rate else ""
+    flagged = " bad" if use.error_rate else ""
     return (
         f'<tr id="tool-{escape(tool.name)}"><td><code>{escape(tool.name)}</code>'
         + (f'<br><span class="muted">{escape(about[:140])}</span>' if about else "")
@@ -77,7 +77,7 @@ def _tool_row(
         f"<td><code>{escape(tool.server_id)}</code> {badge}<br>"
         f'<code class="url">{escape(tool.server.url)}</code></td><td>{clients}</td>'
         f'<td class="num">{use.calls}</td><td class="num">{use.upstream_errors}</td>'
-        f'<td class="num"{flagged}>{rate}</td><td class="num">{use.refused}</td></tr>'
+        f'<td class="num{flagged}">{rate}</td><td class="num">{use.refused}</td></tr>'
     )
 
 
