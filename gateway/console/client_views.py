@@ -63,12 +63,13 @@ def _card(held: Holdings, activity: ClientActivity, shown: Shown) -> str:
     name = f"<strong>{escape(client.name)}</strong> " if client.name else ""
     last = html.moment(activity.last_use) if activity.last_use else '<span class="muted">not in 24 h</span>'
     facts = (
-        '<dl class="facts inline-facts">'
-        f"<dt>Source</dt><dd>{escape(client.source)} · {escape(client.auth_method)}</dd>"
-        f"<dt>Holds now</dt><dd>{html.scope_list(held.held, shown.descriptions)}</dd>"
-        f"<dt>Tools it can call</dt><dd>{len(held.tools)}</dd>"
-        f"<dt>Last use</dt><dd>{last}</dd>"
-        f"<dt>Live tokens</dt><dd><strong>{activity.live_tokens}</strong></dd></dl>"
+        '<dl class="stats">'
+        f"<div><dt>Live tokens</dt><dd><strong>{activity.live_tokens}</strong></dd></div>"
+        f"<div><dt>Last use</dt><dd>{last}</dd></div>"
+        f"<div><dt>Tools it can call</dt><dd>{len(held.tools)}</dd></div>"
+        f"<div><dt>Source</dt><dd>{escape(client.source)} · {escape(client.auth_method)}</dd></div>"
+        f'<div class="wide"><dt>Holds now</dt><dd>{html.scope_list(held.held, shown.descriptions)}</dd></div>'
+        "</dl>"
     )
     rows = "".join(_grant_row(g, shown) for g in held.grants)
     grants = (
@@ -93,7 +94,7 @@ def _grant_row(held: HeldGrant, shown: Shown) -> str:
     expires = (
         '<span class="muted">with the client</span>' if grant.standing else html.moment(grant.expires_at)
     )
-    action = ""
+    action = '<span class="muted">change the client</span>' if grant.standing else ""
     if shown.may_revoke and not grant.standing and not held.void and status in CHANGEABLE:
         key = escape(grant.grant_id)
         action = (

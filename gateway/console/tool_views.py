@@ -75,7 +75,7 @@ def _tool_row(
         + (f'<br><span class="muted">{escape(about[:140])}</span>' if about else "")
         + f"</td><td>{html.scope_list(tool.scopes, descriptions)}</td>"
         f"<td><code>{escape(tool.server_id)}</code> {badge}<br>"
-        f'<code class="url">{escape(tool.server.url)}</code></td><td>{clients}</td>'
+        f'<span class="muted">{escape(tool.server.url)}</span></td><td>{clients}</td>'
         f'<td class="num">{use.calls}</td><td class="num">{use.upstream_errors}</td>'
         f'<td class="num{flagged}">{rate}</td><td class="num">{use.refused}</td></tr>'
     )
