@@ -82,7 +82,11 @@ class InventoryPages:
     async def revoke_grant(self, request: Request, visitor: Visitor, form: Form) -> Response:
         grant_id, reason = field(form, "grant_id"), field(form, "reason")
         if not visitor.principal.holds(KEEPER):
-            return self._refused(visitor, "grant_revoked", grant_id=grant_id)
+            with self._s.audit.entered_via("console"):
+                self._s.audit.record(
+                    "grant_revoked", outcome="refused", grant_id=grant_id, **_refusal(visitor)
+                )
+            return _refused_page(visitor)
         try:
             grant = await self._s.approvals.grants.revoke(grant_id, visitor.principal, reason)
         except OAuthError as exc:
@@ -92,7 +96,11 @@ class InventoryPages:
     async def revoke_tokens(self, request: Request, visitor: Visitor, form: Form) -> Response:
         client_id, reason = field(form, "client_id"), field(form, "reason")
         if not visitor.principal.holds(KEEPER):
-            return self._refused(visitor, "client_tokens_revoked", client_id=client_id)
+            with self._s.audit.entered_via("console"):
+                self._s.audit.record(
+                    "client_tokens_revoked", outcome="refused", client_id=client_id, **_refusal(visitor)
+                )
+            return _refused_page(visitor)
         try:
             text = checked_text(reason, "reason", MAX_NOTE, required=True)
             if not await self._s.inventory.known(client_id):
@@ -105,14 +113,6 @@ class InventoryPages:
                 "client_tokens_revoked", outcome="revoked", client_id=client_id, by=visitor.name, reason=text
             )
         return _back_to(client_id, "tokens")
-
-    def _refused(self, visitor: Visitor, event: str, **about: str) -> Response:
-        """AD-7: a change asked for by someone who may not make it is refused, and recorded."""
-        with self._s.audit.entered_via("console"):
-            self._s.audit.record(
-                event, outcome="refused", by=visitor.name, reason=f"needs the {KEEPER} role", **about
-            )
-        return refused_page(f"Only a {KEEPER} may revoke. Nothing was changed.", 403, visitor)
 
     async def _clients(
         self, visitor: Visitor, message: str = "", status: int = 200, done: str = ""
@@ -128,6 +128,15 @@ class InventoryPages:
         return html.page(
             "Clients", body, status=status, person=visitor.header(), current=paths.CONSOLE_CLIENTS
         )
+
+
+def _refusal(visitor: Visitor) -> dict[str, str]:
+    """AD-7: what the record of a change refused to someone who may not make it says."""
+    return {"by": visitor.name, "reason": f"needs the {KEEPER} role"}
+
+
+def _refused_page(visitor: Visitor) -> Response:
+    return refused_page(f"Only a {KEEPER} may revoke. Nothing was changed.", 403, visitor)
 
 
 def _back_to(client_id: str, done: str) -> Response:
