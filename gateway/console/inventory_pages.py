@@ -82,10 +82,7 @@ class InventoryPages:
     async def revoke_grant(self, request: Request, visitor: Visitor, form: Form) -> Response:
         grant_id, reason = field(form, "grant_id"), field(form, "reason")
         if not visitor.principal.holds(KEEPER):
-            with self._s.audit.entered_via("console"):
-                self._s.audit.record(
-                    "grant_revoked", outcome="refused", grant_id=grant_id, **_refusal(visitor)
-                )
+            self._s.audit.record("grant_revoked", outcome="refused", grant_id=grant_id, **_refusal(visitor))
             return _refused_page(visitor)
         try:
             grant = await self._s.approvals.grants.revoke(grant_id, visitor.principal, reason)
@@ -96,10 +93,9 @@ class InventoryPages:
     async def revoke_tokens(self, request: Request, visitor: Visitor, form: Form) -> Response:
         client_id, reason = field(form, "client_id"), field(form, "reason")
         if not visitor.principal.holds(KEEPER):
-            with self._s.audit.entered_via("console"):
-                self._s.audit.record(
-                    "client_tokens_revoked", outcome="refused", client_id=client_id, **_refusal(visitor)
-                )
+            self._s.audit.record(
+                "client_tokens_revoked", outcome="refused", client_id=client_id, **_refusal(visitor)
+            )
             return _refused_page(visitor)
         try:
             text = checked_text(reason, "reason", MAX_NOTE, required=True)
@@ -108,10 +104,9 @@ class InventoryPages:
         except OAuthError as exc:
             return await self._clients(visitor, refusal(exc), exc.status_code)
         await self._s.marks.revoke_client(client_id)
-        with self._s.audit.entered_via("console"):
-            await self._s.audit.durable(
-                "client_tokens_revoked", outcome="revoked", client_id=client_id, by=visitor.name, reason=text
-            )
+        await self._s.audit.durable(
+            "client_tokens_revoked", outcome="revoked", client_id=client_id, by=visitor.name, reason=text
+        )
         return _back_to(client_id, "tokens")
 
     async def _clients(
