@@ -137,6 +137,11 @@ async def test_ad7_a_tool_author_reads_who_can_do_what_but_not_the_audit_trail(
 ) -> None:
     async with SignedIn(deployment.gw, "author") as author:
         assert (await author.open(paths.CONSOLE_TOOLS)).status_code == 200
+        tools = await author.open(paths.CONSOLE_TOOLS)
+        assert (
+            f'href="{paths.CONSOLE_CLIENTS}"' in tools.text
+            and f'href="{paths.CONSOLE_AUDIT}"' not in tools.text
+        )
         assert (await author.open(paths.CONSOLE_AUDIT)).status_code == 403
     refused = await deployment.ops.get(http, "author-api", EVENTS)
     assert problem_of(refused, 403)["error"] == "insufficient_scope"

@@ -20,9 +20,9 @@ from gateway.console import html
 from gateway.console.access import refused_page
 from gateway.console.audit_views import search_page
 from gateway.console.visitors import Visitor
+from gateway.oauth.authorize.roles import TRAIL_READERS
 
 PAGE = 50
-READERS = ("auditor", "security-admin")
 MAX_VALUE = 512
 
 
@@ -32,7 +32,7 @@ class AuditPages:
         self._clock = clock
 
     async def search(self, request: Request, visitor: Visitor) -> Response:
-        if not any(visitor.principal.holds(role) for role in READERS):
+        if not any(visitor.principal.holds(role) for role in TRAIL_READERS):
             return refused_page("The audit trail is for auditors and security admins.", 403, visitor)
         asked = {name: request.query_params.get(name, "")[:MAX_VALUE] for name in QUERY_NAMES}
         after_text = request.query_params.get("after", "0")

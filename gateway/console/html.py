@@ -16,6 +16,7 @@ from starlette.responses import HTMLResponse
 
 from gateway import paths
 from gateway.oauth.authorize.pages import page_headers
+from gateway.oauth.authorize.roles import TRAIL_READERS
 
 STYLE = (
     ":root{--ink:#1d2330;--muted:#5b6472;--line:#d9dde3;--bg:#f5f6f8;--card:#fff;--accent:#1f5fbf;"
@@ -116,17 +117,18 @@ STYLE = (
     ".hidden-name{position:absolute;width:1px;height:1px;overflow:hidden;clip-path:inset(50%);white-space:nowrap}"
 )
 
-NAVIGATION = (
-    (paths.CONSOLE, "Approval queue"),
-    (paths.CALL_PAGES, "Held calls"),
-    (paths.CONSOLE_GRANTS, "Grants"),
-    (paths.CONSOLE_CLIENTS, "Clients"),
-    (paths.CONSOLE_TOOLS, "Tools"),
-    (paths.CONSOLE_ACCESS_GRAPH, "Access graph"),
-    (paths.CONSOLE_AUDIT, "Audit"),
+NAVIGATION: tuple[tuple[str, str, tuple[str, ...]], ...] = (
+    (paths.CONSOLE, "Approval queue", ()),
+    (paths.CALL_PAGES, "Held calls", ()),
+    (paths.CONSOLE_GRANTS, "Grants", ()),
+    (paths.CONSOLE_CLIENTS, "Clients", ()),
+    (paths.CONSOLE_TOOLS, "Tools", ()),
+    (paths.CONSOLE_ACCESS_GRAPH, "Access graph", ()),
+    (paths.CONSOLE_AUDIT, "Audit", TRAIL_READERS),
 )
-"""The pages a person holding a role moves between; a person holding none is shown no navigation
-(they may only read the held calls made for them, AP-6)."""
+"""The pages a person holding a role moves between (path, name, and the roles one of which it
+needs, when not every role reads it); a person holding none is shown no navigation (they may only
+read the held calls made for them, AP-6)."""
 
 
 def page(
@@ -155,7 +157,8 @@ def _header(person: tuple[str, Sequence[str], str] | None, current: str) -> str:
     name, roles, token = person
     links = "".join(
         f'<a href="{path}"{" aria-current=page" if path == current else ""}>{text}</a>'
-        for path, text in NAVIGATION
+        for path, text, needs in NAVIGATION
+        if not needs or any(role in roles for role in needs)
     )
     navigation = f'<nav aria-label="Console">{links}</nav>' if roles else ""
     held = ", ".join(roles) or "no role"

@@ -13,7 +13,7 @@ from html import escape
 
 from gateway.console import html
 from gateway.console.holdings import Holdings, callers
-from gateway.console.trail_usage import ToolUsage, ToolUse
+from gateway.console.trail_usage import SCAN_BOUND, ToolUsage, ToolUse
 from tools_registry.catalog import ServerHealth
 from tools_registry.tool_entries import CatalogTool
 
@@ -47,7 +47,8 @@ def tools_page(
     return (
         "<h1>Tools</h1>"
         f'<p class="lead">Every tool of the catalogue, what calling it takes, and how it was called since '
-        f"{html.moment(usage.since)} (the last 24 hours of the audit trail, at most 20,000 calls read). "
+        f"{html.moment(usage.since)} (the last 24 hours of the audit trail, at most {SCAN_BOUND:,} calls "
+        "read). "
         "The error rate is upstream errors over calls that reached the upstream; refusals by the "
         f"gateway are counted apart.</p>{cut}{table}"
     )
@@ -62,7 +63,8 @@ def _tool_row(
 ) -> str:
     about = tool.title or tool.description or ""
     state = health.get(tool.server_id)
-    badge = html.badge("active" if state is None or state.healthy else "suspended")
+    up = state is None or state.healthy
+    badge = f'<span class="badge {"active" if up else "revoked"}">{"up" if up else "down"}</span>'
     clients = (
         '<ul class="scopes">' + "".join(f"<li><code>{escape(c)}</code></li>" for c in able) + "</ul>"
         if able
