@@ -10,7 +10,7 @@ from html import escape
 
 from gateway import paths
 from gateway.console import html
-from gateway.console.grant_views import CHANGEABLE
+from gateway.console.grant_views import CHANGEABLE, revoke_form
 from gateway.console.holdings import HeldGrant, Holdings
 from gateway.console.trail_usage import ClientActivity, ClientUsage
 from gateway.console.visitors import Visitor
@@ -96,15 +96,8 @@ def _grant_row(held: HeldGrant, shown: Shown) -> str:
     )
     action = '<span class="muted">change the client</span>' if grant.standing else ""
     if shown.may_revoke and not grant.standing and not held.void and status in CHANGEABLE:
-        key = escape(grant.grant_id)
-        action = (
-            f'<details><summary>Revoke<span class="hidden-name"> {key}</span></summary>'
-            f'<form method="post" action="{REVOKE_GRANT}">'
-            f"{html.hidden({'csrf': shown.visitor.csrf, 'grant_id': grant.grant_id})}"
-            f'<label for="revoke-{key}">Reason</label>'
-            f'<textarea id="revoke-{key}" name="reason" maxlength="1000" required></textarea>'
-            '<button type="submit" class="danger">Revoke grant</button></form></details>'
-        )
+        fields = {"csrf": shown.visitor.csrf, "grant_id": grant.grant_id}
+        action = revoke_form(grant.grant_id, REVOKE_GRANT, fields)
     return (
         f"<tr><td><code>{escape(grant.grant_id)}</code></td><td>{kind}</td>"
         f"<td>{html.scope_list(grant.scopes, shown.descriptions)}</td><td>{expires}</td>"

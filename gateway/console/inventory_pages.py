@@ -25,12 +25,14 @@ from starlette.responses import RedirectResponse, Response
 from gateway import paths
 from gateway.approvals import Approvals
 from gateway.approvals.decisions import MAX_NOTE, checked_text
+from gateway.approvals.grant_desk import SECURITY_ADMIN
 from gateway.audit import AuditLog
 from gateway.audit.store import AuditStore
 from gateway.clock import Clock
 from gateway.console import html
 from gateway.console.access import LEAVING, Form, field, refusal, refused_page
 from gateway.console.client_views import Shown, anchor, clients_page
+from gateway.console.grants_pages import DONE as GRANT_DONE
 from gateway.console.holdings import Inventory
 from gateway.console.tool_views import access_graph, tools_page
 from gateway.console.trail_usage import client_usage, tool_usage
@@ -38,9 +40,9 @@ from gateway.console.visitors import Visitor
 from gateway.errors import NotFound, OAuthError
 from gateway.oauth.tokens.not_before import NotBeforeMarks
 
-KEEPER = "security-admin"
+KEEPER = SECURITY_ADMIN
 DONE = {
-    "grant": "Revoked: the grant allows nothing more, and every live token carrying it has stopped working.",
+    "grant": GRANT_DONE["revoked"],
     "tokens": "Revoked: every token issued to the client before now has stopped working.",
 }
 
