@@ -46,7 +46,8 @@ async def test_tool_calls_count_over_the_last_day_and_say_when_the_scan_was_cut(
     assert use.error_rate == 0.25 and usage.complete
     assert usage.tools["weather__other"].error_rate == 0.0
     cut = await tool_usage(world.store, world.clock.now(), bound=5)
-    assert not cut.complete and sum(use.calls for use in cut.tools.values()) == 5
+    assert not cut.complete and sum(use.calls for use in cut.tools.values()) <= 5
+    assert cut.tools["weather__other"].calls == 1, "the newest are read"
 
 
 async def test_live_tokens_end_with_their_lifetime_a_revocation_and_the_clients_mark(tmp_path: Path) -> None:

@@ -10,8 +10,8 @@ unless an offset is given; a date alone is its midnight), or a length of time be
     >>> found.since, found.types, found.tool
     (0.0, ('token_issued', 'tool_call'), 'a__b')
 
-:func:`scan` reads the events of a window for a summary (a page's counts), at most a bounded number
-of them, and says whether it saw them all.
+:func:`recent` reads the newest events of a window for a summary (a page's counts), within a bounded
+number of the trail's last events, and says whether it saw the whole window.
 """
 
 from __future__ import annotations
@@ -101,17 +101,22 @@ def criteria(asked: Criteria, now: float) -> AuditFilter:
 class Scanned:
     events: list[StoredEvent]
     complete: bool
-    """False when the scan stopped at its bound with events left unread."""
+    """False when older events of the window were left unread (the bound was reached first)."""
 
 
-async def scan(store: AuditStore, filters: AuditFilter, bound: int) -> Scanned:
-    """The events matching ``filters``, oldest first, at most ``bound`` of them."""
+async def recent(store: AuditStore, filters: AuditFilter, bound: int) -> Scanned:
+    """The events matching ``filters`` among the last ``bound`` events of the trail, oldest first:
+    the newest are always read, and the work is bounded whatever the trail's length. Complete when
+    those reach back past ``filters.since`` (or to the start of the trail)."""
+    head = await store.head()
+    start = max(0, head.seq - bound)
     found: list[StoredEvent] = []
-    after = 0
-    while True:
-        wanted = min(SCAN_PAGE, bound + 1 - len(found))
-        page = await store.read(after, wanted, filters)
+    after = start
+    while page := await store.read(after, SCAN_PAGE, filters):
         found.extend(page)
-        if len(page) < wanted or len(found) > bound:
-            return Scanned(found[:bound], len(found) <= bound)
         after = page[-1].seq
+    complete = start == 0
+    if not complete and filters.since is not None:
+        edge = await store.read(start - 1, 1)  # the event the scan began at
+        complete = bool(edge) and edge[0].index.at < filters.since
+    return Scanned(found, complete)

@@ -45,7 +45,8 @@ def clients_page(
         ""
         if usage.complete
         else html.notice(
-            "The trail holds more events than one page reads: last use and live tokens are undercounted."
+            "The last 24 hours hold more events than one page reads: only the newest were read, so a "
+            "client may be shown as unused when it was used earlier."
         )
     )
     return (

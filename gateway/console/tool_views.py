@@ -42,13 +42,16 @@ def tools_page(
     cut = (
         ""
         if usage.complete
-        else html.notice("More tool calls than one scan reads: the counts below are a lower bound.")
+        else html.notice(
+            f"The last 24 hours hold more than {SCAN_BOUND:,} events: only the newest were read, and "
+            "the counts below are a lower bound."
+        )
     )
     return (
         "<h1>Tools</h1>"
         f'<p class="lead">Every tool of the catalogue, what calling it takes, and how it was called since '
-        f"{html.moment(usage.since)} (the last 24 hours of the audit trail, at most {SCAN_BOUND:,} calls "
-        "read). "
+        f"{html.moment(usage.since)} (the last 24 hours of the audit trail, read among its newest "
+        f"{SCAN_BOUND:,} events). "
         "The error rate is upstream errors over calls that reached the upstream; refusals by the "
         f"gateway are counted apart.</p>{cut}{table}"
     )

@@ -1,8 +1,9 @@
 """What the audit trail says about use: tool calls per tool, and each client's last use and live tokens.
 
 Both read a recent window of the trail (:data:`WINDOW`, the last 24 hours) through the store's
-filters, and at most :data:`SCAN_BOUND` events of it: a page says when the bound cut the count short
-(``complete`` is False), rather than stalling on a trail of millions.
+filters, among the last :data:`SCAN_BOUND` events of the trail (the newest always): a page says when
+the bound left older events of the window unread (``complete`` is False), rather than stalling on a
+trail of millions.
 
 * **Tool calls** are the ``tool_call`` events: ``forwarded`` (the upstream answered),
   ``upstream_error`` (it failed or answered an error) and ``refused`` (the gateway refused the
@@ -25,7 +26,7 @@ from collections.abc import Mapping
 from dataclasses import dataclass
 
 from gateway.audit.chain import StoredEvent
-from gateway.audit.search import scan
+from gateway.audit.search import recent
 from gateway.audit.store import AuditFilter, AuditStore
 from gateway.oauth.tokens.not_before import NotBeforeMarks
 
@@ -77,7 +78,7 @@ async def tool_usage(
     store: AuditStore, now: float, window: float = WINDOW, bound: int = SCAN_BOUND
 ) -> ToolUsage:
     since = now - window
-    found = await scan(store, AuditFilter(since=since, types=(TOOL_CALL,)), bound)
+    found = await recent(store, AuditFilter(since=since, types=(TOOL_CALL,)), bound)
     counts: Counter[tuple[str, str]] = Counter(
         (stored.index.tool, stored.index.outcome) for stored in found.events if stored.index.tool
     )
@@ -98,7 +99,7 @@ async def client_usage(
 ) -> ClientUsage:
     since = now - max(window, token_lifetime)
     kinds = (TOKEN_ISSUED, TOKEN_REVOKED, TOOL_CALL)
-    found = await scan(store, AuditFilter(since=since, types=kinds), bound)
+    found = await recent(store, AuditFilter(since=since, types=kinds), bound)
     revoked = {_jti(stored) for stored in found.events if stored.index.type == TOKEN_REVOKED}
     last: dict[str, float] = {}
     live: Counter[str] = Counter()
