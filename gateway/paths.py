@@ -42,6 +42,8 @@ ADMIN_GRANTS = ADMIN_API_V1 + "/grants"
 ADMIN_POLICY = ADMIN_API_V1 + "/policy"
 ADMIN_CALLS = ADMIN_API_V1 + "/calls"
 """Held calls for approvers: ``?status=``, ``/{id}``, ``/{id}/approve``, ``/{id}/deny``."""
+ADMIN_AUDIT_EVENTS = ADMIN_API_V1 + "/audit/events"
+"""The audit trail, searched and paged, for auditors and security admins."""
 CALL_PAGES = "/admin/calls"
 """The held calls at the console: ``/admin/calls`` lists them, ``/admin/calls/{id}`` is the approval
 page of one (the agent is sent there), ``…/approve`` and ``…/deny`` decide it."""
@@ -54,6 +56,12 @@ CONSOLE_REQUESTS = CONSOLE + "/requests"
 """``/admin/requests/{id}`` shows one access request; ``…/approve`` and ``…/deny`` decide it."""
 CONSOLE_GRANTS = CONSOLE + "/grants"
 """The grants; ``/admin/grants/{id}/revoke`` and ``…/review`` change one."""
+CONSOLE_CLIENTS = CONSOLE + "/clients"
+"""Every client with what it holds; ``/admin/clients/{id}/revoke-tokens`` ends its tokens and
+``/admin/clients/grants/{id}/revoke`` one of its grants."""
+CONSOLE_TOOLS = CONSOLE + "/tools"
+CONSOLE_ACCESS_GRAPH = CONSOLE + "/access-graph"
+CONSOLE_AUDIT = CONSOLE + "/audit"
 
 
 def resource_metadata_path(resource: str) -> str:

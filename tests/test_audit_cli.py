@@ -14,7 +14,7 @@ from pathlib import Path
 import pytest
 
 from gateway.audit.chain import canonical, link
-from gateway.cli.audit import parse_time
+from gateway.audit.search import parse_time
 from tests.support.audit import edit_file
 from tests.support.cli import REPO, Cli, assert_refused
 

@@ -23,12 +23,12 @@ from pathlib import Path
 
 import anyio
 import pytest
-from playwright.sync_api import Browser, Page, expect
+from playwright.sync_api import Browser, expect
 
 from gateway import paths
 from tests.support.approval_desk import BOT, BOT_SECRET, DESK, DESK_NAME, desk_gateway
 from tests.support.authorization_code import PublicClient
-from tests.support.chromium import chromium_browser
+from tests.support.chromium import chromium_browser, every_button_is_named, sign_in_at_console
 from tests.support.gateway_server import RunningGateway
 from tests.support.held_calls import (
     FILES_BOT,
@@ -96,26 +96,6 @@ def bot_token_status(gw: RunningGateway, scope: str) -> int:
             auth=(BOT, BOT_SECRET),
         )
     return answer.status_code
-
-
-def every_button_is_named(page: Page) -> None:
-    buttons = page.get_by_role("button")
-    for index in range(buttons.count()):
-        assert buttons.nth(index).inner_text().strip(), "a button without a name"
-    expect(page.get_by_role("heading", level=1)).to_have_count(1)
-    assert page.locator("html").get_attribute("lang") == "en"
-
-
-def sign_in_at_console(page: Page, gw: RunningGateway, username: str) -> dict[str, str]:
-    """Open the console, get sent to sign in, sign in; the queue's response headers."""
-    page.goto(gw.endpoint(paths.CONSOLE))
-    expect(page.get_by_role("heading", level=1)).to_have_text("Sign in to the console")
-    page.get_by_label("Username").fill(username)
-    page.get_by_label("Password").fill(PASSWORD)
-    with page.expect_response(lambda r: r.url == gw.endpoint(paths.CONSOLE)) as queue:
-        page.get_by_role("button", name="Sign in", exact=True).click()
-    page.wait_for_load_state()
-    return queue.value.headers
 
 
 def test_a_security_admin_approves_part_of_a_request_for_less_time_and_revokes_it_in_chromium(

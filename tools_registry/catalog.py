@@ -215,6 +215,10 @@ class Catalog:
         found = self.unavailable(name)
         return found[1] if found is not None else None
 
+    def tools(self) -> list[CatalogTool]:
+        """Every tool ``tools/list`` can show (healthy servers only), sorted by exposed name."""
+        return list(self._current().tools)
+
     def visible_to(self, granted: Collection[str]) -> list[CatalogTool]:
         """The tools whose every required scope ``granted`` covers, sorted by exposed name."""
         return list(self._visible(granted))

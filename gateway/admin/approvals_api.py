@@ -23,7 +23,6 @@ from __future__ import annotations
 
 from collections.abc import Callable, Iterable, Sequence
 from typing import Any, TypeVar, get_args
-from urllib.parse import urlencode
 
 from starlette.requests import Request
 from starlette.responses import JSONResponse, Response
@@ -31,7 +30,7 @@ from starlette.routing import Route
 
 from gateway import paths
 from gateway.admin.json_bodies import Member, json_body, positive_whole, strings, text
-from gateway.admin.paging import Page, SortKey, page, page_asked
+from gateway.admin.paging import Page, SortKey, page, page_asked, paged_headers
 from gateway.admin.queries import one_of, query_of, yes_or_no
 from gateway.admin.roles import DECIDERS, KEEPERS, READERS, principal_of, require_role
 from gateway.approvals import Approvals
@@ -194,9 +193,6 @@ def _paged(
 ) -> Response:
     """``{"items": [...], "next_cursor": ...}``, with ``Link: <…>; rel="next"`` when there is more."""
     shown, next_cursor = page(items, key, asked)
-    headers = dict(NO_STORE)
-    if next_cursor is not None:
-        following = urlencode({**query, "cursor": next_cursor})
-        headers["Link"] = f'<{request.url.path}?{following}>; rel="next"'
+    headers = paged_headers(request, query, next_cursor)
     answer = {"items": [view(item) for item in shown], "next_cursor": next_cursor}
     return JSONResponse(answer, headers=headers)

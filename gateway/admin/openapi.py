@@ -14,12 +14,14 @@ from __future__ import annotations
 
 from typing import Any
 
+from gateway.admin.openapi_parameters import PARAMETERS
 from gateway.admin.openapi_schemas import SCHEMAS, Schema, ref
 
 SCHEME = "adminToken"
 READ = ("admin:auditor", "admin:security-admin", "admin:tool-author")
 DECIDE = ("admin:security-admin", "admin:tool-author")
 KEEP = ("admin:security-admin",)
+AUDIT_READ = ("admin:auditor", "admin:security-admin")
 CALL_DECIDERS = ("admin:security-admin",)
 """Who approves held calls, unless policy makes the person the call was made for its approver."""
 PERSON_DECIDES = (
@@ -76,48 +78,6 @@ def _operation(
             "content": {"application/json": {"schema": ref(body)}},
         }
     return operation
-
-
-def _path_id(name: str, description: str) -> dict[str, Any]:
-    return {
-        "name": name,
-        "in": "path",
-        "required": True,
-        "description": description,
-        "schema": {"type": "string", "minLength": 1, "maxLength": 200},
-    }
-
-
-def _query(name: str, description: str, schema: Schema) -> dict[str, Any]:
-    return {"name": name, "in": "query", "required": False, "description": description, "schema": schema}
-
-
-PARAMETERS: dict[str, Any] = {
-    "RequestId": _path_id("request_id", "an access request's id (req_...)"),
-    "GrantId": _path_id("grant_id", "a grant's id (grt_..., or standing:<client id>)"),
-    "CallId": _path_id("call_id", "a held call's id"),
-    "CallStatus": _query(
-        "status", "only calls in this status", {"enum": ["pending", "approved", "denied", "expired", "used"]}
-    ),
-    "ClientId": _query("client_id", "only this client's records", {"type": "string", "maxLength": 512}),
-    "RequestStatus": _query(
-        "status", "only requests in this status", {"enum": ["pending", "approved", "denied", "expired"]}
-    ),
-    "GrantStatus": _query(
-        "status", "only grants in this status", {"enum": ["active", "expired", "revoked", "suspended"]}
-    ),
-    "Overdue": _query(
-        "overdue",
-        "only grants past (true) or not past (false) their review date",
-        {"enum": ["true", "false"]},
-    ),
-    "Cursor": _query(
-        "cursor", "the next_cursor of the previous page", {"type": "string", "minLength": 1, "maxLength": 512}
-    ),
-    "Limit": _query(
-        "limit", "records per page", {"type": "integer", "minimum": 1, "maximum": 200, "default": 50}
-    ),
-}
 
 
 def _responses() -> dict[str, Any]:
@@ -257,6 +217,25 @@ def _paths() -> dict[str, Any]:
                 also=PERSON_DECIDES,
             )
         },
+        "/audit/events": {
+            "get": _operation(
+                "searchAuditEvents",
+                "the audit trail's events matching every criterion given, oldest first, a page at a time",
+                AUDIT_READ,
+                ref("AuditEventPage"),
+                ("400",),
+                parameters=(
+                    "Since",
+                    "Until",
+                    "EventTypes",
+                    "EventClient",
+                    "EventSubject",
+                    "EventTool",
+                    "EventOutcome",
+                    *paging,
+                ),
+            )
+        },
         "/policy": {"get": _operation("getPolicy", "the approval policy in force", READ, ref("Policy"), ())},
     }
 
@@ -269,8 +248,9 @@ def openapi_document(server_url: str, token_endpoint: str, resource: str) -> dic
             "title": "MCP gateway admin API",
             "version": "1",
             "description": (
-                "Operators' API of the MCP gateway: health, access requests, grants and the approval "
-                f"policy. Every call needs a bearer token from {token_endpoint} with resource={resource} "
+                "Operators' API of the MCP gateway: health, access requests, grants, the approval "
+                "policy and the audit trail. Every call needs a bearer token from "
+                f"{token_endpoint} with resource={resource} "
                 "whose scopes hold a role: admin:security-admin, admin:tool-author or admin:auditor "
                 "(admin holds all three). Times are seconds since the epoch unless said otherwise."
             ),

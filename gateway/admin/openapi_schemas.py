@@ -154,13 +154,13 @@ POLICY = answer(
 )
 
 
-def page_of(item: str) -> Schema:
+def page_of(item: str, order: str = "oldest first") -> Schema:
     return answer(
         {
             "items": {"type": "array", "items": ref(item)},
             "next_cursor": nullable("string", "pass as ?cursor= for the next page; null on the last"),
         },
-        f"one page of {item} records, oldest first",
+        f"one page of {item} records, {order}",
     )
 
 
@@ -206,6 +206,27 @@ HEALTH = answer(
     "this replica's health; times are RFC 3339 (UTC)",
 )
 
+AUDIT_EVENT: Schema = {
+    "type": "object",
+    "description": (
+        "one event of the audit trail with its place in the chain; a body that is not an event any "
+        "more (the trail was changed: run audit verify) is given as it is stored, under body"
+    ),
+    "properties": {
+        "seq": {"type": "integer", "minimum": 1, "description": "its sequence number in the chain"},
+        "prev_hash": {"type": "string", "description": "the hash of the event before it (hex)"},
+        "hash": {"type": "string", "description": "SHA-256 of prev_hash then the stored body (hex)"},
+        "id": {"type": "string", "description": "a UUIDv7"},
+        "at": {"type": "number", "description": EPOCH},
+        "type": {"type": "string", "description": "a type of the catalogue (docs/audit.md)"},
+        "outcome": {"type": "string"},
+        "actor": {"type": "object", "description": "client_id, subject, chain, via: who acted, and how"},
+        "fields": {"type": "object", "description": "the facts that explain it; never a token or secret"},
+        "body": {"type": "string"},
+    },
+    "required": ["seq", "prev_hash", "hash"],
+}
+
 NOTE: Schema = {"type": "string", "maxLength": 1000, "description": "printable text, for the record"}
 APPROVE_BODY = body(
     {
@@ -240,6 +261,8 @@ SCHEMAS: dict[str, Schema] = {
     "Grant": GRANT,
     "GrantPage": page_of("Grant"),
     "Policy": POLICY,
+    "AuditEvent": AUDIT_EVENT,
+    "AuditEventPage": page_of("AuditEvent", "oldest first (by sequence number)"),
     "HeldCall": HELD_CALL,
     "HeldCallList": HELD_CALL_LIST,
     "ApproveBody": APPROVE_BODY,

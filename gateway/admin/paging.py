@@ -18,11 +18,14 @@ from __future__ import annotations
 import base64
 import binascii
 import json
-from collections.abc import Callable, Iterable
+from collections.abc import Callable, Iterable, Mapping
 from dataclasses import dataclass
 from typing import TypeVar
+from urllib.parse import urlencode
 
-from gateway.errors import InvalidRequest
+from starlette.requests import Request
+
+from gateway.errors import NO_STORE, InvalidRequest
 
 T = TypeVar("T")
 SortKey = tuple[float, str]
@@ -61,6 +64,37 @@ def page(items: Iterable[T], key: Callable[[T], SortKey], asked: Page) -> tuple[
     shown = ordered[: asked.limit]
     more = len(ordered) > asked.limit
     return shown, encode_cursor(key(shown[-1])) if more else None
+
+
+def paged_headers(request: Request, query: Mapping[str, str], next_cursor: str | None) -> dict[str, str]:
+    """An answer's headers: ``no-store``, and ``Link: <…>; rel="next"`` (RFC 8288) naming the next
+    page (the same query, the next cursor) when there is one."""
+    headers = dict(NO_STORE)
+    if next_cursor is not None:
+        following = urlencode({**query, "cursor": next_cursor})
+        headers["Link"] = f'<{request.url.path}?{following}>; rel="next"'
+    return headers
+
+
+SEQUENCE = "seq"
+"""What a cursor over the audit trail holds beside the sequence number of the last event shown."""
+
+
+def sequence_cursor(seq: int) -> str:
+    """The cursor of a page of the audit trail that ended on event ``seq``.
+
+    >>> sequence_after(sequence_cursor(42))
+    42
+    """
+    return encode_cursor((float(seq), SEQUENCE))
+
+
+def sequence_after(cursor: str) -> int:
+    """The sequence number a cursor of :func:`sequence_cursor` holds; anything else is ``invalid_request``."""
+    seq, kind = decode_cursor(cursor)
+    if kind != SEQUENCE or not seq.is_integer() or not 0 <= seq < 2**53:
+        raise InvalidRequest("cursor is not one this API gave; start again without it")
+    return int(seq)
 
 
 def encode_cursor(key: SortKey) -> str:

@@ -32,6 +32,8 @@ least of them first."""
 DECIDERS = (SECURITY_ADMIN, TOOL_AUTHOR)
 """Who may approve or deny an access request at all; the policy names which of the two decides
 each request, and the request desk checks that (AP-4)."""
+AUDIT_READERS = (AUDITOR, SECURITY_ADMIN)
+"""Who may search the audit trail: it names every client, person and tool, and what each did."""
 KEEPERS = (SECURITY_ADMIN,)
 """Who may revoke and re-certify grants (the grant desk checks it too)."""
 

@@ -81,6 +81,11 @@ CATALOGUE = _catalogue(
     EventType("grant_expired", "a grant reached its expiry", 3005),
     EventType("grant_reviewed", "a grant was re-certified by a reviewer", 3005),
     EventType("review_due", "a grant's review date passed", 3005),
+    EventType(
+        "client_tokens_revoked",
+        "a security admin ended every token of a client at once (its not-before mark), or was refused",
+        3005,
+    ),
     # -- accounts: clients and people -----------------------------------------------------------
     EventType("client_registration", "a dynamic registration was accepted, refused or rate limited", 3001),
     EventType("client_management", "a registered client was updated or deleted (RFC 7592), or refused", 3001),

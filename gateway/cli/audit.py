@@ -18,14 +18,13 @@ from __future__ import annotations
 
 import argparse
 import json
-import re
-from datetime import UTC, datetime
 from typing import TYPE_CHECKING, Any
 
 import anyio
 
 from gateway.audit.chain import StoredEvent
 from gateway.audit.exporters.records import exported
+from gateway.audit.search import Criteria, criteria, parse_time
 from gateway.audit.store import AuditFilter
 from gateway.audit.verify import verify_trail
 from gateway.cli.output import Handler, add_json_flag, emit, table, when
@@ -36,8 +35,6 @@ if TYPE_CHECKING:
 TRAIL_CHANGED = 3
 FOLLOW_INTERVAL = 0.5
 _PAGE = 1000
-_AGO = re.compile(r"(\d+)([smhd])")
-_UNITS = {"s": 1, "m": 60, "h": 3600, "d": 86400}
 
 
 def add_parser(commands: Any) -> None:
@@ -68,20 +65,6 @@ def _add_time_flags(parser: argparse.ArgumentParser, *, until: bool = True) -> N
     parser.add_argument("--since", help="from this time on (epoch seconds, ISO 8601, or 15m/2h/7d ago)")
     if until:
         parser.add_argument("--until", help="before this time")
-
-
-def parse_time(text: str, now: float) -> float:
-    """A moment as the ``--since``/``--until`` flags accept it (see the module's docstring)."""
-    if re.fullmatch(r"\d+(\.\d+)?", text) and len(text.split(".")[0]) >= 9:
-        return float(text)
-    ago = _AGO.fullmatch(text)
-    if ago:
-        return now - int(ago[1]) * _UNITS[ago[2]]
-    try:
-        moment = datetime.fromisoformat(text.replace("Z", "+00:00"))
-    except ValueError:
-        raise ValueError(f"{text!r} is not a time: use epoch seconds, ISO 8601 or 15m/2h/7d") from None
-    return (moment if moment.tzinfo else moment.replace(tzinfo=UTC)).timestamp()
 
 
 def _rows(events: list[StoredEvent]) -> str:
@@ -145,17 +128,17 @@ def _print_follow(args: argparse.Namespace, events: list[StoredEvent], *, header
 
 
 async def _search(gateway: Gateway, args: argparse.Namespace) -> int:
-    now = gateway.clock.now()
-    criteria = AuditFilter(
-        since=parse_time(args.since, now) if args.since else None,
-        until=parse_time(args.until, now) if args.until else None,
-        types=tuple(args.type),
-        client_id=args.client,
-        subject=args.subject,
-        outcome=args.outcome,
-        tool=args.tool,
+    asked = Criteria(
+        since=args.since or "",
+        until=args.until or "",
+        types=",".join(args.type),
+        client_id=args.client or "",
+        subject=args.subject or "",
+        outcome=args.outcome or "",
+        tool=args.tool or "",
     )
-    events = await gateway.audit_trail.store.read(args.after, args.limit, criteria)
+    found = criteria(asked, gateway.clock.now())
+    events = await gateway.audit_trail.store.read(args.after, args.limit, found)
     text = _rows(events)
     if len(events) == args.limit:
         text += f"\n(more: --after {events[-1].seq})"

@@ -86,6 +86,19 @@ def _row(
     )
 
 
+def revoke_form(grant_id: str, action: str, fields: Mapping[str, str]) -> str:
+    """The revoke form of one grant (folded under a "Revoke" summary), posting ``fields`` and a
+    reason to ``action``."""
+    key = escape(grant_id)
+    return (
+        f'<details><summary>Revoke<span class="hidden-name"> {key}</span></summary>'
+        f'<form method="post" action="{action}">{html.hidden(fields)}'
+        f'<label for="revoke-{key}">Reason</label>'
+        f'<textarea id="revoke-{key}" name="reason" maxlength="1000" required></textarea>'
+        '<button type="submit" class="danger">Revoke grant</button></form></details>'
+    )
+
+
 def _resource(resource: str | None) -> str:
     return (
         f'<code class="url">{escape(resource)}</code>'
@@ -102,12 +115,8 @@ def _actions(grant: Grant, status: str, visitor: Visitor) -> str:
     token = html.hidden({"csrf": visitor.csrf})
     key = escape(grant.grant_id)
     return (
-        f'<details><summary>Revoke<span class="hidden-name"> {key}</span></summary>'
-        f'<form method="post" action="{grant_path(grant.grant_id, "revoke")}">{token}'
-        f'<label for="revoke-{key}">Reason</label>'
-        f'<textarea id="revoke-{key}" name="reason" maxlength="1000" required></textarea>'
-        '<button type="submit" class="danger">Revoke grant</button></form></details>'
-        f'<details><summary>Review<span class="hidden-name"> {key}</span></summary>'
+        revoke_form(grant.grant_id, grant_path(grant.grant_id, "revoke"), {"csrf": visitor.csrf})
+        + f'<details><summary>Review<span class="hidden-name"> {key}</span></summary>'
         f'<form method="post" action="{grant_path(grant.grant_id, "review")}">{token}'
         f'<label for="review-{key}">Note (optional)</label>'
         f'<textarea id="review-{key}" name="note" maxlength="1000"></textarea>'

@@ -16,6 +16,7 @@ from starlette.responses import HTMLResponse
 
 from gateway import paths
 from gateway.oauth.authorize.pages import page_headers
+from gateway.oauth.authorize.roles import TRAIL_READERS
 
 STYLE = (
     ":root{--ink:#1d2330;--muted:#5b6472;--line:#d9dde3;--bg:#f5f6f8;--card:#fff;--accent:#1f5fbf;"
@@ -84,16 +85,50 @@ STYLE = (
     "details summary{cursor:pointer;color:var(--accent);font-weight:600;white-space:nowrap}"
     "a{color:var(--accent)}:focus-visible{outline:3px solid #8fb4ff;outline-offset:2px}"
     ".narrow{max-width:26rem}.empty{padding:1.5rem;text-align:center;color:var(--muted)}"
+    ".client h2{margin:0 0 .7rem;font-size:1.1rem}.client h2 code{font-size:.95rem}"
+    "dl.stats{display:flex;flex-wrap:wrap;gap:.6rem 2.5rem;margin:0 0 1rem}dl.stats dd{margin:.1rem 0 0}"
+    "dl.stats dt{color:var(--muted);font-size:.78rem;text-transform:uppercase;letter-spacing:.04em}"
+    "dl.stats strong{font-size:1.25rem}dl.stats .wide{flex-basis:100%}"
+    "td.num{text-align:right;font-variant-numeric:tabular-nums}td.num.bad{color:var(--bad);font-weight:700}"
+    ".danger-zone{margin-top:1rem;border-top:1px solid var(--line);padding-top:.6rem}"
+    ".danger-zone summary{color:var(--bad)}.danger-zone p{max-width:48rem}"
+    "ul.graph,ul.graph ul{list-style:none;margin:0;padding:0}"
+    "ul.graph>li{background:var(--card);border:1px solid var(--line);border-radius:8px;padding:.8rem 1rem;"
+    "margin:0 0 .9rem}"
+    "ul.graph ul{margin:.35rem 0 0 .9rem;padding-left:1.1rem;border-left:2px solid var(--line)}"
+    "ul.graph li li{margin:.4rem 0}"
+    "ul.graph ul.tools{display:flex;flex-wrap:wrap;gap:.35rem;border-left-style:dotted}"
+    "ul.graph ul.tools li{margin:0}"
+    ".node{display:inline-block;padding:.15rem .6rem;border-radius:5px;font-weight:600}"
+    ".node.client{background:#1d2330;color:#fff}.node.client code{background:#39414f;color:#fff}"
+    ".node.client .muted{color:#c9d1e0}"
+    ".node.grant{background:#e4ecfb;color:#1f4a99}.node.upstream{background:#e2f3e6;color:var(--ok)}"
+    "form.search .criteria{display:grid;grid-template-columns:repeat(auto-fit,minmax(13rem,1fr));gap:0 1rem}"
+    "form.search .reset{margin-right:1rem}"
+    "details.event{background:var(--card);border:1px solid var(--line);border-radius:6px;margin:0 0 .35rem;"
+    "padding:.45rem .9rem}"
+    "details.event summary{display:flex;gap:1.1rem;align-items:center;flex-wrap:wrap;color:var(--ink);"
+    "font-weight:400;white-space:normal}"
+    "details.event .seq{font-weight:700;color:var(--muted);min-width:3.5rem}"
+    "details.event .type{min-width:13rem}details.event .who{min-width:9rem}details.event dl{margin:.7rem 0}"
+    ".badge.forwarded,.badge.granted,.badge.recertified{background:#e2f3e6;color:var(--ok)}"
+    ".badge.refused,.badge.upstream_error,.badge.void,.badge.failed{background:#f9dedc;color:var(--bad)}"
+    ".pager{text-align:right;font-weight:600}"
     ".hidden-name{position:absolute;width:1px;height:1px;overflow:hidden;clip-path:inset(50%);white-space:nowrap}"
 )
 
-NAVIGATION = (
-    (paths.CONSOLE, "Approval queue"),
-    (paths.CALL_PAGES, "Held calls"),
-    (paths.CONSOLE_GRANTS, "Grants"),
+NAVIGATION: tuple[tuple[str, str, tuple[str, ...]], ...] = (
+    (paths.CONSOLE, "Approval queue", ()),
+    (paths.CALL_PAGES, "Held calls", ()),
+    (paths.CONSOLE_GRANTS, "Grants", ()),
+    (paths.CONSOLE_CLIENTS, "Clients", ()),
+    (paths.CONSOLE_TOOLS, "Tools", ()),
+    (paths.CONSOLE_ACCESS_GRAPH, "Access graph", ()),
+    (paths.CONSOLE_AUDIT, "Audit", TRAIL_READERS),
 )
-"""The pages a person holding a role moves between; a person holding none is shown no navigation
-(they may only read the held calls made for them, AP-6)."""
+"""The pages a person holding a role moves between (path, name, and the roles one of which it
+needs, when not every role reads it); a person holding none is shown no navigation (they may only
+read the held calls made for them, AP-6)."""
 
 
 def page(
@@ -122,7 +157,8 @@ def _header(person: tuple[str, Sequence[str], str] | None, current: str) -> str:
     name, roles, token = person
     links = "".join(
         f'<a href="{path}"{" aria-current=page" if path == current else ""}>{text}</a>'
-        for path, text in NAVIGATION
+        for path, text, needs in NAVIGATION
+        if not needs or any(role in roles for role in needs)
     )
     navigation = f'<nav aria-label="Console">{links}</nav>' if roles else ""
     held = ", ".join(roles) or "no role"

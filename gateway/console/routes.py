@@ -8,6 +8,11 @@
     GET  /admin/calls                            the held tool calls (AP-6)
     GET  /admin/calls/{id}                       one held call; also for the person it was made for
     POST /admin/calls/{id}/approve|deny
+    GET  /admin/clients                          every client: grants, last use, live tokens (AD-7)
+    POST /admin/clients/revoke-grant|revoke-tokens
+    GET  /admin/tools                            every catalogued tool: scopes, upstream, callers, calls
+    GET  /admin/access-graph                     client -> grants -> upstreams -> tools
+    GET  /admin/audit                            the audit search, for auditors and security admins
     GET|POST /admin/sign-in, POST /admin/sign-in/federated, POST /admin/sign-out
     anything else under /admin                   a 404 page
 
@@ -25,8 +30,12 @@ from starlette.routing import BaseRoute, Route
 
 from gateway import paths
 from gateway.console.access import LEAVING, Access, not_found
+from gateway.console.audit_pages import AuditPages
 from gateway.console.calls_pages import CallPages
+from gateway.console.client_views import REVOKE_GRANT, REVOKE_TOKENS
 from gateway.console.grants_pages import GrantPages
+from gateway.console.holdings import Inventory
+from gateway.console.inventory_pages import InventoryPages, Sources
 from gateway.console.requests_pages import RequestPages
 from gateway.console.sign_in import ConsoleSignIn
 from gateway.console.visitors import Visitors
@@ -42,6 +51,19 @@ def console_routes(gateway: Gateway) -> list[BaseRoute]:
     requests = RequestPages(gateway.approvals, descriptions, gateway.clock)
     grants = GrantPages(gateway.approvals, descriptions, gateway.clock)
     calls = CallPages(gateway.approvals.calls, gateway.catalog.lookup, gateway.clock)
+    inventory = InventoryPages(
+        Sources(
+            inventory=Inventory(gateway.clients, gateway.approvals.grants, gateway.marks, gateway.catalog),
+            approvals=gateway.approvals,
+            marks=gateway.marks,
+            audit=gateway.audit,
+            trail=gateway.audit_trail.store,
+            clock=gateway.clock,
+            token_lifetime=gateway.settings.tokens.access_token_ttl,
+            descriptions=descriptions,
+        )
+    )
+    audit = AuditPages(gateway.audit_trail.store, gateway.clock)
     sign_in = ConsoleSignIn(gateway.browser, password_sign_in(gateway), gateway.federation)
     one_request = paths.CONSOLE_REQUESTS + "/{request_id}"
     one_grant = paths.CONSOLE_GRANTS + "/{grant_id}"
@@ -68,6 +90,12 @@ def console_routes(gateway: Gateway) -> list[BaseRoute]:
         Route(one_grant + "/revoke", access.form(grants.revoke), methods=["POST"]),
         Route(one_grant + "/review", access.form(grants.review), methods=["POST"]),
         Route(paths.CALL_PAGES, access.page(calls.list), methods=["GET"]),
+        Route(paths.CONSOLE_CLIENTS, access.page(inventory.clients), methods=["GET"]),
+        Route(REVOKE_GRANT, access.form(inventory.revoke_grant), methods=["POST"]),
+        Route(REVOKE_TOKENS, access.form(inventory.revoke_tokens), methods=["POST"]),
+        Route(paths.CONSOLE_TOOLS, access.page(inventory.tools), methods=["GET"]),
+        Route(paths.CONSOLE_ACCESS_GRAPH, access.page(inventory.graph), methods=["GET"]),
+        Route(paths.CONSOLE_AUDIT, access.page(audit.search), methods=["GET"]),
         Route(one_call, access.page(calls.one, role_needed=False), methods=["GET"]),
         Route(one_call + "/approve", access.form(calls.approve, role_needed=False), methods=["POST"]),
         Route(one_call + "/deny", access.form(calls.deny, role_needed=False), methods=["POST"]),

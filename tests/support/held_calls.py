@@ -59,9 +59,15 @@ DISCOVERY_WAIT = 30.0
 
 
 def call_settings(
-    store: str, port: int, *, call_approver: str = "security-admin", **overrides: Any
+    store: str,
+    port: int,
+    *,
+    call_approver: str = "security-admin",
+    more_clients: tuple[dict[str, Any], ...] = (),
+    **overrides: Any,
 ) -> Settings:
-    """The gateway on ``store`` (a SQLite URL) at ``port``, ``call_approver`` in its policy."""
+    """The gateway on ``store`` (a SQLite URL) at ``port``, ``call_approver`` in its policy;
+    ``more_clients`` beside its two agents."""
     return settings_from(
         port=port,
         store=store,
@@ -85,6 +91,7 @@ def call_settings(
                 "grant_types": ("authorization_code", "refresh_token"),
                 "redirect_uris": (CB,),
             },
+            *more_clients,
         ),
         **overrides,
     )

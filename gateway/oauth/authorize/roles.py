@@ -31,6 +31,9 @@ WRITERS = APPROVER_ROLES
 do is the desks' rule, not the page's)."""
 ROLES = (*WRITERS, AUDITOR)
 """Every role, in the order pages and listings show them."""
+TRAIL_READERS = (AUDITOR, "security-admin")
+"""Roles that may search the audit trail at the console (AD-7): it names every client, person and
+tool and what each did."""
 
 
 class RoleError(ValueError):
