@@ -64,7 +64,9 @@ class Marks:
     async def revoke_grant(self, grant_id: str) -> None:
         self.revoked.append(grant_id)
 
-    async def allows(self, *, at: float, subject: str | None = None, client_id: str | None = None) -> bool:
+    async def not_removed_since(
+        self, *, at: float, subject: str | None = None, client_id: str | None = None
+    ) -> bool:
         return client_id is None or at > self.clients_removed.get(client_id, float("-inf"))
 
 

@@ -13,6 +13,7 @@ import httpx2
 import pytest
 
 from gateway.app import create_app
+from gateway.approvals.decisions import Principal
 from gateway.clock import FrozenClock
 from gateway.composition import Gateway, build_gateway
 from gateway.oauth.clients.model import Client
@@ -129,3 +130,37 @@ async def test_rv2_a_token_whose_subject_was_removed_cannot_be_exchanged(world: 
         response = await http.post("/token", data=form)
         assert response.status_code == 400, response.text
         assert "removed" in response.json()["error_description"]
+
+
+async def test_rv2_revoking_a_clients_tokens_ends_what_it_holds_and_keeps_the_client_and_its_grants(
+    world: World,
+) -> None:
+    """The console's "revoke every token now" is not a removal: the tokens issued before it end,
+    the client may ask again at once, and what a security team approved for it stays approved."""
+    key = AgentKey()
+    robot = Client(
+        client_id="robot",
+        auth_method="private_key_jwt",
+        scopes=("tools:read",),
+        grant_types=("client_credentials",),
+        jwks=key.jwks,
+    )
+    await world.wired.clients.add(robot)
+    approvals = world.wired.approvals
+    filed = await approvals.requests.file(
+        client_id="robot", scopes=("reports:read",), origin="agent", justification="weekly report"
+    )
+    await approvals.requests.approve(filed.request_id, Principal("alice", ("security-admin",)))
+    held = await approvals.grants.held("robot")
+    assert "reports:read" in held
+    async with world.client() as http:
+        token = await agent_token(http, world.gateway, key, "robot")
+        assert await mcp_status(http, world, token) == 200
+
+        await world.wired.marks.revoke_client_tokens("robot")
+        world.clock.advance(1)
+
+        assert await mcp_status(http, world, token) == 401
+        assert await approvals.grants.held("robot") == held, "its grants stay"
+        again = await agent_token(http, world.gateway, key, "robot")
+        assert await mcp_status(http, world, again) == 200

@@ -142,5 +142,5 @@ class Entitlements:
         return [
             grant
             for grant in await self._grants.of_client(client_id)
-            if await self._marks.allows(at=grant.created_at, client_id=client_id)
+            if await self._marks.not_removed_since(at=grant.created_at, client_id=client_id)
         ]

@@ -24,7 +24,7 @@ class GrantMarks(Protocol):
 
     async def revoke_grant(self, grant_id: str) -> None: ...
 
-    async def allows(
+    async def not_removed_since(
         self, *, at: float, subject: str | None = None, client_id: str | None = None
     ) -> bool: ...
 

@@ -67,14 +67,14 @@ class GrantDesk:
         grants = [
             grant
             for grant in await self.list(client_id)
-            if grant.standing or await self._marks.allows(at=grant.created_at, client_id=client_id)
+            if grant.standing or await self._marks.not_removed_since(at=grant.created_at, client_id=client_id)
         ]
         active = active_grants(grants, resource, self._clock.now(), self._policy.suspend_overdue)
         return tuple(dict.fromkeys(scope for grant in active for scope in grant.scopes))
 
     async def asker_removed_since(self, client_id: str, subject: str | None, at: float) -> bool:
         """Whether the client (or the person) that asked at ``at`` was removed since (RV-2)."""
-        return not await self._marks.allows(at=at, subject=subject, client_id=client_id)
+        return not await self._marks.not_removed_since(at=at, subject=subject, client_id=client_id)
 
     # -- changing -----------------------------------------------------------------------------
     async def revoke(self, grant_id: str, by: Principal, reason: str) -> Grant:

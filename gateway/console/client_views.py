@@ -115,8 +115,8 @@ def _tokens_form(client_id: str, activity: ClientActivity, shown: Shown) -> str:
         f'<form method="post" action="{REVOKE_TOKENS}">'
         f"{html.hidden({'csrf': shown.visitor.csrf, 'client_id': client_id})}"
         "<p>Every access token, refresh token and authorization code issued to this client before now "
-        f"stops working ({activity.live_tokens} live). Its approved grants stop counting too, as when a "
-        "client is removed: approve again what it still needs. Its standing scopes stay.</p>"
+        f"stops working ({activity.live_tokens} live). The client and its grants stay: it may ask for "
+        "new tokens at once. To end what it may hold, revoke its grants above.</p>"
         f'<label for="tokens-{key}">Reason</label>'
         f'<textarea id="tokens-{key}" name="reason" maxlength="1000" required></textarea>'
         '<button type="submit" class="danger">Revoke all tokens</button></form></details>'

@@ -58,7 +58,7 @@ class Inventory:
         held = await self._grants.held(client.client_id)
         grants = []
         for grant in await self._grants.list(client.client_id):
-            void = not grant.standing and not await self._marks.allows(
+            void = not grant.standing and not await self._marks.not_removed_since(
                 at=grant.created_at, client_id=client.client_id
             )
             reach = () if void else tuple(self.catalog.visible_to(grant.scopes))

@@ -105,7 +105,7 @@ class InventoryPages:
                 raise NotFound("no such client")
         except OAuthError as exc:
             return await self._clients(visitor, refusal(exc), exc.status_code)
-        await self._s.marks.revoke_client(client_id)
+        await self._s.marks.revoke_client_tokens(client_id)
         await self._s.audit.durable(
             "client_tokens_revoked", outcome="revoked", client_id=client_id, by=visitor.name, reason=text
         )

@@ -7,7 +7,9 @@ only when made strictly after the mark: access and downstream tokens (``iat``), 
 (their creation), authorization codes, sign-in sessions and remembered consent. So one write
 revokes them all, without an index of what each principal holds, and a principal added again
 under the same name starts clean. Revoking (or suspending) an approved grant moves the grant's
-mark: every token whose ``grants`` claim names it ends, and nothing else does.
+mark: every token whose ``grants`` claim names it ends, and nothing else does. Revoking a client's
+tokens (the console's "revoke every token now") moves a third mark: what was issued to the client
+ends, while the client and its grants stay.
 
 The marks are records in the store (every replica and the CLI share them). The hot path reads them
 from memory: the snapshot is refreshed from the store at most every :data:`MAX_STALENESS` seconds,
@@ -44,6 +46,11 @@ class NotBeforeMarks:
         """A client is gone: everything issued to it before now ends."""
         await self._mark(f"client:{client_id}")
 
+    async def revoke_client_tokens(self, client_id: str) -> None:
+        """Everything issued to the client before now ends (tokens, refresh families, codes,
+        remembered consent); the client and its grants stay, and it may ask for tokens again."""
+        await self._mark(f"tokens:{client_id}")
+
     async def revoke_grant(self, grant_id: str) -> None:
         """A grant is revoked or suspended: every token carrying it (``grants`` claim) ends (AP-2)."""
         await self._mark(f"grant:{grant_id}")
@@ -53,13 +60,21 @@ class NotBeforeMarks:
         self._loaded_at = None  # this process sees its own removal at once
 
     async def allows(self, *, at: float, subject: str | None = None, client_id: str | None = None) -> bool:
-        """Whether something made at ``at`` for ``subject`` and ``client_id`` is still good."""
+        """Whether something issued at ``at`` for ``subject`` and ``client_id`` is still good:
+        neither was removed since, nor were the client's tokens revoked since."""
+        if not await self.not_removed_since(at=at, subject=subject, client_id=client_id):
+            return False
+        return client_id is None or _after(at, self._marks.get(f"tokens:{client_id}"))
+
+    async def not_removed_since(
+        self, *, at: float, subject: str | None = None, client_id: str | None = None
+    ) -> bool:
+        """Whether neither ``subject`` nor ``client_id`` was removed after ``at``: what a grant or
+        an access request made at ``at`` needs to still belong to them."""
         marks = await self._current()
-        for key in (f"sub:{subject}" if subject else None, f"client:{client_id}" if client_id else None):
-            mark = marks.get(key) if key else None
-            if mark is not None and at <= mark:  # made at the very instant of removal: revoked too
-                return False
-        return True
+        return _after(at, marks.get(f"sub:{subject}") if subject else None) and _after(
+            at, marks.get(f"client:{client_id}") if client_id else None
+        )
 
     async def allows_token(self, claims: Claims) -> bool:
         """Neither its subject, nor its client, nor a grant it carries was revoked after it was made."""
@@ -75,3 +90,8 @@ class NotBeforeMarks:
             self._marks = {key: float(value) for key, value in records.items()}
             self._loaded_at = now
         return self._marks
+
+
+def _after(at: float, mark: float | None) -> bool:
+    """Made strictly after the mark (made at the very instant of a removal: revoked too)."""
+    return mark is None or at > mark
