@@ -1,0 +1,118 @@
+"""The audit trail on PostgreSQL beyond the contract (tests/test_audit_store_contract.py runs that on
+PostgreSQL too): a stopped or frozen server makes ``AuditLog.durable`` fail closed and the same trail
+works again by itself, with nothing lost and one chain; ``audit verify`` names a row edited with SQL;
+a database without the trail's tables says what to run.
+
+No test asserts a time: a trail that hung instead of failing would hit the test's own timeout.
+"""
+
+from __future__ import annotations
+
+import itertools
+from collections.abc import Iterator
+from pathlib import Path
+
+import anyio
+import asyncpg
+import pytest
+
+from gateway.audit import AuditLog
+from gateway.audit.events import EventMaker
+from gateway.audit.factory import open_audit_store
+from gateway.audit.postgres_store import PostgresAuditStore
+from gateway.audit.store import AuditUnavailable
+from gateway.audit.trail import AuditTrail
+from gateway.clock import FrozenClock
+from tests.support import postgres_servers
+from tests.support.audit import START, trail_world
+
+pytestmark = [pytest.mark.postgres, pytest.mark.anyio]
+
+TEST_TIMEOUT = 60
+
+
+@pytest.fixture
+def private_postgres() -> Iterator[tuple[postgres_servers.PostgresServer, str]]:
+    """A server of the test's own, since the test stops or freezes it, and its migrated database."""
+    with postgres_servers.postgres_database() as server_and_url:
+        yield server_and_url
+
+
+async def _eventually_durable(audit: AuditLog, n: int) -> None:
+    """The server is back: ``durable`` works again once the trail reconnects (the test's timeout
+    would end a trail that never does)."""
+    while True:
+        try:
+            return await audit.durable("token_issued", outcome="granted", n=n)
+        except AuditUnavailable:
+            await anyio.sleep(0.1)
+
+
+async def test_au2_a_stopped_or_frozen_postgres_fails_durable_closed_and_the_trail_recovers(
+    private_postgres: tuple[postgres_servers.PostgresServer, str],
+) -> None:
+    server, url = private_postgres
+    store = open_audit_store(url)
+    maker = EventMaker(FrozenClock(START))
+    audit = AuditLog(trail=AuditTrail(store, maker, when_unavailable="fail_closed"), maker=maker)
+    refused = 0
+    try:
+        with anyio.fail_after(TEST_TIMEOUT):
+            await audit.durable("token_issued", outcome="granted", n=0)
+            for take_away, bring_back in ((server.stop, server.start), (server.pause, server.resume)):
+                take_away()
+                try:
+                    for _ in range(3):
+                        with pytest.raises(AuditUnavailable):
+                            await audit.durable("token_issued", outcome="granted", n=-1)
+                        refused += 1
+                finally:
+                    bring_back()
+                await _eventually_durable(audit, 1)
+        stored = await store.read(limit=10_000)
+    finally:
+        await store.close()
+    # The refused events stayed buffered and were written once the trail answered: nothing lost,
+    # one chain without gaps.
+    assert [s.seq for s in stored] == list(range(1, len(stored) + 1))
+    assert all(b.prev_hash == a.hash and b.intact() for a, b in itertools.pairwise(stored))
+    fields = [s.event().fields["n"] for s in stored]
+    assert fields.count(-1) == refused == 6 and fields.count(1) == 2
+
+
+async def test_au2_audit_verify_names_a_row_edited_in_a_postgresql_trail(
+    postgres_url: str, tmp_path: Path
+) -> None:
+    world = trail_world(tmp_path, every_events=5, durable=PostgresAuditStore(postgres_url))
+    try:
+        for _ in range(4):
+            await world.record(3, client_id="bot")
+        await world.trail.flush()
+        await world.checkpoints.maybe(force=True)
+        untouched = await world.verification()
+        assert untouched.ok, untouched.findings
+        assert untouched.head == untouched.signed_through == untouched.events >= 12
+        editor = await asyncpg.connect(postgres_url)
+        try:  # someone with write access to the database, behind the gateway's back
+            await editor.execute(
+                "UPDATE audit_events SET body = replace(body, 'granted', 'refused') WHERE seq = 9"
+            )
+            await editor.execute("UPDATE audit_events SET client_id = 'someone-else' WHERE seq = 4")
+        finally:
+            await editor.close()
+        result = await world.verification()
+    finally:
+        await world.store.close()
+    assert not result.ok
+    assert {(finding.kind, finding.seq) for finding in result.findings} == {("edited", 9), ("edited", 4)}
+
+
+async def test_au2_a_postgresql_trail_without_its_tables_says_to_migrate(
+    unmigrated_postgres_url: str,
+) -> None:
+    store = open_audit_store(unmigrated_postgres_url)
+    try:
+        with pytest.raises(AuditUnavailable, match="mcp-gateway migrate"):
+            await store.head()
+    finally:
+        await store.close()
