@@ -76,6 +76,22 @@ class SwitchableStore:
         self._check()
         return await self.store.last_checkpoint()
 
+    async def export_position(self, exporter: str) -> int:
+        self._check()
+        return await self.store.export_position(exporter)
+
+    async def set_export_position(self, exporter: str, seq: int) -> None:
+        self._check()
+        await self.store.set_export_position(exporter, seq)
+
+    async def prune(self, through: int) -> int:
+        self._check()
+        return await self.store.prune(through)
+
+    async def pruned(self) -> ChainHead:
+        self._check()
+        return await self.store.pruned()
+
     async def close(self) -> None:
         await self.store.close()
 
