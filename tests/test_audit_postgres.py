@@ -1,6 +1,7 @@
 """The audit trail on PostgreSQL beyond the contract (tests/test_audit_store_contract.py runs that on
-PostgreSQL too): a stopped or frozen server makes ``AuditLog.durable`` fail closed and the same trail
-works again by itself, with nothing lost and one chain; ``audit verify`` names a row edited with SQL;
+PostgreSQL too): replicas appending at once form one chain (AU-8); a stopped or frozen server makes
+``AuditLog.durable`` fail closed and the same trail works again by itself, with nothing lost and one
+chain (AU-8); ``audit verify`` names a row edited with SQL;
 a database without the trail's tables says what to run.
 
 No test asserts a time: a trail that hung instead of failing would hit the test's own timeout.
@@ -24,7 +25,7 @@ from gateway.audit.store import AuditUnavailable
 from gateway.audit.trail import AuditTrail
 from gateway.clock import FrozenClock
 from tests.support import postgres_servers
-from tests.support.audit import START, trail_world
+from tests.support.audit import START, made_events, maker_at, trail_world
 
 pytestmark = [pytest.mark.postgres, pytest.mark.anyio]
 
@@ -48,7 +49,33 @@ async def _eventually_durable(audit: AuditLog, n: int) -> None:
             await anyio.sleep(0.1)
 
 
-async def test_au2_a_stopped_or_frozen_postgres_fails_durable_closed_and_the_trail_recovers(
+async def test_au8_replicas_appending_at_once_to_one_postgresql_trail_form_one_chain(
+    postgres_url: str,
+) -> None:
+    """Four store objects (four pools, as four replicas have) append 25 batches each, all at once:
+    without the head row's lock two of them would chain after the same head."""
+    replicas = [PostgresAuditStore(postgres_url) for _ in range(4)]
+
+    async def appends(store: PostgresAuditStore, tag: str) -> None:
+        maker = maker_at()
+        for _ in range(25):
+            await store.append(made_events(maker, 2, writer=tag))
+
+    try:
+        with anyio.fail_after(TEST_TIMEOUT):
+            async with anyio.create_task_group() as group:
+                for store, tag in zip(replicas, "abcd", strict=True):
+                    group.start_soon(appends, store, tag)
+        stored = await replicas[0].read(limit=1000)
+    finally:
+        for store in replicas:
+            await store.close()
+    assert [s.seq for s in stored] == list(range(1, 201))
+    assert all(b.prev_hash == a.hash and b.intact() for a, b in itertools.pairwise(stored))
+    assert sorted(s.event().fields["writer"] for s in stored) == sorted("abcd" * 50)
+
+
+async def test_au8_a_stopped_or_frozen_postgres_fails_durable_closed_and_the_trail_recovers(
     private_postgres: tuple[postgres_servers.PostgresServer, str],
 ) -> None:
     server, url = private_postgres

@@ -183,7 +183,7 @@ def test_au2_the_trail_lives_beside_a_sqlite_store_in_a_file_of_its_own(
         open_audit_store("redis://127.0.0.1:6379/0")
 
 
-def test_au2_the_trail_of_a_postgresql_store_is_in_the_same_database(
+def test_au8_the_trail_of_a_postgresql_store_is_in_the_same_database(
     caplog: pytest.LogCaptureFixture,
 ) -> None:
     store = "postgresql://gateway@db.internal:5432/gateway"
