@@ -9,8 +9,8 @@ Same semantics as the SQLite trail (:mod:`gateway.audit.sqlite_store`), with Pos
 
 * ``append`` is one transaction that locks the head row first (``SELECT … FOR UPDATE``): an appender
   in another process waits for the commit, then chains after it, so the sequence numbers have no
-  gap whoever wrote them. The batch goes in as one ``INSERT … SELECT FROM unnest(…)``: one round
-  trip, whatever its size.
+  gap whoever wrote them. The batch and the new head go in as one statement (``INSERT … SELECT
+  FROM unnest(…)`` and the head's ``UPDATE``): one round trip, whatever the batch's size.
 * ``add_checkpoint`` and ``prune`` take a transaction-scoped advisory lock of their own, so two
   processes never number two checkpoints alike, and two prunes never interleave.
 
@@ -50,10 +50,14 @@ CONNECTIONS = 4
 _CHECKPOINT_LOCK = 0x6D63_7067_7720_6370
 _PRUNE_LOCK = 0x6D63_7067_7720_7072
 _COLUMNS = "seq, prev_hash, hash, body, event_id, at, type, outcome, client_id, subject, tool"
-_INSERT = """
-INSERT INTO audit_events (seq, prev_hash, hash, body, event_id, at, type, outcome, client_id, subject, tool)
-SELECT * FROM unnest($1::bigint[], $2::text[], $3::text[], $4::text[], $5::text[],
-                     $6::float8[], $7::text[], $8::text[], $9::text[], $10::text[], $11::text[])
+_WRITE = """
+WITH written AS (
+    INSERT INTO audit_events
+        (seq, prev_hash, hash, body, event_id, at, type, outcome, client_id, subject, tool)
+    SELECT * FROM unnest($1::bigint[], $2::text[], $3::text[], $4::text[], $5::text[],
+                         $6::float8[], $7::text[], $8::text[], $9::text[], $10::text[], $11::text[])
+)
+UPDATE audit_head SET seq = $12, hash = $13 WHERE id = 1
 """
 _HEAD = "SELECT seq, hash FROM audit_head WHERE id = 1"
 _LAST_CHECKPOINT = "SELECT number, seq, hash, at, jws FROM audit_checkpoints ORDER BY number DESC LIMIT 1"
@@ -61,7 +65,6 @@ _CHECKPOINTS = (
     "SELECT number, seq, hash, at, jws FROM audit_checkpoints WHERE number > $1 ORDER BY number LIMIT $2"
 )
 _ADD_CHECKPOINT = "INSERT INTO audit_checkpoints (number, seq, hash, at, jws) VALUES ($1, $2, $3, $4, $5)"
-_MOVE_HEAD = "UPDATE audit_head SET seq = $1, hash = $2 WHERE id = 1"
 _SET_EXPORT_POSITION = """
 INSERT INTO audit_exports (exporter, seq) VALUES ($1, $2)
 ON CONFLICT (exporter) DO UPDATE SET seq = excluded.seq WHERE excluded.seq > audit_exports.seq
@@ -101,9 +104,8 @@ class PostgresAuditStore:
                 if locked is None:
                     raise AuditUnavailable("the trail has no head row: was it made by mcp-gateway migrate?")
                 links = list(extend(int(locked["seq"]), str(locked["hash"]), events))
-                await db.execute(_INSERT, *_columns(links))
                 head = ChainHead(links[-1].seq, links[-1].hash)
-                await db.execute(_MOVE_HEAD, head.seq, head.hash)
+                await db.execute(_WRITE, *_columns(links), head.seq, head.hash)  # events and head at once
             return head
 
         return await self._run(work)
