@@ -21,7 +21,7 @@ The baseline is a plain ``INSERT`` of the same canonical body into a table of th
 hash, no head, no worker thread, on the same pragmas: one row per commit, then ``--batch`` rows per
 commit. The ratios say what the chain and the thread hop cost on top of the disk.
 
-Then, in the same run, figures 1 to 3 on PostgreSQL (``PostgresAuditStore``, the trail every
+Then, in the same run, figures 1 to 3 and the baseline on PostgreSQL (``PostgresAuditStore``, the trail every
 replica shares): a private server started like the tests' (``tests/support/postgres_servers.py``)
 but with ``fsync`` on, its data under ``--dir`` too, so its commits wait for the same disk; each figure
 on a fresh database with the trail's tables (``mcp-gateway migrate``'s), over loopback TCP.
@@ -40,6 +40,7 @@ from contextlib import contextmanager
 from pathlib import Path
 
 import anyio
+import asyncpg
 
 ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
@@ -116,6 +117,19 @@ async def records(count: int) -> float:
     return await timed(count, work)
 
 
+def plain_rows(count: int) -> list[tuple[object, ...]]:
+    """What the baselines insert: the columns of the trail's events, the body canonical, no hash."""
+    made = events(EventMaker(SystemClock()), count)
+    agent = "bench-agent"
+    return [
+        (e.event_id, e.at, e.type, e.outcome, agent, agent, None, "", "", canonical(e.to_json()))
+        for e in made
+    ]
+
+
+PLAIN_COLUMNS = "event_id, at, type, outcome, client_id, subject, tool, prev_hash, hash, body"
+
+
 def plain_inserts(folder: Path, name: str, count: int, batch: int) -> float:
     db = sqlite3.connect(folder / f"{name}.sqlite3", isolation_level=None)
     db.execute("PRAGMA journal_mode = WAL")
@@ -124,23 +138,8 @@ def plain_inserts(folder: Path, name: str, count: int, batch: int) -> float:
         "CREATE TABLE plain (seq INTEGER PRIMARY KEY, event_id TEXT, at REAL, type TEXT, outcome TEXT,"
         " client_id TEXT, subject TEXT, tool TEXT, prev_hash TEXT, hash TEXT, body TEXT)"
     )
-    rows = [
-        (
-            e.event_id,
-            e.at,
-            e.type,
-            e.outcome,
-            "bench-agent",
-            "bench-agent",
-            None,
-            "",
-            "",
-            canonical(e.to_json()),
-        )
-        for e in events(EventMaker(SystemClock()), count)
-    ]
-    sql = "INSERT INTO plain (event_id, at, type, outcome, client_id, subject, tool, prev_hash, hash, body)"
-    sql += " VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?)"
+    rows = plain_rows(count)
+    sql = f"INSERT INTO plain ({PLAIN_COLUMNS}) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?)"
     started = time.perf_counter()
     for start in range(0, count - count % batch, batch):
         db.execute("BEGIN")
@@ -151,14 +150,33 @@ def plain_inserts(folder: Path, name: str, count: int, batch: int) -> float:
     return rate
 
 
+async def plain_postgres_inserts(url: str, count: int, batch: int) -> float:
+    """The same baseline on PostgreSQL: a table with the same columns and only its primary key."""
+    db = await asyncpg.connect(url)
+    await db.execute(
+        "CREATE TABLE plain (seq bigint GENERATED ALWAYS AS IDENTITY PRIMARY KEY, event_id text, at float8,"
+        " type text, outcome text, client_id text, subject text, tool text, prev_hash text, hash text, body text)"
+    )
+    rows = plain_rows(count)
+    sql = f"INSERT INTO plain ({PLAIN_COLUMNS}) VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10)"
+    started = time.perf_counter()
+    for start in range(0, count - count % batch, batch):
+        async with db.transaction():
+            await db.executemany(sql, rows[start : start + batch])
+    rate = (count - count % batch) / (time.perf_counter() - started)
+    await db.close()
+    return rate
+
+
 @contextmanager
-def postgres_trails(folder: str | None) -> Iterator[Fresh]:
+def postgres_databases(folder: str | None) -> Iterator[Callable[[str], str]]:
     """A private PostgreSQL with ``fsync`` on, its data in ``folder`` (a temporary folder of its own:
-    under root the server runs as ``postgres``); each trail a fresh copy of a migrated database."""
+    under root the server runs as ``postgres``); each database asked for a fresh copy of a migrated
+    one (its URL)."""
     with postgres_server(fsync=True, folder=folder) as server:
         server.sql("CREATE DATABASE bench_migrated")
         migrate(server.url("bench_migrated"))
-        yield lambda name: PostgresAuditStore(server.url(server.new_database(name, "bench_migrated")))
+        yield lambda name: server.url(server.new_database(name, "bench_migrated"))
 
 
 async def figures_on(fresh: Fresh, args: argparse.Namespace) -> dict[str, float]:
@@ -190,8 +208,14 @@ async def run(args: argparse.Namespace) -> None:
         }
         on_postgres: dict[str, float] = {}
         if not args.no_postgres:
-            with postgres_trails(args.dir) as fresh:
-                on_postgres = await figures_on(fresh, args)
+            with postgres_databases(args.dir) as database:
+                on_postgres = await figures_on(lambda name: PostgresAuditStore(database(name)), args)
+                on_postgres["baseline: plain INSERT, one per commit"] = await plain_postgres_inserts(
+                    database("plain1"), args.single, 1
+                )
+                on_postgres[
+                    f"baseline: plain INSERT, {args.batch} per commit"
+                ] = await plain_postgres_inserts(database("plainb"), args.batched, args.batch)
     width = max(map(len, figures))
     print(f"{'':<{width}}  {'SQLite':>12}  {'PostgreSQL':>12}  (appends/s)")
     for name, rate in figures.items():
@@ -203,6 +227,13 @@ async def run(args: argparse.Namespace) -> None:
         / figures[f"baseline: plain INSERT, {args.batch} per commit"]
     )
     print(f"SQLite chained / plain: {single:.2f} one per commit, {batched:.2f} batched")
+    if on_postgres:
+        single = on_postgres["store, one per commit"] / on_postgres["baseline: plain INSERT, one per commit"]
+        batched = (
+            on_postgres[f"store, batched ({args.batch} per commit)"]
+            / on_postgres[f"baseline: plain INSERT, {args.batch} per commit"]
+        )
+        print(f"PostgreSQL chained / plain: {single:.2f} one per commit, {batched:.2f} batched")
 
 
 def main() -> None:
