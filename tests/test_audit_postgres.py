@@ -10,6 +10,7 @@ No test asserts a time: a trail that hung instead of failing would hit the test'
 from __future__ import annotations
 
 import itertools
+import json
 from collections.abc import Iterator
 from pathlib import Path
 
@@ -24,12 +25,15 @@ from gateway.audit.postgres_store import PostgresAuditStore
 from gateway.audit.store import AuditUnavailable
 from gateway.audit.trail import AuditTrail
 from gateway.clock import FrozenClock
+from gateway.key_encryption import new_kek_text
 from tests.support import postgres_servers
 from tests.support.audit import START, made_events, maker_at, trail_world
+from tests.support.cli import Cli
 
 pytestmark = [pytest.mark.postgres, pytest.mark.anyio]
 
 TEST_TIMEOUT = 60
+PASSWORD = "correct horse battery staple"
 
 
 @pytest.fixture
@@ -132,6 +136,39 @@ async def test_au2_audit_verify_names_a_row_edited_in_a_postgresql_trail(
         await world.store.close()
     assert not result.ok
     assert {(finding.kind, finding.seq) for finding in result.findings} == {("edited", 9), ("edited", 4)}
+
+
+def test_au2_mcp_gateway_audit_verify_on_a_postgresql_trail_names_the_edited_event(
+    postgres_url: str, tmp_path: Path
+) -> None:
+    """The command line as a security team runs it, on the trail a PostgreSQL store's gateway
+    writes to the store's database (no ``audit_store`` set)."""
+    cli = Cli(store=postgres_url, cwd=tmp_path)
+    env = {"MCP_GATEWAY_KEY_ENCRYPTION_KEY": "env:AUDIT_TEST_KEK", "AUDIT_TEST_KEK": new_kek_text()}
+    for name in ("ann", "bob"):
+        added = cli.run(
+            "users", "add", name, "--role", "auditor", "--password-stdin", extra_env=env, stdin=PASSWORD
+        )
+        assert added.returncode == 0, added.stderr
+    verified = cli.run("audit", "verify", extra_env=env)
+    assert verified.returncode == 0, verified.stdout + verified.stderr
+    assert verified.stdout.splitlines()[-1] == "the trail is as the gateway wrote it"
+    bob = cli.json("audit", "search", "--subject", "bob", extra_env=env)[0]["seq"]
+    anyio.run(
+        _edit, postgres_url, "UPDATE audit_events SET body = replace(body, 'bob', 'eve') WHERE seq = $1", bob
+    )
+    changed = cli.run("audit", "verify", "--json", extra_env=env)
+    assert changed.returncode == 3, changed.stdout + changed.stderr
+    assert {(f["kind"], f["seq"]) for f in json.loads(changed.stdout)["findings"]} == {("edited", bob)}
+
+
+async def _edit(url: str, sql: str, *args: object) -> None:
+    """Change the trail directly, as someone with write access to the database could."""
+    editor = await asyncpg.connect(url)
+    try:
+        await editor.execute(sql, *args)
+    finally:
+        await editor.close()
 
 
 async def test_au2_a_postgresql_trail_without_its_tables_says_to_migrate(

@@ -2,9 +2,10 @@
 
 A server listens on a free port of 127.0.0.1 only (its unix socket stays in its own folder), with
 trust authentication for one local user, and skips the fsyncs (``fsync=off``: it is thrown away at
-the end; a benchmark may ask for them). Commits still reach the log before they are acknowledged, so stopping it at once (as a
-crash would) loses nothing committed. It can be stopped and started again on the same port, or paused
-(SIGSTOP), which is how the fail-closed tests take the database away and bring it back.
+the end; a benchmark may ask for them). Commits still reach the log before they are acknowledged,
+so stopping it at once (as a crash would) loses nothing committed. It can be stopped and started
+again on the same port, or paused (SIGSTOP), which is how the fail-closed tests take the database
+away and bring it back.
 
 The binaries are looked for on ``PATH`` and then under Debian's ``/usr/lib/postgresql/<version>/bin``
 (``make postgres`` installs Debian's ``postgresql`` package). ``initdb`` refuses to run as root, so
