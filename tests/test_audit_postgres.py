@@ -180,3 +180,10 @@ async def test_au2_a_postgresql_trail_without_its_tables_says_to_migrate(
             await store.head()
     finally:
         await store.close()
+
+
+def test_au2_a_postgresql_audit_store_url_that_names_no_database_server_is_a_configuration_error() -> None:
+    with pytest.raises(ValueError, match="no host"):
+        open_audit_store("postgresql:///gateway")
+    with pytest.raises(ValueError, match="port is not a number"):
+        open_audit_store("postgresql://db.internal:port/gateway")

@@ -81,11 +81,9 @@ class PostgresAuditStore:
     Nothing connects before the first call (it is made in the event loop that serves)."""
 
     def __init__(self, url: str, *, deadline: float = DEADLINE, connections: int = CONNECTIONS) -> None:
-        try:
-            self._calls = PostgresCalls(url, deadline=deadline, max_connections=connections)
-            self._maintenance = PostgresCalls(url, deadline=PRUNE_DEADLINE, max_connections=1)
-        except ValueError as exc:
-            raise AuditUnavailable(f"audit trail: {exc}") from exc
+        # A URL that is no PostgreSQL URL is a ValueError, as a bad setting is: the gateway stops.
+        self._calls = PostgresCalls(url, deadline=deadline, max_connections=connections)
+        self._maintenance = PostgresCalls(url, deadline=PRUNE_DEADLINE, max_connections=1)
 
     async def _run(self, work: Callable[[Connection], Awaitable[T]], calls: PostgresCalls | None = None) -> T:
         try:
