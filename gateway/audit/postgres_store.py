@@ -19,8 +19,8 @@ store's pool, gate and timeouts), with a deadline of :data:`DEADLINE` per call: 
 frozen server makes every call raise :class:`AuditUnavailable` by then, and the same object works
 again when the server is back. The deadline is longer than the store's 0.4 s because an append
 waits for the disk (``synchronous_commit``) and may carry 500 events; on a local server such a
-batch takes a few milliseconds (``bench/audit_appends.py``). ``prune`` deletes as many events as it is
-told in one statement, which may take long: it has connections and a deadline of its own
+batch takes 25 to 40 ms (``bench/audit_appends.py``). ``prune`` deletes as many events as it is
+told in one statement, which may take long: it has a connection and a deadline of its own
 (:data:`PRUNE_DEADLINE`), so it never holds up the trail's appends.
 """
 
