@@ -13,6 +13,7 @@ import itertools
 import json
 from collections.abc import Iterator
 from pathlib import Path
+from typing import Any
 
 import anyio
 import asyncpg
@@ -26,6 +27,7 @@ from gateway.audit.store import AuditUnavailable
 from gateway.audit.trail import AuditTrail
 from gateway.clock import FrozenClock
 from gateway.key_encryption import new_kek_text
+from gateway.store import StoreUnavailable
 from tests.support import postgres_servers
 from tests.support.audit import START, made_events, maker_at, trail_world
 from tests.support.cli import Cli
@@ -136,6 +138,32 @@ async def test_au2_audit_verify_names_a_row_edited_in_a_postgresql_trail(
         await world.store.close()
     assert not result.ok
     assert {(finding.kind, finding.seq) for finding in result.findings} == {("edited", 9), ("edited", 4)}
+
+
+async def test_au8_an_append_whose_answer_was_lost_is_not_written_twice(postgres_url: str) -> None:
+    """The deadline passed while the batch committed: the caller was told the trail is unavailable,
+    so the trail sends the same events again, with what came since; each is written once."""
+    store = PostgresAuditStore(postgres_url)
+    calls = store._calls  # the answer of the next call is lost after the database committed it
+    answering = calls.run
+
+    async def answer_lost(work: Any) -> Any:
+        await answering(work)
+        raise StoreUnavailable("postgresql: no answer within 1.0 s")
+
+    maker = maker_at()
+    first, later = made_events(maker, 3), made_events(maker, 2)
+    try:
+        calls.run = answer_lost  # type: ignore[method-assign]
+        with pytest.raises(AuditUnavailable):
+            await store.append(first)
+        calls.run = answering  # type: ignore[method-assign]
+        head = await store.append([*first, *later])
+        stored = await store.read()
+    finally:
+        await store.close()
+    assert [s.index.event_id for s in stored] == [e.event_id for e in (*first, *later)]
+    assert head.seq == 5 and all(b.prev_hash == a.hash for a, b in itertools.pairwise(stored))
 
 
 def test_au2_mcp_gateway_audit_verify_on_a_postgresql_trail_names_the_edited_event(

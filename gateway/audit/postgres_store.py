@@ -11,6 +11,9 @@ Same semantics as the SQLite trail (:mod:`gateway.audit.sqlite_store`), with Pos
   in another process waits for the commit, then chains after it, so the sequence numbers have no
   gap whoever wrote them. The batch and the new head go in as one statement (``INSERT … SELECT
   FROM unnest(…)`` and the head's ``UPDATE``): one round trip, whatever the batch's size.
+* An append whose answer is lost (the deadline passed while it committed) may have been written
+  all the same; the trail sends the same events again, and the append after a failure leaves out
+  those already in the trail (by id, looked up by their times), so no event is written twice.
 * ``add_checkpoint`` and ``prune`` take a transaction-scoped advisory lock of their own, so two
   processes never number two checkpoints alike, and two prunes never interleave.
 
@@ -60,6 +63,7 @@ WITH written AS (
 UPDATE audit_head SET seq = $12, hash = $13 WHERE id = 1
 """
 _HEAD = "SELECT seq, hash FROM audit_head WHERE id = 1"
+_WRITTEN = "SELECT event_id FROM audit_events WHERE at >= $1 AND at <= $2 AND event_id = ANY($3::text[])"
 _LAST_CHECKPOINT = "SELECT number, seq, hash, at, jws FROM audit_checkpoints ORDER BY number DESC LIMIT 1"
 _CHECKPOINTS = (
     "SELECT number, seq, hash, at, jws FROM audit_checkpoints WHERE number > $1 ORDER BY number LIMIT $2"
@@ -84,6 +88,9 @@ class PostgresAuditStore:
         # A URL that is no PostgreSQL URL is a ValueError, as a bad setting is: the gateway stops.
         self._calls = PostgresCalls(url, deadline=deadline, max_connections=connections)
         self._maintenance = PostgresCalls(url, deadline=PRUNE_DEADLINE, max_connections=1)
+        self._uncertain = False
+        """An append failed: it may have committed all the same (its answer lost at the deadline),
+        and the trail sends the same events again; the next append skips those already written."""
 
     async def _run(self, work: Callable[[Connection], Awaitable[T]], calls: PostgresCalls | None = None) -> T:
         try:
@@ -95,18 +102,29 @@ class PostgresAuditStore:
     async def append(self, events: Sequence[AuditEvent]) -> ChainHead:
         if not events:
             return await self.head()
+        recheck = self._uncertain
 
         async def work(db: Connection) -> ChainHead:
             async with db.transaction():
                 locked = await db.fetchrow(_HEAD + " FOR UPDATE")  # other appenders wait here
                 if locked is None:
                     raise AuditUnavailable("the trail has no head row: was it made by mcp-gateway migrate?")
-                links = list(extend(int(locked["seq"]), str(locked["hash"]), events))
+                seq, prev_hash = int(locked["seq"]), str(locked["hash"])
+                batch = await _not_written(db, events) if recheck else events
+                if not batch:
+                    return ChainHead(seq, prev_hash)
+                links = list(extend(seq, prev_hash, batch))
                 head = ChainHead(links[-1].seq, links[-1].hash)
                 await db.execute(_WRITE, *_columns(links), head.seq, head.hash)  # events and head at once
             return head
 
-        return await self._run(work)
+        try:
+            head = await self._run(work)
+        except AuditUnavailable:
+            self._uncertain = True
+            raise
+        self._uncertain = False
+        return head
 
     async def head(self) -> ChainHead:
         row = await self._run(lambda db: db.fetchrow(_HEAD))
@@ -192,6 +210,15 @@ class PostgresAuditStore:
     async def close(self) -> None:
         await self._calls.close()
         await self._maintenance.close()
+
+
+async def _not_written(db: Connection, events: Sequence[AuditEvent]) -> list[AuditEvent]:
+    """``events`` without those the trail holds already (found by id, within the batch's times)."""
+    times = [event.at for event in events]
+    ids = [event.event_id for event in events]
+    rows = await db.fetch(_WRITTEN, min(times), max(times), ids)
+    written = {row["event_id"] for row in rows}
+    return [event for event in events if event.event_id not in written]
 
 
 def _columns(links: Sequence[StoredEvent]) -> tuple[list[Any], ...]:
