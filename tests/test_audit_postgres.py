@@ -142,7 +142,8 @@ async def test_au2_audit_verify_names_a_row_edited_in_a_postgresql_trail(
 
 async def test_au8_an_append_whose_answer_was_lost_is_not_written_twice(postgres_url: str) -> None:
     """The deadline passed while the batch committed: the caller was told the trail is unavailable,
-    so the trail sends the same events again, with what came since; each is written once."""
+    so the trail sends the same events again, with what came since, after another writer's append
+    (the checkpointer's); each is written once."""
     store = PostgresAuditStore(postgres_url)
     calls = store._calls  # the answer of the next call is lost after the database committed it
     answering = calls.run
@@ -152,18 +153,23 @@ async def test_au8_an_append_whose_answer_was_lost_is_not_written_twice(postgres
         raise StoreUnavailable("postgresql: no answer within 1.0 s")
 
     maker = maker_at()
-    first, later = made_events(maker, 3), made_events(maker, 2)
+    first, other, later = (
+        made_events(maker, 3),
+        made_events(maker, 1, by="checkpointer"),
+        made_events(maker, 2),
+    )
     try:
         calls.run = answer_lost  # type: ignore[method-assign]
         with pytest.raises(AuditUnavailable):
             await store.append(first)
         calls.run = answering  # type: ignore[method-assign]
+        await store.append(other)
         head = await store.append([*first, *later])
         stored = await store.read()
     finally:
         await store.close()
-    assert [s.index.event_id for s in stored] == [e.event_id for e in (*first, *later)]
-    assert head.seq == 5 and all(b.prev_hash == a.hash for a, b in itertools.pairwise(stored))
+    assert [s.index.event_id for s in stored] == [e.event_id for e in (*first, *other, *later)]
+    assert head.seq == 6 and all(b.prev_hash == a.hash for a, b in itertools.pairwise(stored))
 
 
 def test_au2_mcp_gateway_audit_verify_on_a_postgresql_trail_names_the_edited_event(

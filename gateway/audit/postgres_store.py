@@ -12,8 +12,9 @@ Same semantics as the SQLite trail (:mod:`gateway.audit.sqlite_store`), with Pos
   gap whoever wrote them. The batch and the new head go in as one statement (``INSERT … SELECT
   FROM unnest(…)`` and the head's ``UPDATE``): one round trip, whatever the batch's size.
 * An append whose answer is lost (the deadline passed while it committed) may have been written
-  all the same; the trail sends the same events again, and the append after a failure leaves out
-  those already in the trail (by id, looked up by their times), so no event is written twice.
+  all the same; the trail sends the same events again, and an append of events that failed before
+  leaves out those already in the trail (by id, looked up by their times), so no event is written
+  twice.
 * ``add_checkpoint`` and ``prune`` take a transaction-scoped advisory lock of their own, so two
   processes never number two checkpoints alike, and two prunes never interleave.
 
@@ -49,6 +50,8 @@ PRUNE_DEADLINE = 60.0
 """Seconds a ``prune`` may take: it is the retention job's, never a request's."""
 CONNECTIONS = 4
 """Connections per process: one process writes one batch at a time; the rest read."""
+_DOUBTS_KEPT = 20_000
+"""Ids of events whose append failed, kept at most (twice the trail's default buffer)."""
 
 _CHECKPOINT_LOCK = 0x6D63_7067_7720_6370
 _PRUNE_LOCK = 0x6D63_7067_7720_7072
@@ -88,9 +91,9 @@ class PostgresAuditStore:
         # A URL that is no PostgreSQL URL is a ValueError, as a bad setting is: the gateway stops.
         self._calls = PostgresCalls(url, deadline=deadline, max_connections=connections)
         self._maintenance = PostgresCalls(url, deadline=PRUNE_DEADLINE, max_connections=1)
-        self._uncertain = False
-        """An append failed: it may have committed all the same (its answer lost at the deadline),
-        and the trail sends the same events again; the next append skips those already written."""
+        self._maybe_written: dict[str, None] = {}
+        """The ids of events whose append failed (in order): it may have committed all the same,
+        its answer lost at the deadline, and the trail sends them again."""
 
     async def _run(self, work: Callable[[Connection], Awaitable[T]], calls: PostgresCalls | None = None) -> T:
         try:
@@ -102,7 +105,7 @@ class PostgresAuditStore:
     async def append(self, events: Sequence[AuditEvent]) -> ChainHead:
         if not events:
             return await self.head()
-        recheck = self._uncertain
+        doubtful = [event for event in events if event.event_id in self._maybe_written]
 
         async def work(db: Connection) -> ChainHead:
             async with db.transaction():
@@ -110,7 +113,7 @@ class PostgresAuditStore:
                 if locked is None:
                     raise AuditUnavailable("the trail has no head row: was it made by mcp-gateway migrate?")
                 seq, prev_hash = int(locked["seq"]), str(locked["hash"])
-                batch = await _not_written(db, events) if recheck else events
+                batch = await _not_written(db, events, doubtful) if doubtful else events
                 if not batch:
                     return ChainHead(seq, prev_hash)
                 links = list(extend(seq, prev_hash, batch))
@@ -121,9 +124,12 @@ class PostgresAuditStore:
         try:
             head = await self._run(work)
         except AuditUnavailable:
-            self._uncertain = True
+            self._maybe_written.update(dict.fromkeys(event.event_id for event in events))
+            while len(self._maybe_written) > _DOUBTS_KEPT:
+                del self._maybe_written[next(iter(self._maybe_written))]
             raise
-        self._uncertain = False
+        for event in doubtful:
+            del self._maybe_written[event.event_id]
         return head
 
     async def head(self) -> ChainHead:
@@ -212,10 +218,13 @@ class PostgresAuditStore:
         await self._maintenance.close()
 
 
-async def _not_written(db: Connection, events: Sequence[AuditEvent]) -> list[AuditEvent]:
-    """``events`` without those the trail holds already (found by id, within the batch's times)."""
-    times = [event.at for event in events]
-    ids = [event.event_id for event in events]
+async def _not_written(
+    db: Connection, events: Sequence[AuditEvent], doubtful: Sequence[AuditEvent]
+) -> list[AuditEvent]:
+    """``events`` without the ``doubtful`` ones the trail holds already (found by id, within their
+    times)."""
+    times = [event.at for event in doubtful]
+    ids = [event.event_id for event in doubtful]
     rows = await db.fetch(_WRITTEN, min(times), max(times), ids)
     written = {row["event_id"] for row in rows}
     return [event for event in events if event.event_id not in written]
