@@ -103,6 +103,8 @@ bench: $(STAMP) /usr/bin/wrk postgres
 	$(BIN)/python bench/proxy_overhead.py
 	$(BIN)/python bench/tools_list.py
 	$(BIN)/python bench/store_backends.py
+	$(BIN)/python bench/audit_appends.py
+	$(BIN)/python bench/audit_search.py
 
 clean:
 	rm -rf $(VENV) $(NODE_DIR) .mypy_cache .ruff_cache .pytest_cache

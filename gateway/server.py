@@ -18,17 +18,19 @@ logger = logging.getLogger("mcp_gateway")
 
 
 def serve(settings: Settings) -> None:
-    """Serve until stopped. A store whose schema is not current stops it before it starts
-    (:class:`~gateway.store.SchemaNotCurrent`); a store that does not answer does not: requests get
-    503 until it is back, and the store checks its schema then."""
+    """Serve until stopped. A store (or a PostgreSQL ``audit_store``) whose schema is not current
+    stops it before it starts (:class:`~gateway.store.SchemaNotCurrent`); one that does not answer
+    does not: requests get 503 until it is back, and it checks its schema then."""
     server = settings.server
     logging.basicConfig(
         level=server.log_level.upper(), format="%(asctime)s %(name)s %(levelname)s %(message)s"
     )
-    try:
-        anyio.run(check_schema, server.store)
-    except StoreUnavailable as exc:
-        logger.warning("the store's schema could not be checked at start-up: %s", exc)
+    # A trail in a database of its own (audit_store) is checked as the store's is.
+    for url in dict.fromkeys(u for u in (server.store, settings.audit.audit_store) if u):
+        try:
+            anyio.run(check_schema, url)
+        except StoreUnavailable as exc:
+            logger.warning("the store's schema could not be checked at start-up: %s", exc)
     app = create_app(build_gateway(settings, open_state(server.store, server.hot_store)))
     gc.collect()
     gc.freeze()  # start-up objects never need scanning again

@@ -212,7 +212,8 @@ class AuditSettings:
     """
 
     audit_store: str = ""
-    """``sqlite:///path`` or ``memory://``; unset: a file beside a SQLite store (``<name>.audit.sqlite3``)."""
+    """``sqlite:///path``, ``postgresql://…`` or ``memory://``; unset: a file beside a SQLite store
+    (``<name>.audit.sqlite3``), the store's own database for a PostgreSQL store."""
     audit_when_unavailable: str = "fail_closed"
     """While the trail does not answer, a decision that grants is ``fail_closed`` (refused, 503) or
     given with its event kept in memory (``buffer``) until the trail answers."""

@@ -1,8 +1,9 @@
 """The audit store contract, proved against every implementation of :class:`AuditStore` (AU-2).
 
-The tests take the store from the ``audit_url`` fixture: a SQLite file and an in-memory SQLite
-database today; the PostgreSQL trail adds its URL to :data:`IMPLEMENTATIONS` and passes the same
-tests. Those that need two writers on one trail (``shared``) run where the trail can be shared.
+The tests take the store from the ``audit_url`` fixture: a SQLite file, an in-memory SQLite
+database, and a migrated database of the test's own on the session's PostgreSQL (a copy of the
+migrated template: cheap). Those that need two writers on one trail (``shared``) run where the trail
+can be shared.
 """
 
 from __future__ import annotations
@@ -24,18 +25,21 @@ from tests.support.audit import START, made_events, maker_at
 
 pytestmark = pytest.mark.anyio
 
-IMPLEMENTATIONS = ["sqlite", "memory"]
-SHARED = ["sqlite"]
+IMPLEMENTATIONS = ["sqlite", "memory", pytest.param("postgres", marks=pytest.mark.postgres)]
+SHARED = ["sqlite", pytest.param("postgres", marks=pytest.mark.postgres)]
 """The implementations whose trail several processes share."""
 
 
-def trail_url(kind: str, folder: Path) -> str:
+def trail_url(kind: str, folder: Path, request: pytest.FixtureRequest) -> str:
+    if kind == "postgres":
+        url: str = request.getfixturevalue("postgres_url")  # conftest: a migrated database of its own
+        return url
     return {"sqlite": f"sqlite:///{folder / 'trail.audit.sqlite3'}", "memory": "memory://"}[kind]
 
 
 @pytest.fixture(params=IMPLEMENTATIONS)
 def audit_url(request: pytest.FixtureRequest, tmp_path: Path) -> str:
-    return trail_url(request.param, tmp_path)
+    return trail_url(request.param, tmp_path, request)
 
 
 @pytest.fixture
@@ -122,30 +126,33 @@ async def test_au2_a_failed_signature_leaves_no_checkpoint(store: AuditStore) ->
 
 
 @pytest.mark.parametrize("kind", SHARED)
-async def test_au2_two_writers_on_one_trail_form_one_chain(kind: str, tmp_path: Path) -> None:
+async def test_au2_two_writers_on_one_trail_form_one_chain(
+    kind: str, tmp_path: Path, request: pytest.FixtureRequest
+) -> None:
     """Two store objects (two connections, as two processes have) append from two threads at once."""
-    url = trail_url(kind, tmp_path)
-    stores = [open_audit_store(url), open_audit_store(url)]
+    url = trail_url(kind, tmp_path, request)
 
-    def hammer(store: AuditStore, tag: str) -> None:
+    def hammer(tag: str) -> None:
         async def appends() -> None:
+            store = open_audit_store(url)  # opened, used and closed in this thread's event loop
             maker = maker_at()
             for _ in range(40):
                 await store.append(made_events(maker, 3, writer=tag))
+            await store.close()
 
         anyio.run(appends)
 
-    threads = [threading.Thread(target=hammer, args=(s, tag)) for s, tag in zip(stores, "ab", strict=True)]
+    threads = [threading.Thread(target=hammer, args=(tag,)) for tag in "ab"]
     for thread in threads:
         thread.start()
     for thread in threads:
         thread.join(60)
-    stored = await stores[0].read(limit=10_000)
+    reader = open_audit_store(url)
+    stored = await reader.read(limit=10_000)
+    await reader.close()
     assert [s.seq for s in stored] == list(range(1, 241))
     assert all(b.prev_hash == a.hash for a, b in itertools.pairwise(stored))
     assert sorted(s.event().fields["writer"] for s in stored) == ["a"] * 120 + ["b"] * 120
-    for store in stores:
-        await store.close()
 
 
 async def test_au2_a_trail_that_cannot_be_opened_is_unavailable(tmp_path: Path) -> None:
@@ -171,5 +178,68 @@ def test_au2_the_trail_lives_beside_a_sqlite_store_in_a_file_of_its_own(
     assert audit_store_url("", "memory://") == "memory://" and caplog.text == ""
     assert audit_store_url("", "redis://127.0.0.1:6379/0") == "memory://"
     assert "set audit_store" in caplog.text, "a Redis gateway says its trail is in memory"
+    assert "postgresql://" in caplog.text, "and names the trail replicas share"
     with pytest.raises(ValueError, match="audit_store: scheme redis:// is not supported"):
         open_audit_store("redis://127.0.0.1:6379/0")
+
+
+def test_au8_the_trail_of_a_postgresql_store_is_in_the_same_database(
+    caplog: pytest.LogCaptureFixture,
+) -> None:
+    store = "postgresql://gateway@db.internal:5432/gateway"
+    assert audit_store_url("", store) == store and caplog.text == ""
+    assert (
+        audit_store_url("postgres://audit@trail.internal/audit", store)
+        == "postgres://audit@trail.internal/audit"
+    )
+    assert audit_store_url("postgresql://db.internal/audit", "redis://127.0.0.1:6379/0").startswith(
+        "postgresql:"
+    )
+    assert caplog.text == "", "a Redis gateway with a PostgreSQL trail is not warned"
+
+
+# -- export positions and pruning (the store's "export and retention" methods) --------------------
+async def test_au2_store_export_positions_start_at_zero_and_only_move_forward(store: AuditStore) -> None:
+    assert await store.export_position("siem") == 0
+    await store.set_export_position("siem", 5)
+    await store.set_export_position("siem", 3)  # a late confirmation of less changes nothing
+    await store.set_export_position("archive", 2)
+    assert (await store.export_position("siem"), await store.export_position("archive")) == (5, 2)
+    await store.set_export_position("siem", 7)
+    assert await store.export_position("siem") == 7
+    assert await store.export_position("nobody") == 0
+
+
+async def test_au2_store_prune_deletes_through_an_event_and_remembers_it_as_the_anchor(
+    store: AuditStore,
+) -> None:
+    await store.append(made_events(maker_at(), 10))
+    before = await store.read()
+    first = await store.add_checkpoint(3, before[2].hash, 1.0, lambda number: f"jws-{number}")
+    assert await store.pruned() == EMPTY
+    assert await store.prune(4) == 4
+    kept = await store.read()
+    assert [e.seq for e in kept] == [5, 6, 7, 8, 9, 10]
+    assert await store.pruned() == ChainHead(4, before[3].hash) and kept[0].prev_hash == before[3].hash
+    assert await store.checkpoints() == [first], "checkpoints stay"
+    assert await store.head() == ChainHead(10, before[-1].hash)
+
+
+async def test_au2_store_prune_of_an_event_not_in_the_trail_deletes_nothing(store: AuditStore) -> None:
+    await store.append(made_events(maker_at(), 5))
+    assert await store.prune(6) == 0, "not written yet"
+    assert await store.prune(3) == 3
+    assert await store.prune(3) == 0 and await store.prune(2) == 0, "pruned already"
+    assert await store.pruned() == ChainHead(3, (await store.read())[0].prev_hash)
+    assert [e.seq for e in await store.read()] == [4, 5]
+
+
+async def test_au2_store_appends_after_pruning_everything_continue_the_chain(store: AuditStore) -> None:
+    await store.append(made_events(maker_at(), 3))
+    head = await store.head()
+    assert await store.prune(3) == 3 and await store.read() == []
+    assert await store.pruned() == head == await store.head()
+    after = await store.append(made_events(maker_at(), 2))
+    stored = await store.read()
+    assert [e.seq for e in stored] == [4, 5] and stored[0].prev_hash == head.hash
+    assert after == ChainHead(5, stored[-1].hash)

@@ -4,7 +4,9 @@
 * Redis stopped (or frozen) while requests flow: ``503 temporarily_unavailable``, never a token
   the gateway could not record, and tokens again once Redis is back, without a restart;
 * PostgreSQL stopped, then frozen: the same at ``/token``, and a JSON-RPC error (503) at ``/mcp``
-  for a token the gateway issued, then both work again without a restart.
+  for a token the gateway issued, then both work again without a restart;
+* the audit trail alone on PostgreSQL (the store on SQLite) stopped, then frozen: ``/token`` answers
+  503 rather than issue a token it cannot record, and issues again once the trail is back.
 
 The clients' timeouts are what would fail a gateway that hangs instead of answering; no test
 asserts a duration.
@@ -14,6 +16,7 @@ from __future__ import annotations
 
 import time
 from collections.abc import Callable, Iterator
+from pathlib import Path
 
 import anyio
 import httpx2
@@ -30,11 +33,12 @@ from tests.support.mcp_requests import modern_body, modern_headers
 AGENT = "racer"
 
 
-def _settings(store: str, key: AgentKey) -> object:
+def _settings(store: str, key: AgentKey, audit_store: str = "") -> object:
     def make(port: int) -> Settings:
         return settings_from(
             port=port,
             store=store,
+            audit_store=audit_store,
             key_encryption_key=SHARED_STORE_KEK,
             clients=({"client_id": AGENT, "scopes": ("tools:read",), "jwks": key.jwks},),
         )
@@ -172,3 +176,29 @@ def test_with_postgres_stopped_or_frozen_token_and_mcp_fail_closed_and_recover_b
                 bring_back()
             assert _eventually(lambda: _token_request(http, gateway, key)).status_code == 200
             assert _eventually(lambda: _tools_list(http, token)).status_code == 200
+
+
+@pytest.mark.postgres
+def test_with_the_postgres_audit_trail_stopped_or_frozen_token_fails_closed_and_recovers_by_itself(
+    own_postgres: tuple[postgres_servers.PostgresServer, str], tmp_path: Path
+) -> None:
+    server, url = own_postgres
+    key = AgentKey()
+    settings = _settings(f"sqlite:///{tmp_path / 'gw.sqlite3'}", key, audit_store=url)
+    with (
+        running_gateway(settings) as gateway,  # type: ignore[arg-type]
+        httpx2.Client(base_url=gateway.url, timeout=OUTAGE_CLIENT_TIMEOUT) as http,
+    ):
+        issued = _token_request(http, gateway, key)
+        assert issued.status_code == 200, issued.text
+        for take_away, bring_back in ((server.stop, server.start), (server.pause, server.resume)):
+            take_away()
+            try:
+                for _ in range(3):
+                    refused = _token_request(http, gateway, key)
+                    assert refused.status_code == 503, refused.text
+                    assert refused.json()["error"] == "temporarily_unavailable"
+                    assert "access_token" not in refused.text
+            finally:
+                bring_back()
+            assert _eventually(lambda: _token_request(http, gateway, key)).status_code == 200

@@ -9,6 +9,7 @@ signed trail a security team can verify (docs/audit.md).
     chain.py         canonical JSON and the SHA-256 links
     store.py         the AuditStore seam and what it stores (head, checkpoints)
     sqlite_store.py  the first AuditStore, on SQLite
+    postgres_store.py  the AuditStore every replica shares, on PostgreSQL (the store's database)
     factory.py       where the trail lives (audit_store, or beside the store)
     checkpoints.py   checkpoints signed with the gateway's own key, and the checkpointer
     links.py         reading the links back: edited, deleted, inserted, reordered

@@ -38,17 +38,15 @@ again when the server is back.
 
 from __future__ import annotations
 
-import asyncio
 import contextlib
 from collections.abc import Awaitable, Callable
 from typing import Any, TypeVar
 
 import asyncpg
 
-from gateway.store import SchemaNotCurrent, StoreUnavailable
-from gateway.store.call_gate import CallGate
-from gateway.store.postgres_connection import Connection, check_url, connect_options
-from gateway.store.postgres_migrations import require_current, schema_version
+from gateway.store import StoreUnavailable
+from gateway.store.postgres_calls import PostgresCalls
+from gateway.store.postgres_connection import Connection
 
 T = TypeVar("T")
 
@@ -88,52 +86,20 @@ _PURGES = (
 )
 
 
-async def _keep_session(connection: asyncpg.Connection) -> None:
-    """A connection goes back to the pool as it is: no statement here changes session state."""
-
-
 class PostgresStore:
     """The :class:`~gateway.store.Store` protocol on PostgreSQL.
 
     Connecting is lazy: the pool is made on the first call, in the event loop that serves, and the
-    schema is checked on the first connection that answers.
+    schema is checked on the first connection that answers (:class:`PostgresCalls`).
     """
 
     def __init__(self, url: str, *, deadline: float = 0.4, max_connections: int = 16) -> None:
-        check_url(url)
-        self._options = connect_options(url, connect_timeout=deadline, statement_timeout=deadline)
-        self._deadline = deadline
-        self._size = max_connections
-        self._pool: asyncpg.Pool | None = None
-        self._opening = asyncio.Lock()
-        self._schema_checked = False
-        self._gate = CallGate("postgresql", deadline=deadline, slots=max_connections)
+        self._calls = PostgresCalls(url, deadline=deadline, max_connections=max_connections)
         self._writes = 0
 
     # -- plumbing ------------------------------------------------------------------------------
-    async def _connections(self) -> asyncpg.Pool:
-        async with self._opening:
-            if self._pool is None:  # min_size=0: making the pool connects nothing
-                self._pool = await asyncpg.create_pool(
-                    min_size=0, max_size=self._size, reset=_keep_session, **self._options
-                )
-            return self._pool
-
     async def _run(self, work: Callable[[Connection], Awaitable[T]]) -> T:
-        """``work`` on one pooled connection, through the gate."""
-
-        async def attempt() -> T:
-            pool = self._pool or await self._connections()
-            async with pool.acquire(timeout=self._deadline) as connection:
-                if not self._schema_checked:
-                    try:
-                        require_current(await schema_version(connection))
-                    except SchemaNotCurrent as exc:
-                        raise StoreUnavailable(str(exc)) from exc
-                    self._schema_checked = True
-                return await work(connection)
-
-        return await self._gate.call(attempt)
+        return await self._calls.run(work)
 
     async def _row(self, sql: str, *args: Any) -> asyncpg.Record | None:
         row: asyncpg.Record | None = await self._run(lambda connection: connection.fetchrow(sql, *args))
@@ -207,9 +173,4 @@ class PostgresStore:
         await self._execute("SELECT 1")
 
     async def close(self) -> None:
-        await self._gate.close()
-        if self._pool is not None:
-            try:
-                await asyncio.wait_for(self._pool.close(), timeout=self._deadline)
-            except (TimeoutError, OSError, asyncpg.InterfaceError):
-                self._pool.terminate()
+        await self._calls.close()

@@ -141,7 +141,9 @@ def trail_world(
     max_buffered: int = 100,
     every_events: int = 5,
     every_seconds: float = 60,
+    durable: AuditStore | None = None,
 ) -> TrailWorld:
+    """``durable``: the trail's store (by default a SQLite file in ``folder``)."""
     clock = FrozenClock(START)
     keys = signing_keys(
         MemoryStore(clock),
@@ -153,7 +155,7 @@ def trail_world(
         refresh_interval=15,
     )
     path = folder / "trail.audit.sqlite3"
-    store = SwitchableStore(SQLiteAuditStore(str(path)))
+    store = SwitchableStore(durable or SQLiteAuditStore(str(path)))
     maker = EventMaker(clock)
     checkpoints = Checkpointer(
         store,

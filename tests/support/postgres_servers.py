@@ -2,9 +2,10 @@
 
 A server listens on a free port of 127.0.0.1 only (its unix socket stays in its own folder), with
 trust authentication for one local user, and skips the fsyncs (``fsync=off``: it is thrown away at
-the end). Commits still reach the log before they are acknowledged, so stopping it at once (as a
-crash would) loses nothing committed. It can be stopped and started again on the same port, or paused
-(SIGSTOP), which is how the fail-closed tests take the database away and bring it back.
+the end; a benchmark may ask for them). Commits still reach the log before they are acknowledged,
+so stopping it at once (as a crash would) loses nothing committed. It can be stopped and started
+again on the same port, or paused (SIGSTOP), which is how the fail-closed tests take the database
+away and bring it back.
 
 The binaries are looked for on ``PATH`` and then under Debian's ``/usr/lib/postgresql/<version>/bin``
 (``make postgres`` installs Debian's ``postgresql`` package). ``initdb`` refuses to run as root, so
@@ -71,8 +72,10 @@ def _server_account() -> pwd.struct_passwd | None:
 class PostgresServer:
     """One PostgreSQL cluster in ``folder``; after the first start, always on the same port."""
 
-    def __init__(self, folder: Path, bin_dir: Path) -> None:
+    def __init__(self, folder: Path, bin_dir: Path, *, fsync: bool = False) -> None:
+        """``fsync``: commits wait for the disk, as in production (benchmarks); tests skip it."""
         self.folder = folder
+        self.fsync = fsync
         self.data = folder / "data"
         self.bin_dir = bin_dir
         self.port = 0
@@ -116,10 +119,9 @@ class PostgresServer:
         raise RuntimeError("could not find a free port for PostgreSQL")
 
     def _start(self) -> None:
-        options = (
-            f"-c listen_addresses=127.0.0.1 -p {self.port} -k {self.folder} "
-            "-c fsync=off -c full_page_writes=off -c max_connections=300"
-        )
+        options = f"-c listen_addresses=127.0.0.1 -p {self.port} -k {self.folder} -c max_connections=300"
+        if not self.fsync:
+            options += " -c fsync=off -c full_page_writes=off"
         try:
             self._run("pg_ctl", "start", "--pgdata", str(self.data), "--wait",
                       "--timeout", str(int(STARTUP_TIMEOUT)), "--log", str(self.folder / "server.log"),
@@ -202,10 +204,14 @@ def migrate(url: str) -> None:
 
 
 @contextlib.contextmanager
-def postgres_server() -> Iterator[PostgresServer]:
-    """A running server of the block's own (skips the test when PostgreSQL is not installed)."""
+def postgres_server(*, fsync: bool = False, folder: str | None = None) -> Iterator[PostgresServer]:
+    """A running server of the block's own (skips the test when PostgreSQL is not installed);
+    ``fsync`` and ``folder`` (where its temporary folder goes) are the benchmarks'."""
     bin_dir = require_postgres()
-    with tempfile.TemporaryDirectory(prefix="postgres-") as tmp, PostgresServer(Path(tmp), bin_dir) as server:
+    with (
+        tempfile.TemporaryDirectory(prefix="postgres-", dir=folder) as tmp,
+        PostgresServer(Path(tmp), bin_dir, fsync=fsync) as server,
+    ):
         yield server
 
 
