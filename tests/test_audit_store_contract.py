@@ -8,6 +8,7 @@ can be shared.
 
 from __future__ import annotations
 
+import doctest
 import itertools
 import threading
 from collections.abc import AsyncIterator
@@ -16,6 +17,7 @@ from pathlib import Path
 import anyio
 import pytest
 
+from gateway.audit import search_sql
 from gateway.audit.chain import GENESIS, link
 from gateway.audit.events import EventMaker
 from gateway.audit.factory import audit_store_url, open_audit_store
@@ -243,3 +245,7 @@ async def test_au2_store_appends_after_pruning_everything_continue_the_chain(sto
     stored = await store.read()
     assert [e.seq for e in stored] == [4, 5] and stored[0].prev_hash == head.hash
     assert after == ChainHead(5, stored[-1].hash)
+
+
+def test_au2_a_search_names_only_the_criteria_given_so_the_indexes_serve_it() -> None:
+    assert doctest.testmod(search_sql, raise_on_error=True).attempted >= 1

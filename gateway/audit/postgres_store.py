@@ -37,6 +37,7 @@ import asyncpg
 
 from gateway.audit.chain import StoredEvent, extend
 from gateway.audit.events import AuditEvent, EventIndex
+from gateway.audit.search_sql import numbered, page_query
 from gateway.audit.store import EMPTY, AuditFilter, AuditUnavailable, ChainHead, Checkpoint, Signer
 from gateway.store import StoreUnavailable
 from gateway.store.postgres_calls import PostgresCalls
@@ -55,7 +56,7 @@ _DOUBTS_KEPT = 20_000
 
 _CHECKPOINT_LOCK = 0x6D63_7067_7720_6370
 _PRUNE_LOCK = 0x6D63_7067_7720_7072
-_COLUMNS = "seq, prev_hash, hash, body, event_id, at, type, outcome, client_id, subject, tool"
+
 _WRITE = """
 WITH written AS (
     INSERT INTO audit_events
@@ -139,7 +140,8 @@ class PostgresAuditStore:
     async def read(
         self, after: int = 0, limit: int = 1000, filters: AuditFilter | None = None
     ) -> list[StoredEvent]:
-        sql, params = _select(after, limit, filters or AuditFilter())
+        sql, params = page_query(after, limit, filters or AuditFilter())
+        sql = numbered(sql)
         rows: list[asyncpg.Record] = await self._run(lambda db: db.fetch(sql, *params))
         return [_stored(row) for row in rows]
 
@@ -245,31 +247,6 @@ def _columns(links: Sequence[StoredEvent]) -> tuple[list[Any], ...]:
         [link.index.subject for link in links],
         [link.index.tool for link in links],
     )
-
-
-def _select(after: int, limit: int, filters: AuditFilter) -> tuple[str, list[Any]]:
-    """The query for one page: only the criteria given become conditions, so the planner sees
-    plain comparisons it can match to an index (never ``$n IS NULL OR …``)."""
-    params: list[Any] = [after]
-    conditions = ["seq > $1"]
-
-    def where(condition: str, value: Any) -> None:
-        params.append(value)
-        conditions.append(condition.replace("?", f"${len(params)}"))
-
-    if filters.since is not None:
-        where("at >= ?", float(filters.since))
-    if filters.until is not None:
-        where("at < ?", float(filters.until))
-    for column in ("client_id", "subject", "outcome", "tool"):
-        value = getattr(filters, column)
-        if value is not None:
-            where(f"{column} = ?", value)
-    if filters.types:
-        where("type = ANY(?::text[])", list(filters.types))
-    params.append(limit)
-    clauses = ("SELECT", _COLUMNS, "FROM audit_events WHERE", " AND ".join(conditions), "ORDER BY seq LIMIT")
-    return " ".join((*clauses, f"${len(params)}")), params
 
 
 def _stored(row: asyncpg.Record) -> StoredEvent:

@@ -15,7 +15,6 @@ and the locking statement are what a PostgreSQL backend changes.
 from __future__ import annotations
 
 import contextlib
-import json
 import os
 import sqlite3
 import threading
@@ -27,6 +26,7 @@ import anyio.to_thread
 
 from gateway.audit.chain import GENESIS, StoredEvent, extend
 from gateway.audit.events import AuditEvent, EventIndex
+from gateway.audit.search_sql import page_query
 from gateway.audit.store import EMPTY, AuditFilter, AuditUnavailable, ChainHead, Checkpoint, Signer
 
 _BUSY_TIMEOUT_MS = 2000
@@ -48,6 +48,10 @@ CREATE TABLE IF NOT EXISTS audit_events (
 );
 CREATE INDEX IF NOT EXISTS audit_events_at ON audit_events (at);
 CREATE INDEX IF NOT EXISTS audit_events_type ON audit_events (type, seq);
+CREATE INDEX IF NOT EXISTS audit_events_outcome ON audit_events (outcome, seq);
+CREATE INDEX IF NOT EXISTS audit_events_client ON audit_events (client_id, seq);
+CREATE INDEX IF NOT EXISTS audit_events_subject ON audit_events (subject, seq);
+CREATE INDEX IF NOT EXISTS audit_events_tool ON audit_events (tool, seq);
 CREATE TABLE IF NOT EXISTS audit_head (
     id    INTEGER PRIMARY KEY CHECK (id = 1),
     seq   INTEGER NOT NULL,
@@ -74,13 +78,6 @@ _FIRST_HEAD = "INSERT INTO audit_head (id, seq, hash) VALUES (1, 0, ?) ON CONFLI
 _INSERT = """
 INSERT INTO audit_events (seq, prev_hash, hash, body, event_id, at, type, outcome, client_id, subject, tool)
 VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)
-"""
-_SELECT = """
-SELECT seq, prev_hash, hash, body, event_id, at, type, outcome, client_id, subject, tool
-FROM audit_events WHERE seq > ? AND (? IS NULL OR at >= ?) AND (? IS NULL OR at < ?)
-AND (? IS NULL OR client_id = ?) AND (? IS NULL OR subject = ?) AND (? IS NULL OR outcome = ?)
-AND (? IS NULL OR tool = ?) AND (? = 0 OR type IN (SELECT value FROM json_each(?)))
-ORDER BY seq LIMIT ?
 """
 _CHECKPOINTS = (
     "SELECT number, seq, hash, at, jws FROM audit_checkpoints WHERE number > ? ORDER BY number LIMIT ?"
@@ -164,8 +161,8 @@ class SQLiteAuditStore:
     async def read(
         self, after: int = 0, limit: int = 1000, filters: AuditFilter | None = None
     ) -> list[StoredEvent]:
-        params = (after, *_criteria(filters or AuditFilter()), limit)
-        rows = await self._run(lambda db: db.execute(_SELECT, params).fetchall())
+        sql, params = page_query(after, limit, filters or AuditFilter())
+        rows = await self._run(lambda db: db.execute(sql, params).fetchall())
         return [_stored(row) for row in rows]
 
     # -- checkpoints ---------------------------------------------------------------------------
@@ -249,9 +246,3 @@ def _row(link: StoredEvent) -> tuple[Any, ...]:
 def _stored(row: Sequence[Any]) -> StoredEvent:
     seq, prev_hash, digest, body, *index = row
     return StoredEvent(int(seq), str(prev_hash), str(digest), str(body), EventIndex(*index))
-
-
-def _criteria(filters: AuditFilter) -> tuple[Any, ...]:
-    """The parameters of :data:`_SELECT` after ``seq``: each criterion twice (unset: no condition)."""
-    pairs = (filters.since, filters.until, filters.client_id, filters.subject, filters.outcome, filters.tool)
-    return (*(value for value in pairs for _ in (0, 1)), len(filters.types), json.dumps(filters.types))
