@@ -1,0 +1,372 @@
+"""AU-4 and AU-7: every decision the gateway takes is exactly one audit event, of the type and
+outcome the catalogue names, with the actor who took or asked for it.
+
+One row per endpoint and decision path. Each row prepares what its action needs (a token, a filed
+request), marks where the trail ends, performs the one action against a gateway running in the
+test's process (the app as ASGI: the socket is beside the point), and reads every event recorded
+after the mark: they must be exactly the row's events, in order, the first with the row's actor.
+A decision with no event, or with two, fails its row. The command line's rows are in
+``tests/test_audit_operator_actions.py``.
+
+What is no decision, and so no event (``docs/audit.md``, "What is an event"): reads (``tools/list``
+excepted), introspection, metadata documents, health, the admin API's and console's GETs.
+"""
+
+from __future__ import annotations
+
+from collections.abc import AsyncIterator, Awaitable, Callable, Mapping
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+import anyio
+import pytest
+
+from gateway import paths
+from gateway.background import Supervisor
+from tests.support.admin_api import grant_path, request_path
+from tests.support.decision_trail import (
+    ACCESS_TOKEN_TYPE,
+    BOT,
+    BOT_SECRET,
+    EXCHANGE,
+    SEC,
+    TARGET,
+    DecisionWorld,
+    decision_world,
+)
+from tests.support.mcp_requests import modern
+
+pytestmark = pytest.mark.anyio
+
+Prepare = Callable[[DecisionWorld], Awaitable[Any]]
+Act = Callable[[DecisionWorld, Any], Awaitable[None]]
+
+
+async def nothing(world: DecisionWorld) -> None:
+    return None
+
+
+@dataclass(frozen=True)
+class Row:
+    name: str
+    act: Act
+    events: tuple[tuple[str, str], ...]
+    """(type, outcome) of every event the action records, in order."""
+    actor: Mapping[str, Any] = field(default_factory=dict)
+    """What the first event's actor holds (a subset)."""
+    prepare: Prepare = nothing
+    fields: Mapping[str, Any] = field(default_factory=dict)
+    """What the first event's fields hold (a subset)."""
+
+
+AGENT = {"client_id": BOT, "via": "agent"}
+DESK = {"subject": SEC, "via": "admin-api"}
+
+
+# -- the token endpoint -------------------------------------------------------------------------
+async def client_credentials(world: DecisionWorld, _: Any) -> None:
+    assert (await world.token(scope="fake")).status_code == 200
+
+
+async def wrong_secret(world: DecisionWorld, _: Any) -> None:
+    assert (await world.token(BOT, "wrong-" + BOT_SECRET)).status_code == 401
+
+
+async def exchange(world: DecisionWorld, token: str, audience: str = TARGET) -> int:
+    form = {
+        "grant_type": EXCHANGE,
+        "subject_token": token,
+        "subject_token_type": ACCESS_TOKEN_TYPE,
+        "audience": audience,
+    }
+    return (await world.http.post("/token", data=form, auth=(BOT, BOT_SECRET))).status_code
+
+
+async def bot_token(world: DecisionWorld) -> str:
+    return await world.bot_token()
+
+
+async def exchange_granted(world: DecisionWorld, token: str) -> None:
+    assert await exchange(world, token) == 200
+
+
+async def exchange_refused(world: DecisionWorld, token: str) -> None:
+    assert await exchange(world, token, "https://elsewhere.example/mcp") == 400
+
+
+async def revocation(world: DecisionWorld, token: str) -> None:
+    answer = await world.http.post("/revoke", data={"token": token}, auth=(BOT, BOT_SECRET))
+    assert answer.status_code == 200
+
+
+async def introspection(world: DecisionWorld, token: str) -> None:
+    answer = await world.http.post("/introspect", data={"token": token}, auth=(BOT, BOT_SECRET))
+    assert answer.json()["active"] is True
+
+
+# -- dynamic registration (RFC 7591) and its management (RFC 7592) ----------------------------------
+REGISTRATION = {
+    "client_name": "Notes",
+    "redirect_uris": ["https://notes.example/callback"],
+    "grant_types": ["authorization_code"],
+    "token_endpoint_auth_method": "none",
+    "scope": "fake",
+}
+
+
+async def registered(world: DecisionWorld) -> dict[str, Any]:
+    answer = await world.http.post(paths.REGISTER, json=REGISTRATION)
+    assert answer.status_code == 201, answer.text
+    body: dict[str, Any] = answer.json()
+    return body
+
+
+async def register(world: DecisionWorld, _: Any) -> None:
+    await registered(world)
+
+
+async def register_refused(world: DecisionWorld, _: Any) -> None:
+    answer = await world.http.post(paths.REGISTER, json={**REGISTRATION, "redirect_uris": ["ftp://x"]})
+    assert answer.status_code == 400
+
+
+def _management(client: Mapping[str, Any]) -> dict[str, str]:
+    return {"Authorization": f"Bearer {client['registration_access_token']}"}
+
+
+async def update_registration(world: DecisionWorld, client: dict[str, Any]) -> None:
+    document = {**REGISTRATION, "client_id": client["client_id"], "client_name": "Notes 2"}
+    answer = await world.http.put(
+        client["registration_client_uri"], json=document, headers=_management(client)
+    )
+    assert answer.status_code == 200, answer.text
+
+
+async def update_registration_refused(world: DecisionWorld, client: dict[str, Any]) -> None:
+    document = {**REGISTRATION, "client_id": "another"}
+    answer = await world.http.put(
+        client["registration_client_uri"], json=document, headers=_management(client)
+    )
+    assert answer.status_code == 400, answer.text
+
+
+async def delete_registration(world: DecisionWorld, client: dict[str, Any]) -> None:
+    answer = await world.http.delete(client["registration_client_uri"], headers=_management(client))
+    assert answer.status_code == 204
+
+
+# -- the approval loop, through the agent's endpoint and the admin API -------------------------------
+async def file_request(world: DecisionWorld, _: Any) -> None:
+    await world.file_request()
+
+
+async def filed(world: DecisionWorld) -> str:
+    return await world.file_request()
+
+
+async def approve(world: DecisionWorld, request_id: str) -> None:
+    await world.admin(request_path(request_id, "approve"), {"note": "month end"})
+
+
+async def deny(world: DecisionWorld, request_id: str) -> None:
+    await world.admin(request_path(request_id, "deny"), {"reason": "not this month"})
+
+
+async def granted(world: DecisionWorld) -> str:
+    request_id = await world.file_request()
+    decided = await world.admin(request_path(request_id, "approve"), {})
+    grant_id: str = decided["grant_id"]
+    return grant_id
+
+
+async def revoke_grant(world: DecisionWorld, grant_id: str) -> None:
+    await world.admin(grant_path(grant_id, "revoke"), {"reason": "payroll moved"})
+
+
+async def review_grant(world: DecisionWorld, grant_id: str) -> None:
+    await world.admin(grant_path(grant_id, "review"), {"note": "still needed"})
+
+
+# -- the MCP endpoint -------------------------------------------------------------------------------
+async def tools_list(world: DecisionWorld, token: str) -> None:
+    answer = await modern(world.http, world.mcp_url, token, "tools/list")
+    assert len(answer.json()["result"]["tools"]) == 5
+
+
+def calling(tool: str, **arguments: Any) -> Act:
+    async def act(world: DecisionWorld, token: str) -> None:
+        await world.call(tool, token, **arguments)
+
+    return act
+
+
+async def held_call(world: DecisionWorld) -> str:
+    """A held call's id (the call is held once, before the mark)."""
+    held = await world.call("fake__delete_all", await world.bot_token(), table="payroll")
+    call_id: str = held["error"]["data"]["callApproval"]["id"]
+    return call_id
+
+
+async def approve_call(world: DecisionWorld, call_id: str) -> None:
+    await world.admin(f"{paths.ADMIN_CALLS}/{call_id}/approve", {"note": "ok"})
+
+
+async def deny_call(world: DecisionWorld, call_id: str) -> None:
+    await world.admin(f"{paths.ADMIN_CALLS}/{call_id}/deny", {"reason": "no"})
+
+
+async def approved_call(world: DecisionWorld) -> str:
+    call_id = await held_call(world)
+    await approve_call(world, call_id)
+    return await world.bot_token()
+
+
+async def denied_call(world: DecisionWorld) -> str:
+    await deny_call(world, await held_call(world))
+    return await world.bot_token()
+
+
+# -- the gateway's own work -------------------------------------------------------------------------
+async def background_failure(world: DecisionWorld, _: Any) -> None:
+    """A supervised task that fails once, then waits: one restart, recorded."""
+    again = anyio.Event()
+    failed = False
+
+    async def work() -> None:
+        nonlocal failed
+        if not failed:
+            failed = True
+            raise RuntimeError("the store went away")
+        again.set()
+        await anyio.sleep_forever()
+
+    supervisor = Supervisor("probe", work, clock=world.gateway.clock, audit=world.gateway.audit, backoff=0)
+    async with anyio.create_task_group() as tasks:
+        tasks.start_soon(supervisor.run)
+        await again.wait()
+        tasks.cancel_scope.cancel()
+
+
+ROWS = (
+    Row("token client_credentials granted", client_credentials, (("token_issued", "granted"),), AGENT),
+    Row("token client_credentials refused", wrong_secret, (("token_refused", "refused"),)),
+    Row("token exchange granted", exchange_granted, (("token_exchange", "granted"),), AGENT, bot_token),
+    Row("token exchange refused", exchange_refused, (("token_exchange", "refused"),), AGENT, bot_token),
+    Row("token revocation", revocation, (("token_revoked", "revoked"),), AGENT, bot_token),
+    Row("introspection is no decision", introspection, (), {}, bot_token),
+    Row("DCR registered", register, (("client_registration", "registered"),)),
+    Row("DCR refused", register_refused, (("client_registration", "refused"),)),
+    Row("RFC 7592 update", update_registration, (("client_management", "updated"),), {}, registered),
+    Row(
+        "RFC 7592 update refused",
+        update_registration_refused,
+        (("client_management", "refused"),),
+        {},
+        registered,
+    ),
+    Row("RFC 7592 delete", delete_registration, (("client_management", "deleted"),), {}, registered),
+    Row("access request filed", file_request, (("access_requested", "filed"),), AGENT),
+    Row("access request approved", approve, (("access_approved", "approved"),), DESK, filed),
+    Row("access request denied", deny, (("access_denied", "denied"),), DESK, filed),
+    Row("grant revoked", revoke_grant, (("grant_revoked", "revoked"),), DESK, granted),
+    Row("grant re-certified", review_grant, (("grant_reviewed", "recertified"),), DESK, granted),
+    Row("tools/list", tools_list, (("tools_list", "listed"),), AGENT, bot_token, {"shown": 5, "hidden": 1}),
+    Row(
+        "tools/call forwarded",
+        calling("fake__echo", city="Oslo"),
+        (("tool_call", "forwarded"),),
+        AGENT,
+        bot_token,
+        {"tool": "fake__echo", "upstream": "fake", "is_error": False},
+    ),
+    Row(
+        "tools/call forwarded, a tool error",
+        calling("fake__oops"),
+        (("tool_call", "forwarded"),),
+        AGENT,
+        bot_token,
+        {"is_error": True},
+    ),
+    Row(
+        "tools/call upstream JSON-RPC error",
+        calling("fake__broken"),
+        (("tool_call", "upstream_error"),),
+        AGENT,
+        bot_token,
+        {"error": -32603},
+    ),
+    Row(
+        "tools/call upstream failed",
+        calling("fake__down"),
+        (("tool_call", "upstream_error"),),
+        AGENT,
+        bot_token,
+        {"error": -32603},
+    ),
+    Row(
+        "tools/call refused: insufficient scope",
+        calling("fake__guarded"),
+        (("tool_call", "refused"),),
+        AGENT,
+        bot_token,
+        {"tool": "fake__guarded", "error": -32003},
+    ),
+    Row(
+        "tools/call refused: unknown tool",
+        calling("fake__nothing"),
+        (("tool_call", "refused"),),
+        AGENT,
+        bot_token,
+        {"tool": "fake__nothing", "error": -32602, "upstream": None},
+    ),
+    Row(
+        "tools/call held for approval",
+        calling("fake__delete_all", table="payroll"),
+        (("call_pending", "held"),),
+        AGENT,
+        bot_token,
+    ),
+    Row("held call approved", approve_call, (("call_approved", "approved"),), DESK, held_call),
+    Row("held call denied", deny_call, (("call_denied", "denied"),), DESK, held_call),
+    Row(
+        "approved call passes and is forwarded",
+        calling("fake__delete_all", table="payroll"),
+        (("call_passed", "used"), ("tool_call", "forwarded")),
+        AGENT,
+        approved_call,
+    ),
+    Row(
+        "denied call refused",
+        calling("fake__delete_all", table="payroll"),
+        (("tool_call", "refused"),),
+        AGENT,
+        denied_call,
+        {"error": -32011},
+    ),
+    Row(
+        "background task failure",
+        background_failure,
+        (("background_task", "restarted"),),
+        {"via": "background"},
+    ),
+)
+
+
+@pytest.fixture
+async def world(tmp_path: Path) -> AsyncIterator[DecisionWorld]:
+    async with decision_world(tmp_path) as made:
+        yield made
+
+
+@pytest.mark.parametrize("row", ROWS, ids=[row.name for row in ROWS])
+async def test_au4_au7_each_decision_is_exactly_one_event(world: DecisionWorld, row: Row) -> None:
+    prepared = await row.prepare(world)
+    mark = await world.mark()
+    await row.act(world, prepared)
+    recorded = await world.decisions_since(mark)
+    assert [(e["type"], e["outcome"]) for e in recorded] == list(row.events)
+    if row.events:
+        first = recorded[0]
+        assert row.actor.items() <= first["actor"].items(), first["actor"]
+        assert row.fields.items() <= first["fields"].items(), first["fields"]
