@@ -18,6 +18,7 @@ from collections.abc import AsyncIterator, Awaitable, Callable, Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
+from urllib.parse import urlencode
 
 import anyio
 import pytest
@@ -25,11 +26,17 @@ import pytest
 from gateway import paths
 from gateway.background import Supervisor
 from tests.support.admin_api import grant_path, request_path
+from tests.support.authorization_code import new_verifier, s256
+from tests.support.browser import Outcome
 from tests.support.decision_trail import (
     ACCESS_TOKEN_TYPE,
     BOT,
     BOT_SECRET,
+    CALLBACK,
+    DESK,
     EXCHANGE,
+    PASSWORD,
+    PERSON,
     SEC,
     TARGET,
     DecisionWorld,
@@ -38,6 +45,7 @@ from tests.support.decision_trail import (
 from tests.support.mcp_requests import modern
 
 pytestmark = pytest.mark.anyio
+VERIFIER = new_verifier()
 
 Prepare = Callable[[DecisionWorld], Awaitable[Any]]
 Act = Callable[[DecisionWorld, Any], Awaitable[None]]
@@ -61,7 +69,7 @@ class Row:
 
 
 AGENT = {"client_id": BOT, "via": "agent"}
-DESK = {"subject": SEC, "via": "admin-api"}
+SECURITY_DESK = {"subject": SEC, "via": "admin-api"}
 
 
 # -- the token endpoint -------------------------------------------------------------------------
@@ -103,6 +111,99 @@ async def revocation(world: DecisionWorld, token: str) -> None:
 async def introspection(world: DecisionWorld, token: str) -> None:
     answer = await world.http.post("/introspect", data={"token": token}, auth=(BOT, BOT_SECRET))
     assert answer.json()["active"] is True
+
+
+# -- a person at /authorize, and the code flow's tokens ----------------------------------------------
+def authorize_url(world: DecisionWorld, verifier: str, **params: str) -> str:
+    query = {
+        "response_type": "code",
+        "client_id": DESK,
+        "redirect_uri": CALLBACK,
+        "scope": "fake",
+        "state": "st-1",
+        "code_challenge": s256(verifier),
+        "code_challenge_method": "S256",
+        **params,
+    }
+    return world.endpoint("/authorize") + "?" + urlencode(query)
+
+
+async def flow(
+    world: DecisionWorld, *, password: str = PASSWORD, allow: bool = True, **params: str
+) -> Outcome:
+    person = world.person(password)
+    try:
+        return await person.authorize(authorize_url(world, VERIFIER, **params), allow=allow)
+    finally:
+        await person.aclose()
+
+
+async def signed_in_and_consented(world: DecisionWorld, _: Any) -> None:
+    assert (await flow(world)).code
+
+
+async def wrong_password(world: DecisionWorld, _: Any) -> None:
+    assert (await flow(world, password="not-" + PASSWORD)).status == 401
+
+
+async def consent_denied(world: DecisionWorld, _: Any) -> None:
+    assert (await flow(world, allow=False)).params["error"] == "access_denied"
+
+
+async def refused_back(world: DecisionWorld, _: Any) -> None:
+    assert (await flow(world, code_challenge_method="plain")).params["error"] == "invalid_request"
+
+
+async def refused_on_page(world: DecisionWorld, _: Any) -> None:
+    assert (await flow(world, redirect_uri="https://evil.example/cb")).status == 400
+
+
+async def code(world: DecisionWorld) -> str:
+    issued = (await flow(world)).code
+    assert issued is not None
+    return issued
+
+
+async def redemption(world: DecisionWorld, issued: str) -> int:
+    form = {
+        "grant_type": "authorization_code",
+        "code": issued,
+        "client_id": DESK,
+        "redirect_uri": CALLBACK,
+        "code_verifier": VERIFIER,
+    }
+    return (await world.http.post("/token", data=form)).status_code
+
+
+async def redeem(world: DecisionWorld, issued: str) -> None:
+    assert await redemption(world, issued) == 200
+
+
+async def redeemed_code(world: DecisionWorld) -> str:
+    issued = await code(world)
+    await redeem(world, issued)
+    return issued
+
+
+async def replay(world: DecisionWorld, issued: str) -> None:
+    assert await redemption(world, issued) == 400
+
+
+async def refresh_token(world: DecisionWorld) -> str:
+    form = {
+        "grant_type": "authorization_code",
+        "code": await code(world),
+        "client_id": DESK,
+        "redirect_uri": CALLBACK,
+        "code_verifier": VERIFIER,
+    }
+    token: str = (await world.http.post("/token", data=form)).json()["refresh_token"]
+    return token
+
+
+async def refresh(world: DecisionWorld, token: str) -> None:
+    form = {"grant_type": "refresh_token", "refresh_token": token, "client_id": DESK}
+    assert (await world.http.post("/token", data=form)).status_code == 200
 
 
 # -- dynamic registration (RFC 7591) and its management (RFC 7592) ----------------------------------
@@ -253,6 +354,37 @@ ROWS = (
     Row("token client_credentials refused", wrong_secret, (("token_refused", "refused"),)),
     Row("token exchange granted", exchange_granted, (("token_exchange", "granted"),), AGENT, bot_token),
     Row("token exchange refused", exchange_refused, (("token_exchange", "refused"),), AGENT, bot_token),
+    Row(
+        "sign-in, consent, code issued",
+        signed_in_and_consented,
+        (("sign_in", "granted"), ("consent", "granted"), ("authorize_granted", "granted")),
+        {"subject": PERSON, "via": "agent"},
+    ),
+    Row("sign-in refused", wrong_password, (("sign_in", "refused"),)),
+    Row("consent denied", consent_denied, (("sign_in", "granted"), ("consent", "denied"))),
+    Row("/authorize refused back to the client", refused_back, (("authorize_refused", "refused"),)),
+    Row("/authorize refused on the page", refused_on_page, (("authorize_refused", "refused"),)),
+    Row(
+        "authorization_code redeemed",
+        redeem,
+        (("token_issued", "granted"),),
+        {"client_id": DESK, "subject": PERSON},
+        code,
+    ),
+    Row(
+        "authorization code replayed: refused, and what it issued revoked",
+        replay,
+        (("code_replayed", "revoked"), ("token_refused", "refused")),
+        {"client_id": DESK},
+        redeemed_code,
+    ),
+    Row(
+        "refresh",
+        refresh,
+        (("token_issued", "granted"),),
+        {"client_id": DESK, "subject": PERSON},
+        refresh_token,
+    ),
     Row("token revocation", revocation, (("token_revoked", "revoked"),), AGENT, bot_token),
     Row("introspection is no decision", introspection, (), {}, bot_token),
     Row("DCR registered", register, (("client_registration", "registered"),)),
@@ -267,10 +399,10 @@ ROWS = (
     ),
     Row("RFC 7592 delete", delete_registration, (("client_management", "deleted"),), {}, registered),
     Row("access request filed", file_request, (("access_requested", "filed"),), AGENT),
-    Row("access request approved", approve, (("access_approved", "approved"),), DESK, filed),
-    Row("access request denied", deny, (("access_denied", "denied"),), DESK, filed),
-    Row("grant revoked", revoke_grant, (("grant_revoked", "revoked"),), DESK, granted),
-    Row("grant re-certified", review_grant, (("grant_reviewed", "recertified"),), DESK, granted),
+    Row("access request approved", approve, (("access_approved", "approved"),), SECURITY_DESK, filed),
+    Row("access request denied", deny, (("access_denied", "denied"),), SECURITY_DESK, filed),
+    Row("grant revoked", revoke_grant, (("grant_revoked", "revoked"),), SECURITY_DESK, granted),
+    Row("grant re-certified", review_grant, (("grant_reviewed", "recertified"),), SECURITY_DESK, granted),
     Row("tools/list", tools_list, (("tools_list", "listed"),), AGENT, bot_token, {"shown": 5, "hidden": 1}),
     Row(
         "tools/call forwarded",
@@ -327,8 +459,8 @@ ROWS = (
         AGENT,
         bot_token,
     ),
-    Row("held call approved", approve_call, (("call_approved", "approved"),), DESK, held_call),
-    Row("held call denied", deny_call, (("call_denied", "denied"),), DESK, held_call),
+    Row("held call approved", approve_call, (("call_approved", "approved"),), SECURITY_DESK, held_call),
+    Row("held call denied", deny_call, (("call_denied", "denied"),), SECURITY_DESK, held_call),
     Row(
         "approved call passes and is forwarded",
         calling("fake__delete_all", table="payroll"),

@@ -17,7 +17,7 @@ from pathlib import Path
 from typing import Any
 
 import httpx2
-from starlette.types import Send
+from starlette.types import ASGIApp, Send
 
 from gateway import paths
 from gateway.app import create_app
@@ -26,6 +26,7 @@ from gateway.config import settings_from
 from gateway.oauth.clients.model import hash_secret
 from gateway.store.factory import open_store
 from gateway.upstream.asgi_transport import AsgiTransport
+from tests.support.browser import Person
 from tests.support.fake_upstream import GARBAGE_ANSWERS, FakeUpstream
 from tests.support.inprocess import GATEWAY_URL
 from tests.support.mcp_requests import modern
@@ -47,6 +48,8 @@ SERVER = {
     "audit_arguments": ["echo"],
     "audit_redact": ["ssn"],
 }
+DESK, CALLBACK = "desk", "http://127.0.0.1:9999/cb"
+PERSON, PASSWORD = "ann", "correct horse battery staple"
 POLICY = {"rules": [{"scope": "payments", "decision": "approval", "max_duration": 86400}]}
 BOOKKEEPING = ("audit_signing_key", "audit_events_dropped", "upstream_discovery")
 """Events of the trail's and the catalogue's own upkeep, not decisions of an action."""
@@ -86,8 +89,21 @@ class DecisionWorld:
     gateway: Gateway
     http: httpx2.AsyncClient
     folder: Path
+    app: ASGIApp | None = None
     admin_token: str = ""
     """The security desk's token for the admin API, taken before any row runs."""
+
+    @property
+    def issuer(self) -> str:
+        return self.gateway.settings.server.issuer_id
+
+    def endpoint(self, path: str) -> str:
+        return GATEWAY_URL + path
+
+    def person(self, password: str = PASSWORD) -> Person:
+        """``ann`` at a browser of her own (its own cookies)."""
+        browser = httpx2.AsyncClient(transport=httpx2.ASGITransport(self.app), follow_redirects=False)
+        return Person(PERSON, password, browser)
 
     @property
     def mcp_url(self) -> str:
@@ -161,18 +177,26 @@ async def decision_world(folder: Path) -> AsyncIterator[DecisionWorld]:
                 grant_types=("client_credentials", EXCHANGE),
                 audiences=(GATEWAY_URL + "/mcp", TARGET),
             ),
+            {
+                "client_id": DESK,
+                "auth_method": "none",
+                "scopes": ("fake",),
+                "audiences": (GATEWAY_URL + "/mcp",),
+                "grant_types": ("authorization_code", "refresh_token"),
+                "redirect_uris": (CALLBACK,),
+            },
             _client(SEC, SEC_SECRET, ("admin:security-admin",), audiences=(GATEWAY_URL + paths.ADMIN_API,)),
         ),
     )
     transport = AsgiTransport({UPSTREAM: ScriptedUpstream(tool_names=TOOLS)})
     gateway = build_gateway(settings, open_store(settings.server.store), transport=transport)
     await gateway.keys.ensure_keys()
+    await gateway.users.add(PERSON, PASSWORD)
     await gateway.refresher.refresh_now(None)
     assert gateway.catalog.lookup("fake__echo") is not None, "the upstream's tools were discovered"
-    async with httpx2.AsyncClient(
-        transport=httpx2.ASGITransport(create_app(gateway)), base_url=GATEWAY_URL
-    ) as http:
-        world = DecisionWorld(gateway, http, folder)
+    app = create_app(gateway)
+    async with httpx2.AsyncClient(transport=httpx2.ASGITransport(app), base_url=GATEWAY_URL) as http:
+        world = DecisionWorld(gateway, http, folder, app)
         admin = await world.token(SEC, SEC_SECRET, resource=GATEWAY_URL + paths.ADMIN_API)
         world.admin_token = admin.json()["access_token"]
         yield world
