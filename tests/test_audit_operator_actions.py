@@ -94,7 +94,7 @@ ACTIONS = (
             "create_ticket",
             "--audit-redact",
             "ssn",
-        ),  # fmt: skip
+        ),
         ("upstream_server_added", "added"),
         None,
         {"id": "crm", "audit_arguments": ["create_ticket"], "audit_redact": ["ssn"]},
