@@ -309,6 +309,11 @@ async def held_call(world: DecisionWorld) -> str:
     return call_id
 
 
+async def approval_pending(world: DecisionWorld) -> str:
+    await held_call(world)
+    return await world.bot_token()
+
+
 async def approve_call(world: DecisionWorld, call_id: str) -> None:
     await world.admin(f"{paths.ADMIN_CALLS}/{call_id}/approve", {"note": "ok"})
 
@@ -458,6 +463,13 @@ ROWS = (
         (("call_pending", "held"),),
         AGENT,
         bot_token,
+    ),
+    Row(
+        "tools/call held again while it waits: the same held call, no new decision",
+        calling("fake__delete_all", table="payroll"),
+        (),
+        {},
+        approval_pending,
     ),
     Row("held call approved", approve_call, (("call_approved", "approved"),), SECURITY_DESK, held_call),
     Row("held call denied", deny_call, (("call_denied", "denied"),), SECURITY_DESK, held_call),
