@@ -514,3 +514,18 @@ async def test_au4_au7_each_decision_is_exactly_one_event(world: DecisionWorld, 
         first = recorded[0]
         assert row.actor.items() <= first["actor"].items(), first["actor"]
         assert row.fields.items() <= first["fields"].items(), first["fields"]
+
+
+async def test_au4_a_refusal_for_scope_that_files_a_step_up_request_is_two_decisions(tmp_path: Path) -> None:
+    """With ``step_up = true`` the refused call is its ``tool_call``, and the request filed for the
+    agent is ``access_requested``: one event each, never a second ``tool_call``."""
+    async with decision_world(tmp_path, step_up=True) as world:
+        token = await world.bot_token()
+        mark = await world.mark()
+        refused = await world.call("fake__guarded", token)
+        assert refused["error"]["data"]["accessRequest"]["status"] == "pending"
+        recorded = await world.decisions_since(mark)
+    assert [(e["type"], e["outcome"]) for e in recorded] == [
+        ("access_requested", "filed"),
+        ("tool_call", "refused"),
+    ]

@@ -161,13 +161,14 @@ class DecisionWorld:
 
 
 @contextlib.asynccontextmanager
-async def decision_world(folder: Path) -> AsyncIterator[DecisionWorld]:
+async def decision_world(folder: Path, *, step_up: bool = False) -> AsyncIterator[DecisionWorld]:
+    """``step_up``: a call refused for a missing scope files an access request (AP-3)."""
     settings = settings_from(
         public_url=GATEWAY_URL,
         store=f"sqlite:///{folder / 'gw.sqlite3'}",
         servers=(SERVER,),
         targets=({"audience": TARGET, "scopes": ("fake",)},),
-        approvals=POLICY,
+        approvals={**POLICY, "step_up": step_up},
         dcr_allowed_scopes=("fake",),
         clients=(
             _client(
