@@ -66,6 +66,8 @@ class Row:
     prepare: Prepare = nothing
     fields: Mapping[str, Any] = field(default_factory=dict)
     """What the first event's fields hold (a subset)."""
+    operator: bool = False
+    """An operator's write (AU-7): the event holds the record's fields ``before`` and ``after``."""
 
 
 AGENT = {"client_id": BOT, "via": "agent"}
@@ -404,10 +406,26 @@ ROWS = (
     ),
     Row("RFC 7592 delete", delete_registration, (("client_management", "deleted"),), {}, registered),
     Row("access request filed", file_request, (("access_requested", "filed"),), AGENT),
-    Row("access request approved", approve, (("access_approved", "approved"),), SECURITY_DESK, filed),
-    Row("access request denied", deny, (("access_denied", "denied"),), SECURITY_DESK, filed),
-    Row("grant revoked", revoke_grant, (("grant_revoked", "revoked"),), SECURITY_DESK, granted),
-    Row("grant re-certified", review_grant, (("grant_reviewed", "recertified"),), SECURITY_DESK, granted),
+    Row(
+        "access request approved",
+        approve,
+        (("access_approved", "approved"),),
+        SECURITY_DESK,
+        filed,
+        operator=True,
+    ),
+    Row("access request denied", deny, (("access_denied", "denied"),), SECURITY_DESK, filed, operator=True),
+    Row(
+        "grant revoked", revoke_grant, (("grant_revoked", "revoked"),), SECURITY_DESK, granted, operator=True
+    ),
+    Row(
+        "grant re-certified",
+        review_grant,
+        (("grant_reviewed", "recertified"),),
+        SECURITY_DESK,
+        granted,
+        operator=True,
+    ),
     Row("tools/list", tools_list, (("tools_list", "listed"),), AGENT, bot_token, {"shown": 5, "hidden": 1}),
     Row(
         "tools/call forwarded",
@@ -471,8 +489,15 @@ ROWS = (
         {},
         approval_pending,
     ),
-    Row("held call approved", approve_call, (("call_approved", "approved"),), SECURITY_DESK, held_call),
-    Row("held call denied", deny_call, (("call_denied", "denied"),), SECURITY_DESK, held_call),
+    Row(
+        "held call approved",
+        approve_call,
+        (("call_approved", "approved"),),
+        SECURITY_DESK,
+        held_call,
+        operator=True,
+    ),
+    Row("held call denied", deny_call, (("call_denied", "denied"),), SECURITY_DESK, held_call, operator=True),
     Row(
         "approved call passes and is forwarded",
         calling("fake__delete_all", table="payroll"),
@@ -514,6 +539,9 @@ async def test_au4_au7_each_decision_is_exactly_one_event(world: DecisionWorld, 
         first = recorded[0]
         assert row.actor.items() <= first["actor"].items(), first["actor"]
         assert row.fields.items() <= first["fields"].items(), first["fields"]
+        if row.operator:
+            before, after = first["fields"].get("before"), first["fields"].get("after")
+            assert isinstance(before, dict) and isinstance(after, dict) and before != after, first["fields"]
 
 
 async def test_au4_a_refusal_for_scope_that_files_a_step_up_request_is_two_decisions(tmp_path: Path) -> None:
