@@ -42,7 +42,7 @@ from tests.support.decision_trail import (
     DecisionWorld,
     decision_world,
 )
-from tests.support.mcp_requests import modern
+from tests.support.mcp_requests import modern, modern_body, modern_headers
 
 pytestmark = pytest.mark.anyio
 VERIFIER = new_verifier()
@@ -297,6 +297,30 @@ async def tools_list(world: DecisionWorld, token: str) -> None:
     assert len(answer.json()["result"]["tools"]) == 5
 
 
+async def list_with(world: DecisionWorld, token: str | None) -> int:
+    body, headers = modern_body("tools/list"), modern_headers(token, "tools/list")
+    return (await world.http.post(world.mcp_url, json=body, headers=headers)).status_code
+
+
+async def no_token(world: DecisionWorld, _: Any) -> None:
+    assert await list_with(world, None) == 401
+
+
+async def forged_token(world: DecisionWorld, token: str) -> None:
+    header, payload, _ = token.split(".")
+    assert await list_with(world, f"{header}.{payload}.{'A' * 86}") == 401
+
+
+async def revoked_token(world: DecisionWorld) -> str:
+    token = await world.bot_token()
+    await world.http.post("/revoke", data={"token": token}, auth=(BOT, BOT_SECRET))
+    return token
+
+
+async def refused_token(world: DecisionWorld, token: str) -> None:
+    assert await list_with(world, token) == 401
+
+
 def calling(tool: str, **arguments: Any) -> Act:
     async def act(world: DecisionWorld, token: str) -> None:
         await world.call(tool, token, **arguments)
@@ -426,6 +450,15 @@ ROWS = (
         granted,
         operator=True,
     ),
+    Row("/mcp without a token: discovery, no decision", no_token, ()),
+    Row(
+        "/mcp with a forged token",
+        forged_token,
+        (("bearer_refused", "refused"),),
+        {"via": "agent"},
+        bot_token,
+    ),
+    Row("/mcp with a revoked token", refused_token, (("bearer_refused", "refused"),), AGENT, revoked_token),
     Row("tools/list", tools_list, (("tools_list", "listed"),), AGENT, bot_token, {"shown": 5, "hidden": 1}),
     Row(
         "tools/call forwarded",

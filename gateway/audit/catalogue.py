@@ -57,6 +57,9 @@ CATALOGUE = _catalogue(
     EventType(
         "token_refused", "the token endpoint refused a request: client, grant, scope or audience", 3002
     ),
+    EventType(
+        "bearer_refused", "a token presented at /mcp or the admin API was refused (invalid, revoked …)", 3002
+    ),
     EventType("client_metadata_document", "a Client ID Metadata Document was refused or not fetched", 3002),
     # -- what a session (a code, a token) may do ------------------------------------------------
     EventType("authorize_granted", "an authorization code was issued to a client for a person", 3003),

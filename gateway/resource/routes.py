@@ -112,6 +112,7 @@ def _bearer(gateway: Gateway, app: ASGIApp) -> BearerAuth:
         resource=gateway.targets.gateway_resource,
         challenge=ResourceChallenge(metadata_url, " ".join(mcp.resource_scopes)),
         cache=gateway.verified_tokens,
+        audit=gateway.audit,
     )
 
 
