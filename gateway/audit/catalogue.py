@@ -63,7 +63,9 @@ CATALOGUE = _catalogue(
     EventType("client_metadata_document", "a Client ID Metadata Document was refused or not fetched", 3002),
     # -- what a session (a code, a token) may do ------------------------------------------------
     EventType("authorize_granted", "an authorization code was issued to a client for a person", 3003),
-    EventType("authorize_refused", "an authorization request was refused back to its client", 3003),
+    EventType(
+        "authorize_refused", "an authorization request was refused, back to its client or on the page", 3003
+    ),
     EventType(
         "token_issued", "an access token was issued at /token (grant, client, subject, scope, jti)", 3003
     ),
