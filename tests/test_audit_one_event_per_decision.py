@@ -264,6 +264,13 @@ async def file_request(world: DecisionWorld, _: Any) -> None:
     await world.file_request()
 
 
+async def file_request_refused(world: DecisionWorld, _: Any) -> None:
+    answer = await world.http.post(
+        paths.ACCESS_REQUESTS, data={"scope": "payments"}, auth=(BOT, BOT_SECRET)
+    )  # an agent must say why
+    assert answer.status_code == 400, answer.text
+
+
 async def filed(world: DecisionWorld) -> str:
     return await world.file_request()
 
@@ -430,6 +437,7 @@ ROWS = (
     ),
     Row("RFC 7592 delete", delete_registration, (("client_management", "deleted"),), {}, registered),
     Row("access request filed", file_request, (("access_requested", "filed"),), AGENT),
+    Row("access request refused", file_request_refused, (("access_requested", "refused"),)),
     Row(
         "access request approved",
         approve,
