@@ -38,6 +38,7 @@ from tests.support.decision_trail import (
     PASSWORD,
     PERSON,
     SEC,
+    SEC_SECRET,
     TARGET,
     DecisionWorld,
     decision_world,
@@ -108,6 +109,21 @@ async def exchange_refused(world: DecisionWorld, token: str) -> None:
 async def revocation(world: DecisionWorld, token: str) -> None:
     answer = await world.http.post("/revoke", data={"token": token}, auth=(BOT, BOT_SECRET))
     assert answer.status_code == 200
+
+
+async def revocation_unauthenticated(world: DecisionWorld, token: str) -> None:
+    answer = await world.http.post("/revoke", data={"token": token}, auth=(BOT, "wrong-" + BOT_SECRET))
+    assert answer.status_code == 401
+
+
+async def introspection_unauthenticated(world: DecisionWorld, token: str) -> None:
+    answer = await world.http.post("/introspect", data={"token": token}, auth=(BOT, "wrong-" + BOT_SECRET))
+    assert answer.status_code == 401
+
+
+async def revocation_by_another(world: DecisionWorld, token: str) -> None:
+    answer = await world.http.post("/revoke", data={"token": token}, auth=(SEC, SEC_SECRET))
+    assert answer.status_code == 200  # RFC 7009: the answer says nothing; the token stays
 
 
 async def introspection(world: DecisionWorld, token: str) -> None:
@@ -424,6 +440,27 @@ ROWS = (
         refresh_token,
     ),
     Row("token revocation", revocation, (("token_revoked", "revoked"),), AGENT, bot_token),
+    Row(
+        "revocation refused: client unauthenticated",
+        revocation_unauthenticated,
+        (("client_auth_refused", "refused"),),
+        {},
+        bot_token,
+    ),
+    Row(
+        "introspection refused: client unauthenticated",
+        introspection_unauthenticated,
+        (("client_auth_refused", "refused"),),
+        {},
+        bot_token,
+    ),
+    Row(
+        "revocation of another client's token",
+        revocation_by_another,
+        (("token_revoked", "refused"),),
+        {"client_id": SEC},
+        bot_token,
+    ),
     Row("introspection is no decision", introspection, (), {}, bot_token),
     Row("DCR registered", register, (("client_registration", "registered"),)),
     Row("DCR refused", register_refused, (("client_registration", "refused"),)),

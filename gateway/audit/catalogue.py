@@ -60,6 +60,7 @@ CATALOGUE = _catalogue(
     EventType(
         "bearer_refused", "a token presented at /mcp or the admin API was refused (invalid, revoked …)", 3002
     ),
+    EventType("client_auth_refused", "a client failed to authenticate at /introspect or /revoke", 3002),
     EventType("client_metadata_document", "a Client ID Metadata Document was refused or not fetched", 3002),
     # -- what a session (a code, a token) may do ------------------------------------------------
     EventType("authorize_granted", "an authorization code was issued to a client for a person", 3003),
@@ -70,8 +71,10 @@ CATALOGUE = _catalogue(
         "token_issued", "an access token was issued at /token (grant, client, subject, scope, jti)", 3003
     ),
     EventType("token_exchange", "a token exchange (RFC 8693) was granted or refused", 3003),
-    EventType("token_revoked", "a client revoked one of its access tokens", 3003),
-    EventType("refresh_revoked", "a client revoked a refresh token, and its family with it", 3003),
+    EventType("token_revoked", "a client revoked one of its access tokens, or was refused another's", 3003),
+    EventType(
+        "refresh_revoked", "a client revoked a refresh token and its family, or was refused another's", 3003
+    ),
     EventType("code_replayed", "an authorization code came back: what it issued is revoked", 3003),
     # -- what a client may hold: consent, access requests, grants -------------------------------
     EventType("consent", "a person allowed or denied a client's scopes, or sent them for approval", 3005),
