@@ -16,6 +16,11 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
+import anyio
+
+from gateway.composition import build_gateway
+from gateway.config import settings_from
+from gateway.store.factory import open_store
 from tests.support.cli import Cli
 
 PASSWORD = "correct horse battery staple"
@@ -211,3 +216,56 @@ def test_au7_an_operator_is_named_even_without_as(tmp_path: Path) -> None:
     assert added.returncode == 0, added.stderr
     [event] = [e for e in trail(tmp_path, 0) if e["type"] == "upstream_server_added"]
     assert event["actor"] == {"subject": "cli:dana", "via": "cli"}
+
+
+def filed_request(cli: Cli, scope: str) -> str:
+    """A pending request of the agent ``bot``, filed on the CLI's store as a running gateway files it."""
+
+    async def work() -> str:
+        settings = settings_from(store=cli.store)
+        gateway = build_gateway(settings, open_store(cli.store))
+        try:
+            filed = await gateway.approvals.requests.file(
+                client_id="bot", scopes=(scope,), origin="agent", justification="month end"
+            )
+            return filed.request_id
+        finally:
+            await gateway.audit_trail.close()
+            await gateway.fetcher.aclose()
+            await gateway.metadata_fetcher.aclose()
+            await gateway.transport.aclose()
+            await gateway.store.close()
+
+    return anyio.run(work)
+
+
+def test_au7_the_approval_commands_record_the_operator_before_and_after(tmp_path: Path) -> None:
+    cli = Cli.on_sqlite(tmp_path)
+    approved, denied = filed_request(cli, "reports:read"), filed_request(cli, "reports:admin")
+
+    def decided(*argv: str) -> dict[str, Any]:
+        mark = max([0, *(event["seq"] for event in trail(tmp_path, 0))])
+        done = cli.run(*argv, "--as", "ops", "--json")
+        assert done.returncode == 0, done.stderr
+        [event] = [e for e in trail(tmp_path, mark) if not e["type"].startswith("audit_")]
+        assert event["actor"] == OPERATOR, argv
+        return event
+
+    event = decided("approvals", "approve", approved)
+    assert (event["type"], event["fields"]["before"], event["fields"]["after"]["status"]) == (
+        "access_approved",
+        {"status": "pending"},
+        "approved",
+    )
+    grant_id = event["fields"]["after"]["grant_id"]
+    event = decided("approvals", "deny", denied, "--reason", "not for agents")
+    assert (event["type"], event["fields"]["before"], event["fields"]["after"]) == (
+        "access_denied",
+        {"status": "pending"},
+        {"status": "denied"},
+    )
+    event = decided("grants", "review", grant_id)
+    assert event["type"] == "grant_reviewed" and event["fields"]["before"] != event["fields"]["after"]
+    event = decided("grants", "revoke", grant_id, "--reason", "moved")
+    assert (event["type"], event["fields"]["before"]["revoked_at"]) == ("grant_revoked", None)
+    assert event["fields"]["after"]["revoked_at"] is not None
