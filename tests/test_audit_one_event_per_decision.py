@@ -527,7 +527,7 @@ ROWS = (
         (("tool_call", "upstream_error"),),
         AGENT,
         bot_token,
-        {"error": -32603},
+        {"error": -32603, "upstream_code": -32000},
     ),
     Row(
         "tools/call upstream failed",

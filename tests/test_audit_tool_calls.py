@@ -17,8 +17,12 @@ from typing import Any
 
 import pytest
 
+from gateway.audit import AuditLog
 from gateway.audit.catalogue import CATALOGUE
-from gateway.resource.call_audit import arguments_digest, definition_hash
+from gateway.audit.events import EventMaker
+from gateway.claims import Claims
+from gateway.clock import FrozenClock
+from gateway.resource.call_audit import CallAudit, arguments_digest, definition_hash
 from tests.support.decision_trail import BOT, DecisionWorld, decision_world
 from tools_registry.audit_arguments import REDACTED
 from tools_registry.servers import RegistryError, UpstreamServer, from_config
@@ -26,6 +30,17 @@ from tools_registry.tool_entries import read_tool
 
 pytestmark = pytest.mark.anyio
 ARGUMENTS = {"city": "Trondheim", "ssn": "010190-12345", "nested": [{"ssn": "020290-54321", "n": 1}]}
+
+
+class RecordingAudit(AuditLog):
+    """An audit log that keeps what it is handed, as it is handed."""
+
+    def __init__(self) -> None:
+        super().__init__(maker=EventMaker(FrozenClock(1_700_000_000.0)))
+        self.made: list[tuple[str, str, dict[str, Any]]] = []
+
+    def record(self, event: str, *, outcome: str, **fields: Any) -> None:
+        self.made.append((event, outcome, fields))
 
 
 @pytest.fixture
@@ -77,7 +92,7 @@ async def test_au4_a_tool_call_event_names_the_call_its_upstream_definition_and_
     assert (fields["tool"], fields["upstream"], fields["is_error"]) == ("fake__echo", "fake", False)
     assert fields["definition_hash"] == definition_hash(tool)
     assert fields["arguments_digest"] == arguments_digest({"city": "Oslo"})
-    assert isinstance(fields["latency_ms"], float) and fields["latency_ms"] >= 0
+    assert isinstance(fields["latency_ms"], float)
     assert fields["actor_chain"] == []
     assert "error" not in fields
 
@@ -112,3 +127,21 @@ def test_au4_the_opt_in_is_checked_where_the_server_is_registered() -> None:
 
 def test_au4_tool_calls_are_catalogued_and_no_longer_planned() -> None:
     assert not CATALOGUE["tool_call"].planned and "tools_list" in CATALOGUE
+
+
+def test_au4_the_round_trip_is_measured_on_the_monotonic_clock_and_the_actor_chain_kept() -> None:
+    """Latency is the monotonic clock's, from forwarding to the answer; a delegated token's actors
+    are the event's chain."""
+    audit = RecordingAudit()
+    ticks = iter([10.0, 10.25])
+    claims = Claims.from_jwt(
+        {"sub": "ann", "client_id": "desk", "aud": "https://gw/mcp", "jti": "j", "iat": 1, "exp": 2,
+         "act": {"sub": "desk", "act": {"sub": "planner"}}}
+    )  # fmt: skip
+    record = CallAudit(audit, monotonic=lambda: next(ticks)).call(claims, "fake__echo", {"a": 1})
+    record.forwarding()
+    record.answered({"content": [], "isError": False})
+    record.answered({"content": []})  # a call is recorded once
+    [(event, outcome, fields)] = audit.made
+    assert (event, outcome, fields["latency_ms"]) == ("tool_call", "forwarded", 250.0)
+    assert fields["actor_chain"] == ["desk", "planner"] and fields["subject"] == "ann"

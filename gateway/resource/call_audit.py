@@ -9,7 +9,10 @@ A ``tool_call`` event says how the call ended:
   down (``error``: the JSON-RPC code the agent was answered);
 * ``refused``: the gateway refused the call before any upstream saw it: unknown tool, missing
   scope (step-up may file an access request besides: its own event), a denied held call, bad
-  arguments (``error``: the code).
+  arguments, or it could not decide (its store down: ``-32603``) (``error``: the code).
+
+An upstream's own JSON-RPC error code, when it sent one, is ``upstream_code`` (the agent is
+answered the gateway's ``-32603`` for most codes: :mod:`gateway.upstream.forwarding`).
 
 A call held for approval is recorded once, as ``call_pending`` by the call desk, and gets no
 ``tool_call``: the decision then is the hold, and it has its event. When an approved call passes
@@ -117,8 +120,13 @@ class CallRecord:
             self._end("upstream_error" if self._started is not None else "refused", error=INTERNAL_ERROR)
         elif exc.code == CALL_PENDING and self._started is None:
             self._done = True  # held: the call desk recorded call_pending
+        elif _upstream_failed(exc):
+            code = exc.data.get("upstreamCode") if isinstance(exc.data, Mapping) else None
+            self._end(
+                "upstream_error", error=exc.code, **({"upstream_code": code} if code is not None else {})
+            )
         else:
-            self._end("upstream_error" if _upstream_failed(exc) else "refused", error=exc.code)
+            self._end("refused", error=exc.code)
 
     def held(self) -> None:
         """The gate answered without forwarding (an approval page to show): ``call_pending`` is the
