@@ -89,7 +89,7 @@ class DecisionWorld:
     gateway: Gateway
     http: httpx2.AsyncClient
     folder: Path
-    app: ASGIApp | None = None
+    app: ASGIApp
     admin_token: str = ""
     """The security desk's token for the admin API, taken before any row runs."""
 
