@@ -92,8 +92,8 @@ class AuthorizationEndpoint:
         client_id, redirect_uri = params.get("client_id", ""), params.get("redirect_uri", "")
         if looks_like_metadata_url(client_id):  # RG-3: each such id may cost the gateway a fetch
             address = request.client.host if request.client is not None else "unknown"
-            wait = await self._document_lookups.hit(address)
-            if wait is not None:
+            if (wait := await self._document_lookups.hit(address)) is not None:
+                self._refused_on_page(client_id, "rate_limited")
                 return pages.error_page(
                     f"Too many client metadata documents asked for from here; try again in {wait} s.", 429
                 )
