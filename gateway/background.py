@@ -69,5 +69,6 @@ class Supervisor:
             state.restarts += 1
             state.last_crash, state.last_crash_at = reason, self._clock.now()
             logger.error("background task %s stopped (%s); starting it again", state.name, reason)
-            self._audit.record("background_task", outcome="restarted", task=state.name, reason=reason)
+            with self._audit.entered_via("background"):
+                self._audit.record("background_task", outcome="restarted", task=state.name, reason=reason)
             await anyio.sleep(self._backoff)

@@ -23,12 +23,14 @@ PASSWORD = "correct horse battery staple"
 
 @pytest.fixture(scope="module")
 def cli(tmp_path_factory: pytest.TempPathFactory) -> Cli:
-    """Three people added at the command line: their events are the trail these tests read."""
+    """Three people added at the command line, each by an operator of the same name (``--as``):
+    their events are the trail these tests read."""
     cli = Cli.on_sqlite(tmp_path_factory.mktemp("audit-cli"))
     for name, role in (("ann", "auditor"), ("bob", "security-admin"), ("cyd", "tool-author")):
-        assert (
-            cli.run("users", "add", name, "--role", role, "--password-stdin", stdin=PASSWORD).returncode == 0
+        added = cli.run(
+            "users", "add", name, "--role", role, "--password-stdin", "--as", name, stdin=PASSWORD
         )
+        assert added.returncode == 0
     return cli
 
 
@@ -40,17 +42,19 @@ def test_au1_tail_shows_the_newest_events_with_who_and_how(cli: Cli) -> None:
     assert len(lines) == 3 and "user_added" in lines[-1] and "cyd" in lines[-1] and " cli " in lines[-1]
     events = cli.json("audit", "tail", "-n", "10")
     added = [e for e in events if e["type"] == "user_added"]
-    assert [e["actor"] for e in added] == [{"subject": n, "via": "cli"} for n in ("ann", "bob", "cyd")]
+    assert [e["actor"] for e in added] == [
+        {"subject": f"cli:{n}", "via": "cli"} for n in ("ann", "bob", "cyd")
+    ]
     assert all({"seq", "hash", "prev_hash", "id", "at"} <= set(e) for e in events)
 
 
 def test_au1_search_narrows_by_every_criterion_given(cli: Cli) -> None:
     assert [e["actor"]["subject"] for e in cli.json("audit", "search", "--type", "user_added")] == [
-        "ann",
-        "bob",
-        "cyd",
+        "cli:ann",
+        "cli:bob",
+        "cli:cyd",
     ]
-    bob = cli.json("audit", "search", "--subject", "bob")
+    bob = cli.json("audit", "search", "--subject", "cli:bob")
     assert [e["fields"]["roles"] for e in bob] == ["security-admin"]
     assert cli.json("audit", "search", "--since", "1h", "--outcome", "added", "--limit", "1")[0]["seq"] == 1
     assert cli.json("audit", "search", "--until", "2001-01-01") == []
@@ -85,7 +89,7 @@ def test_au2_verify_fails_and_names_the_event_a_copy_of_the_trail_changed(tmp_pa
     for name in ("gw.sqlite3", "gw.kek", "gw.audit.sqlite3"):
         (tmp_path / name).write_bytes((cli.cwd / name).read_bytes())
         (tmp_path / name).chmod(0o600)
-    bob = cli.json("audit", "search", "--subject", "bob")[0]["seq"]
+    bob = cli.json("audit", "search", "--subject", "cli:bob")[0]["seq"]
     edit_file(tmp_path / "gw.audit.sqlite3", "DELETE FROM audit_events WHERE seq = ?", bob)
     changed = copy.run("audit", "verify", "--json")
     assert changed.returncode == 3
@@ -112,9 +116,14 @@ def test_au1_tail_follow_prints_events_as_they_come(tmp_path: Path) -> None:
     threading.Thread(target=lambda: [lines.put(line) for line in follower.stdout or ()], daemon=True).start()
     try:
         lines.get(timeout=30)  # the newest event: the follower has read where the trail ends
-        assert cli.run("users", "add", "second", "--password-stdin", stdin=PASSWORD).returncode == 0
+        second = cli.run("users", "add", "second", "--password-stdin", "--as", "ops", stdin=PASSWORD)
+        assert second.returncode == 0
         seen = json.loads(lines.get(timeout=30))  # it polls twice a second
-        assert (seen["type"], seen["actor"]["subject"]) == ("user_added", "second")
+        assert (seen["type"], seen["actor"]["subject"], seen["fields"]["user"]) == (
+            "user_added",
+            "cli:ops",
+            "second",
+        )
     finally:
         follower.terminate()
         follower.wait(10)

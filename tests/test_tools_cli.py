@@ -62,6 +62,10 @@ def test_add_show_list_remove_a_server(cli: Cli) -> None:
         "elicitation",
         "--call-approval",
         "refund",
+        "--audit-arguments",
+        "pay",
+        "--audit-redact",
+        "card_number",
     )
     assert added == {
         "id": "billing",
@@ -75,6 +79,8 @@ def test_add_show_list_remove_a_server(cli: Cli) -> None:
         "refresh_interval": 60.0,
         "input_requests": ["elicitation", "sampling"],
         "call_approval": ["refund"],
+        "audit_arguments": ["pay"],
+        "audit_redact": ["card_number"],
         "source": "store",
     }
     assert cli.json("tools", "show", "billing") == added  # read back from the store by a new process

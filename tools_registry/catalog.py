@@ -229,6 +229,10 @@ class Catalog:
         """One page of ``tools/list`` for a token holding ``granted``."""
         return page(self._visible(granted), cursor, page_size)
 
+    def hidden_from(self, granted: Collection[str]) -> int:
+        """How many tools ``tools/list`` can show that ``granted`` does not cover."""
+        return len(self) - len(self._visible(granted))
+
     def __len__(self) -> int:
         """The tools ``tools/list`` can show (healthy servers only)."""
         return len(self._current().tools)

@@ -14,6 +14,8 @@ both. A server's id is also its namespace: its tool ``get_forecast`` is exposed 
     refresh_interval = 300                    # seconds between tools/list refreshes
     input_requests = ["elicitation"]          # what it may ask agents; default: nothing
     call_approval = ["delete_file"]           # tools each call of which waits for approval; "*": all
+    audit_arguments = ["set_alert"]           # tools audited with argument values; default: digest only
+    audit_redact = ["api_key"]                # argument names those values are recorded without
     [servers.tool_scopes]
     set_alert = ["weather:write"]
     [servers.descriptions]
@@ -29,6 +31,7 @@ from dataclasses import dataclass, field
 from types import MappingProxyType
 from typing import Any, Literal
 
+from tools_registry.audit_arguments import argument_names, redacted
 from tools_registry.input_requests import allowed_kinds
 from tools_registry.scopes import is_scope_token
 from tools_registry.urls import UrlError, canonical_url, web_url
@@ -53,6 +56,8 @@ _CONFIG_KEYS = frozenset(
         "refresh_interval",
         "input_requests",
         "call_approval",
+        "audit_arguments",
+        "audit_redact",
     }
 )
 EVERY_TOOL = "*"
@@ -98,6 +103,11 @@ class UpstreamServer:
     call_approval: tuple[str, ...] = ()
     """Upstream tool names (or ``*``, every tool) each call of which waits for a person's approval
     before it is forwarded; empty: none."""
+    audit_arguments: tuple[str, ...] = ()
+    """Upstream tool names (or ``*``) whose calls the audit trail records with their argument
+    values (AU-4); empty: none, every call is recorded with the digest of its arguments only."""
+    audit_redact: tuple[str, ...] = ()
+    """Argument names whose values are recorded as ``[redacted]`` in those calls, at any depth."""
     source: Source = "store"
 
     def __post_init__(self) -> None:
@@ -118,6 +128,11 @@ class UpstreamServer:
         except ValueError as exc:
             raise RegistryError(str(exc)) from None
         object.__setattr__(self, "call_approval", _tool_names("call_approval", self.call_approval))
+        object.__setattr__(self, "audit_arguments", _tool_names("audit_arguments", self.audit_arguments))
+        try:
+            object.__setattr__(self, "audit_redact", argument_names("audit_redact", self.audit_redact))
+        except ValueError as exc:
+            raise RegistryError(str(exc)) from None
         if not isinstance(self.foreign_audience, bool):
             raise RegistryError(f"foreign_audience must be true or false, got {self.foreign_audience!r}")
         if self.source not in ("config", "store"):
@@ -134,6 +149,13 @@ class UpstreamServer:
         """Whether each call of upstream tool ``tool`` waits for approval, by this registration."""
         return tool in self.call_approval or EVERY_TOOL in self.call_approval
 
+    def audited_arguments(self, tool: str, arguments: Any) -> Any:
+        """The argument values the audit trail records for a call of upstream tool ``tool``, the
+        names of ``audit_redact`` redacted; None when the registration does not opt the tool in."""
+        if tool not in self.audit_arguments and EVERY_TOOL not in self.audit_arguments:
+            return None
+        return redacted(arguments, frozenset(self.audit_redact))
+
     def as_dict(self) -> dict[str, Any]:
         """JSON-ready, as ``tools show --json`` prints it."""
         return {
@@ -148,6 +170,8 @@ class UpstreamServer:
             "refresh_interval": self.refresh_interval,
             "input_requests": list(self.input_requests),
             "call_approval": list(self.call_approval),
+            "audit_arguments": list(self.audit_arguments),
+            "audit_redact": list(self.audit_redact),
             "source": self.source,
         }
 
@@ -253,6 +277,8 @@ def build_server(raw: Mapping[str, Any], source: Source) -> UpstreamServer:
         refresh_interval=raw.get("refresh_interval", 300.0),
         input_requests=raw.get("input_requests", ()),
         call_approval=raw.get("call_approval", ()),
+        audit_arguments=raw.get("audit_arguments", ()),
+        audit_redact=raw.get("audit_redact", ()),
         source=source,
     )
 

@@ -84,6 +84,7 @@ def admin_app(gateway: Gateway) -> ASGIApp:
         resource=gateway.admin_resource,
         challenge=ResourceChallenge(metadata_url),
         cache=gateway.admin_tokens,
+        audit=gateway.audit,
     )
 
 

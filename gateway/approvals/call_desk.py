@@ -149,7 +149,14 @@ class CallDesk:
             expires_at=now + CALL_WINDOW,
         )
         await self.book.open_pass(approved, CALL_WINDOW)
-        await self._events.of_call("call.approved", approved, outcome="approved", by=by.subject)
+        await self._events.of_call(
+            "call.approved",
+            approved,
+            outcome="approved",
+            by=by.subject,
+            before={"status": call.status, "expires_at": call.expires_at},
+            after={"status": approved.status, "expires_at": approved.expires_at},
+        )
         return approved
 
     async def deny(self, call_id: str, by: Principal, reason: str, *, via: str | None = None) -> HeldCall:
@@ -161,7 +168,15 @@ class CallDesk:
         denied = await self.book.save(
             call, status="denied", decided_at=now, decided_by=by.subject, reason=text
         )
-        await self._events.of_call("call.denied", denied, outcome="denied", by=by.subject, reason=text)
+        await self._events.of_call(
+            "call.denied",
+            denied,
+            outcome="denied",
+            by=by.subject,
+            reason=text,
+            before={"status": call.status},
+            after={"status": denied.status},
+        )
         return denied
 
     # -- the clock's consequences -------------------------------------------------------------

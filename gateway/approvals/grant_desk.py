@@ -88,7 +88,14 @@ class GrantDesk:
             grant, revoked_at=self._clock.now(), revoked_by=by.subject, revoke_reason=text
         )
         await self._marks.revoke_grant(grant_id)
-        await self._events.of_grant("grant.revoked", revoked, by=by.subject, reason=text)
+        await self._events.of_grant(
+            "grant.revoked",
+            revoked,
+            by=by.subject,
+            reason=text,
+            before={"revoked_at": None, "expires_at": grant.expires_at},
+            after={"revoked_at": revoked.revoked_at, "expires_at": revoked.expires_at},
+        )
         return revoked
 
     async def review(self, grant_id: str, by: Principal, note: str = "") -> Grant:
@@ -110,7 +117,13 @@ class GrantDesk:
             announced=tuple(event for event in grant.announced if event != "review.due"),
         )
         await self._events.audit.durable(
-            "grant_reviewed", outcome="recertified", grant_id=grant_id, by=by.subject, note=text
+            "grant_reviewed",
+            outcome="recertified",
+            grant_id=grant_id,
+            by=by.subject,
+            note=text,
+            before=_review_state(grant),
+            after=_review_state(reviewed),
         )
         return reviewed
 
@@ -146,3 +159,12 @@ class GrantDesk:
                 "(or the configuration file), or remove the client"
             )
         return grant
+
+
+def _review_state(grant: Grant) -> dict[str, Any]:
+    """What a re-certification changes, as its audit event shows it before and after (AU-7)."""
+    return {
+        "reviewed_at": grant.reviewed_at,
+        "review_by": grant.review_by,
+        "suspended_at": grant.suspended_at,
+    }

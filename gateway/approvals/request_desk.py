@@ -177,7 +177,14 @@ class RequestDesk:
         denied = await self.book.save(
             request, status="denied", decided_at=now, decided_by=(by.subject,), reason=text
         )
-        await self._events.of_request("access.denied", denied, outcome="denied", by=by.subject)
+        await self._events.of_request(
+            "access.denied",
+            denied,
+            outcome="denied",
+            by=by.subject,
+            before={"status": request.status},
+            after={"status": denied.status},
+        )
         return denied
 
     async def _settle_approved(
@@ -217,7 +224,12 @@ class RequestDesk:
             reason="; ".join(v.note for v in votes if v.note),
         )
         await self._events.of_request(
-            "access.approved", approved, outcome="approved", by=",".join(grant.granted_by)
+            "access.approved",
+            approved,
+            outcome="approved",
+            by=",".join(grant.granted_by),
+            before={"status": request.status},
+            after={"status": approved.status, "grant_id": grant.grant_id, "scope": " ".join(scopes)},
         )
         return approved
 

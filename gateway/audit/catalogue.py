@@ -57,16 +57,24 @@ CATALOGUE = _catalogue(
     EventType(
         "token_refused", "the token endpoint refused a request: client, grant, scope or audience", 3002
     ),
+    EventType(
+        "bearer_refused", "a token presented at /mcp or the admin API was refused (invalid, revoked …)", 3002
+    ),
+    EventType("client_auth_refused", "a client failed to authenticate at /introspect or /revoke", 3002),
     EventType("client_metadata_document", "a Client ID Metadata Document was refused or not fetched", 3002),
     # -- what a session (a code, a token) may do ------------------------------------------------
     EventType("authorize_granted", "an authorization code was issued to a client for a person", 3003),
-    EventType("authorize_refused", "an authorization request was refused back to its client", 3003),
+    EventType(
+        "authorize_refused", "an authorization request was refused, back to its client or on the page", 3003
+    ),
     EventType(
         "token_issued", "an access token was issued at /token (grant, client, subject, scope, jti)", 3003
     ),
     EventType("token_exchange", "a token exchange (RFC 8693) was granted or refused", 3003),
-    EventType("token_revoked", "a client revoked one of its access tokens", 3003),
-    EventType("refresh_revoked", "a client revoked a refresh token, and its family with it", 3003),
+    EventType("token_revoked", "a client revoked one of its access tokens, or was refused another's", 3003),
+    EventType(
+        "refresh_revoked", "a client revoked a refresh token and its family, or was refused another's", 3003
+    ),
     EventType("code_replayed", "an authorization code came back: what it issued is revoked", 3003),
     # -- what a client may hold: consent, access requests, grants -------------------------------
     EventType("consent", "a person allowed or denied a client's scopes, or sent them for approval", 3005),
@@ -89,10 +97,16 @@ CATALOGUE = _catalogue(
     # -- accounts: clients and people -----------------------------------------------------------
     EventType("client_registration", "a dynamic registration was accepted, refused or rate limited", 3001),
     EventType("client_management", "a registered client was updated or deleted (RFC 7592), or refused", 3001),
+    EventType("client_added", "an operator added a client (its public fields after)", 3001),
+    EventType("client_removed", "an operator removed a client (its public fields before)", 3001),
     EventType("user_added", "a built-in user was added", 3001),
+    EventType("user_removed", "a built-in user was removed", 3001),
     EventType("user_roles_changed", "a built-in user's console roles changed", 3001),
     # -- tool calls -----------------------------------------------------------------------------
-    EventType("tool_call", "a tool call was forwarded upstream, or refused", 6003, planned=True),
+    EventType("tools_list", "an agent listed tools: how many shown, how many hidden by scope", 6003),
+    EventType(
+        "tool_call", "a tool call was forwarded (the upstream answered), failed upstream, or refused", 6003
+    ),
     EventType("call_pending", "a tool call was held for approval", 6003),
     EventType("call_approved", "a held tool call was approved", 6003),
     EventType("call_denied", "a held tool call was denied", 6003),
@@ -102,6 +116,9 @@ CATALOGUE = _catalogue(
     EventType("webhook_endpoint", "a webhook endpoint was added, removed, paused, resumed or re-keyed", 3004),
     EventType("webhook_delivery", "a webhook delivery ended (delivered or failed) or was refused", 4002),
     # -- the gateway itself ---------------------------------------------------------------------
+    EventType("upstream_server_added", "an operator registered an upstream MCP server", 6002),
+    EventType("upstream_server_removed", "an operator removed an upstream MCP server", 6002),
+    EventType("signing_key_rotated", "an operator published a new signing key (kid, purpose)", 6002),
     EventType("upstream_discovery", "an upstream's tools could not be discovered, or could again", 6002),
     EventType("background_task", "a background task stopped and was started again", 6002),
     EventType("audit_signing_key", "the public key that signs the trail's checkpoints, recorded in it", 6002),

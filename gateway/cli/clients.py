@@ -11,6 +11,7 @@ import json
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
+from gateway.cli.operator import add_operator_flags, operator_of
 from gateway.cli.output import Handler, add_json_flag, emit, not_found, removed, show, table
 from gateway.oauth.clients.model import (
     AUTH_METHODS,
@@ -45,6 +46,7 @@ def add_parser(commands: Any) -> None:
     clients.add_parser("show", help="show a registered client").add_argument("client_id")
     clients.add_parser("remove", help="remove a registered client").add_argument("client_id")
     add_json_flag(clients.choices.values())
+    add_operator_flags(clients, ("add", "remove"))
 
 
 def _read_jwks(value: str | None) -> dict[str, Any] | None:
@@ -78,12 +80,28 @@ async def _add(gateway: Gateway, args: argparse.Namespace) -> int:
         secret_hash=hash_secret(secret) if secret else None,
         created_at=int(gateway.clock.now()),
     )
+    by = operator_of(args).subject
     await gateway.clients.add(client)
+    gateway.audit.record(
+        "client_added",
+        outcome="added",
+        by=by,
+        client_id=client.client_id,
+        before=None,
+        after=audited_view(client),
+    )
     text = f"registered client {client.client_id}"
     if secret:
         text += f"\nclient_secret: {secret}\n(shown once: only its hash is kept)"
     emit(args, {**client.public_view(), "client_secret": secret}, text)
     return 0
+
+
+def audited_view(client: Client) -> dict[str, Any]:
+    """A client as its audit events show it: the public fields, without its keys (``has_jwks``)."""
+    view = client.public_view()
+    view["has_jwks"] = view.pop("jwks") is not None
+    return view
 
 
 async def _list(gateway: Gateway, args: argparse.Namespace) -> int:
@@ -100,8 +118,18 @@ async def _show(gateway: Gateway, args: argparse.Namespace) -> int:
 
 
 async def _remove(gateway: Gateway, args: argparse.Namespace) -> int:
+    by = operator_of(args).subject
+    before = await gateway.clients.get(args.client_id)
     if not await gateway.clients.remove(args.client_id):
         return not_found("client", args.client_id)
+    gateway.audit.record(
+        "client_removed",
+        outcome="removed",
+        by=by,
+        client_id=args.client_id,
+        before=audited_view(before) if before is not None else None,
+        after=None,
+    )
     return removed(args, "client", args.client_id)
 
 

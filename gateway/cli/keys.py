@@ -6,6 +6,7 @@ from __future__ import annotations
 import argparse
 from typing import TYPE_CHECKING, Any
 
+from gateway.cli.operator import add_operator_flags, operator_of
 from gateway.cli.output import Handler, add_json_flag, emit, table, when
 from gateway.keys import PURPOSES
 
@@ -26,6 +27,7 @@ def add_parser(commands: Any) -> None:
         help="gateway (tokens the gateway accepts), downstream (tokens for upstreams), or all",
     )
     add_json_flag(keys.choices.values())
+    add_operator_flags(keys, ("rotate",))
 
 
 async def _list(gateway: Gateway, args: argparse.Namespace) -> int:
@@ -41,8 +43,23 @@ async def _list(gateway: Gateway, args: argparse.Namespace) -> int:
 
 async def _rotate(gateway: Gateway, args: argparse.Namespace) -> int:
     await gateway.keys.ensure_keys()
+    by = operator_of(args).subject
     purposes = PURPOSES if args.purpose == "all" else (args.purpose,)
-    infos = [(await gateway.keys.managers[purpose].rotate()).as_dict() for purpose in purposes]
+    infos = []
+    for purpose in purposes:
+        manager = gateway.keys.managers[purpose]
+        before = [key.kid for key in await manager.list_keys()]
+        info = (await manager.rotate()).as_dict()
+        gateway.audit.record(
+            "signing_key_rotated",
+            outcome="rotated",
+            by=by,
+            purpose=purpose,
+            kid=info["kid"],
+            before={"kids": before},
+            after={"kids": [*before, info["kid"]], "activates_at": info["activates_at"]},
+        )
+        infos.append(info)
     lines = [
         f"new {i['purpose']} key {i['kid']}: published now, signs from {when(i['activates_at'])}"
         for i in infos

@@ -1,5 +1,6 @@
-"""Who acts when the approval commands (``approvals``, ``grants``, ``calls``) decide: the operator
-at the command line.
+"""Who acts when the approval commands (``approvals``, ``grants``, ``calls``) decide, and when the
+commands that write (``clients``, ``users``, ``tools``, ``keys``, ``webhooks``) change something:
+the operator at the command line, recorded as the actor of their audit event (AU-7).
 
 Whoever can run these commands against the store can also write to the store directly, so there
 is nothing to check their roles against: the CLI's principal is ``cli:<name>`` with the roles
@@ -17,6 +18,8 @@ from __future__ import annotations
 import argparse
 import getpass
 import os
+from collections.abc import Iterable
+from typing import Any
 
 from gateway.approvals.decisions import Principal
 
@@ -28,9 +31,15 @@ def add_operator_flag(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--as", dest="operator", metavar="NAME", help="who decides (default: $USER)")
 
 
+def add_operator_flags(actions: Any, names: Iterable[str]) -> None:
+    """``--as NAME`` on the named actions of a command (its subparsers' ``choices``)."""
+    for name in names:
+        add_operator_flag(actions.choices[name])
+
+
 def operator_of(args: argparse.Namespace) -> Principal:
     """The principal named by ``--as`` or the environment; :class:`ValueError` when there is none."""
-    name = args.operator or os.environ.get("USER") or _login_name()
+    name = getattr(args, "operator", None) or os.environ.get("USER") or _login_name()
     name = name.strip()
     if not name or not name.isprintable() or len(name) > 200:
         raise ValueError("name who decides with --as NAME (printable, at most 200 characters)")

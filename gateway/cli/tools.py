@@ -10,6 +10,7 @@ from __future__ import annotations
 import argparse
 from typing import TYPE_CHECKING, Any
 
+from gateway.cli.operator import add_operator_flags, operator_of
 from gateway.cli.output import Handler, add_json_flag, emit, not_found, removed, show, table
 from tools_registry.input_requests import INPUT_REQUEST_KINDS
 from tools_registry.servers import RegistryError, UpstreamServer
@@ -64,12 +65,27 @@ def add_parser(commands: Any) -> None:
         metavar="TOOL",
         help='a tool each call of which waits for approval (repeatable; "*": every tool)',
     )
+    add.add_argument(
+        "--audit-arguments",
+        action="append",
+        default=[],
+        metavar="TOOL",
+        help='a tool whose calls are audited with their argument values (repeatable; "*": every tool)',
+    )
+    add.add_argument(
+        "--audit-redact",
+        action="append",
+        default=[],
+        metavar="ARGUMENT",
+        help="an argument name recorded as [redacted] in those calls (repeatable)",
+    )
     actions.add_parser("list", help="list upstream servers")
     actions.add_parser("show", help="show an upstream server").add_argument("server_id")
     actions.add_parser("remove", help="remove an upstream server").add_argument("server_id")
     refresh = actions.add_parser("refresh", help="discover the tools again (all servers, or one)")
     refresh.add_argument("server_id", nargs="?")
     add_json_flag(actions.choices.values())
+    add_operator_flags(actions, ("add", "remove"))
 
 
 def _pairs(option: str, values: list[str]) -> dict[str, str]:
@@ -101,8 +117,14 @@ async def _add(gateway: Gateway, args: argparse.Namespace) -> int:
         refresh_interval=args.refresh_interval,
         input_requests=tuple(args.input_request),
         call_approval=tuple(args.call_approval),
+        audit_arguments=tuple(args.audit_arguments),
+        audit_redact=tuple(args.audit_redact),
     )
+    by = operator_of(args).subject
     added = await gateway.servers.add(server)
+    gateway.audit.record(
+        "upstream_server_added", outcome="added", by=by, server=added.id, before=None, after=added.as_dict()
+    )
     emit(args, added.as_dict(), f"registered upstream server {added.id} ({added.url})")
     return 0
 
@@ -123,8 +145,18 @@ async def _show(gateway: Gateway, args: argparse.Namespace) -> int:
 
 
 async def _remove(gateway: Gateway, args: argparse.Namespace) -> int:
+    by = operator_of(args).subject
+    before = await gateway.servers.get(args.server_id)
     if not await gateway.servers.remove(args.server_id):
         return not_found("upstream server", args.server_id)
+    gateway.audit.record(
+        "upstream_server_removed",
+        outcome="removed",
+        by=by,
+        server=args.server_id,
+        before=before.as_dict() if before is not None else None,
+        after=None,
+    )
     return removed(args, "upstream server", args.server_id)
 
 

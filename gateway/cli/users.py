@@ -13,6 +13,7 @@ import getpass
 import sys
 from typing import TYPE_CHECKING, Any
 
+from gateway.cli.operator import add_operator_flags, operator_of
 from gateway.cli.output import Handler, add_json_flag, emit, not_found, removed, table
 from gateway.oauth.authorize.roles import ROLES
 from gateway.oauth.authorize.users import UserError
@@ -42,6 +43,7 @@ def add_parser(commands: Any) -> None:
         "--remove", action="append", default=[], choices=ROLES, help="remove a role (repeatable)"
     )
     add_json_flag(users.choices.values())
+    add_operator_flags(users, ("add", "remove", "roles"))
 
 
 def _read_password(args: argparse.Namespace) -> str:
@@ -58,8 +60,17 @@ def _roles_text(roles: tuple[str, ...]) -> str:
 
 
 async def _add(gateway: Gateway, args: argparse.Namespace) -> int:
+    by = operator_of(args).subject
     user = await gateway.users.add(args.username, _read_password(args), args.display_name, tuple(args.role))
-    gateway.audit.record("user_added", outcome="added", sub=user.username, roles=" ".join(user.roles))
+    gateway.audit.record(
+        "user_added",
+        outcome="added",
+        by=by,
+        user=user.username,
+        roles=" ".join(user.roles),
+        before=None,
+        after=user.public_view(),
+    )
     emit(args, user.public_view(), f"added user {user.username} ({_roles_text(user.roles)})")
     return 0
 
@@ -74,8 +85,18 @@ async def _list(gateway: Gateway, args: argparse.Namespace) -> int:
 
 
 async def _remove(gateway: Gateway, args: argparse.Namespace) -> int:
+    by = operator_of(args).subject
+    before = await gateway.users.get(args.username)
     if not await gateway.users.remove(args.username):
         return not_found("user", args.username)
+    gateway.audit.record(
+        "user_removed",
+        outcome="removed",
+        by=by,
+        user=args.username,
+        before=before.public_view() if before is not None else None,
+        after=None,
+    )
     return removed(args, "user", args.username)
 
 
@@ -92,9 +113,11 @@ async def _roles(gateway: Gateway, args: argparse.Namespace) -> int:
     gateway.audit.record(
         "user_roles_changed",
         outcome="changed",
-        sub=changed.username,
+        by=operator_of(args).subject,
+        user=changed.username,
         roles=" ".join(changed.roles),
-        before=" ".join(user.roles),
+        before={"roles": list(user.roles)},
+        after={"roles": list(changed.roles)},
     )
     emit(args, changed.public_view(), f"user {changed.username} now holds: {_roles_text(changed.roles)}")
     return 0

@@ -13,6 +13,7 @@ from __future__ import annotations
 import argparse
 from typing import TYPE_CHECKING, Any
 
+from gateway.cli.operator import add_operator_flags, operator_of
 from gateway.cli.output import Handler, add_json_flag, emit, not_found, removed, table, when
 from gateway.webhooks import EVENTS
 from gateway.webhooks.deliveries import Delivery
@@ -49,6 +50,7 @@ def add_parser(commands: Any) -> None:
     actions.add_parser("enable", help="deliver to it again").add_argument("endpoint_id")
     actions.add_parser("disable", help="pause it: deliveries wait").add_argument("endpoint_id")
     add_json_flag(actions.choices.values())
+    add_operator_flags(actions, ("add", "remove", "rotate-secret", "enable", "disable"))
 
 
 def _webhooks(gateway: Gateway) -> Webhooks:
@@ -71,7 +73,9 @@ def _lines(endpoint: Endpoint) -> str:
 
 
 async def _add(gateway: Gateway, args: argparse.Namespace) -> int:
-    endpoint, secret = await _webhooks(gateway).endpoints.add(args.url, args.event, args.description)
+    endpoint, secret = await _webhooks(gateway).endpoints.add(
+        args.url, args.event, args.description, by=operator_of(args).subject
+    )
     shown_once = f"secret: {secret}\n(shown once: the gateway keeps it sealed)"
     text = f"added {KIND} {endpoint.id}\n{_lines(endpoint)}\n{shown_once}"
     emit(args, {**endpoint.as_dict(), "secret": secret}, text)
@@ -95,7 +99,7 @@ async def _show(gateway: Gateway, args: argparse.Namespace) -> int:
 
 
 async def _remove(gateway: Gateway, args: argparse.Namespace) -> int:
-    if not await _webhooks(gateway).remove_endpoint(args.endpoint_id):
+    if not await _webhooks(gateway).remove_endpoint(args.endpoint_id, by=operator_of(args).subject):
         return not_found(KIND, args.endpoint_id)
     return removed(args, KIND, args.endpoint_id)
 
@@ -121,7 +125,9 @@ async def _deliveries(gateway: Gateway, args: argparse.Namespace) -> int:
 
 
 async def _rotate_secret(gateway: Gateway, args: argparse.Namespace) -> int:
-    rotated = await _webhooks(gateway).endpoints.rotate_secret(args.endpoint_id, max(args.grace, 0.0))
+    rotated = await _webhooks(gateway).endpoints.rotate_secret(
+        args.endpoint_id, max(args.grace, 0.0), by=operator_of(args).subject
+    )
     if rotated is None:
         return not_found(KIND, args.endpoint_id)
     endpoint, secret = rotated
@@ -132,7 +138,9 @@ async def _rotate_secret(gateway: Gateway, args: argparse.Namespace) -> int:
 
 
 async def _set_enabled(gateway: Gateway, args: argparse.Namespace, enabled: bool) -> int:
-    endpoint = await _webhooks(gateway).endpoints.set_enabled(args.endpoint_id, enabled)
+    endpoint = await _webhooks(gateway).endpoints.set_enabled(
+        args.endpoint_id, enabled, by=operator_of(args).subject
+    )
     if endpoint is None:
         return not_found(KIND, args.endpoint_id)
     emit(args, endpoint.as_dict(), f"{'enabled' if enabled else 'disabled'} {KIND} {endpoint.id}")

@@ -24,8 +24,9 @@ from starlette.responses import JSONResponse, Response
 
 from gateway.approvals.request_desk import RequestDesk
 from gateway.approvals.requests import AccessRequest
+from gateway.audit import AuditLog
 from gateway.clock import Clock
-from gateway.errors import NO_STORE, InvalidClient, InvalidRequest, NotFound
+from gateway.errors import NO_STORE, InvalidClient, InvalidRequest, NotFound, OAuthError
 from gateway.oauth.clients.model import Client
 from gateway.oauth.clients.registry import ClientRegistry
 from gateway.oauth.forms import Form, read_form
@@ -54,7 +55,9 @@ class AccessRequestEndpoints:
         status_url: str,
         max_body_bytes: int,
         clock: Clock,
+        audit: AuditLog | None = None,
     ) -> None:
+        self._audit = audit
         self._desk = desk
         self._authenticator = authenticator
         self._clients = clients
@@ -69,6 +72,20 @@ class AccessRequestEndpoints:
 
     async def file(self, request: Request) -> Response:
         form = await read_form(request, self._max_body_bytes)
+        try:
+            return await self._file(request, form)
+        except OAuthError as exc:  # AU-4: a request refused before it was filed is recorded too
+            if self._audit is not None:
+                self._audit.record(
+                    "access_requested",
+                    outcome="refused",
+                    scope=(form.get("scope") or "")[:512],
+                    error=exc.error,
+                    reason=exc.description,
+                )
+            raise
+
+    async def _file(self, request: Request, form: Form) -> Response:
         client, subject = await self._requester(request, form)
         filed = await self._desk.file(
             client_id=client.client_id,

@@ -101,6 +101,7 @@ def _access_request_routes(gateway: Gateway) -> list[Route]:
         status_url=server.endpoint(paths.ACCESS_REQUESTS),
         max_body_bytes=gateway.settings.tokens.max_body_bytes,
         clock=gateway.clock,
+        audit=gateway.audit,
     )
     return [
         Route(paths.ACCESS_REQUESTS, endpoints.file, methods=["POST"]),

@@ -7,6 +7,10 @@ request by ``jti``, and whether its user or client was removed since it was issu
 :mod:`gateway.oauth.tokens.not_before`). The claims reach the endpoint in
 ``scope["state"]["claims"]``. A refusal is raised as an error of the one family
 (:mod:`gateway.errors`); the ``/mcp`` dispatcher renders it.
+
+A token presented and refused (not acceptable, revoked, its user or client removed, or sent in the
+query) is one ``bearer_refused`` event (AU-4); a request with no token is the first step of the
+protocol's discovery (its 401 names the metadata), and no decision about anyone.
 """
 
 from __future__ import annotations
@@ -15,6 +19,7 @@ from collections import OrderedDict
 
 from starlette.types import ASGIApp, Receive, Scope, Send
 
+from gateway.audit import AuditLog
 from gateway.challenges import ResourceChallenge
 from gateway.claims import Claims
 from gateway.clock import Clock
@@ -57,8 +62,10 @@ class BearerAuth:
         resource: str,
         challenge: ResourceChallenge,
         cache: VerifiedTokenCache,
+        audit: AuditLog | None = None,
     ) -> None:
         self._app = app
+        self._audit = audit
         self._verifier = verifier
         self._revocations = revocations
         self._marks = marks
@@ -73,6 +80,7 @@ class BearerAuth:
 
     async def _claims(self, scope: Scope) -> Claims:
         if b"access_token=" in scope.get("query_string", b""):
+            self._refused("token_in_query")
             raise BearerTokenInQuery("send the token in the Authorization header", challenge=self._challenge)
         authorization = next((v for k, v in scope["headers"] if k == b"authorization"), None)
         if authorization is None or authorization[:7].lower() != b"bearer ":
@@ -85,10 +93,19 @@ class BearerAuth:
             try:
                 claims = await self._verifier.verify(token, audience=self._resource)
             except InvalidToken as exc:
+                self._refused(str(exc))
                 raise InvalidBearerToken(str(exc), challenge=self._challenge) from None
             self._cache.put(token, claims)
         if await self._revocations.is_revoked(claims.jti):
+            self._refused("revoked", claims)
             raise InvalidBearerToken("the token has been revoked", challenge=self._challenge)
         if not await self._marks.allows_token(claims):  # read from memory (RV-2)
+            self._refused("user_or_client_removed", claims)
             raise InvalidBearerToken("the token's user or client was removed", challenge=self._challenge)
         return claims
+
+    def _refused(self, reason: str, claims: Claims | None = None) -> None:
+        if self._audit is None:
+            return
+        who = {"client_id": claims.client_id, "sub": claims.subject, "jti": claims.jti} if claims else {}
+        self._audit.record("bearer_refused", outcome="refused", resource=self._resource, reason=reason, **who)

@@ -37,12 +37,11 @@ from gateway.approvals.held_calls import CallFacts, HeldBecause, HeldCall, canon
 from gateway.claims import Claims
 from gateway.clock import Clock
 from gateway.errors import NO_STORE, JSONRPCError, NotFound
+from gateway.resource.call_audit import CALL_PENDING
 from gateway.resource.tool_calls import Forward
 from gateway.upstream.input_requests import declared_kinds
 from tools_registry.tool_entries import CatalogTool
 
-CALL_PENDING = -32010
-"""The call waits for approval (implementation-defined server error)."""
 CALL_DENIED = -32011
 """An approver denied the call; the message carries the reason."""
 APPROVAL_INPUT = "mcp-gateway/callApproval"

@@ -32,6 +32,7 @@ from starlette.types import Send
 
 from gateway.claims import Claims
 from gateway.errors import JSONRPCError
+from gateway.resource.call_audit import CallAudit
 from gateway.resource.jsonrpc_request import read_jsonrpc_request
 from gateway.resource.mcp_stream import stream_target
 from gateway.resource.sessions import SessionStore
@@ -58,14 +59,17 @@ class McpEndpoint:
         max_body_bytes: int,
         step_up: StepUpRequests,
         gate: CallGate,
+        audit: CallAudit,
     ) -> None:
         self._directory = directory
+        self._audit = audit
         self._tool_calls = ToolCalls(
             directory=directory,
             forwarder=forwarder,
             resource_metadata_url=resource_metadata_url,
             step_up=step_up,
             gate=gate,
+            audit=audit,
         )
         self._sessions = sessions
         self._max_body_bytes = max_body_bytes
@@ -205,6 +209,7 @@ class McpEndpoint:
                 raise JSONRPCError(
                     INVALID_PARAMS, "invalid cursor", request_id=request_id, status=400
                 ) from None
+            self._audit.listed(claims, len(tools), self._directory.hidden_from(claims.scopes))
             result: dict[str, Any] = {"tools": tools}
             if next_cursor is not None:
                 result["nextCursor"] = next_cursor

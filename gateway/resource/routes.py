@@ -26,6 +26,7 @@ from gateway.error_handlers import answer_within_boundary
 from gateway.errors import GatewayError, JSONRPCError
 from gateway.resource.bearer import BearerAuth
 from gateway.resource.call_approval import ApprovalGate, CallStatus
+from gateway.resource.call_audit import CallAudit
 from gateway.resource.mcp_endpoint import McpEndpoint
 from gateway.resource.origin import OriginGuard, loopback_host_headers
 from gateway.resource.resource_metadata import protected_resource_metadata
@@ -84,6 +85,7 @@ def mcp_app(gateway: Gateway) -> ASGIApp:
             gateway.clock,
         ),
         gate=ApprovalGate(gateway.approvals.calls, server.endpoint(paths.CALL_APPROVALS), gateway.clock),
+        audit=CallAudit(gateway.audit),
     )
 
     async def serve(scope: Scope, receive: Receive, send: Send) -> None:
@@ -110,6 +112,7 @@ def _bearer(gateway: Gateway, app: ASGIApp) -> BearerAuth:
         resource=gateway.targets.gateway_resource,
         challenge=ResourceChallenge(metadata_url, " ".join(mcp.resource_scopes)),
         cache=gateway.verified_tokens,
+        audit=gateway.audit,
     )
 
 

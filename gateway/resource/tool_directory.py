@@ -22,6 +22,10 @@ class CatalogDirectory:
         tools, next_cursor = self._catalog.list_page(granted, cursor, self._page_size)
         return [dict(tool.descriptor) for tool in tools], next_cursor
 
+    def hidden_from(self, granted: tuple[str, ...]) -> int:
+        """How many listable tools ``granted`` does not cover (hidden by scope)."""
+        return self._catalog.hidden_from(granted)
+
     def lookup(self, name: str) -> CatalogTool | None:
         return self._catalog.lookup(name)
 

@@ -99,9 +99,9 @@ class Webhooks:
             )
             await self.deliveries.enqueue(delivery)
 
-    async def remove_endpoint(self, endpoint_id: str) -> bool:
+    async def remove_endpoint(self, endpoint_id: str, *, by: str | None = None) -> bool:
         """Remove a subscription and every delivery of it, pending or logged."""
-        removed = await self.endpoints.remove(endpoint_id)
+        removed = await self.endpoints.remove(endpoint_id, by=by)
         if removed:
             await self.deliveries.forget_endpoint(endpoint_id)
         return removed

@@ -114,8 +114,10 @@ class Endpoints:
     def _context(endpoint_id: str) -> str:
         return f"{COLLECTION}/{endpoint_id}"
 
-    async def add(self, url: str, events: Iterable[str], description: str = "") -> tuple[Endpoint, str]:
-        """The new endpoint and its secret, which is not shown again."""
+    async def add(
+        self, url: str, events: Iterable[str], description: str = "", *, by: str | None = None
+    ) -> tuple[Endpoint, str]:
+        """The new endpoint and its secret, which is not shown again. ``by``: the operator (AU-7)."""
         if len(url) > MAX_URL_LENGTH:
             raise WebhookError(f"the URL is longer than {MAX_URL_LENGTH} characters")
         try:
@@ -134,7 +136,15 @@ class Endpoints:
             sealed_secret=await self._protector.seal(secret.encode(), self._context(endpoint_id)),
         )
         await self._store.put_record(COLLECTION, endpoint_id, endpoint.to_record())
-        self._audit.record("webhook_endpoint", outcome="added", endpoint=endpoint_id, events=endpoint.events)
+        self._audit.record(
+            "webhook_endpoint",
+            outcome="added",
+            endpoint=endpoint_id,
+            events=endpoint.events,
+            by=by,
+            before=None,
+            after=endpoint.as_dict(),
+        )
         return endpoint, secret
 
     async def get(self, endpoint_id: str) -> Endpoint | None:
@@ -146,13 +156,21 @@ class Endpoints:
         endpoints = (Endpoint.from_record(endpoint_id, value) for endpoint_id, value in records.items())
         return sorted(endpoints, key=lambda e: (e.created_at, e.id))
 
-    async def remove(self, endpoint_id: str) -> bool:
+    async def remove(self, endpoint_id: str, *, by: str | None = None) -> bool:
+        before = await self.get(endpoint_id)
         removed = await self._store.delete_record(COLLECTION, endpoint_id)
         if removed:
-            self._audit.record("webhook_endpoint", outcome="removed", endpoint=endpoint_id)
+            self._audit.record(
+                "webhook_endpoint",
+                outcome="removed",
+                endpoint=endpoint_id,
+                by=by,
+                before=before.as_dict() if before is not None else None,
+                after=None,
+            )
         return removed
 
-    async def set_enabled(self, endpoint_id: str, enabled: bool) -> Endpoint | None:
+    async def set_enabled(self, endpoint_id: str, enabled: bool, *, by: str | None = None) -> Endpoint | None:
         """Paused endpoints get no new deliveries; those already queued wait until it is enabled."""
         endpoint = await self.get(endpoint_id)
         if endpoint is None:
@@ -160,12 +178,17 @@ class Endpoints:
         changed = replace(endpoint, enabled=enabled)
         await self._store.put_record(COLLECTION, endpoint_id, changed.to_record())
         self._audit.record(
-            "webhook_endpoint", outcome="enabled" if enabled else "disabled", endpoint=endpoint_id
+            "webhook_endpoint",
+            outcome="enabled" if enabled else "disabled",
+            endpoint=endpoint_id,
+            by=by,
+            before={"enabled": endpoint.enabled},
+            after={"enabled": enabled},
         )
         return changed
 
     async def rotate_secret(
-        self, endpoint_id: str, grace: float = ROTATION_GRACE
+        self, endpoint_id: str, grace: float = ROTATION_GRACE, *, by: str | None = None
     ) -> tuple[Endpoint, str] | None:
         """A new secret; the one it replaces still signs for ``grace`` seconds (0: not at all)."""
         endpoint = await self.get(endpoint_id)
@@ -179,7 +202,14 @@ class Endpoints:
             previous_secret_until=self._clock.now() + grace if grace > 0 else None,
         )
         await self._store.put_record(COLLECTION, endpoint_id, rotated.to_record())
-        self._audit.record("webhook_endpoint", outcome="secret_rotated", endpoint=endpoint_id)
+        self._audit.record(
+            "webhook_endpoint",
+            outcome="secret_rotated",
+            endpoint=endpoint_id,
+            by=by,
+            before={"previous_secret_until": endpoint.previous_secret_until},
+            after={"previous_secret_until": rotated.previous_secret_until},
+        )
         return rotated, secret
 
     async def secrets_in_use(self, endpoint: Endpoint) -> list[str]:

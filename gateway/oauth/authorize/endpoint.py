@@ -92,18 +92,21 @@ class AuthorizationEndpoint:
         client_id, redirect_uri = params.get("client_id", ""), params.get("redirect_uri", "")
         if looks_like_metadata_url(client_id):  # RG-3: each such id may cost the gateway a fetch
             address = request.client.host if request.client is not None else "unknown"
-            wait = await self._document_lookups.hit(address)
-            if wait is not None:
+            if (wait := await self._document_lookups.hit(address)) is not None:
+                self._refused_on_page(client_id, "rate_limited")
                 return pages.error_page(
                     f"Too many client metadata documents asked for from here; try again in {wait} s.", 429
                 )
         try:
             client = await self._clients.get(client_id) if client_id else None
         except InvalidClient as exc:  # a client metadata document that cannot be used (RG-2)
+            self._refused_on_page(client_id, "invalid_client")
             return pages.error_page(f"This client cannot be used: {exc.description}")
         if client is None or "authorization_code" not in client.grant_types:
+            self._refused_on_page(client_id, "unauthorized_client")
             return pages.error_page("Unknown client, or this client may not use the authorization code flow.")
         if not redirect_uri or not any(redirect_matches(r, redirect_uri) for r in client.redirect_uris):
+            self._refused_on_page(client.client_id, "invalid_redirect_uri")
             return pages.error_page("The redirect URI is not registered for this client.")
         state = params.get("state")
         try:
@@ -193,6 +196,12 @@ class AuthorizationEndpoint:
         )
         return self._back(pending.redirect_uri, {"code": code}, pending.state)
 
+    def _refused_on_page(self, client_id: str | None, error: str) -> None:
+        """A request refused on the gateway's own page (its client or redirect URI cannot be
+        trusted with the answer): recorded all the same (AU-4)."""
+        named = client_id[:256] if client_id else None
+        self._audit.record("authorize_refused", outcome="refused", client_id=named, error=error, on_page=True)
+
     async def _form(self, request: Request) -> dict[str, list[str]]:
         try:
             return await read_page_form(request, MAX_FORM_BYTES)
@@ -270,6 +279,9 @@ class AuthorizationEndpoint:
         granted = tuple(s for s in pending.scopes if s in ticked)
         if not granted and not pending.awaiting:
             await self._browser.finish_pending(request_id)
+            self._audit.record(
+                "consent", outcome="denied", sub=user, client_id=client.client_id, reason="no scope ticked"
+            )
             return self._back(
                 pending.redirect_uri,
                 {"error": "access_denied", "error_description": "no scope was granted"},

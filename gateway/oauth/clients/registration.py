@@ -210,6 +210,20 @@ class RegistrationEndpoints:
 
     async def update(self, request: Request) -> Response:
         current = await self._authorized_client(request)
+        try:
+            return await self._update(current, request)
+        except OAuthError as exc:  # AU-4: a refused update is a decision too
+            self._audit.record(
+                "client_management",
+                outcome="refused",
+                method=request.method,
+                client_id=current.client_id,
+                error=exc.error,
+                reason=exc.description,
+            )
+            raise
+
+    async def _update(self, current: Client, request: Request) -> Response:
         document = await read_json_object(request)
         if document.get("client_id") != current.client_id:
             raise InvalidClientMetadata("the client_id in the body must be this client's id")

@@ -33,6 +33,8 @@ def may_exchange(client_id: str, subject: Claims) -> bool:
 
 class TokenExchangeGrant:
     grant_type = GRANT_TYPE
+    records_refusals = True
+    """Its refusals are ``token_exchange`` events, not ``token_refused``."""
 
     def __init__(
         self,

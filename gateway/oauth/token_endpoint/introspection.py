@@ -15,7 +15,7 @@ from starlette.responses import JSONResponse, Response
 
 from gateway.audit import AuditLog
 from gateway.claims import Claims
-from gateway.errors import NO_STORE
+from gateway.errors import NO_STORE, OAuthError
 from gateway.oauth.clients.model import Client
 from gateway.oauth.forms import read_form
 from gateway.oauth.token_endpoint.client_auth import ClientAuthenticator
@@ -49,7 +49,13 @@ class IntrospectionEndpoints:
 
     async def _caller_token_claims(self, request: Request) -> tuple[Client, str, Claims | None]:
         form = await read_form(request, self._max_body_bytes)
-        client = await self._authenticator.authenticate(request.headers.get("authorization"), form)
+        try:
+            client = await self._authenticator.authenticate(request.headers.get("authorization"), form)
+        except OAuthError as exc:  # AU-4: the caller is refused; what it asked about is not read
+            self._audit.record(
+                "client_auth_refused", outcome="refused", endpoint=request.url.path, error=exc.error
+            )
+            raise
         token = form.require("token")
         try:
             return client, token, await self._verifier.verify(token)
@@ -75,9 +81,23 @@ class IntrospectionEndpoints:
         if claims is not None and claims.client_id == client.client_id:
             await self._revocations.revoke(claims.jti, claims.expires_at)
             self._audit.record("token_revoked", outcome="revoked", client_id=client.client_id, jti=claims.jti)
-        elif claims is None:
+        elif claims is not None:  # RFC 7009 §2.1: another client's token stays; the answer is 200
+            self._audit.record(
+                "token_revoked",
+                outcome="refused",
+                client_id=client.client_id,
+                reason="another client's token",
+            )
+        else:
             owner = await self._refresh_tokens.owner(token)
             if owner is not None and owner[1] == client.client_id:
                 await self._refresh_tokens.revoke_family(owner[0])
                 self._audit.record("refresh_revoked", outcome="revoked", client_id=client.client_id)
+            elif owner is not None:
+                self._audit.record(
+                    "refresh_revoked",
+                    outcome="refused",
+                    client_id=client.client_id,
+                    reason="another client's token",
+                )
         return Response(status_code=200, headers=NO_STORE)

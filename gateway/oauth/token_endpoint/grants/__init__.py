@@ -12,6 +12,8 @@ from gateway.oauth.tokens.access_tokens import IssuedToken
 
 class Grant(Protocol):
     grant_type: str
+    """A grant may say ``records_refusals = True``: it records its own refusals (AU-4), and the
+    token endpoint then records none for it."""
 
     async def __call__(self, client: Client, form: Form) -> dict[str, Any]:
         """The JSON body of a successful token response."""
