@@ -53,11 +53,7 @@ def create_app(gateway: Gateway) -> Starlette:
                 task.cancel()
                 with contextlib.suppress(asyncio.CancelledError):
                     await task
-            await gateway.audit_trail.close()  # what is buffered is written and signed
-            await gateway.transport.aclose()
-            await gateway.fetcher.aclose()
-            await gateway.metadata_fetcher.aclose()
-            await gateway.store.close()
+            await gateway.aclose()  # the trail first: what is buffered is written and signed
 
     return Starlette(
         routes=[

@@ -138,6 +138,15 @@ class Gateway:
     refresher_task: Supervisor
     """Runs the refresher in the background and starts it again should it stop (UP-1)."""
 
+    async def aclose(self) -> None:
+        """Let go of everything the parts hold open, the trail first: what it buffered is written
+        and signed while the store and the connections are still there."""
+        await self.audit_trail.close()
+        await self.transport.aclose()
+        await self.fetcher.aclose()
+        await self.metadata_fetcher.aclose()
+        await self.store.close()
+
 
 def build_gateway(
     settings: Settings,

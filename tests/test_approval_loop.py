@@ -102,7 +102,7 @@ async def loop(store_url: str) -> AsyncIterator[Loop]:
         try:
             yield Loop(running, operator, clock, key, agent)
         finally:
-            await operator.store.close()
+            await operator.aclose()
 
 
 async def test_ap1_an_approved_subset_is_what_the_token_holds_until_the_grant_ends(

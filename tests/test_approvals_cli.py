@@ -48,10 +48,7 @@ def on_store(cli: Cli, work: Callable[[Gateway], Awaitable[T]], clock: Clock | N
         try:
             return await work(gateway)
         finally:
-            await gateway.fetcher.aclose()
-            await gateway.metadata_fetcher.aclose()
-            await gateway.transport.aclose()
-            await gateway.store.close()
+            await gateway.aclose()
 
     return anyio.run(run)
 

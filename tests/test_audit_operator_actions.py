@@ -230,11 +230,7 @@ def filed_request(cli: Cli, scope: str) -> str:
             )
             return filed.request_id
         finally:
-            await gateway.audit_trail.close()
-            await gateway.fetcher.aclose()
-            await gateway.metadata_fetcher.aclose()
-            await gateway.transport.aclose()
-            await gateway.store.close()
+            await gateway.aclose()
 
     return anyio.run(work)
 

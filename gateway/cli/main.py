@@ -79,11 +79,7 @@ async def _with_gateway(settings: Settings, args: argparse.Namespace, handler: H
         with gateway.audit.entered_via("cli"):
             return await handler(gateway, args)
     finally:
-        await gateway.audit_trail.close()  # what the command recorded is written before it exits
-        await gateway.fetcher.aclose()
-        await gateway.metadata_fetcher.aclose()
-        await gateway.transport.aclose()
-        await gateway.store.close()
+        await gateway.aclose()  # what the command recorded is written before it exits
 
 
 if __name__ == "__main__":

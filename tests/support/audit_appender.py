@@ -27,8 +27,7 @@ async def append(store_url: str, count: int, tag: str) -> None:
             if n % 7 == 0:
                 await gateway.audit_trail.tick()
     finally:
-        await gateway.audit_trail.close()
-        await gateway.store.close()
+        await gateway.aclose()
 
 
 if __name__ == "__main__":

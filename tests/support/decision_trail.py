@@ -201,6 +201,4 @@ async def decision_world(folder: Path, *, step_up: bool = False) -> AsyncIterato
         admin = await world.token(SEC, SEC_SECRET, resource=GATEWAY_URL + paths.ADMIN_API)
         world.admin_token = admin.json()["access_token"]
         yield world
-    await gateway.audit_trail.close()
-    await gateway.transport.aclose()
-    await gateway.store.close()
+    await gateway.aclose()
