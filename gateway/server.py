@@ -12,7 +12,7 @@ from gateway.app import create_app
 from gateway.composition import build_gateway
 from gateway.settings import Settings
 from gateway.store import StoreUnavailable
-from gateway.store.factory import check_schema, open_state
+from gateway.store.factory import check_schema, open_state, schema_urls
 
 logger = logging.getLogger("mcp_gateway")
 
@@ -26,7 +26,7 @@ def serve(settings: Settings) -> None:
         level=server.log_level.upper(), format="%(asctime)s %(name)s %(levelname)s %(message)s"
     )
     # A trail in a database of its own (audit_store) is checked as the store's is.
-    for url in dict.fromkeys(u for u in (server.store, settings.audit.audit_store) if u):
+    for url in schema_urls(server.store, settings.audit.audit_store):
         try:
             anyio.run(check_schema, url)
         except StoreUnavailable as exc:

@@ -10,6 +10,7 @@ Migrating twice changes nothing the second time. A schema newer than the gateway
 from __future__ import annotations
 
 import contextlib
+import json
 import subprocess
 import time
 from collections.abc import Iterator
@@ -133,3 +134,19 @@ def test_a_store_without_a_versioned_schema_has_nothing_to_migrate(tmp_path: Pat
     result = Cli.on_sqlite(tmp_path).run("migrate")
     assert result.returncode == 0, result.stderr
     assert result.stdout.strip() == "nothing to migrate: a sqlite store has no versioned schema"
+
+
+@pytest.mark.postgres
+def test_an_audit_trail_in_a_database_of_its_own_is_migrated_and_checked_with_the_store(
+    unmigrated_postgres_url: str, tmp_path: Path
+) -> None:
+    cli = Cli(store=f"sqlite:///{tmp_path / 'gw.sqlite3'}", cwd=tmp_path)
+    trail = {"MCP_GATEWAY_AUDIT_STORE": unmigrated_postgres_url}
+    assert_refused(cli.run("clients", "list", extra_env=trail), 2, "run 'mcp-gateway migrate'")
+
+    migrated = cli.run("migrate", "--json", extra_env=trail)
+    assert migrated.returncode == 0, migrated.stderr
+    answer = json.loads(migrated.stdout)
+    assert answer["version"] is None  # SQLite: nothing to migrate
+    assert answer["audit_store"] == {"applied": [m.version for m in MIGRATIONS], "version": CURRENT_VERSION}
+    assert cli.run("clients", "list", extra_env=trail).returncode == 0

@@ -24,7 +24,7 @@ from gateway.oauth.authorize.users import UserError
 from gateway.oauth.clients.model import ClientError
 from gateway.settings import Settings
 from gateway.store import SchemaNotCurrent, StoreUnavailable
-from gateway.store.factory import check_schema, open_state
+from gateway.store.factory import check_schema, open_state, schema_urls
 
 COMMANDS = (clients, users, tools, keys, webhooks, calls, approvals, grants, audit)
 HANDLERS: dict[tuple[str, str], Handler] = {
@@ -57,7 +57,9 @@ def main(argv: Sequence[str] | None = None) -> int:
             return 0
         settings = load_settings(args.config, overrides={"store": args.store})
         if args.command == "migrate":
-            return anyio.run(migrate.run, settings.server.store, args)
+            return anyio.run(
+                migrate.run, schema_urls(settings.server.store, settings.audit.audit_store), args
+            )
         return anyio.run(_with_gateway, settings, args, HANDLERS[(args.command, args.action)])
     except (ConfigError, ClientError, UserError, ValueError, SchemaNotCurrent) as exc:
         print(f"mcp-gateway: {exc}", file=sys.stderr)
@@ -73,7 +75,8 @@ def main(argv: Sequence[str] | None = None) -> int:
 async def _with_gateway(settings: Settings, args: argparse.Namespace, handler: Handler) -> int:
     from gateway.composition import build_gateway
 
-    await check_schema(settings.server.store)
+    for url in schema_urls(settings.server.store, settings.audit.audit_store):
+        await check_schema(url)
     gateway = build_gateway(settings, open_state(settings.server.store, settings.server.hot_store))
     try:
         with gateway.audit.entered_via("cli"):

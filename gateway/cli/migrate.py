@@ -4,13 +4,15 @@ Only a PostgreSQL store has a versioned schema (see :mod:`gateway.store.postgres
 applies the migrations it lacks, in one transaction, and running it again does nothing. The gateway
 never migrates by itself: ``serve`` refuses a schema that is not current and says to run this.
 SQLite creates its tables itself, and Redis and memory stores have none: for them there is nothing
-to do. Exit codes: 0 done (or nothing to do), 1 the database did not answer or the migration failed,
+to do. An ``audit_store`` naming another PostgreSQL database is migrated too, after the store's.
+Exit codes: 0 done (or nothing to do), 1 the database did not answer or the migration failed,
 2 a schema newer than this gateway.
 """
 
 from __future__ import annotations
 
 import argparse
+from collections.abc import Sequence
 from typing import Any
 
 from gateway.cli.output import add_json_flag, emit
@@ -22,14 +24,28 @@ def add_parser(commands: Any) -> None:
     add_json_flag([migrate])
 
 
-async def run(store_url: str, args: argparse.Namespace) -> int:
-    applied = await migrate_schema(store_url)
+async def run(urls: Sequence[str], args: argparse.Namespace) -> int:
+    """Migrate the store's database, then the audit trail's when ``audit_store`` names another
+    (``urls``, the store's first). ``--json`` tells the store's, and the trail's under ``audit_store``."""
+    store, *others = urls
+    answer, text = await _migrated(store)
+    for url in others:
+        trail, trail_text = await _migrated(url)
+        if trail["version"] is not None:
+            answer["audit_store"] = trail
+            text += "\nthe audit trail's database:\n" + trail_text
+    emit(args, answer, text)
+    return 0
+
+
+async def _migrated(url: str) -> tuple[dict[str, Any], str]:
+    applied = await migrate_schema(url)
     if applied is None:
-        text = f"nothing to migrate: a {store_kind(store_url)} store has no versioned schema"
-        emit(args, {"applied": [], "version": None}, text)
-        return 0
+        return {
+            "applied": [],
+            "version": None,
+        }, f"nothing to migrate: a {store_kind(url)} store has no versioned schema"
     version, migrations = applied
     lines = [f"applied migration {m.version}: {m.description}" for m in migrations]
     lines.append(f"the schema is at version {version}" + ("" if migrations else ", nothing to do"))
-    emit(args, {"applied": [m.version for m in migrations], "version": version}, "\n".join(lines))
-    return 0
+    return {"applied": [m.version for m in migrations], "version": version}, "\n".join(lines)

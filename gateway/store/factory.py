@@ -85,6 +85,12 @@ def store_kind(url: str) -> str:
     return "postgresql" if scheme in _POSTGRES_SCHEMES else scheme
 
 
+def schema_urls(store_url: str, audit_store_url: str = "") -> tuple[str, ...]:
+    """The databases whose schema this gateway needs current: the store's, and the audit trail's
+    when ``audit_store`` names another (each once)."""
+    return tuple(dict.fromkeys(url for url in (store_url, audit_store_url) if url))
+
+
 async def migrate_schema(url: str) -> tuple[int, tuple[Migration, ...]] | None:
     """Bring the schema of the store at ``url`` up to date: its version now and the migrations
     applied to get there (none when it was current); None for a backend without a versioned schema."""
