@@ -4,7 +4,8 @@ durable records in PostgreSQL and the hot keys in a Redis Cluster (``store`` + `
 Both replicas run under uvicorn, each with the example weather server behind it; they share one
 frozen clock, so a one-second bound passes by advancing it. The agent is served by whichever
 replica it reaches: a token from one is honoured by the other, a revocation at one is seen by the
-other, and a client assertion used at one cannot be replayed at the other.
+other, and a client assertion used at one cannot be replayed at the other. Both write one audit
+trail, in the PostgreSQL database.
 """
 
 from __future__ import annotations
@@ -132,6 +133,7 @@ async def test_records_live_in_postgresql_and_the_hot_keys_in_the_redis_cluster(
     redis_cluster: RedisClusterServers,
 ) -> None:
     await replicas.token(http, 0)
+    await replicas.token(http, 1)
     records = postgres_server.sql("SELECT count(*) FROM records", replicas.database)
     ephemeral = postgres_server.sql("SELECT count(*) FROM ephemeral", replicas.database)
     assert int(records) > 0 and int(ephemeral) == 0  # the signing keys are records; no key in PostgreSQL
@@ -140,3 +142,6 @@ async def test_records_live_in_postgresql_and_the_hot_keys_in_the_redis_cluster(
         with node.client() as client:
             keys += client.keys(f"{replicas.key_prefix}*")
     assert keys, "the assertion's jti is a key in the cluster"
+    issued = "SELECT count(*), count(DISTINCT seq), max(seq) FROM audit_events WHERE type = 'token_issued'"
+    count, distinct, _ = postgres_server.sql(issued, replicas.database).split("|")
+    assert int(count) == int(distinct) == 2, "both replicas' tokens are events of the one trail in PostgreSQL"
