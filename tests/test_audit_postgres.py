@@ -187,7 +187,8 @@ def test_au2_mcp_gateway_audit_verify_on_a_postgresql_trail_names_the_edited_eve
     verified = cli.run("audit", "verify", extra_env=env)
     assert verified.returncode == 0, verified.stdout + verified.stderr
     assert verified.stdout.splitlines()[-1] == "the trail is as the gateway wrote it"
-    bob = cli.json("audit", "search", "--subject", "bob", extra_env=env)[0]["seq"]
+    added_users = cli.json("audit", "search", "--type", "user_added", extra_env=env)
+    bob = next(event["seq"] for event in added_users if event["fields"]["user"] == "bob")
     anyio.run(
         _edit, postgres_url, "UPDATE audit_events SET body = replace(body, 'bob', 'eve') WHERE seq = $1", bob
     )
