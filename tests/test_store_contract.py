@@ -30,7 +30,6 @@ from gateway.store import Store, StoreUnavailable
 from gateway.store.factory import open_store
 from gateway.store.postgres import PostgresStore
 from gateway.store.redis import RedisStore
-from gateway.store.split import SplitStore
 from gateway.store.sqlite import _PURGE_EVERY, SQLiteStore
 from tests.support import redis_servers
 from tests.support.ports import free_port
@@ -43,9 +42,7 @@ BACKENDS = [
     pytest.param("redis-cluster", marks=pytest.mark.redis),
     pytest.param("redis-sentinel", marks=pytest.mark.redis),
     pytest.param("postgresql", marks=pytest.mark.postgres),
-    pytest.param("postgresql+redis-cluster", marks=[pytest.mark.postgres, pytest.mark.redis]),
 ]
-"""The last is the production layout: records in PostgreSQL, the hot keys in a Redis Cluster."""
 REDIS_FIXTURES = {
     "redis": "redis_server",
     "redis-cluster": "redis_cluster",
@@ -84,10 +81,6 @@ async def store(request: pytest.FixtureRequest, tmp_path: Path, clock: FrozenClo
         opened = open_store(f"sqlite:///{tmp_path / 'store.db'}", clock)
     elif backend == "postgresql":  # a database of the test's own
         opened = PostgresStore(request.getfixturevalue("postgres_url"), deadline=CONTRACT_DEADLINE)
-    elif backend == "postgresql+redis-cluster":
-        records = PostgresStore(request.getfixturevalue("postgres_url"), deadline=CONTRACT_DEADLINE)
-        cluster = f"{request.getfixturevalue('redis_cluster').url}?key_prefix={_prefix()}"
-        opened = SplitStore(records, RedisStore(cluster, deadline=CONTRACT_DEADLINE))
     else:
         url = f"{request.getfixturevalue(REDIS_FIXTURES[backend]).url}?key_prefix={_prefix()}"
         opened = RedisStore(url, deadline=CONTRACT_DEADLINE)
@@ -106,7 +99,7 @@ def elapse(store: Store, clock: FrozenClock) -> Elapse:
     Redis and PostgreSQL expire keys on the server's clock, so there the test has to wait."""
 
     async def elapse(seconds: float) -> None:
-        if isinstance(store, RedisStore | PostgresStore | SplitStore):
+        if isinstance(store, RedisStore | PostgresStore):
             await anyio.sleep(seconds)
         else:
             clock.advance(seconds)
