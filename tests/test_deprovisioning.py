@@ -62,6 +62,20 @@ async def mcp_status(http: httpx2.AsyncClient, world: World, token: str) -> int:
     return (await modern(http, world.gateway.settings.mcp.resource, token, "tools/list")).status_code
 
 
+async def add_robot(world: World) -> AgentKey:
+    """The client ``robot`` (tools:read, client credentials with its own key pair); its key."""
+    key = AgentKey()
+    robot = Client(
+        client_id="robot",
+        auth_method="private_key_jwt",
+        scopes=("tools:read",),
+        grant_types=("client_credentials",),
+        jwks=key.jwks,
+    )
+    await world.wired.clients.add(robot)
+    return key
+
+
 async def test_rv2_removing_a_person_ends_their_tokens_sessions_and_consent(world: World) -> None:
     await world.wired.users.add("carol", PASSWORD)
     async with world.client() as http, world.client() as browser:
@@ -90,15 +104,7 @@ async def test_rv2_removing_a_person_ends_their_tokens_sessions_and_consent(worl
 
 
 async def test_rv2_removing_a_client_ends_its_live_tokens_at_mcp(world: World) -> None:
-    key = AgentKey()
-    robot = Client(
-        client_id="robot",
-        auth_method="private_key_jwt",
-        scopes=("tools:read",),
-        grant_types=("client_credentials",),
-        jwks=key.jwks,
-    )
-    await world.wired.clients.add(robot)
+    key = await add_robot(world)
     async with world.client() as http:
         token = await agent_token(http, world.gateway, key, "robot")
         assert await mcp_status(http, world, token) == 200
@@ -137,15 +143,7 @@ async def test_rv2_revoking_a_clients_tokens_ends_what_it_holds_and_keeps_the_cl
 ) -> None:
     """The console's "revoke every token now" is not a removal: the tokens issued before it end,
     the client may ask again at once, and what a security team approved for it stays approved."""
-    key = AgentKey()
-    robot = Client(
-        client_id="robot",
-        auth_method="private_key_jwt",
-        scopes=("tools:read",),
-        grant_types=("client_credentials",),
-        jwks=key.jwks,
-    )
-    await world.wired.clients.add(robot)
+    key = await add_robot(world)
     approvals = world.wired.approvals
     filed = await approvals.requests.file(
         client_id="robot", scopes=("reports:read",), origin="agent", justification="weekly report"
