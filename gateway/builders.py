@@ -112,7 +112,10 @@ def audit_trail(
     """The durable trail: its store, its outage policy, its checkpoints signed with the gateway's
     own key set (never the downstream one)."""
     audit = settings.audit
-    durable = audit_store or open_audit_store(audit_store_url(audit.audit_store, settings.server.store))
+    server = settings.server
+    durable = audit_store or open_audit_store(
+        audit_store_url(audit.audit_store, server.store), store_deadline=server.store_deadline
+    )
     maker = EventMaker(clock)
     checkpointer = Checkpointer(
         durable,

@@ -202,6 +202,9 @@ def _check_url(name: str, url: str) -> None:
         raise ConfigError(str(exc)) from None
 
 
+MAX_STORE_DEADLINE_MS = 30_000
+"""A longer wait for a store is an outage: requests would pile up behind it instead of failing closed."""
+
 _POSITIVE = (
     "access_token_ttl",
     "assertion_max_lifetime",
@@ -232,6 +235,10 @@ def _validate(settings: Settings) -> None:
     if server.hot_store and store_kind(server.hot_store) not in ("redis", "memory"):
         raise ConfigError(
             "hot_store must be a Redis URL (redis://, rediss://, redis+sentinel://, redis+cluster://)"
+        )
+    if not 0 < server.store_deadline_ms <= MAX_STORE_DEADLINE_MS:
+        raise ConfigError(
+            f"store_deadline_ms must be between 1 and {MAX_STORE_DEADLINE_MS}, got {server.store_deadline_ms}"
         )
     if not 0 < server.port < 65536:
         raise ConfigError(f"port must be between 1 and 65535, got {server.port}")

@@ -9,10 +9,10 @@ import anyio
 import uvicorn
 
 from gateway.app import create_app
-from gateway.composition import build_gateway
+from gateway.composition import build_gateway, open_configured_state
 from gateway.settings import Settings
 from gateway.store import StoreUnavailable
-from gateway.store.factory import check_schema, open_state, schema_urls
+from gateway.store.factory import check_schema, schema_urls
 
 logger = logging.getLogger("mcp_gateway")
 
@@ -31,7 +31,7 @@ def serve(settings: Settings) -> None:
             anyio.run(check_schema, url)
         except StoreUnavailable as exc:
             logger.warning("the store's schema could not be checked at start-up: %s", exc)
-    app = create_app(build_gateway(settings, open_state(server.store, server.hot_store)))
+    app = create_app(build_gateway(settings, open_configured_state(settings)))
     gc.collect()
     gc.freeze()  # start-up objects never need scanning again
     gc.set_threshold(50_000, 20, 100)  # fewer young-generation passes on the request path

@@ -38,6 +38,9 @@ class ServerSettings:
     hot_store: str = ""
     """A second store for the single-use and expiring keys (replay, deny-list, codes, sessions, rate
     limits, votes), e.g. a Redis Cluster beside a PostgreSQL ``store``; unset: ``store`` keeps both."""
+    store_deadline_ms: int = 400
+    """Milliseconds the gateway waits for one answer from a networked store (Redis, PostgreSQL, a
+    PostgreSQL audit trail) before it fails closed with 503; at most 30,000."""
     key_encryption_key: str = ""
     """Where the key-encryption key that seals private keys at rest comes from: ``file:<path>`` or
     ``env:<NAME>``; unset, a file beside a SQLite store (created on first use), required for PostgreSQL
@@ -46,6 +49,11 @@ class ServerSettings:
     webhooks_allowed_private_hosts: tuple[str, ...] = ()
     """Hosts webhook deliveries may reach on loopback or private addresses, and over plain http
     (``host`` or ``host:port``; none by default: every receiver is public and https)."""
+
+    @property
+    def store_deadline(self) -> float:
+        """``store_deadline_ms`` in seconds."""
+        return self.store_deadline_ms / 1000
 
     @property
     def base_url(self) -> str:

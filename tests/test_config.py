@@ -187,6 +187,15 @@ def test_the_hot_store_is_a_redis_url_read_like_the_store() -> None:
             settings_from(hot_store=not_redis)
 
 
+def test_the_store_deadline_is_read_in_milliseconds_and_bounded() -> None:
+    environ = {"MCP_GATEWAY_STORE_DEADLINE_MS": "1500"}
+    assert load_settings(None, environ=environ).server.store_deadline == 1.5
+    assert settings_from().server.store_deadline == 0.4
+    for out_of_range in (0, -1, 30_001):
+        with pytest.raises(ConfigError, match="store_deadline_ms must be between 1 and 30000"):
+            settings_from(store_deadline_ms=out_of_range)
+
+
 def test_the_audit_settings_are_their_own_group_and_checked() -> None:
     settings = load_settings(
         None,

@@ -22,23 +22,26 @@ import anyio
 import httpx2
 import pytest
 
+from gateway.composition import open_configured_state
 from gateway.config import settings_from
 from gateway.settings import Settings
+from gateway.store import StoreUnavailable
 from tests.support import postgres_servers, redis_servers
 from tests.support.agents import AgentKey, assertion_form
-from tests.support.gateway_server import RunningGateway, running_gateway
+from tests.support.gateway_server import RACE_STORE_DEADLINE_MS, RunningGateway, running_gateway
 from tests.support.kek import SHARED_STORE_KEK
 from tests.support.mcp_requests import modern_body, modern_headers
 
 AGENT = "racer"
 
 
-def _settings(store: str, key: AgentKey, audit_store: str = "") -> object:
+def _settings(store: str, key: AgentKey, audit_store: str = "", **overrides: object) -> object:
     def make(port: int) -> Settings:
         return settings_from(
             port=port,
             store=store,
             audit_store=audit_store,
+            **overrides,
             key_encryption_key=SHARED_STORE_KEK,
             clients=({"client_id": AGENT, "scopes": ("tools:read",), "jwks": key.jwks},),
         )
@@ -49,7 +52,8 @@ def _settings(store: str, key: AgentKey, audit_store: str = "") -> object:
 @pytest.mark.anyio
 async def test_of_200_concurrent_requests_with_one_assertion_exactly_one_gets_a_token(store_url: str) -> None:
     key = AgentKey()
-    with running_gateway(_settings(store_url, key)) as gateway:  # type: ignore[arg-type]
+    race = _settings(store_url, key, store_deadline_ms=RACE_STORE_DEADLINE_MS)
+    with running_gateway(race) as gateway:  # type: ignore[arg-type]
         form = assertion_form(key.assertion(AGENT, gateway.issuer))
         statuses: list[int] = []
         limits = httpx2.Limits(max_connections=200, max_keepalive_connections=200)
@@ -123,6 +127,25 @@ def test_with_redis_frozen_the_token_endpoint_answers_503_instead_of_hanging(
         ).status_code != 200 and time.monotonic() < deadline:
             time.sleep(0.1)
         assert response.status_code == 200, response.text
+
+
+@pytest.mark.redis
+@pytest.mark.anyio
+async def test_the_store_deadline_setting_is_how_long_a_frozen_redis_is_waited_for(
+    own_redis: redis_servers.RedisServer,
+) -> None:
+    settings = settings_from(store=own_redis.url, store_deadline_ms=150, key_encryption_key=SHARED_STORE_KEK)
+    store = open_configured_state(settings)
+    try:
+        await store.put("greeting", "hello", ttl=60)
+        own_redis.pause()
+        try:
+            with pytest.raises(StoreUnavailable, match=r"no answer within 0\.15 s"):
+                await store.get("greeting")
+        finally:
+            own_redis.resume()
+    finally:
+        await store.close()
 
 
 @pytest.fixture

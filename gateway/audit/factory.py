@@ -44,15 +44,16 @@ def audit_store_url(audit_store: str, store_url: str) -> str:
     return "memory://"
 
 
-def open_audit_store(url: str) -> AuditStore:
-    """The trail ``url`` names. Opening a PostgreSQL trail connects nothing yet: its first call does."""
+def open_audit_store(url: str, *, store_deadline: float = 0.0) -> AuditStore:
+    """The trail ``url`` names. Opening a PostgreSQL trail connects nothing yet: its first call does.
+    Its calls wait its own deadline, or the store's (``store_deadline``) when that is longer."""
     scheme = urlsplit(url).scheme
     if scheme == "sqlite":
         return SQLiteAuditStore(sqlite_path(url))
     if scheme in _POSTGRES_SCHEMES:
-        from gateway.audit.postgres_store import PostgresAuditStore
+        from gateway.audit.postgres_store import DEADLINE, PostgresAuditStore
 
-        return PostgresAuditStore(url)
+        return PostgresAuditStore(url, deadline=max(DEADLINE, store_deadline))
     if scheme == "memory":
         return SQLiteAuditStore(":memory:")
     what = f"scheme {scheme}://" if scheme else "a URL without a scheme"

@@ -14,12 +14,9 @@ and the locking statement are what a PostgreSQL backend changes.
 
 from __future__ import annotations
 
-import contextlib
-import os
 import sqlite3
 import threading
 from collections.abc import Callable, Sequence
-from pathlib import Path
 from typing import Any, TypeVar
 
 import anyio.to_thread
@@ -28,6 +25,7 @@ from gateway.audit.chain import GENESIS, StoredEvent, extend
 from gateway.audit.events import AuditEvent, EventIndex
 from gateway.audit.search_sql import page_query
 from gateway.audit.store import EMPTY, AuditFilter, AuditUnavailable, ChainHead, Checkpoint, Signer
+from gateway.store.sqlite_file import open_database
 
 _BUSY_TIMEOUT_MS = 2000
 _T = TypeVar("_T")
@@ -93,29 +91,12 @@ ON CONFLICT (id) DO UPDATE SET seq = excluded.seq, hash = excluded.hash
 """
 
 
-def _owner_only(path: Path) -> None:
-    """The parent directory (0700) and the empty file (0600), unless they exist: SQLite would
-    create the file with the umask's mode."""
-    for directory in reversed([d for d in (path.parent, *path.parent.parents) if not d.exists()]):
-        directory.mkdir(mode=0o700, exist_ok=True)
-        os.chmod(directory, 0o700)
-    with contextlib.suppress(FileExistsError):
-        os.close(os.open(path, os.O_RDWR | os.O_CREAT | os.O_EXCL, 0o600))
-
-
 class SQLiteAuditStore:
     def __init__(self, path: str) -> None:
         self.path = path
         self._lock = threading.Lock()
         try:
-            if path != ":memory:":
-                _owner_only(Path(path))
-            self._db = sqlite3.connect(
-                path, timeout=_BUSY_TIMEOUT_MS / 1000, isolation_level=None, check_same_thread=False
-            )
-            self._db.execute(f"PRAGMA busy_timeout = {_BUSY_TIMEOUT_MS}")
-            self._db.execute("PRAGMA journal_mode = WAL")
-            self._db.execute("PRAGMA synchronous = FULL")
+            self._db = open_database(path, busy_timeout_ms=_BUSY_TIMEOUT_MS, synchronous="FULL")
             self._db.executescript(_SCHEMA)
             self._db.execute(_FIRST_HEAD, (GENESIS,))
         except (OSError, sqlite3.Error) as exc:

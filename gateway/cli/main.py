@@ -24,7 +24,7 @@ from gateway.oauth.authorize.users import UserError
 from gateway.oauth.clients.model import ClientError
 from gateway.settings import Settings
 from gateway.store import SchemaNotCurrent, StoreUnavailable
-from gateway.store.factory import check_schema, open_state, schema_urls
+from gateway.store.factory import check_schema, schema_urls
 
 COMMANDS = (clients, users, tools, keys, webhooks, calls, approvals, grants, audit)
 HANDLERS: dict[tuple[str, str], Handler] = {
@@ -73,11 +73,11 @@ def main(argv: Sequence[str] | None = None) -> int:
 
 
 async def _with_gateway(settings: Settings, args: argparse.Namespace, handler: Handler) -> int:
-    from gateway.composition import build_gateway
+    from gateway.composition import build_gateway, open_configured_state
 
     for url in schema_urls(settings.server.store, settings.audit.audit_store):
         await check_schema(url)
-    gateway = build_gateway(settings, open_state(settings.server.store, settings.server.hot_store))
+    gateway = build_gateway(settings, open_configured_state(settings))
     try:
         with gateway.audit.entered_via("cli"):
             return await handler(gateway, args)

@@ -13,6 +13,8 @@ beside Redis for the hot state.
 
 Backends are imported on demand so a SQLite deployment never imports redis or asyncpg.
 
+``deadline`` bounds the wait for each answer from Redis or PostgreSQL (:mod:`gateway.store.call_gate`).
+
 ``clock`` measures the TTLs of the SQLite and memory stores (the system clock by default). Redis and
 PostgreSQL stores ignore it: there the TTLs are the server's own clock, which replicas share.
 
@@ -32,7 +34,11 @@ _REDIS_SCHEMES = ("redis", "rediss", "redis+sentinel", "redis+cluster")
 _POSTGRES_SCHEMES = ("postgresql", "postgres")
 
 
-def open_store(url: str, clock: Clock | None = None) -> Store:
+DEFAULT_DEADLINE = 0.4
+"""Seconds to wait for one answer from Redis or PostgreSQL (setting ``store_deadline_ms``)."""
+
+
+def open_store(url: str, clock: Clock | None = None, *, deadline: float = DEFAULT_DEADLINE) -> Store:
     scheme = urlsplit(url).scheme
     if scheme == "sqlite":
         from gateway.store.sqlite import SQLiteStore
@@ -41,11 +47,11 @@ def open_store(url: str, clock: Clock | None = None) -> Store:
     if scheme in _REDIS_SCHEMES:
         from gateway.store.redis import RedisStore
 
-        return RedisStore(url)
+        return RedisStore(url, deadline=deadline)
     if scheme in _POSTGRES_SCHEMES:
         from gateway.store.postgres import PostgresStore
 
-        return PostgresStore(url)
+        return PostgresStore(url, deadline=deadline)
     if scheme == "memory":
         from gateway.store.memory import MemoryStore
 
@@ -58,13 +64,16 @@ def open_store(url: str, clock: Clock | None = None) -> Store:
     )
 
 
-def open_state(store_url: str, hot_store_url: str = "", clock: Clock | None = None) -> Store:
+def open_state(
+    store_url: str, hot_store_url: str = "", clock: Clock | None = None, *, deadline: float = DEFAULT_DEADLINE
+) -> Store:
     """The gateway's state: the store alone, or the store's records beside a hot store's keys."""
     if not hot_store_url:
-        return open_store(store_url, clock)
+        return open_store(store_url, clock, deadline=deadline)
     from gateway.store.split import SplitStore
 
-    return SplitStore(open_store(store_url, clock), open_store(hot_store_url, clock))
+    records, keys = (open_store(url, clock, deadline=deadline) for url in (store_url, hot_store_url))
+    return SplitStore(records, keys)
 
 
 def sqlite_path(url: str) -> str:

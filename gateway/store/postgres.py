@@ -29,7 +29,8 @@ TTLs are the database server's clock (``clock_timestamp()``), which every replic
 lazily, a batch once every so many writes.
 
 Fail closed, fast: each call goes through a :class:`~gateway.store.call_gate.CallGate` (16
-connections and as many calls in flight per store by default, one 0.4 s deadline per call), and
+connections and as many calls in flight per store by default, one deadline per call: 0.4 s unless
+the setting ``store_deadline_ms`` says otherwise), and
 connecting, each statement on the client and each statement on the server (``statement_timeout``)
 are bounded by the same deadline. A stopped, frozen or unreachable server makes every call raise
 :class:`~gateway.store.StoreUnavailable` by then; later calls reconnect, so the same store works

@@ -19,10 +19,11 @@ on every shape (each touches a single key).
 Fail closed, fast: socket timeouts are short (0.25 s), redis-py's retries are off (its default
 of 10 retries with backoff would hold a request for seconds; Cluster keeps two immediate ones),
 and each call goes through a :class:`~gateway.store.call_gate.CallGate`: one overall deadline
-(0.4 s) covering the wait for a free slot, connecting, and the reply. When Redis is down or frozen
-every call raises :class:`~gateway.store.StoreUnavailable` by then; connections are re-established
-by later calls, so the same object works again when Redis is back. No retry loop hides an outage:
-callers answer 503 and the next request tries again.
+(0.4 s unless the setting ``store_deadline_ms`` says otherwise) covering the wait for a free slot,
+connecting, and the reply. When Redis is down or frozen every call raises
+:class:`~gateway.store.StoreUnavailable` by then; connections are re-established by later calls, so
+the same object works again when Redis is back. No retry loop hides an outage: callers answer 503
+and the next request tries again.
 
 Concurrency is bounded (64 commands in flight per store by default, and as many pooled
 connections per server): extra callers wait for a free slot instead of failing.

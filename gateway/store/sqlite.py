@@ -20,13 +20,12 @@ the main file's mode, and any parent directory created here) is owner-only.
 
 from __future__ import annotations
 
-import os
 import sqlite3
-from pathlib import Path
 from typing import Any
 
 from gateway.clock import Clock, SystemClock
 from gateway.store import StoreUnavailable
+from gateway.store.sqlite_file import open_database
 
 _BUSY_TIMEOUT_MS = 250
 # Expired ephemeral keys are deleted lazily, once every this many ephemeral writes.
@@ -72,26 +71,6 @@ ON CONFLICT (collection, record_id) DO UPDATE SET value = excluded.value
 """
 
 
-def _create_owner_only(path: Path) -> None:
-    """Create the parent directory (0700) and the empty file (0600) unless they exist.
-
-    Creating the file ourselves, before SQLite does, is what fixes its mode: SQLite would use
-    0644 minus the umask. Existing files and directories are left as their owner set them.
-    """
-    missing = [d for d in (path.parent, *path.parent.parents) if not d.exists()]
-    for directory in reversed(missing):
-        directory.mkdir(mode=0o700, exist_ok=True)
-        os.chmod(directory, 0o700)  # mkdir's mode is filtered by the umask
-    try:
-        fd = os.open(path, os.O_RDWR | os.O_CREAT | os.O_EXCL, 0o600)
-    except FileExistsError:
-        return
-    try:
-        os.fchmod(fd, 0o600)
-    finally:
-        os.close(fd)
-
-
 class SQLiteStore:
     """The :class:`~gateway.store.Store` protocol on one SQLite file.
 
@@ -106,23 +85,9 @@ class SQLiteStore:
         self._clock = clock or SystemClock()
         self._writes = 0
         try:
-            if path != ":memory:":
-                _create_owner_only(Path(path))
-            self._db = sqlite3.connect(
-                path,
-                timeout=_BUSY_TIMEOUT_MS / 1000,
-                isolation_level=None,  # autocommit: each statement is its own transaction
-                check_same_thread=False,
-            )
-        except (OSError, sqlite3.Error) as exc:
-            raise StoreUnavailable(f"cannot open SQLite store {path!r}: {exc}") from exc
-        try:
-            self._db.execute(f"PRAGMA busy_timeout = {_BUSY_TIMEOUT_MS}")
-            self._db.execute("PRAGMA journal_mode = WAL")
-            self._db.execute("PRAGMA synchronous = NORMAL")
+            self._db = open_database(path, busy_timeout_ms=_BUSY_TIMEOUT_MS, synchronous="NORMAL")
             self._db.executescript(_SCHEMA)
-        except sqlite3.Error as exc:
-            self._db.close()
+        except (OSError, sqlite3.Error) as exc:
             raise StoreUnavailable(f"cannot open SQLite store {path!r}: {exc}") from exc
 
     # -- plumbing ------------------------------------------------------------------------------

@@ -18,9 +18,8 @@ from starlette.applications import Starlette
 from starlette.types import ASGIApp
 
 from gateway.app import create_app
-from gateway.composition import Gateway, build_gateway
+from gateway.composition import Gateway, build_gateway, open_configured_state
 from gateway.settings import Settings
-from gateway.store.factory import open_state
 from tests.support.gateway_address import GatewayAddress
 from tests.support.ports import bound_socket
 
@@ -28,6 +27,12 @@ from tests.support.ports import bound_socket
 @dataclasses.dataclass
 class RunningGateway(GatewayAddress):
     gateway: Gateway | None = None
+
+
+RACE_STORE_DEADLINE_MS = 10_000
+"""``store_deadline_ms`` for tests of 200-caller races, which prove atomicity, not failing fast (the
+outage tests do): the callers, their client and the gateway share one process, which under coverage
+on 2 cores can hold the event loop past the default 0.4 s, and the gateway then rightly fails closed."""
 
 
 @contextlib.contextmanager
@@ -52,9 +57,7 @@ def running_gateway(
 
     def run() -> None:
         try:
-            gateway = (build or (lambda s: build_gateway(s, open_state(s.server.store, s.server.hot_store))))(
-                settings
-            )
+            gateway = (build or (lambda s: build_gateway(s, open_configured_state(s))))(settings)
             running.gateway = gateway
             app = create_app(gateway)
             config = uvicorn.Config(

@@ -12,9 +12,8 @@ from starlette.types import ASGIApp
 
 from examples.upstream_server import build_app
 from gateway.clock import Clock
-from gateway.composition import Gateway, build_gateway
+from gateway.composition import Gateway, build_gateway, open_configured_state
 from gateway.settings import Settings
-from gateway.store.factory import open_state
 from gateway.upstream.asgi_transport import AsgiTransport, lifespan
 from tests.support.gateway_server import RunningGateway, running_gateway
 from tools_registry.urls import origin
@@ -34,7 +33,7 @@ def gateway_before_weather(
         transport = AsgiTransport({origin(upstream_url): upstream})
         return build_gateway(
             settings,
-            open_state(settings.server.store, settings.server.hot_store, clock),
+            open_configured_state(settings, clock),
             clock=clock,
             transport=transport,
         )
