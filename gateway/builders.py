@@ -28,6 +28,7 @@ from gateway.oauth.tokens.not_before import NotBeforeMarks
 from gateway.settings import Settings
 from gateway.signing_keys import SigningKeys
 from gateway.store import Store
+from gateway.store.factory import open_state
 from tools_registry.server_registry import ServerRegistry
 from tools_registry.servers import configured_servers
 
@@ -154,3 +155,10 @@ def audit_retention(
         exporters=[exporter.name for exporter in exporters],
         prune_unexported=settings.audit.audit_prune_unexported,
     )
+
+
+def open_configured_state(settings: Settings, clock: Clock | None = None) -> Store:
+    """The state the settings name: ``store``, beside ``hot_store`` if set, waited for
+    ``store_deadline_ms`` per call."""
+    server = settings.server
+    return open_state(server.store, server.hot_store, clock, deadline=server.store_deadline)

@@ -61,7 +61,6 @@ from gateway.resource.sessions import SessionStore
 from gateway.settings import Settings
 from gateway.signing_keys import SigningKeys, signing_keys
 from gateway.store import Store
-from gateway.store.factory import open_state
 from gateway.upstream.aiohttp_transport import AiohttpTransport
 from gateway.upstream.discovery import Discovery
 from gateway.upstream.downstream_tokens import DownstreamTokens
@@ -147,13 +146,6 @@ class Gateway:
         await self.fetcher.aclose()
         await self.metadata_fetcher.aclose()
         await self.store.close()
-
-
-def open_configured_state(settings: Settings, clock: Clock | None = None) -> Store:
-    """The state the settings name: ``store``, beside ``hot_store`` if set, waited for
-    ``store_deadline_ms`` per call."""
-    server = settings.server
-    return open_state(server.store, server.hot_store, clock, deadline=server.store_deadline)
 
 
 def build_gateway(

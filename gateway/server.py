@@ -9,7 +9,8 @@ import anyio
 import uvicorn
 
 from gateway.app import create_app
-from gateway.composition import build_gateway, open_configured_state
+from gateway.builders import open_configured_state
+from gateway.composition import build_gateway
 from gateway.settings import Settings
 from gateway.store import StoreUnavailable
 from gateway.store.factory import check_schema, schema_urls

@@ -73,7 +73,8 @@ def main(argv: Sequence[str] | None = None) -> int:
 
 
 async def _with_gateway(settings: Settings, args: argparse.Namespace, handler: Handler) -> int:
-    from gateway.composition import build_gateway, open_configured_state
+    from gateway.builders import open_configured_state
+    from gateway.composition import build_gateway
 
     for url in schema_urls(settings.server.store, settings.audit.audit_store):
         await check_schema(url)

@@ -18,7 +18,8 @@ from starlette.applications import Starlette
 from starlette.types import ASGIApp
 
 from gateway.app import create_app
-from gateway.composition import Gateway, build_gateway, open_configured_state
+from gateway.builders import open_configured_state
+from gateway.composition import Gateway, build_gateway
 from gateway.settings import Settings
 from tests.support.gateway_address import GatewayAddress
 from tests.support.ports import bound_socket

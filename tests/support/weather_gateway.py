@@ -11,8 +11,9 @@ from starlette.routing import Mount
 from starlette.types import ASGIApp
 
 from examples.upstream_server import build_app
+from gateway.builders import open_configured_state
 from gateway.clock import Clock
-from gateway.composition import Gateway, build_gateway, open_configured_state
+from gateway.composition import Gateway, build_gateway
 from gateway.settings import Settings
 from gateway.upstream.asgi_transport import AsgiTransport, lifespan
 from tests.support.gateway_server import RunningGateway, running_gateway
