@@ -48,6 +48,8 @@ from tools_registry.tool_names import DEFAULT_SEPARATOR
 
 _OBJECT_MEMBERS = ("inputSchema", "outputSchema", "annotations")
 _TEXT_MEMBERS = ("title", "description")
+_REQUIRED_ITEM = re.compile(r"\.required\[\d+\]$")
+"""A property name in a schema's ``required`` list: refused rather than cleaned, as the keys it names."""
 _SCHEMAS = ("inputSchema", "outputSchema", "annotations")
 """Members whose strings obey :attr:`ScreeningLimits.max_schema_string` (other members, such as
 ``icons`` with ``data:`` URIs, are bounded by the definition's size only)."""
@@ -221,6 +223,8 @@ class _Cleaner:
         is_title = path in ("title", "annotations.title")
         self._check_length(original, path, is_title)
         cleaned = clean(original)
+        if cleaned.counts and _REQUIRED_ITEM.search(path):
+            raise _Refusal(f"{path} names a required property with invisible characters: {original!r}"[:200])
         if cleaned.counts:
             removed = ", ".join(plural(count, name) for name, count in cleaned.counts)
             self.removed.append(f"{path}: {removed} removed")

@@ -78,7 +78,7 @@ _PATTERNS: tuple[tuple[str, re.Pattern[str]], ...] = tuple(
         (
             SECRECY,
             r"\b(?:do\s+not|don[\u2019']?t|never|without)\s+" + _words(2) + r"(?:tell|inform|mention|notify|"
-            r"alert|reveal|disclos)(?:s|e|ing)?\b[^.\n]{0,40}?\b(?:users?|human|person|operator)\b",
+            r"alert|reveal|disclos)(?:s|e|ing)?\b[^.\n]{0,80}?\b(?:users?|human|person|operator)\b",
         ),
         (
             SECRECY,
@@ -128,13 +128,21 @@ def excerpt(text: str) -> str:
 
 
 def _asks_for_secret(text: str) -> str | None:
+    """The first secret named shortly after an imperative verb of its sentence. Verbs, sentence
+    ends and secrets are each found once, in order, and merged: linear however many there are."""
+    verbs, ends = _IMPERATIVE.finditer(text), _SENTENCE_END.finditer(text)
+    verb, end = next(verbs, None), next(ends, None)
+    last_verb: re.Match[str] | None = None
+    sentence_start = 0
     for found in _SENSITIVE.finditer(text):
-        start = max(0, found.start() - SENTENCE_WINDOW)
-        for end in _SENTENCE_END.finditer(text, start, found.start()):
-            start = end.end()
-        verb = _IMPERATIVE.search(text, start, found.start())
-        if verb:
-            return text[verb.start() : found.end()]
+        while verb is not None and verb.end() <= found.start():
+            last_verb, verb = verb, next(verbs, None)
+        while end is not None and end.end() <= found.start():
+            sentence_start, end = end.end(), next(ends, None)
+        if last_verb is not None and last_verb.start() >= max(
+            sentence_start, found.start() - SENTENCE_WINDOW
+        ):
+            return text[last_verb.start() : found.end()]
     return None
 
 
