@@ -325,6 +325,11 @@ def test_oa3_a_deeply_nested_document_is_refused_without_exhausting_the_stack() 
         load_document(b"a: &a [*a]\n")
 
 
+def test_oa3_a_number_json_cannot_hold_is_refused() -> None:
+    with pytest.raises(OpenApiError, match="NaN"):
+        load_document(b'{"openapi": "3.1.0", "x": NaN}')
+
+
 def test_oa3_a_yaml_alias_bomb_is_refused() -> None:
     lines = ["a0: &a0 [x, x, x, x, x, x, x, x, x, x]"]
     lines += [f"a{i}: &a{i} [{', '.join([f'*a{i - 1}'] * 10)}]" for i in range(1, 9)]

@@ -57,12 +57,15 @@ def load_json(raw: bytes | str, *, max_bytes: int, max_depth: int = MAX_DEPTH) -
     if size > max_bytes:
         raise BoundedTextError(f"the text is {size} bytes, more than the {max_bytes} accepted")
     try:
-        value = json.loads(raw)
+        value = json.loads(raw, parse_constant=_refuse_constant)
     except RecursionError:
         raise BoundedTextError(f"JSON nested deeper than {max_depth} levels") from None
+    except BoundedTextError:
+        raise
     except (ValueError, UnicodeDecodeError):
         raise BoundedTextError("not JSON") from None
-    return plain(value, max_depth=max_depth)
+    check_bounds(value, max_depth=max_depth)  # JSON values are plain already: no rebuild
+    return value
 
 
 def load_json_or_yaml(raw: bytes, *, max_bytes: int, max_depth: int = MAX_DEPTH) -> Any:
@@ -82,9 +85,15 @@ def load_json_or_yaml(raw: bytes, *, max_bytes: int, max_depth: int = MAX_DEPTH)
 
 
 def plain(value: Any, *, max_depth: int = MAX_DEPTH, max_nodes: int = MAX_NODES) -> Any:
-    """``value`` checked against the bounds (iteratively: a cycle or a deep nesting stops the walk
-    at ``max_depth``) and then rebuilt as plain JSON values (recursion is safe once the depth is
-    known to be bounded)."""
+    """``value`` (as YAML gives it) checked against the bounds and rebuilt as plain JSON values
+    (recursion is safe once the depth is known to be bounded)."""
+    check_bounds(value, max_depth=max_depth, max_nodes=max_nodes)
+    return _rebuilt(value)
+
+
+def check_bounds(value: Any, *, max_depth: int = MAX_DEPTH, max_nodes: int = MAX_NODES) -> None:
+    """:class:`BoundedTextError` when ``value`` nests deeper than ``max_depth`` or holds more than
+    ``max_nodes`` values; iterative, so a cycle or a deep nesting stops the walk at ``max_depth``."""
     pending: list[tuple[Any, int]] = [(value, 1)]
     nodes = 0
     while pending:
@@ -97,7 +106,10 @@ def plain(value: Any, *, max_depth: int = MAX_DEPTH, max_nodes: int = MAX_NODES)
                 raise BoundedTextError(f"nested deeper than {max_depth} levels")
             children = node.values() if isinstance(node, dict) else node
             pending.extend((child, depth + 1) for child in children)
-    return _rebuilt(value)
+
+
+def _refuse_constant(name: str) -> Any:
+    raise BoundedTextError(f"a number that JSON cannot hold ({name})")
 
 
 def _rebuilt(value: Any) -> Any:
@@ -120,4 +132,12 @@ def _key(key: Any) -> str:
     raise BoundedTextError(f"an object key that JSON cannot hold: {key!r:.60}")
 
 
-__all__ = ["MAX_DEPTH", "MAX_NODES", "BoundedTextError", "load_json", "load_json_or_yaml", "plain"]
+__all__ = [
+    "MAX_DEPTH",
+    "MAX_NODES",
+    "BoundedTextError",
+    "check_bounds",
+    "load_json",
+    "load_json_or_yaml",
+    "plain",
+]

@@ -29,7 +29,7 @@ from collections.abc import Mapping
 from typing import Any
 from urllib.parse import quote, urlencode, urlsplit
 
-from tools_registry.openapi import headers
+from tools_registry.openapi.headers import is_field_name, is_owned, is_safe_value
 from tools_registry.openapi.models import RestParameter, RestRequest, RestTool, ToolArgumentsError
 
 _JOINERS = {"form": ",", "spaceDelimited": " ", "pipeDelimited": "|"}
@@ -107,12 +107,12 @@ def _query_pairs(parameter: RestParameter, value: Any) -> list[tuple[str, str]]:
 
 
 def _header_value(name: str, value: Any) -> str:
-    if headers.is_owned(name) or not headers.is_field_name(name):
+    if is_owned(name) or not is_field_name(name):
         raise ToolArgumentsError(f"header {name!r:.80} cannot be set by a tool call")
     text = (
         ",".join(_scalar(name, item) for item in value) if isinstance(value, list) else _scalar(name, value)
     )
-    if not headers.is_safe_value(text):
+    if not is_safe_value(text):
         raise ToolArgumentsError(f"argument {name!r:.80} holds a control character, not allowed in a header")
     return text
 

@@ -16,7 +16,7 @@ from collections.abc import Mapping
 from dataclasses import dataclass
 from typing import Any, cast
 
-from tools_registry.openapi import headers
+from tools_registry.openapi.headers import IGNORED_BY_OPENAPI, is_field_name, is_owned
 from tools_registry.openapi.models import QueryStyle, RestParameter
 from tools_registry.openapi.references import References, Unmappable
 from tools_registry.openapi.schemas import SchemaBundle
@@ -59,7 +59,7 @@ def read_parameters(
     properties: dict[str, Any] = {}
     required: list[str] = []
     for (name, location), parameter in merged.items():
-        if location == "header" and name.lower() in headers.IGNORED_BY_OPENAPI:
+        if location == "header" and name.lower() in IGNORED_BY_OPENAPI:
             continue
         rest = _parameter(name, location, parameter, variables)
         if name in properties:
@@ -91,9 +91,9 @@ def _parameter(
             raise Unmappable(f"{label} has style {style!r:.40}; only simple is supported")
         return RestParameter(name, "path", required=True)
     if location == "header":
-        if headers.is_owned(name):
+        if is_owned(name):
             raise Unmappable(f"{label} is a header the gateway sets itself")
-        if not headers.is_field_name(name):
+        if not is_field_name(name):
             raise Unmappable(f"{label} is not a valid header name")
         return RestParameter(name, "header", required=parameter.get("required") is True)
     style = style or "form"
