@@ -8,9 +8,11 @@ NODE_DIR := .node
 NODE_STAMP := $(NODE_DIR)/.installed
 IDP_STAMP := $(NODE_DIR)/idp/.installed
 TS_SDK_STAMP := $(NODE_DIR)/ts-sdk/.installed
+OPENAPI_DIR := .node-openapi
+OPENAPI_STAMP := $(OPENAPI_DIR)/.installed
 CHROMIUM := /usr/bin/chromium
 
-.PHONY: run test lint typecheck unit conformance-deps idp-deps ts-sdk-deps chromium postgres bench clean
+.PHONY: run test lint typecheck unit conformance-deps idp-deps ts-sdk-deps openapi-fixtures chromium postgres bench clean
 
 $(STAMP): pyproject.toml constraints.txt
 	$(PYTHON) -m venv $(VENV)
@@ -50,6 +52,16 @@ $(TS_SDK_STAMP):
 
 ts-sdk-deps: $(TS_SDK_STAMP)
 
+# The OpenAPI import tests map GitHub's REST API description (13 MB, 1,200 operations), shipped in
+# @octokit/openapi; data only (no Node needed), in its own prefix beside .node.
+$(OPENAPI_STAMP):
+	mkdir -p $(OPENAPI_DIR)
+	cd $(OPENAPI_DIR) && npm install --prefix . --silent --no-audit --no-fund --no-save @octokit/openapi@23.0.2
+	test -f $(OPENAPI_DIR)/node_modules/@octokit/openapi/generated/api.github.com.json
+	touch $(OPENAPI_STAMP)
+
+openapi-fixtures: $(OPENAPI_STAMP)
+
 # The consent-page test drives Debian's Chromium through playwright (never `playwright install`).
 $(CHROMIUM):
 	@if [ "$$(id -u)" = 0 ]; then \
@@ -84,7 +96,7 @@ typecheck: $(STAMP)
 # (measured 88%); code run in uvicorn's threads counts, the CLI's subprocesses do not.
 COVERAGE_FLOOR := 86
 
-unit: $(STAMP) $(NODE_STAMP) $(IDP_STAMP) $(TS_SDK_STAMP) $(CHROMIUM) postgres
+unit: $(STAMP) $(NODE_STAMP) $(IDP_STAMP) $(TS_SDK_STAMP) $(OPENAPI_STAMP) $(CHROMIUM) postgres
 	$(BIN)/pytest --cov --cov-report=term:skip-covered --cov-fail-under=$(COVERAGE_FLOOR)
 
 test: lint typecheck unit
@@ -97,7 +109,7 @@ test: lint typecheck unit
 		echo "wrk is missing: run 'sudo apt-get install -y wrk'" >&2; exit 1; \
 	fi
 
-bench: $(STAMP) /usr/bin/wrk postgres
+bench: $(STAMP) $(OPENAPI_STAMP) /usr/bin/wrk postgres
 	$(BIN)/python bench/token_throughput.py
 	$(BIN)/python bench/exchange_throughput.py
 	$(BIN)/python bench/proxy_overhead.py
@@ -105,6 +117,7 @@ bench: $(STAMP) /usr/bin/wrk postgres
 	$(BIN)/python bench/store_backends.py
 	$(BIN)/python bench/audit_appends.py
 	$(BIN)/python bench/audit_search.py
+	$(BIN)/python bench/openapi_import.py
 
 clean:
-	rm -rf $(VENV) $(NODE_DIR) .mypy_cache .ruff_cache .pytest_cache
+	rm -rf $(VENV) $(NODE_DIR) $(OPENAPI_DIR) .mypy_cache .ruff_cache .pytest_cache

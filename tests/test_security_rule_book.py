@@ -27,6 +27,7 @@ FAMILIES = (
     "CO",
     "IN",
     "KE",
+    "OA",
     "PR",
     "RG",
     "RT",

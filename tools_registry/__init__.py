@@ -9,6 +9,7 @@
 * :mod:`tools_registry.tool_entries`: one ``tools/list`` entry read into a namespaced tool.
 * :mod:`tools_registry.visibility`: which tools a token's scopes let it see.
 * :mod:`tools_registry.pagination`: pages of ``tools/list`` and their opaque cursors.
+* :mod:`tools_registry.openapi`: a REST API's OpenAPI document as tools, a call as an HTTP request.
 """
 
 from tools_registry.catalog import Catalog, ServerHealth
