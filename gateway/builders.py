@@ -28,6 +28,11 @@ from gateway.oauth.tokens.not_before import NotBeforeMarks
 from gateway.settings import Settings
 from gateway.signing_keys import SigningKeys
 from gateway.store import Store
+from gateway.upstream.pin_desk import PinDesk
+from gateway.upstream.pin_keeper import PinKeeper
+from gateway.upstream.pin_records import PinBook
+from gateway.webhooks import Announcer
+from tools_registry.catalog import Catalog
 from tools_registry.server_registry import ServerRegistry
 from tools_registry.servers import configured_servers
 
@@ -154,3 +159,13 @@ def audit_retention(
         exporters=[exporter.name for exporter in exporters],
         prune_unexported=settings.audit.audit_prune_unexported,
     )
+
+
+def tool_pins(
+    store: Store, catalog: Catalog, clock: Clock, audit: AuditLog, announcer: Announcer
+) -> tuple[PinKeeper, PinDesk]:
+    """TP-2, TP-5: what discovery settles each answer's definitions with, and the desk that decides
+    the pending ones; one book of pins in the store for both."""
+    book = PinBook(store)
+    keeper = PinKeeper(book, clock=clock, audit=audit, announcer=announcer)
+    return keeper, PinDesk(book, catalog, store, clock=clock, audit=audit, announcer=announcer)

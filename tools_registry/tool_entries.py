@@ -40,6 +40,8 @@ class CatalogTool:
     server: UpstreamServer = field(repr=False, compare=False)
     descriptor: Mapping[str, Any] = field(repr=False, compare=False, default_factory=dict)
     """The MCP ``Tool`` object for ``tools/list``, built once."""
+    definition: Mapping[str, Any] = field(repr=False, compare=False, default_factory=dict)
+    """The upstream's own definition (:func:`tools_registry.pins.definition_of`), as pinned."""
 
     @property
     def destructive(self) -> bool:
@@ -77,7 +79,7 @@ def read_tool(server: UpstreamServer, raw: Any, separator: str = DEFAULT_SEPARAT
     ):
         if not isinstance(value, kind):
             raise SkippedEntry(f"tool {upstream!r}: {label} is not {what}")
-    pinned_as = definition_hash(definition_of(raw))
+    definition = definition_of(raw)
     description = server.descriptions.get(upstream, description)
     descriptor: dict[str, Any] = {"name": name, "inputSchema": input_schema}
     optional_members = (
@@ -97,9 +99,10 @@ def read_tool(server: UpstreamServer, raw: Any, separator: str = DEFAULT_SEPARAT
         title=title,
         annotations=annotations,
         scopes=server.scopes_for(upstream),
-        definition_hash=pinned_as,
+        definition_hash=definition_hash(definition),
         server=server,
         descriptor=descriptor,
+        definition=definition,
     )
 
 
