@@ -220,6 +220,11 @@ class Catalog:
         held = entry.held.get(tool.upstream_name)
         return (tool, held) if held is not None else None
 
+    def held(self, tool: CatalogTool) -> bool:
+        """Whether ``tool`` is held until its definition is approved (TP-4)."""
+        entry = self._entries.get(tool.server_id)
+        return entry is not None and tool.upstream_name in entry.held
+
     def unavailable_reason(self, name: str) -> str | None:
         """Why ``name`` cannot be called right now (:meth:`unavailable`)."""
         found = self.unavailable(name)

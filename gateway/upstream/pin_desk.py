@@ -64,7 +64,16 @@ class PinDesk:
         self, server_id: str, tool: str, definition_hash: str, by: Principal, note: str = ""
     ) -> Pin:
         note = checked_text(note, "note", MAX_NOTE)
-        pending = await self._decidable(server_id, tool, definition_hash, by, "tool_approved")
+        try:
+            pending = await self._decidable(server_id, tool, definition_hash, by)
+        except (Forbidden, Conflict) as exc:
+            self._audit.record(
+                "tool_approved",
+                outcome="refused",
+                reason=str(exc),
+                **_asked(server_id, tool, definition_hash, by),
+            )
+            raise
         pin = Pin(server_id, tool, pending.hash, pending.definition, by.subject, self._clock.now())
         await self._book.put_pin(pin)
         await self._book.drop_pending(server_id, tool)
@@ -79,7 +88,16 @@ class PinDesk:
         self, server_id: str, tool: str, definition_hash: str, by: Principal, reason: str = ""
     ) -> PendingDefinition:
         reason = checked_text(reason, "reason", MAX_NOTE)
-        pending = await self._decidable(server_id, tool, definition_hash, by, "tool_quarantined")
+        try:
+            pending = await self._decidable(server_id, tool, definition_hash, by)
+        except (Forbidden, Conflict) as exc:
+            self._audit.record(
+                "tool_quarantined",
+                outcome="refused",
+                reason=str(exc),
+                **_asked(server_id, tool, definition_hash, by),
+            )
+            raise
         rejected = pending.rejected(by.subject, self._clock.now(), reason)
         await self._book.put_pending(rejected)
         facts = pin_facts(server_id, tool, pending.hash, pending.previous_hash) | {"by": by.subject}
@@ -88,12 +106,10 @@ class PinDesk:
         return rejected
 
     async def _decidable(
-        self, server_id: str, tool: str, definition_hash: str, by: Principal, event: str
+        self, server_id: str, tool: str, definition_hash: str, by: Principal
     ) -> PendingDefinition:
         """TP-5: the decider holds the role, the definition is pending, and it is the one reviewed."""
-        facts = {"server": server_id, "tool": tool, "hash": definition_hash, "by": by.subject}
         if DECIDER not in by.roles:
-            self._audit.record(event, outcome="refused", reason="not a security admin", **facts)
             raise Forbidden(f"deciding a tool definition needs the {DECIDER} role")
         pending = await self._book.pending_of(server_id, tool)
         if pending is None:
@@ -101,12 +117,15 @@ class PinDesk:
         if pending.status != "pending":
             raise Conflict(f"the definition of tool {tool!r} was {pending.status} already")
         if pending.hash != definition_hash:
-            self._audit.record(event, outcome="refused", reason="the definition changed", **facts)
             raise Conflict(
                 f"the pending definition of tool {tool!r} is {pending.hash}, not {definition_hash}: "
                 "it changed since it was reviewed; review it again"
             )
         return pending
+
+
+def _asked(server_id: str, tool: str, definition_hash: str, by: Principal) -> dict[str, str]:
+    return {"server": server_id, "tool": tool, "hash": definition_hash, "by": by.subject}
 
 
 __all__ = ["DECIDER", "PinDesk"]

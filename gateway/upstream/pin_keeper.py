@@ -88,8 +88,10 @@ class PinKeeper:
         previous = pin.hash if pin is not None else None
         facts = pin_facts(server.id, tool.upstream_name, tool.definition_hash, previous)
         if pin is not None:
-            await self._event("tool_changed", "tool.changed", "approved", facts)
-        await self._event("tool_approved", "tool.approved", "approved", facts | {"by": by})
+            self._audit.record("tool_changed", outcome="approved", **facts)
+            await self._announce("tool.changed", "approved", facts)
+        self._audit.record("tool_approved", outcome="approved", by=by, **facts)
+        await self._announce("tool.approved", "approved", facts | {"by": by})
         return new.hash
 
     async def _hold(
@@ -108,12 +110,13 @@ class PinKeeper:
         await self._book.put_pending(record)
         facts = pin_facts(server.id, tool.upstream_name, tool.definition_hash, previous)
         if pin is not None:
-            await self._event("tool_changed", "tool.changed", "held", facts)
-        await self._event("tool_pending", "tool.pending", "pending", facts | {"flags": list(flags)})
+            self._audit.record("tool_changed", outcome="held", **facts)
+            await self._announce("tool.changed", "held", facts)
+        self._audit.record("tool_pending", outcome="pending", flags=list(flags), **facts)
+        await self._announce("tool.pending", "pending", facts | {"flags": list(flags)})
 
-    async def _event(self, event: str, announced: str, outcome: str, facts: dict[str, Any]) -> None:
-        self._audit.record(event, outcome=outcome, **facts)
-        await self._announcer.announce(announced, facts | {"outcome": outcome})
+    async def _announce(self, event: str, outcome: str, facts: dict[str, Any]) -> None:
+        await self._announcer.announce(event, facts | {"outcome": outcome})
 
 
 __all__ = ["PinKeeper", "pin_facts"]
