@@ -18,7 +18,25 @@ from pathlib import Path
 ROOT = Path(__file__).resolve().parent.parent
 BOOK = ROOT / "docs" / "security-rules.md"
 SCANNED_DIRS = ("gateway", "tools_registry", "tests", "examples")
-FAMILIES = ("AD", "AP", "AS", "AU", "CA", "CO", "IN", "KE", "PR", "RG", "RT", "RV", "SI", "TE", "TP", "UP", "WH")
+FAMILIES = (
+    "AD",
+    "AP",
+    "AS",
+    "AU",
+    "CA",
+    "CO",
+    "IN",
+    "KE",
+    "PR",
+    "RG",
+    "RT",
+    "RV",
+    "SI",
+    "TE",
+    "TP",
+    "UP",
+    "WH",
+)
 
 _FAMILY = "|".join(FAMILIES)
 CITED_ID = re.compile(rf"\b(?:{_FAMILY})-\d+\b")
