@@ -29,6 +29,11 @@ from gateway.settings import Settings
 from gateway.signing_keys import SigningKeys
 from gateway.store import Store
 from gateway.store.factory import open_state
+from gateway.upstream.pin_desk import PinDesk
+from gateway.upstream.pin_keeper import PinKeeper
+from gateway.upstream.pin_records import PinBook
+from gateway.webhooks import Announcer
+from tools_registry.catalog import Catalog
 from tools_registry.server_registry import ServerRegistry
 from tools_registry.servers import configured_servers
 
@@ -162,3 +167,13 @@ def open_configured_state(settings: Settings, clock: Clock | None = None) -> Sto
     ``store_deadline_ms`` per call."""
     server = settings.server
     return open_state(server.store, server.hot_store, clock, deadline=server.store_deadline)
+
+
+def tool_pins(
+    store: Store, catalog: Catalog, clock: Clock, audit: AuditLog, announcer: Announcer
+) -> tuple[PinKeeper, PinDesk]:
+    """TP-2, TP-5: what discovery settles each answer's definitions with, and the desk that decides
+    the pending ones; one book of pins in the store for both."""
+    book = PinBook(store)
+    keeper = PinKeeper(book, clock=clock, audit=audit, announcer=announcer)
+    return keeper, PinDesk(book, catalog, store, clock=clock, audit=audit, announcer=announcer)

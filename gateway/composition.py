@@ -13,7 +13,7 @@ from __future__ import annotations
 import os
 from dataclasses import dataclass
 
-from gateway import paths
+from gateway import builders, paths
 from gateway.admin.health import Replica
 from gateway.approvals import Approvals, build_approvals
 from gateway.approvals.policy import policy_from_table
@@ -23,16 +23,6 @@ from gateway.audit.retention import Retention
 from gateway.audit.store import AuditStore
 from gateway.audit.trail import AuditTrail
 from gateway.background import Supervisor
-from gateway.builders import (
-    assertion_verifier,
-    audit_exporters,
-    audit_retention,
-    audit_trail,
-    browser_state,
-    federation_config,
-    metadata_documents,
-    server_registry,
-)
 from gateway.clock import Clock, SystemClock
 from gateway.fetching.fetcher import DocumentFetcher, FetchPolicy
 from gateway.key_encryption import KeyProtector, protector_for
@@ -41,9 +31,7 @@ from gateway.oauth.authorize.browser_state import BrowserState
 from gateway.oauth.authorize.federation import FederatedSignIn
 from gateway.oauth.authorize.oidc_provider import OidcProvider
 from gateway.oauth.authorize.users import UserDirectory
-from gateway.oauth.clients.metadata_documents import (
-    metadata_fetch_policy,
-)
+from gateway.oauth.clients.metadata_documents import metadata_fetch_policy
 from gateway.oauth.clients.model import configured_clients
 from gateway.oauth.clients.registry import ClientRegistry
 from gateway.oauth.clients.standing import StandingFromClients
@@ -65,6 +53,7 @@ from gateway.upstream.aiohttp_transport import AiohttpTransport
 from gateway.upstream.discovery import Discovery
 from gateway.upstream.downstream_tokens import DownstreamTokens
 from gateway.upstream.mcp_client import UpstreamClient
+from gateway.upstream.pin_desk import PinDesk
 from gateway.upstream.refresher import Refresher
 from gateway.upstream.transport import UpstreamTransport
 from gateway.webhooks.dispatcher import Webhooks
@@ -130,6 +119,8 @@ class Gateway:
     # -- client of the upstream tools ---------------------------------------------------------
     servers: ServerRegistry
     catalog: Catalog
+    pins: PinDesk
+    """Pending tool definitions reviewed, approved or rejected (TP-5)."""
     transport: UpstreamTransport
     upstream: UpstreamClient
     downstream_tokens: DownstreamTokens
@@ -181,15 +172,15 @@ def build_gateway(
         retire_after=tokens.access_token_ttl + 60,
         refresh_interval=tokens.key_refresh_interval,
     )
-    trail = audit_trail(settings, keys, clock, audit_store)
+    trail = builders.audit_trail(settings, keys, clock, audit_store)
     audit = AuditLog(trail=trail, maker=trail.maker)
-    exporters = audit_exporters(settings, trail.store, clock)
-    retention = audit_retention(settings, trail.store, audit, clock, exporters)
+    exporters = builders.audit_exporters(settings, trail.store, clock)
+    retention = builders.audit_retention(settings, trail.store, audit, clock, exporters)
     marks = NotBeforeMarks(store, clock)
     clients = ClientRegistry(
         store,
         configured_clients(settings.clients),
-        metadata_documents(settings, metadata_fetcher, clock),
+        builders.metadata_documents(settings, metadata_fetcher, clock),
         marks=marks,
     )
     users = UserDirectory(store, marks=marks)
@@ -221,11 +212,11 @@ def build_gateway(
         known_resource=targets.is_known,
         call_pages=server.endpoint(paths.CALL_PAGES),
     )
-    assertions = assertion_verifier(settings, clients, ClientKeys(fetcher), store, clock)
-    browser = browser_state(settings, store, clock, marks)
+    assertions = builders.assertion_verifier(settings, clients, ClientKeys(fetcher), store, clock)
+    browser = builders.browser_state(settings, store, clock, marks)
     federation = (
         FederatedSignIn(
-            OidcProvider(federation_config(settings), clock=clock),
+            OidcProvider(builders.federation_config(settings), clock=clock),
             browser=browser,
             clients=clients,
             users=users,
@@ -237,11 +228,12 @@ def build_gateway(
     )
 
     # -- client of the upstream tools -------------------------------------------------------------
-    servers = server_registry(settings, store, admin_resource)
+    servers = builders.server_registry(settings, store, admin_resource)
     catalog = Catalog(separator=settings.mcp.tool_namespace_separator, clock=clock.now)
     transport = transport or AiohttpTransport()
     upstream = UpstreamClient(transport)
-    discovery = Discovery(upstream, issuer, catalog, targets, clock=clock, audit=audit)
+    keeper, pins = builders.tool_pins(store, catalog, clock, audit, webhooks)
+    discovery = Discovery(upstream, issuer, catalog, targets, clock=clock, audit=audit, pins=keeper)
     refresher = Refresher(discovery, servers, store, upstream.list_changed, clock=clock)
 
     return Gateway(
@@ -287,6 +279,7 @@ def build_gateway(
         replica=Replica(started_at=clock.now()),
         servers=servers,
         catalog=catalog,
+        pins=pins,
         transport=transport,
         upstream=upstream,
         downstream_tokens=DownstreamTokens(exchanger, clock),

@@ -34,6 +34,7 @@ FAMILIES = (
     "RV",
     "SI",
     "TE",
+    "TP",
     "TS",
     "UP",
     "WH",

@@ -81,6 +81,7 @@ def test_add_show_list_remove_a_server(cli: Cli) -> None:
         "call_approval": ["refund"],
         "audit_arguments": ["pay"],
         "audit_redact": ["card_number"],
+        "pinning": "first-use",
         "source": "store",
     }
     assert cli.json("tools", "show", "billing") == added  # read back from the store by a new process

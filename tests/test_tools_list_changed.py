@@ -60,7 +60,9 @@ async def modern_json_only(
 
 async def test_an_upstream_announcing_list_changed_is_rediscovered_at_once(tmp_path: Path) -> None:
     upstream = AnnouncingUpstream(tool_names=["first_tool"])
-    server = {"id": "live", "refresh_interval": 3600}
+    # The new tool would wait for approval under the default pinning (first-use, TP-3); that the
+    # notification brings a re-discovery is the point here, so this server's tools are trusted.
+    server = {"id": "live", "refresh_interval": 3600, "pinning": "trusted"}
     async with (
         gateway_in_front_of(upstream, tmp_path / "gw.sqlite3", server) as fronted,
         fronted.client() as http,

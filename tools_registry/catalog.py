@@ -16,6 +16,12 @@ call fails at once instead of waiting for the upstream's timeout;
 and come back with :meth:`Catalog.mark_healthy` or the next good answer. Other servers are not
 affected.
 
+Pinning (TP-4): :meth:`Catalog.replace` may be told the approved definition hash of each tool;
+a tool whose definition has another hash is *held*: kept (with its name) but, like the tools of an
+unhealthy server, neither listed nor found, and :meth:`Catalog.unavailable` says it awaits
+approval. :meth:`Catalog.approve` serves it once its hash is approved. The decision is taken here,
+when the answer is taken, so ``tools/list`` and ``tools/call`` pay nothing for it.
+
 ``tools/list`` for an agent is :meth:`Catalog.visible_to` (the tools whose every scope its token
 covers: :mod:`tools_registry.visibility`), sorted by exposed name, then paged
 (:mod:`tools_registry.pagination`).
@@ -25,10 +31,10 @@ from __future__ import annotations
 
 import logging
 import time
-from collections.abc import Callable, Collection
-from dataclasses import dataclass
+from collections.abc import Callable, Collection, Mapping
 from typing import Any
 
+from tools_registry.catalog_entries import ServerEntry, ServerHealth
 from tools_registry.name_claims import NameClaims
 from tools_registry.pagination import DEFAULT_PAGE_SIZE, page
 from tools_registry.servers import UpstreamServer
@@ -37,38 +43,6 @@ from tools_registry.tool_names import DEFAULT_SEPARATOR, check_separator
 from tools_registry.visibility import VisibilityIndex
 
 logger = logging.getLogger("tools_registry")
-
-
-@dataclass(frozen=True)
-class ServerHealth:
-    server_id: str
-    healthy: bool
-    reason: str | None
-    tools: int
-    """Tools kept for this server (hidden while it is unhealthy), withheld names left out."""
-    skipped: tuple[str, ...]
-    """Why entries of its last answer were skipped, then why any of its names are withheld."""
-    updated_at: float
-
-    def as_dict(self) -> dict[str, Any]:
-        return {
-            "server_id": self.server_id,
-            "healthy": self.healthy,
-            "reason": self.reason,
-            "tools": self.tools,
-            "skipped": list(self.skipped),
-            "updated_at": self.updated_at,
-        }
-
-
-@dataclass
-class _Entry:
-    server: UpstreamServer | None
-    tools: dict[str, CatalogTool]
-    healthy: bool
-    reason: str | None
-    skipped: tuple[str, ...]
-    updated_at: float
 
 
 class Catalog:
@@ -90,18 +64,22 @@ class Catalog:
         self._separator = check_separator(separator)
         self._clock = clock
         self._cache_size = cache_size
-        self._entries: dict[str, _Entry] = {}
+        self._entries: dict[str, ServerEntry] = {}
         self._claims = NameClaims()
         self._withheld: dict[str, tuple[str, ...]] | None = None
         self._index: VisibilityIndex | None = None
         self._cache: dict[frozenset[str], list[CatalogTool]] = {}
 
     # -- changes ------------------------------------------------------------------------------
-    def replace(self, server: UpstreamServer, raw_tools: Any) -> list[str]:
+    def replace(
+        self, server: UpstreamServer, raw_tools: Any, approved: Mapping[str, str] | None = None
+    ) -> list[str]:
         """Take ``server``'s ``tools/list`` answer (the ``tools`` array) as its whole tool set.
 
         Returns what was skipped, one line each. Garbage (not a list, or a non-empty list with no
-        usable tool) marks the server unhealthy and keeps its previous tools hidden.
+        usable tool) marks the server unhealthy and keeps its previous tools hidden. ``approved``:
+        the approved definition hash per upstream tool name; a tool of another hash is held (None:
+        nothing is pinned, every tool is served).
         """
         if not isinstance(raw_tools, list):
             reason = f"tools/list answered {type(raw_tools).__name__}, not a list of tools"
@@ -119,7 +97,14 @@ class Catalog:
         previous = self._entries.get(server.id)
         self._claims.release(previous.tools.values() if previous is not None else ())
         self._claims.claim(tools.values())
-        self._entries[server.id] = _Entry(server, tools, True, None, tuple(problems), self._clock())
+        held = {
+            name: f"tool {name!r} of upstream {server.id!r} awaits approval: its definition "
+            f"(sha256 {tool.definition_hash[:12]}…) is not the approved one"
+            for name, tool in tools.items()
+            if approved is not None and approved.get(name) != tool.definition_hash
+        }
+        now = self._clock()
+        self._entries[server.id] = ServerEntry(server, tools, True, None, tuple(problems), now, held)
         self._changed()
         withheld = self._withheld_names().get(server.id, ())
         if withheld:
@@ -149,6 +134,21 @@ class Catalog:
             exposed[tool.name] = tool.upstream_name
         return tools, problems
 
+    def read(self, server: UpstreamServer, raw_tools: list[Any]) -> dict[str, CatalogTool]:
+        """The usable tools of one answer by upstream name, as :meth:`replace` would take them."""
+        return self._read(server, raw_tools)[0]
+
+    def approve(self, server_id: str, upstream_name: str, definition_hash: str) -> bool:
+        """Serve a held tool now that ``definition_hash`` is approved; True when it was held with it."""
+        entry = self._entries.get(server_id)
+        tool = entry.tools.get(upstream_name) if entry is not None else None
+        if entry is None or tool is None or tool.definition_hash != definition_hash:
+            return False
+        if entry.held.pop(upstream_name, None) is None:
+            return False
+        self._changed()
+        return True
+
     def remove(self, server_id: str) -> bool:
         """Forget a server and its tools (it was removed from the registry)."""
         removed = self._entries.pop(server_id, None)
@@ -161,7 +161,7 @@ class Catalog:
         """Hide the server's tools until it answers well again; logged once per new reason."""
         entry = self._entries.get(server_id)
         if entry is None:
-            entry = self._entries[server_id] = _Entry(server, {}, False, reason, (), self._clock())
+            entry = self._entries[server_id] = ServerEntry(server, {}, False, reason, (), self._clock())
         elif entry.healthy or entry.reason != reason:
             entry.healthy, entry.reason = False, reason
             entry.server = server or entry.server
@@ -191,9 +191,15 @@ class Catalog:
         report: dict[str, ServerHealth] = {}
         for server_id, e in sorted(self._entries.items()):
             lost = withheld.get(server_id, ())
-            tools = len(e.tools) - len(lost)
+            tools = len(e.tools) - len(lost) - len(e.held)
             report[server_id] = ServerHealth(
-                server_id, e.healthy, e.reason, tools, (*e.skipped, *lost), e.updated_at
+                server_id,
+                e.healthy,
+                e.reason,
+                tools,
+                (*e.skipped, *lost),
+                e.updated_at,
+                tuple(sorted(e.held)),
             )
         return report
 
@@ -202,16 +208,25 @@ class Catalog:
         return self._current().by_name.get(name)
 
     def unavailable(self, name: str) -> tuple[CatalogTool, str] | None:
-        """A known tool of an unhealthy server, and why it cannot be called right now. The caller
-        checks the tool's scopes before it tells anyone why (the reason names upstream details)."""
+        """A known tool of an unhealthy server, or held until its definition is approved, and why it
+        cannot be called right now. The caller checks the tool's scopes before it tells anyone why
+        (the reason names upstream details)."""
         tool = self._claims.owner(name)
         entry = self._entries.get(tool.server_id) if tool is not None else None
-        if tool is None or entry is None or entry.healthy:
+        if tool is None or entry is None:
             return None
-        return tool, f"upstream {tool.server_id!r} is unavailable: {entry.reason}"
+        if not entry.healthy:
+            return tool, f"upstream {tool.server_id!r} is unavailable: {entry.reason}"
+        held = entry.held.get(tool.upstream_name)
+        return (tool, held) if held is not None else None
+
+    def held(self, tool: CatalogTool) -> bool:
+        """Whether ``tool`` is held until its definition is approved (TP-4)."""
+        entry = self._entries.get(tool.server_id)
+        return entry is not None and tool.upstream_name in entry.held
 
     def unavailable_reason(self, name: str) -> str | None:
-        """Why ``name`` cannot be called right now, when it is a known tool of an unhealthy server."""
+        """Why ``name`` cannot be called right now (:meth:`unavailable`)."""
         found = self.unavailable(name)
         return found[1] if found is not None else None
 
@@ -257,8 +272,14 @@ class Catalog:
     def _current(self) -> VisibilityIndex:
         if self._index is None:
             entries = self._entries
-            self._index = VisibilityIndex([t for t in self._claims.owned() if entries[t.server_id].healthy])
+            self._index = VisibilityIndex(
+                [t for t in self._claims.owned() if _served(entries[t.server_id], t.upstream_name)]
+            )
         return self._index
+
+
+def _served(entry: ServerEntry, upstream_name: str) -> bool:
+    return entry.healthy and upstream_name not in entry.held
 
 
 __all__ = ["Catalog", "ServerHealth"]

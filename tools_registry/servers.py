@@ -16,6 +16,7 @@ both. A server's id is also its namespace: its tool ``get_forecast`` is exposed 
     call_approval = ["delete_file"]           # tools each call of which waits for approval; "*": all
     audit_arguments = ["set_alert"]           # tools audited with argument values; default: digest only
     audit_redact = ["api_key"]                # argument names those values are recorded without
+    pinning = "first-use"                     # review | first-use | trusted (tools_registry.pins)
     [servers.tool_scopes]
     set_alert = ["weather:write"]
     [servers.descriptions]
@@ -33,6 +34,7 @@ from typing import Any, Literal
 
 from tools_registry.audit_arguments import argument_names, redacted
 from tools_registry.input_requests import allowed_kinds
+from tools_registry.pins import DEFAULT_PINNING, PINNING_POLICIES
 from tools_registry.scopes import is_scope_token
 from tools_registry.urls import UrlError, canonical_url, web_url
 
@@ -58,6 +60,7 @@ _CONFIG_KEYS = frozenset(
         "call_approval",
         "audit_arguments",
         "audit_redact",
+        "pinning",
     }
 )
 EVERY_TOOL = "*"
@@ -108,6 +111,10 @@ class UpstreamServer:
     values (AU-4); empty: none, every call is recorded with the digest of its arguments only."""
     audit_redact: tuple[str, ...] = ()
     """Argument names whose values are recorded as ``[redacted]`` in those calls, at any depth."""
+    pinning: str = DEFAULT_PINNING
+    """What discovery does with a tool definition that is not pinned (TP-2): ``review`` (it waits
+    for a security admin), ``first-use`` (the first discovery pins, later changes wait) or
+    ``trusted`` (pinned at once)."""
     source: Source = "store"
 
     def __post_init__(self) -> None:
@@ -133,6 +140,8 @@ class UpstreamServer:
             object.__setattr__(self, "audit_redact", argument_names("audit_redact", self.audit_redact))
         except ValueError as exc:
             raise RegistryError(str(exc)) from None
+        if self.pinning not in PINNING_POLICIES:
+            raise RegistryError(f"pinning must be one of {', '.join(PINNING_POLICIES)}, got {self.pinning!r}")
         if not isinstance(self.foreign_audience, bool):
             raise RegistryError(f"foreign_audience must be true or false, got {self.foreign_audience!r}")
         if self.source not in ("config", "store"):
@@ -172,6 +181,7 @@ class UpstreamServer:
             "call_approval": list(self.call_approval),
             "audit_arguments": list(self.audit_arguments),
             "audit_redact": list(self.audit_redact),
+            "pinning": self.pinning,
             "source": self.source,
         }
 
@@ -279,6 +289,7 @@ def build_server(raw: Mapping[str, Any], source: Source) -> UpstreamServer:
         call_approval=raw.get("call_approval", ()),
         audit_arguments=raw.get("audit_arguments", ()),
         audit_redact=raw.get("audit_redact", ()),
+        pinning=raw.get("pinning", DEFAULT_PINNING),
         source=source,
     )
 

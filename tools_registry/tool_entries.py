@@ -13,6 +13,7 @@ from collections.abc import Mapping
 from dataclasses import dataclass, field
 from typing import Any
 
+from tools_registry.pins import definition_hash, definition_of
 from tools_registry.servers import TOOL_NAME, UpstreamServer
 from tools_registry.tool_names import DEFAULT_SEPARATOR, exposed_name
 
@@ -33,9 +34,14 @@ class CatalogTool:
     annotations: Mapping[str, Any] | None
     scopes: tuple[str, ...]
     """The scopes a token must cover (all of them) to see and call this tool."""
+    definition_hash: str
+    """SHA-256 of the upstream's own definition of the tool (:mod:`tools_registry.pins`): what is
+    pinned, and what the catalogue serves only while it is the approved one (TP-1)."""
     server: UpstreamServer = field(repr=False, compare=False)
     descriptor: Mapping[str, Any] = field(repr=False, compare=False, default_factory=dict)
     """The MCP ``Tool`` object for ``tools/list``, built once."""
+    definition: Mapping[str, Any] = field(repr=False, compare=False, default_factory=dict)
+    """The upstream's own definition (:func:`tools_registry.pins.definition_of`), as pinned."""
 
     @property
     def destructive(self) -> bool:
@@ -73,6 +79,7 @@ def read_tool(server: UpstreamServer, raw: Any, separator: str = DEFAULT_SEPARAT
     ):
         if not isinstance(value, kind):
             raise SkippedEntry(f"tool {upstream!r}: {label} is not {what}")
+    definition = definition_of(raw)
     description = server.descriptions.get(upstream, description)
     descriptor: dict[str, Any] = {"name": name, "inputSchema": input_schema}
     optional_members = (
@@ -92,8 +99,10 @@ def read_tool(server: UpstreamServer, raw: Any, separator: str = DEFAULT_SEPARAT
         title=title,
         annotations=annotations,
         scopes=server.scopes_for(upstream),
+        definition_hash=definition_hash(definition),
         server=server,
         descriptor=descriptor,
+        definition=definition,
     )
 
 

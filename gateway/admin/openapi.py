@@ -16,6 +16,7 @@ from typing import Any
 
 from gateway.admin.openapi_parameters import PARAMETERS
 from gateway.admin.openapi_schemas import SCHEMAS, Schema, ref
+from gateway.admin.openapi_tools import TOOL_SCHEMAS, tool_paths
 
 SCHEME = "adminToken"
 READ = ("admin:auditor", "admin:security-admin", "admin:tool-author")
@@ -217,6 +218,7 @@ def _paths() -> dict[str, Any]:
                 also=PERSON_DECIDES,
             )
         },
+        **tool_paths(_operation),
         "/audit/events": {
             "get": _operation(
                 "searchAuditEvents",
@@ -267,7 +269,7 @@ def openapi_document(server_url: str, token_endpoint: str, resource: str) -> dic
                     "description": f"an access token of this gateway minted for {resource}",
                 }
             },
-            "schemas": SCHEMAS,
+            "schemas": SCHEMAS | TOOL_SCHEMAS,
             "parameters": PARAMETERS,
             "responses": _responses(),
         },

@@ -28,6 +28,9 @@ PARAMETERS: dict[str, Any] = {
     "RequestId": _path_id("request_id", "an access request's id (req_...)"),
     "GrantId": _path_id("grant_id", "a grant's id (grt_..., or standing:<client id>)"),
     "CallId": _path_id("call_id", "a held call's id"),
+    "ServerId": _path_id("server_id", "an upstream server's id"),
+    "ToolName": _path_id("tool", "a tool's name at its upstream server"),
+    "PendingServer": _query("server", "only this upstream server's definitions", TEXT),
     "CallStatus": _query(
         "status", "only calls in this status", {"enum": ["pending", "approved", "denied", "expired", "used"]}
     ),

@@ -6,6 +6,7 @@ GET  /admin/api/v1/health                              the health report, for an
 GET  /admin/api/v1/openapi.json                        the OpenAPI 3.1 document, for any admin role
      /admin/api/v1/access-requests, /grants, /policy   the approval loop (admin/approvals_api.py)
      /admin/api/v1/calls                               held calls (admin/calls_api.py)
+     /admin/api/v1/tools/pending                       pending tool definitions (admin/tools_api.py)
      /admin/api/v1/audit/events                        the audit trail, searched (admin/audit_api.py)
 
 The admin API is its own stack, dispatched by :class:`~gateway.admin.boundary.AdminRoute`:
@@ -36,6 +37,7 @@ from gateway.admin.calls_api import call_routes
 from gateway.admin.health import health_report, store_answers
 from gateway.admin.openapi import openapi_document
 from gateway.admin.roles import READERS, ROLES, require_role
+from gateway.admin.tools_api import tool_routes
 from gateway.challenges import ResourceChallenge
 from gateway.errors import NotFound
 from gateway.resource.bearer import BearerAuth
@@ -120,6 +122,7 @@ def admin_api_routes(gateway: Gateway, metadata_url: str) -> list[BaseRoute]:
         Route(paths.ADMIN_OPENAPI, openapi, methods=["GET"]),
         *ApprovalsApi(gateway.approvals, gateway.clock, metadata_url).routes(),
         *call_routes(gateway.approvals.calls, gateway.clock, metadata_url),
+        *tool_routes(gateway.pins, metadata_url),
         *audit_routes(gateway.audit_trail.store, gateway.clock, metadata_url),
     ]
 

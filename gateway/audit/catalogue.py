@@ -112,6 +112,17 @@ CATALOGUE = _catalogue(
     EventType("call_denied", "a held tool call was denied", 6003),
     EventType("call_passed", "an approved tool call passed, once", 6003),
     EventType("call_expired", "a held tool call expired undecided", 6003),
+    # -- tool definitions: pins and quarantine (TP-2..TP-6) -------------------------------------
+    EventType("tool_pending", "a tool definition not pinned (new or changed) waits for approval", 6002),
+    EventType(
+        "tool_changed", "a pinned tool's definition changed: held until approved, or approved by policy", 6002
+    ),
+    EventType(
+        "tool_approved", "a tool definition was pinned (by a security admin or by policy), or refused", 6002
+    ),
+    EventType(
+        "tool_quarantined", "a security admin rejected a tool definition: it stays out, or was refused", 6002
+    ),
     # -- webhooks -------------------------------------------------------------------------------
     EventType("webhook_endpoint", "a webhook endpoint was added, removed, paused, resumed or re-keyed", 3004),
     EventType("webhook_delivery", "a webhook delivery ended (delivered or failed) or was refused", 4002),

@@ -1,4 +1,5 @@
-"""``mcp-gateway tools add|list|show|remove|refresh``: upstream MCP servers on the configured store.
+"""``mcp-gateway tools add|list|show|remove|refresh``: upstream MCP servers on the configured store
+(``review|approve|reject``, their pending tool definitions, are in :mod:`gateway.cli.tool_pins`).
 
 Servers added here live in the store (collection ``upstream_servers``), so a running gateway sees
 them without a restart; ``[[servers]]`` of the config file are listed but read-only. Exit codes
@@ -10,9 +11,11 @@ from __future__ import annotations
 import argparse
 from typing import TYPE_CHECKING, Any
 
+from gateway.cli import tool_pins
 from gateway.cli.operator import add_operator_flags, operator_of
 from gateway.cli.output import Handler, add_json_flag, emit, not_found, removed, show, table
 from tools_registry.input_requests import INPUT_REQUEST_KINDS
+from tools_registry.pins import DEFAULT_PINNING, PINNING_POLICIES
 from tools_registry.servers import RegistryError, UpstreamServer
 
 if TYPE_CHECKING:
@@ -79,11 +82,19 @@ def add_parser(commands: Any) -> None:
         metavar="ARGUMENT",
         help="an argument name recorded as [redacted] in those calls (repeatable)",
     )
+    add.add_argument(
+        "--pinning",
+        choices=PINNING_POLICIES,
+        default=DEFAULT_PINNING,
+        help="what a tool definition not pinned does: wait for review (review), only after the first "
+        f"discovery (first-use), never (trusted); default: {DEFAULT_PINNING}",
+    )
     actions.add_parser("list", help="list upstream servers")
     actions.add_parser("show", help="show an upstream server").add_argument("server_id")
     actions.add_parser("remove", help="remove an upstream server").add_argument("server_id")
     refresh = actions.add_parser("refresh", help="discover the tools again (all servers, or one)")
     refresh.add_argument("server_id", nargs="?")
+    tool_pins.add_actions(actions)
     add_json_flag(actions.choices.values())
     add_operator_flags(actions, ("add", "remove"))
 
@@ -119,6 +130,7 @@ async def _add(gateway: Gateway, args: argparse.Namespace) -> int:
         call_approval=tuple(args.call_approval),
         audit_arguments=tuple(args.audit_arguments),
         audit_redact=tuple(args.audit_redact),
+        pinning=args.pinning,
     )
     by = operator_of(args).subject
     added = await gateway.servers.add(server)
@@ -182,4 +194,5 @@ HANDLERS: dict[tuple[str, str], Handler] = {
     ("tools", "show"): _show,
     ("tools", "remove"): _remove,
     ("tools", "refresh"): _refresh,
+    **tool_pins.HANDLERS,
 }

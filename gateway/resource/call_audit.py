@@ -45,9 +45,10 @@ CALL_PENDING = -32010
 
 
 def definition_hash(tool: CatalogTool) -> str:
-    """SHA-256 of the canonical JSON of the tool's definition as catalogued (its ``tools/list``
-    descriptor). Where definitions are pinned, this returns the pinned definition's hash."""
-    return hashlib.sha256(canonical_json(dict(tool.descriptor)).encode()).hexdigest()
+    """The hash of the upstream's definition of the tool (TP-1). The catalogue serves a tool only
+    while that hash is the pinned one (TP-4), so a forwarded call names the pinned definition; a
+    call refused because its definition awaits approval names the definition that waits."""
+    return tool.definition_hash
 
 
 def arguments_digest(arguments: object) -> str | None:

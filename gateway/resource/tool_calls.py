@@ -33,6 +33,8 @@ from gateway.upstream.forwarding import ToolForwarder
 from tools_registry.tool_entries import CatalogTool
 
 INSUFFICIENT_SCOPE = -32003
+TOOL_AWAITS_APPROVAL = -32012
+"""The tool's definition is new or changed and waits for a security admin's approval (TP-4)."""
 
 Forward = Callable[[Mapping[str, Any]], Awaitable[dict[str, Any]]]
 """Forwards the call with these params; the upstream's result."""
@@ -125,6 +127,9 @@ class ToolCalls:
         missing = self._directory.missing_scopes(claims.scopes, tool.scopes)
         if missing:
             raise await self._insufficient_scope(claims, tool, missing, request_id)
+        if unavailable is not None and self._directory.held(tool):  # TP-4: a gateway refusal
+            data = {"toolApproval": "pending", "definitionHash": tool.definition_hash}
+            raise JSONRPCError(TOOL_AWAITS_APPROVAL, unavailable, request_id=request_id, data=data)
         if unavailable is not None:  # told only to a caller that may use the tool
             raise JSONRPCError(
                 INTERNAL_ERROR, unavailable, request_id=request_id, data={"upstream": tool.server_id}

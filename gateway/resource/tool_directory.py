@@ -32,6 +32,10 @@ class CatalogDirectory:
     def unavailable(self, name: str) -> tuple[CatalogTool, str] | None:
         return self._catalog.unavailable(name)
 
+    def held(self, tool: CatalogTool) -> bool:
+        """Whether the tool's definition awaits approval (TP-4)."""
+        return self._catalog.held(tool)
+
     @staticmethod
     def missing_scopes(granted: tuple[str, ...], required: tuple[str, ...]) -> tuple[str, ...]:
         return missing(granted, required)

@@ -2,7 +2,10 @@
 
 The discovery token names the gateway itself as subject and client, is made for the upstream's
 audience only, carries no scope and lives one minute. An upstream that fails or answers garbage
-is marked unhealthy and logged; the rest of the catalogue keeps serving.
+is marked unhealthy and logged; the rest of the catalogue keeps serving. Each answer's tool
+definitions are settled against the pins (:mod:`gateway.upstream.pin_keeper`, TP-2) before the
+catalogue takes it, so it serves only approved definitions; a store that cannot tell the pins
+makes that discovery fail (its tools hidden), never serves an unreviewed definition.
 :mod:`gateway.upstream.refresher` repeats discovery when each server is due.
 
 Each server's attempts are kept in :class:`Attempts` (this replica's memory) for the operators'
@@ -20,6 +23,7 @@ from gateway.clock import Clock
 from gateway.oauth.tokens.access_tokens import AccessTokenIssuer
 from gateway.oauth.tokens.audiences import Targets
 from gateway.upstream.mcp_client import UpstreamClient
+from gateway.upstream.pin_keeper import PinKeeper
 from gateway.upstream.transport import UpstreamFailure
 from tools_registry.catalog import Catalog
 from tools_registry.servers import UpstreamServer
@@ -50,13 +54,17 @@ class Discovery:
         *,
         clock: Clock,
         audit: AuditLog,
+        pins: PinKeeper | None = None,
     ) -> None:
+        """``pins``: settles each answer's definitions against the pins (TP-2); None serves every
+        tool an upstream lists (tests of parts that do not care)."""
         self._client = client
         self._issuer = issuer
         self._catalog = catalog
         self._targets = targets
         self._clock = clock
         self._audit = audit
+        self._pins = pins
         self.attempts: dict[str, Attempts] = {}
 
     async def list_tools(self, server: UpstreamServer) -> list[Any]:
@@ -127,7 +135,8 @@ class Discovery:
 
     async def _refresh(self, server: UpstreamServer) -> dict[str, Any]:
         raw = await self.list_tools(server)
-        problems = self._catalog.replace(server, raw)
+        approved = await self._pins.settle(server, self._catalog.read(server, raw)) if self._pins else None
+        problems = self._catalog.replace(server, raw, approved)
         tool_scopes = {
             scope
             for tool in raw

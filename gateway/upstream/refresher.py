@@ -17,7 +17,6 @@ health report; the application runs :meth:`Refresher.run` under a
 from __future__ import annotations
 
 import logging
-import secrets
 from dataclasses import dataclass
 from typing import Any
 
@@ -26,12 +25,10 @@ import anyio
 from gateway.clock import Clock
 from gateway.store import Store
 from gateway.upstream.discovery import Discovery
+from gateway.upstream.refresh_requests import REFRESH_REQUESTED, ask_every_replica
 from tools_registry.server_registry import ServerRegistry
 
 logger = logging.getLogger("mcp_gateway.discovery")  # the name it logged under in discovery.py
-
-REFRESH_REQUESTED = "tools-refresh-requested"
-"""Store key whose value changes each time ``tools refresh`` asks every replica to discover again."""
 
 
 @dataclass
@@ -127,5 +124,5 @@ class Refresher:
         else:
             servers = await self._servers.list_servers()
         results = [await self._discovery.refresh(server) for server in servers]
-        await self._store.put(REFRESH_REQUESTED, secrets.token_urlsafe(12) + ":" + (server_id or "*"), 3600)
+        await ask_every_replica(self._store, server_id)
         return {"servers": results}

@@ -28,6 +28,10 @@ EVENTS = (
     "grant.revoked",
     "review.due",
     "call.pending",
+    "tool.pending",
+    "tool.changed",
+    "tool.approved",
+    "tool.quarantined",
 )
 """Every event an endpoint can subscribe to."""
 

@@ -1,0 +1,122 @@
+"""What discovery does with each tool definition it finds, against the pins of the store (TP-2,
+TP-3): the approved hash of every tool, which the catalogue then serves and nothing else.
+
+For each tool of one server's answer, :func:`tools_registry.pins.settle` decides by the server's
+``pinning`` policy and the screening's flags: a pinned hash is served; a definition policy approves
+is pinned now (``tool_approved`` by ``policy:<pinning>``); any other definition is recorded as
+pending once (``tool_pending``) and held until a security admin decides it
+(:mod:`gateway.upstream.pin_desk`). A pinned tool whose definition changed is also
+``tool_changed``. Each event is written once per state change: a definition already pending (or
+rejected) under the same hash is not announced again on the next refresh. The pins are read on
+every discovery, so a decision taken at another replica reaches this one at its next discovery.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from typing import Any
+
+from gateway.audit import AuditLog
+from gateway.clock import Clock
+from gateway.upstream.pin_records import PendingDefinition, Pin, PinBook
+from gateway.webhooks import Announcer
+from tools_registry.pins import Screening, no_flags, settle
+from tools_registry.servers import UpstreamServer
+from tools_registry.tool_entries import CatalogTool
+
+
+def pin_facts(server_id: str, tool: str, definition_hash: str, previous: str | None) -> dict[str, Any]:
+    """What every pinning event says: the tool, its definition's hash and the one pinned before."""
+    return {"server": server_id, "tool": tool, "hash": definition_hash, "previous_hash": previous}
+
+
+class PinKeeper:
+    """Settles one server's discovered tools into pins and pending definitions."""
+
+    def __init__(
+        self,
+        book: PinBook,
+        *,
+        clock: Clock,
+        audit: AuditLog,
+        announcer: Announcer,
+        screening: Screening = no_flags,
+    ) -> None:
+        self._book = book
+        self._clock = clock
+        self._audit = audit
+        self._announcer = announcer
+        self._screening = screening
+
+    async def settle(self, server: UpstreamServer, tools: Mapping[str, CatalogTool]) -> dict[str, str]:
+        """The approved definition hash of each tool of ``server`` (upstream name -> hash), once the
+        definitions found now are pinned or recorded as pending."""
+        pins = await self._book.pins(server.id)
+        pending = {p.tool: p for p in await self._book.pending(server.id)}
+        first = not await self._book.settled(server.id)
+        approved = {name: pin.hash for name, pin in pins.items()}
+        for name, tool in tools.items():
+            pin = pins.get(name)
+            flags = tuple(self._screening(tool.definition))
+            outcome = settle(
+                server.pinning,
+                first_discovery=first,
+                pinned_hash=pin.hash if pin is not None else None,
+                current_hash=tool.definition_hash,
+                flags=flags,
+            )
+            waiting = pending.get(name)
+            if outcome == "pinned":
+                if waiting is not None and waiting.status == "pending":
+                    await self._book.drop_pending(server.id, name)  # the upstream went back
+            elif outcome == "pin":
+                approved[name] = await self._pin_by_policy(server, tool, pin, waiting is not None)
+            elif waiting is None or waiting.hash != tool.definition_hash:
+                await self._hold(server, tool, pin, flags)
+        if first:
+            await self._book.mark_settled(server.id, self._clock.now())
+        return approved
+
+    async def _pin_by_policy(
+        self, server: UpstreamServer, tool: CatalogTool, pin: Pin | None, was_pending: bool
+    ) -> str:
+        by = f"policy:{server.pinning}"
+        new = Pin(server.id, tool.upstream_name, tool.definition_hash, tool.definition, by, self._clock.now())
+        await self._book.put_pin(new)
+        if was_pending:
+            await self._book.drop_pending(server.id, tool.upstream_name)
+        previous = pin.hash if pin is not None else None
+        facts = pin_facts(server.id, tool.upstream_name, tool.definition_hash, previous)
+        if pin is not None:
+            self._audit.record("tool_changed", outcome="approved", **facts)
+            await self._announce("tool.changed", "approved", facts)
+        self._audit.record("tool_approved", outcome="approved", by=by, **facts)
+        await self._announce("tool.approved", "approved", facts | {"by": by})
+        return new.hash
+
+    async def _hold(
+        self, server: UpstreamServer, tool: CatalogTool, pin: Pin | None, flags: tuple[str, ...]
+    ) -> None:
+        previous = pin.hash if pin is not None else None
+        record = PendingDefinition(
+            server.id,
+            tool.upstream_name,
+            tool.definition_hash,
+            tool.definition,
+            previous,
+            self._clock.now(),
+            flags,
+        )
+        await self._book.put_pending(record)
+        facts = pin_facts(server.id, tool.upstream_name, tool.definition_hash, previous)
+        if pin is not None:
+            self._audit.record("tool_changed", outcome="held", **facts)
+            await self._announce("tool.changed", "held", facts)
+        self._audit.record("tool_pending", outcome="pending", flags=list(flags), **facts)
+        await self._announce("tool.pending", "pending", facts | {"flags": list(flags)})
+
+    async def _announce(self, event: str, outcome: str, facts: dict[str, Any]) -> None:
+        await self._announcer.announce(event, facts | {"outcome": outcome})
+
+
+__all__ = ["PinKeeper", "pin_facts"]

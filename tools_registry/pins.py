@@ -1,0 +1,114 @@
+"""Tool pinning, the pure part (TP-1..TP-3): what a tool's definition is, its hash, and what
+discovery does with a definition that is not pinned.
+
+A tool's *definition* is what its upstream says about it, before the gateway changes anything
+(its name at the upstream, ``title``, ``description``, ``inputSchema``, ``outputSchema``,
+``annotations``; an operator's description override is not part of it). Its hash is the SHA-256
+of its canonical JSON (keys sorted, no whitespace, UTF-8)::
+
+    >>> definition_hash({"name": "echo", "inputSchema": {"type": "object"}})[:12]
+    'a85008edb2a3'
+
+A server's ``pinning`` policy says what discovery does with a definition whose hash is not the
+one pinned for that tool (:func:`settle`):
+
+* ``review``: it waits for a security admin's approval, a new server's first tools included;
+* ``first-use``: the first discovery of a server pins what it finds; later new or changed
+  definitions wait;
+* ``trusted``: it is pinned at once.
+
+A definition the screening seam flags (:class:`Screening`) is never pinned by policy: it waits.
+"""
+
+from __future__ import annotations
+
+import difflib
+import hashlib
+import json
+from collections.abc import Mapping
+from typing import Any, Literal, Protocol
+
+PINNING_POLICIES = ("review", "first-use", "trusted")
+DEFAULT_PINNING = "first-use"
+"""The operator's registration is the act of trust; the first discovery follows it at once."""
+DEFINITION_MEMBERS = ("name", "title", "description", "inputSchema", "outputSchema", "annotations")
+
+Outcome = Literal["pinned", "pin", "wait"]
+"""``pinned``: its hash is the approved one; ``pin``: policy approves it now; ``wait``: it waits."""
+
+
+class Screening(Protocol):
+    """Flags a definition should never be auto-approved for (a prompt injection in a description,
+    a schema asking for secrets …); empty when there is nothing to say."""
+
+    def __call__(self, definition: Mapping[str, Any]) -> tuple[str, ...]: ...
+
+
+def no_flags(definition: Mapping[str, Any]) -> tuple[str, ...]:
+    """The default screening: flags nothing."""
+    return ()
+
+
+def canonical(value: Any) -> str:
+    return json.dumps(value, sort_keys=True, separators=(",", ":"), ensure_ascii=False)
+
+
+def definition_of(raw: Mapping[str, Any]) -> dict[str, Any]:
+    """The definition in one ``tools/list`` entry: its members of :data:`DEFINITION_MEMBERS` that
+    are present and not null (``inputSchema`` defaults to ``{"type": "object"}``, as it is listed)."""
+    found = {member: raw.get(member) for member in DEFINITION_MEMBERS}
+    found["inputSchema"] = raw.get("inputSchema", {"type": "object"})
+    return {member: value for member, value in found.items() if value is not None}
+
+
+def definition_hash(definition: Mapping[str, Any]) -> str:
+    """SHA-256 (hex) of the definition's canonical JSON."""
+    return hashlib.sha256(canonical(dict(definition)).encode()).hexdigest()
+
+
+def settle(
+    policy: str, *, first_discovery: bool, pinned_hash: str | None, current_hash: str, flags: tuple[str, ...]
+) -> Outcome:
+    """What discovery does with one tool's current definition (TP-2, TP-3).
+
+    >>> settle("first-use", first_discovery=True, pinned_hash=None, current_hash="a", flags=())
+    'pin'
+    >>> settle("first-use", first_discovery=False, pinned_hash="a", current_hash="b", flags=())
+    'wait'
+    >>> settle("trusted", first_discovery=False, pinned_hash="a", current_hash="b", flags=("x",))
+    'wait'
+    """
+    if pinned_hash == current_hash:
+        return "pinned"
+    if flags or policy == "review":
+        return "wait"
+    if policy == "trusted" or (policy == "first-use" and first_discovery):
+        return "pin"
+    return "wait"
+
+
+def definition_diff(pinned: Mapping[str, Any] | None, pending: Mapping[str, Any], label: str) -> str:
+    """A unified diff of the pinned definition (nothing, for a new tool) against the pending one,
+    as laid-out JSON, for the people who review it."""
+
+    def lines(value: Mapping[str, Any] | None) -> list[str]:
+        if value is None:
+            return []
+        return json.dumps(value, sort_keys=True, indent=2, ensure_ascii=False).splitlines()
+
+    diff = difflib.unified_diff(
+        lines(pinned), lines(pending), f"{label} (pinned)", f"{label} (pending)", lineterm=""
+    )
+    return "\n".join(diff)
+
+
+__all__ = [
+    "DEFAULT_PINNING",
+    "PINNING_POLICIES",
+    "Screening",
+    "definition_diff",
+    "definition_hash",
+    "definition_of",
+    "no_flags",
+    "settle",
+]
