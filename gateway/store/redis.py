@@ -16,11 +16,11 @@ one string (``<prefix>eph:<key>``) with a millisecond TTL. ``SET NX PX`` makes `
 and ``GETDEL`` makes ``take`` single-use, and a small Lua script makes ``swap`` a compare-and-set,
 on every shape (each touches a single key).
 
-Fail closed, fast: socket timeouts are short (0.25 s), redis-py's retries are off (its default
-of 10 retries with backoff would hold a request for seconds; Cluster keeps two immediate ones),
-and each call goes through a :class:`~gateway.store.call_gate.CallGate`: one overall deadline
-(0.4 s unless the setting ``store_deadline_ms`` says otherwise) covering the wait for a free slot,
-connecting, and the reply. When Redis is down or frozen every call raises
+Fail closed, fast: socket timeouts are short (0.25 s, five eighths of the deadline), redis-py's
+retries are off (its default of 10 retries with backoff would hold a request for seconds; Cluster
+keeps two immediate ones), and each call goes through a :class:`~gateway.store.call_gate.CallGate`:
+one overall deadline (0.4 s unless the setting ``store_deadline_ms`` says otherwise) covering the
+wait for a free slot, connecting, and the reply. When Redis is down or frozen every call raises
 :class:`~gateway.store.StoreUnavailable` by then; connections are re-established by later calls, so
 the same object works again when Redis is back. No retry loop hides an outage: callers answer 503
 and the next request tries again.
@@ -80,14 +80,16 @@ class RedisStore:
         url: str,
         *,
         key_prefix: str = DEFAULT_PREFIX,
-        socket_timeout: float = 0.25,
+        socket_timeout: float | None = None,
         deadline: float = 0.4,
         max_connections: int = 64,
     ) -> None:
+        """``socket_timeout`` (connecting, each read): by default five eighths of ``deadline`` (0.25 s
+        of 0.4 s), so a stalled socket is given up while the caller still waits for the gate."""
         connection = connect(
             url,
             key_prefix=key_prefix,
-            socket_timeout=socket_timeout,
+            socket_timeout=deadline * 5 / 8 if socket_timeout is None else socket_timeout,
             deadline=deadline,
             max_connections=max_connections,
         )
