@@ -17,7 +17,7 @@ from gateway.audit.retention import Retention
 from gateway.audit.store import AuditStore
 from gateway.audit.trail import AuditTrail, WhenUnavailable
 from gateway.clock import Clock
-from gateway.fetching.fetcher import DocumentFetcher
+from gateway.fetching.fetcher import DocumentFetcher, FetchPolicy
 from gateway.oauth.authorize.browser_state import BrowserState, Cookies
 from gateway.oauth.authorize.oidc_provider import FederationConfig
 from gateway.oauth.authorize.roles import RoleMapping
@@ -34,6 +34,8 @@ from gateway.upstream.pin_keeper import PinKeeper
 from gateway.upstream.pin_records import PinBook
 from gateway.webhooks import Announcer
 from tools_registry.catalog import Catalog
+from tools_registry.document_files import with_document_text
+from tools_registry.openapi.documents import MAX_DOCUMENT_BYTES
 from tools_registry.server_registry import ServerRegistry
 from tools_registry.servers import configured_servers
 
@@ -82,10 +84,24 @@ def server_registry(settings: Settings, store: Store, admin_resource: str) -> Se
     )
     return ServerRegistry(
         store,
-        configured_servers(settings.servers),
+        configured_servers(with_document_text(table) for table in settings.servers),
         reserved_audiences=reserved,
         separator=settings.mcp.tool_namespace_separator,
     )
+
+
+def openapi_fetcher(settings: Settings, clock: Clock) -> DocumentFetcher:
+    """Fetches REST APIs' OpenAPI documents at each refresh: the SSRF-safe fetcher, with the
+    openapi package's size bound (OA-3), the jwks_uri allow-list, and no cache (each refresh is
+    meant to see the document as it is now)."""
+    policy = FetchPolicy(
+        allowed_private_hosts=frozenset(settings.registration.fetch_allowed_private_hosts),
+        max_bytes=MAX_DOCUMENT_BYTES,
+        timeout=10.0,
+        default_cache_seconds=0.0,
+        max_cache_seconds=0.0,
+    )
+    return DocumentFetcher(policy, clock=clock)
 
 
 def metadata_documents(

@@ -53,13 +53,16 @@ from gateway.upstream.aiohttp_transport import AiohttpTransport
 from gateway.upstream.discovery import Discovery
 from gateway.upstream.downstream_tokens import DownstreamTokens
 from gateway.upstream.mcp_client import UpstreamClient
+from gateway.upstream.openapi_source import OpenApiToolSource
 from gateway.upstream.pin_desk import PinDesk
 from gateway.upstream.refresher import Refresher
+from gateway.upstream.tool_sources import McpToolSource, ToolSource
 from gateway.upstream.transport import UpstreamTransport
 from gateway.webhooks.dispatcher import Webhooks
 from gateway.webhooks.sender import SenderPolicy
 from tools_registry.catalog import Catalog
 from tools_registry.server_registry import ServerRegistry
+from tools_registry.servers import Kind
 
 
 @dataclass(frozen=True)
@@ -123,6 +126,8 @@ class Gateway:
     """Pending tool definitions reviewed, approved or rejected (TP-5)."""
     transport: UpstreamTransport
     upstream: UpstreamClient
+    rest_tools: OpenApiToolSource
+    """REST APIs' operations: discovered from their OpenAPI documents, called by their requests."""
     downstream_tokens: DownstreamTokens
     discovery: Discovery
     refresher: Refresher
@@ -134,6 +139,7 @@ class Gateway:
         and signed while the store and the connections are still there."""
         await self.audit_trail.close()
         await self.transport.aclose()
+        await self.rest_tools.aclose()
         await self.fetcher.aclose()
         await self.metadata_fetcher.aclose()
         await self.store.close()
@@ -233,7 +239,9 @@ def build_gateway(
     transport = transport or AiohttpTransport()
     upstream = UpstreamClient(transport)
     keeper, pins = builders.tool_pins(store, catalog, clock, audit, webhooks)
-    discovery = Discovery(upstream, issuer, catalog, targets, clock=clock, audit=audit, pins=keeper)
+    rest_tools = OpenApiToolSource(builders.openapi_fetcher(settings, clock), servers)
+    sources: dict[Kind, ToolSource] = {"mcp": McpToolSource(upstream, issuer), "openapi": rest_tools}
+    discovery = Discovery(sources, catalog, targets, clock=clock, audit=audit, pins=keeper)
     refresher = Refresher(discovery, servers, store, upstream.list_changed, clock=clock)
 
     return Gateway(
@@ -282,6 +290,7 @@ def build_gateway(
         pins=pins,
         transport=transport,
         upstream=upstream,
+        rest_tools=rest_tools,
         downstream_tokens=DownstreamTokens(exchanger, clock),
         discovery=discovery,
         refresher=refresher,
