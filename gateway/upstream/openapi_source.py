@@ -31,7 +31,7 @@ from gateway.fetching.fetcher import DocumentFetcher, FetchError
 from gateway.upstream.tool_sources import Listing
 from gateway.upstream.transport import UpstreamFailure
 from tools_registry.openapi import ImportedApi, OpenApiError, RestTool, import_api, load_document
-from tools_registry.servers import UpstreamServer, is_document_url
+from tools_registry.servers import RegistryError, UpstreamServer, is_document_url
 
 logger = logging.getLogger("mcp_gateway.discovery")
 
@@ -89,6 +89,19 @@ class OpenApiToolSource:
 
     def forget(self, server_id: str) -> None:
         self._imported.pop(server_id, None)
+
+    async def fetch(self, url: str) -> bytes:
+        """The document at ``url`` now, as discovery would fetch it (``tools add``)."""
+        return await self._fetcher.fetch_bytes(url)
+
+    @staticmethod
+    def check(server: UpstreamServer) -> None:
+        """That ``server``'s registered document imports with its operations and scope overrides:
+        :class:`~tools_registry.servers.RegistryError` saying why not (``tools add``)."""
+        try:
+            _import((server.document or "").encode(), server)
+        except OpenApiError as exc:
+            raise RegistryError(f"the OpenAPI document is refused: {exc}") from None
 
     async def aclose(self) -> None:
         await self._fetcher.aclose()
