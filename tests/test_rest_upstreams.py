@@ -152,6 +152,6 @@ async def test_oa5_an_agent_without_the_write_scope_neither_sees_nor_calls_a_wri
     ):
         listed = await client.list_tools()
         assert sorted(tool.name for tool in listed.tools) == ["notes__getNote", "notes__listNotes"]
-        with pytest.raises(Exception):  # noqa: B017 - the SDK raises on the 403 insufficient_scope
+        with pytest.raises(Exception):
             await client.call_tool("notes__deleteNote", {"id": "1"})
     assert "1" in discovered.api.notes
