@@ -77,7 +77,7 @@ class World:
 @pytest.fixture
 async def world(tmp_path: Path) -> AsyncIterator[World]:
     upstream = ChangingUpstream(definitions=first_tools())
-    settings = pinning_settings(f"sqlite:///{tmp_path / 'gw.sqlite3'}", GATEWAY_URL)
+    settings = pinning_settings(f"sqlite:///{tmp_path / 'gw.sqlite3'}", public_url=GATEWAY_URL)
     gateway = in_process_gateway(settings, AsgiTransport({ORIGIN: upstream}))
     async with lifespan(gateway.app):
         users = UserDirectory(gateway.gateway.store)

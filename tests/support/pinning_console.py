@@ -50,11 +50,12 @@ RUG_PULL = tool(
 """``echo``'s definition after the upstream changed it."""
 
 
-def pinning_settings(store: str, public_url: str) -> Settings:
+def pinning_settings(store: str, **where: Any) -> Settings:
+    """The gateway on ``store`` at ``where`` (``public_url=…`` or ``port=…``), in front of ``live``."""
     server = {
         "id": SERVER,
         "url": f"{ORIGIN}/mcp",
         "refresh_interval": 3600,
         "tool_scopes": {"add": ["live:math"]},
     }
-    return settings_from(public_url=public_url, store=store, servers=(server,))
+    return settings_from(store=store, servers=(server,), **where)
