@@ -54,6 +54,7 @@ from gateway.upstream.discovery import Discovery
 from gateway.upstream.downstream_tokens import DownstreamTokens
 from gateway.upstream.mcp_client import UpstreamClient
 from gateway.upstream.pin_desk import PinDesk
+from gateway.upstream.pin_records import PinBook
 from gateway.upstream.refresher import Refresher
 from gateway.upstream.transport import UpstreamTransport
 from gateway.webhooks.dispatcher import Webhooks
@@ -228,11 +229,14 @@ def build_gateway(
     )
 
     # -- client of the upstream tools -------------------------------------------------------------
-    servers = builders.server_registry(settings, store, admin_resource)
-    catalog = Catalog(separator=settings.mcp.tool_namespace_separator, clock=clock.now)
+    book = PinBook(store)
+    servers = builders.server_registry(settings, store, admin_resource, book)
+    catalog = Catalog(
+        separator=settings.mcp.tool_namespace_separator, clock=clock.now, namespaces=servers.namespaces
+    )
     transport = transport or AiohttpTransport()
     upstream = UpstreamClient(transport)
-    keeper, pins = builders.tool_pins(store, catalog, clock, audit, webhooks)
+    keeper, pins = builders.tool_pins(book, catalog, clock, audit, webhooks)
     discovery = Discovery(upstream, issuer, catalog, targets, clock=clock, audit=audit, pins=keeper)
     refresher = Refresher(discovery, servers, store, upstream.list_changed, clock=clock)
 
