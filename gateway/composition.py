@@ -4,8 +4,7 @@
 the only other readers are the HTTP faces assembled from its parts (each role's ``routes``,
 ``gateway.app``, the server, the CLI), as ``tests/test_architecture.py`` checks. The seams (store,
 clock, document fetcher, the upstream transport) are parameters, so tests replace them without
-patching. The HTTP face of each role is built from these parts by that role's ``routes`` module,
-and ``gateway.app`` puts the routes together.
+patching.
 """
 
 from __future__ import annotations
@@ -55,6 +54,7 @@ from gateway.upstream.downstream_tokens import DownstreamTokens
 from gateway.upstream.mcp_client import UpstreamClient
 from gateway.upstream.openapi_source import OpenApiToolSource
 from gateway.upstream.pin_desk import PinDesk
+from gateway.upstream.pin_records import PinBook
 from gateway.upstream.refresher import Refresher
 from gateway.upstream.tool_sources import McpToolSource, ToolSource
 from gateway.upstream.transport import UpstreamTransport
@@ -234,11 +234,14 @@ def build_gateway(
     )
 
     # -- client of the upstream tools -------------------------------------------------------------
-    servers = builders.server_registry(settings, store, admin_resource)
-    catalog = Catalog(separator=settings.mcp.tool_namespace_separator, clock=clock.now)
+    book = PinBook(store)
+    servers = builders.server_registry(settings, store, admin_resource, book)
+    catalog = Catalog(
+        separator=settings.mcp.tool_namespace_separator, clock=clock.now, namespaces=servers.namespaces
+    )
     transport = transport or AiohttpTransport()
     upstream = UpstreamClient(transport)
-    keeper, pins = builders.tool_pins(store, catalog, clock, audit, webhooks)
+    keeper, pins = builders.tool_pins(book, catalog, clock, audit, webhooks)
     rest_tools = OpenApiToolSource(builders.openapi_fetcher(settings, clock), servers)
     sources: dict[Kind, ToolSource] = {"mcp": McpToolSource(upstream, issuer), "openapi": rest_tools}
     discovery = Discovery(sources, catalog, targets, clock=clock, audit=audit, pins=keeper)
