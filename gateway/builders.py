@@ -71,10 +71,10 @@ def browser_state(settings: Settings, store: Store, clock: Clock, marks: NotBefo
     )
 
 
-def server_registry(settings: Settings, store: Store, admin_resource: str, pins: PinBook) -> PinnedRegistry:
+def server_registry(settings: Settings, store: Store, admin_resource: str) -> PinnedRegistry:
     """The upstream servers, with the audiences none of them may hold (UP-4): the gateway's own
     resource, admin API and issuer, and the configured resources and exchange targets. Removing
-    one forgets its ``pins`` (TP-8)."""
+    one forgets its pins (TP-8)."""
     tokens = settings.tokens
     reserved = (
         settings.mcp.resource,
@@ -85,7 +85,7 @@ def server_registry(settings: Settings, store: Store, admin_resource: str, pins:
     )
     return PinnedRegistry(
         store,
-        pins,
+        PinBook(store),
         configured_servers(with_document_text(table) for table in settings.servers),
         reserved_audiences=reserved,
         separator=settings.mcp.tool_namespace_separator,

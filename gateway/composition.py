@@ -54,7 +54,6 @@ from gateway.upstream.downstream_tokens import DownstreamTokens
 from gateway.upstream.mcp_client import UpstreamClient
 from gateway.upstream.openapi_source import OpenApiToolSource
 from gateway.upstream.pin_desk import PinDesk
-from gateway.upstream.pin_records import PinBook
 from gateway.upstream.refresher import Refresher
 from gateway.upstream.tool_sources import McpToolSource, ToolSource
 from gateway.upstream.transport import UpstreamTransport
@@ -234,14 +233,13 @@ def build_gateway(
     )
 
     # -- client of the upstream tools -------------------------------------------------------------
-    book = PinBook(store)
-    servers = builders.server_registry(settings, store, admin_resource, book)
+    servers = builders.server_registry(settings, store, admin_resource)
     catalog = Catalog(
         separator=settings.mcp.tool_namespace_separator, clock=clock.now, namespaces=servers.namespaces
     )
     transport = transport or AiohttpTransport()
     upstream = UpstreamClient(transport)
-    keeper, pins = builders.tool_pins(book, catalog, clock, audit, webhooks)
+    keeper, pins = builders.tool_pins(servers.book, catalog, clock, audit, webhooks)
     rest_tools = OpenApiToolSource(builders.openapi_fetcher(settings, clock), servers)
     sources: dict[Kind, ToolSource] = {"mcp": McpToolSource(upstream, issuer), "openapi": rest_tools}
     discovery = Discovery(sources, catalog, targets, clock=clock, audit=audit, pins=keeper)

@@ -38,7 +38,8 @@ class PinnedRegistry(ServerRegistry):
     ) -> None:
         configured = tuple(configured)
         super().__init__(store, configured, reserved_audiences, separator)
-        self._book = book
+        self.book = book
+        """The pin records this registry forgets a removed server's from (TP-8)."""
         self._configured_ids = frozenset(server.id for server in configured)
         self._known = set(self._configured_ids)
 
@@ -67,7 +68,7 @@ class PinnedRegistry(ServerRegistry):
         removed = await super().remove(server_id)
         if removed:
             self._known.discard(server_id)
-            await self._book.forget_server(server_id)
+            await self.book.forget_server(server_id)
         return removed
 
 
