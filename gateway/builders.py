@@ -17,7 +17,7 @@ from gateway.audit.retention import Retention
 from gateway.audit.store import AuditStore
 from gateway.audit.trail import AuditTrail, WhenUnavailable
 from gateway.clock import Clock
-from gateway.fetching.fetcher import DocumentFetcher
+from gateway.fetching.fetcher import DocumentFetcher, FetchPolicy
 from gateway.oauth.authorize.browser_state import BrowserState, Cookies
 from gateway.oauth.authorize.oidc_provider import FederationConfig
 from gateway.oauth.authorize.roles import RoleMapping
@@ -32,9 +32,11 @@ from gateway.store.factory import open_state
 from gateway.upstream.pin_desk import PinDesk
 from gateway.upstream.pin_keeper import PinKeeper
 from gateway.upstream.pin_records import PinBook
+from gateway.upstream.pin_registry import PinnedRegistry
 from gateway.webhooks import Announcer
 from tools_registry.catalog import Catalog
-from tools_registry.server_registry import ServerRegistry
+from tools_registry.document_files import with_document_text
+from tools_registry.openapi.documents import MAX_DOCUMENT_BYTES
 from tools_registry.servers import configured_servers
 
 SIGN_IN_REQUEST_LIFETIME = 600
@@ -69,9 +71,10 @@ def browser_state(settings: Settings, store: Store, clock: Clock, marks: NotBefo
     )
 
 
-def server_registry(settings: Settings, store: Store, admin_resource: str) -> ServerRegistry:
+def server_registry(settings: Settings, store: Store, admin_resource: str) -> PinnedRegistry:
     """The upstream servers, with the audiences none of them may hold (UP-4): the gateway's own
-    resource, admin API and issuer, and the configured resources and exchange targets."""
+    resource, admin API and issuer, and the configured resources and exchange targets. Removing
+    one forgets its pins (TP-8)."""
     tokens = settings.tokens
     reserved = (
         settings.mcp.resource,
@@ -80,12 +83,27 @@ def server_registry(settings: Settings, store: Store, admin_resource: str) -> Se
         *tokens.resources,
         *(target.audience for target in tokens.targets),
     )
-    return ServerRegistry(
+    return PinnedRegistry(
         store,
-        configured_servers(settings.servers),
+        PinBook(store),
+        configured_servers(with_document_text(table) for table in settings.servers),
         reserved_audiences=reserved,
         separator=settings.mcp.tool_namespace_separator,
     )
+
+
+def openapi_fetcher(settings: Settings, clock: Clock) -> DocumentFetcher:
+    """Fetches REST APIs' OpenAPI documents at each refresh: the SSRF-safe fetcher, with the
+    openapi package's size bound (OA-3), the jwks_uri allow-list, and no cache (each refresh is
+    meant to see the document as it is now)."""
+    policy = FetchPolicy(
+        allowed_private_hosts=frozenset(settings.registration.fetch_allowed_private_hosts),
+        max_bytes=MAX_DOCUMENT_BYTES,
+        timeout=10.0,
+        default_cache_seconds=0.0,
+        max_cache_seconds=0.0,
+    )
+    return DocumentFetcher(policy, clock=clock)
 
 
 def metadata_documents(
@@ -170,10 +188,10 @@ def open_configured_state(settings: Settings, clock: Clock | None = None) -> Sto
 
 
 def tool_pins(
-    store: Store, catalog: Catalog, clock: Clock, audit: AuditLog, announcer: Announcer
+    book: PinBook, catalog: Catalog, clock: Clock, audit: AuditLog, announcer: Announcer
 ) -> tuple[PinKeeper, PinDesk]:
     """TP-2, TP-5: what discovery settles each answer's definitions with, and the desk that decides
-    the pending ones; one book of pins in the store for both."""
-    book = PinBook(store)
+    the pending ones; one book of pins in the store for both (and for the registry, TP-8)."""
+    store = book.store
     keeper = PinKeeper(book, clock=clock, audit=audit, announcer=announcer)
     return keeper, PinDesk(book, catalog, store, clock=clock, audit=audit, announcer=announcer)

@@ -4,8 +4,7 @@
 the only other readers are the HTTP faces assembled from its parts (each role's ``routes``,
 ``gateway.app``, the server, the CLI), as ``tests/test_architecture.py`` checks. The seams (store,
 clock, document fetcher, the upstream transport) are parameters, so tests replace them without
-patching. The HTTP face of each role is built from these parts by that role's ``routes`` module,
-and ``gateway.app`` puts the routes together.
+patching.
 """
 
 from __future__ import annotations
@@ -53,13 +52,16 @@ from gateway.upstream.aiohttp_transport import AiohttpTransport
 from gateway.upstream.discovery import Discovery
 from gateway.upstream.downstream_tokens import DownstreamTokens
 from gateway.upstream.mcp_client import UpstreamClient
+from gateway.upstream.openapi_source import OpenApiToolSource
 from gateway.upstream.pin_desk import PinDesk
 from gateway.upstream.refresher import Refresher
+from gateway.upstream.tool_sources import McpToolSource, ToolSource
 from gateway.upstream.transport import UpstreamTransport
 from gateway.webhooks.dispatcher import Webhooks
 from gateway.webhooks.sender import SenderPolicy
 from tools_registry.catalog import Catalog
 from tools_registry.server_registry import ServerRegistry
+from tools_registry.servers import Kind
 
 
 @dataclass(frozen=True)
@@ -123,6 +125,8 @@ class Gateway:
     """Pending tool definitions reviewed, approved or rejected (TP-5)."""
     transport: UpstreamTransport
     upstream: UpstreamClient
+    rest_tools: OpenApiToolSource
+    """REST APIs' operations: discovered from their OpenAPI documents, called by their requests."""
     downstream_tokens: DownstreamTokens
     discovery: Discovery
     refresher: Refresher
@@ -134,6 +138,7 @@ class Gateway:
         and signed while the store and the connections are still there."""
         await self.audit_trail.close()
         await self.transport.aclose()
+        await self.rest_tools.aclose()
         await self.fetcher.aclose()
         await self.metadata_fetcher.aclose()
         await self.store.close()
@@ -229,11 +234,15 @@ def build_gateway(
 
     # -- client of the upstream tools -------------------------------------------------------------
     servers = builders.server_registry(settings, store, admin_resource)
-    catalog = Catalog(separator=settings.mcp.tool_namespace_separator, clock=clock.now)
+    catalog = Catalog(
+        separator=settings.mcp.tool_namespace_separator, clock=clock.now, namespaces=servers.namespaces
+    )
     transport = transport or AiohttpTransport()
     upstream = UpstreamClient(transport)
-    keeper, pins = builders.tool_pins(store, catalog, clock, audit, webhooks)
-    discovery = Discovery(upstream, issuer, catalog, targets, clock=clock, audit=audit, pins=keeper)
+    keeper, pins = builders.tool_pins(servers.book, catalog, clock, audit, webhooks)
+    rest_tools = OpenApiToolSource(builders.openapi_fetcher(settings, clock), servers)
+    sources: dict[Kind, ToolSource] = {"mcp": McpToolSource(upstream, issuer), "openapi": rest_tools}
+    discovery = Discovery(sources, catalog, targets, clock=clock, audit=audit, pins=keeper)
     refresher = Refresher(discovery, servers, store, upstream.list_changed, clock=clock)
 
     return Gateway(
@@ -282,6 +291,7 @@ def build_gateway(
         pins=pins,
         transport=transport,
         upstream=upstream,
+        rest_tools=rest_tools,
         downstream_tokens=DownstreamTokens(exchanger, clock),
         discovery=discovery,
         refresher=refresher,

@@ -15,6 +15,7 @@ from gateway.audit.exporters.config import exporter_configs
 from gateway.oauth.authorize.roles import RoleError, checked_roles
 from gateway.oauth.clients.model import CONFIG_FIELDS
 from gateway.settings import TargetConfig
+from tools_registry.document_files import with_document_text
 from tools_registry.servers import RegistryError, configured_servers
 
 
@@ -88,11 +89,12 @@ def _target(entry: Mapping[str, Any], source: str) -> TargetConfig:
 
 
 def _servers(tables: list[Mapping[str, Any]], source: str) -> tuple[Mapping[str, Any], ...]:
-    try:
-        configured_servers(tables)
+    try:  # a REST API's document file is read here, once: its text travels with the settings
+        read = tuple(with_document_text(table) for table in tables)
+        configured_servers(read)
     except RegistryError as exc:
         raise ConfigError(f"{source}: {exc}") from None
-    return tuple(tables)
+    return read
 
 
 def _client(entry: Mapping[str, Any], source: str) -> Mapping[str, Any]:

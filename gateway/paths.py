@@ -61,6 +61,7 @@ CONSOLE_CLIENTS = CONSOLE + "/clients"
 """Every client with what it holds; ``/admin/clients/{id}/revoke-tokens`` ends its tokens and
 ``/admin/clients/grants/{id}/revoke`` one of its grants."""
 CONSOLE_TOOLS = CONSOLE + "/tools"
+CONSOLE_TOOLS_PENDING = CONSOLE_TOOLS + "/pending"
 CONSOLE_ACCESS_GRAPH = CONSOLE + "/access-graph"
 CONSOLE_AUDIT = CONSOLE + "/audit"
 

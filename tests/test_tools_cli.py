@@ -69,6 +69,7 @@ def test_add_show_list_remove_a_server(cli: Cli) -> None:
     )
     assert added == {
         "id": "billing",
+        "kind": "mcp",
         "url": "https://Billing.example:443/mcp",
         "audience": "https://billing.example/mcp",
         "foreign_audience": False,

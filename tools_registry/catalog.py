@@ -22,6 +22,13 @@ unhealthy server, neither listed nor found, and :meth:`Catalog.unavailable` says
 approval. :meth:`Catalog.approve` serves it once its hash is approved. The decision is taken here,
 when the answer is taken, so ``tools/list`` and ``tools/call`` pay nothing for it.
 
+Screening (TS-9): each entry is screened as :meth:`Catalog.replace` (or :meth:`Catalog.read`)
+reads it (:func:`tools_registry.tool_entries.read_tool`): a refused one is skipped with its reason,
+agents see the cleaned one, and its flags travel with the tool to the pin keeper (TP-7). A claim on
+another server's namespace (TS-7) is judged against every registered server, discovered or not:
+the ``namespaces`` callable (the gateway passes its registry's), never the servers discovered so
+far, so what is exposed does not depend on the order of discovery (UP-6).
+
 ``tools/list`` for an agent is :meth:`Catalog.visible_to` (the tools whose every scope its token
 covers: :mod:`tools_registry.visibility`), sorted by exposed name, then paged
 (:mod:`tools_registry.pagination`).
@@ -38,7 +45,7 @@ from tools_registry.catalog_entries import ServerEntry, ServerHealth
 from tools_registry.name_claims import NameClaims
 from tools_registry.pagination import DEFAULT_PAGE_SIZE, page
 from tools_registry.servers import UpstreamServer
-from tools_registry.tool_entries import CatalogTool, SkippedEntry, read_tool
+from tools_registry.tool_entries import CatalogTool, Read, read_tools
 from tools_registry.tool_names import DEFAULT_SEPARATOR, check_separator
 from tools_registry.visibility import VisibilityIndex
 
@@ -52,6 +59,9 @@ class Catalog:
     gives the ``updated_at`` of :meth:`health`, in seconds since the epoch: a callable, since this
     package never imports the gateway (the gateway passes its ``Clock``'s ``now``). ``cache_size``
     bounds the per-scope-set cache of :meth:`visible_to` (emptied whenever the catalogue changes).
+    ``namespaces`` gives the ids of the registered servers, read at each discovery: another
+    server's namespace named in a definition refuses it (TS-7), even before that server's tools
+    were ever discovered.
     """
 
     def __init__(
@@ -60,6 +70,7 @@ class Catalog:
         separator: str = DEFAULT_SEPARATOR,
         clock: Callable[[], float] = time.time,
         cache_size: int = 256,
+        namespaces: Callable[[], Collection[str]] = tuple,
     ) -> None:
         self._separator = check_separator(separator)
         self._clock = clock
@@ -69,6 +80,8 @@ class Catalog:
         self._withheld: dict[str, tuple[str, ...]] | None = None
         self._index: VisibilityIndex | None = None
         self._cache: dict[frozenset[str], list[CatalogTool]] = {}
+        self._namespaces = namespaces
+        self._last_read: tuple[UpstreamServer, list[Any], Read] | None = None
 
     # -- changes ------------------------------------------------------------------------------
     def replace(
@@ -86,6 +99,7 @@ class Catalog:
             self.mark_unhealthy(server.id, reason, server=server)
             return [reason]
         tools, problems = self._read(server, raw_tools)
+        self._last_read = None
         if problems:
             logger.warning("upstream %s: %d tool(s) skipped: %s", server.id, len(problems), problems[0])
         if raw_tools and not tools:
@@ -111,28 +125,17 @@ class Catalog:
             logger.warning("upstream %s: %d tool name(s) withheld: %s", server.id, len(withheld), withheld[0])
         return [*problems, *withheld]
 
-    def _read(self, server: UpstreamServer, raw_tools: list[Any]) -> tuple[dict[str, CatalogTool], list[str]]:
-        """The usable tools of one answer by upstream name, and why the others were skipped. Of two
-        entries with the same upstream or exposed name, the first listed is kept."""
-        tools: dict[str, CatalogTool] = {}
-        exposed: dict[str, str] = {}
-        problems: list[str] = []
-        for position, raw in enumerate(raw_tools):
-            try:
-                tool = read_tool(server, raw, self._separator)
-                if tool.upstream_name in tools:
-                    raise SkippedEntry(f"tool {tool.upstream_name!r} is listed twice; the first is kept")
-                if tool.name in exposed:
-                    raise SkippedEntry(
-                        f"tool {tool.upstream_name!r} would be exposed as {tool.name!r}, the name of its "
-                        f"tool {exposed[tool.name]!r}; the first is kept"
-                    )
-            except SkippedEntry as exc:
-                problems.append(f"{server.id}: tools[{position}]: {exc}")
-                continue
-            tools[tool.upstream_name] = tool
-            exposed[tool.name] = tool.upstream_name
-        return tools, problems
+    def _read(self, server: UpstreamServer, raw_tools: list[Any]) -> Read:
+        """:func:`tools_registry.tool_entries.read_tools` of one answer. Discovery reads an answer
+        (for the pins) and then replaces with that same list: the last answer read is remembered
+        until :meth:`replace` takes it, so its definitions are screened once, not twice."""
+        last = self._last_read
+        if last is not None and last[0] is server and last[1] is raw_tools:
+            return last[2]
+        namespaces = {*self._namespaces(), server.id}
+        found = read_tools(server, raw_tools, self._separator, namespaces)
+        self._last_read = (server, raw_tools, found)
+        return found
 
     def read(self, server: UpstreamServer, raw_tools: list[Any]) -> dict[str, CatalogTool]:
         """The usable tools of one answer by upstream name, as :meth:`replace` would take them."""

@@ -17,7 +17,9 @@ one pinned for that tool (:func:`settle`):
   definitions wait;
 * ``trusted``: it is pinned at once.
 
-A definition the screening seam flags (:class:`Screening`) is never pinned by policy: it waits.
+A definition screening flagged (:attr:`tools_registry.tool_entries.CatalogTool.flags`, screened
+when the catalogue read it) is never pinned by policy, ``first-use`` and ``trusted`` included: it
+waits for a person (TP-7).
 """
 
 from __future__ import annotations
@@ -26,7 +28,7 @@ import difflib
 import hashlib
 import json
 from collections.abc import Mapping
-from typing import Any, Literal, Protocol
+from typing import Any, Literal
 
 PINNING_POLICIES = ("review", "first-use", "trusted")
 DEFAULT_PINNING = "first-use"
@@ -35,18 +37,6 @@ DEFINITION_MEMBERS = ("name", "title", "description", "inputSchema", "outputSche
 
 Outcome = Literal["pinned", "pin", "wait"]
 """``pinned``: its hash is the approved one; ``pin``: policy approves it now; ``wait``: it waits."""
-
-
-class Screening(Protocol):
-    """Flags a definition should never be auto-approved for (a prompt injection in a description,
-    a schema asking for secrets …); empty when there is nothing to say."""
-
-    def __call__(self, definition: Mapping[str, Any]) -> tuple[str, ...]: ...
-
-
-def no_flags(definition: Mapping[str, Any]) -> tuple[str, ...]:
-    """The default screening: flags nothing."""
-    return ()
 
 
 def canonical(value: Any) -> str:
@@ -105,10 +95,8 @@ def definition_diff(pinned: Mapping[str, Any] | None, pending: Mapping[str, Any]
 __all__ = [
     "DEFAULT_PINNING",
     "PINNING_POLICIES",
-    "Screening",
     "definition_diff",
     "definition_hash",
     "definition_of",
-    "no_flags",
     "settle",
 ]

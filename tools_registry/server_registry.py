@@ -2,6 +2,11 @@
 the store (``mcp-gateway tools add``, collection ``upstream_servers``); an id is unique across both,
 and every server's audience is bound to it alone (UP-4). An id must also keep its tools' exposed
 names apart from every other server's (UP-6, :func:`tools_registry.tool_names.check_server_id`).
+
+A REST API's document text (up to 20 MiB) is kept beside its record, in collection
+``upstream_documents`` under the same id, so that every replica imports the same document and the
+record itself stays small: the refresher lists the records every second, the documents are read
+only when a server is discovered. The record names its document by SHA-256, checked on each read.
 """
 
 from __future__ import annotations
@@ -11,13 +16,14 @@ import logging
 from collections.abc import Iterable
 from typing import Protocol
 
-from tools_registry.servers import RegistryError, UpstreamServer, build_server
+from tools_registry.servers import RegistryError, UpstreamServer, build_server, document_digest
 from tools_registry.tool_names import DEFAULT_SEPARATOR, check_server_id
 from tools_registry.urls import canonical_url, origin
 
 logger = logging.getLogger("tools_registry")
 
 COLLECTION = "upstream_servers"
+DOCUMENTS = "upstream_documents"
 
 
 class RecordStore(Protocol):
@@ -91,6 +97,8 @@ class ServerRegistry:
         if await self._store.get_record(COLLECTION, server.id) is not None:
             raise RegistryError(f"server {server.id!r} already exists")
         self._check_binding(server, await self.list_servers())
+        if server.document is not None:  # first: a record never names a document not yet kept
+            await self._store.put_record(DOCUMENTS, server.id, server.document)
         await self._store.put_record(COLLECTION, server.id, _to_json(server))
         return _from_json(_to_json(server))
 
@@ -124,7 +132,23 @@ class ServerRegistry:
         """True when a stored server was removed; a config-file server raises RegistryError."""
         if server_id in self._configured:
             raise RegistryError(f"server {server_id!r} is defined in the config file; remove it there")
-        return await self._store.delete_record(COLLECTION, server_id)
+        removed = await self._store.delete_record(COLLECTION, server_id)
+        await self._store.delete_record(DOCUMENTS, server_id)
+        return removed
+
+    async def document(self, server: UpstreamServer) -> str | None:
+        """The text of the document ``server`` (a REST API) was registered with; None when it has
+        none (a document URL given in the config file) or the kept text is not the one its record
+        names (logged: a record written by hand, or a half-finished removal)."""
+        if server.document is not None:
+            return server.document
+        if not server.document_sha256:
+            return None
+        text = await self._store.get_record(DOCUMENTS, server.id)
+        if text is None or document_digest(text) != server.document_sha256:
+            logger.warning("the OpenAPI document kept for %r is missing or not the registered one", server.id)
+            return None
+        return text
 
 
-__all__ = ["COLLECTION", "RecordStore", "ServerRegistry"]
+__all__ = ["COLLECTION", "DOCUMENTS", "RecordStore", "ServerRegistry"]

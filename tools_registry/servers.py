@@ -1,4 +1,4 @@
-"""Upstream MCP servers registered by tool authors: the model, its validation, and where it is kept.
+"""Upstream servers registered by tool authors: MCP servers and REST APIs, the model and its checks.
 
 Servers come from two places: ``[[servers]]`` tables in the config file (read-only at run time)
 and the store (``mcp-gateway tools add``, collection ``upstream_servers``). An id is unique across
@@ -21,61 +21,60 @@ both. A server's id is also its namespace: its tool ``get_forecast`` is exposed 
     set_alert = ["weather:write"]
     [servers.descriptions]
     get_forecast = "Forecast for a city, by day."
+
+A REST API described by an OpenAPI 3.0/3.1 document (``kind = "openapi"``, implied by
+``openapi``) has ``openapi`` (the document's https URL, fetched at each refresh, or a file read
+when the configuration is loaded) and ``base_url`` (where its operations are called) instead of
+``url``; ``operations`` picks some of them by tool name or ``operationId`` (default: all), and
+``tool_scopes`` overrides what the document says an operation needs, by the same names:
+
+    [[servers]]
+    id = "notes"
+    openapi = "https://notes.example/openapi.json"   # or "notes-openapi.yaml"
+    base_url = "https://notes.example/v1"            # the audience defaults to it
+    operations = ["listNotes", "getNote"]
 """
 
 from __future__ import annotations
 
-import logging
-import re
 from collections.abc import Iterable, Mapping
 from dataclasses import dataclass, field
-from types import MappingProxyType
 from typing import Any, Literal
 
 from tools_registry.audit_arguments import argument_names, redacted
 from tools_registry.input_requests import allowed_kinds
 from tools_registry.pins import DEFAULT_PINNING, PINNING_POLICIES
-from tools_registry.scopes import is_scope_token
-from tools_registry.urls import UrlError, canonical_url, web_url
-
-logger = logging.getLogger("tools_registry")
+from tools_registry.server_fields import (
+    CONFIG_KEYS,
+    EVERY_TOOL,
+    KINDS,
+    SERVER_ID,
+    TOOL_NAME,
+    Kind,
+    RegistryError,
+    check_id,
+    check_rest_fields,
+    check_url,
+    document_digest,
+    frozen_descriptions,
+    frozen_tool_scopes,
+    is_document_url,
+    kind_of,
+    scopes,
+    seconds,
+    tool_names,
+)
+from tools_registry.urls import canonical_url
 
 MAX_TIMEOUT = 120.0
 MAX_REFRESH_INTERVAL = 86400.0
-SERVER_ID = re.compile(r"[A-Za-z0-9_-]{1,32}")
-TOOL_NAME = re.compile(r"[A-Za-z0-9_.-]{1,128}")
-"""SEP-986: tool names are 1-128 characters of ``[A-Za-z0-9_.-]``, case-sensitive."""
-_CONFIG_KEYS = frozenset(
-    {
-        "id",
-        "url",
-        "audience",
-        "foreign_audience",
-        "tool_scopes",
-        "default_scopes",
-        "descriptions",
-        "timeout",
-        "refresh_interval",
-        "input_requests",
-        "call_approval",
-        "audit_arguments",
-        "audit_redact",
-        "pinning",
-    }
-)
-EVERY_TOOL = "*"
-"""In ``call_approval``: every tool of the server."""
-
 Source = Literal["config", "store"]
-
-
-class RegistryError(ValueError):
-    """A server definition that cannot be accepted; the message names the field and says why."""
 
 
 @dataclass(frozen=True)
 class UpstreamServer:
-    """One upstream MCP server and what its tools need.
+    """One upstream server (an MCP server, or a REST API by its OpenAPI document) and what its
+    tools need.
 
     >>> UpstreamServer("weather", "https://Weather.example:443/mcp").audience
     'https://weather.example/mcp'
@@ -87,6 +86,7 @@ class UpstreamServer:
 
     id: str
     url: str
+    """Where calls go: the MCP endpoint, or the REST API's base URL (``base_url``)."""
     audience: str = ""
     """The ``aud`` of the downstream tokens this server accepts (kept canonical); empty: the url."""
     foreign_audience: bool = False
@@ -116,26 +116,41 @@ class UpstreamServer:
     for a security admin), ``first-use`` (the first discovery pins, later changes wait) or
     ``trusted`` (pinned at once)."""
     source: Source = "store"
+    kind: Kind = "mcp"
+    openapi: str = ""
+    """REST: the document's URL (fetched at each refresh) or the file it was read from."""
+    operations: tuple[str, ...] = ()
+    """REST: the operations that become tools, by tool name or ``operationId``; empty: all."""
+    document: str | None = field(default=None, repr=False, compare=False)
+    """REST: the document's text as registered (a file's, or a URL's when it was fetched then);
+    None when not at hand (a stored server's is kept beside it, :mod:`.server_registry`)."""
+    document_sha256: str = ""
+    """REST: :func:`document_digest` of ``document``; empty: no text was registered."""
 
     def __post_init__(self) -> None:
-        _check_id(self.id)
-        _check_url("url", self.url, https_off_loopback=True)
+        check_id(self.id)
+        picked, digest = check_rest_fields(
+            self.kind, self.openapi, self.operations, self.document, self.document_sha256, self.input_requests
+        )
+        object.__setattr__(self, "operations", picked)
+        object.__setattr__(self, "document_sha256", digest)
+        check_url("url", self.url, https_off_loopback=True)
         audience = self.audience or self.url
-        _check_url("audience", audience, https_off_loopback=False)
+        check_url("audience", audience, https_off_loopback=False)
         object.__setattr__(self, "audience", canonical_url(audience))
-        object.__setattr__(self, "tool_scopes", _frozen_tool_scopes(self.tool_scopes))
+        object.__setattr__(self, "tool_scopes", frozen_tool_scopes(self.tool_scopes))
         if self.default_scopes is not None:
-            object.__setattr__(self, "default_scopes", _scopes("default_scopes", self.default_scopes))
-        object.__setattr__(self, "descriptions", _frozen_descriptions(self.descriptions))
-        object.__setattr__(self, "timeout", _seconds("timeout", self.timeout, MAX_TIMEOUT))
-        interval = _seconds("refresh_interval", self.refresh_interval, MAX_REFRESH_INTERVAL)
+            object.__setattr__(self, "default_scopes", scopes("default_scopes", self.default_scopes))
+        object.__setattr__(self, "descriptions", frozen_descriptions(self.descriptions))
+        object.__setattr__(self, "timeout", seconds("timeout", self.timeout, MAX_TIMEOUT))
+        interval = seconds("refresh_interval", self.refresh_interval, MAX_REFRESH_INTERVAL)
         object.__setattr__(self, "refresh_interval", interval)
         try:
             object.__setattr__(self, "input_requests", allowed_kinds("input_requests", self.input_requests))
         except ValueError as exc:
             raise RegistryError(str(exc)) from None
-        object.__setattr__(self, "call_approval", _tool_names("call_approval", self.call_approval))
-        object.__setattr__(self, "audit_arguments", _tool_names("audit_arguments", self.audit_arguments))
+        object.__setattr__(self, "call_approval", tool_names("call_approval", self.call_approval))
+        object.__setattr__(self, "audit_arguments", tool_names("audit_arguments", self.audit_arguments))
         try:
             object.__setattr__(self, "audit_redact", argument_names("audit_redact", self.audit_redact))
         except ValueError as exc:
@@ -167,9 +182,20 @@ class UpstreamServer:
 
     def as_dict(self) -> dict[str, Any]:
         """JSON-ready, as ``tools show --json`` prints it."""
+        where = (
+            {"url": self.url}
+            if self.kind == "mcp"
+            else {
+                "base_url": self.url,
+                "openapi": self.openapi,
+                "operations": list(self.operations),
+                "document_sha256": self.document_sha256,
+            }
+        )
         return {
             "id": self.id,
-            "url": self.url,
+            "kind": self.kind,
+            **where,
             "audience": self.audience,
             "foreign_audience": self.foreign_audience,
             "tool_scopes": {tool: list(scopes) for tool, scopes in self.tool_scopes.items()},
@@ -186,73 +212,21 @@ class UpstreamServer:
         }
 
 
-def _check_id(value: object) -> None:
-    if not isinstance(value, str) or not SERVER_ID.fullmatch(value):
-        raise RegistryError(f"id must be 1-32 characters of [A-Za-z0-9_-], got {value!r}")
-
-
-def _check_url(name: str, value: object, *, https_off_loopback: bool) -> None:
-    try:
-        web_url(value, name, https_off_loopback=https_off_loopback)
-    except UrlError as exc:
-        raise RegistryError(str(exc)) from None
-
-
-def _check_tool(name: str, tool: object) -> str:
-    if not isinstance(tool, str) or not TOOL_NAME.fullmatch(tool):
-        raise RegistryError(f"{name} names tool {tool!r}: tool names are 1-128 chars of [A-Za-z0-9_.-]")
-    return tool
-
-
-def _tool_names(name: str, value: object) -> tuple[str, ...]:
-    if not isinstance(value, list | tuple):
-        raise RegistryError(f'{name} must be a list of tool names (or "*"), got {value!r}')
-    names = tuple(tool if tool == EVERY_TOOL else _check_tool(name, tool) for tool in value)
-    return tuple(dict.fromkeys(names))
-
-
-def _scopes(name: str, value: object) -> tuple[str, ...]:
-    if not isinstance(value, list | tuple):
-        raise RegistryError(f"{name} must be a list of scopes, got {value!r}")
-    scopes = tuple(value)
-    if not scopes:
-        raise RegistryError(f"{name} must list at least one scope (an empty list would open the tool)")
-    for scope in scopes:
-        if not is_scope_token(scope):
-            raise RegistryError(f"{name} has {scope!r}, which is not a valid OAuth scope token")
-    return tuple(dict.fromkeys(scopes))
-
-
-def _frozen_tool_scopes(value: object) -> Mapping[str, tuple[str, ...]]:
-    if not isinstance(value, Mapping):
-        raise RegistryError("tool_scopes must map tool names to lists of scopes")
-    frozen = {_check_tool("tool_scopes", t): _scopes(f"tool_scopes.{t}", s) for t, s in value.items()}
-    return MappingProxyType(frozen)
-
-
-def _frozen_descriptions(value: object) -> Mapping[str, str]:
-    if not isinstance(value, Mapping):
-        raise RegistryError("descriptions must map tool names to text")
-    for tool, text in value.items():
-        _check_tool("descriptions", tool)
-        if not isinstance(text, str) or not text.strip():
-            raise RegistryError(f"descriptions.{tool} must be non-empty text")
-    return MappingProxyType(dict(value))
-
-
-def _seconds(name: str, value: object, maximum: float) -> float:
-    if isinstance(value, bool) or not isinstance(value, int | float) or not 0 < value <= maximum:
-        raise RegistryError(f"{name} must be a number of seconds, 0 < {name} <= {maximum:g}, got {value!r}")
-    return float(value)
-
-
 def from_config(raw: Mapping[str, Any]) -> UpstreamServer:
-    """One ``[[servers]]`` table of the config file, validated."""
-    unknown = sorted(set(raw) - _CONFIG_KEYS)
+    """One ``[[servers]]`` table of the config file, validated. A REST API's document given as a
+    file is read by the config loader, which adds its text as ``document``."""
+    kind = kind_of(raw)
+    unknown = sorted(set(raw) - CONFIG_KEYS[kind])
     if unknown:
-        raise RegistryError(f"unknown server setting {unknown[0]!r}")
-    if "id" not in raw or "url" not in raw:
-        raise RegistryError("every [[servers]] entry needs an id and a url")
+        raise RegistryError(
+            f"unknown server setting {unknown[0]!r}" + (f" for kind {kind}" if kind != "mcp" else "")
+        )
+    where = "url" if kind == "mcp" else "base_url"
+    if "id" not in raw or where not in raw:
+        raise RegistryError(
+            f"every [[servers]] entry needs an id and a {where}"
+            + (" (or an openapi)" if kind == "mcp" else "")
+        )
     return build_server(raw, source="config")
 
 
@@ -272,12 +246,23 @@ def configured_servers(tables: Iterable[Mapping[str, Any]]) -> tuple[UpstreamSer
 
 
 def build_server(raw: Mapping[str, Any], source: Source) -> UpstreamServer:
+    """A server from its JSON (the store's, or a config table): ``url`` for an MCP server,
+    ``base_url``, ``openapi``, ``operations`` and the document (or its digest) for a REST API."""
     defaults = raw.get("default_scopes")
     if defaults is not None and not isinstance(defaults, list | tuple):
         raise RegistryError(f"default_scopes must be a list of scopes, got {defaults!r}")
+    kind = kind_of(raw)
+    rest: dict[str, Any] = {}
+    if kind == "openapi":
+        rest = {
+            "openapi": raw.get("openapi", ""),
+            "operations": raw.get("operations", ()),
+            "document": raw.get("document"),
+            "document_sha256": raw.get("document_sha256", ""),
+        }
     return UpstreamServer(
         id=raw["id"],
-        url=raw["url"],
+        url=raw["url" if kind == "mcp" else "base_url"],
         audience=raw.get("audience") or "",
         foreign_audience=raw.get("foreign_audience", False),
         tool_scopes=raw.get("tool_scopes", {}),
@@ -291,7 +276,23 @@ def build_server(raw: Mapping[str, Any], source: Source) -> UpstreamServer:
         audit_redact=raw.get("audit_redact", ()),
         pinning=raw.get("pinning", DEFAULT_PINNING),
         source=source,
+        kind=kind,
+        **rest,
     )
 
 
-__all__ = ["RegistryError", "UpstreamServer", "build_server", "configured_servers", "from_config"]
+__all__ = [
+    "EVERY_TOOL",
+    "KINDS",
+    "SERVER_ID",
+    "TOOL_NAME",
+    "Kind",
+    "RegistryError",
+    "UpstreamServer",
+    "build_server",
+    "configured_servers",
+    "document_digest",
+    "from_config",
+    "is_document_url",
+    "kind_of",
+]

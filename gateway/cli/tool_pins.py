@@ -38,13 +38,19 @@ def add_actions(actions: Any) -> None:
 async def _review(gateway: Gateway, args: argparse.Namespace) -> int:
     reviewed = await gateway.pins.review(args.server_id)
     views = [pending.public_view(diff) for pending, diff in reviewed]
-    blocks = [
-        f"{v['server_id']}/{v['tool']} {'changed' if v['previous_hash'] else 'new'} "
-        f"hash {v['hash']}" + (f" flags {', '.join(v['flags'])}" if v["flags"] else "") + f"\n{v['diff']}"
-        for v in views
-    ]
+    blocks = [_block(view) for view in views]
     emit(args, views, "\n\n".join(blocks) or "no tool definition waits for approval")
     return 0
+
+
+def _block(view: dict[str, Any]) -> str:
+    """One pending definition for the approver: what it is, then what screening flagged (each a
+    line: the reason a policy never approved it, TP-7) and removed, then the diff."""
+    kind = "changed" if view["previous_hash"] else "new"
+    lines = [f"{view['server_id']}/{view['tool']} {kind} hash {view['hash']}"]
+    lines += [f"  flagged: {flag}" for flag in view["flags"]]
+    lines += [f"  removed: {removed}" for removed in view["removed"]]
+    return "\n".join([*lines, view["diff"]])
 
 
 async def _approve(gateway: Gateway, args: argparse.Namespace) -> int:

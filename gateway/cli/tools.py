@@ -1,4 +1,5 @@
-"""``mcp-gateway tools add|list|show|remove|refresh``: upstream MCP servers on the configured store
+"""``mcp-gateway tools add|list|show|remove|refresh``: upstream servers (MCP servers, and REST APIs by
+their OpenAPI document) on the configured store
 (``review|approve|reject``, their pending tool definitions, are in :mod:`gateway.cli.tool_pins`).
 
 Servers added here live in the store (collection ``upstream_servers``), so a running gateway sees
@@ -14,9 +15,11 @@ from typing import TYPE_CHECKING, Any
 from gateway.cli import tool_pins
 from gateway.cli.operator import add_operator_flags, operator_of
 from gateway.cli.output import Handler, add_json_flag, emit, not_found, removed, show, table
+from gateway.fetching.fetcher import FetchError
+from tools_registry.document_files import read_document_file
 from tools_registry.input_requests import INPUT_REQUEST_KINDS
 from tools_registry.pins import DEFAULT_PINNING, PINNING_POLICIES
-from tools_registry.servers import RegistryError, UpstreamServer
+from tools_registry.servers import RegistryError, UpstreamServer, is_document_url
 
 if TYPE_CHECKING:
     from gateway.composition import Gateway
@@ -26,10 +29,21 @@ def add_parser(commands: Any) -> None:
     """The ``tools`` command and its actions, under the CLI's subcommand parsers."""
     tools = commands.add_parser("tools", help="manage upstream MCP servers and their tools")
     actions = tools.add_subparsers(dest="action", required=True)
-    add = actions.add_parser("add", help="register an upstream MCP server")
+    add = actions.add_parser("add", help="register an upstream MCP server or REST API")
     add.add_argument("server_id", help="also the namespace of its tools: <id>__<tool> by default")
-    add.add_argument("--url", required=True, help="its MCP endpoint (https; http only on loopback)")
-    add.add_argument("--audience", default="", help="the aud its tokens need (default: the url)")
+    where = add.add_mutually_exclusive_group(required=True)
+    where.add_argument("--url", help="an MCP server's endpoint (https; http only on loopback)")
+    where.add_argument(
+        "--openapi", metavar="URL|FILE", help="a REST API's OpenAPI 3.0/3.1 document: each operation a tool"
+    )
+    add.add_argument("--base-url", default="", help="with --openapi: where its operations are called")
+    add.add_argument(
+        "--operations",
+        default="",
+        metavar="A,B",
+        help="with --openapi: only these (tool names or operationIds)",
+    )
+    add.add_argument("--audience", default="", help="the aud its tokens need (default: the url or base url)")
     add.add_argument(
         "--foreign-audience",
         action="store_true",
@@ -111,6 +125,32 @@ def _pairs(option: str, values: list[str]) -> dict[str, str]:
     return pairs
 
 
+async def _rest_fields(gateway: Gateway, args: argparse.Namespace) -> dict[str, Any]:
+    """``--openapi``: the document read (a file) or fetched (a URL) now, and checked to import,
+    so a mistake is told at once and every replica imports the text kept with the record."""
+    if args.url is not None:
+        if args.base_url or args.operations:
+            raise RegistryError("--base-url and --operations are for a REST API (--openapi)")
+        return {"url": args.url}
+    if not args.base_url:
+        raise RegistryError("--openapi needs --base-url: where the API's operations are called")
+    if is_document_url(args.openapi):
+        try:
+            text = (await gateway.rest_tools.fetch(args.openapi)).decode("utf-8")
+        except (FetchError, UnicodeDecodeError) as exc:
+            raise RegistryError(f"cannot fetch the OpenAPI document {args.openapi!r:.200}: {exc}") from None
+    else:
+        text = read_document_file(args.openapi)
+    picked = tuple(name.strip() for name in args.operations.split(",") if name.strip())
+    return {
+        "kind": "openapi",
+        "url": args.base_url,
+        "openapi": args.openapi,
+        "operations": picked,
+        "document": text,
+    }
+
+
 async def _add(gateway: Gateway, args: argparse.Namespace) -> int:
     tool_scopes = {
         tool: tuple(s.strip() for s in scopes.split(","))
@@ -118,7 +158,7 @@ async def _add(gateway: Gateway, args: argparse.Namespace) -> int:
     }
     server = UpstreamServer(
         id=args.server_id,
-        url=args.url,
+        **await _rest_fields(gateway, args),
         audience=args.audience,
         foreign_audience=args.foreign_audience,
         tool_scopes=tool_scopes,
@@ -132,6 +172,8 @@ async def _add(gateway: Gateway, args: argparse.Namespace) -> int:
         audit_redact=tuple(args.audit_redact),
         pinning=args.pinning,
     )
+    if server.kind == "openapi":
+        gateway.rest_tools.check(server)
     by = operator_of(args).subject
     added = await gateway.servers.add(server)
     gateway.audit.record(

@@ -13,6 +13,12 @@
     call_views.py      the HTML of the held calls and of one call
     call_arguments.py  a held call's arguments as an approver reads them
     queues.py          what a queue lists: the waiting records, then the latest decided
+    pending_pages.py   pending tool definitions (TP-5, AD-8): the list, one against its pin, approve/reject
+    pending_views.py   the HTML of those pages: the escaped diff, screening's flags, the decision forms
+    pin_shelf.py       what the console reads of the pin book (read-only; the pin desk decides)
+    tool_state_pages.py  each server's tool state for tool authors, and the top of the tools page
+    tool_states.py     the state of each tool of one server, a pure function of the records
+    server_tool_views.py  the HTML of tool state
     html.py            the stylesheet, the page frame and the small pieces pages share
 
 The pages decide nothing: every read and every change goes through the desks of

@@ -114,6 +114,18 @@ STYLE = (
     ".badge.forwarded,.badge.granted,.badge.recertified{background:#e2f3e6;color:var(--ok)}"
     ".badge.refused,.badge.upstream_error,.badge.void,.badge.failed{background:#f9dedc;color:var(--bad)}"
     ".pager{text-align:right;font-weight:600}"
+    ".badge.serving,.badge.up{background:#e2f3e6;color:var(--ok)}.badge.changed{background:#fdecc8;color:var(--warn)}"
+    ".badge.quarantined,.badge.unhealthy,.badge.rejected,.badge.flagged{background:#f9dedc;color:var(--bad)}"
+    ".badge.new-tool{background:#e4ecfb;color:#1f4a99}"
+    "pre.diff{font:.86em/1.5 ui-monospace,SFMono-Regular,Menlo,Consolas,monospace;background:var(--card);"
+    "border:1px solid var(--line);border-radius:6px;padding:.4rem 0;margin:0 0 1rem;white-space:pre-wrap;"
+    "overflow-wrap:anywhere;max-height:48rem;overflow:auto}"
+    "pre.diff span{display:block;padding:0 1rem}pre.diff .add{background:#e6f4ea;color:#14532d}"
+    "pre.diff .del{background:#fbe9e7;color:#7d1a14}pre.diff .hunk{background:#eef3fc;color:#1f4a99}"
+    "pre.diff .head{color:var(--muted);font-weight:600}"
+    ".flags{background:#fff5dc;border:1px solid #f0d08a;border-left:5px solid var(--warn);border-radius:6px;"
+    "padding:.75rem 1.1rem;margin:0 0 1.25rem}.flags h2{margin:0 0 .4rem;color:var(--warn)}"
+    ".flags ul{margin:.2rem 0 .5rem;padding-left:1.2rem}"
     ".hidden-name{position:absolute;width:1px;height:1px;overflow:hidden;clip-path:inset(50%);white-space:nowrap}"
 )
 
@@ -123,6 +135,7 @@ NAVIGATION: tuple[tuple[str, str, tuple[str, ...]], ...] = (
     (paths.CONSOLE_GRANTS, "Grants", ()),
     (paths.CONSOLE_CLIENTS, "Clients", ()),
     (paths.CONSOLE_TOOLS, "Tools", ()),
+    (paths.CONSOLE_TOOLS_PENDING, "Pending definitions", ()),
     (paths.CONSOLE_ACCESS_GRAPH, "Access graph", ()),
     (paths.CONSOLE_AUDIT, "Audit", TRAIL_READERS),
 )
@@ -220,8 +233,10 @@ def scope_text(scope: str, descriptions: Mapping[str, str]) -> str:
     return f"<code>{escape(scope)}</code>" + (f' <span class="desc">— {escape(text)}</span>' if text else "")
 
 
-def badge(status: str) -> str:
-    return f'<span class="badge {escape(status)}">{escape(status)}</span>'
+def badge(status: str, text: str = "") -> str:
+    """A status as a coloured pill: its class is the status (spaces as ``-``), its text ``text`` or
+    the status itself."""
+    return f'<span class="badge {escape(status.replace(" ", "-"))}">{escape(text or status)}</span>'
 
 
 def people(names: Iterable[str]) -> str:

@@ -15,7 +15,7 @@ answers 303 back to the client's card. Revoking a client's tokens moves its not-
 
 from __future__ import annotations
 
-from collections.abc import Mapping
+from collections.abc import Awaitable, Callable, Mapping
 from dataclasses import dataclass
 from urllib.parse import quote
 
@@ -59,6 +59,8 @@ class Sources:
     clock: Clock
     token_lifetime: float
     descriptions: Mapping[str, str]
+    tool_overview: Callable[[], Awaitable[str]] | None = None
+    """What the tools page says first: what waits for approval and each server's state."""
 
 
 class InventoryPages:
@@ -73,7 +75,8 @@ class InventoryPages:
         holdings = await s.inventory.holdings()
         usage = await tool_usage(s.trail, s.clock.now())
         catalog = s.inventory.catalog
-        body = tools_page(catalog.tools(), holdings, usage, catalog.health(), s.descriptions)
+        overview = await s.tool_overview() if s.tool_overview is not None else ""
+        body = tools_page(catalog.tools(), holdings, usage, catalog.health(), s.descriptions, overview)
         return html.page("Tools", body, person=visitor.header(), current=paths.CONSOLE_TOOLS)
 
     async def graph(self, request: Request, visitor: Visitor) -> Response:

@@ -10,7 +10,12 @@
     POST /admin/calls/{id}/approve|deny
     GET  /admin/clients                          every client: grants, last use, live tokens (AD-7)
     POST /admin/clients/revoke-grant|revoke-tokens
-    GET  /admin/tools                            every catalogued tool: scopes, upstream, callers, calls
+    GET  /admin/tools                            what waits, each server, every catalogued tool with its
+                                                 scopes, upstream, callers and calls
+    GET  /admin/tools/servers/{id}               one server's tools: state, scopes, pin, recent calls
+    GET  /admin/tools/pending                    tool definitions waiting for approval (TP-5)
+    GET  /admin/tools/pending/{server}/{tool}    one definition against its pin; decision forms (AD-8)
+    POST /admin/tools/pending/{server}/{tool}/approve|reject
     GET  /admin/access-graph                     client -> grants -> upstreams -> tools
     GET  /admin/audit                            the audit search, for auditors and security admins
     GET|POST /admin/sign-in, POST /admin/sign-in/federated, POST /admin/sign-out
@@ -36,10 +41,14 @@ from gateway.console.client_views import REVOKE_GRANT, REVOKE_TOKENS
 from gateway.console.grants_pages import GrantPages
 from gateway.console.holdings import Inventory
 from gateway.console.inventory_pages import InventoryPages, Sources
+from gateway.console.pending_pages import PendingPages
+from gateway.console.pin_shelf import PinShelf
 from gateway.console.requests_pages import RequestPages
 from gateway.console.sign_in import ConsoleSignIn
+from gateway.console.tool_state_pages import ToolStatePages
 from gateway.console.visitors import Visitors
 from gateway.oauth.routes import password_sign_in
+from gateway.upstream.pin_records import PinBook
 
 if TYPE_CHECKING:
     from gateway.composition import Gateway
@@ -51,6 +60,17 @@ def console_routes(gateway: Gateway) -> list[BaseRoute]:
     requests = RequestPages(gateway.approvals, descriptions, gateway.clock)
     grants = GrantPages(gateway.approvals, descriptions, gateway.clock)
     calls = CallPages(gateway.approvals.calls, gateway.catalog.lookup, gateway.clock)
+    shelf = PinShelf(PinBook(gateway.store))
+    pending = PendingPages(gateway.pins, shelf, gateway.clock)
+    tool_states = ToolStatePages(
+        gateway.catalog,
+        gateway.servers,
+        shelf,
+        gateway.audit_trail.store,
+        gateway.clock,
+        separator=gateway.settings.mcp.tool_namespace_separator,
+        descriptions=descriptions,
+    )
     inventory = InventoryPages(
         Sources(
             inventory=Inventory(gateway.clients, gateway.approvals.grants, gateway.marks, gateway.catalog),
@@ -61,6 +81,7 @@ def console_routes(gateway: Gateway) -> list[BaseRoute]:
             clock=gateway.clock,
             token_lifetime=gateway.settings.tokens.access_token_ttl,
             descriptions=descriptions,
+            tool_overview=tool_states.overview,
         )
     )
     audit = AuditPages(gateway.audit_trail.store, gateway.clock)
@@ -68,6 +89,7 @@ def console_routes(gateway: Gateway) -> list[BaseRoute]:
     one_request = paths.CONSOLE_REQUESTS + "/{request_id}"
     one_grant = paths.CONSOLE_GRANTS + "/{grant_id}"
     one_call = paths.CALL_PAGES + "/{call_id}"
+    one_definition = paths.CONSOLE_TOOLS_PENDING + "/{server_id}/{tool}"
 
     async def to_the_queue(request: Request) -> Response:
         return RedirectResponse(paths.CONSOLE, status_code=303, headers=LEAVING)
@@ -94,6 +116,11 @@ def console_routes(gateway: Gateway) -> list[BaseRoute]:
         Route(REVOKE_GRANT, access.form(inventory.revoke_grant), methods=["POST"]),
         Route(REVOKE_TOKENS, access.form(inventory.revoke_tokens), methods=["POST"]),
         Route(paths.CONSOLE_TOOLS, access.page(inventory.tools), methods=["GET"]),
+        Route(paths.CONSOLE_TOOLS + "/servers/{server_id}", access.page(tool_states.server), methods=["GET"]),
+        Route(paths.CONSOLE_TOOLS_PENDING, access.page(pending.list), methods=["GET"]),
+        Route(one_definition, access.page(pending.one), methods=["GET"]),
+        Route(one_definition + "/approve", access.form(pending.approve), methods=["POST"]),
+        Route(one_definition + "/reject", access.form(pending.reject), methods=["POST"]),
         Route(paths.CONSOLE_ACCESS_GRAPH, access.page(inventory.graph), methods=["GET"]),
         Route(paths.CONSOLE_AUDIT, access.page(audit.search), methods=["GET"]),
         Route(one_call, access.page(calls.one, role_needed=False), methods=["GET"]),

@@ -24,7 +24,9 @@ def tools_page(
     usage: ToolUsage,
     health: Mapping[str, ServerHealth],
     descriptions: Mapping[str, str],
+    overview: str = "",
 ) -> str:
+    """The tools page; ``overview`` (markup) comes first under the lead: what waits, each server."""
     able = callers(holdings)
     rows = "".join(
         _tool_row(t, able.get(t.name, []), usage.tools.get(t.name, ToolUse()), health, descriptions)
@@ -53,7 +55,7 @@ def tools_page(
         f"{html.moment(usage.since)} (the last 24 hours of the audit trail, read among its newest "
         f"{SCAN_BOUND:,} events). "
         "The error rate is upstream errors over calls that reached the upstream; refusals by the "
-        f"gateway are counted apart.</p>{cut}{table}"
+        f"gateway are counted apart.</p>{overview}{cut}{table}"
     )
 
 

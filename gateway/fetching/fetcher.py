@@ -133,6 +133,11 @@ class DocumentFetcher:
 
     async def fetch_json(self, url: str) -> dict[str, Any]:
         """The JSON object at ``url``, from the cache when still fresh; :class:`FetchError` otherwise."""
+        return self._decode(await self.fetch_bytes(url))
+
+    async def fetch_bytes(self, url: str) -> bytes:
+        """The body of the JSON document at ``url`` as it came, by the same steps, not parsed here:
+        for a caller with a parser of its own bounds (an OpenAPI document, OA-3)."""
         if self._closed:
             raise FetchError("the fetcher is closed")
         cached = self._cache.get(url)
@@ -140,20 +145,19 @@ class DocumentFetcher:
             expires_at, body = cached
             if expires_at > self._clock.now():
                 self._cache.move_to_end(url)
-                return self._decode(body)
+                return body
             del self._cache[url]
         try:
             with anyio.fail_after(self._policy.timeout):
                 body, lifetime = await self._fetch(url)
         except TimeoutError:
             raise FetchError(f"no complete answer within {self._policy.timeout:g} s") from None
-        document = self._decode(body)
         if lifetime > 0:
             self._cache[url] = (self._clock.now() + lifetime, body)
             self._cache.move_to_end(url)
             while len(self._cache) > MAX_CACHE_ENTRIES:
                 self._cache.popitem(last=False)
-        return document
+        return body
 
     async def aclose(self) -> None:
         self._closed = True

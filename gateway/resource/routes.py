@@ -33,7 +33,8 @@ from gateway.resource.resource_metadata import protected_resource_metadata
 from gateway.resource.step_up import StepUpRequests
 from gateway.resource.tool_directory import CatalogDirectory
 from gateway.store import StoreUnavailable
-from gateway.upstream.forwarding import ToolForwarder
+from gateway.upstream.forwarding import McpForwarder, ToolForwarder
+from gateway.upstream.rest_forwarding import RestForwarder
 
 if TYPE_CHECKING:
     from gateway.composition import Gateway
@@ -75,7 +76,12 @@ def mcp_app(gateway: Gateway) -> ASGIApp:
     metadata_url = server.endpoint(paths.resource_metadata_path(mcp.resource))
     endpoint = McpEndpoint(
         directory=CatalogDirectory(gateway.catalog),
-        forwarder=ToolForwarder(gateway.downstream_tokens, gateway.upstream),
+        forwarder=ToolForwarder(
+            {
+                "mcp": McpForwarder(gateway.downstream_tokens, gateway.upstream),
+                "openapi": RestForwarder(gateway.downstream_tokens, gateway.rest_tools, gateway.transport),
+            }
+        ),
         sessions=gateway.sessions,
         resource_metadata_url=metadata_url,
         max_body_bytes=mcp.mcp_max_body_bytes,

@@ -52,8 +52,32 @@ class AiohttpTransport:
     ) -> UpstreamReply:
         """The whole answer. For an SSE answer, ``on_event`` also gets each complete event as it
         arrives (the answer is still returned whole at the end)."""
+        return await self._exchange(name, "POST", url, body, headers, time_limit, on_event)
+
+    async def send(
+        self,
+        name: str,
+        method: str,
+        url: str,
+        body: bytes | None,
+        headers: Mapping[str, str],
+        time_limit: float,
+    ) -> UpstreamReply:
+        return await self._exchange(name, method, url, body, headers, time_limit, None)
+
+    async def _exchange(
+        self,
+        name: str,
+        method: str,
+        url: str,
+        body: bytes | None,
+        headers: Mapping[str, str],
+        time_limit: float,
+        on_event: EventReceiver | None,
+    ) -> UpstreamReply:
         try:
-            async with self._client().post(
+            async with self._client().request(
+                method,
                 url,
                 data=body,
                 headers=dict(headers),

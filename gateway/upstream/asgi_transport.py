@@ -80,6 +80,29 @@ class AsgiTransport:
         on_event: EventReceiver | None = None,
     ) -> UpstreamReply:
         """The whole answer of the app mapped to ``url``; SSE events reach ``on_event`` as sent."""
+        return await self._exchange(name, "POST", url, body, headers, time_limit, on_event)
+
+    async def send(
+        self,
+        name: str,
+        method: str,
+        url: str,
+        body: bytes | None,
+        headers: Mapping[str, str],
+        time_limit: float,
+    ) -> UpstreamReply:
+        return await self._exchange(name, method, url, body or b"", headers, time_limit, None)
+
+    async def _exchange(
+        self,
+        name: str,
+        method: str,
+        url: str,
+        body: bytes,
+        headers: Mapping[str, str],
+        time_limit: float,
+        on_event: EventReceiver | None,
+    ) -> UpstreamReply:
         app = self._app_for(url)
         if app is None:
             raise UpstreamFailure(f"upstream {name} is unreachable")
@@ -89,7 +112,7 @@ class AsgiTransport:
                 # A task of its own, so context variables the app sets stay its own, as they would
                 # in a server of its own.
                 async with anyio.create_task_group() as group:
-                    group.start_soon(exchange.run, app, _scope(url, body, headers))
+                    group.start_soon(exchange.run, app, _scope(method, url, body, headers))
         except TimeoutError:
             raise UpstreamFailure(f"upstream {name} did not answer within {time_limit:g} s") from None
         return exchange.reply()
@@ -98,8 +121,8 @@ class AsgiTransport:
         """Nothing to release: there are no connections."""
 
 
-def _scope(url: str, body: bytes, headers: Mapping[str, str]) -> dict[str, Any]:
-    """The HTTP scope a server would build for this POST (ASGI 3, HTTP spec 2.3)."""
+def _scope(method: str, url: str, body: bytes, headers: Mapping[str, str]) -> dict[str, Any]:
+    """The HTTP scope a server would build for this request (ASGI 3, HTTP spec 2.3)."""
     parts = urlsplit(url)
     sent = {"host": parts.netloc, "content-length": str(len(body))}
     sent.update((field.lower(), value) for field, value in headers.items())
@@ -107,7 +130,7 @@ def _scope(url: str, body: bytes, headers: Mapping[str, str]) -> dict[str, Any]:
         "type": "http",
         "asgi": {"version": "3.0", "spec_version": "2.3"},
         "http_version": "1.1",
-        "method": "POST",
+        "method": method,
         "scheme": parts.scheme,
         "path": unquote(parts.path) or "/",
         "raw_path": (parts.path or "/").encode(),

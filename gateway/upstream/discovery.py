@@ -1,7 +1,7 @@
-"""Discovering each upstream's tools: ``tools/list`` (all pages) with a token minted for discovery.
+"""Discovering each upstream's tools, from the :class:`~gateway.upstream.tool_sources.ToolSource`
+of its kind: an MCP server's ``tools/list``, a REST API's OpenAPI document.
 
-The discovery token names the gateway itself as subject and client, is made for the upstream's
-audience only, carries no scope and lives one minute. An upstream that fails or answers garbage
+An upstream that fails or answers garbage
 is marked unhealthy and logged; the rest of the catalogue keeps serving. Each answer's tool
 definitions are settled against the pins (:mod:`gateway.upstream.pin_keeper`, TP-2) before the
 catalogue takes it, so it serves only approved definitions; a store that cannot tell the pins
@@ -15,24 +15,21 @@ health report; a server's first failure after a success, and its recovery, are a
 from __future__ import annotations
 
 import logging
+from collections.abc import Mapping
 from dataclasses import dataclass
 from typing import Any
 
 from gateway.audit import AuditLog
 from gateway.clock import Clock
-from gateway.oauth.tokens.access_tokens import AccessTokenIssuer
 from gateway.oauth.tokens.audiences import Targets
-from gateway.upstream.mcp_client import UpstreamClient
 from gateway.upstream.pin_keeper import PinKeeper
+from gateway.upstream.tool_sources import DISCOVERY_SUBJECT, MAX_PAGES, MAX_TOOLS_PER_SERVER, ToolSource
 from gateway.upstream.transport import UpstreamFailure
 from tools_registry.catalog import Catalog
-from tools_registry.servers import UpstreamServer
+from tools_registry.servers import Kind, UpstreamServer
 
 logger = logging.getLogger("mcp_gateway.discovery")
-DISCOVERY_SUBJECT = "mcp-gateway"
-MAX_PAGES = 100
-MAX_TOOLS_PER_SERVER = 5000
-"""More tools than this from one upstream is refused as a whole (an upstream flooding the catalogue)."""
+__all__ = ["DISCOVERY_SUBJECT", "MAX_PAGES", "MAX_TOOLS_PER_SERVER", "Attempts", "Discovery"]
 
 
 @dataclass
@@ -47,8 +44,7 @@ class Attempts:
 class Discovery:
     def __init__(
         self,
-        client: UpstreamClient,
-        issuer: AccessTokenIssuer,
+        sources: Mapping[Kind, ToolSource],
         catalog: Catalog,
         targets: Targets,
         *,
@@ -56,10 +52,10 @@ class Discovery:
         audit: AuditLog,
         pins: PinKeeper | None = None,
     ) -> None:
-        """``pins``: settles each answer's definitions against the pins (TP-2); None serves every
-        tool an upstream lists (tests of parts that do not care)."""
-        self._client = client
-        self._issuer = issuer
+        """``sources``: where the tools of each kind of server come from. ``pins``: settles each
+        answer's definitions against the pins (TP-2); None serves every tool an upstream lists
+        (tests of parts that do not care)."""
+        self._sources = sources
         self._catalog = catalog
         self._targets = targets
         self._clock = clock
@@ -68,28 +64,8 @@ class Discovery:
         self.attempts: dict[str, Attempts] = {}
 
     async def list_tools(self, server: UpstreamServer) -> list[Any]:
-        token = await self._issuer.issue(
-            subject=DISCOVERY_SUBJECT,
-            client_id=DISCOVERY_SUBJECT,
-            audience=server.audience,
-            scopes=(),
-            lifetime=60,
-        )
-        tools: list[Any] = []
-        cursor: str | None = None
-        for _ in range(MAX_PAGES):
-            params = {"cursor": cursor} if cursor else {}
-            answer = await self._client.request(server, token.token, DISCOVERY_SUBJECT, "tools/list", params)
-            result = answer.get("result")
-            if not isinstance(result, dict) or not isinstance(result.get("tools"), list):
-                raise UpstreamFailure(f"upstream {server.id} answered tools/list without a tools array")
-            tools.extend(result["tools"])
-            if len(tools) > MAX_TOOLS_PER_SERVER:
-                raise UpstreamFailure(f"upstream {server.id} listed more than {MAX_TOOLS_PER_SERVER} tools")
-            cursor = result.get("nextCursor")
-            if not isinstance(cursor, str) or not cursor:
-                return tools
-        raise UpstreamFailure(f"upstream {server.id} paginated tools/list past {MAX_PAGES} pages")
+        """The server's tool definitions now, from the source of its kind."""
+        return (await self._sources[server.kind].list_tools(server)).tools
 
     async def refresh(self, server: UpstreamServer) -> dict[str, Any]:
         """Discover one server; a summary for logs and the CLI. Never raises: an upstream fault, or
@@ -108,7 +84,7 @@ class Discovery:
         else:
             self._count(server.id, attempts, result)
             return result
-        self._client.forget(server.id)
+        self._sources[server.kind].forget(server.id)
         self._catalog.mark_unhealthy(server.id, reason)
         result = {"server": server.id, "healthy": False, "reason": reason}
         self._count(server.id, attempts, result)
@@ -130,11 +106,13 @@ class Discovery:
         the exchange targets at once, so no call reaches it and no token is minted for it."""
         self._catalog.remove(server_id)
         self._targets.unregister(server_id)
-        self._client.forget(server_id)
+        for source in self._sources.values():
+            source.forget(server_id)
         self.attempts.pop(server_id, None)
 
-    async def _refresh(self, server: UpstreamServer) -> dict[str, Any]:
-        raw = await self.list_tools(server)
+    async def _refresh(self, registered: UpstreamServer) -> dict[str, Any]:
+        listing = await self._sources[registered.kind].list_tools(registered)
+        server, raw = listing.server, listing.tools
         approved = await self._pins.settle(server, self._catalog.read(server, raw)) if self._pins else None
         problems = self._catalog.replace(server, raw, approved)
         tool_scopes = {
@@ -150,6 +128,6 @@ class Discovery:
             "server": server.id,
             "healthy": healthy,
             "tools": len(raw) - len(problems),
-            "skipped": problems,
+            "skipped": [*listing.skipped, *problems],
             **({} if healthy or health is None else {"reason": health.reason}),
         }

@@ -5,12 +5,17 @@ token exchange (``aud`` = the upstream's audience, ``scope`` = the tool's scopes
 the agent, ``exp`` ≤ the agent token's). Every upstream failure becomes one JSON-RPC error
 within the upstream's timeout, naming the upstream and never carrying a token. What the upstream
 may ask of the agent during the call, and what of it is relayed, is :mod:`input_requests` (UP-5).
+
+Forwarding is a seam (:class:`CallForwarder`), one per kind of upstream: :class:`McpForwarder`
+(an MCP ``tools/call``) and :class:`~gateway.upstream.rest_forwarding.RestForwarder` (a REST API's
+operation); :class:`ToolForwarder` hands each call to the one of its server's kind. Both get the
+downstream token the same way (:func:`exchanged_token`).
 """
 
 from __future__ import annotations
 
 from collections.abc import Awaitable, Callable, Mapping
-from typing import Any
+from typing import Any, Protocol
 
 from mcp_types.jsonrpc import INTERNAL_ERROR, INVALID_PARAMS, METHOD_NOT_FOUND
 
@@ -21,7 +26,10 @@ from gateway.upstream.input_requests import InputGrant, relayed, retry_refusal
 from gateway.upstream.mcp_client import UpstreamClient
 from gateway.upstream.relay_policy import RelayPolicy
 from gateway.upstream.transport import UpstreamFailure
+from tools_registry.servers import Kind
 from tools_registry.tool_entries import CatalogTool
+
+Notify = Callable[[dict[str, Any]], Awaitable[None]]
 
 _SERVER_INFO = "io.modelcontextprotocol/serverInfo"
 RELAYED_CODES = frozenset({INVALID_PARAMS, METHOD_NOT_FOUND})
@@ -52,7 +60,60 @@ def upstream_error(server_id: str, error: Mapping[str, Any], request_id: object)
     )
 
 
+class CallForwarder(Protocol):
+    async def call(
+        self,
+        claims: Claims,
+        tool: CatalogTool,
+        params: Mapping[str, Any],
+        request_id: object,
+        on_notification: Notify | None = None,
+        client_capabilities: object = None,
+    ) -> dict[str, Any]:
+        """The tool's ``CallToolResult``; a failure to get one is raised as a :class:`JSONRPCError`
+        naming the upstream, never carrying a token."""
+        ...
+
+
 class ToolForwarder:
+    """Each call to the forwarder of its server's kind."""
+
+    def __init__(self, by_kind: Mapping[Kind, CallForwarder]) -> None:
+        self._by_kind = dict(by_kind)
+
+    async def call(
+        self,
+        claims: Claims,
+        tool: CatalogTool,
+        params: Mapping[str, Any],
+        request_id: object,
+        on_notification: Notify | None = None,
+        client_capabilities: object = None,
+    ) -> dict[str, Any]:
+        forwarder = self._by_kind[tool.server.kind]
+        return await forwarder.call(claims, tool, params, request_id, on_notification, client_capabilities)
+
+
+async def exchanged_token(
+    downstream_tokens: DownstreamTokens, claims: Claims, tool: CatalogTool, request_id: object
+) -> str:
+    """PR-5: the downstream token for ``tool``'s server audience and ``tool``'s scopes, delegated by
+    the agent; an exchange the policy refuses is the call's error, and nothing is sent upstream."""
+    server = tool.server
+    try:
+        return await downstream_tokens.token_for(claims, server.audience, tool.scopes)
+    except OAuthError as exc:
+        raise JSONRPCError(
+            INTERNAL_ERROR,
+            f"no token for upstream {server.id}: {exc.error} ({exc.description})",
+            request_id=request_id,
+            data={"upstream": server.id},
+        ) from None
+
+
+class McpForwarder:
+    """A call to an MCP server's tool: its ``tools/call``."""
+
     def __init__(self, downstream_tokens: DownstreamTokens, client: UpstreamClient) -> None:
         self._downstream_tokens = downstream_tokens
         self._client = client
@@ -63,7 +124,7 @@ class ToolForwarder:
         tool: CatalogTool,
         params: Mapping[str, Any],
         request_id: object,
-        on_notification: Callable[[dict[str, Any]], Awaitable[None]] | None = None,
+        on_notification: Notify | None = None,
         client_capabilities: object = None,
     ) -> dict[str, Any]:
         """The upstream's JSON-RPC ``result`` (or its JSON-RPC ``error``, re-raised as ours).
@@ -75,15 +136,7 @@ class ToolForwarder:
         if (refused := retry_refusal(params)) is not None:
             raise JSONRPCError(INVALID_PARAMS, refused, request_id=request_id)
         grant = InputGrant.of(client_capabilities, server.input_requests)
-        try:
-            token = await self._downstream_tokens.token_for(claims, server.audience, tool.scopes)
-        except OAuthError as exc:  # the exchange policy refused: say so, do not call upstream
-            raise JSONRPCError(
-                INTERNAL_ERROR,
-                f"no token for upstream {server.id}: {exc.error} ({exc.description})",
-                request_id=request_id,
-                data={"upstream": server.id},
-            ) from None
+        token = await exchanged_token(self._downstream_tokens, claims, tool, request_id)
         policy = RelayPolicy.of_request(params.get("_meta"))
         forwarded = {key: value for key, value in params.items() if key != "_meta"}
         forwarded["name"] = tool.upstream_name

@@ -2,7 +2,8 @@
 TP-3): the approved hash of every tool, which the catalogue then serves and nothing else.
 
 For each tool of one server's answer, :func:`tools_registry.pins.settle` decides by the server's
-``pinning`` policy and the screening's flags: a pinned hash is served; a definition policy approves
+``pinning`` policy and the flags screening gave the tool when the catalogue read it (a flagged
+definition always waits for a person, TP-7): a pinned hash is served; a definition policy approves
 is pinned now (``tool_approved`` by ``policy:<pinning>``); any other definition is recorded as
 pending once (``tool_pending``) and held until a security admin decides it
 (:mod:`gateway.upstream.pin_desk`). A pinned tool whose definition changed is also
@@ -20,7 +21,7 @@ from gateway.audit import AuditLog
 from gateway.clock import Clock
 from gateway.upstream.pin_records import PendingDefinition, Pin, PinBook
 from gateway.webhooks import Announcer
-from tools_registry.pins import Screening, no_flags, settle
+from tools_registry.pins import settle
 from tools_registry.servers import UpstreamServer
 from tools_registry.tool_entries import CatalogTool
 
@@ -40,13 +41,11 @@ class PinKeeper:
         clock: Clock,
         audit: AuditLog,
         announcer: Announcer,
-        screening: Screening = no_flags,
     ) -> None:
         self._book = book
         self._clock = clock
         self._audit = audit
         self._announcer = announcer
-        self._screening = screening
 
     async def settle(self, server: UpstreamServer, tools: Mapping[str, CatalogTool]) -> dict[str, str]:
         """The approved definition hash of each tool of ``server`` (upstream name -> hash), once the
@@ -57,13 +56,12 @@ class PinKeeper:
         approved = {name: pin.hash for name, pin in pins.items()}
         for name, tool in tools.items():
             pin = pins.get(name)
-            flags = tuple(self._screening(tool.definition))
             outcome = settle(
                 server.pinning,
                 first_discovery=first,
                 pinned_hash=pin.hash if pin is not None else None,
                 current_hash=tool.definition_hash,
-                flags=flags,
+                flags=tool.flags,
             )
             waiting = pending.get(name)
             if outcome == "pinned":
@@ -72,7 +70,7 @@ class PinKeeper:
             elif outcome == "pin":
                 approved[name] = await self._pin_by_policy(server, tool, pin, waiting is not None)
             elif waiting is None or waiting.hash != tool.definition_hash:
-                await self._hold(server, tool, pin, flags)
+                await self._hold(server, tool, pin)
         if first:
             await self._book.mark_settled(server.id, self._clock.now())
         return approved
@@ -94,9 +92,7 @@ class PinKeeper:
         await self._announce("tool.approved", "approved", facts | {"by": by})
         return new.hash
 
-    async def _hold(
-        self, server: UpstreamServer, tool: CatalogTool, pin: Pin | None, flags: tuple[str, ...]
-    ) -> None:
+    async def _hold(self, server: UpstreamServer, tool: CatalogTool, pin: Pin | None) -> None:
         previous = pin.hash if pin is not None else None
         record = PendingDefinition(
             server.id,
@@ -105,15 +101,16 @@ class PinKeeper:
             tool.definition,
             previous,
             self._clock.now(),
-            flags,
+            tool.flags,
+            tool.removed,
         )
         await self._book.put_pending(record)
         facts = pin_facts(server.id, tool.upstream_name, tool.definition_hash, previous)
         if pin is not None:
             self._audit.record("tool_changed", outcome="held", **facts)
             await self._announce("tool.changed", "held", facts)
-        self._audit.record("tool_pending", outcome="pending", flags=list(flags), **facts)
-        await self._announce("tool.pending", "pending", facts | {"flags": list(flags)})
+        self._audit.record("tool_pending", outcome="pending", flags=list(tool.flags), **facts)
+        await self._announce("tool.pending", "pending", facts | {"flags": list(tool.flags)})
 
     async def _announce(self, event: str, outcome: str, facts: dict[str, Any]) -> None:
         await self._announcer.announce(event, facts | {"outcome": outcome})

@@ -57,7 +57,9 @@ class PendingDefinition:
     """The hash pinned when it was seen: None for a new tool."""
     first_seen_at: float
     flags: tuple[str, ...] = ()
-    """What screening said of it: a flagged definition is never approved by policy."""
+    """What screening flagged in it: a flagged definition is never approved by policy (TP-7)."""
+    removed: tuple[str, ...] = ()
+    """What screening removed from its text (invisible characters, TS-3): agents see it without."""
     status: PendingStatus = "pending"
     decided_by: str | None = None
     decided_at: float | None = None
@@ -67,7 +69,8 @@ class PendingDefinition:
         return replace(self, status="rejected", decided_by=by, decided_at=at, reason=reason)
 
     def public_view(self, diff: str = "") -> dict[str, Any]:
-        view = asdict(self) | {"definition": dict(self.definition), "flags": list(self.flags)}
+        view = asdict(self) | {"definition": dict(self.definition)}
+        view |= {"flags": list(self.flags), "removed": list(self.removed)}
         return view | {"diff": diff}
 
 
@@ -107,6 +110,14 @@ class PinBook:
     async def drop_pending(self, server_id: str, tool: str) -> None:
         await self.store.delete_record(PENDING, record_id(server_id, tool))
 
+    async def forget_server(self, server_id: str) -> None:
+        """Forget every pin and pending definition of a removed server, and its first-use mark
+        (TP-8): the same id registered again is a new registration."""
+        for collection in (PINS, PENDING):
+            for tool in await self._of(collection, server_id):
+                await self.store.delete_record(collection, record_id(server_id, tool))
+        await self.store.delete_record(SETTLED_SERVERS, server_id)
+
     async def settled(self, server_id: str) -> bool:
         """Whether the server's first discovery was settled already (first-use is spent)."""
         return await self.store.get_record(SETTLED_SERVERS, server_id) is not None
@@ -122,7 +133,8 @@ class PinBook:
 
 def _pending(value: str) -> PendingDefinition:
     data = json.loads(value)
-    return PendingDefinition(**data | {"flags": tuple(data.get("flags", ()))})
+    listed = {member: tuple(data.get(member, ())) for member in ("flags", "removed")}
+    return PendingDefinition(**data | listed)
 
 
 def _json(value: Any) -> str:

@@ -1,7 +1,9 @@
 """The upstream transport seam: how one request reaches an upstream MCP server and its answer returns.
 
 :class:`~gateway.upstream.mcp_client.UpstreamClient` speaks MCP through an
-:class:`UpstreamTransport`. There are two, in the pattern of httpx's transports:
+:class:`UpstreamTransport` (``post``), and :mod:`gateway.upstream.rest_forwarding` calls REST APIs
+through the same one (``send``, any method), so both kinds of upstream have the same limits.
+There are two, in the pattern of httpx's transports:
 ``AiohttpTransport`` (:mod:`gateway.upstream.aiohttp_transport`: production, a pooled aiohttp
 session on real sockets) and ``AsgiTransport`` (:mod:`gateway.upstream.asgi_transport`: ASGI apps
 called in process, for tests that need no socket). Both keep the same contract:
@@ -59,6 +61,19 @@ class UpstreamTransport(Protocol):
         For an SSE answer, ``on_event`` also gets each complete event as it arrives.
         Raises :class:`UpstreamFailure` when no whole answer came within ``time_limit`` seconds.
         """
+        ...
+
+    async def send(
+        self,
+        name: str,
+        method: str,
+        url: str,
+        body: bytes | None,
+        headers: Mapping[str, str],
+        time_limit: float,
+    ) -> UpstreamReply:
+        """Any request (a REST API's operation: ``GET``, ``DELETE`` …) to the upstream called
+        ``name``; the whole answer, within the same limits as :meth:`post`."""
         ...
 
     async def aclose(self) -> None:
