@@ -92,6 +92,10 @@ class PinBook:
     async def put_pin(self, pin: Pin) -> None:
         await self.store.put_record(PINS, record_id(pin.server_id, pin.tool), _json(pin.public_view()))
 
+    async def drop_pin(self, server_id: str, tool: str) -> None:
+        """Withdraw a pin (a policy's, of a definition screening flags now: TP-9)."""
+        await self.store.delete_record(PINS, record_id(server_id, tool))
+
     async def pending(self, server_id: str | None = None) -> list[PendingDefinition]:
         """Pending and rejected definitions (of one server, or all), by server then tool."""
         records = await self.store.list_records(PENDING)
