@@ -31,7 +31,6 @@ from tools_registry.pins import settle
 from tools_registry.servers import UpstreamServer
 from tools_registry.tool_entries import CatalogTool
 
-
 POLICY = "policy:"
 """How a pin approved by a server's ``pinning`` policy, not by a person, names its approver."""
 
