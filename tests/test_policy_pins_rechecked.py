@@ -9,13 +9,10 @@ The pins are written as an older gateway would have left them; discovery then ru
 
 from __future__ import annotations
 
-from typing import Any
-
 import pytest
 
 from gateway.upstream.pin_records import Pin
-from gateway.upstream.tool_sources import Listing
-from tests.support.pinned_discovery import PinnedDiscovery
+from tests.support.pinned_discovery import Listed, PinnedDiscovery
 from tools_registry.pins import definition_hash, definition_of
 from tools_registry.servers import UpstreamServer
 
@@ -28,17 +25,6 @@ POISONED = {
     "inputSchema": {"type": "object"},
 }
 PLAIN = {"name": "add", "description": "Adds two numbers.", "inputSchema": {"type": "object"}}
-
-
-class Listed:
-    def __init__(self, *tools: dict[str, Any]) -> None:
-        self.tools = list(tools)
-
-    async def list_tools(self, server: UpstreamServer) -> Listing:
-        return Listing(server, self.tools)
-
-    def forget(self, server_id: str) -> None:
-        pass
 
 
 async def pinned_before_screening(approved_by: str) -> PinnedDiscovery:

@@ -86,6 +86,7 @@ class PinKeeper:
                 await self._hold(server, tool, pin)
         if first:
             await self._book.mark_settled(server.id, self._clock.now())
+        await self._book.unmark_orphaned(server.id)  # a replica that has it registered (TP-10)
         return approved
 
     async def _pin_by_policy(

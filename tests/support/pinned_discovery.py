@@ -26,7 +26,7 @@ from gateway.upstream.openapi_source import OpenApiToolSource
 from gateway.upstream.pin_desk import PinDesk
 from gateway.upstream.pin_keeper import PinKeeper
 from gateway.upstream.pin_records import PinBook
-from gateway.upstream.tool_sources import ToolSource
+from gateway.upstream.tool_sources import Listing, ToolSource
 from tools_registry.catalog import Catalog
 from tools_registry.servers import UpstreamServer
 
@@ -61,6 +61,19 @@ class KeptDocument:
         return self.text
 
 
+class Listed:
+    """An MCP server's ``tools/list``: the same tools every time (a test may change ``tools``)."""
+
+    def __init__(self, *tools: dict[str, Any]) -> None:
+        self.tools = list(tools)
+
+    async def list_tools(self, server: UpstreamServer) -> Listing:
+        return Listing(server, self.tools)
+
+    def forget(self, server_id: str) -> None:
+        pass
+
+
 @dataclass
 class Announced:
     events: list[tuple[str, dict[str, Any]]] = field(default_factory=list)
@@ -75,9 +88,10 @@ class Announced:
 class PinnedDiscovery:
     """One catalogue discovered through ``sources``, pinned in a memory store."""
 
-    def __init__(self, sources: Mapping[Any, ToolSource]) -> None:
+    def __init__(self, sources: Mapping[Any, ToolSource], store: MemoryStore | None = None) -> None:
+        """``store``: another replica's, to share its pins."""
         self.clock = FrozenClock(1_700_000_000.0)
-        self.store = MemoryStore()
+        self.store = store or MemoryStore()
         self.book = PinBook(self.store)
         self.catalog = Catalog()
         self.announced = Announced()
