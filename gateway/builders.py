@@ -71,10 +71,11 @@ def browser_state(settings: Settings, store: Store, clock: Clock, marks: NotBefo
     )
 
 
-def server_registry(settings: Settings, store: Store, admin_resource: str) -> PinnedRegistry:
+def server_registry(settings: Settings, store: Store, admin_resource: str, clock: Clock) -> PinnedRegistry:
     """The upstream servers, with the audiences none of them may hold (UP-4): the gateway's own
     resource, admin API and issuer, and the configured resources and exchange targets. Removing
-    one forgets its pins (TP-8)."""
+    one forgets its pins (TP-8); at the first listing (the refresher's, at startup) the pins of
+    servers registered nowhere are pruned after a grace (TP-10)."""
     tokens = settings.tokens
     reserved = (
         settings.mcp.resource,
@@ -89,6 +90,7 @@ def server_registry(settings: Settings, store: Store, admin_resource: str) -> Pi
         configured_servers(with_document_text(table) for table in settings.servers),
         reserved_audiences=reserved,
         separator=settings.mcp.tool_namespace_separator,
+        prune_clock=clock.now,
     )
 
 

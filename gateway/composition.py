@@ -233,7 +233,7 @@ def build_gateway(
     )
 
     # -- client of the upstream tools -------------------------------------------------------------
-    servers = builders.server_registry(settings, store, admin_resource)
+    servers = builders.server_registry(settings, store, admin_resource, clock)
     catalog = Catalog(
         separator=settings.mcp.tool_namespace_separator, clock=clock.now, namespaces=servers.namespaces
     )

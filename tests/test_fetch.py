@@ -592,6 +592,54 @@ async def test_failures_are_not_cached(server: Server, loopback_fetcher: Documen
 
 
 @pytest.mark.anyio
+async def test_a_body_that_does_not_decode_is_not_cached(
+    server: Server, loopback_fetcher: DocumentFetcher
+) -> None:
+    """``/not-json`` has the default cache lifetime: a body that is not JSON must not keep failing
+    from the cache until it expires, it is fetched again (the document may be fixed by then)."""
+    for _ in range(2):
+        with pytest.raises(FetchError, match="not valid JSON"):
+            await loopback_fetcher.fetch_json(server.url("/not-json"))
+    assert server.state.hits("/not-json") == 2
+
+
+@pytest.mark.anyio
+async def test_fetch_bytes_returns_the_body_as_it_came_and_caches_it(
+    server: Server, loopback_fetcher: DocumentFetcher
+) -> None:
+    url = server.url("/not-json")
+    assert await loopback_fetcher.fetch_bytes(url) == b"{this is not json"
+    assert await loopback_fetcher.fetch_bytes(url) == b"{this is not json"
+    assert server.state.hits("/not-json") == 1
+    with pytest.raises(FetchError, match="not valid JSON"):  # not taken from the cache as JSON
+        await loopback_fetcher.fetch_json(url)
+    assert server.state.hits("/not-json") == 2
+
+
+@pytest.mark.anyio
+@pytest.mark.parametrize("address", ["10.0.0.1", "169.254.169.254", "::ffff:127.0.0.1"])
+async def test_fetch_bytes_refuses_a_private_address_without_connecting(
+    address: str, listener: Listener, connects: list[tuple[str, int]], fetcher_factory: Any
+) -> None:
+    fetcher = fetcher_factory(TableResolver({"docs.attacker.example": [address]}))
+    with pytest.raises(FetchError, match="not allowed"):
+        await fetcher.fetch_bytes(f"https://docs.attacker.example:{listener.port}/openapi.json")
+    assert connects == []
+    assert listener.accepted() == 0
+
+
+@pytest.mark.anyio
+async def test_fetch_bytes_follows_no_redirect_and_refuses_what_is_not_json(
+    server: Server, loopback_fetcher: DocumentFetcher
+) -> None:
+    with pytest.raises(FetchError, match="redirects are not followed"):
+        await loopback_fetcher.fetch_bytes(server.url("/redirect"))
+    with pytest.raises(FetchError, match="is not JSON"):
+        await loopback_fetcher.fetch_bytes(server.url("/html"))
+    assert server.state.hits("/jwks") == 0
+
+
+@pytest.mark.anyio
 async def test_the_cache_is_bounded_and_evicts_the_least_recently_used(
     server: Server, loopback_fetcher: DocumentFetcher, monkeypatch: pytest.MonkeyPatch
 ) -> None:

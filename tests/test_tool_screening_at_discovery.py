@@ -1,7 +1,7 @@
 """Screening where it acts (TS-9, TP-8): the catalogue screens each definition as discovery reads
 it, and the registry forgets a removed server's pins.
 
-The catalogue is driven directly (``Catalog.read`` then ``Catalog.replace``, as discovery does);
+The catalogue is driven directly (``Catalog.reader`` then ``Catalog.replace``, as discovery does);
 the end-to-end behaviour, through a running gateway, is in ``test_tool_pinning_end_to_end.py``.
 """
 
@@ -87,8 +87,8 @@ def test_ts9_an_answer_is_screened_once_per_discovery_and_never_when_listed(
     monkeypatch.setattr(tool_entries, "screen", counting)
     catalog = Catalog()
     answer = [forecast(), {"name": "alerts"}]
-    catalog.read(WEATHER, answer)  # discovery reads for the pins, then replaces with the same answer
-    catalog.replace(WEATHER, answer)
+    found = catalog.reader(WEATHER)(answer)  # discovery reads for the pins, then replaces with it
+    catalog.replace(WEATHER, answer, found=found)
     assert screened == ["get_forecast", "alerts"]
     for _ in range(3):
         catalog.list_page({"weather"})

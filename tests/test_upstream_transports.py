@@ -185,6 +185,48 @@ async def test_a_redirect_is_an_answer_and_is_not_followed(upstream: Upstream) -
     assert upstream.app.paths == ["/redirect"]
 
 
+# -- send: any method (a REST API's operations), the same limits -----------------------------------
+
+
+@pytest.mark.parametrize("method", ["GET", "DELETE"])
+async def test_send_carries_a_bodyless_request_and_returns_the_whole_answer(
+    upstream: Upstream, method: str
+) -> None:
+    headers = {"Authorization": "Bearer downstream", "Accept": "application/json"}
+    reply = await upstream.transport.send(NAME, method, upstream.url + "/json?id=7", None, headers, 10)
+    assert (reply.status, reply.content_type) == (200, "application/json")
+    assert json.loads(reply.body) == {
+        "method": method,
+        "query": "id=7",
+        "authorization": "Bearer downstream",
+        "body": "",
+    }
+
+
+@pytest.mark.parametrize("method", ["GET", "DELETE"])
+async def test_send_keeps_the_body_cap(upstream: Upstream, method: str) -> None:
+    with pytest.raises(UpstreamFailure, match=f"^upstream {NAME} answered with more than {BODY_CAP} bytes$"):
+        await upstream.transport.send(NAME, method, upstream.url + "/large", None, {}, 10)
+
+
+@pytest.mark.parametrize("method", ["GET", "DELETE"])
+async def test_send_keeps_the_time_limit(upstream: Upstream, method: str) -> None:
+    with pytest.raises(UpstreamFailure, match=f"^upstream {NAME} did not answer within 0.2 s$"):
+        await upstream.transport.send(NAME, method, upstream.url + "/slow", None, {}, 0.2)
+
+
+@pytest.mark.parametrize("method", ["GET", "DELETE"])
+async def test_send_follows_no_redirect(upstream: Upstream, method: str) -> None:
+    reply = await upstream.transport.send(NAME, method, upstream.url + "/redirect", None, {}, 10)
+    assert reply.status == 307
+    assert upstream.app.paths == ["/redirect"]
+
+
+async def test_send_to_an_unreachable_upstream_fails(upstream: Upstream) -> None:
+    with pytest.raises(UpstreamFailure, match=f"^upstream {NAME} is unreachable$"):
+        await upstream.transport.send(NAME, "GET", upstream.unreachable_url, None, {}, 10)
+
+
 # -- the in-process transport's own rules ---------------------------------------------------------
 
 

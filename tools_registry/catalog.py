@@ -22,12 +22,18 @@ unhealthy server, neither listed nor found, and :meth:`Catalog.unavailable` says
 approval. :meth:`Catalog.approve` serves it once its hash is approved. The decision is taken here,
 when the answer is taken, so ``tools/list`` and ``tools/call`` pay nothing for it.
 
-Screening (TS-9): each entry is screened as :meth:`Catalog.replace` (or :meth:`Catalog.read`)
-reads it (:func:`tools_registry.tool_entries.read_tool`): a refused one is skipped with its reason,
+Screening (TS-9): each entry is screened as the catalogue reads it
+(:func:`tools_registry.tool_entries.read_tool`): a refused one is skipped with its reason,
 agents see the cleaned one, and its flags travel with the tool to the pin keeper (TP-7). A claim on
 another server's namespace (TS-7) is judged against every registered server, discovered or not:
 the ``namespaces`` callable (the gateway passes its registry's), never the servers discovered so
 far, so what is exposed does not depend on the order of discovery (UP-6).
+
+Reading is pure and may run off the event loop: screening costs about 0.4 ms per definition, two
+seconds for one server at the 5,000-tool cap, so discovery runs :meth:`Catalog.reader`'s function
+in a worker thread and hands its result to :meth:`Catalog.replace`, which alone changes the
+catalogue, on the loop. The reader is fixed on the loop (the separator, and the namespaces read
+then), so the thread touches nothing the loop may change meanwhile.
 
 ``tools/list`` for an agent is :meth:`Catalog.visible_to` (the tools whose every scope its token
 covers: :mod:`tools_registry.visibility`), sorted by exposed name, then paged
@@ -39,6 +45,7 @@ from __future__ import annotations
 import logging
 import time
 from collections.abc import Callable, Collection, Mapping
+from functools import partial
 from typing import Any
 
 from tools_registry.catalog_entries import ServerEntry, ServerHealth
@@ -81,25 +88,29 @@ class Catalog:
         self._index: VisibilityIndex | None = None
         self._cache: dict[frozenset[str], list[CatalogTool]] = {}
         self._namespaces = namespaces
-        self._last_read: tuple[UpstreamServer, list[Any], Read] | None = None
 
     # -- changes ------------------------------------------------------------------------------
     def replace(
-        self, server: UpstreamServer, raw_tools: Any, approved: Mapping[str, str] | None = None
+        self,
+        server: UpstreamServer,
+        raw_tools: Any,
+        approved: Mapping[str, str] | None = None,
+        found: Read | None = None,
     ) -> list[str]:
         """Take ``server``'s ``tools/list`` answer (the ``tools`` array) as its whole tool set.
 
         Returns what was skipped, one line each. Garbage (not a list, or a non-empty list with no
         usable tool) marks the server unhealthy and keeps its previous tools hidden. ``approved``:
         the approved definition hash per upstream tool name; a tool of another hash is held (None:
-        nothing is pinned, every tool is served).
+        nothing is pinned, every tool is served). ``found``: this very answer as :meth:`reader`
+        read it already (discovery reads it in a worker thread, for the pins), so its definitions
+        are screened once, not twice.
         """
         if not isinstance(raw_tools, list):
             reason = f"tools/list answered {type(raw_tools).__name__}, not a list of tools"
             self.mark_unhealthy(server.id, reason, server=server)
             return [reason]
-        tools, problems = self._read(server, raw_tools)
-        self._last_read = None
+        tools, problems = found if found is not None else self.reader(server)(raw_tools)
         if problems:
             logger.warning("upstream %s: %d tool(s) skipped: %s", server.id, len(problems), problems[0])
         if raw_tools and not tools:
@@ -125,21 +136,15 @@ class Catalog:
             logger.warning("upstream %s: %d tool name(s) withheld: %s", server.id, len(withheld), withheld[0])
         return [*problems, *withheld]
 
-    def _read(self, server: UpstreamServer, raw_tools: list[Any]) -> Read:
-        """:func:`tools_registry.tool_entries.read_tools` of one answer. Discovery reads an answer
-        (for the pins) and then replaces with that same list: the last answer read is remembered
-        until :meth:`replace` takes it, so its definitions are screened once, not twice."""
-        last = self._last_read
-        if last is not None and last[0] is server and last[1] is raw_tools:
-            return last[2]
-        namespaces = {*self._namespaces(), server.id}
-        found = read_tools(server, raw_tools, self._separator, namespaces)
-        self._last_read = (server, raw_tools, found)
-        return found
+    def reader(self, server: UpstreamServer) -> Callable[[list[Any]], Read]:
+        """How an answer of ``server`` is read (:func:`tools_registry.tool_entries.read_tools`), fixed
+        now: a pure function of the answer, which a worker thread may run while the loop goes on."""
+        namespaces = frozenset({*self._namespaces(), server.id})
+        return partial(read_tools, server, separator=self._separator, namespaces=namespaces)
 
     def read(self, server: UpstreamServer, raw_tools: list[Any]) -> dict[str, CatalogTool]:
         """The usable tools of one answer by upstream name, as :meth:`replace` would take them."""
-        return self._read(server, raw_tools)[0]
+        return self.reader(server)(raw_tools)[0]
 
     def approve(self, server_id: str, upstream_name: str, definition_hash: str) -> bool:
         """Serve a held tool now that ``definition_hash`` is approved; True when it was held with it."""

@@ -3,7 +3,8 @@ discovery does with a definition that is not pinned.
 
 A tool's *definition* is what its upstream says about it, before the gateway changes anything
 (its name at the upstream, ``title``, ``description``, ``inputSchema``, ``outputSchema``,
-``annotations``; an operator's description override is not part of it). Its hash is the SHA-256
+``annotations``, and for a REST tool the scopes its document requires, :data:`DOCUMENT_SCOPES`; an
+operator's description override or scopes are not part of it). Its hash is the SHA-256
 of its canonical JSON (keys sorted, no whitespace, UTF-8)::
 
     >>> definition_hash({"name": "echo", "inputSchema": {"type": "object"}})[:12]
@@ -33,7 +34,24 @@ from typing import Any, Literal
 PINNING_POLICIES = ("review", "first-use", "trusted")
 DEFAULT_PINNING = "first-use"
 """The operator's registration is the act of trust; the first discovery follows it at once."""
-DEFINITION_MEMBERS = ("name", "title", "description", "inputSchema", "outputSchema", "annotations")
+DOCUMENT_SCOPES = "requiredScopes"
+"""The member of a REST tool's definition holding the scopes its OpenAPI document requires (OA-7).
+
+They are the upstream's words as much as its description: a re-fetched document that weakens them
+(``notes:write`` to ``notes:read``, or no security requirement) changes what a token needs to call
+the tool, so they are hashed and pinned with the rest and a change is held like any other. The
+operator's ``tool_scopes`` and ``default_scopes`` are not in it (the operator's decision, not the
+upstream's). Agents never see it (it is not a member of MCP's ``Tool``); an MCP server's entry
+never has it counted, so only a REST tool's document speaks through it."""
+DEFINITION_MEMBERS = (
+    "name",
+    "title",
+    "description",
+    "inputSchema",
+    "outputSchema",
+    "annotations",
+    DOCUMENT_SCOPES,
+)
 
 Outcome = Literal["pinned", "pin", "wait"]
 """``pinned``: its hash is the approved one; ``pin``: policy approves it now; ``wait``: it waits."""
@@ -43,10 +61,12 @@ def canonical(value: Any) -> str:
     return json.dumps(value, sort_keys=True, separators=(",", ":"), ensure_ascii=False)
 
 
-def definition_of(raw: Mapping[str, Any]) -> dict[str, Any]:
+def definition_of(raw: Mapping[str, Any], *, document_scopes: bool = False) -> dict[str, Any]:
     """The definition in one ``tools/list`` entry: its members of :data:`DEFINITION_MEMBERS` that
-    are present and not null (``inputSchema`` defaults to ``{"type": "object"}``, as it is listed)."""
-    found = {member: raw.get(member) for member in DEFINITION_MEMBERS}
+    are present and not null (``inputSchema`` defaults to ``{"type": "object"}``, as it is listed);
+    :data:`DOCUMENT_SCOPES` only for a REST tool (``document_scopes``)."""
+    members = DEFINITION_MEMBERS if document_scopes else DEFINITION_MEMBERS[:-1]
+    found = {member: raw.get(member) for member in members}
     found["inputSchema"] = raw.get("inputSchema", {"type": "object"})
     return {member: value for member, value in found.items() if value is not None}
 
@@ -94,6 +114,7 @@ def definition_diff(pinned: Mapping[str, Any] | None, pending: Mapping[str, Any]
 
 __all__ = [
     "DEFAULT_PINNING",
+    "DOCUMENT_SCOPES",
     "PINNING_POLICIES",
     "definition_diff",
     "definition_hash",

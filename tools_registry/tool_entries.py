@@ -10,7 +10,8 @@ Every entry is screened here, when discovery reads it and never on ``tools/list`
 ``tools/call`` (TS-9, :func:`tools_registry.screening.screen`): a refused definition is skipped with
 the screening's reason; what agents see is the cleaned definition (invisible characters removed);
 the flags travel with the tool, so pinning never approves it by policy (TP-7). The definition's
-hash stays that of the upstream's own text (TP-1): a change of hidden characters is a change.
+hash stays that of the upstream's own text (TP-1): a change of hidden characters is a change. A
+REST tool's definition holds the scopes its document requires (OA-7), hashed and never shown.
 """
 
 from __future__ import annotations
@@ -19,7 +20,7 @@ from collections.abc import Collection, Mapping
 from dataclasses import dataclass, field
 from typing import Any
 
-from tools_registry.pins import definition_hash, definition_of
+from tools_registry.pins import DOCUMENT_SCOPES, definition_hash, definition_of
 from tools_registry.screening import screen
 from tools_registry.servers import TOOL_NAME, UpstreamServer
 from tools_registry.tool_names import DEFAULT_SEPARATOR, exposed_name
@@ -81,8 +82,9 @@ def read_tool(
     ``separator`` and screened against the other servers' ``namespaces`` (TS-7; ``server``'s own
     id may be among them); :class:`SkippedEntry` when it cannot be exposed."""
     upstream = _checked_name(raw)
-    definition = definition_of(raw)
+    definition = definition_of(raw, document_scopes=server.kind == "openapi")
     for label, kind, what in (
+        (DOCUMENT_SCOPES, list | None, "a list"),
         ("inputSchema", dict, "an object"),
         ("outputSchema", dict | None, "an object"),
         ("annotations", dict | None, "an object"),

@@ -17,7 +17,8 @@ Every fetch goes through the same steps, each a refusal point (:class:`FetchErro
    goes past the cap), all within one total deadline;
 5. successful documents are cached (LRU, bounded) for ``Cache-Control: max-age`` (minus ``Age``,
    clamped), ``default_cache_seconds`` when there is none, and not at all for ``no-store`` /
-   ``no-cache`` / ``max-age=0``.
+   ``no-cache`` / ``max-age=0``; for :meth:`DocumentFetcher.fetch_json`, only a body that decodes
+   to a JSON object is a success (one that does not is fetched again next time).
 
 Library choice: ``httpx2`` rather than ``aiohttp``. It is the project's declared HTTP dependency (the
 ``mcp`` SDK's own client), while ``aiohttp`` is only incidentally installed and not declared. It pins
@@ -31,11 +32,13 @@ off so no proxy or ``SSL_CERT_*`` variable can redirect or weaken a fetch.
 
 from __future__ import annotations
 
+import contextlib
 import json
 import ssl
 from collections import OrderedDict
+from collections.abc import Callable
 from dataclasses import dataclass
-from typing import Any
+from typing import Any, TypeVar
 
 import anyio
 import httpx2
@@ -45,6 +48,8 @@ from gateway.fetching.addresses import Resolver
 from gateway.fetching.destinations import Destination, DestinationRefused, Destinations, pinned_client
 
 __all__ = ["DocumentFetcher", "FetchError", "FetchPolicy"]
+
+T = TypeVar("T")
 
 MAX_CACHE_ENTRIES = 1024
 """How many documents the cache holds; the least recently used one goes first."""
@@ -132,32 +137,41 @@ class DocumentFetcher:
         self._closed = False
 
     async def fetch_json(self, url: str) -> dict[str, Any]:
-        """The JSON object at ``url``, from the cache when still fresh; :class:`FetchError` otherwise."""
-        return self._decode(await self.fetch_bytes(url))
+        """The JSON object at ``url``, from the cache when still fresh; :class:`FetchError` otherwise.
+
+        A body that is not a JSON object is never cached: a document that fails to decode is
+        fetched again next time (it may be fixed by then), not refused from the cache until it
+        expires."""
+        return await self._fetched(url, self._decode)
 
     async def fetch_bytes(self, url: str) -> bytes:
         """The body of the JSON document at ``url`` as it came, by the same steps, not parsed here:
         for a caller with a parser of its own bounds (an OpenAPI document, OA-3)."""
+        return await self._fetched(url, bytes)
+
+    async def _fetched(self, url: str, read: Callable[[bytes], T]) -> T:
+        """``read`` of the body at ``url``: a cached body when fresh and ``read`` takes it (one
+        cached for :meth:`fetch_bytes` may not decode; it is dropped and fetched anew), else a
+        fresh one, cached only once ``read`` took it."""
         if self._closed:
             raise FetchError("the fetcher is closed")
-        cached = self._cache.get(url)
-        if cached is not None:
-            expires_at, body = cached
-            if expires_at > self._clock.now():
-                self._cache.move_to_end(url)
-                return body
-            del self._cache[url]
+        cached = self._cache.pop(url, None)
+        if cached is not None and cached[0] > self._clock.now():
+            with contextlib.suppress(FetchError):
+                value = read(cached[1])
+                self._cache[url] = cached  # back, as the most recently used
+                return value
         try:
             with anyio.fail_after(self._policy.timeout):
                 body, lifetime = await self._fetch(url)
         except TimeoutError:
             raise FetchError(f"no complete answer within {self._policy.timeout:g} s") from None
+        value = read(body)
         if lifetime > 0:
             self._cache[url] = (self._clock.now() + lifetime, body)
-            self._cache.move_to_end(url)
             while len(self._cache) > MAX_CACHE_ENTRIES:
                 self._cache.popitem(last=False)
-        return body
+        return value
 
     async def aclose(self) -> None:
         self._closed = True

@@ -16,6 +16,11 @@ thread, and not at all when the text, the operations picked and the scope overri
 the last import. A tool the document names no scope for gets the server's default rule
 (``UpstreamServer.scopes_for``), never "no scope needed": the server handed back to discovery has
 the document's scopes (after the registration's ``tool_scopes`` overrides) as its ``tool_scopes``.
+
+The scopes the document requires are the upstream's words, not the operator's: each listed
+definition carries them (:data:`tools_registry.pins.DOCUMENT_SCOPES`), so they are hashed and pinned
+with it, and a re-fetched document that weakens them is held like any changed definition (OA-7);
+an override in ``tool_scopes`` is not in the hash, it is the operator's decision.
 """
 
 from __future__ import annotations
@@ -23,17 +28,27 @@ from __future__ import annotations
 import dataclasses
 import hashlib
 import logging
-from typing import Protocol
+from typing import Any, Protocol
 
 import anyio.to_thread
 
-from gateway.fetching.fetcher import DocumentFetcher, FetchError
+from gateway.fetching.fetcher import FetchError
 from gateway.upstream.tool_sources import Listing
 from gateway.upstream.transport import UpstreamFailure
 from tools_registry.openapi import ImportedApi, OpenApiError, RestTool, import_api, load_document
+from tools_registry.pins import DOCUMENT_SCOPES
 from tools_registry.servers import RegistryError, UpstreamServer, is_document_url
 
 logger = logging.getLogger("mcp_gateway.discovery")
+
+
+class Documents(Protocol):
+    """Where a document URL is fetched (:class:`~gateway.fetching.fetcher.DocumentFetcher`, SSRF-safe):
+    :class:`FetchError` when it cannot be."""
+
+    async def fetch_bytes(self, url: str) -> bytes: ...
+
+    async def aclose(self) -> None: ...
 
 
 class RegisteredDocuments(Protocol):
@@ -48,11 +63,17 @@ def _import(raw: bytes, server: UpstreamServer) -> ImportedApi:
     return import_api(document, only=server.operations or None, scopes=server.tool_scopes)
 
 
+def _listed(tool: RestTool) -> dict[str, Any]:
+    """The tool as discovery takes it: its MCP definition and the scopes its document requires,
+    which are pinned with it (OA-7) and never shown to agents."""
+    return {**tool.definition, DOCUMENT_SCOPES: list(tool.document_scopes)}
+
+
 class OpenApiToolSource:
     """The tools of REST servers, and (for :class:`~gateway.upstream.rest_forwarding.RestForwarder`)
     how each is called: the :class:`RestTool` last imported, per server and tool name."""
 
-    def __init__(self, fetcher: DocumentFetcher, documents: RegisteredDocuments) -> None:
+    def __init__(self, fetcher: Documents, documents: RegisteredDocuments) -> None:
         self._fetcher = fetcher
         self._documents = documents
         self._imported: dict[str, tuple[str, ImportedApi]] = {}
@@ -75,7 +96,7 @@ class OpenApiToolSource:
             server, tool_scopes={tool.name: tool.scopes for tool in api.tools if tool.scopes}
         )
         skipped = tuple(f"{entry.operation}: {entry.reason}" for entry in api.skipped)
-        return Listing(served, [dict(tool.definition) for tool in api.tools], skipped)
+        return Listing(served, [_listed(tool) for tool in api.tools], skipped)
 
     def tool(self, server_id: str, name: str) -> RestTool | None:
         """How to call tool ``name`` of REST server ``server_id``, as last imported."""
@@ -122,4 +143,4 @@ class OpenApiToolSource:
         return registered.encode()
 
 
-__all__ = ["OpenApiToolSource", "RegisteredDocuments"]
+__all__ = ["Documents", "OpenApiToolSource", "RegisteredDocuments"]

@@ -10,6 +10,12 @@ pending once (``tool_pending``) and held until a security admin decides it
 ``tool_changed``. Each event is written once per state change: a definition already pending (or
 rejected) under the same hash is not announced again on the next refresh. The pins are read on
 every discovery, so a decision taken at another replica reaches this one at its next discovery.
+
+A pin made by policy (``policy:first-use``, ``policy:trusted``) is re-judged at each discovery
+(TP-9): no person saw that definition, only screening did, and screening learns (a pin made before
+it existed, or before its patterns changed). When the definition it pinned is flagged now, the
+pin is withdrawn and the definition held for a person as if it had just changed (``tool_changed``
+held, ``tool_pending`` with the flags). A pin a person approved stays: the person read it.
 """
 
 from __future__ import annotations
@@ -24,6 +30,9 @@ from gateway.webhooks import Announcer
 from tools_registry.pins import settle
 from tools_registry.servers import UpstreamServer
 from tools_registry.tool_entries import CatalogTool
+
+POLICY = "policy:"
+"""How a pin approved by a server's ``pinning`` policy, not by a person, names its approver."""
 
 
 def pin_facts(server_id: str, tool: str, definition_hash: str, previous: str | None) -> dict[str, Any]:
@@ -64,7 +73,11 @@ class PinKeeper:
                 flags=tool.flags,
             )
             waiting = pending.get(name)
-            if outcome == "pinned":
+            if outcome == "pinned" and pin is not None and _withdrawn(pin, tool):
+                del approved[name]
+                await self._hold(server, tool, pin)
+                await self._book.drop_pin(server.id, name)
+            elif outcome == "pinned":
                 if waiting is not None and waiting.status == "pending":
                     await self._book.drop_pending(server.id, name)  # the upstream went back
             elif outcome == "pin":
@@ -73,12 +86,13 @@ class PinKeeper:
                 await self._hold(server, tool, pin)
         if first:
             await self._book.mark_settled(server.id, self._clock.now())
+        await self._book.unmark_orphaned(server.id)  # a replica that has it registered (TP-10)
         return approved
 
     async def _pin_by_policy(
         self, server: UpstreamServer, tool: CatalogTool, pin: Pin | None, was_pending: bool
     ) -> str:
-        by = f"policy:{server.pinning}"
+        by = f"{POLICY}{server.pinning}"
         new = Pin(server.id, tool.upstream_name, tool.definition_hash, tool.definition, by, self._clock.now())
         await self._book.put_pin(new)
         if was_pending:
@@ -116,4 +130,9 @@ class PinKeeper:
         await self._announcer.announce(event, facts | {"outcome": outcome})
 
 
-__all__ = ["PinKeeper", "pin_facts"]
+def _withdrawn(pin: Pin, tool: CatalogTool) -> bool:
+    """TP-9: a policy's pin of a definition screening flags now no longer stands."""
+    return bool(tool.flags) and pin.approved_by.startswith(POLICY)
+
+
+__all__ = ["POLICY", "PinKeeper", "pin_facts"]

@@ -4,6 +4,7 @@ reads the same pins.
     tool_pins        <server>/<tool>  the approved definition: hash, definition, who, when
     tool_pending     <server>/<tool>  the latest definition not pinned: pending, or rejected
     tool_pin_servers <server>         the server's first discovery was settled (first-use is spent)
+    tool_pin_orphans <server>         no registration was seen for it since (TP-10)
 
 Server ids have no ``/`` and tool names are ``[A-Za-z0-9_.-]``, so ``<server>/<tool>`` is one id.
 """
@@ -20,6 +21,7 @@ from gateway.store import Store
 PINS = "tool_pins"
 PENDING = "tool_pending"
 SETTLED_SERVERS = "tool_pin_servers"
+ORPHANS = "tool_pin_orphans"
 
 PendingStatus = Literal["pending", "rejected"]
 
@@ -92,6 +94,10 @@ class PinBook:
     async def put_pin(self, pin: Pin) -> None:
         await self.store.put_record(PINS, record_id(pin.server_id, pin.tool), _json(pin.public_view()))
 
+    async def drop_pin(self, server_id: str, tool: str) -> None:
+        """Withdraw a pin (a policy's, of a definition screening flags now: TP-9)."""
+        await self.store.delete_record(PINS, record_id(server_id, tool))
+
     async def pending(self, server_id: str | None = None) -> list[PendingDefinition]:
         """Pending and rejected definitions (of one server, or all), by server then tool."""
         records = await self.store.list_records(PENDING)
@@ -117,6 +123,25 @@ class PinBook:
             for tool in await self._of(collection, server_id):
                 await self.store.delete_record(collection, record_id(server_id, tool))
         await self.store.delete_record(SETTLED_SERVERS, server_id)
+        await self.store.delete_record(ORPHANS, server_id)
+
+    async def servers(self) -> set[str]:
+        """The ids of every server that has a pin record of any kind."""
+        ids = {key.split("/", 1)[0] for c in (PINS, PENDING) for key in await self.store.list_records(c)}
+        return ids | set(await self.store.list_records(SETTLED_SERVERS))
+
+    async def orphaned_since(self, server_id: str) -> float | None:
+        """When a server with pin records was first found registered nowhere (TP-10); None: it
+        was not, or it was seen registered (discovered) since."""
+        value = await self.store.get_record(ORPHANS, server_id)
+        return float(json.loads(value)["since"]) if value is not None else None
+
+    async def mark_orphaned(self, server_id: str, at: float) -> None:
+        await self.store.put_record(ORPHANS, server_id, _json({"since": at}))
+
+    async def unmark_orphaned(self, server_id: str) -> None:
+        """The server is registered after all (it is being discovered): its pins are kept."""
+        await self.store.delete_record(ORPHANS, server_id)
 
     async def settled(self, server_id: str) -> bool:
         """Whether the server's first discovery was settled already (first-use is spent)."""
@@ -141,4 +166,13 @@ def _json(value: Any) -> str:
     return json.dumps(value, sort_keys=True, separators=(",", ":"))
 
 
-__all__ = ["PENDING", "PINS", "SETTLED_SERVERS", "PendingDefinition", "Pin", "PinBook", "record_id"]
+__all__ = [
+    "ORPHANS",
+    "PENDING",
+    "PINS",
+    "SETTLED_SERVERS",
+    "PendingDefinition",
+    "Pin",
+    "PinBook",
+    "record_id",
+]

@@ -11,18 +11,25 @@ Two things pinning and screening need from the registry, kept here rather than i
   (:meth:`PinnedRegistry.namespaces`): a definition naming another server's tool is refused
   (TS-7) even when that server's tools were never discovered. The ids are those the registry last
   listed (the refresher lists them before each pass), plus the configured ones and any read or
-  added since.
+  added since;
+* at the gateway's startup (its first listing, given ``prune_clock``), the pins of servers
+  registered nowhere (dropped from the config file, TP-10) are marked, and forgotten once they
+  stayed so for a grace (:mod:`gateway.upstream.pin_pruning`, which says why not at once).
 """
 
 from __future__ import annotations
 
-from collections.abc import Iterable
+import logging
+from collections.abc import Callable, Iterable
 
 from gateway.store import Store
+from gateway.upstream.pin_pruning import prune_orphaned_pins
 from gateway.upstream.pin_records import PinBook
 from tools_registry.server_registry import ServerRegistry
 from tools_registry.servers import UpstreamServer
 from tools_registry.tool_names import DEFAULT_SEPARATOR
+
+logger = logging.getLogger("mcp_gateway.pins")
 
 
 class PinnedRegistry(ServerRegistry):
@@ -35,13 +42,17 @@ class PinnedRegistry(ServerRegistry):
         configured: Iterable[UpstreamServer] = (),
         reserved_audiences: Iterable[str] = (),
         separator: str = DEFAULT_SEPARATOR,
+        prune_clock: Callable[[], float] | None = None,
     ) -> None:
+        """``prune_clock``: the time, to prune orphaned pins at the first listing (the running
+        gateway's registry); None never prunes (a registry only read or edited)."""
         configured = tuple(configured)
         super().__init__(store, configured, reserved_audiences, separator)
         self.book = book
         """The pin records this registry forgets a removed server's from (TP-8)."""
         self._configured_ids = frozenset(server.id for server in configured)
         self._known = set(self._configured_ids)
+        self._prune_clock = prune_clock
 
     def namespaces(self) -> frozenset[str]:
         """The ids of the servers registered, as last seen: the namespaces TS-7 guards."""
@@ -50,6 +61,12 @@ class PinnedRegistry(ServerRegistry):
     async def list_servers(self) -> list[UpstreamServer]:
         servers = await super().list_servers()
         self._known = {*self._configured_ids, *(server.id for server in servers)}
+        if self._prune_clock is not None:
+            now, self._prune_clock = self._prune_clock(), None
+            try:
+                await prune_orphaned_pins(self.book, frozenset(self._known), now)
+            except Exception as exc:  # the listing stands; the next startup prunes
+                logger.warning("orphaned tool pins not pruned: %s", type(exc).__name__)
         return servers
 
     async def get(self, server_id: str) -> UpstreamServer | None:

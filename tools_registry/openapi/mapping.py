@@ -16,7 +16,9 @@ One operation, one tool (:class:`~.models.RestTool`):
 * ``annotations``: ``readOnlyHint`` for the safe methods (GET, HEAD, OPTIONS, TRACE: RFC 9110
   §9.2.1), ``destructiveHint`` for DELETE, ``idempotentHint`` for PUT and DELETE (§9.2.2). POST,
   PUT and PATCH say nothing of destruction, so MCP's default (may be destructive) applies.
-* ``scopes``: :func:`.security.required_scopes`, unless the caller overrides them for the tool.
+* ``scopes``: :func:`.security.required_scopes`, unless the caller overrides them for the tool;
+  ``document_scopes``: what the document requires, override or not (the upstream's words, which
+  the gateway pins with the definition, OA-7).
 
 Skipped, with the reason (never raised): an operation with servers of its own, a request body
 that is not JSON (multipart, octet-stream …), unsupported parameters (:mod:`.parameters`),
@@ -136,16 +138,18 @@ def _tool(
         definition["outputSchema"] = output_schema
     definition["annotations"] = _annotations(method.upper())
     operation_id = operation.get("operationId")
+    document_scopes = required_scopes(operation, document.content, refs)
     return RestTool(
         name=name,
         method=method.upper(),
         path=path,
         parameters=read.parameters,
-        scopes=override if override is not None else required_scopes(operation, document.content, refs),
+        scopes=override if override is not None else document_scopes,
         operation_id=operation_id if isinstance(operation_id, str) else None,
         body=BODY_ARGUMENT if body_schema is not None else None,
         body_required=body_required,
         definition=definition,
+        document_scopes=document_scopes,
     )
 
 

@@ -56,6 +56,9 @@ class RestTool:
     """The argument holding the JSON request body (``"body"``); None: the operation takes none."""
     body_required: bool = False
     definition: Mapping[str, Any] = field(default_factory=dict, repr=False, compare=False)
+    document_scopes: tuple[str, ...] = ()
+    """The scopes the document itself requires, whatever the caller's override: the upstream's
+    words about what a call needs, which the gateway pins with the definition (OA-7)."""
 
 
 @dataclass(frozen=True)
