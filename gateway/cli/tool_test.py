@@ -25,8 +25,11 @@ no such client, 2 bad ``--arguments``.
 from __future__ import annotations
 
 import argparse
+import contextlib
 import json
+import logging
 import sys
+from collections.abc import Iterator
 from typing import TYPE_CHECKING, Any
 
 from gateway.cli.operator import operator_of
@@ -41,6 +44,7 @@ if TYPE_CHECKING:
 
 TEST_CLIENT = "mcp-gateway-tools-test"
 """The subject and client of a test call made without ``--as``: no registered client, no grant."""
+DISCOVERY_LOGGERS = ("mcp_gateway.discovery", "tools_registry")
 TOKEN_LIFETIME = 180
 """Seconds: longer than the longest upstream timeout (120 s), so the call never outlives its token."""
 
@@ -83,7 +87,8 @@ async def _test(gateway: Gateway, args: argparse.Namespace) -> int:
     await gateway.keys.ensure_keys()  # discovery and the test token are signed: a fresh store has none
     server = await _server_of(gateway, args.tool)
     if server is not None:
-        found = await gateway.discovery.refresh(server)
+        with _quiet(*DISCOVERY_LOGGERS):  # a failure is this command's one line, not three
+            found = await gateway.discovery.refresh(server)
         if not found["healthy"]:
             return _refused(f"upstream {server.id} is unhealthy: {found.get('reason', 'no reason given')}")
     token = await _token(gateway, args, by)
@@ -131,6 +136,20 @@ async def _token(gateway: Gateway, args: argparse.Namespace, by: str) -> str | N
         extra={**entitled.claims(), **marked},
     )
     return issued.token
+
+
+@contextlib.contextmanager
+def _quiet(*names: str) -> Iterator[None]:
+    """The named loggers say nothing below ERROR inside the block."""
+    loggers = [logging.getLogger(name) for name in names]
+    levels = [logger.level for logger in loggers]
+    for logger in loggers:
+        logger.setLevel(logging.ERROR)
+    try:
+        yield
+    finally:
+        for logger, level in zip(loggers, levels, strict=True):
+            logger.setLevel(level)
 
 
 def _unavailable(gateway: Gateway, name: str) -> Any:
