@@ -75,10 +75,14 @@ def main(argv: Sequence[str] | None = None) -> int:
 async def _with_gateway(settings: Settings, args: argparse.Namespace, handler: Handler) -> int:
     from gateway.builders import open_configured_state
     from gateway.composition import build_gateway
+    from gateway.upstream.aiohttp_transport import AiohttpTransport
+    from gateway.upstream.recording_transport import RecordingTransport
 
     for url in schema_urls(settings.server.store, settings.audit.audit_store):
         await check_schema(url)
-    gateway = build_gateway(settings, open_configured_state(settings))
+    # Recording costs nothing until a command asks for it (``tools test`` shows what went upstream).
+    transport = RecordingTransport(AiohttpTransport())
+    gateway = build_gateway(settings, open_configured_state(settings), transport=transport)
     try:
         with gateway.audit.entered_via("cli"):
             return await handler(gateway, args)

@@ -12,7 +12,7 @@ from __future__ import annotations
 import argparse
 from typing import TYPE_CHECKING, Any
 
-from gateway.cli import tool_pins
+from gateway.cli import tool_pins, tool_test
 from gateway.cli.operator import add_operator_flags, operator_of
 from gateway.cli.output import Handler, add_json_flag, emit, not_found, removed, show, table
 from gateway.fetching.fetcher import FetchError
@@ -109,6 +109,7 @@ def add_parser(commands: Any) -> None:
     refresh = actions.add_parser("refresh", help="discover the tools again (all servers, or one)")
     refresh.add_argument("server_id", nargs="?")
     tool_pins.add_actions(actions)
+    tool_test.add_action(actions)
     add_json_flag(actions.choices.values())
     add_operator_flags(actions, ("add", "remove"))
 
@@ -237,4 +238,5 @@ HANDLERS: dict[tuple[str, str], Handler] = {
     ("tools", "remove"): _remove,
     ("tools", "refresh"): _refresh,
     **tool_pins.HANDLERS,
+    **tool_test.HANDLERS,
 }

@@ -23,6 +23,11 @@ The event names the tool as the agent called it (``tool``), its ``upstream``, th
 (``arguments_digest``), and the upstream round trip in ``latency_ms`` (a monotonic clock). Argument
 values are recorded only for a tool its registration opts in (``audit_arguments``), with the names
 of ``audit_redact`` redacted, under ``argument_values``.
+
+A call made by ``mcp-gateway tools test`` is a call like any other, made with a token the command
+minted carrying :data:`TOOL_TEST_CLAIM`: its event adds ``by`` (the operator, ``cli:<name>``, then
+its actor) and ``test: true``, so a security team tells a tool author's tests from agents' calls
+(AU-9).
 """
 
 from __future__ import annotations
@@ -40,6 +45,9 @@ from gateway.claims import Claims
 from gateway.errors import JSONRPCError
 from tools_registry.tool_entries import CatalogTool
 
+TOOL_TEST_CLAIM = "tool_test_by"
+"""The claim only ``mcp-gateway tools test`` puts in the tokens it mints: the operator making the
+call. No grant, exchange or refresh ever sets it, and only the gateway signs tokens for ``/mcp``."""
 CALL_PENDING = -32010
 """The call waits for approval (implementation-defined server error): its event is ``call_pending``."""
 
@@ -149,6 +157,8 @@ class CallRecord:
             "arguments_digest": arguments_digest(self._arguments),
             **facts,
         }
+        if isinstance(by := claims.raw.get(TOOL_TEST_CLAIM), str):
+            fields.update(by=by, test=True)
         if self._started is not None:
             fields["latency_ms"] = round((self._monotonic() - self._started) * 1000, 3)
         if tool is not None:
