@@ -37,6 +37,7 @@ from tools_registry.servers import RegistryError, UpstreamServer, build_server, 
 
 REST_ONLY = ("openapi", "base_url", "operations", "document")
 T = TypeVar("T")
+KEEPER_ONLY = f"only a {KEEPER} grants or withdraws a namespace"
 WHERE = "give url (an MCP server's endpoint) or openapi and base_url (a REST API's document and address)"
 
 
@@ -75,23 +76,13 @@ class Registrations:
 
     async def register(self, fields: Mapping[str, Any], by: Principal) -> UpstreamServer:
         """A new server from ``fields`` (named as ``UpstreamServer.as_dict`` names them)."""
-        server_id = fields.get("id")
-        if not isinstance(server_id, str) or not server_id:
-            raise InvalidRequest("id is required: the server's id, which is also its tools' namespace")
         try:
-            check_id(server_id)
-        except RegistryError as exc:
-            raise InvalidRequest(str(exc)) from None
-        await self._authorize("upstream_server_added", server_id, by)
-        for other in await self._servers.list_servers():
-            if other.id == server_id:
-                where = "is defined in the config file" if other.source == "config" else "already exists"
-                raise Conflict(f"server {server_id!r} {where}: change it there, or choose another id")
-            if other.id.lower() == server_id.lower():
-                raise Conflict(f"server id {server_id!r} is taken (as {other.id!r}; ids ignore case)")
-        _check_where(fields)
-        server = await self._built({**fields, "id": server_id}, by, None)
-        added = await self._kept(self._servers.add(server))
+            added = await self._register(fields, by)
+        except Forbidden as exc:
+            self._audit.record(
+                "upstream_server_added", outcome="refused", reason=exc.description, **_asked(fields, by)
+            )
+            raise
         self._audit.record(
             "upstream_server_added",
             outcome="added",
@@ -102,9 +93,53 @@ class Registrations:
         )
         return added
 
+    async def _register(self, fields: Mapping[str, Any], by: Principal) -> UpstreamServer:
+        server_id = fields.get("id")
+        if not isinstance(server_id, str) or not server_id:
+            raise InvalidRequest("id is required: the server's id, which is also its tools' namespace")
+        try:
+            check_id(server_id)
+        except RegistryError as exc:
+            raise InvalidRequest(str(exc)) from None
+        await self._authorize(server_id, by)
+        for other in await self._servers.list_servers():
+            if other.id == server_id:
+                where = "is defined in the config file" if other.source == "config" else "already exists"
+                raise Conflict(f"server {server_id!r} {where}: change it there, or choose another id")
+            if other.id.lower() == server_id.lower():
+                raise Conflict(f"server id {server_id!r} is taken (as {other.id!r}; ids ignore case)")
+        _check_where(fields)
+        server = await self._built({**fields, "id": server_id}, by, None)
+        return await self._kept(self._servers.add(server))
+
     async def update(self, server_id: str, changes: Mapping[str, Any], by: Principal) -> UpstreamServer:
         """The server with ``changes`` made (the members given replace the stored ones)."""
-        before = await self._existing(server_id, by, "upstream_server_updated")
+        try:
+            before = await self._existing(server_id, by)
+            after = await self._changed(before, changes, by)
+        except Forbidden as exc:
+            self._audit.record(
+                "upstream_server_updated",
+                outcome="refused",
+                by=by.subject,
+                server=server_id,
+                reason=exc.description,
+            )
+            raise
+        self._audit.record(
+            "upstream_server_updated",
+            outcome="updated",
+            by=by.subject,
+            server=server_id,
+            before=before.as_dict(),
+            after=after.as_dict(),
+        )
+        return after
+
+    async def _changed(
+        self, before: UpstreamServer, changes: Mapping[str, Any], by: Principal
+    ) -> UpstreamServer:
+        server_id = before.id
         if changes.get("id", server_id) != server_id:
             raise InvalidRequest(
                 "id cannot change: register the server under the new id, then remove this one"
@@ -118,19 +153,20 @@ class Registrations:
         _check_where(raw)
         if "openapi" in raw and raw["openapi"] == before.openapi and "document" not in raw:
             raw["document"] = await self._servers.document(before)  # the same document: not fetched again
-        after = await self._kept(self._servers.replace(await self._built(raw, by, before)))
-        self._audit.record(
-            "upstream_server_updated",
-            outcome="updated",
-            by=by.subject,
-            server=server_id,
-            before=before.as_dict(),
-            after=after.as_dict(),
-        )
-        return after
+        return await self._kept(self._servers.replace(await self._built(raw, by, before)))
 
     async def remove(self, server_id: str, by: Principal) -> UpstreamServer:
-        before = await self._existing(server_id, by, "upstream_server_removed")
+        try:
+            before = await self._existing(server_id, by)
+        except Forbidden as exc:
+            self._audit.record(
+                "upstream_server_removed",
+                outcome="refused",
+                by=by.subject,
+                server=server_id,
+                reason=exc.description,
+            )
+            raise
         await self._kept(self._servers.remove(server_id))
         self._audit.record(
             "upstream_server_removed",
@@ -148,7 +184,11 @@ class Registrations:
     async def grant(self, namespace: str, person: str, by: Principal) -> tuple[str, ...]:
         """Make ``person`` an owner of ``namespace`` (a security admin only); its owners after."""
         namespace, person = checked_namespace(namespace), checked_person(person)
-        self._keeper_only("namespace_owner_granted", namespace, person, by)
+        if not by.holds(KEEPER):
+            self._audit.record(
+                "namespace_owner_granted", outcome="refused", **_keeper_only(namespace, person, by)
+            )
+            raise Forbidden(KEEPER_ONLY)
         owners = await self._owners.grant(namespace, person)
         await self._audit.durable(
             "namespace_owner_granted", outcome="granted", by=by.subject, namespace=namespace, owner=person
@@ -157,7 +197,11 @@ class Registrations:
 
     async def revoke(self, namespace: str, person: str, by: Principal) -> tuple[str, ...]:
         namespace, person = checked_namespace(namespace), checked_person(person)
-        self._keeper_only("namespace_owner_revoked", namespace, person, by)
+        if not by.holds(KEEPER):
+            self._audit.record(
+                "namespace_owner_revoked", outcome="refused", **_keeper_only(namespace, person, by)
+            )
+            raise Forbidden(KEEPER_ONLY)
         owners = await self._owners.revoke(namespace, person)
         if owners is None:
             raise NotFound(f"{person!r} does not own the namespace {namespace!r}")
@@ -166,22 +210,13 @@ class Registrations:
         )
         return owners
 
-    def _keeper_only(self, event: str, namespace: str, person: str, by: Principal) -> None:
-        if not by.holds(KEEPER):
-            reason = f"only a {KEEPER} grants or withdraws a namespace"
-            self._audit.record(
-                event, outcome="refused", by=by.subject, namespace=namespace, owner=person, reason=reason
-            )
-            raise Forbidden(reason)
-
-    async def _authorize(self, event: str, server_id: str, by: Principal) -> None:
+    async def _authorize(self, server_id: str, by: Principal) -> None:
         refused = authority_refusal(by, server_id, await self._owners.owners_of(server_id))
         if refused is not None:
-            self._audit.record(event, outcome="refused", by=by.subject, server=server_id, reason=refused)
             raise Forbidden(refused)
 
-    async def _existing(self, server_id: str, by: Principal, event: str) -> UpstreamServer:
-        await self._authorize(event, server_id, by)  # first: an outsider learns nothing of the id
+    async def _existing(self, server_id: str, by: Principal) -> UpstreamServer:
+        await self._authorize(server_id, by)  # first: an outsider learns nothing of the id
         server = await self._servers.get(server_id)
         if server is None:
             raise NotFound(f"no upstream server {server_id!r}")
@@ -202,8 +237,6 @@ class Registrations:
             raise InvalidRequest(f"the server's fields are not well formed: {exc}") from None
         refused = field_refusal(by, before, server)
         if refused is not None:
-            event = "upstream_server_updated" if before else "upstream_server_added"
-            self._audit.record(event, outcome="refused", by=by.subject, server=server.id, reason=refused)
             raise Forbidden(refused)
         if server.kind == "openapi":
             try:
@@ -227,6 +260,15 @@ class Registrations:
             return await change
         except RegistryError as exc:
             raise InvalidRequest(str(exc)) from None
+
+
+def _asked(fields: Mapping[str, Any], by: Principal) -> dict[str, Any]:
+    """What the record of a refused registration names: who asked, and the id they asked for."""
+    return {"by": by.subject, "server": str(fields.get("id", ""))[:64]}
+
+
+def _keeper_only(namespace: str, person: str, by: Principal) -> dict[str, Any]:
+    return {"by": by.subject, "namespace": namespace, "owner": person, "reason": KEEPER_ONLY}
 
 
 def _check_where(raw: Mapping[str, Any]) -> None:
