@@ -129,12 +129,8 @@ CATALOGUE = _catalogue(
     # -- the gateway itself ---------------------------------------------------------------------
     EventType("upstream_server_added", "an operator or tool author registered an upstream server", 6002),
     EventType("upstream_server_removed", "an operator or tool author removed an upstream server", 6002),
-    EventType(
-        "upstream_server_updated", "a tool author or security admin changed an upstream server", 6002
-    ),
-    EventType(
-        "namespace_owner_granted", "a security admin made a person an owner of a tool namespace", 3005
-    ),
+    EventType("upstream_server_updated", "a tool author or security admin changed an upstream server", 6002),
+    EventType("namespace_owner_granted", "a security admin made a person an owner of a tool namespace", 3005),
     EventType("namespace_owner_revoked", "a security admin withdrew a person's namespace ownership", 3005),
     EventType("signing_key_rotated", "an operator published a new signing key (kid, purpose)", 6002),
     EventType("upstream_discovery", "an upstream's tools could not be discovered, or could again", 6002),
