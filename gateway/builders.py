@@ -4,6 +4,7 @@ it needs and returns one part."""
 from __future__ import annotations
 
 from collections.abc import Sequence
+from typing import TYPE_CHECKING
 
 from gateway import paths
 from gateway.audit.checkpoints import Checkpointer
@@ -29,15 +30,20 @@ from gateway.settings import Settings
 from gateway.signing_keys import SigningKeys
 from gateway.store import Store
 from gateway.store.factory import open_state
+from gateway.upstream.namespace_owners import NamespaceOwners
 from gateway.upstream.pin_desk import PinDesk
 from gateway.upstream.pin_keeper import PinKeeper
 from gateway.upstream.pin_records import PinBook
 from gateway.upstream.pin_registry import PinnedRegistry
+from gateway.upstream.registration import Registrations
 from gateway.webhooks import Announcer
 from tools_registry.catalog import Catalog
 from tools_registry.document_files import with_document_text
 from tools_registry.openapi.documents import MAX_DOCUMENT_BYTES
 from tools_registry.servers import configured_servers
+
+if TYPE_CHECKING:
+    from gateway.composition import Gateway
 
 SIGN_IN_REQUEST_LIFETIME = 600
 """Seconds a pending authorization request waits for sign-in and consent."""
@@ -197,3 +203,10 @@ def tool_pins(
     store = book.store
     keeper = PinKeeper(book, clock=clock, audit=audit, announcer=announcer)
     return keeper, PinDesk(book, catalog, store, clock=clock, audit=audit, announcer=announcer)
+
+
+def registrations(gateway: Gateway) -> Registrations:
+    """The one registration service (AD-9) over the gateway's registry, its store's ownership
+    records, its REST document source and its audit log: built by each face (CLI, admin API,
+    console) from the same parts, so none keeps state of its own."""
+    return Registrations(gateway.servers, NamespaceOwners(gateway.store), gateway.rest_tools, gateway.audit)

@@ -102,6 +102,21 @@ class ServerRegistry:
         await self._store.put_record(COLLECTION, server.id, _to_json(server))
         return _from_json(_to_json(server))
 
+    async def replace(self, server: UpstreamServer) -> UpstreamServer:
+        """Keep a stored server's new definition under its id; its binding is checked against
+        every other server, as for a new one. Returns it as stored."""
+        if server.id in self._configured:
+            raise RegistryError(f"server {server.id!r} is defined in the config file; change it there")
+        if await self._store.get_record(COLLECTION, server.id) is None:
+            raise RegistryError(f"server {server.id!r} does not exist")
+        self._check_binding(server, [s for s in await self.list_servers() if s.id != server.id])
+        if server.document is not None:
+            await self._store.put_record(DOCUMENTS, server.id, server.document)
+        elif not server.document_sha256:  # no longer a REST API registered with a document
+            await self._store.delete_record(DOCUMENTS, server.id)
+        await self._store.put_record(COLLECTION, server.id, _to_json(server))
+        return _from_json(_to_json(server))
+
     def _check_binding(self, server: UpstreamServer, others: Iterable[UpstreamServer]) -> None:
         """UP-4: an audience names one upstream and nothing else. Never the gateway's own resource
         or issuer or a configured target (the upstream would receive tokens the gateway honours);

@@ -16,6 +16,7 @@ from typing import Any
 
 from gateway.admin.openapi_parameters import PARAMETERS
 from gateway.admin.openapi_schemas import SCHEMAS, Schema, ref
+from gateway.admin.openapi_servers import SERVER_SCHEMAS, server_paths
 from gateway.admin.openapi_tools import TOOL_SCHEMAS, tool_paths
 
 SCHEME = "adminToken"
@@ -219,6 +220,7 @@ def _paths() -> dict[str, Any]:
             )
         },
         **tool_paths(_operation),
+        **server_paths(_operation),
         "/audit/events": {
             "get": _operation(
                 "searchAuditEvents",
@@ -269,7 +271,7 @@ def openapi_document(server_url: str, token_endpoint: str, resource: str) -> dic
                     "description": f"an access token of this gateway minted for {resource}",
                 }
             },
-            "schemas": SCHEMAS | TOOL_SCHEMAS,
+            "schemas": SCHEMAS | TOOL_SCHEMAS | SERVER_SCHEMAS,
             "parameters": PARAMETERS,
             "responses": _responses(),
         },

@@ -29,6 +29,8 @@ PARAMETERS: dict[str, Any] = {
     "GrantId": _path_id("grant_id", "a grant's id (grt_..., or standing:<client id>)"),
     "CallId": _path_id("call_id", "a held call's id"),
     "ServerId": _path_id("server_id", "an upstream server's id"),
+    "Namespace": _path_id("namespace", "a namespace: the id of the server(s) registered in it"),
+    "Person": _path_id("person", "a person's subject, as their tokens or sessions name them"),
     "ToolName": _path_id("tool", "a tool's name at its upstream server"),
     "PendingServer": _query("server", "only this upstream server's definitions", TEXT),
     "CallStatus": _query(

@@ -7,6 +7,8 @@ GET  /admin/api/v1/openapi.json                        the OpenAPI 3.1 document,
      /admin/api/v1/access-requests, /grants, /policy   the approval loop (admin/approvals_api.py)
      /admin/api/v1/calls                               held calls (admin/calls_api.py)
      /admin/api/v1/tools/pending                       pending tool definitions (admin/tools_api.py)
+     /admin/api/v1/servers, /namespaces                upstream servers and who owns which namespace
+                                                       (admin/servers_api.py)
      /admin/api/v1/audit/events                        the audit trail, searched (admin/audit_api.py)
 
 The admin API is its own stack, dispatched by :class:`~gateway.admin.boundary.AdminRoute`:
@@ -30,13 +32,14 @@ from starlette.responses import JSONResponse, Response
 from starlette.routing import BaseRoute, Route, Router
 from starlette.types import ASGIApp, Receive, Scope, Send
 
-from gateway import paths
+from gateway import builders, paths
 from gateway.admin.approvals_api import ApprovalsApi
 from gateway.admin.audit_api import audit_routes
 from gateway.admin.calls_api import call_routes
 from gateway.admin.health import health_report, store_answers
 from gateway.admin.openapi import openapi_document
 from gateway.admin.roles import READERS, ROLES, require_role
+from gateway.admin.servers_api import server_routes
 from gateway.admin.tools_api import tool_routes
 from gateway.challenges import ResourceChallenge
 from gateway.errors import NotFound
@@ -123,6 +126,7 @@ def admin_api_routes(gateway: Gateway, metadata_url: str) -> list[BaseRoute]:
         *ApprovalsApi(gateway.approvals, gateway.clock, metadata_url).routes(),
         *call_routes(gateway.approvals.calls, gateway.clock, metadata_url),
         *tool_routes(gateway.pins, metadata_url),
+        *server_routes(builders.registrations(gateway), metadata_url),
         *audit_routes(gateway.audit_trail.store, gateway.clock, metadata_url),
     ]
 

@@ -127,8 +127,11 @@ CATALOGUE = _catalogue(
     EventType("webhook_endpoint", "a webhook endpoint was added, removed, paused, resumed or re-keyed", 3004),
     EventType("webhook_delivery", "a webhook delivery ended (delivered or failed) or was refused", 4002),
     # -- the gateway itself ---------------------------------------------------------------------
-    EventType("upstream_server_added", "an operator registered an upstream MCP server", 6002),
-    EventType("upstream_server_removed", "an operator removed an upstream MCP server", 6002),
+    EventType("upstream_server_added", "an operator or tool author registered an upstream server", 6002),
+    EventType("upstream_server_removed", "an operator or tool author removed an upstream server", 6002),
+    EventType("upstream_server_updated", "a tool author or security admin changed an upstream server", 6002),
+    EventType("namespace_owner_granted", "a security admin made a person an owner of a tool namespace", 3005),
+    EventType("namespace_owner_revoked", "a security admin withdrew a person's namespace ownership", 3005),
     EventType("signing_key_rotated", "an operator published a new signing key (kid, purpose)", 6002),
     EventType("upstream_discovery", "an upstream's tools could not be discovered, or could again", 6002),
     EventType("background_task", "a background task stopped and was started again", 6002),

@@ -12,14 +12,14 @@ from __future__ import annotations
 import argparse
 from typing import TYPE_CHECKING, Any
 
-from gateway.cli import tool_pins, tool_test
+from gateway import builders
+from gateway.cli import namespace_owners, tool_pins, tool_test
 from gateway.cli.operator import add_operator_flags, operator_of
 from gateway.cli.output import Handler, add_json_flag, emit, not_found, removed, show, table
-from gateway.fetching.fetcher import FetchError
 from tools_registry.document_files import read_document_file
 from tools_registry.input_requests import INPUT_REQUEST_KINDS
 from tools_registry.pins import DEFAULT_PINNING, PINNING_POLICIES
-from tools_registry.servers import RegistryError, UpstreamServer, is_document_url
+from tools_registry.servers import RegistryError, is_document_url
 
 if TYPE_CHECKING:
     from gateway.composition import Gateway
@@ -110,8 +110,9 @@ def add_parser(commands: Any) -> None:
     refresh.add_argument("server_id", nargs="?")
     tool_pins.add_actions(actions)
     tool_test.add_action(actions)
+    namespace_owners.add_action(actions)
     add_json_flag(actions.choices.values())
-    add_operator_flags(actions, ("add", "remove"))
+    add_operator_flags(actions, ("add", "remove", "owners"))
 
 
 def _pairs(option: str, values: list[str]) -> dict[str, str]:
@@ -126,60 +127,46 @@ def _pairs(option: str, values: list[str]) -> dict[str, str]:
     return pairs
 
 
-async def _rest_fields(gateway: Gateway, args: argparse.Namespace) -> dict[str, Any]:
-    """``--openapi``: the document read (a file) or fetched (a URL) now, and checked to import,
-    so a mistake is told at once and every replica imports the text kept with the record."""
+def _where(args: argparse.Namespace) -> dict[str, Any]:
+    """``--url``, or ``--openapi`` with ``--base-url``: a file is read here (the service reads no
+    files: only the operator's own command line does), a URL is fetched and checked to import by
+    the registration service, so a mistake is told at once and every replica imports the text
+    kept with the record."""
     if args.url is not None:
         if args.base_url or args.operations:
             raise RegistryError("--base-url and --operations are for a REST API (--openapi)")
         return {"url": args.url}
     if not args.base_url:
         raise RegistryError("--openapi needs --base-url: where the API's operations are called")
-    if is_document_url(args.openapi):
-        try:
-            text = (await gateway.rest_tools.fetch(args.openapi)).decode("utf-8")
-        except (FetchError, UnicodeDecodeError) as exc:
-            raise RegistryError(f"cannot fetch the OpenAPI document {args.openapi!r:.200}: {exc}") from None
-    else:
-        text = read_document_file(args.openapi)
-    picked = tuple(name.strip() for name in args.operations.split(",") if name.strip())
-    return {
-        "kind": "openapi",
-        "url": args.base_url,
-        "openapi": args.openapi,
-        "operations": picked,
-        "document": text,
-    }
+    picked = [name.strip() for name in args.operations.split(",") if name.strip()]
+    where = {"openapi": args.openapi, "base_url": args.base_url, "operations": picked}
+    if not is_document_url(args.openapi):
+        where["document"] = read_document_file(args.openapi)
+    return where
 
 
 async def _add(gateway: Gateway, args: argparse.Namespace) -> int:
     tool_scopes = {
-        tool: tuple(s.strip() for s in scopes.split(","))
+        tool: [s.strip() for s in scopes.split(",")]
         for tool, scopes in _pairs("--tool-scope", args.tool_scope).items()
     }
-    server = UpstreamServer(
-        id=args.server_id,
-        **await _rest_fields(gateway, args),
-        audience=args.audience,
-        foreign_audience=args.foreign_audience,
-        tool_scopes=tool_scopes,
-        default_scopes=tuple(args.default_scope) if args.default_scope else None,
-        descriptions=_pairs("--description", args.description),
-        timeout=args.timeout,
-        refresh_interval=args.refresh_interval,
-        input_requests=tuple(args.input_request),
-        call_approval=tuple(args.call_approval),
-        audit_arguments=tuple(args.audit_arguments),
-        audit_redact=tuple(args.audit_redact),
-        pinning=args.pinning,
-    )
-    if server.kind == "openapi":
-        gateway.rest_tools.check(server)
-    by = operator_of(args).subject
-    added = await gateway.servers.add(server)
-    gateway.audit.record(
-        "upstream_server_added", outcome="added", by=by, server=added.id, before=None, after=added.as_dict()
-    )
+    fields = {
+        "id": args.server_id,
+        **_where(args),
+        "audience": args.audience,
+        "foreign_audience": args.foreign_audience,
+        "tool_scopes": tool_scopes,
+        "default_scopes": args.default_scope,
+        "descriptions": _pairs("--description", args.description),
+        "timeout": args.timeout,
+        "refresh_interval": args.refresh_interval,
+        "input_requests": args.input_request,
+        "call_approval": args.call_approval,
+        "audit_arguments": args.audit_arguments,
+        "audit_redact": args.audit_redact,
+        "pinning": args.pinning,
+    }
+    added = await builders.registrations(gateway).register(fields, operator_of(args))
     emit(args, added.as_dict(), f"registered upstream server {added.id} ({added.url})")
     return 0
 
@@ -200,18 +187,7 @@ async def _show(gateway: Gateway, args: argparse.Namespace) -> int:
 
 
 async def _remove(gateway: Gateway, args: argparse.Namespace) -> int:
-    by = operator_of(args).subject
-    before = await gateway.servers.get(args.server_id)
-    if not await gateway.servers.remove(args.server_id):
-        return not_found("upstream server", args.server_id)
-    gateway.audit.record(
-        "upstream_server_removed",
-        outcome="removed",
-        by=by,
-        server=args.server_id,
-        before=before.as_dict() if before is not None else None,
-        after=None,
-    )
+    await builders.registrations(gateway).remove(args.server_id, operator_of(args))
     return removed(args, "upstream server", args.server_id)
 
 
@@ -239,4 +215,5 @@ HANDLERS: dict[tuple[str, str], Handler] = {
     ("tools", "refresh"): _refresh,
     **tool_pins.HANDLERS,
     **tool_test.HANDLERS,
+    **namespace_owners.HANDLERS,
 }
