@@ -239,3 +239,26 @@ async def test_ad9_only_a_security_admin_grants_or_withdraws_a_namespace(api: Ap
         problem_of(await api.call(http, "security", "DELETE", owners_path("search", "author")), 404)
         body = {"id": "search", "url": "https://search.example/mcp"}
         problem_of(await api.call(http, "author", "POST", paths.ADMIN_SERVERS, body), 403)
+
+
+async def test_ad10_a_tool_authors_rest_document_requiring_another_namespaces_scopes_is_refused(
+    api: Api,
+) -> None:
+    """The notes document requires ``notes:read`` and ``notes:write``: under the namespace ``memo``
+    they are another namespace's scopes, refused until ``tool_scopes`` overrides them within it."""
+    async with http_client() as http:
+        await api.grant(http, "memo", "author")
+        body: dict[str, Any] = {"id": "memo", "openapi": f"{api.notes}/openapi.json", "base_url": api.notes}
+        refused = problem_of(await api.call(http, "author", "POST", paths.ADMIN_SERVERS, body), 400)
+        assert "operation 'createNote' requires scope 'notes:write'" in refused["detail"]
+        assert "outside the namespace 'memo'" in refused["detail"]
+        body["operations"], body["tool_scopes"] = ["listNotes"], {"listNotes": ["memo:read"]}
+        added = await api.call(http, "author", "POST", paths.ADMIN_SERVERS, body)
+        assert added.status_code == 201 and added.json()["tool_scopes"] == {"listNotes": ["memo:read"]}
+        widened = await api.call(http, "author", "PATCH", server_path("memo"), {"operations": []})
+        assert "operation 'createNote' requires scope 'notes:write'" in problem_of(widened, 400)["detail"]
+        assert (await api.call(http, "author", "DELETE", server_path("memo"))).status_code == 200
+        as_is = {"id": "jotter", "openapi": f"{api.notes}/openapi.json", "base_url": api.notes}
+        kept = await api.call(http, "security", "POST", paths.ADMIN_SERVERS, as_is)
+        assert kept.status_code == 201, kept.text  # a security admin's decision
+        assert (await api.call(http, "security", "DELETE", server_path("jotter"))).status_code == 200

@@ -116,13 +116,17 @@ class OpenApiToolSource:
         return await self._fetcher.fetch_bytes(url)
 
     @staticmethod
-    def check(server: UpstreamServer) -> None:
+    def check(server: UpstreamServer) -> dict[str, tuple[str, ...]]:
         """That ``server``'s registered document imports with its operations and scope overrides:
-        :class:`~tools_registry.servers.RegistryError` saying why not (``tools add``)."""
+        :class:`~tools_registry.servers.RegistryError` saying why not (``tools add``). Answers the
+        scopes each imported tool will require, by tool name, where the document names any (after
+        the ``tool_scopes`` overrides): registration checks a tool author's against their
+        namespace (AD-10), since the document's words are as much theirs as ``tool_scopes`` is."""
         try:
-            _import((server.document or "").encode(), server)
+            api = _import((server.document or "").encode(), server)
         except OpenApiError as exc:
             raise RegistryError(f"the OpenAPI document is refused: {exc}") from None
+        return {tool.name: tool.scopes for tool in api.tools if tool.scopes}
 
     async def aclose(self) -> None:
         await self._fetcher.aclose()

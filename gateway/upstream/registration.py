@@ -13,7 +13,8 @@ Each change is checked in this order, and the first problem is told, worded as w
    field_refusal`): 403, audited;
 4. a REST API's document: fetched now through the SSRF-safe fetcher when ``openapi`` is a URL
    (the CLI reads a file itself and hands its text as ``document``; nothing else reads files), and
-   checked to import (OA-1): 400;
+   checked to import (OA-1), and for a tool author, that the scopes it requires stay in their
+   namespace unless ``tool_scopes`` overrides them there (AD-10): 400;
 5. the registry's binding of the audience and the id (UP-4, UP-6): 400; an id taken is 409.
 
 A change taken is audited with the server before and after (``upstream_server_added``,
@@ -22,7 +23,7 @@ A change taken is audited with the server before and after (``upstream_server_ad
 
 from __future__ import annotations
 
-from collections.abc import Awaitable, Mapping
+from collections.abc import Awaitable, Mapping, Sequence
 from typing import Any, Protocol, TypeVar
 
 from gateway.approvals.decisions import Principal
@@ -30,7 +31,12 @@ from gateway.audit import AuditLog
 from gateway.errors import Conflict, Forbidden, InvalidRequest, NotFound
 from gateway.fetching.fetcher import FetchError
 from gateway.upstream.namespace_owners import NamespaceOwners, checked_namespace, checked_person
-from gateway.upstream.registration_rules import KEEPER, authority_refusal, field_refusal
+from gateway.upstream.registration_rules import (
+    KEEPER,
+    authority_refusal,
+    document_scope_refusal,
+    field_refusal,
+)
 from tools_registry.server_fields import check_id
 from tools_registry.server_registry import ServerRegistry
 from tools_registry.servers import RegistryError, UpstreamServer, build_server, is_document_url
@@ -47,7 +53,9 @@ class RestDocuments(Protocol):
 
     async def fetch(self, url: str) -> bytes: ...
 
-    def check(self, server: UpstreamServer) -> None: ...
+    def check(self, server: UpstreamServer) -> Mapping[str, Sequence[str]]:
+        """Import ``server``'s document: the scopes each tool will require, by tool name."""
+        ...
 
 
 class Registrations:
@@ -240,9 +248,12 @@ class Registrations:
             raise Forbidden(refused)
         if server.kind == "openapi":
             try:
-                self._documents.check(server)
+                required = self._documents.check(server)
             except RegistryError as exc:
                 raise InvalidRequest(str(exc)) from None
+            outside = document_scope_refusal(by, server, required)
+            if outside is not None:
+                raise InvalidRequest(outside)
         return server
 
     async def _fetched(self, openapi: object) -> str:

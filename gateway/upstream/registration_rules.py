@@ -24,7 +24,9 @@ the server gets are a security admin's:
     input_requests    an author may take kinds out of it, never add one (IN: what it may ask)
 
 Scopes stay within the namespace (``ns`` or ``ns:...``) for an author: a scope of another
-namespace would put the author's tools under grants approved for someone else's.
+namespace would put the author's tools under grants approved for someone else's. The same holds
+for the scopes a REST API's imported document requires (AD-10): an author overrides the tools whose
+document names another namespace's scopes (``tool_scopes``), or a security admin registers it.
 
     >>> from gateway.approvals.decisions import Principal
     >>> authority_refusal(Principal("ana", ("tool-author",)), "notes", ("ana",)) is None
@@ -35,7 +37,7 @@ namespace would put the author's tools under grants approved for someone else's.
 
 from __future__ import annotations
 
-from collections.abc import Iterable
+from collections.abc import Iterable, Mapping, Sequence
 
 from gateway.approvals.decisions import Principal
 from tools_registry.pins import DEFAULT_PINNING
@@ -87,9 +89,34 @@ def field_refusal(by: Principal, before: UpstreamServer | None, after: UpstreamS
     return _scope_refusal(after)
 
 
+def document_scope_refusal(
+    by: Principal, server: UpstreamServer, required: Mapping[str, Sequence[str]]
+) -> str | None:
+    """Why ``by`` may not register ``server`` whose imported tools require ``required`` (by tool
+    name, after its ``tool_scopes`` overrides) (AD-10). The scopes a REST API's document names are
+    the author's words as much as ``tool_scopes`` are: a document requiring ``billing:admin`` would
+    put the author's tools under grants approved for the ``billing`` namespace. A security admin
+    registers such a document; an author overrides those tools' scopes within the namespace."""
+    if by.holds(KEEPER):
+        return None
+    for tool, scopes in sorted(required.items()):
+        outside = [scope for scope in scopes if not _within(server.id, scope)]
+        if outside:
+            return (
+                f"operation {tool!r} requires scope {outside[0]!r} (its OpenAPI document's security), "
+                f"outside the namespace {server.id!r}: override its scopes in tool_scopes within the "
+                f"namespace (e.g. {tool} = {server.id}:{tool}), or ask a {KEEPER} to register it"
+            )
+    return None
+
+
+def _within(namespace: str, scope: str) -> bool:
+    return scope == namespace or scope.startswith(namespace + ":")
+
+
 def _scope_refusal(server: UpstreamServer) -> str | None:
     named = [*(server.default_scopes or ()), *(s for scopes in server.tool_scopes.values() for s in scopes)]
-    outside = [scope for scope in named if scope != server.id and not scope.startswith(server.id + ":")]
+    outside = [scope for scope in named if not _within(server.id, scope)]
     if outside:
         return (
             f"scope {outside[0]!r} is outside the namespace: a tool author's scopes are "
@@ -104,4 +131,4 @@ def _shown(value: object) -> str:
     return repr(value).lower() if isinstance(value, bool) else repr(value)
 
 
-__all__ = ["AUTHOR", "KEEPER", "KEPT_FIELDS", "authority_refusal", "field_refusal"]
+__all__ = ["AUTHOR", "KEEPER", "KEPT_FIELDS", "authority_refusal", "document_scope_refusal", "field_refusal"]
