@@ -126,6 +126,11 @@ STYLE = (
     ".flags{background:#fff5dc;border:1px solid #f0d08a;border-left:5px solid var(--warn);border-radius:6px;"
     "padding:.75rem 1.1rem;margin:0 0 1.25rem}.flags h2{margin:0 0 .4rem;color:var(--warn)}"
     ".flags ul{margin:.2rem 0 .5rem;padding-left:1.2rem}"
+    ".hint{color:var(--muted);font-size:.85rem;margin:.2rem 0 0}"
+    ".choice{display:flex;gap:1.5rem;flex-wrap:wrap}"
+    ".columns{display:grid;grid-template-columns:repeat(auto-fit,minmax(18rem,1fr));gap:0 1.25rem}"
+    "input.short{width:9rem}select{max-width:100%}a.cancel{margin-left:.25rem}"
+    ".actions{display:flex;gap:1.25rem;flex-wrap:wrap;align-items:center;margin:0 0 1rem}"
     ".hidden-name{position:absolute;width:1px;height:1px;overflow:hidden;clip-path:inset(50%);white-space:nowrap}"
 )
 

@@ -59,8 +59,9 @@ class Sources:
     clock: Clock
     token_lifetime: float
     descriptions: Mapping[str, str]
-    tool_overview: Callable[[], Awaitable[str]] | None = None
-    """What the tools page says first: what waits for approval and each server's state."""
+    tool_overview: Callable[[Visitor, str], Awaitable[str]] | None = None
+    """What the tools page says first, to whom, after what (``?done=``): what waits for approval
+    and each server's state."""
 
 
 class InventoryPages:
@@ -75,7 +76,8 @@ class InventoryPages:
         holdings = await s.inventory.holdings()
         usage = await tool_usage(s.trail, s.clock.now())
         catalog = s.inventory.catalog
-        overview = await s.tool_overview() if s.tool_overview is not None else ""
+        done = request.query_params.get("done", "")
+        overview = await s.tool_overview(visitor, done) if s.tool_overview is not None else ""
         body = tools_page(catalog.tools(), holdings, usage, catalog.health(), s.descriptions, overview)
         return html.page("Tools", body, person=visitor.header(), current=paths.CONSOLE_TOOLS)
 

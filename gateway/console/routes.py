@@ -13,6 +13,8 @@
     GET  /admin/tools                            what waits, each server, every catalogued tool with its
                                                  scopes, upstream, callers and calls
     GET  /admin/tools/servers/{id}               one server's tools: state, scopes, pin, recent calls
+    GET|POST /admin/tools/register               register an upstream server (AD-9)
+    GET|POST /admin/tools/servers/{id}/edit      change it; …/remove: a confirmation, then remove it
     GET  /admin/tools/pending                    tool definitions waiting for approval (TP-5)
     GET  /admin/tools/pending/{server}/{tool}    one definition against its pin; decision forms (AD-8)
     POST /admin/tools/pending/{server}/{tool}/approve|reject
@@ -33,7 +35,7 @@ from starlette.requests import Request
 from starlette.responses import RedirectResponse, Response
 from starlette.routing import BaseRoute, Route
 
-from gateway import paths
+from gateway import builders, paths
 from gateway.console.access import LEAVING, Access, not_found
 from gateway.console.audit_pages import AuditPages
 from gateway.console.calls_pages import CallPages
@@ -43,6 +45,7 @@ from gateway.console.holdings import Inventory
 from gateway.console.inventory_pages import InventoryPages, Sources
 from gateway.console.pending_pages import PendingPages
 from gateway.console.pin_shelf import PinShelf
+from gateway.console.registration_pages import RegistrationPages
 from gateway.console.requests_pages import RequestPages
 from gateway.console.sign_in import ConsoleSignIn
 from gateway.console.tool_state_pages import ToolStatePages
@@ -62,6 +65,8 @@ def console_routes(gateway: Gateway) -> list[BaseRoute]:
     calls = CallPages(gateway.approvals.calls, gateway.catalog.lookup, gateway.clock)
     shelf = PinShelf(PinBook(gateway.store))
     pending = PendingPages(gateway.pins, shelf, gateway.clock)
+    registrations = builders.registrations(gateway)
+    servers = RegistrationPages(registrations)
     tool_states = ToolStatePages(
         gateway.catalog,
         gateway.servers,
@@ -70,6 +75,7 @@ def console_routes(gateway: Gateway) -> list[BaseRoute]:
         gateway.clock,
         separator=gateway.settings.mcp.tool_namespace_separator,
         descriptions=descriptions,
+        may_change=registrations.may_change,
     )
     inventory = InventoryPages(
         Sources(
@@ -90,6 +96,7 @@ def console_routes(gateway: Gateway) -> list[BaseRoute]:
     one_grant = paths.CONSOLE_GRANTS + "/{grant_id}"
     one_call = paths.CALL_PAGES + "/{call_id}"
     one_definition = paths.CONSOLE_TOOLS_PENDING + "/{server_id}/{tool}"
+    one_server = paths.CONSOLE_TOOLS + "/servers/{server_id}"
 
     async def to_the_queue(request: Request) -> Response:
         return RedirectResponse(paths.CONSOLE, status_code=303, headers=LEAVING)
@@ -116,7 +123,13 @@ def console_routes(gateway: Gateway) -> list[BaseRoute]:
         Route(REVOKE_GRANT, access.form(inventory.revoke_grant), methods=["POST"]),
         Route(REVOKE_TOKENS, access.form(inventory.revoke_tokens), methods=["POST"]),
         Route(paths.CONSOLE_TOOLS, access.page(inventory.tools), methods=["GET"]),
-        Route(paths.CONSOLE_TOOLS + "/servers/{server_id}", access.page(tool_states.server), methods=["GET"]),
+        Route(one_server, access.page(tool_states.server), methods=["GET"]),
+        Route(paths.CONSOLE_TOOLS_REGISTER, access.page(servers.register_form), methods=["GET"]),
+        Route(paths.CONSOLE_TOOLS_REGISTER, access.form(servers.register), methods=["POST"]),
+        Route(one_server + "/edit", access.page(servers.edit_form), methods=["GET"]),
+        Route(one_server + "/edit", access.form(servers.edit), methods=["POST"]),
+        Route(one_server + "/remove", access.page(servers.remove_form), methods=["GET"]),
+        Route(one_server + "/remove", access.form(servers.remove), methods=["POST"]),
         Route(paths.CONSOLE_TOOLS_PENDING, access.page(pending.list), methods=["GET"]),
         Route(one_definition, access.page(pending.one), methods=["GET"]),
         Route(one_definition + "/approve", access.form(pending.approve), methods=["POST"]),

@@ -32,8 +32,10 @@ def servers_overview(
     health: Mapping[str, ServerHealth],
     pending: Sequence[PendingDefinition],
     rejected: Sequence[PendingDefinition],
+    top: str = "",
 ) -> str:
-    """The link to what waits, and one row per registered server with its tools' states."""
+    """The link to what waits, and one row per registered server with its tools' states; ``top``
+    (markup) comes under the servers' heading: the link to register one, for those who may."""
     waiting = len(pending)
     link = (
         f'<p class="card"><strong>{waiting} tool definition{"s" if waiting != 1 else ""} '
@@ -52,7 +54,7 @@ def servers_overview(
         if servers
         else '<p class="card empty">No upstream server is registered.</p>'
     )
-    return f"{link}<h2>Servers</h2>{table}<h2>Tools serving</h2>"
+    return f"{link}<h2>Servers</h2>{top}{table}<h2>Tools serving</h2>"
 
 
 def _server_row(
@@ -79,11 +81,21 @@ def _server_row(
 
 
 def server_page(
-    found: ServerTools, states: Sequence[ToolState], usage: ToolUsage, descriptions: Mapping[str, str]
+    found: ServerTools,
+    states: Sequence[ToolState],
+    usage: ToolUsage,
+    descriptions: Mapping[str, str],
+    top: str = "",
 ) -> str:
+    """One server's page; ``top`` (markup) comes under the lead: a notice, the links that change it."""
     server, health = found.server, found.health
     facts = [
         ("Address", f'<code class="url">{escape(server.url)}</code>' if server else _unregistered()),
+        *(
+            [("OpenAPI document", f'<code class="url">{escape(server.openapi)}</code>')]
+            if server and server.kind == "openapi"
+            else []
+        ),
         ("Pinning", f"<code>{escape(server.pinning)}</code>" if server else '<span class="muted">—</span>'),
         (
             "Health",
@@ -113,7 +125,7 @@ def server_page(
         f"<h1>Server <code>{escape(found.server_id)}</code></h1>"
         f'<p class="lead">Each tool its records name, what calling it takes, its pinned definition, '
         f"and its calls since {html.moment(usage.since)} (the last 24 hours of the audit trail).</p>"
-        f'{cut}<div class="card"><dl class="facts">{listed}</dl></div>{table}'
+        f'{top}{cut}<div class="card"><dl class="facts">{listed}</dl></div>{table}'
     )
 
 
