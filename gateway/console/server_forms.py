@@ -109,7 +109,7 @@ def fields_of(
     fields["descriptions"] = _lines("descriptions", values)
     fields["call_approval"] = _names(values.get("call_approval", ""))
     for name in ("timeout", "refresh_interval"):
-        fields[name] = _seconds(name, values.get(name, ""))
+        fields[name] = _seconds(name, values.get(name) or DEFAULTS[name])  # empty: the default
     for name in KEPT:
         if keeper or name in sent:
             fields.update(_kept(name, values.get(name, ""), keeper))
