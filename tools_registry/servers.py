@@ -134,7 +134,7 @@ class UpstreamServer:
         )
         object.__setattr__(self, "operations", picked)
         object.__setattr__(self, "document_sha256", digest)
-        check_url("url", self.url, https_off_loopback=True)
+        check_url("url" if self.kind == "mcp" else "base_url", self.url, https_off_loopback=True)
         audience = self.audience or self.url
         check_url("audience", audience, https_off_loopback=False)
         object.__setattr__(self, "audience", canonical_url(audience))
