@@ -118,6 +118,7 @@ bench: $(STAMP) $(OPENAPI_STAMP) /usr/bin/wrk postgres
 	$(BIN)/python bench/audit_appends.py
 	$(BIN)/python bench/audit_search.py
 	$(BIN)/python bench/openapi_import.py
+	$(BIN)/python bench/tool_pinning.py
 
 clean:
 	rm -rf $(VENV) $(NODE_DIR) $(OPENAPI_DIR) .mypy_cache .ruff_cache .pytest_cache
