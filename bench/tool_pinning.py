@@ -30,6 +30,7 @@ from gateway.store.memory import MemoryStore
 from gateway.upstream.asgi_transport import AsgiTransport, lifespan
 from gateway.upstream.discovery import Discovery
 from gateway.upstream.refresher import Refresher
+from gateway.upstream.tool_sources import McpToolSource
 
 URL = "https://gateway.bench"
 ORIGIN = "https://fast.bench"
@@ -87,8 +88,7 @@ def gateway(count: int, pinned: bool) -> Gateway:
     if pinned:
         return built
     unpinned = Discovery(
-        built.upstream,
-        built.issuer,
+        {"mcp": McpToolSource(built.upstream, built.issuer)},
         built.catalog,
         built.targets,
         clock=built.clock,
