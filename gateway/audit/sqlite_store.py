@@ -73,10 +73,16 @@ CREATE TABLE IF NOT EXISTS audit_pruned (
 );
 """
 _FIRST_HEAD = "INSERT INTO audit_head (id, seq, hash) VALUES (1, 0, ?) ON CONFLICT (id) DO NOTHING"
-_INSERT = """
-INSERT INTO audit_events (seq, prev_hash, hash, body, event_id, at, type, outcome, client_id, subject, tool)
-VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)
-"""
+_INSERT = (
+    "INSERT INTO audit_events"
+    " (seq, prev_hash, hash, body, event_id, at, type, outcome, client_id, subject, tool) VALUES "
+)
+_ROW = "(?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)"
+_ROWS_PER_STATEMENT = 500
+"""Rows one INSERT carries. One statement per batch, not one per row: the sqlite3 module lets go of
+the GIL around every step, and a worker thread that must take it back from a busy event loop
+waits up to a switch interval (5 ms) each time, so 500 single-row steps made a batch take seconds
+while the gateway was under load (the flusher fell behind and its buffer overflowed)."""
 _CHECKPOINTS = (
     "SELECT number, seq, hash, at, jws FROM audit_checkpoints WHERE number > ? ORDER BY number LIMIT ?"
 )
@@ -124,7 +130,10 @@ class SQLiteAuditStore:
             if not links:
                 db.execute("ROLLBACK")
                 return ChainHead(seq, prev_hash)
-            db.executemany(_INSERT, [_row(link) for link in links])
+            for start in range(0, len(links), _ROWS_PER_STATEMENT):
+                chunk = links[start : start + _ROWS_PER_STATEMENT]
+                values = [value for link in chunk for value in _row(link)]
+                db.execute(_INSERT + ", ".join([_ROW] * len(chunk)), values)
             head = ChainHead(links[-1].seq, links[-1].hash)
             db.execute("UPDATE audit_head SET seq = ?, hash = ? WHERE id = 1", (head.seq, head.hash))
             db.execute("COMMIT")

@@ -26,6 +26,7 @@ the log lines as well. An event ``durable`` returned for under ``fail_closed`` i
 
 from __future__ import annotations
 
+import itertools
 import logging
 from collections import deque
 from collections.abc import Awaitable, Callable
@@ -128,7 +129,7 @@ class AuditTrail:
     async def _write_through(self, ticket: int) -> None:
         async with self._lock:  # one writer per process: a waiting caller may find its event written
             while self._buffer and self._buffer[0][0] <= ticket:
-                batch = [event for _, event in list(self._buffer)[:BATCH]]
+                batch = [event for _, event in itertools.islice(self._buffer, BATCH)]
                 with anyio.CancelScope(shield=True):  # a committed batch always leaves the buffer
                     try:
                         await self.store.append(batch)
