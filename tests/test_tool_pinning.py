@@ -11,7 +11,7 @@ from __future__ import annotations
 
 import json
 from collections.abc import AsyncIterator
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
@@ -26,7 +26,7 @@ from gateway.config import settings_from
 from gateway.upstream.asgi_transport import AsgiTransport, lifespan
 from gateway.upstream.pin_records import PinBook
 from tests.support.agents import AgentKey, agent_token
-from tests.support.fake_upstream import FakeUpstream
+from tests.support.fake_upstream import ChangingUpstream, tool
 from tests.support.inprocess import GATEWAY_URL, InProcessGateway, in_process_gateway
 from tools_registry.pins import definition_hash, definition_of, settle
 
@@ -35,18 +35,6 @@ pytestmark = pytest.mark.anyio
 AGENT, OPS, AUTHOR = "agent", "sec-ops", "tool-author"
 ORIGIN = "https://live.test"
 HOOK_EVENTS = ["tool.pending", "tool.changed", "tool.approved", "tool.quarantined"]
-
-
-@dataclass
-class ChangingUpstream(FakeUpstream):
-    """Lists ``definitions`` as they are at each ``tools/list``."""
-
-    definitions: dict[str, dict[str, Any]] = field(default_factory=dict)
-
-    def _result(self, method: str, params: Any) -> dict[str, Any]:
-        if method == "tools/list":
-            return {"result": {"tools": [{"name": n, **d} for n, d in self.definitions.items()]}}
-        return super()._result(method, params)
 
 
 @dataclass
@@ -76,10 +64,6 @@ class World:
         await trail.flush()
         events = [stored.event() for stored in await trail.store.read(0, 10_000)]
         return [e.fields | {"outcome": e.outcome} for e in events if e.type == event]
-
-
-def tool(description: str, **schema: Any) -> dict[str, Any]:
-    return {"description": description, "inputSchema": {"type": "object", "properties": schema}}
 
 
 @pytest.fixture

@@ -98,3 +98,20 @@ class FakeUpstream:
             text = f"{params.get('name')} answered"
             return {"result": {"content": [{"type": "text", "text": text}], "isError": False}}
         return {"error": {"code": -32601, "message": f"method {method} not found"}}
+
+
+@dataclass
+class ChangingUpstream(FakeUpstream):
+    """Lists ``definitions`` as they are at each ``tools/list``."""
+
+    definitions: dict[str, dict[str, Any]] = field(default_factory=dict)
+
+    def _result(self, method: str, params: Any) -> dict[str, Any]:
+        if method == "tools/list":
+            return {"result": {"tools": [{"name": n, **d} for n, d in self.definitions.items()]}}
+        return super()._result(method, params)
+
+
+def tool(description: str, **properties: Any) -> dict[str, Any]:
+    """One definition for :class:`ChangingUpstream`: a description and the schema's properties."""
+    return {"description": description, "inputSchema": {"type": "object", "properties": properties}}

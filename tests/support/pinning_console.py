@@ -1,7 +1,7 @@
 """An upstream whose tools change between discoveries (a rug pull), behind a gateway whose console
 people review what waits. Shared by the console's HTTP tests of the tool pages and its Chromium test.
 
-* :class:`ChangingUpstream` lists ``definitions`` as they are at each ``tools/list``;
+* :class:`~tests.support.fake_upstream.ChangingUpstream`: its ``definitions`` at each ``tools/list``;
 * :func:`pinning_settings`: one server ``live`` (pinning ``first-use``: its first discovery pins
   ``echo`` and ``add``), every refresh asked for, never waited on;
 * :data:`~tests.support.approval_desk.PEOPLE` (``sec``, ``author``, ``audrey``, ``nobody``) sign in
@@ -10,32 +10,15 @@ people review what waits. Shared by the console's HTTP tests of the tool pages a
 
 from __future__ import annotations
 
-from dataclasses import dataclass, field
 from typing import Any
 
 from gateway.config import settings_from
 from gateway.settings import Settings
-from tests.support.fake_upstream import FakeUpstream
+from tests.support.fake_upstream import tool
 
 SERVER = "live"
 ORIGIN = "https://live.test"
 ECHO = "echo"
-
-
-@dataclass
-class ChangingUpstream(FakeUpstream):
-    """Lists ``definitions`` as they are at each ``tools/list``."""
-
-    definitions: dict[str, dict[str, Any]] = field(default_factory=dict)
-
-    def _result(self, method: str, params: Any) -> dict[str, Any]:
-        if method == "tools/list":
-            return {"result": {"tools": [{"name": n, **d} for n, d in self.definitions.items()]}}
-        return super()._result(method, params)
-
-
-def tool(description: str, **schema: Any) -> dict[str, Any]:
-    return {"description": description, "inputSchema": {"type": "object", "properties": schema}}
 
 
 def first_tools() -> dict[str, dict[str, Any]]:
