@@ -24,6 +24,7 @@ from gateway.upstream.asgi_transport import AsgiTransport, lifespan
 from gateway.upstream.pin_records import PendingDefinition, PinBook
 from tests.support.approval_desk import PEOPLE
 from tests.support.console import ConsoleUser, forms_of, notice_of
+from tests.support.fake_upstream import ChangingUpstream, tool
 from tests.support.http_clients import http_client
 from tests.support.inprocess import GATEWAY_URL, InProcessGateway, in_process_gateway
 from tests.support.pinning_console import (
@@ -31,10 +32,8 @@ from tests.support.pinning_console import (
     ORIGIN,
     RUG_PULL,
     SERVER,
-    ChangingUpstream,
     first_tools,
     pinning_settings,
-    tool,
 )
 from tests.support.users import PASSWORD
 

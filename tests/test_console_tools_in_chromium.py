@@ -27,13 +27,13 @@ from gateway.upstream.asgi_transport import AsgiTransport
 from gateway.upstream.refresh_requests import ask_every_replica
 from tests.support.approval_desk import add_people
 from tests.support.chromium import chromium_browser, every_button_is_named, sign_in_at_console
+from tests.support.fake_upstream import ChangingUpstream
 from tests.support.gateway_server import RunningGateway, running_gateway
 from tests.support.pinning_console import (
     ECHO,
     ORIGIN,
     RUG_PULL,
     SERVER,
-    ChangingUpstream,
     first_tools,
     pinning_settings,
 )
