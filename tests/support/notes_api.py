@@ -89,8 +89,10 @@ def openapi_document() -> dict[str, Any]:
 
 @dataclass
 class NotesApi:
-    """The API's state and what it received: ``(authorization header, claims, method, path)``."""
+    """The API's state and what it received: ``(authorization header, claims, method, path)``;
+    ``document`` is what ``/openapi.json`` serves, which a test may change under a running API."""
 
+    document: dict[str, Any] = field(default_factory=openapi_document)
     notes: dict[str, str] = field(default_factory=lambda: {"1": "buy milk"})
     received: list[tuple[str, dict[str, Any], str, str]] = field(default_factory=list)
 
@@ -109,7 +111,7 @@ class NotesApi:
             return None
 
         async def document(request: Request) -> Response:
-            return JSONResponse(openapi_document())
+            return JSONResponse(self.document)
 
         async def notes(request: Request) -> Response:
             if request.method == "GET":
