@@ -35,6 +35,7 @@ from gateway.upstream.pin_desk import PinDesk
 from gateway.upstream.pin_keeper import PinKeeper
 from gateway.upstream.pin_records import PinBook
 from gateway.upstream.pin_registry import PinnedRegistry
+from gateway.upstream.public_servers import PublicServers
 from gateway.upstream.registration import Registrations
 from gateway.webhooks import Announcer
 from tools_registry.catalog import Catalog
@@ -209,4 +210,6 @@ def registrations(gateway: Gateway) -> Registrations:
     """The one registration service (AD-9) over the gateway's registry, its store's ownership
     records, its REST document source and its audit log: built by each face (CLI, admin API,
     console) from the same parts, so none keeps state of its own."""
-    return Registrations(gateway.servers, NamespaceOwners(gateway.store), gateway.rest_tools, gateway.audit)
+    public = PublicServers(gateway.settings.registration.fetch_allowed_private_hosts)
+    owners = NamespaceOwners(gateway.store)
+    return Registrations(gateway.servers, owners, gateway.rest_tools, gateway.audit, public)

@@ -20,6 +20,7 @@ import pytest
 from gateway import paths
 from gateway.config import settings_from
 from gateway.settings import Settings
+from gateway.upstream.public_servers import PublicServers
 from tests.support.admin_api import Operators, operator_client
 from tests.support.agents import AgentKey
 from tests.support.asgi_server import Served
@@ -262,3 +263,43 @@ async def test_ad10_a_tool_authors_rest_document_requiring_another_namespaces_sc
         kept = await api.call(http, "security", "POST", paths.ADMIN_SERVERS, as_is)
         assert kept.status_code == 201, kept.text  # a security admin's decision
         assert (await api.call(http, "security", "DELETE", server_path("jotter"))).status_code == 200
+
+
+async def test_ad11_a_tool_author_registers_only_public_servers_and_a_security_admin_internal_ones(
+    api: Api,
+) -> None:
+    async with http_client() as http:
+        await api.grant(http, "inside", "author")
+        for where in ("https://10.0.0.7/mcp", "https://169.254.169.254/latest", "https://localhost/mcp"):
+            body = {"id": "inside", "url": where}
+            refused = problem_of(await api.call(http, "author", "POST", paths.ADMIN_SERVERS, body), 403)
+            assert "registers public servers only" in refused["detail"], refused
+        elsewhere = {"id": "inside", "url": "https://inside.example/mcp"}  # no private address: none at all
+        public = await api.call(http, "author", "POST", paths.ADMIN_SERVERS, elsewhere)
+        assert public.status_code == 201, public.text
+        moved = {"url": "https://192.168.1.20/mcp", "audience": "https://192.168.1.20/mcp"}
+        problem_of(await api.call(http, "author", "PATCH", server_path("inside"), moved), 403)
+        internal = await api.call(http, "security", "PATCH", server_path("inside"), moved)
+        assert internal.status_code == 200 and internal.json()["url"] == moved["url"], internal.text
+
+
+class Answers:
+    """A resolver answering from a table: what each name resolves to, or no answer."""
+
+    def __init__(self, table: dict[str, list[str]]) -> None:
+        self.table = table
+
+    async def resolve(self, host: str, port: int) -> list[str]:
+        if host not in self.table:
+            raise OSError(f"{host} does not resolve")
+        return self.table[host]
+
+
+async def test_ad11_a_name_is_judged_by_every_address_it_resolves_to_now() -> None:
+    names = {"api.example": ["93.184.215.14"], "sly.example": ["93.184.215.14", "10.1.2.3"]}
+    public = PublicServers(("tools.internal",), resolver=Answers(names | {"tools.internal": ["10.9.9.9"]}))
+    assert await public.refusal("https://api.example/mcp") is None
+    assert "10.1.2.3" in str(await public.refusal("https://sly.example/mcp"))
+    assert await public.refusal("https://tools.internal/mcp") is None  # named by the allow-list
+    assert await public.refusal("https://[::ffff:127.0.0.1]/mcp") is not None  # an IPv4 inside IPv6
+    assert await public.refusal("https://not-yet.example/mcp") is None  # nothing to reach now

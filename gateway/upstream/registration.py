@@ -31,11 +31,13 @@ from gateway.audit import AuditLog
 from gateway.errors import Conflict, Forbidden, InvalidRequest, NotFound
 from gateway.fetching.fetcher import FetchError
 from gateway.upstream.namespace_owners import NamespaceOwners, checked_namespace, checked_person
+from gateway.upstream.public_servers import PublicServers
 from gateway.upstream.registration_rules import (
     KEEPER,
     authority_refusal,
     document_scope_refusal,
     field_refusal,
+    where_refusal,
 )
 from tools_registry.server_fields import check_id
 from tools_registry.server_registry import ServerRegistry
@@ -44,7 +46,6 @@ from tools_registry.servers import RegistryError, UpstreamServer, build_server, 
 REST_ONLY = ("openapi", "base_url", "operations", "document")
 T = TypeVar("T")
 KEEPER_ONLY = f"only a {KEEPER} grants or withdraws a namespace"
-WHERE = "give url (an MCP server's endpoint) or openapi and base_url (a REST API's document and address)"
 
 
 class RestDocuments(Protocol):
@@ -60,8 +61,14 @@ class RestDocuments(Protocol):
 
 class Registrations:
     def __init__(
-        self, servers: ServerRegistry, owners: NamespaceOwners, documents: RestDocuments, audit: AuditLog
+        self,
+        servers: ServerRegistry,
+        owners: NamespaceOwners,
+        documents: RestDocuments,
+        audit: AuditLog,
+        public: PublicServers,
     ) -> None:
+        self._public = public  # where a tool author's servers may be (AD-11)
         self._servers = servers
         self._owners = owners
         self._documents = documents
@@ -116,7 +123,7 @@ class Registrations:
                 raise Conflict(f"server {server_id!r} {where}: change it there, or choose another id")
             if other.id.lower() == server_id.lower():
                 raise Conflict(f"server id {server_id!r} is taken (as {other.id!r}; ids ignore case)")
-        _check_where(fields)
+        _refuse_if(where_refusal(fields))
         server = await self._built({**fields, "id": server_id}, by, None)
         return await self._kept(self._servers.add(server))
 
@@ -158,7 +165,7 @@ class Registrations:
         if "openapi" in changes:  # a REST API now, or by another document
             raw.pop("url", None)
         raw.update(changes)
-        _check_where(raw)
+        _refuse_if(where_refusal(raw))
         if "openapi" in raw and raw["openapi"] == before.openapi and "document" not in raw:
             raw["document"] = await self._servers.document(before)  # the same document: not fetched again
         return await self._kept(self._servers.replace(await self._built(raw, by, before)))
@@ -246,6 +253,8 @@ class Registrations:
         refused = field_refusal(by, before, server)
         if refused is not None:
             raise Forbidden(refused)
+        if not by.holds(KEEPER):
+            await self._public.check(server)
         if server.kind == "openapi":
             try:
                 required = self._documents.check(server)
@@ -282,16 +291,9 @@ def _keeper_only(namespace: str, person: str, by: Principal) -> dict[str, Any]:
     return {"by": by.subject, "namespace": namespace, "owner": person, "reason": KEEPER_ONLY}
 
 
-def _check_where(raw: Mapping[str, Any]) -> None:
-    """MCP or REST, said once: ``url``, or ``openapi`` with ``base_url``."""
-    if "url" in raw and "openapi" in raw:
-        raise InvalidRequest(f"{WHERE}, not both")
-    if "openapi" in raw and not raw.get("base_url"):
-        raise InvalidRequest("openapi needs base_url: where the API's operations are called")
-    if "url" in raw and any(name in raw for name in ("base_url", "operations")):
-        raise InvalidRequest("base_url and operations are for a REST API (openapi)")
-    if "url" not in raw and "openapi" not in raw:
-        raise InvalidRequest(WHERE)
+def _refuse_if(reason: str | None) -> None:
+    if reason is not None:
+        raise InvalidRequest(reason)
 
 
 __all__ = ["Registrations", "RestDocuments"]

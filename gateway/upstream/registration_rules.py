@@ -110,6 +110,22 @@ def document_scope_refusal(
     return None
 
 
+WHERE = "give url (an MCP server's endpoint) or openapi and base_url (a REST API's document and address)"
+
+
+def where_refusal(raw: Mapping[str, object]) -> str | None:
+    """MCP or REST, said once: ``url``, or ``openapi`` with ``base_url``; None when so."""
+    if "url" in raw and "openapi" in raw:
+        return f"{WHERE}, not both"
+    if "openapi" in raw and not raw.get("base_url"):
+        return "openapi needs base_url: where the API's operations are called"
+    if "url" in raw and any(name in raw for name in ("base_url", "operations")):
+        return "base_url and operations are for a REST API (openapi)"
+    if "url" not in raw and "openapi" not in raw:
+        return WHERE
+    return None
+
+
 def _within(namespace: str, scope: str) -> bool:
     return scope == namespace or scope.startswith(namespace + ":")
 
