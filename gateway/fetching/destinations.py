@@ -34,6 +34,11 @@ class DestinationRefused(Exception):
     """Why a URL may not be requested, in one line that quotes nothing the remote side sent."""
 
 
+class Unresolvable(DestinationRefused):
+    """The URL's host resolves to no address now: there is nothing to reach (a refusal for a
+    request; a registration checked ahead of any request may let it through)."""
+
+
 @dataclass(frozen=True)
 class PinnedRequest:
     """What to hand httpx2 for one request to a vetted address: its URL, headers and extensions."""
@@ -121,9 +126,9 @@ class Destinations:
             try:
                 candidates = list(await self._resolver.resolve(host, port))
             except (OSError, UnicodeError):
-                raise DestinationRefused(f"could not resolve {host}") from None
+                raise Unresolvable(f"could not resolve {host}") from None
         if not candidates:
-            raise DestinationRefused(f"{host} resolves to no address")
+            raise Unresolvable(f"{host} resolves to no address")
         addresses: list[str] = []
         for candidate in candidates:
             address = parse_ip(candidate.split("%", 1)[0])

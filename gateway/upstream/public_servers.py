@@ -17,15 +17,14 @@ from __future__ import annotations
 from collections.abc import Iterable
 
 from gateway.errors import Forbidden
-from gateway.fetching.addresses import Resolver, SystemResolver, non_public_reason, parse_ip
-from gateway.fetching.destinations import DestinationRefused, Destinations
+from gateway.fetching.addresses import Resolver
+from gateway.fetching.destinations import DestinationRefused, Destinations, Unresolvable
 from tools_registry.servers import UpstreamServer
 
 
 class PublicServers:
     def __init__(self, allowed_private_hosts: Iterable[str] = (), resolver: Resolver | None = None) -> None:
-        self._destinations = Destinations(allowed_private_hosts)
-        self._resolver: Resolver = resolver or SystemResolver()
+        self._destinations = Destinations(allowed_private_hosts, resolver=resolver)
 
     async def check(self, server: UpstreamServer) -> None:
         """:class:`~gateway.errors.Forbidden` when ``server`` is not on a public address."""
@@ -38,22 +37,12 @@ class PublicServers:
             )
 
     async def refusal(self, url: str) -> str | None:
-        """Why ``url`` is not a public server's URL; None when it is (or cannot be told now)."""
+        """Why ``url`` is not a public server's URL; None when it is (or cannot be told now). The
+        addresses are vetted as the document fetcher vets them (:class:`Destinations`)."""
         try:
-            destination = self._destinations.check(url)
+            await self._destinations.vetted_addresses(self._destinations.check(url))
+        except Unresolvable:
+            return None
         except DestinationRefused as exc:
             return str(exc)
-        if destination.allowed:
-            return None
-        host, port = destination.host, destination.port
-        literal = parse_ip(host)
-        try:
-            found = [str(literal)] if literal is not None else await self._resolver.resolve(host, port)
-        except (OSError, UnicodeError):
-            return None
-        for candidate in found:
-            address = parse_ip(candidate.split("%", 1)[0])
-            reason = "not an IP address" if address is None else non_public_reason(address)
-            if reason is not None:
-                return f"{host} resolves to {candidate} ({reason})"
         return None
