@@ -64,7 +64,16 @@ class PinDesk:
         self, server_id: str, tool: str, definition_hash: str, by: Principal, note: str = ""
     ) -> Pin:
         note = checked_text(note, "note", MAX_NOTE)
-        pending = await self._decidable(server_id, tool, definition_hash, by, "tool_approved")
+        try:
+            pending = await self._decidable(server_id, tool, definition_hash, by)
+        except (Forbidden, Conflict) as exc:
+            self._audit.record(
+                "tool_approved",
+                outcome="refused",
+                reason=str(exc),
+                **_asked(server_id, tool, definition_hash, by),
+            )
+            raise
         pin = Pin(server_id, tool, pending.hash, pending.definition, by.subject, self._clock.now())
         await self._book.put_pin(pin)
         await self._book.drop_pending(server_id, tool)
@@ -79,7 +88,16 @@ class PinDesk:
         self, server_id: str, tool: str, definition_hash: str, by: Principal, reason: str = ""
     ) -> PendingDefinition:
         reason = checked_text(reason, "reason", MAX_NOTE)
-        pending = await self._decidable(server_id, tool, definition_hash, by, "tool_quarantined")
+        try:
+            pending = await self._decidable(server_id, tool, definition_hash, by)
+        except (Forbidden, Conflict) as exc:
+            self._audit.record(
+                "tool_quarantined",
+                outcome="refused",
+                reason=str(exc),
+                **_asked(server_id, tool, definition_hash, by),
+            )
+            raise
         rejected = pending.rejected(by.subject, self._clock.now(), reason)
         await self._book.put_pending(rejected)
         facts = pin_facts(server_id, tool, pending.hash, pending.previous_hash) | {"by": by.subject}
@@ -88,20 +106,9 @@ class PinDesk:
         return rejected
 
     async def _decidable(
-        self, server_id: str, tool: str, definition_hash: str, by: Principal, decision: str
-    ) -> PendingDefinition:
-        """TP-5: the decider holds the role, the definition is pending, and it is the one reviewed;
-        a refusal (403, 409) is recorded as the ``decision`` event, refused."""
-        try:
-            return await self._pending_as_reviewed(server_id, tool, definition_hash, by)
-        except (Forbidden, Conflict) as exc:
-            asked = {"server": server_id, "tool": tool, "hash": definition_hash, "by": by.subject}
-            self._audit.record(decision, outcome="refused", reason=str(exc), **asked)
-            raise
-
-    async def _pending_as_reviewed(
         self, server_id: str, tool: str, definition_hash: str, by: Principal
     ) -> PendingDefinition:
+        """TP-5: the decider holds the role, the definition is pending, and it is the one reviewed."""
         if DECIDER not in by.roles:
             raise Forbidden(f"deciding a tool definition needs the {DECIDER} role")
         pending = await self._book.pending_of(server_id, tool)
@@ -115,6 +122,10 @@ class PinDesk:
                 "it changed since it was reviewed; review it again"
             )
         return pending
+
+
+def _asked(server_id: str, tool: str, definition_hash: str, by: Principal) -> dict[str, str]:
+    return {"server": server_id, "tool": tool, "hash": definition_hash, "by": by.subject}
 
 
 __all__ = ["DECIDER", "PinDesk"]
