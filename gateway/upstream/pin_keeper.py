@@ -59,9 +59,13 @@ class PinKeeper:
     async def settle(self, server: UpstreamServer, tools: Mapping[str, CatalogTool]) -> dict[str, str]:
         """The approved definition hash of each tool of ``server`` (upstream name -> hash), once the
         definitions found now are pinned or recorded as pending."""
+        # The mark first, the pins after: another replica's first discovery pins every tool before
+        # it marks the server settled, so a mark read here means its pins are all read below. Read
+        # the other way round, a replica could see some of them, then the mark, and hold as new
+        # what the other had just pinned (until its next refresh).
+        first = not await self._book.settled(server.id)
         pins = await self._book.pins(server.id)
         pending = {p.tool: p for p in await self._book.pending(server.id)}
-        first = not await self._book.settled(server.id)
         approved = {name: pin.hash for name, pin in pins.items()}
         for name, tool in tools.items():
             pin = pins.get(name)
